@@ -1,0 +1,27 @@
+"""Backends execute one attention op. Each module exposes
+
+    run(params: AttentionParams, q, k, v, **options) -> RunResult
+
+where ``params.spec`` is already selected, ``q`` is float32 [H, S, D] and ``k``/``v`` are float32
+[H_kv, S, D]. The backend obtains indices from ``sattn.specs`` (never re-derives them) and
+returns measured counters only.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from sattn.errors import SattnError
+
+BACKENDS: dict[str, str] = {
+    "reference": "sattn.reference.executor",
+    "rvv": "sattn.backends.rvv.runner",
+    "rocc": "sattn.backends.rocc.driver",
+}
+
+
+def get_backend(name: str) -> ModuleType:
+    if name not in BACKENDS:
+        raise SattnError(f"unknown backend '{name}' (choose from {', '.join(BACKENDS)})")
+    return importlib.import_module(BACKENDS[name])
