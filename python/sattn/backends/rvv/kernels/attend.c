@@ -1,0 +1,88 @@
+/*
+ * The gather-attention core, instantiated for every (precision, LMUL) pair from
+ * attend_core.h, and the run-time lookup main.c uses to pick one.
+ */
+#include <riscv_vector.h>
+#include <string.h>
+
+#include "sattn_rvv.h"
+
+
+#define PREC PREC_FP32
+#define LMUL 1
+#include "attend_core.h"
+#undef LMUL
+#define LMUL 2
+#include "attend_core.h"
+#undef LMUL
+#define LMUL 4
+#include "attend_core.h"
+#undef LMUL
+#define LMUL 8
+#include "attend_core.h"
+#undef LMUL
+#undef PREC
+
+#define PREC PREC_BF16
+#define LMUL 1
+#include "attend_core.h"
+#undef LMUL
+#define LMUL 2
+#include "attend_core.h"
+#undef LMUL
+#define LMUL 4
+#include "attend_core.h"
+#undef LMUL
+#define LMUL 8
+#include "attend_core.h"
+#undef LMUL
+#undef PREC
+
+#define PREC PREC_I8
+#define LMUL 1
+#include "attend_core.h"
+#undef LMUL
+#define LMUL 2
+#include "attend_core.h"
+#undef LMUL
+#define LMUL 4
+#include "attend_core.h"
+#undef LMUL
+#define LMUL 8
+#include "attend_core.h"
+#undef LMUL
+#undef PREC
+
+#define PREC PREC_I4
+#define LMUL 1
+#include "attend_core.h"
+#undef LMUL
+#define LMUL 2
+#include "attend_core.h"
+#undef LMUL
+#define LMUL 4
+#include "attend_core.h"
+#undef LMUL
+#define LMUL 8
+#include "attend_core.h"
+#undef LMUL
+#undef PREC
+
+static const attend_fn table[PREC_COUNT][4] = {
+    {attend_fp32_m1, attend_fp32_m2, attend_fp32_m4, attend_fp32_m8},
+    {attend_bf16_m1, attend_bf16_m2, attend_bf16_m4, attend_bf16_m8},
+    {attend_i8_m1, attend_i8_m2, attend_i8_m4, attend_i8_m8},
+    {attend_i4_m1, attend_i4_m2, attend_i4_m4, attend_i4_m8},
+};
+
+attend_fn attend_lookup(long prec, long lmul) {
+    int li = lmul == 1 ? 0 : lmul == 2 ? 1 : lmul == 4 ? 2 : lmul == 8 ? 3 : -1;
+    if (prec < 0 || prec >= PREC_COUNT || li < 0) return 0;
+    return table[prec][li];
+}
+
+size_t attend_scratch_bytes(const ctx_t *c, long max_keys) {
+    (void)max_keys;
+    /* qs (<= 4 bytes per d) + oacc (D floats) + pbuf (two strips of at most 4096 bits each) */
+    return (size_t)(((c->D * 4 + 63) & ~63L) + ((c->D + 15) & ~15L) * 4 + 2 * 4096 / 8 * 4 + 256);
+}

@@ -1,0 +1,293 @@
+"""Run one attention op on the RVV kernels under qemu-riscv64 and measure it.
+
+``run(params, q, k, v, vlen=256, lmul=8)``: converts Q/K/V to the storage format of the
+precision (the quantisation is :mod:`sattn.reference.precision`'s, done on the host so that
+outputs are comparable), writes one input file in a private temporary directory, runs the
+cached ``sattn_rvv`` binary under ``qemu-riscv64 -cpu rv64,v=true,vlen=N,vext_spec=v1.0``
+with the counting plugin, and reads the output tensor and the counters back.
+
+How each pattern reaches the kernel (``MODES``): dense and sliding_window compute their keys
+in the kernel; bsr, block_local_global read the index table from :func:`sattn.specs.select_indices`
+(CSR per KV head); topk_per_query, nm_structured, lsh, landmark and compression-block scoring
+select inside the kernel (``check_selection=True`` also returns the kernel's selection, which
+the tests compare with ``select_indices``).
+
+Counters (measured by the plugin over the kernel region only): ``instructions``, ``vector``,
+``vector_mem``, ``scalar`` (= instructions - vector), plus ``selected_pairs``/``dense_pairs``.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sattn.backends.rvv import build
+from sattn.errors import SattnError
+from sattn.ir.schema import AttentionParams
+from sattn.reference import precision as prec
+from sattn.reference.data import check_qkv
+from sattn.result import RunResult
+from sattn.specs import select_indices
+from sattn.specs.selection import Selection
+from sattn.toolrun import find_tool, run_tool, scratch_dir
+
+VLENS: tuple[int, ...] = (128, 256, 512)
+LMULS: tuple[int, ...] = (1, 2, 4, 8)
+DEFAULT_VLEN = 256
+DEFAULT_LMUL = 8
+
+MODE = {"dense": 0, "window": 1, "table": 2, "topk": 3, "nm": 4, "lsh": 5, "landmark": 6,
+        "compblock": 7}
+PREC_CODE = {"fp32": 0, "bf16": 1, "i8": 2, "i4": 3}
+MAGIC = 0x3156565254544153
+
+# header slots (kernels/main.c HDR_*)
+H_MODE, H_PREC, H_LMUL, H_H, H_HKV, H_S, H_D = 2, 3, 4, 5, 6, 7, 8
+H_CAUSAL, H_WINDOW, H_DIL, H_WRAP, H_TOPK, H_NM_N, H_NM_M = 9, 10, 11, 12, 13, 14, 15
+H_LSH_B, H_LSH_P, H_LM, H_LM_IT, H_BLOCK, H_COMP, H_KEEP, H_GLOBAL, H_ROWB = range(16, 25)
+H_Q, H_K, H_V, H_INDPTR, H_INDICES, H_AUX, H_NNZ, H_SELCAP, H_BYTES = range(30, 39)
+
+
+def kernel_mode(params: AttentionParams) -> str:
+    """Which kernel driver runs ``params.spec`` (see the module docstring)."""
+    spec = params.spec
+    if spec == "dense":
+        return "dense"
+    if spec == "sliding_window":
+        return "window"
+    if spec == "topk_per_query":
+        return "topk"
+    if spec == "nm_structured":
+        return "nm"
+    if spec in ("lsh", "landmark"):
+        return spec
+    if spec == "bsr" and params.comp_block_size > 0:
+        return "compblock"
+    if spec in ("bsr", "block_local_global"):
+        return "table"
+    raise SattnError(f"the RVV backend has no kernel for spec {spec!r}")
+
+
+@dataclass
+class Storage:
+    """Q/K/V in the kernel's storage format and the scales of the score and the output."""
+
+    q: np.ndarray  # [H, S, row_bytes] uint8 view
+    k: np.ndarray
+    v: np.ndarray
+    row_bytes: int
+    score_scale: float
+    v_scale: float
+
+
+def _pack_i4(codes: np.ndarray) -> np.ndarray:
+    """Two i4 codes per byte along D: low nibble = even d, high nibble = odd d."""
+    c = codes.astype(np.int16)
+    return ((c[..., 0::2] & 0xF) | ((c[..., 1::2] & 0xF) << 4)).astype(np.uint8)
+
+
+def to_storage(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray) -> Storage:
+    """Convert float32 inputs to the precision's storage (quantised with sattn.reference.precision)."""
+    ops = prec.prepare(params, q, k, v)
+    p = params.precision
+    if p == "fp32":
+        conv = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
+        rb = 4 * q.shape[-1]
+    elif p == "bf16":
+        conv = lambda a: np.ascontiguousarray(a, dtype=np.float32).view(np.uint32) >> 16  # noqa: E731
+        conv16 = lambda a: conv(a).astype(np.uint16)  # noqa: E731
+        rb = 2 * q.shape[-1]
+        return Storage(conv16(ops.q), conv16(ops.k), conv16(ops.v), rb, ops.score_scale, ops.v_scale)
+    elif p == "i8":
+        conv = lambda a: a.astype(np.int8)  # noqa: E731
+        rb = q.shape[-1]
+    else:
+        if q.shape[-1] % 2:
+            raise SattnError(f"precision 'i4' packs two values per byte: head_dim must be even, got {q.shape[-1]}")
+        conv = lambda a: _pack_i4(a.astype(np.int8))  # noqa: E731
+        rb = q.shape[-1] // 2
+    return Storage(conv(ops.q), conv(ops.k), conv(ops.v), rb, ops.score_scale, ops.v_scale)
+
+
+def _check_options(vlen: int, lmul: int) -> None:
+    if vlen not in VLENS:
+        raise SattnError(f"--vlen must be one of {', '.join(map(str, VLENS))}, got {vlen}")
+    if lmul not in LMULS:
+        raise SattnError(f"lmul must be one of {', '.join(map(str, LMULS))}, got {lmul}")
+
+
+def build_input(params: AttentionParams, st: Storage, shape, mode: str, sel: Selection | None,
+                lmul: int, sel_cap: int = 0) -> bytes:
+    """The kernel's input file (layout: kernels/main.c)."""
+    hdr = [0] * 64
+    fh = [0.0] * 16
+    hdr[0], hdr[1] = MAGIC, 1
+    hdr[H_MODE], hdr[H_PREC], hdr[H_LMUL] = MODE[mode], PREC_CODE[params.precision], lmul
+    hdr[H_H], hdr[H_HKV], hdr[H_S], hdr[H_D] = shape.heads, shape.kv_heads, shape.seq_len, shape.head_dim
+    hdr[H_CAUSAL] = params.causal
+    from sattn.specs import sliding_window
+
+    hdr[H_WINDOW] = sliding_window.window(params)
+    hdr[H_DIL], hdr[H_WRAP] = params.dilation, params.wrap
+    hdr[H_ROWB] = st.row_bytes
+    hdr[H_GLOBAL] = params.global_tokens
+    hdr[H_COMP] = params.comp_block_size
+    hdr[H_LM_IT] = params.landmark_iters
+    hdr[H_NM_N], hdr[H_NM_M] = params.nm_n or 1, params.nm_m or 1
+    fh[0], fh[1] = st.score_scale, st.v_scale
+    sections: list[tuple[int, bytes]] = []
+    aux = extra_header(params, shape, hdr)
+    offset = 640
+    chunks: list[bytes] = []
+
+    def add(slot: int, data: bytes) -> None:
+        nonlocal offset
+        pad = (-offset) % 64
+        chunks.append(b"\0" * pad)
+        offset += pad
+        hdr[slot] = offset
+        chunks.append(data)
+        offset += len(data)
+
+    add(H_Q, st.q.tobytes())
+    add(H_K, st.k.tobytes())
+    add(H_V, st.v.tobytes())
+    if mode == "table":
+        assert sel is not None
+        s1 = shape.seq_len + 1
+        indptr = np.zeros(shape.kv_heads * s1, dtype=np.int64)
+        base = 0
+        for g, grp in enumerate(sel.groups):
+            indptr[g * s1:(g + 1) * s1] = grp.indptr + base
+            base += grp.nnz
+        add(H_INDPTR, indptr.tobytes())
+        add(H_INDICES, np.concatenate([grp.indices for grp in sel.groups]).astype(np.int32).tobytes()
+            + b"\0" * 4)
+        hdr[H_NNZ] = base
+    if aux is not None:
+        add(H_AUX, aux.astype(np.float32).tobytes())
+    hdr[H_SELCAP] = sel_cap
+    hdr[H_BYTES] = offset
+    del sections
+    return struct.pack("<64q", *hdr) + struct.pack("<16d", *fh) + b"".join(chunks)
+
+
+def extra_header(params: AttentionParams, shape, hdr: list[int]) -> np.ndarray | None:
+    """Pattern parameters the kernel needs, with the defaults of sattn.specs filled in."""
+    from sattn.specs import bsr, landmark, lsh, topk_per_query
+
+    s = shape.seq_len
+    hdr[H_TOPK] = topk_per_query.DEFAULT_TOPK if params.topk_k is None else params.topk_k
+    hdr[H_BLOCK] = params.effective_block_size(s)
+    nb = -(-s // hdr[H_BLOCK])
+    hdr[H_KEEP] = bsr.num_kept(params, nb)
+    hdr[H_LM] = landmark.num_landmarks(params, s)
+    buckets = params.lsh_buckets or 1
+    hdr[H_LSH_B] = buckets
+    hdr[H_LSH_P] = lsh.num_bits(buckets)
+    if params.spec == "lsh" and hdr[H_LSH_P] > 0:
+        return lsh.hyperplanes(shape.head_dim, hdr[H_LSH_P])
+    return None
+
+
+def parse_counts(text: str) -> dict[str, int]:
+    vals = {}
+    for line in text.splitlines():
+        if "=" in line:
+            key, _, val = line.partition("=")
+            vals[key.strip()] = int(val)
+    return vals
+
+
+def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
+        vlen: int = DEFAULT_VLEN, lmul: int = DEFAULT_LMUL, keep: str | Path | None = None,
+        check_selection: bool = False, count: bool = True, selection: Selection | None = None,
+        **options) -> RunResult:
+    """Run the RVV kernel for ``params.spec`` under qemu (see the module docstring).
+
+    ``keep``: directory to keep the input/output files in (default: a private temp dir).
+    ``check_selection``: also return the selection the kernel made (``result.counters`` gets
+    nothing from it; it is in ``result.timings``-free attribute ``kernel_selection``).
+    """
+    _check_options(vlen, lmul)
+    shape = check_qkv(q, k, v, params.gqa_group_size)
+    mode = kernel_mode(params)
+    t0 = time.perf_counter()
+    sel = selection or select_indices(params, shape, q, k)
+    st = to_storage(params, q, k, v)
+    sel_cap = sel.nnz + 16 if (check_selection and mode not in ("dense", "window", "table")) else 0
+    blob = build_input(params, st, shape, mode, sel if mode == "table" else None, lmul, sel_cap)
+    binary = build.kernel_binary()
+    plugin = build.plugin_library() if count else None
+    qemu = find_tool("qemu-riscv64")
+    t1 = time.perf_counter()
+    with scratch_dir(keep) as d:
+        inp, outp, selp, cnt = d / "input.bin", d / "output.bin", d / "selection.bin", d / "counts.txt"
+        inp.write_bytes(blob)
+        cmd = [qemu, "-cpu", f"rv64,v=true,vlen={vlen},vext_spec=v1.0"]
+        if plugin:
+            cmd += ["-plugin", f"{plugin},out={cnt}"]
+        cmd += [str(binary), str(inp), str(outp)] + ([str(selp)] if sel_cap else [])
+        run_tool(cmd, what=f"RVV kernel ({params.spec}, {params.precision}) under qemu-riscv64",
+                 timeout=options.get("timeout", 3600))
+        t2 = time.perf_counter()
+        out = np.fromfile(outp, dtype=np.float32)
+        want = shape.heads * shape.seq_len * shape.head_dim
+        if out.size != want:
+            raise SattnError(f"RVV kernel wrote {out.size} output values, expected {want}")
+        out = out.reshape(shape.heads, shape.seq_len, shape.head_dim)
+        counters: dict[str, int | float] = {}
+        if plugin:
+            c = parse_counts(cnt.read_text())
+            if c.get("region_begin") != 1 or c.get("region_end") != 1:
+                raise SattnError("RVV kernel: the counting plugin did not see exactly one kernel region")
+            counters = {"instructions": c["instructions"], "vector": c["vector"],
+                        "vector_mem": c["vector_mem"], "scalar": c["instructions"] - c["vector"]}
+        kernel_sel = _read_selection(selp, shape, sel.num_keys) if sel_cap else None
+    pairs = sel.nnz * shape.group
+    counters.update(selected_pairs=sel.nnz, dense_pairs=shape.kv_heads * shape.seq_len ** 2)
+    lines = [
+        f"rvv_config: vlen={vlen} lmul={lmul} precision={params.precision} mode={mode} "
+        f"H={shape.heads} kv_heads={shape.kv_heads} S={shape.seq_len} D={shape.head_dim}",
+    ]
+    if plugin:
+        lines.append(f"rvv_counters: total={counters['instructions']} vector={counters['vector']} "
+                     f"vector_mem={counters['vector_mem']} scalar={counters['scalar']}")
+        if pairs:
+            lines.append(f"rvv_per_pair: instructions={counters['instructions'] / pairs:.3f} "
+                         f"vector={counters['vector'] / pairs:.3f} pairs={pairs} density={sel.density:.4f}")
+    res = RunResult(backend="rvv", spec=params.spec, output=out, density=sel.density,
+                    counters=counters, timings={"prepare_s": t1 - t0, "qemu_s": t2 - t1},
+                    lines=lines, params=params)
+    res.kernel_selection = kernel_sel  # type: ignore[attr-defined]
+    res.selection = sel  # type: ignore[attr-defined]
+    return res
+
+
+def _read_selection(path: Path, shape, num_keys: int):
+    """The kernel's selection dump as one GroupSelection per KV head."""
+    from sattn.specs.selection import GroupSelection
+
+    s1 = shape.seq_len + 1
+    raw = path.read_bytes()
+    indptr = np.frombuffer(raw[: 8 * shape.kv_heads * s1], dtype=np.int64).reshape(shape.kv_heads, s1)
+    idx = np.frombuffer(raw[8 * shape.kv_heads * s1:], dtype=np.int32)
+    groups = []
+    for g in range(shape.kv_heads):
+        a = indptr[g]
+        groups.append(GroupSelection((a - a[0]).copy(), idx[a[0]:a[-1]].copy()))
+    return groups
+
+
+def ideal_per_pair(head_dim: int, vlen: int, lmul: int = 4) -> float:
+    """Vector instructions per attended pair of an ideal fp32 kernel (design: 2D/VL + 14/VL)."""
+    lanes = vlen // 32 * lmul
+    return (2 * head_dim + 14) / lanes
+
+
+__all__ = ["run", "to_storage", "kernel_mode", "ideal_per_pair", "VLENS", "LMULS", "math"]

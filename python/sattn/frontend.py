@@ -1,0 +1,230 @@
+"""From MLIR text to validated attention parameters: parse once, verify, lower, read back.
+
+Every tool enters here. :func:`parse_module` parses (recording each sattn op's ``file:line:col``
+so the verifier and the passes can say where a problem is), :func:`verify_module` turns xDSL's
+verification failures into one-line :class:`SattnError`, :func:`run_pipeline` applies a named
+pass pipeline, and :func:`load_params` does all of it and returns one
+:class:`AttentionParams` per attention op.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sattn.errors import SattnError
+from sattn.ir.schema import AttentionParams
+
+if TYPE_CHECKING:
+    from xdsl.context import Context
+    from xdsl.dialects.builtin import ModuleOp
+
+
+def make_context(*, allow_unregistered: bool = True) -> "Context":
+    """An xDSL context that knows the sattn dialect and (lazily) every xDSL dialect."""
+    from xdsl.context import Context
+    from xdsl.dialects import get_all_dialects
+
+    from sattn.ir.dialect import Sattn
+
+    ctx = Context(allow_unregistered=allow_unregistered)
+    for name, factory in get_all_dialects().items():
+        if name != "sattn":
+            ctx.register_dialect(name, factory)
+    ctx.load_dialect(Sattn)
+    return ctx
+
+
+def _locating_parser_class():
+    from xdsl.dialects.builtin import FileLineColLoc, IntAttr, StringAttr, UnknownLoc
+    from xdsl.parser import Parser
+
+    from sattn.ir.dialect import SattnOp
+
+    class LocatingParser(Parser):
+        """A parser that gives every sattn op the ``file:line:col`` where its text starts."""
+
+        def __init__(self, ctx, text: str, name: str, first_line: int = 1):
+            super().__init__(ctx, text, name)
+            self._text = text
+            self._name = name
+            self._first_line = first_line
+            self._starts: list[tuple[SattnOp, int]] = []
+
+        def parse_operation(self):
+            start = self._current_token.span.start
+            op = super().parse_operation()
+            if isinstance(op, SattnOp) and isinstance(op.location, UnknownLoc):
+                self._starts.append((op, start))
+            return op
+
+        def attach_locations(self) -> None:
+            if not self._starts:
+                return
+            newlines = _newlines(self._text)
+            fname = StringAttr(self._name)
+            for op, start in self._starts:
+                line = bisect.bisect_left(newlines, start)  # newlines before start
+                col = start - (newlines[line - 1] + 1 if line else 0) + 1
+                op.location = FileLineColLoc(fname, IntAttr(line + self._first_line), IntAttr(col))
+
+    return LocatingParser
+
+
+def _newlines(text: str) -> list[int]:
+    out, i = [], text.find("\n")
+    while i >= 0:
+        out.append(i)
+        i = text.find("\n", i + 1)
+    return out
+
+
+_PARSER_CLASS = None
+
+
+def parse_module(
+    text: str,
+    filename: str = "<stdin>",
+    *,
+    ctx: "Context | None" = None,
+    first_line: int = 1,
+    verify: bool = True,
+) -> "ModuleOp":
+    """Parse MLIR text into a module (and verify it); errors become one-line SattnError.
+
+    ``first_line`` is the line number of ``text``'s first line in ``filename`` (for
+    ``--split-input-file`` chunks).
+    """
+    global _PARSER_CLASS
+    from xdsl.utils.exceptions import ParseError
+
+    if _PARSER_CLASS is None:
+        _PARSER_CLASS = _locating_parser_class()
+    ctx = ctx if ctx is not None else make_context()
+    parser = _PARSER_CLASS(ctx, text, filename, first_line)
+    try:
+        module = parser.parse_module()
+    except ParseError as e:
+        loc = e.span.get_location()
+        msg = e.msg
+        if msg.startswith("Operation ") and msg.endswith(" is not registered"):
+            msg += " (pass --allow-unregistered-dialect to accept it)"
+        raise SattnError(f"{filename}:{loc.line + first_line - 1}:{loc.col}: {msg}") from None
+    parser.attach_locations()
+    if verify:
+        verify_module(module)
+    return module
+
+
+def verify_module(module: "ModuleOp") -> None:
+    """Verify every op; a failure becomes one SattnError line (with the op's location)."""
+    from xdsl.utils.exceptions import DiagnosticException, VerifyException
+
+    try:
+        module.verify()
+    except (VerifyException, DiagnosticException) as e:
+        raise SattnError(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__) from None
+
+
+def read_source(source: str | Path) -> tuple[str, str]:
+    """(text, name) of an MLIR file; ``-`` reads stdin. A missing file is a SattnError."""
+    if str(source) == "-":
+        import sys
+
+        return sys.stdin.read(), "<stdin>"
+    path = Path(source)
+    try:
+        return path.read_text(), str(source)
+    except FileNotFoundError:
+        raise SattnError(f"cannot read '{source}': no such file") from None
+    except IsADirectoryError:
+        raise SattnError(f"cannot read '{source}': is a directory") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SattnError(f"cannot read '{source}': {e}") from None
+
+
+def run_pipeline(module: "ModuleOp", pipeline: str, ctx: "Context | None" = None) -> None:
+    """Apply a pipeline (``builtin.module(a,b{opt=v})``, ``a,b`` or one name) in place."""
+    from sattn.transforms import build_pipeline
+
+    ctx = ctx if ctx is not None else make_context()
+    for p in build_pipeline(pipeline):
+        p.apply(ctx, module)
+
+
+def attention_ops(module: "ModuleOp") -> list:
+    """Every sattn op of a module, in program order."""
+    from sattn.ir.dialect import SattnOp
+
+    return [op for op in module.walk() if isinstance(op, SattnOp)]
+
+
+def load_params(
+    source: str | Path,
+    *,
+    pipeline: str | None = "sattn-lower-rvv",
+    text: bool = False,
+) -> list[AttentionParams]:
+    """Parse, verify and lower an MLIR file (or ``text=True``: MLIR text); return one
+    :class:`AttentionParams` per attention op after the pipeline (per lowered call; per
+    ``sattn.sparse_attention`` when ``pipeline`` is None), with ``spec`` set to the selected
+    spec and every pass marker / record in ``.extra``.
+
+    Selector hints come from the environment (SATTN_PREFER_BSR, SATTN_FORCE_SPEC, ...).
+    """
+    if text:
+        src, name = str(source), "<string>"
+    else:
+        src, name = read_source(source)
+    ctx = make_context()
+    module = parse_module(src, name, ctx=ctx)
+    if pipeline:
+        run_pipeline(module, pipeline, ctx)
+    ops = attention_ops(module)
+    if not ops:
+        raise SattnError(f"{name}: no sattn.sparse_attention op found")
+    from sattn.ir.dialect import located
+
+    from sattn.selector import Hints, select_spec
+
+    hints = Hints.from_env()
+    out = []
+    for op in ops:
+        try:
+            p = op.params()
+            if p.spec is None:  # not selected by the pipeline: select now
+                p = p.replace(spec=select_spec(p, hints=hints).spec)
+        except SattnError as e:
+            raise SattnError(located(op, f"'{op.name}' {e}")) from None
+        out.append(p)
+    return out
+
+
+def env_from_flags(
+    *,
+    prefer_bsr: bool = False,
+    prefer_sw: bool = False,
+    l1_bytes: int | None = None,
+    force_spec: str | None = None,
+    disable: tuple[str, ...] = (),
+) -> dict[str, str]:
+    """The environment variables the selector flags of every tool map to (merge into os.environ)."""
+    env: dict[str, str] = {}
+    if prefer_bsr:
+        env["SATTN_PREFER_BSR"] = "1"
+    if prefer_sw:
+        env["SATTN_PREFER_SW"] = "1"
+    if l1_bytes is not None:
+        env["SATTN_HW_L1_BYTES"] = str(l1_bytes)
+    if force_spec:
+        env["SATTN_FORCE_SPEC"] = force_spec
+    for key in disable:
+        env[f"SATTN_DISABLE_{key.upper()}"] = "1"
+    return env
+
+
+def apply_env(env: dict[str, str]) -> None:
+    """Set selector variables for this process (tools call it once, before selection)."""
+    os.environ.update(env)

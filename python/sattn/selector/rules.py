@@ -1,0 +1,148 @@
+"""Spec selection: the spec's rules in the spec's order, with an explanation.
+
+Order (the first rule that applies decides):
+
+1. ``SATTN_FORCE_SPEC`` (environment) -- wins over everything, probes included;
+2. the ``force_spec`` attribute, then the ``spec`` attribute (explicit overrides);
+3. ``global_tokens > 0``     -> block_local_global   (unless SATTN_DISABLE_BLG)
+4. ``nm_n`` and ``nm_m`` set -> nm_structured        (unless SATTN_DISABLE_NM)
+5. ``topk_k`` set            -> topk_per_query       (unless SATTN_DISABLE_TOPK)
+6. ``lsh_buckets`` set       -> lsh                  (unless SATTN_DISABLE_LSH)
+7. ``num_landmarks > 0``     -> landmark             (unless SATTN_DISABLE_LANDMARK)
+8. the cost model (:mod:`sattn.selector.cost`) over the computable, enabled candidates;
+9. nothing computable        -> bsr, or dense when SATTN_DISABLE_BSR is set.
+
+A disabled forcing rule falls through to the next rule. Costs are evaluated for every
+candidate whatever rule decides, so the explanation always shows them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from sattn.ir.schema import AttentionParams
+from sattn.selector.cost import COST_MODELS, Cost, blg_competes
+from sattn.selector.hints import DISABLE_VARS, Hints
+
+#: Rule identifiers, in order (``Decision.rule`` is one of these).
+RULES: tuple[str, ...] = (
+    "env_force_spec",
+    "attr_force_spec",
+    "attr_spec",
+    "global_tokens",
+    "nm",
+    "topk",
+    "lsh",
+    "landmark",
+    "cost_model",
+    "default_bsr",
+    "fallback_dense",
+)
+
+_VAR_OF = {spec: var for var, spec in DISABLE_VARS.items()}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One spec of the cost comparison: its cost, or why it has none."""
+
+    spec: str
+    cost: Cost | None
+    status: str  # "chosen" | "ok" | "not computable (...)" | "disabled by SATTN_DISABLE_..." | ...
+
+    def describe(self) -> str:
+        cost = self.cost.describe() if self.cost is not None else "-"
+        return f"{self.spec:<20} {self.status:<28} cost={cost}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The selected spec, the rule that decided, and every candidate considered."""
+
+    spec: str
+    rule: str
+    reason: str
+    candidates: tuple[Candidate, ...]
+    hints: Hints
+    skipped: tuple[str, ...] = ()  # forcing rules that applied but were disabled
+
+    def explain(self) -> str:
+        """Human-readable account: decision, hints, skipped rules, each candidate and its cost."""
+        lines = [
+            f"selection: spec={self.spec} rule={self.rule}",
+            f"  reason: {self.reason}",
+            f"  hints: {self.hints.describe()}",
+        ]
+        lines += [f"  skipped: {s}" for s in self.skipped]
+        lines += [f"  candidate {c.describe()}" for c in self.candidates]
+        return "\n".join(lines)
+
+
+def _cost_candidates(p: AttentionParams, hints: Hints) -> list[Candidate]:
+    out = []
+    for spec, model, needs in COST_MODELS:
+        cost = model(p, hints)
+        if spec == "block_local_global" and cost is not None and not blg_competes(p):
+            out.append(Candidate(spec, cost, "not competing (no GQA/comp nudge)"))
+        elif cost is None:
+            out.append(Candidate(spec, None, f"not computable ({needs})"))
+        elif spec in hints.disabled:
+            out.append(Candidate(spec, cost, f"disabled by {_VAR_OF[spec]}"))
+        else:
+            out.append(Candidate(spec, cost, "ok"))
+    return out
+
+
+def _mark(cands: list[Candidate], spec: str) -> tuple[Candidate, ...]:
+    return tuple(
+        Candidate(c.spec, c.cost, "chosen") if c.spec == spec and c.status == "ok" else c
+        for c in cands
+    )
+
+
+def select_spec(params: AttentionParams, env: Mapping[str, str] | None = None,
+                *, hints: Hints | None = None) -> Decision:
+    """Choose the spec of one attention op (``env`` defaults to ``os.environ``)."""
+    hints = hints if hints is not None else Hints.from_env(env)
+    p = params
+    cands = _cost_candidates(p, hints)
+
+    def done(spec: str, rule: str, reason: str, skipped: list[str]) -> Decision:
+        return Decision(spec, rule, reason, _mark(cands, spec), hints, tuple(skipped))
+
+    skipped: list[str] = []
+    if hints.force_spec:
+        return done(hints.force_spec, "env_force_spec", f"SATTN_FORCE_SPEC={hints.force_spec}", skipped)
+    if p.force_spec:
+        return done(p.force_spec, "attr_force_spec", f"attribute force_spec = \"{p.force_spec}\"", skipped)
+    if p.spec:
+        return done(p.spec, "attr_spec", f"attribute spec = \"{p.spec}\"", skipped)
+
+    forcing = (
+        ("global_tokens", "block_local_global", p.global_tokens > 0, f"global_tokens = {p.global_tokens} > 0"),
+        ("nm", "nm_structured", p.nm_n is not None and p.nm_m is not None, f"nm_n = {p.nm_n}, nm_m = {p.nm_m} set"),
+        ("topk", "topk_per_query", p.topk_k is not None, f"topk_k = {p.topk_k} set"),
+        ("lsh", "lsh", p.lsh_buckets is not None, f"lsh_buckets = {p.lsh_buckets} set"),
+        ("landmark", "landmark", p.num_landmarks > 0, f"num_landmarks = {p.num_landmarks} > 0"),
+    )
+    for rule, spec, applies, why in forcing:
+        if not applies:
+            continue
+        if spec in hints.disabled:
+            skipped.append(f"{rule} ({why}) disabled by {_VAR_OF[spec]}")
+            continue
+        return done(spec, rule, why, skipped)
+
+    usable = [c for c in cands if c.status == "ok"]
+    if usable:
+        order = [spec for spec, _, _ in COST_MODELS]
+        best = min(usable, key=lambda c: (c.cost.total, order.index(c.spec)))  # type: ignore[union-attr]
+        others = ", ".join(f"{c.spec} {c.cost.total:.4g}" for c in usable if c is not best)  # type: ignore[union-attr]
+        reason = f"cheapest computable candidate: {best.spec} {best.cost.total:.4g}"  # type: ignore[union-attr]
+        if others:
+            reason += f" (vs {others})"
+        return done(best.spec, "cost_model", reason, skipped)
+    if "bsr" not in hints.disabled:
+        return done("bsr", "default_bsr", "no cost computable: the spec's default is bsr", skipped)
+    return done("dense", "fallback_dense", "no cost computable and bsr disabled: dense attention", skipped)

@@ -1,0 +1,85 @@
+"""landmark: attend to ``L = min(num_landmarks, S)`` compressed keys/values per KV head.
+
+Every key token ``j`` is assigned to one landmark (:func:`assign`):
+
+- ``landmark_iters = 0``: contiguous, evenly spaced segments, ``assign[j] = (j * L) // S``.
+- ``landmark_iters = t > 0``: k-means over K (as the precision sees it: float64 values, or
+  the i8/i4 codes — L2 assignment is scale-invariant). Centres start at the segment means of
+  the contiguous assignment; each iteration assigns every key to the nearest centre in L2,
+  computed as ``argmin_l (|c_l|^2 - 2 K[j] . c_l)``, ties to the lower landmark id, then moves
+  each centre to the mean of its members (an empty landmark keeps its centre). The assignment
+  of the last iteration is the result.
+
+The compressed key/value of landmark ``l`` is the mean of its members' K/V
+(:func:`sattn.specs.selection.compress_kv`, on the values as the precision sees them; i8/i4
+average the integer codes and round the mean half to even, bf16 re-rounds the mean). Query ``i`` attends every
+non-empty landmark. With ``causal = 1`` landmark ``l`` is visible to query ``i`` only when all
+its members are ``<= i`` (``max member <= i``): early rows may then have no key and yield zeros.
+Unset ``num_landmarks`` means :data:`DEFAULT_LANDMARKS`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sattn.ir.schema import AttentionParams, Shape
+from sattn.specs.selection import GroupSelection
+
+DEFAULT_LANDMARKS = 64
+
+
+def num_landmarks(params: AttentionParams, seq_len: int) -> int:
+    """Landmarks used: the attribute (else DEFAULT_LANDMARKS), at most S."""
+    return max(1, min(params.num_landmarks or DEFAULT_LANDMARKS, seq_len))
+
+
+def segment_assign(seq_len: int, landmarks: int) -> np.ndarray:
+    """Contiguous evenly spaced segments: token j -> (j * L) // S."""
+    return (np.arange(seq_len, dtype=np.int64) * landmarks // seq_len).astype(np.int32)
+
+
+def _means(k: np.ndarray, a: np.ndarray, landmarks: int, old: np.ndarray) -> np.ndarray:
+    counts = np.bincount(a, minlength=landmarks)
+    sums = np.zeros((landmarks, k.shape[1]))
+    np.add.at(sums, a, k)
+    out = old.copy()
+    nz = counts > 0
+    out[nz] = sums[nz] / counts[nz, None]
+    return out
+
+
+def assign(k: np.ndarray, landmarks: int, iters: int) -> np.ndarray:
+    """Landmark id of every key token (int32 [S]); ``k`` [S, D] float64 (see the module doc)."""
+    s = k.shape[0]
+    a = segment_assign(s, landmarks)
+    if iters == 0:
+        return a
+    k = np.asarray(k, dtype=np.float64)
+    centres = _means(k, a, landmarks, np.zeros((landmarks, k.shape[1])))
+    for _ in range(iters):
+        dist = (centres * centres).sum(axis=1)[None, :] - 2.0 * (k @ centres.T)
+        a = np.argmin(dist, axis=1).astype(np.int32)  # first minimum: the lower id on ties
+        centres = _means(k, a, landmarks, centres)
+    return a
+
+
+def select(
+    shape: Shape, params: AttentionParams, assignment: np.ndarray, landmarks: int
+) -> GroupSelection:
+    """Selection of one KV head in landmark space from its assignment."""
+    s = shape.seq_len
+    counts = np.bincount(assignment, minlength=landmarks)
+    present = np.flatnonzero(counts > 0).astype(np.int32)
+    if params.causal:
+        last = np.full(landmarks, -1, dtype=np.int64)
+        np.maximum.at(last, assignment, np.arange(s))
+        # row i sees landmark l iff last[l] <= i: a prefix of the landmarks sorted by last member
+        order = present[np.argsort(last[present], kind="stable")]
+        visible = np.searchsorted(np.sort(last[present]), np.arange(s), side="right")
+        mask = np.zeros((s, landmarks), dtype=bool)
+        rows = np.repeat(np.arange(s), visible)
+        cols = order[np.arange(int(visible.sum())) - np.repeat(np.cumsum(visible) - visible, visible)]
+        mask[rows, cols] = True
+        return GroupSelection.from_dense(mask)
+    indptr = np.arange(s + 1, dtype=np.int64) * len(present)
+    return GroupSelection(indptr, np.tile(present, s))

@@ -1,0 +1,78 @@
+"""lsh: random-hyperplane hashing of queries and keys; a query attends the keys of its bucket.
+
+Hyperplanes (:func:`hyperplanes`) come from splitmix64 with the fixed seed :data:`LSH_SEED`, so
+C code reproduces them bit for bit without NumPy: element ``t = b * D + d`` of plane ``b`` is
+
+    z = mix64(seed + (t + 1) * 0x9E3779B97F4A7C15)        (uint64, wrapping)
+    R[b, d] = (z >> 40) / 2**23 - 1                          (exact in fp32, in [-1, 1))
+
+with ``mix64`` the splitmix64 finaliser (:func:`splitmix64`). With
+``nbits = ceil(log2(lsh_buckets))`` planes, a vector ``x`` hashes to
+
+    code(x) = sum_b [x . R[b] >= 0] << b,   bucket(x) = code(x) mod lsh_buckets
+
+(``lsh_buckets = 1``: one bucket, dense attention). The dot products are float64 of the
+inputs as the precision sees them (rounded bf16 values, or i8/i4 integer codes: the positive
+scale never changes a sign). Queries hash by their GQA group sum ``Qsum`` (:mod:`sattn.specs.gqa`),
+keys by ``K``. Query ``i`` selects every key ``j`` with ``bucket(K[j]) == bucket(Qsum[i])``,
+ascending; ``causal = 1`` keeps ``j <= i``. A query whose bucket holds no key gets a zero row.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sattn.ir.schema import AttentionParams, Shape
+from sattn.specs import csr
+from sattn.specs.selection import GroupSelection
+
+#: The fixed seed of the hyperplanes.
+LSH_SEED = 0x5A77
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def splitmix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser (uint64 in, uint64 out, wrapping arithmetic)."""
+    z = np.asarray(x, dtype=np.uint64).copy()
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def num_bits(buckets: int) -> int:
+    """Hyperplanes used for ``buckets`` buckets: ceil(log2(buckets))."""
+    return 0 if buckets <= 1 else math.ceil(math.log2(buckets))
+
+
+def hyperplanes(dim: int, n: int, seed: int = LSH_SEED) -> np.ndarray:
+    """The [n, dim] float32 hyperplane matrix (formula in the module doc)."""
+    t = np.arange(n * dim, dtype=np.uint64) + np.uint64(1)
+    with np.errstate(over="ignore"):
+        z = splitmix64(np.uint64(seed) + t * _GOLDEN)
+    u = (z >> np.uint64(40)).astype(np.float64)
+    return (u / float(1 << 23) - 1.0).astype(np.float32).reshape(n, dim)
+
+
+def bucket_ids(x: np.ndarray, buckets: int, seed: int = LSH_SEED) -> np.ndarray:
+    """Bucket of every row of ``x`` [N, D] (int64)."""
+    nb = num_bits(buckets)
+    if nb == 0:
+        return np.zeros(x.shape[0], dtype=np.int64)
+    proj = np.asarray(x, dtype=np.float64) @ hyperplanes(x.shape[1], nb, seed).astype(np.float64).T
+    code = ((proj >= 0).astype(np.int64) << np.arange(nb, dtype=np.int64)[None, :]).sum(axis=1)
+    return code % buckets
+
+
+def select(shape: Shape, params: AttentionParams, qsum: np.ndarray, k: np.ndarray) -> GroupSelection:
+    """Selection of one KV head: Qsum [S, D], K [S, D] float64."""
+    buckets = params.lsh_buckets or 1
+    qb = bucket_ids(qsum, buckets)
+    kb = bucket_ids(k, buckets)
+    order = np.argsort(kb, kind="stable")  # keys grouped by bucket, ascending within one
+    ptr = np.zeros(buckets + 1, dtype=np.int64)
+    np.cumsum(np.bincount(kb, minlength=buckets), out=ptr[1:])
+    sel = csr.gather_rows(qb, ptr, order)
+    return csr.causal(sel) if params.causal else sel

@@ -1,0 +1,40 @@
+"""nm_structured: per query, in every group of ``nm_m`` consecutive keys keep the ``nm_n``
+highest group scores (:mod:`sattn.specs.gqa`), ties to the lower key.
+
+Key groups are ``[g*nm_m, (g+1)*nm_m)``; the last one may be shorter and keeps
+``min(nm_n, its length)``. With ``causal = 1`` only keys ``j <= i`` are candidates, so a group
+keeps ``min(nm_n, candidates in it)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sattn.ir.schema import AttentionParams, Shape
+from sattn.specs import csr
+from sattn.specs.gqa import candidate_scores, row_chunks
+from sattn.specs.selection import GroupSelection
+
+
+def nm_mask(scores: np.ndarray, n: int, m: int) -> np.ndarray:
+    """Bool mask keeping the ``n`` best of each ``m`` consecutive columns (-inf never kept)."""
+    rows, cols = scores.shape
+    ng = csr.num_blocks(cols, m)
+    padded = np.full((rows, ng * m), -np.inf)
+    padded[:, :cols] = scores
+    grouped = padded.reshape(rows, ng, m)
+    order = np.argsort(-grouped, axis=2, kind="stable")[:, :, :n]  # best first, lower j on ties
+    keep = np.zeros_like(grouped, dtype=bool)
+    np.put_along_axis(keep, order, True, axis=2)
+    keep &= ~np.isneginf(grouped)
+    return keep.reshape(rows, ng * m)[:, :cols]
+
+
+def select(shape: Shape, params: AttentionParams, qsum: np.ndarray, k: np.ndarray) -> GroupSelection:
+    """Selection of one KV head: Qsum [S, D], K [S, D] float64."""
+    n, m = params.nm_n or 1, params.nm_m or 1
+    parts = []
+    for r0, r1 in row_chunks(shape.seq_len, shape.seq_len):
+        sc = candidate_scores(qsum, k, r0, r1, bool(params.causal))
+        parts.append(csr.mask_to_csr(nm_mask(sc, n, m)))
+    return csr.concat_rows(parts)

@@ -1,0 +1,43 @@
+"""sattn_calibrate_scales: derive symmetric per-tensor i8/i4 scales for an MLIR attention op
+from its data (the synthetic sine/cosine tensors, or --q/--k/--v .npy files)."""
+
+from __future__ import annotations
+
+import argparse
+
+import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
+
+from sattn.cli.common import guarded
+from sattn.reference import precision as _precision  # noqa: F401  (ml_dtypes)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mlir", required=True, help="input .mlir file")
+    parser.add_argument("--precision", required=True, choices=["i8", "i4"])
+    parser.add_argument("--q", help="Q as .npy, float32 [H, S, D]")
+    parser.add_argument("--k", help="K as .npy, float32 [H_kv, S, D]")
+    parser.add_argument("--v", help="V as .npy, float32 [H_kv, S, D]")
+    parser.add_argument("--percentile", type=float, default=None,
+                        help="use this percentile of |x| instead of the maximum (e.g. 99.9)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+    parser.add_argument("--op", type=int, default=None, help="which attention op when there are several")
+
+
+def execute(args: argparse.Namespace) -> int:
+    from sattn.api import load_op
+    from sattn.reference.calibrate import calibrate, calibrate_line
+    from sattn.reference.data import resolve_inputs
+
+    params = load_op(args.mlir, pipeline=None, op=args.op, need_spec=False)
+    _, q, k, v = resolve_inputs(params, args.q, args.k, args.v, args.seed)
+    scales = calibrate(q, k, v, args.precision, args.percentile)
+    method = "max-abs" if args.percentile is None else f"percentile-{args.percentile:g}"
+    print(calibrate_line(args.precision, scales, method))
+    return 0
+
+
+@guarded
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sattn_calibrate_scales.py", description=__doc__)
+    add_arguments(parser)
+    return execute(parser.parse_args(argv))

@@ -1,0 +1,168 @@
+"""sattn_emit_artifacts: write the index table ``S.txt`` and descriptor ``S.desc`` of an MLIR
+attention op (format: docs/artifacts.md), the one source both the RVV and RoCC flows read.
+
+:func:`emit_artifacts` is the library entry point other tools call with a Selection they
+already have; the command line selects on the synthetic data (or --q/--k/--v) first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
+
+from sattn.cli.common import guarded
+from sattn.reference import precision as _precision  # noqa: F401  (ml_dtypes)
+from sattn.ir.schema import AttentionParams, Shape
+from sattn.specs.selection import Selection
+from sattn.toolrun import atomic_write
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return str(int(v))
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+def k_blocks(selection: Selection, block: int) -> int:
+    """Selected key blocks per query block: max over block-table rows for block patterns, else
+    ceil(max keys per row / block_size)."""
+    if selection.block_table is not None:
+        return max((int(t.counts().max()) if t.rows else 0) for t in selection.block_table)
+    most = max((int(g.counts().max()) if g.rows else 0) for g in selection.groups)
+    return math.ceil(most / block)
+
+
+def descriptor(params: AttentionParams, shape: Shape, selection: Selection) -> dict[str, Any]:
+    """The ``key=value`` fields of ``S.desc`` (values used, 0 for unset/not applicable)."""
+    from sattn.reference.precision import resolved_scales
+    from sattn.specs import bsr, landmark, lsh, sliding_window, topk_per_query
+
+    spec, s = selection.spec, shape.seq_len
+    b = params.effective_block_size(s)
+    sq, sk, sv = resolved_scales(params)
+    if spec == "sliding_window":
+        window = sliding_window.window(params)
+    else:
+        window = params.window_size or 0
+    if spec == "topk_per_query":
+        topk = params.topk_k if params.topk_k is not None else topk_per_query.DEFAULT_TOPK
+    else:
+        topk = params.topk_k or 0
+    keep = bsr.keep_ratio(params) if spec == "bsr" else float(params.keep_ratio or 0.0)
+    nl = landmark.num_landmarks(params, s) if spec == "landmark" else params.num_landmarks
+    indptr = np.concatenate(
+        [[0]] + [g.indptr[1:] + off for g, off in
+                 zip(selection.groups, np.cumsum([0] + [g.nnz for g in selection.groups])[:-1])]
+    )
+    desc: dict[str, Any] = {
+        "spec": spec,
+        "precision": params.precision,
+        "m_rows": params.tile_M or 64,
+        "head_dim_d": shape.head_dim,
+        "s_tokens": s,
+        "block_size": b,
+        "k_blocks": k_blocks(selection, b),
+        "num_heads": shape.heads,
+        "kv_heads": shape.kv_heads,
+        "gqa_group_size": shape.group,
+        "comp_block_size": params.comp_block_size,
+        "global_tokens": params.global_tokens,
+        "nm_n": params.nm_n or 0,
+        "nm_m": params.nm_m or 0,
+        "topk_k": topk,
+        "lsh_buckets": params.lsh_buckets or 0,
+        "keep_ratio": float(keep),
+        "window_size": window,
+        "dilation": params.dilation,
+        "wrap": params.wrap,
+        "causal": params.causal,
+        "num_landmarks": nl,
+        "landmark_iters": params.landmark_iters,
+        "scale_q": float(sq),
+        "scale_k": float(sk),
+        "scale_v": float(sv),
+        "key_space": selection.key_space,
+        "num_keys": selection.num_keys,
+        "index_nnz": selection.nnz,
+    }
+    if spec == "lsh":
+        desc["lsh_seed"] = lsh.LSH_SEED
+    desc["row_ptr"] = ",".join(map(str, indptr.astype(np.int64).tolist()))
+    return desc
+
+
+def emit_artifacts(
+    params: AttentionParams,
+    shape: Shape,
+    selection: Selection,
+    out_stem: str | Path,
+    extra: dict[str, Any] | None = None,
+) -> tuple[Path, Path]:
+    """Write ``<out_stem>.txt`` and ``<out_stem>.desc`` atomically; return their paths.
+
+    ``extra`` adds ``key=value`` lines (a known key given again is overridden in place).
+    """
+    desc = descriptor(params, shape, selection)
+    row_ptr = desc.pop("row_ptr")
+    for key, value in (extra or {}).items():
+        desc[key] = value
+    desc["row_ptr"] = row_ptr  # last: the longest line
+    idx = np.concatenate([g.indices for g in selection.groups]) if selection.groups else []
+    txt = "".join(f"{i}\n" for i in np.asarray(idx, dtype=np.int64).tolist())
+    desc_text = "".join(f"{k}={_fmt(v)}\n" for k, v in desc.items())
+    stem = Path(out_stem)
+    txt_path = stem.parent / (stem.name + ".txt")
+    desc_path = stem.parent / (stem.name + ".desc")
+    atomic_write(txt_path, txt)
+    atomic_write(desc_path, desc_text)
+    return txt_path, desc_path
+
+
+def read_desc(path: str | Path) -> dict[str, str]:
+    """Parse a ``.desc`` file into a dict of strings (readers ignore keys they do not know)."""
+    out = {}
+    for line in Path(path).read_text().splitlines():
+        if "=" in line:
+            k, v = line.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mlir", required=True, help="input .mlir file")
+    parser.add_argument("--out-stem", required=True, help="write <stem>.txt and <stem>.desc")
+    parser.add_argument("--pipeline", default="sattn-lower-rocc",
+                        help="pipeline that selects the spec (default sattn-lower-rocc)")
+    parser.add_argument("--q", help="Q as .npy (data-dependent patterns select on it)")
+    parser.add_argument("--k", help="K as .npy")
+    parser.add_argument("--v", help="V as .npy")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+    parser.add_argument("--op", type=int, default=None, help="which attention op when there are several")
+
+
+def execute(args: argparse.Namespace) -> int:
+    from sattn.api import load_op
+    from sattn.reference.data import resolve_inputs
+    from sattn.specs import select_indices
+
+    params = load_op(args.mlir, pipeline=args.pipeline, op=args.op)
+    shape, q, k, _ = resolve_inputs(params, args.q, args.k, args.v, args.seed)
+    sel = select_indices(params, shape, q, k)
+    txt, desc = emit_artifacts(params, shape, sel, args.out_stem)
+    print(f"emit: spec={sel.spec} index_nnz={sel.nnz} wrote {txt} and {desc}")
+    return 0
+
+
+@guarded
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sattn_emit_artifacts.py", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    return execute(parser.parse_args(argv))

@@ -1,0 +1,145 @@
+"""``sattn-opt``: parse, verify and transform MLIR with the sattn dialect and passes.
+
+    sattn-opt input.mlir --allow-unregistered-dialect -pass-pipeline='builtin.module(sattn-lower-rvv)'
+    cat input.mlir | sattn-opt -pass-pipeline='builtin.module(sattn-select-spec,sattn-tile)' -o out.mlir
+
+``--explain-selection`` prints the selector's reasoning for every ``sattn.sparse_attention``
+to stderr. ``--split-input-file`` handles ``// -----`` separated chunks one by one and
+``--verify-diagnostics`` prints an expected error on stdout and exits 0 (for lit tests).
+Errors: one line ``sattn-opt: error: <file>:<line>:<col>: <message>``, exit 1, and no output
+file is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+from sattn.cli.common import guarded
+from sattn.errors import SattnError
+
+SPLIT_MARKER = re.compile(r"^// -----\s*$", re.M)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Command-line options (shared by ``sattn-opt`` and ``sattn opt``)."""
+    parser.add_argument("input", nargs="?", default="-", help="MLIR file (default: stdin)")
+    parser.add_argument(
+        "-p", "-pass-pipeline", "--pass-pipeline", dest="pipeline", default="",
+        metavar="PIPELINE",
+        help="passes to run, e.g. 'builtin.module(sattn-lower-rvv)' or 'sattn-select-spec,sattn-tile'",
+    )
+    parser.add_argument(
+        "-allow-unregistered-dialect", "--allow-unregistered-dialect", dest="allow_unregistered",
+        action="store_true", help="accept operations of dialects sattn-opt does not know",
+    )
+    parser.add_argument("-o", "--output", default="-", metavar="FILE",
+                        help="output file, written atomically (default: stdout)")
+    parser.add_argument("--explain-selection", action="store_true",
+                        help="print the selector's decision for every sattn.sparse_attention (stderr)")
+    parser.add_argument("--split-input-file", "-split-input-file", action="store_true",
+                        help="process '// -----' separated chunks independently")
+    parser.add_argument("--verify-diagnostics", "-verify-diagnostics", action="store_true",
+                        help="print an expected error on stdout and exit 0")
+    parser.add_argument("--print-op-generic", "-print-op-generic", action="store_true",
+                        help="print every operation in the generic form")
+    parser.add_argument("--list-passes", action="store_true", help="list the passes and pipelines and exit")
+    hints = parser.add_argument_group("selector hints (same as the SATTN_* environment variables)")
+    hints.add_argument("--prefer-bsr", action="store_true", help="SATTN_PREFER_BSR=1")
+    hints.add_argument("--prefer-sw", action="store_true", help="SATTN_PREFER_SW=1")
+    hints.add_argument("--l1-bytes", type=int, metavar="N", help="SATTN_HW_L1_BYTES=N")
+    hints.add_argument("--force-spec", metavar="SPEC", help="SATTN_FORCE_SPEC=SPEC")
+
+
+def _chunks(text: str, split: bool) -> list[tuple[str, int]]:
+    """(chunk text, line number of its first line)."""
+    if not split:
+        return [(text, 1)]
+    out, start, line = [], 0, 1
+    for m in SPLIT_MARKER.finditer(text):
+        out.append((text[start:m.start()], line))
+        line += text.count("\n", start, m.end()) + 1
+        start = m.end() + 1
+    out.append((text[start:], line))
+    return out
+
+
+def _explain(module) -> str:
+    from sattn.ir.dialect import SparseAttentionOp, location_of
+    from sattn.transforms.common import attention_ops, decision_for, params_of
+    from sattn.selector import Hints
+
+    hints = Hints.from_env()
+    parts = []
+    for i, op in enumerate(attention_ops(module, (SparseAttentionOp,))):
+        where = location_of(op) or f"op #{i}"
+        parts.append(f"{where}: sattn.sparse_attention\n{decision_for(params_of(op), hints).explain()}")
+    return "\n".join(parts) + ("\n" if parts else "")
+
+
+def _process(text: str, name: str, first_line: int, args: argparse.Namespace) -> str:
+    from io import StringIO
+
+    from xdsl.printer import Printer
+
+    from sattn.frontend import make_context, parse_module, run_pipeline
+
+    ctx = make_context(allow_unregistered=args.allow_unregistered)
+    module = parse_module(text, name, ctx=ctx, first_line=first_line)
+    if args.explain_selection:
+        sys.stderr.write(_explain(module))
+    if args.pipeline:
+        run_pipeline(module, args.pipeline, ctx)
+    out = StringIO()
+    Printer(stream=out, print_generic_format=args.print_op_generic).print_op(module)
+    out.write("\n")
+    return out.getvalue()
+
+
+def execute(args: argparse.Namespace) -> int:
+    """Run sattn-opt on parsed arguments."""
+    from sattn.frontend import apply_env, env_from_flags, read_source
+    from sattn.toolrun import atomic_write
+
+    if args.list_passes:
+        from sattn.transforms import PASSES, PIPELINES
+
+        for name in PASSES:
+            print(f"{name}: " + ", ".join(PIPELINES[name]) if name in PIPELINES else name)
+        return 0
+    if args.l1_bytes is not None and args.l1_bytes <= 0:
+        raise SattnError(f"--l1-bytes expects a positive integer, got {args.l1_bytes}")
+    apply_env(env_from_flags(prefer_bsr=args.prefer_bsr, prefer_sw=args.prefer_sw,
+                             l1_bytes=args.l1_bytes, force_spec=args.force_spec))
+    if args.pipeline:
+        from sattn.transforms import build_pipeline
+
+        build_pipeline(args.pipeline)  # unknown pass names fail before any work is done
+    text, name = read_source(args.input)
+    results = []
+    for chunk, first_line in _chunks(text, args.split_input_file):
+        try:
+            results.append(_process(chunk, name, first_line, args))
+        except SattnError as e:
+            if not args.verify_diagnostics:
+                raise
+            results.append(f"{e}\n")
+    output = "// -----\n".join(results)
+    if args.output == "-":
+        sys.stdout.write(output)
+    else:
+        atomic_write(args.output, output)
+    return 0
+
+
+@guarded
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``sattn-opt`` console script and launcher."""
+    parser = argparse.ArgumentParser(prog="sattn-opt", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    return execute(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

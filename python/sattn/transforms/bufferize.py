@@ -1,0 +1,101 @@
+"""``sattn-bufferize``: assign every operand a buffer, its size in bytes and its layout.
+
+Q and the output are ``[H, S, D]``, K and V ``[H_kv, S, D]``, all row-major
+(``buffer_layout = "rowmajor"``: d fastest, then s, then head). Inputs are stored in the
+precision's format (fp32 4 bytes, bf16 2, i8 1, i4 two per byte); the output is fp32. The
+index buffer holds int32 CSR rows per KV head, ``(S + 1) * 4 + nnz * 4`` bytes; ``nnz`` is
+exact when ``sattn-materialize-indices`` ran on a static pattern (``index_exact = 1``), else
+the pattern's upper bound::
+
+    buffers = {q = 32768, k = 32768, v = 32768, out = 32768, index = 9220,
+               index_exact = 1, total = 140292}
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.passes import ModulePass
+
+from sattn.ir.attrs import UNIT, from_py
+from sattn.ir.dialect import SattnOp
+from sattn.ir.schema import AttentionParams
+from sattn.selector import Hints
+from sattn.transforms.common import ContentCache, attention_ops, guard, params_of, set_attrs, spec_of
+
+LAYOUT = "rowmajor"
+
+_CACHE = ContentCache()
+
+
+@dataclass(frozen=True)
+class BufferizePass(ModulePass):
+    """Attach buffer sizes and the row-major layout."""
+
+    name = "sattn-bufferize"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        hints = Hints.from_env()
+        for attn in attention_ops(op):
+            set_attrs(attn, _CACHE.get(attn, (hints,), lambda: guard(attn, lambda: _record(attn, hints))))
+
+
+def _record(attn: SattnOp, hints: Hints) -> dict:
+    p = params_of(attn)
+    p = p.replace(spec=spec_of(attn, p, hints))
+    return {
+        "bufferized": UNIT,
+        "buffer_layout": StringAttr(LAYOUT),
+        "buffers": from_py(buffers(p)),
+    }
+
+
+def _elem_bytes(n: int, precision: str) -> int:
+    return (n + 1) // 2 if precision == "i4" else n * {"fp32": 4, "bf16": 2, "i8": 1}[precision]
+
+
+def pair_bound(p: AttentionParams) -> int:
+    """Upper bound of selected (query, key) pairs per KV head for the spec."""
+    from sattn.specs import bsr, landmark, sliding_window, topk_per_query
+
+    s = p.shape().seq_len
+    spec = p.spec
+    if spec == "sliding_window":
+        return s * min(s, 2 * sliding_window.window(p) + 1)
+    if spec == "bsr":
+        b = p.effective_block_size(s)
+        return min(s * s, s * bsr.num_kept(p, math.ceil(s / b)) * b)
+    if spec == "block_local_global":
+        g = min(p.global_tokens, s)
+        return min(s * s, s * (3 * p.effective_block_size(s) + g) + g * s)
+    if spec == "nm_structured":
+        n, m = p.nm_n or 1, p.nm_m or 1
+        return s * min(s, n * math.ceil(s / m))
+    if spec == "topk_per_query":
+        k = topk_per_query.DEFAULT_TOPK if p.topk_k is None else p.topk_k
+        return s * min(s, k)
+    if spec == "landmark":
+        return s * landmark.num_landmarks(p, s)
+    return s * s  # lsh (one bucket at worst) and dense
+
+
+def buffers(p: AttentionParams) -> dict[str, Any]:
+    shape = p.shape()
+    h, hk, s, d = shape.heads, shape.kv_heads, shape.seq_len, shape.head_dim
+    table = p.extra.get("index_table")
+    exact = isinstance(table, dict) and "nnz" in table and not table.get("per_head")
+    nnz = int(table["nnz"]) if exact else pair_bound(p)  # type: ignore[index]
+    out = {
+        "q": _elem_bytes(h * s * d, p.precision),
+        "k": _elem_bytes(hk * s * d, p.precision),
+        "v": _elem_bytes(hk * s * d, p.precision),
+        "out": 4 * h * s * d,
+        "index": hk * 4 * (s + 1 + nnz),
+        "index_exact": int(exact),
+    }
+    out["total"] = out["q"] + out["k"] + out["v"] + out["out"] + out["index"]
+    return out

@@ -1,0 +1,107 @@
+"""``sattn-tile``: fill tile sizes and compute the tile grid of the attention loop nest.
+
+Missing ``tile_M``/``tile_D``/``tile_S`` get the defaults (64, 64, 128). The loop nest runs
+over KV heads, query-row tiles (``m``, tile_M rows of S), key tiles (``s``, tile_S keys of S)
+and head-dimension tiles (``d``, tile_D of D). The record gives each loop's trip count and the
+size of its last, partial tile (``*_rem``, 0 when the tile divides the extent)::
+
+    tile_grid = {m_tiles = 2, m_rem = 0, s_tiles = 1, s_rem = 0, d_tiles = 1, d_rem = 0,
+                 tiles = 2, active_tiles = 2, active_source = "structural", ...}
+
+``active_tiles`` counts the (m, s) tile pairs holding at least one selected key, from the index
+selection of static patterns (sliding_window, block_local_global, dense) -- the tiles a
+tile-skipping loop visits; data-dependent patterns report every pair (``upper_bound``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
+from xdsl.passes import ModulePass
+
+from sattn.ir.attrs import UNIT, from_py
+from sattn.ir.dialect import SattnOp
+from sattn.ir.schema import DEFAULT_TILES, AttentionParams
+from sattn.selector import Hints
+from sattn.transforms.common import ContentCache, attention_ops, guard, params_of, set_attrs, spec_of
+
+#: Above this many selected pairs the active-tile count is not computed at compile time.
+MAX_PAIRS_FOR_ACTIVE = 1 << 24
+STATIC_SPECS = ("sliding_window", "block_local_global", "dense")
+
+_CACHE = ContentCache()
+
+
+@dataclass(frozen=True)
+class TilePass(ModulePass):
+    """Fill default tile sizes and attach the tile grid."""
+
+    name = "sattn-tile"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        hints = Hints.from_env()
+        for attn in attention_ops(op):
+            set_attrs(attn, _CACHE.get(attn, (hints,), lambda: guard(attn, lambda: _record(attn, hints))))
+
+
+def _record(attn: SattnOp, hints: Hints) -> dict:
+    p = params_of(attn)
+    out: dict[str, Any] = {}
+    for name, default in DEFAULT_TILES.items():
+        if getattr(p, name) is None:
+            out[name] = IntegerAttr(default, i64)
+    p = p.replace(spec=spec_of(attn, p, hints), **{k: v.value.data for k, v in out.items()})
+    out["tiled"] = UNIT
+    out["tile_grid"] = from_py(tile_grid(p))
+    return out
+
+
+def tile_grid(p: AttentionParams) -> dict[str, Any]:
+    """The tile grid for params with tiles and spec set (plain Python)."""
+    shape = p.shape()
+    s, d = shape.seq_len, shape.head_dim
+    tm, ts, td = p.tile_M, p.tile_S, p.tile_D
+    assert tm and ts and td
+    grid: dict[str, Any] = {
+        "loops": ["kv_head", "m", "s", "d"],
+        "kv_heads": shape.kv_heads,
+        "m_tiles": math.ceil(s / tm), "m_rem": s % tm,
+        "s_tiles": math.ceil(s / ts), "s_rem": s % ts,
+        "d_tiles": math.ceil(d / td), "d_rem": d % td,
+    }
+    grid["tiles"] = grid["m_tiles"] * grid["s_tiles"]
+    active = _active_tiles(p, tm, ts) if p.spec in STATIC_SPECS else None
+    if active is None:
+        grid["active_tiles"], grid["active_source"] = grid["tiles"], "upper_bound"
+    else:
+        grid["active_tiles"], grid["active_source"] = active, "structural"
+    return grid
+
+
+def _pair_estimate(p: AttentionParams, s: int) -> int:
+    if p.spec == "sliding_window":
+        from sattn.specs.sliding_window import window
+
+        return s * min(s, 2 * window(p) + 1)
+    if p.spec == "block_local_global":
+        return s * min(s, 3 * p.effective_block_size(s) + 2 * p.global_tokens)
+    return s * s
+
+
+def _active_tiles(p: AttentionParams, tm: int, ts: int) -> int | None:
+    import numpy as np
+
+    from sattn.specs import select_indices
+
+    shape = p.shape()
+    s = shape.seq_len
+    if _pair_estimate(p, s) > MAX_PAIRS_FOR_ACTIVE:
+        return None
+    g = select_indices(p, shape).groups[0]  # static patterns: the same for every KV head
+    rows = np.repeat(np.arange(g.rows, dtype=np.int64) // tm, g.counts())
+    cols = g.indices.astype(np.int64) // ts
+    return int(len(np.unique(rows * math.ceil(s / ts) + cols)))

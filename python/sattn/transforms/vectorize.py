@@ -1,0 +1,104 @@
+"""``sattn-vectorize``: choose RVV 1.0 strip sizes for the vector kernels.
+
+Scores and P.V accumulate in fp32/int32 (SEW 32) while loads use the precision's element
+width (fp32 32, bf16 16, i8 8, i4 8 after unpacking nibbles). The accumulator register group
+``lmul`` is the smallest power of two covering D at VLEN, capped at m4 so that the
+accumulator, a Q strip and a K/V strip fit in the 32 vector registers; the load group is
+``lmul * sew / 32`` (fractional for narrow types, e.g. ``mf4``). A strip holds
+``VLEN * lmul / 32`` elements; D takes ``d_strips`` strips, the last one ``d_tail`` long (0:
+none). exp is a vector polynomial (RVV has no exp instruction)::
+
+    vector_strips = {vlen = 256, sew = 32, acc_sew = 32, lmul = "m4", load_lmul = "m4",
+                     strip = 32, d_strips = 2, d_tail = 0, exp = "poly"}
+
+VLEN comes from the pass option (``sattn-vectorize{vlen=512}``), else ``SATTN_VLEN``, else 256.
+Applies to ``sattn.rvv_call`` and to not-yet-lowered ``sattn.sparse_attention`` (the RoCC
+target has no vector unit).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
+
+from sattn.errors import SattnError
+from sattn.ir.attrs import UNIT, from_py
+from sattn.ir.dialect import RvvCallOp, SparseAttentionOp
+from sattn.ir.schema import AttentionParams
+from sattn.transforms.common import ContentCache, attention_ops, guard, params_of, set_attrs
+
+DEFAULT_VLEN = 256
+#: Load element width per precision (i4 is unpacked to bytes before use).
+LOAD_SEW = {"fp32": 32, "bf16": 16, "i8": 8, "i4": 8}
+ACC_SEW = 32
+MAX_ACC_LMUL = 4
+
+_CACHE = ContentCache()
+
+
+def resolve_vlen(option: int | None) -> int:
+    """VLEN from the pass option, else SATTN_VLEN, else 256; must be a power of two >= 128."""
+    where = "option vlen of sattn-vectorize"
+    value: Any = option
+    if value is None:
+        raw = os.environ.get("SATTN_VLEN", "").strip()
+        if not raw:
+            return DEFAULT_VLEN
+        where = "environment variable SATTN_VLEN"
+        try:
+            value = int(raw, 0)
+        except ValueError:
+            raise SattnError(f"{where} expects a power of two >= 128, got {raw!r}") from None
+    if not isinstance(value, int) or value < 128 or value > 65536 or value & (value - 1):
+        raise SattnError(f"{where} expects a power of two in [128, 65536], got {value!r}")
+    return value
+
+
+def _lmul_name(lmul: float) -> str:
+    return f"m{int(lmul)}" if lmul >= 1 else f"mf{int(round(1 / lmul))}"
+
+
+def vector_strips(p: AttentionParams, vlen: int) -> dict[str, Any]:
+    """The strip plan for params at VLEN (plain Python)."""
+    d = p.shape().head_dim
+    need = d * ACC_SEW / vlen  # register groups to hold D accumulators
+    lmul = 1
+    while lmul < need and lmul < MAX_ACC_LMUL:
+        lmul *= 2
+    sew = LOAD_SEW[p.precision]
+    strip = vlen * lmul // ACC_SEW
+    return {
+        "vlen": vlen,
+        "sew": sew,
+        "acc_sew": ACC_SEW,
+        "lmul": _lmul_name(lmul),
+        "load_lmul": _lmul_name(lmul * sew / ACC_SEW),
+        "strip": strip,
+        "d_strips": math.ceil(d / strip),
+        "d_tail": d % strip,
+        "exp": "poly",
+    }
+
+
+@dataclass(frozen=True)
+class VectorizePass(ModulePass):
+    """Attach RVV strip sizes to each RVV call."""
+
+    name = "sattn-vectorize"
+
+    vlen: int | None = None
+    """Vector register length in bits (default: SATTN_VLEN, else 256)."""
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        vlen = resolve_vlen(self.vlen)
+        for attn in attention_ops(op, (RvvCallOp, SparseAttentionOp)):
+            set_attrs(attn, _CACHE.get(attn, (vlen,), lambda: guard(attn, lambda: {
+                "vectorized": UNIT,
+                "vector_strips": from_py(vector_strips(params_of(attn), vlen)),
+            })))
