@@ -53,7 +53,7 @@ def select(p, q, k):
         qsum = [sum(qc[g * grp + h, i] for h in range(grp)) for i in range(S)]
         K = kc[g]
 
-        def score(i, j):
+        def score(i, j, qsum=qsum, K=K):
             return float(np.dot(qsum[i], K[j]))
 
         def cands(i, js):
@@ -122,7 +122,7 @@ def select(p, q, k):
             bits = 0 if nb_ <= 1 else math.ceil(math.log2(nb_))
             R = hyperplanes(D, bits, LSH_SEED).astype(np.float64)
 
-            def bucket(x):
+            def bucket(x, bits=bits, R=R, nb_=nb_):
                 code = 0
                 for b in range(bits):
                     if float(np.dot(x, R[b])) >= 0:
@@ -158,7 +158,7 @@ def select(p, q, k):
 
 
 def _importance(p, q, k, g, grp, B, nb):
-    H, S, D = q.shape
+    _, S, D = q.shape
     sq, sk, _ = scales(p)
     qv = values(q, p.precision, sq)
     kv = values(k, p.precision, sk)[g]

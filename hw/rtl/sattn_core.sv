@@ -90,7 +90,7 @@ module sattn_core
   end
 
   assign tok_pop = qk_go && (tok.is_end || qk_last);
-  assign q_release = qk_go && tok.is_end;
+  assign q_release = qk_go && tok.is_end && tok.has_q;
   assign q_release_slot = tok.slot;
   assign k_re = qk_go && !tok.is_end;
   assign q_re = k_re;

@@ -41,7 +41,6 @@ module sattn_dma
   // bytes received this cycle
   output logic [7:0]            bytes_q,
   output logic [7:0]            bytes_kv,
-  output logic [31:0]           reqs_issued,
   output logic                  idle
 );
   localparam int OW = 2 + KW;
@@ -73,13 +72,8 @@ module sattn_dma
   assign req_pop = issue && (req.kind == RQ_Q || phase);
 
   always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      phase <= 1'b0;
-      reqs_issued <= '0;
-    end else if (issue) begin
-      phase <= (req.kind == RQ_KV) ? !phase : 1'b0;
-      reqs_issued <= reqs_issued + 1;
-    end
+    if (!rst_n) phase <= 1'b0;
+    else if (issue) phase <= (req.kind == RQ_KV) ? !phase : 1'b0;
   end
 
   sattn_fifo #(.W(OW), .DEPTH(OUTSTANDING)) u_outstanding (

@@ -65,6 +65,7 @@ module sattn_gather
   logic [31:0] p, pend;
   logic [KW:0] j, jend;
   logic [QSW-1:0] qs, cur_slot;
+  logic cur_has_q;
   logic [AW-1:0] cur_oaddr;
 
   logic [31:0] rp0, rp1, run;
@@ -87,13 +88,14 @@ module sattn_gather
   // outputs of the current state (the FIFOs are in the top level)
   always_comb begin
     tok_push = 1'b0;
-    tok = '{is_end: 1'b0, slot: cur_slot, key: j[KW-1:0], oaddr: cur_oaddr};
+    tok = '{is_end: 1'b0, has_q: cur_has_q, slot: cur_slot, key: j[KW-1:0], oaddr: cur_oaddr};
     req_push = 1'b0;
     req = '{kind: RQ_KV, id: j[KW-1:0], addr: AW'(j) * AW'(row_bytes)};
     q_alloc = 1'b0;
     q_alloc_slot = qs;
     case (st)
-      G_ROW: if (!q_busy[qs] && !req_full && rp0 <= rp1 && rp1 <= n_runs) begin
+      // an empty row needs no Q row (its output is zeros)
+      G_ROW: if (!q_busy[qs] && !req_full && rp0 < rp1 && rp1 <= n_runs) begin
         req_push = 1'b1;
         req = '{kind: RQ_Q, id: KW'(qs), addr: q_addr};
         q_alloc = 1'b1;
@@ -126,6 +128,7 @@ module sattn_gather
       jend <= '0;
       qs <= '0;
       cur_slot <= '0;
+      cur_has_q <= 1'b0;
       cur_oaddr <= '0;
       requested <= '0;
       err <= 1'b0;
@@ -144,13 +147,18 @@ module sattn_gather
             err <= 1'b1;
             err_code <= E_ROWPTR;
             st <= G_IDLE;
+          end else if (rp0 == rp1) begin
+            cur_has_q <= 1'b0;
+            cur_oaddr <= o_addr;
+            st <= G_END;
           end else if (q_alloc) begin
             p <= rp0;
             pend <= rp1;
             cur_slot <= qs;
+            cur_has_q <= 1'b1;
             qs <= qs + 1'b1;
             cur_oaddr <= o_addr;
-            st <= (rp0 < rp1) ? G_RUN : G_END;
+            st <= G_RUN;
           end
         end
         G_RUN: begin

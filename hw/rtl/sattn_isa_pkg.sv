@@ -12,7 +12,7 @@ package sattn_isa_pkg;
   localparam int DMAX = 128;
   localparam int KV_ROWS = 2048;
   localparam int RUN_DEPTH = 16384;
-  localparam int ROWPTR_DEPTH = 2049;
+  localparam int ROWPTR_DEPTH = 2052;
   localparam int Q_SLOTS = 4;
   localparam int BUS_BYTES = 16;
   localparam int TOKEN_FIFO = 64;

@@ -14,6 +14,7 @@ package sattn_types_pkg;
   // or the end of a row (then oaddr is where the output row goes).
   typedef struct packed {
     logic           is_end;
+    logic           has_q;   // the row owns Q slot `slot` (empty rows fetch no Q row)
     logic [QSW-1:0] slot;
     logic [KW-1:0]  key;
     logic [AW-1:0]  oaddr;

@@ -7,6 +7,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +84,368 @@ def select(attrs: dict[str, Any] | AttentionParams):
 
     params = attrs if isinstance(attrs, AttentionParams) else params_from_dict(attrs)
     return select_spec(params)
+
+
+# ---------------------------------------------------------------------------------------------
+# The front door (issue 6): compile, the spec's two wrappers, patterns and side-by-side runs.
+# ---------------------------------------------------------------------------------------------
+
+@contextmanager
+def selector_env(env: dict[str, str]) -> Iterator[None]:
+    """Set selector variables (SATTN_PREFER_BSR, ...) for the duration of a call, then restore
+    the caller's environment: the API never leaves a hint behind."""
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def hint_env(
+    *, prefer_bsr: bool = False, prefer_sw: bool = False, l1_bytes: int | None = None,
+    use_hw_probe: bool = False,
+) -> dict[str, str]:
+    """The selector variables the tools' hint flags map to. ``use_hw_probe`` reads the RoCC
+    model's capability bits (:func:`sattn.backends.rocc.driver.probe`) and disables the
+    patterns the hardware lacks (SATTN_DISABLE_BSR / SATTN_DISABLE_SW)."""
+    return _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes,
+                  use_hw_probe=use_hw_probe)[0]
+
+
+def _hints(*, prefer_bsr: bool, prefer_sw: bool, l1_bytes: int | None, use_hw_probe: bool):
+    """(env, probed HwInfo or None, ``hw_probe:`` line or None)."""
+    from sattn.frontend import env_from_flags
+
+    if prefer_bsr and prefer_sw:
+        raise SattnError("prefer_bsr and prefer_sw (--prefer-bsr, --prefer-sw) exclude each other")
+    if l1_bytes is not None and (isinstance(l1_bytes, bool) or not isinstance(l1_bytes, int)
+                                 or l1_bytes <= 0):
+        raise SattnError(f"l1_bytes (--l1-bytes) must be a positive integer, got {l1_bytes!r}")
+    disable: list[str] = []
+    info = line = None
+    if use_hw_probe:
+        from sattn.backends.rocc.driver import probe
+
+        info = probe()
+        disable = [name for name, bit in (("BSR", info.bsr), ("SW", info.sw)) if not bit]
+        line = (f"hw_probe: ver=0x{info.ver:04x} caps=0x{info.caps:04x} "
+                f"disable=[{','.join(d.lower() for d in disable) or 'none'}]")
+    env = env_from_flags(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes,
+                         disable=tuple(disable))
+    return env, info, line
+
+
+def _mlir_attr(name: str, value: Any) -> str:
+    if isinstance(value, str):
+        return f'{name} = "{value}"'
+    if isinstance(value, float):
+        return f"{name} = {value!r} : f64"
+    return f"{name} = {int(value)} : i64"
+
+
+def mlir_for(attrs: dict[str, Any]) -> str:
+    """MLIR text of one ``sattn.sparse_attention`` op with ``attrs`` (plain Python values, in the
+    generic form of the spec's examples). Values are written as given: the parser and the
+    verifier judge them, exactly as for a file."""
+    body = ", ".join(_mlir_attr(n, v) for n, v in attrs.items())
+    return f'module {{\n  "sattn.sparse_attention"() {{ {body} }} : () -> ()\n}}\n'
+
+
+def with_overrides(mlir: str | Path, overrides: dict[str, Any], *, op: int | None = None,
+                   text: bool = False) -> str:
+    """MLIR text of one ``sattn.sparse_attention`` whose attributes are those of ``mlir``'s op
+    with ``overrides`` applied (what the runners' ``--precision``, ``--dilation``, ... flags
+    do), so that selection and lowering see the overridden values. Unknown or ill-typed
+    overrides are rejected by the schema with the attribute's name."""
+    from sattn.frontend import attention_ops, parse_module, read_source
+    from sattn.ir.dialect import located
+    from sattn.ir.schema import coerce
+
+    src, name = (str(mlir), "<string>") if text else read_source(mlir)
+    ops = [o for o in attention_ops(parse_module(src, name)) if o.name == "sattn.sparse_attention"]
+    if not ops:
+        raise SattnError(f"{name}: no sattn.sparse_attention op to apply the overrides to")
+    if op is None and len(ops) > 1:
+        raise SattnError(f"{name} has {len(ops)} attention ops; choose one with op=N (--op N)")
+    if not 0 <= (op or 0) < len(ops):
+        raise SattnError(f"{name} has {len(ops)} attention op(s); --op {op} is out of range")
+    target = ops[op or 0]
+    attrs = target.params().as_dict()  # as written (shape from operand types), unselected
+    try:
+        for key, value in overrides.items():
+            if value is not None:
+                attrs[key] = coerce(key, value)
+        params_from_dict(attrs)  # cross-attribute rules (nm_n <= nm_m, heads % group, ...)
+    except SattnError as e:
+        raise SattnError(located(target, f"override: {e}")) from None
+    return mlir_for(attrs)
+
+
+def _load_with_hints(mlir: str | Path, pipeline: str, env: dict[str, str],
+                     overrides: dict[str, Any] | None, op: int | None) -> AttentionParams:
+    with selector_env(env):
+        if overrides and any(v is not None for v in overrides.values()):
+            return load_op(with_overrides(mlir, overrides, op=op), pipeline=pipeline, text=True)
+        return load_op(mlir, pipeline=pipeline, op=op)
+
+
+def _compared(result: RunResult, params: AttentionParams, q: np.ndarray, k: np.ndarray,
+              v: np.ndarray) -> RunResult:
+    """Attach the verdict against the reference (same params, same tensors) to ``result``."""
+    from sattn.reference.compare import verdict
+    from sattn.reference.executor import attention
+
+    ver = verdict(result.backend, result.output, attention(params, q, k, v), params.precision)
+    result.verdict = ver
+    result.lines.append(ver.line())
+    return result
+
+
+def run_rvv_from_mlir(
+    path: str | Path,
+    *,
+    prefer_bsr: bool = False,
+    prefer_sw: bool = False,
+    l1_bytes: int | None = None,
+    use_hw_probe: bool = False,
+    autotune: bool = False,
+    q: np.ndarray | str | Path | None = None,
+    k: np.ndarray | str | Path | None = None,
+    v: np.ndarray | str | Path | None = None,
+    seed: int = 0,
+    op: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    compare: bool = True,
+    **options: Any,
+) -> RunResult:
+    """Lower ``path`` with ``sattn-lower-rvv`` and run it on the RVV kernels under qemu.
+
+    The hint flags map to the selector variables for this call only (:func:`hint_env`);
+    ``overrides`` replaces attributes before selection (e.g. ``{"precision": "i8"}``);
+    ``autotune`` first measures the kernel configurations of the selected spec and runs the
+    best one (its ``autotune:`` line is in the result). ``options`` go to the RVV runner
+    (``vlen``, ``lmul``, ``keep``). With ``compare`` the output tensor is checked against the
+    reference and the verdict line is part of ``str(result)``.
+    """
+    from sattn.backends.rvv import runner
+    from sattn.reference.data import resolve_inputs
+
+    env, _, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes,
+                                use_hw_probe=use_hw_probe)
+    params = _load_with_hints(path, "sattn-lower-rvv", env, overrides, op)
+    _, qa, ka, va = resolve_inputs(params, q, k, v, seed)
+    tune_line = None
+    if autotune:
+        params, options, tune_line = _autotune(params, qa, ka, va, options)
+    result = runner.run(params, qa, ka, va, **options)
+    if probe_line:
+        result.lines.insert(0, probe_line)
+    if tune_line:
+        result.lines.append(tune_line)
+    return _compared(result, params, qa, ka, va) if compare else result
+
+
+def _autotune(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
+              options: dict[str, Any]) -> tuple[AttentionParams, dict[str, Any], str]:
+    """Run the RVV autotuner (``sattn.backends.rvv.autotune``) and adopt its winner."""
+    try:
+        from sattn.backends.rvv import autotune as tuner
+    except ImportError:
+        raise SattnError("autotune: the RVV autotuner (sattn.backends.rvv.autotune) is not "
+                         "available in this build") from None
+    best = tuner.autotune(params, q, k, v, **{k_: v_ for k_, v_ in options.items()
+                                               if k_ in ("vlen",)})
+    return best.params, {**options, **best.options}, best.line()
+
+
+def compile_and_sim(
+    path: str | Path,
+    *,
+    prefer_bsr: bool = False,
+    prefer_sw: bool = False,
+    l1_bytes: int | None = None,
+    use_hw_probe: bool = False,
+    q: np.ndarray | str | Path | None = None,
+    k: np.ndarray | str | Path | None = None,
+    v: np.ndarray | str | Path | None = None,
+    seed: int = 0,
+    op: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    compare: bool = True,
+    **options: Any,
+) -> RunResult:
+    """Lower ``path`` with ``sattn-lower-rocc`` and run it on the RoCC RTL under Verilator.
+
+    Same hints, inputs and overrides as :func:`run_rvv_from_mlir`; ``str(result)`` holds the
+    simulator's lines (``verilator_tb:``, ``rocc_counters(rtl):``, ``spec_info:``,
+    ``rocc_hw:``, ``rocc_util:``) and, with ``compare``, the verdict line ending in
+    ``-> PASS`` or ``-> FAIL`` (``result.verdict``). ``options`` go to the RoCC driver
+    (``latency``, ``bandwidth``, ``keep_dir``, ``timeout``, ``max_cycles``).
+    """
+    from sattn.backends.rocc import driver
+    from sattn.reference.data import resolve_inputs
+
+    env, info, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw,
+                                   l1_bytes=l1_bytes, use_hw_probe=use_hw_probe)
+    params = _load_with_hints(path, "sattn-lower-rocc", env, overrides, op)
+    if info is not None and not info.supports(params.precision):
+        raise SattnError(f"precision '{params.precision}' is not supported by the RoCC hardware "
+                         f"(caps=0x{info.caps:04x} lists {', '.join(info.precisions)})")
+    _, qa, ka, va = resolve_inputs(params, q, k, v, seed)
+    result = driver.run(params, qa, ka, va, **options)
+    if probe_line:
+        result.lines.insert(0, probe_line)
+    return _compared(result, params, qa, ka, va) if compare else result
+
+
+@dataclass
+class Module:
+    """A parsed, verified and lowered MLIR module: the xDSL ``op``, the pipeline that ran and
+    the parameters of each attention op after it (``spec`` selected). ``str()`` prints it."""
+
+    op: Any  # xdsl.dialects.builtin.ModuleOp
+    pipeline: str | None
+    params: list[AttentionParams]
+
+    @property
+    def specs(self) -> list[str]:
+        """The selected spec of every attention op, in program order."""
+        return [p.spec or "" for p in self.params]
+
+    def __str__(self) -> str:
+        import io
+
+        from xdsl.printer import Printer
+
+        out = io.StringIO()
+        Printer(stream=out).print_op(self.op)
+        return out.getvalue().rstrip("\n")
+
+
+def compile(
+    mlir: str | Path,
+    pipeline: str | None = "sattn-lower-rvv",
+    *,
+    prefer_bsr: bool = False,
+    prefer_sw: bool = False,
+    l1_bytes: int | None = None,
+) -> Module:
+    """Parse MLIR (text, or a :class:`~pathlib.Path` to a file), verify it and run ``pipeline``
+    (``None``: none; e.g. ``"sattn-lower-rocc"`` or ``"builtin.module(sattn-select-spec)"``).
+    Errors are one-line :class:`SattnError` naming the op, attribute and location."""
+    from sattn.frontend import attention_ops, make_context, parse_module, read_source, run_pipeline
+    from sattn.ir.dialect import located
+    from sattn.selector import Hints, select_spec
+
+    src, name = read_source(mlir) if isinstance(mlir, Path) else (str(mlir), "<string>")
+    env = hint_env(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes)
+    with selector_env(env):
+        ctx = make_context()
+        module = parse_module(src, name, ctx=ctx)
+        if pipeline:
+            run_pipeline(module, pipeline, ctx)
+        hints = Hints.from_env()
+        params = []
+        for o in attention_ops(module):
+            try:
+                p = o.params()
+                if p.spec is None:
+                    p = p.replace(spec=select_spec(p, hints=hints).spec)
+            except SattnError as e:
+                raise SattnError(located(o, f"'{o.name}' {e}")) from None
+            params.append(p)
+    return Module(module, pipeline, params)
+
+
+def pattern(
+    mlir: str | Path,
+    *,
+    q: np.ndarray | str | Path | None = None,
+    k: np.ndarray | str | Path | None = None,
+    v: np.ndarray | str | Path | None = None,
+    seed: int = 0,
+    op: int | None = None,
+):
+    """The :class:`~sattn.specs.selection.Selection` the selected spec makes on the op's
+    inputs (the given tensors, else the synthetic data of its shape)."""
+    from sattn.reference.data import resolve_inputs
+    from sattn.specs import select_indices
+
+    params = load_op(mlir, op=op)
+    shape, qa, ka, _ = resolve_inputs(params, q, k, v, seed)
+    return select_indices(params, shape, qa, ka)
+
+
+#: Backend names of :func:`compare` (``sim`` is accepted for ``rocc``, as the profiler says).
+BACKEND_ALIASES: dict[str, str] = {"sim": "rocc"}
+
+
+@dataclass
+class Comparison:
+    """Several backends run on the same inputs: each result, and each non-reference result's
+    verdict against the reference on the same precision."""
+
+    results: dict[str, RunResult]
+    verdicts: dict[str, Any] = field(default_factory=dict)  # backend -> compare.Verdict
+
+    @property
+    def passed(self) -> bool:
+        return all(v.passed for v in self.verdicts.values())
+
+
+def compare(
+    mlir: str | Path,
+    backends: tuple[str, ...] | list[str] = ("reference", "rvv", "rocc"),
+    *,
+    prefer_bsr: bool = False,
+    prefer_sw: bool = False,
+    l1_bytes: int | None = None,
+    use_hw_probe: bool = False,
+    autotune: bool = False,
+    q: np.ndarray | str | Path | None = None,
+    k: np.ndarray | str | Path | None = None,
+    v: np.ndarray | str | Path | None = None,
+    seed: int = 0,
+    op: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    options: dict[str, dict[str, Any]] | None = None,
+) -> Comparison:
+    """Run ``mlir`` on each backend (each lowered by its own pipeline) with the same Q, K, V and
+    compare every output tensor with the reference. ``options`` maps a backend to its runner
+    options (e.g. ``{"rvv": {"vlen": 512}}``)."""
+    from sattn.backends import get_backend
+    from sattn.reference.data import resolve_inputs
+
+    names = [BACKEND_ALIASES.get(b, b) for b in backends]
+    for b in names:
+        if b not in PIPELINE_OF:
+            raise SattnError(f"unknown backend '{b}' (choose from {', '.join(PIPELINE_OF)}, sim)")
+    env, _, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes,
+                                use_hw_probe=use_hw_probe)
+    options = options or {}
+    inputs = None
+    out = Comparison({})
+    for b in dict.fromkeys(names):
+        params = _load_with_hints(mlir, PIPELINE_OF[b], env, overrides, op)
+        if inputs is None:
+            inputs = resolve_inputs(params, q, k, v, seed)[1:]
+        qa, ka, va = inputs
+        opts = dict(options.get(b, {}))
+        tune_line = None
+        if b == "rvv" and autotune:
+            params, opts, tune_line = _autotune(params, qa, ka, va, opts)
+        res = get_backend(b).run(params, qa, ka, va, **opts)
+        if tune_line:
+            res.lines.append(tune_line)
+        if probe_line:
+            res.lines.insert(0, probe_line)
+        if b != "reference":
+            _compared(res, params, qa, ka, va)
+            out.verdicts[b] = res.verdict
+        out.results[b] = res
+    return out

@@ -98,7 +98,7 @@ def parse_module(
     ``--split-input-file`` chunks).
     """
     global _PARSER_CLASS
-    from xdsl.utils.exceptions import ParseError
+    from xdsl.utils.exceptions import DiagnosticException, ParseError
 
     if _PARSER_CLASS is None:
         _PARSER_CLASS = _locating_parser_class()
@@ -112,6 +112,10 @@ def parse_module(
         if msg.startswith("Operation ") and msg.endswith(" is not registered"):
             msg += " (pass --allow-unregistered-dialect to accept it)"
         raise SattnError(f"{filename}:{loc.line + first_line - 1}:{loc.col}: {msg}") from None
+    except (DiagnosticException, ValueError) as e:
+        # raised while building an attribute, e.g. `300 : i8`: report where the parser stood
+        loc = parser._current_token.span.get_location()
+        raise SattnError(f"{filename}:{loc.line + first_line - 1}:{loc.col}: {_one_line(e)}") from None
     parser.attach_locations()
     if verify:
         verify_module(module)
@@ -120,12 +124,37 @@ def parse_module(
 
 def verify_module(module: "ModuleOp") -> None:
     """Verify every op; a failure becomes one SattnError line (with the op's location)."""
-    from xdsl.utils.exceptions import DiagnosticException, VerifyException
+    from xdsl.utils.exceptions import DiagnosticException
 
     try:
         module.verify()
-    except (VerifyException, DiagnosticException) as e:
-        raise SattnError(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__) from None
+    except DiagnosticException as e:
+        raise SattnError(_first_failure(module) or _one_line(e)) from None
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(line.strip() for line in str(e).strip().splitlines() if line.strip())
+    return text or type(e).__name__
+
+
+def _first_failure(module: "ModuleOp") -> str | None:
+    """The first op that fails to verify on its own, as '<location>: <message>' (error path only)."""
+    from xdsl.utils.exceptions import DiagnosticException
+
+    from sattn.ir.dialect import location_of
+
+    for op in module.walk():
+        if op is module:
+            continue
+        try:
+            op.verify(verify_nested_ops=False)
+        except DiagnosticException as e:
+            msg = _one_line(e)
+            where = location_of(op)
+            if where and not msg.startswith(where):
+                msg = f"{where}: '{op.name}' {msg}"
+            return msg
+    return None
 
 
 def read_source(source: str | Path) -> tuple[str, str]:

@@ -29,6 +29,7 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)  # the backend's familiar printed lines
     params: Any = None
+    verdict: Any = None  # sattn.reference.compare.Verdict when the caller compared with the reference
 
     @property
     def checksum(self) -> float:

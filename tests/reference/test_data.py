@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-
 from sattn.errors import SattnError
 from sattn.ir.schema import Shape, params_from_dict
 from sattn.reference.data import check_qkv, load_npy, resolve_inputs, synthetic

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from sattn.errors import SattnError
 from sattn.ir.schema import Shape, params_from_dict
 from sattn.reference import precision as prec

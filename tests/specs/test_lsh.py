@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from sattn.specs import lsh
 
 M64 = (1 << 64) - 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from naive_ref import attention as naive_attention
-
 from sattn.ir.schema import Shape, params_from_dict
 from sattn.reference.data import synthetic
 from sattn.reference.executor import attention

@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-
 from sattn.ir.schema import Shape, params_from_dict
 from sattn.reference.data import synthetic
 from sattn.reference.executor import attention

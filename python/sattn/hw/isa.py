@@ -129,7 +129,7 @@ class HwParams:
     dmax: int = 128  # largest head dim
     kv_rows: int = 2048  # K/V scratchpad rows per KV head
     run_depth: int = 16384  # index runs the run RAM holds
-    rowptr_depth: int = 2049  # row pointers the row-pointer RAM holds
+    rowptr_depth: int = 2052  # row pointers the row-pointer RAM holds (a multiple of 4)
     q_slots: int = 4  # Q row buffers (prefetch depth in rows)
     bus_bytes: int = 16  # memory beat width
     token_fifo: int = 64  # keys the gather unit may run ahead of the MAC stages
@@ -290,6 +290,13 @@ def stale() -> list[Path]:
     return [p for p, text in generated().items() if not p.exists() or p.read_text() != text]
 
 
+def _show(p: Path) -> str:
+    try:
+        return str(p.relative_to(REPO))
+    except ValueError:
+        return str(p)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sattn.hw.isa", description=__doc__.split("\n")[0])
     g = ap.add_mutually_exclusive_group(required=True)
@@ -302,11 +309,11 @@ def main(argv: list[str] | None = None) -> int:
         for path, text in generated().items():
             if not path.exists() or path.read_text() != text:
                 atomic_write(path, text)
-                print(f"wrote {path.relative_to(REPO)}")
+                print(f"wrote {_show(path)}")
         return 0
     bad = stale()
     for p in bad:
-        print(f"stale: {p.relative_to(REPO)} (run python -m sattn.hw.isa --write)", file=sys.stderr)
+        print(f"stale: {_show(p)} (run python -m sattn.hw.isa --write)", file=sys.stderr)
     return 1 if bad else 0
 
 

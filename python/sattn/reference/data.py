@@ -45,7 +45,7 @@ def load_npy(path: str | Path, what: str) -> np.ndarray:
         raise SattnError(f"{what}: file not found: {p}")
     try:
         arr = np.load(p, allow_pickle=False)
-    except Exception as e:  # numpy raises several types for a non-.npy file
+    except (OSError, ValueError, EOFError) as e:  # not an .npy file, or truncated
         raise SattnError(f"{what}: cannot read {p} as .npy: {e}") from None
     if not isinstance(arr, np.ndarray):
         raise SattnError(f"{what}: {p} holds an archive, expected a single array")

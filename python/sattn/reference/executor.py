@@ -22,84 +22,153 @@ import time
 import numpy as np
 
 from sattn.errors import SattnError
-from sattn.ir.schema import AttentionParams
+from sattn.ir.schema import AttentionParams, Shape
 from sattn.reference import precision as prec
 from sattn.reference.data import check_qkv
 from sattn.result import RunResult
-from sattn.specs import select_indices
+from sattn.specs import bsr, bsr_tables, select_indices
 from sattn.specs.selection import GroupSelection, Selection, compress_kv
 
 #: Score elements (heads x rows x union keys) per tile.
 TILE_ELEMENTS = 1 << 21
 
 
-def _tile_rows(sel: GroupSelection, heads: int, block: int | None) -> int:
-    maxc = int(sel.counts().max()) if sel.rows else 0
+def _tile_rows(groups: tuple[GroupSelection, ...] | None, heads: int, block: int | None) -> int:
     if block:
-        # whole query blocks per tile: rows of one block share their key blocks
+        # whole query blocks per tile: the rows of one block share their key blocks
         return block * max(1, 64 // block)
+    maxc = max((int(g.counts().max()) if g.rows else 0) for g in groups)
     t = 128
     while t > 16 and heads * t * (maxc + t) > TILE_ELEMENTS:
         t //= 2
     return t
 
 
+def _tile_keys(
+    sel: GroupSelection | None, r0: int, r1: int, num_keys: int, pos: np.ndarray,
+    table: GroupSelection | None = None, block: int | None = None, causal: bool = False,
+):
+    """(union of the keys of rows r0..r1-1, additive 0/-inf mask [rows, union] or None when
+    every row selects the whole union), or None when the rows select nothing. With a block
+    table the union comes from the key blocks of the tile's query blocks (no scan of tokens)."""
+    if sel is None:  # block table only (bsr): every row takes its blocks, causal cuts j > i
+        qb0, qb1 = r0 // block, -(-r1 // block)
+        kbs = np.unique(table.indices[table.indptr[qb0] : table.indptr[qb1]])
+        union = (kbs.astype(np.int64)[:, None] * block + np.arange(block)[None, :]).ravel()
+        union = union[union < num_keys]
+        keep = None
+        if qb1 - qb0 > 1:  # the tile's query blocks may keep different key blocks
+            keep = np.zeros((r1 - r0, len(union)), dtype=bool)
+            for j in range(qb0, qb1):
+                keep[j * block - r0 : min(r1, (j + 1) * block) - r0] = np.isin(
+                    union // block, table.row(j))[None, :]
+        if causal:
+            below = union[None, :] <= np.arange(r0, r1)[:, None]
+            keep = below if keep is None else keep & below
+        if keep is None or keep.all():
+            return union, None
+        return union, np.where(keep, np.float32(0), np.float32(-np.inf))
+    a, b = int(sel.indptr[r0]), int(sel.indptr[r1])
+    if a == b:
+        return None
+    c = sel.indptr[r0 + 1 : r1 + 1] - sel.indptr[r0:r1]
+    idx = sel.indices[a:b]
+    if table is not None and block:
+        kbs = table.indices[table.indptr[r0 // block] : table.indptr[-(-r1 // block)]]
+        if r1 - r0 > block:
+            kbs = np.unique(kbs)
+        union = (kbs.astype(np.int64)[:, None] * block + np.arange(block)[None, :]).ravel()
+        union = union[union < num_keys]
+    else:
+        mark = np.zeros(num_keys, dtype=bool)
+        mark[idx] = True
+        union = np.flatnonzero(mark)
+    if (c == len(union)).all():
+        return union, None
+    pos[union] = np.arange(len(union))
+    bias = np.full((r1 - r0, len(union)), -np.inf, dtype=np.float32)
+    bias[np.repeat(np.arange(r1 - r0), c), pos[idx]] = 0.0
+    return union, bias
+
+
 def attend(
     q: np.ndarray,
     k: np.ndarray,
     v: np.ndarray,
-    sel: GroupSelection,
+    groups: tuple[GroupSelection, ...] | None,
     score_scale: float,
     v_scale: float = 1.0,
     block: int | None = None,
     exact_f64: bool = False,
+    tables: tuple[GroupSelection, ...] | None = None,
+    causal: bool = False,
 ) -> np.ndarray:
-    """Masked softmax attention of one GQA group.
+    """Masked softmax attention of every head.
 
-    ``q``: [heads, S, D] operands of the group's query heads; ``k``/``v``: [N, D] operands of
-    the key space; ``sel``: the shared selection (S rows over N keys). Returns float32
-    [heads, S, D]. ``exact_f64`` computes the dot in float64 (integer codes too long for an
-    exact fp32 accumulation).
+    ``q``: [H, S, D] operands; ``k``/``v``: [H_kv, N, D] operands of the key space;
+    ``groups``: one selection (S rows over N keys) per KV head, shared by the H/H_kv query
+    heads of its group. Returns float32 [H, S, D]. ``exact_f64`` computes the dot in float64
+    (integer codes too long for an exact fp32 accumulation). ``tables`` (block patterns: the
+    block table per KV head, blocks of ``block`` tokens) speed up finding a tile's keys; with
+    ``groups=None`` the tables alone define the selection (bsr: every key of the kept blocks,
+    ``j <= i`` when ``causal``), so the token rows never need to be built.
     """
-    heads, s, d = q.shape
-    n = k.shape[0]
-    out = np.zeros((heads, s, d), dtype=np.float32)
-    counts = sel.counts()
+    h, s, d = q.shape
+    g, n, _ = k.shape
+    grp = h // g
+    out = np.zeros((g, grp, s, d), dtype=np.float32)
+    qg = q.reshape(g, grp, s, d)
+    if groups is None:
+        shared, sels = False, (None,) * len(tables)
+    else:
+        shared = all(x is groups[0] for x in groups)  # structural patterns: one selection object
+        sels = groups[:1] if shared else groups
     pos = np.empty(n, dtype=np.int64)
-    tile = _tile_rows(sel, heads, block)
+    tile = _tile_rows(groups, h, block)
     for r0 in range(0, s, tile):
         r1 = min(s, r0 + tile)
-        a, b = int(sel.indptr[r0]), int(sel.indptr[r1])
-        if a == b:
+        parts = [_tile_keys(sel, r0, r1, n, pos, tables[i] if tables else None, block, causal)
+                 for i, sel in enumerate(sels)]
+        if all(p is None for p in parts):
             continue
-        idx = sel.indices[a:b]
-        mark = np.zeros(n, dtype=bool)
-        mark[idx] = True
-        union = np.flatnonzero(mark)
-        pos[union] = np.arange(len(union))
-        c = counts[r0:r1]
-        full = bool((c == len(union)).all())
-        ku, vu = k[union], v[union]
-        qt = q[:, r0:r1]
-        if exact_f64:
-            sc = (qt.astype(np.float64) @ ku.astype(np.float64).T).astype(np.float32)
+        if shared:
+            union, bias = parts[0]
+            ku, vu = k[:, union], v[:, union]  # [G, U, D]
         else:
-            sc = qt @ ku.T  # [heads, rows, union]
+            width = max(len(p[0]) for p in parts if p is not None)
+            ku = np.zeros((g, width, d), dtype=k.dtype)
+            vu = np.zeros((g, width, d), dtype=v.dtype)
+            need_bias = any(p is None or p[1] is not None or len(p[0]) < width for p in parts)
+            bias = np.full((g, 1, r1 - r0, width), -np.inf, np.float32) if need_bias else None
+            for i, p in enumerate(parts):
+                if p is None:
+                    continue
+                u = len(p[0])
+                ku[i, :u], vu[i, :u] = k[i, p[0]], v[i, p[0]]
+                if bias is not None:
+                    bias[i, 0, :, :u] = 0.0 if p[1] is None else p[1]
+        rows = r1 - r0
+        # 3-D contiguous operands: numpy hands each [grp*rows, D] x [D, U] slice to BLAS
+        qt = np.ascontiguousarray(qg[:, :, r0:r1]).reshape(g, grp * rows, d)
+        kt = np.ascontiguousarray(ku.transpose(0, 2, 1))
+        if exact_f64:
+            sc = (qt.astype(np.float64) @ kt.astype(np.float64)).astype(np.float32)
+        else:
+            sc = qt @ kt  # [G, grp*rows, U]
         sc *= np.float32(score_scale)
-        if not full:
-            mask = np.zeros((r1 - r0, len(union)), dtype=bool)
-            mask[np.repeat(np.arange(r1 - r0), c), pos[idx]] = True
-            sc[:, ~mask] = -np.inf
+        if bias is not None:
+            sc.reshape(g, grp, rows, -1)[...] += bias
         m = sc.max(axis=2, keepdims=True)
         m[~np.isfinite(m)] = 0.0  # empty rows: exp(-inf) = 0 everywhere
         sc -= m
         np.exp(sc, out=sc)
         denom = sc.sum(axis=2, keepdims=True)
-        o = sc @ vu
+        o = sc @ vu  # [G, grp*rows, D]
         with np.errstate(invalid="ignore", divide="ignore"):
-            o = np.where(denom > 0, o * (np.float32(v_scale) / denom), 0.0)
-        out[:, r0:r1] = o
-    return out
+            o *= np.where(denom > 0, np.float32(v_scale) / denom, np.float32(0.0))
+        o = o.reshape(g, grp, rows, d)
+        out[:, :, r0:r1] = o
+    return out.reshape(h, s, d)
 
 
 def landmark_operands(
@@ -130,6 +199,9 @@ def attention(
 ) -> np.ndarray:
     """The reference output float32 [H, S, D] (the oracle every backend is compared with)."""
     shape = check_qkv(q, k, v, params.gqa_group_size)
+    if selection is None and params.spec == "bsr":
+        # bsr rows are whole key blocks: attend from the block tables, never build token rows
+        return _attend_tables(params, shape, q, k, v, bsr_tables(params, shape, q, k))
     if selection is None:
         selection = select_indices(params, shape, q, k)
     if selection.seq_len != shape.seq_len or len(selection.groups) != shape.kv_heads:
@@ -141,14 +213,20 @@ def attention(
     kk, vv = ops.k, ops.v
     if selection.key_space == "landmarks":
         kk, vv = landmark_operands(params, ops, selection.landmark_assign, selection.num_keys)
-    grp = shape.group
-    exact_f64 = prec.is_integer(ops.precision) and not ops.exact_int_dot_in_fp32
-    out = np.empty_like(q)
-    for g in range(shape.kv_heads):
-        heads = slice(g * grp, (g + 1) * grp)
-        out[heads] = attend(ops.q[heads], kk[g], vv[g], selection.groups[g], ops.score_scale,
-                            ops.v_scale, selection.block_size, exact_f64)
-    return out
+    return attend(ops.q, kk, vv, selection.groups, ops.score_scale, ops.v_scale,
+                  selection.block_size, _exact_f64(ops), selection.block_table)
+
+
+def _attend_tables(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray,
+                   v: np.ndarray, tables: tuple[GroupSelection, ...]) -> np.ndarray:
+    ops = prec.prepare(params, q, k, v)
+    return attend(ops.q, ops.k, ops.v, None, ops.score_scale, ops.v_scale,
+                  params.effective_block_size(shape.seq_len), _exact_f64(ops), tables,
+                  bool(params.causal))
+
+
+def _exact_f64(ops: prec.Operands) -> bool:
+    return prec.is_integer(ops.precision) and not ops.exact_int_dot_in_fp32
 
 
 def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **options) -> RunResult:
@@ -159,16 +237,25 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     """
     shape = check_qkv(q, k, v, params.gqa_group_size)
     t0 = time.perf_counter()
-    sel = options.get("selection") or select_indices(params, shape, q, k)
-    t1 = time.perf_counter()
-    out = attention(params, q, k, v, selection=sel)
+    sel = options.get("selection")
+    if sel is None and params.spec == "bsr":  # block tables suffice (see attention())
+        tables = bsr_tables(params, shape, q, k)
+        t1 = time.perf_counter()
+        out = _attend_tables(params, shape, q, k, v, tables)
+        nnz, key_space = sum(bsr.table_nnz(shape, params, t) for t in tables), "tokens"
+    else:
+        sel = sel if sel is not None else select_indices(params, shape, q, k)
+        t1 = time.perf_counter()
+        out = attention(params, q, k, v, selection=sel)
+        nnz, key_space = sel.nnz, sel.key_space
     t2 = time.perf_counter()
     dense_pairs = shape.kv_heads * shape.seq_len * shape.seq_len
-    counters = {"selected_pairs": sel.nnz, "dense_pairs": dense_pairs}
+    counters = {"selected_pairs": nnz, "dense_pairs": dense_pairs}
     line = (f"reference: precision={params.precision} H={shape.heads} kv_heads={shape.kv_heads} "
-            f"S={shape.seq_len} D={shape.head_dim} selected_pairs={sel.nnz} "
-            f"dense_pairs={dense_pairs} key_space={sel.key_space}")
+            f"S={shape.seq_len} D={shape.head_dim} selected_pairs={nnz} "
+            f"dense_pairs={dense_pairs} key_space={key_space}")
     return RunResult(
-        backend="reference", spec=sel.spec, output=out, density=sel.density, counters=counters,
+        backend="reference", spec=params.spec, output=out, density=nnz / dense_pairs,
+        counters=counters,
         timings={"select_s": t1 - t0, "attend_s": t2 - t1}, lines=[line], params=params,
     )

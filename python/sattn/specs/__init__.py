@@ -23,8 +23,14 @@ DATA_DEPENDENT: frozenset[str] = frozenset(
     {"bsr", "nm_structured", "topk_per_query", "lsh", "landmark"}
 )
 
-__all__ = ["select_indices", "needs_data", "DATA_DEPENDENT", "Selection", "GroupSelection",
-           "compress_kv"]
+__all__ = [
+    "DATA_DEPENDENT",
+    "GroupSelection",
+    "Selection",
+    "compress_kv",
+    "needs_data",
+    "select_indices",
+]
 
 
 def needs_data(spec: str) -> bool:
@@ -62,7 +68,7 @@ def select_indices(
             f"num_heads={shape.heads} is not divisible by gqa_group_size={shape.group}"
         )
     s, g = shape.seq_len, shape.kv_heads
-    common = dict(spec=spec, seq_len=s, group_size=shape.group)
+    common = {"spec": spec, "seq_len": s, "group_size": shape.group}
 
     if spec == "dense":
         from sattn.specs import dense
@@ -97,23 +103,9 @@ def select_indices(
         from sattn.specs import bsr
 
         b = params.effective_block_size(s)
-        if params.comp_block_size > 0:
-            from sattn.reference.precision import resolved_scales, view
-            from sattn.specs import compression
-
-            sq, sk, _ = resolved_scales(params)
-            qv = view(q, params.precision, sq).astype(np.float64)
-            kv = view(k, params.precision, sk).astype(np.float64)
-            grp = shape.group
-            scores = [compression.importance(qv[i * grp:(i + 1) * grp], kv[i], b,
-                                             params.comp_block_size, bool(params.causal))
-                      for i in range(g)]
-        else:
-            qsum, ks = group_operands(params, shape, q, k)
-            scores = [bsr.block_scores(qsum[i], ks[i], b) for i in range(g)]
-        pairs = [bsr.select_from_scores(shape, params, sc) for sc in scores]
-        return Selection(num_keys=s, groups=tuple(p[0] for p in pairs), block_size=b,
-                         block_table=tuple(p[1] for p in pairs), **common)
+        tables = bsr_tables(params, shape, q, k)
+        groups = tuple(bsr.expand(shape, params, t) for t in tables)
+        return Selection(num_keys=s, groups=groups, block_size=b, block_table=tables, **common)
 
     from sattn.specs import lsh, nm_structured, topk_per_query
 
@@ -121,3 +113,31 @@ def select_indices(
     qsum, ks = group_operands(params, shape, q, k)
     groups = tuple(module.select(shape, params, qsum[i], ks[i]) for i in range(g))
     return Selection(num_keys=s, groups=groups, **common)
+
+
+def bsr_tables(
+    params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray
+) -> tuple[GroupSelection, ...]:
+    """The bsr block tables (query block -> kept key blocks), one per KV head, without the
+    token rows: :func:`sattn.specs.bsr.expand` turns one into its token selection."""
+    from sattn.specs import bsr
+    from sattn.specs.gqa import group_operands
+
+    _check_data("bsr", shape, q, k)
+    s, g = shape.seq_len, shape.kv_heads
+    b = params.effective_block_size(s)
+    if params.comp_block_size > 0:
+        from sattn.reference.precision import resolved_scales, view
+        from sattn.specs import compression
+
+        sq, sk, _ = resolved_scales(params)
+        qv = view(q, params.precision, sq).astype(np.float64)
+        kv = view(k, params.precision, sk).astype(np.float64)
+        grp = shape.group
+        scores = [compression.importance(qv[i * grp:(i + 1) * grp], kv[i], b,
+                                         params.comp_block_size, bool(params.causal))
+                  for i in range(g)]
+    else:
+        qsum, ks = group_operands(params, shape, q, k)
+        scores = [bsr.block_scores(qsum[i], ks[i], b) for i in range(g)]
+    return tuple(bsr.table_from_scores(shape, params, sc) for sc in scores)

@@ -72,18 +72,31 @@ def rank_blocks(scores: np.ndarray, n: int, causal: bool) -> GroupSelection:
     return csr.mask_to_csr(csr.topk_mask(s, n))
 
 
-def select_from_scores(
-    shape: Shape, params: AttentionParams, scores: np.ndarray
-) -> tuple[GroupSelection, GroupSelection]:
-    """(token selection, block table) of one KV head from its [nb, nb] block scores."""
+def table_from_scores(shape: Shape, params: AttentionParams, scores: np.ndarray) -> GroupSelection:
+    """Block table of one KV head from its [nb, nb] block scores."""
+    nb = csr.num_blocks(shape.seq_len, params.effective_block_size(shape.seq_len))
+    return rank_blocks(scores, num_kept(params, nb), bool(params.causal))
+
+
+def expand(shape: Shape, params: AttentionParams, table: GroupSelection) -> GroupSelection:
+    """Token rows of a block table: every key of the kept blocks (``j <= i`` when causal)."""
+    s = shape.seq_len
+    tokens = csr.expand_blocks(table, params.effective_block_size(s), s, s)
+    return csr.causal(tokens) if params.causal else tokens
+
+
+def table_nnz(shape: Shape, params: AttentionParams, table: GroupSelection) -> int:
+    """Selected (query, key) pairs of a block table without expanding it."""
     s = shape.seq_len
     b = params.effective_block_size(s)
-    nb = csr.num_blocks(s, b)
-    table = rank_blocks(scores, num_kept(params, nb), bool(params.causal))
-    tokens = csr.expand_blocks(table, b, s, s)
-    if params.causal:
-        tokens = csr.causal(tokens)
-    return tokens, table
+    lens = np.minimum(b, s - np.arange(csr.num_blocks(s, b)) * b)
+    rows = np.repeat(np.arange(table.rows), table.counts())
+    kb = table.indices.astype(np.int64)
+    pairs = lens[rows] * lens[kb]
+    if params.causal:  # the diagonal block keeps its lower triangle, nothing later is kept
+        diag = kb == rows
+        pairs = np.where(diag, lens[kb] * (lens[kb] + 1) // 2, pairs)
+    return int(pairs.sum())
 
 
 def select(
@@ -91,4 +104,5 @@ def select(
 ) -> tuple[GroupSelection, GroupSelection]:
     """(token selection, block table) of one KV head: Qsum [S, D], K [S, D] float64."""
     b = params.effective_block_size(shape.seq_len)
-    return select_from_scores(shape, params, block_scores(qsum, k, b))
+    table = table_from_scores(shape, params, block_scores(qsum, k, b))
+    return expand(shape, params, table), table

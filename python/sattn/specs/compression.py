@@ -9,7 +9,7 @@
 3. Compression block ``c`` belongs to selection block ``(c*C) // B`` (the block holding its
    first token). The importance of key block ``kb`` for query block ``qb`` is
    ``sum_{h in group} sum_{i in qb} sum_{c in kb} p[h, i, c]`` (float64).
-4. :func:`sattn.specs.bsr.select_from_scores` keeps ``n`` blocks per query block: ``topk_k``
+4. :func:`sattn.specs.bsr.table_from_scores` keeps ``n`` blocks per query block: ``topk_k``
    blocks when set, else ``ceil(keep_ratio * nb)``; the diagonal always.
 """
 

@@ -58,7 +58,17 @@ def gather_rows(
 ) -> GroupSelection:
     """Rows that copy a shared list: row ``r`` gets ``flat[group_ptr[g]:group_ptr[g+1]]``,
     ``g = row_group[r]`` (e.g. every query of a block gets the block's keys)."""
-    counts = (group_ptr[1:] - group_ptr[:-1])[row_group]
+    lens = group_ptr[1:] - group_ptr[:-1]
+    if len(lens) and (lens == lens[0]).all() and group_ptr[0] == 0:
+        # equal lengths (e.g. every query block keeps n full blocks): one 2-D row gather
+        width = int(lens[0])
+        flat2d = flat[: len(lens) * width].reshape(len(lens), width).astype(np.int32, copy=False)
+        indptr = np.arange(len(row_group) + 1, dtype=np.int64) * width
+        if len(row_group) and (np.diff(row_group) >= 0).all():  # rows grouped in order: repeat
+            reps = np.bincount(row_group, minlength=len(lens))
+            return GroupSelection(indptr, np.repeat(flat2d, reps, axis=0).ravel())
+        return GroupSelection(indptr, np.take(flat2d, row_group, axis=0).ravel())
+    counts = lens[row_group]
     indptr = _indptr(counts)
     nnz = int(indptr[-1])
     pos = np.repeat(group_ptr[:-1][row_group] - indptr[:-1], counts) + np.arange(nnz)
@@ -97,7 +107,7 @@ def topk_mask(scores: np.ndarray, k: int) -> np.ndarray:
     ``-inf`` marks a non-candidate (never kept; rows with fewer than ``k`` candidates keep them
     all); ``+inf`` forces a column in. Linear time per row (a partition, not a sort).
     """
-    rows, cols = scores.shape
+    cols = scores.shape[1]
     cand = ~np.isneginf(scores)
     if k >= cols:
         return cand

@@ -13,7 +13,7 @@ With ``causal = 1`` keys ``j > i`` are not candidates (score ``-inf``): every bu
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -10,9 +10,9 @@ Every key token ``j`` is assigned to one landmark (:func:`assign`):
   each centre to the mean of its members (an empty landmark keeps its centre). The assignment
   of the last iteration is the result.
 
-The compressed key/value of landmark ``l`` is the mean of its members' K/V
-(:func:`sattn.specs.selection.compress_kv`, on the values as the precision sees them; i8/i4
-average the integer codes and round the mean half to even, bf16 re-rounds the mean). Query ``i`` attends every
+The compressed key/value of landmark ``l`` is the mean of its members' K/V operands
+(:func:`sattn.specs.selection.compress_kv`; i8/i4 average the integer codes and round the mean
+half to even, bf16 rounds the mean of the rounded values again). Query ``i`` attends every
 non-empty landmark. With ``causal = 1`` landmark ``l`` is visible to query ``i`` only when all
 its members are ``<= i`` (``max member <= i``): early rows may then have no key and yield zeros.
 Unset ``num_landmarks`` means :data:`DEFAULT_LANDMARKS`.

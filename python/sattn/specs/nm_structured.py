@@ -23,7 +23,10 @@ def nm_mask(scores: np.ndarray, n: int, m: int) -> np.ndarray:
     padded = np.full((rows, ng * m), -np.inf)
     padded[:, :cols] = scores
     grouped = padded.reshape(rows, ng, m)
-    order = np.argsort(-grouped, axis=2, kind="stable")[:, :, :n]  # best first, lower j on ties
+    if n == 1:  # argmax returns the first maximum: the lower key on ties
+        order = np.argmax(grouped, axis=2)[:, :, None]
+    else:
+        order = np.argsort(-grouped, axis=2, kind="stable")[:, :, :n]  # best first, lower j on ties
     keep = np.zeros_like(grouped, dtype=bool)
     np.put_along_axis(keep, order, True, axis=2)
     keep &= ~np.isneginf(grouped)

@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
 
 from sattn.cli.common import guarded
-from sattn.reference import precision as _precision  # noqa: F401  (ml_dtypes)
 from sattn.ir.schema import AttentionParams, Shape
+from sattn.reference import precision as _precision  # noqa: F401  (ml_dtypes)
 from sattn.specs.selection import Selection
 from sattn.toolrun import atomic_write
 

@@ -69,8 +69,9 @@ def stages(p: AttentionParams) -> list[str]:
 def softmax_region(p: AttentionParams) -> dict[str, Any]:
     shape = p.shape()
     d = shape.head_dim
-    rows = p.tile_M or DEFAULT_TILES["tile_M"]
-    keys = p.tile_S or DEFAULT_TILES["tile_S"]
+    # a tile never holds more rows or keys than the sequence has
+    rows = min(shape.seq_len, p.tile_M or DEFAULT_TILES["tile_M"])
+    keys = min(shape.seq_len, p.tile_S or DEFAULT_TILES["tile_S"])
     region: dict[str, Any] = {
         "stages": stages(p),
         "rows": rows,

@@ -18,7 +18,6 @@ Counters (measured by the plugin over the kernel region only): ``instructions``,
 
 from __future__ import annotations
 
-import math
 import struct
 import time
 from dataclasses import dataclass
@@ -96,20 +95,20 @@ def to_storage(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndar
     ops = prec.prepare(params, q, k, v)
     p = params.precision
     if p == "fp32":
-        conv = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
+        conv = lambda a: np.ascontiguousarray(a, dtype=np.float32)
         rb = 4 * q.shape[-1]
     elif p == "bf16":
-        conv = lambda a: np.ascontiguousarray(a, dtype=np.float32).view(np.uint32) >> 16  # noqa: E731
-        conv16 = lambda a: conv(a).astype(np.uint16)  # noqa: E731
+        conv = lambda a: np.ascontiguousarray(a, dtype=np.float32).view(np.uint32) >> 16
+        conv16 = lambda a: conv(a).astype(np.uint16)
         rb = 2 * q.shape[-1]
         return Storage(conv16(ops.q), conv16(ops.k), conv16(ops.v), rb, ops.score_scale, ops.v_scale)
     elif p == "i8":
-        conv = lambda a: a.astype(np.int8)  # noqa: E731
+        conv = lambda a: a.astype(np.int8)
         rb = q.shape[-1]
     else:
         if q.shape[-1] % 2:
             raise SattnError(f"precision 'i4' packs two values per byte: head_dim must be even, got {q.shape[-1]}")
-        conv = lambda a: _pack_i4(a.astype(np.int8))  # noqa: E731
+        conv = lambda a: _pack_i4(a.astype(np.int8))
         rb = q.shape[-1] // 2
     return Storage(conv(ops.q), conv(ops.k), conv(ops.v), rb, ops.score_scale, ops.v_scale)
 
@@ -140,7 +139,7 @@ def build_input(params: AttentionParams, st: Storage, shape, mode: str, sel: Sel
     hdr[H_LM_IT] = params.landmark_iters
     hdr[H_NM_N], hdr[H_NM_M] = params.nm_n or 1, params.nm_m or 1
     fh[0], fh[1] = st.score_scale, st.v_scale
-    sections: list[tuple[int, bytes]] = []
+    fh[2], fh[3], fh[4] = prec.resolved_scales(params)
     aux = extra_header(params, shape, hdr)
     offset = 640
     chunks: list[bytes] = []
@@ -173,7 +172,6 @@ def build_input(params: AttentionParams, st: Storage, shape, mode: str, sel: Sel
         add(H_AUX, aux.astype(np.float32).tobytes())
     hdr[H_SELCAP] = sel_cap
     hdr[H_BYTES] = offset
-    del sections
     return struct.pack("<64q", *hdr) + struct.pack("<16d", *fh) + b"".join(chunks)
 
 
@@ -211,8 +209,10 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
     """Run the RVV kernel for ``params.spec`` under qemu (see the module docstring).
 
     ``keep``: directory to keep the input/output files in (default: a private temp dir).
-    ``check_selection``: also return the selection the kernel made (``result.counters`` gets
-    nothing from it; it is in ``result.timings``-free attribute ``kernel_selection``).
+    ``check_selection``: the data-dependent kernels also dump the selection they made; it is
+    returned as ``result.kernel_selection`` (one GroupSelection per KV head, else None) next to
+    ``result.selection`` (what sattn.specs selected). The dump is written inside the kernel
+    region, so counts taken with it include that copy: benchmarks leave it off.
     """
     _check_options(vlen, lmul)
     shape = check_qkv(q, k, v, params.gqa_group_size)
@@ -251,10 +251,8 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
         kernel_sel = _read_selection(selp, shape, sel.num_keys) if sel_cap else None
     pairs = sel.nnz * shape.group
     counters.update(selected_pairs=sel.nnz, dense_pairs=shape.kv_heads * shape.seq_len ** 2)
-    lines = [
-        f"rvv_config: vlen={vlen} lmul={lmul} precision={params.precision} mode={mode} "
-        f"H={shape.heads} kv_heads={shape.kv_heads} S={shape.seq_len} D={shape.head_dim}",
-    ]
+    lines = [(f"rvv_config: vlen={vlen} lmul={lmul} precision={params.precision} mode={mode} "
+              f"H={shape.heads} kv_heads={shape.kv_heads} S={shape.seq_len} D={shape.head_dim}")]
     if plugin:
         lines.append(f"rvv_counters: total={counters['instructions']} vector={counters['vector']} "
                      f"vector_mem={counters['vector_mem']} scalar={counters['scalar']}")
@@ -290,4 +288,3 @@ def ideal_per_pair(head_dim: int, vlen: int, lmul: int = 4) -> float:
     return (2 * head_dim + 14) / lanes
 
 
-__all__ = ["run", "to_storage", "kernel_mode", "ideal_per_pair", "VLENS", "LMULS", "math"]

@@ -75,6 +75,19 @@ static const attend_fn table[PREC_COUNT][4] = {
     {attend_i4_m1, attend_i4_m2, attend_i4_m4, attend_i4_m8},
 };
 
+static const attend2_fn table2[PREC_COUNT][4] = {
+    {attend2_fp32_m1, attend2_fp32_m2, attend2_fp32_m4, attend2_fp32_m8},
+    {attend2_bf16_m1, attend2_bf16_m2, attend2_bf16_m4, attend2_bf16_m8},
+    {attend2_i8_m1, attend2_i8_m2, attend2_i8_m4, attend2_i8_m8},
+    {0, 0, 0, 0}, /* i4: rows run one at a time */
+};
+
+attend2_fn attend2_lookup(long prec, long lmul) {
+    int li = lmul == 1 ? 0 : lmul == 2 ? 1 : lmul == 4 ? 2 : lmul == 8 ? 3 : -1;
+    if (prec < 0 || prec >= PREC_COUNT || li < 0) return 0;
+    return table2[prec][li];
+}
+
 attend_fn attend_lookup(long prec, long lmul) {
     int li = lmul == 1 ? 0 : lmul == 2 ? 1 : lmul == 4 ? 2 : lmul == 8 ? 3 : -1;
     if (prec < 0 || prec >= PREC_COUNT || li < 0) return 0;
@@ -83,6 +96,7 @@ attend_fn attend_lookup(long prec, long lmul) {
 
 size_t attend_scratch_bytes(const ctx_t *c, long max_keys) {
     (void)max_keys;
-    /* qs (<= 4 bytes per d) + oacc (D floats) + pbuf (two strips of at most 4096 bits each) */
-    return (size_t)(((c->D * 4 + 63) & ~63L) + ((c->D + 15) & ~15L) * 4 + 2 * 4096 / 8 * 4 + 256);
+    /* qs (<= 4 bytes per d) + oacc (D floats) + pbuf (two strips: 2 * 4096/32 * 8 floats)
+     * + one V pointer per key of a strip (4096/32 * 8) */
+    return (size_t)(4 * ((c->D + 15) & ~15L) * 4 + 2 * 4096 / 32 * 8 * 4 + 4096 / 32 * 8 * 8 + 256);
 }

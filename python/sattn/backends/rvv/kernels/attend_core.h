@@ -18,18 +18,22 @@
 
 #if LMUL == 1
 #define M32 m1
+#define MB b32
 #define M16 mf2
 #define M8 mf4
 #elif LMUL == 2
 #define M32 m2
+#define MB b16
 #define M16 m1
 #define M8 mf2
 #elif LMUL == 4
 #define M32 m4
+#define MB b8
 #define M16 m2
 #define M8 m1
 #elif LMUL == 8
 #define M32 m8
+#define MB b4
 #define M16 m4
 #define M8 m2
 #endif
@@ -138,8 +142,6 @@ static inline float CAT(sexp2_, M32)(float x) {
 #define NIB_F(b, vl) RV(vfcvt_f_x_v_f32, M32)(RV(vsext_vf4_i32, M32)(b, vl), vl)
 #endif
 
-/* Two index strips in flight need 4 register groups besides the loads: not at LMUL 8. */
-#define NS_IDX (LMUL < 8 ? 2 : 1)
 
 /* q row (storage precision) -> qs: pre-scaled floats (fp32/bf16) or int16 codes (i8/i4). */
 static void FN(prep_q)(const ctx_t *c, const uint8_t *qrow, QS *qs) {
@@ -183,6 +185,159 @@ static void FN(scale_acc)(float *oacc, long D, float f) {
     }
 }
 
+/* One strip of keys: contiguous (kp/vp point at the first key, sb bytes apart) or gathered
+ * through byte offsets (ix != NULL, kp/vp are the K/V bases). */
+typedef struct {
+    const uint8_t *kp, *vp;
+    const int32_t *ix;
+    long sb;
+    size_t vl;
+} FN(strip_t);
+
+/* Strip of keys [t, t+vl) of a row. Index rows whose strip is one ascending run are treated
+ * as contiguous (ascending unique indices: last - first == vl - 1 means no gaps). */
+static inline FN(strip_t) FN(make_strip)(const keys_t *ks, long t, size_t vl, const uint8_t *kbase,
+                                         const uint8_t *vbase, long rb) {
+    FN(strip_t) st;
+    st.vl = vl;
+    if (!ks->idx) {
+        long off = (ks->lo + t * ks->stride) * rb;
+        st.kp = kbase + off; st.vp = vbase + off; st.ix = 0; st.sb = ks->stride * rb;
+    } else if (ks->idx[t + vl - 1] - ks->idx[t] == (long)vl - 1) {
+        long off = (long)ks->idx[t] * rb;
+        st.kp = kbase + off; st.vp = vbase + off; st.ix = 0; st.sb = rb;
+    } else {
+        st.kp = kbase; st.vp = vbase; st.ix = ks->idx + t; st.sb = rb;
+    }
+    return st;
+}
+
+/* P.V of one strip: o[chunk] += p[u] * V[key u][chunk] for the strip's keys. */
+static inline void FN(pv_strip)(const ctx_t *c, const FN(strip_t) *st, const float *pbuf,
+                                float *oacc, const uint8_t **vptr) {
+    const long D = c->D, nk = (long)st->vl;
+    const size_t vlmax = VSETVLMAX();
+    if (st->ix) { /* gathered keys: one pointer per key, computed once for all chunks */
+        for (long u = 0; u < nk; u++) vptr[u] = st->vp + (long)st->ix[u] * st->sb;
+    }
+#if PREC != PREC_I4
+    for (long c0 = 0; c0 < D; c0 += (long)vlmax) {
+        size_t va = VSETVL(D - c0);
+        const long ca = c0 * ESZ;
+        VF o = RV(vle32_v_f32, M32)(oacc + c0, va);
+        if (st->ix) {
+            long u = 0;
+            for (; u + 4 <= nk; u += 4) {
+                o = RV(vfmacc_vf_f32, M32)(o, pbuf[u], LOADV(vptr[u] + ca, va), va);
+                o = RV(vfmacc_vf_f32, M32)(o, pbuf[u + 1], LOADV(vptr[u + 1] + ca, va), va);
+                o = RV(vfmacc_vf_f32, M32)(o, pbuf[u + 2], LOADV(vptr[u + 2] + ca, va), va);
+                o = RV(vfmacc_vf_f32, M32)(o, pbuf[u + 3], LOADV(vptr[u + 3] + ca, va), va);
+            }
+            for (; u < nk; u++) o = RV(vfmacc_vf_f32, M32)(o, pbuf[u], LOADV(vptr[u] + ca, va), va);
+        } else {
+            const uint8_t *vr = st->vp + ca;
+            const long sb = st->sb;
+            long u = 0;
+            for (; u + 4 <= nk; u += 4) {
+                o = RV(vfmacc_vf_f32, M32)(o, pbuf[u], LOADV(vr, va), va);
+                vr += sb;
+                o = RV(vfmacc_vf_f32, M32)(o, pbuf[u + 1], LOADV(vr, va), va);
+                vr += sb;
+                o = RV(vfmacc_vf_f32, M32)(o, pbuf[u + 2], LOADV(vr, va), va);
+                vr += sb;
+                o = RV(vfmacc_vf_f32, M32)(o, pbuf[u + 3], LOADV(vr, va), va);
+                vr += sb;
+            }
+            for (; u < nk; u++, vr += sb) o = RV(vfmacc_vf_f32, M32)(o, pbuf[u], LOADV(vr, va), va);
+        }
+        RV(vse32_v_f32, M32)(oacc + c0, o, va);
+    }
+#else
+    const long DB = D / 2;
+    for (long c0 = 0; c0 < DB; c0 += (long)vlmax) {
+        size_t va = VSETVL(DB - c0);
+        VF olo = RV(vle32_v_f32, M32)(oacc + c0, va);
+        VF ohi = RV(vle32_v_f32, M32)(oacc + DB + c0, va);
+        for (long u = 0; u < nk; u++) {
+            const uint8_t *vr = st->ix ? vptr[u] : st->vp + u * st->sb;
+            float p = pbuf[u];
+            VI8 b = RV(vle8_v_i8, M8)((const int8_t *)vr + c0, va);
+            olo = RV(vfmacc_vf_f32, M32)(olo, p, NIB_F(NIB_LO(b, va), va), va);
+            ohi = RV(vfmacc_vf_f32, M32)(ohi, p, NIB_F(NIB_HI(b, va), va), va);
+        }
+        RV(vse32_v_f32, M32)(oacc + c0, olo, va);
+        RV(vse32_v_f32, M32)(oacc + DB + c0, ohi, va);
+    }
+#endif
+}
+
+/* Scores of one strip, vectorised over its keys (the d loop walks a column of K). */
+static inline VF FN(scores_strip)(const ctx_t *c, const FN(strip_t) *st, const QS *qs) {
+    const long D = c->D;
+    const size_t vl = st->vl;
+    ACC a = ACC_ZERO(vl);
+#if PREC == PREC_I8 || PREC == PREC_I4
+    const float sscale = c->score_scale * LOG2E;
+#endif
+    if (st->ix) {
+        VU off = RV(vmul_vx_u32, M32)(RV(vle32_v_u32, M32)((const uint32_t *)st->ix, vl), (uint32_t)st->sb, vl);
+#pragma clang loop unroll_count(4)
+        for (long d = 0; d < D; d += DSTEP) MAC_X(a, qs, d, st->kp + COFF(d), off, vl);
+    } else {
+        const long sb = st->sb;
+#pragma clang loop unroll_count(4)
+        for (long d = 0; d < D; d += DSTEP) MAC_S(a, qs, d, st->kp + COFF(d), sb, vl);
+    }
+    return TO_SCORE(a, vl);
+}
+
+/* Scores of two full contiguous strips at once: each scalar q[d] serves 2*VL keys. */
+static inline void FN(scores_pair)(const ctx_t *c, const FN(strip_t) *s0, const FN(strip_t) *s1,
+                                   const QS *qs, VF *out0, VF *out1) {
+    const long D = c->D, sb = s0->sb;
+    const size_t vl = s0->vl;
+    ACC a0 = ACC_ZERO(vl), a1 = ACC_ZERO(vl);
+#if PREC == PREC_I8 || PREC == PREC_I4
+    const float sscale = c->score_scale * LOG2E;
+#endif
+    const uint8_t *k0 = s0->kp, *k1 = s1->kp;
+#pragma clang loop unroll_count(2)
+    for (long d = 0; d < D; d += DSTEP) {
+        MAC_S(a0, qs, d, k0 + COFF(d), sb, vl);
+        MAC_S(a1, qs, d, k1 + COFF(d), sb, vl);
+    }
+    *out0 = TO_SCORE(a0, vl);
+    *out1 = TO_SCORE(a1, vl);
+}
+
+#if PREC != PREC_I4
+/* Score of single keys vectorised over D (a dot product and one reduction): for the few keys
+ * left after the full strips, where a whole strip pass over D would be wasted. */
+static inline float FN(score_dot)(const ctx_t *c, const uint8_t *krow, const QS *qs) {
+    const long D = c->D;
+#if PREC == PREC_FP32 || PREC == PREC_BF16
+    vfloat32m1_t r = __riscv_vfmv_s_f_f32m1(0.0f, 1);
+    for (long d = 0; d < D;) {
+        size_t vl = VSETVL(D - d);
+        VF prod = RV(vfmul_vv_f32, M32)(LOADV(krow + d * ESZ, vl), RV(vle32_v_f32, M32)(qs + d, vl), vl);
+        r = REDSUM(prod, r, vl);
+        d += vl;
+    }
+    return __riscv_vfmv_f_s_f32m1_f32(r);
+#else
+    vint32m1_t r = __riscv_vmv_s_x_i32m1(0, 1);
+    for (long d = 0; d < D;) {
+        size_t vl = VSETVL(D - d);
+        VI prod = RV(vwmul_vv_i32, M32)(RV(vsext_vf2_i16, M16)(RV(vle8_v_i8, M8)((const int8_t *)krow + d, vl), vl),
+                                        RV(vle16_v_i16, M16)(qs + d, vl), vl);
+        r = CAT(CAT(CAT(__riscv_vredsum_vs_i32, M32), _i32), m1)(prod, r, vl);
+        d += vl;
+    }
+    return (float)__riscv_vmv_x_s_i32m1_i32(r) * (c->score_scale * LOG2E);
+#endif
+}
+#endif
+
 static void FN(attend)(const ctx_t *c, const uint8_t *qrow, const uint8_t *kbase,
                        const uint8_t *vbase, const keys_t *ks, float *out, void *scratch) {
     const long D = c->D, rb = c->row_bytes, n = ks->n;
@@ -198,61 +353,57 @@ static void FN(attend)(const ctx_t *c, const uint8_t *qrow, const uint8_t *kbase
     QS *qs = (QS *)scratch;
     float *oacc = (float *)((uint8_t *)scratch + ((D * sizeof(QS) + 63) & ~63L));
     float *pbuf = oacc + ((D + 15) & ~15L);
-#if PREC == PREC_I8 || PREC == PREC_I4
-    const float sscale = c->score_scale * LOG2E;
-#endif
+    const uint8_t **vptr = (const uint8_t **)(pbuf + 2 * 4096 / 32 * 8);
     FN(prep_q)(c, qrow, qs);
     for (long d = 0; d < D;) {
         size_t vl = VSETVL(D - d);
         RV(vse32_v_f32, M32)(oacc + d, RV(vfmv_v_f_f32, M32)(0.0f, vl), vl);
         d += vl;
     }
+#if PREC != PREC_I4
+    /* below this many keys, per-key dot products beat one more strip pass over D */
+    const long dot_max = D / (4 * ((D + (long)vlmax - 1) / (long)vlmax));
+#endif
     float m = -__builtin_inff(), l = 0.0f;
-    const long sbk = ks->stride * rb; /* bytes between consecutive keys of a strided range */
     for (long t = 0; t < n;) {
-        /* ---- scores of one or two strips ---- */
-        size_t vl0 = VSETVL(n - t), vl1 = 0;
-        ACC a0 = ACC_ZERO(vl0), a1 = a0;
-        if (!ks->idx) {
-            if (n - t > (long)vl0) vl1 = VSETVL(n - t - vl0);
-            const uint8_t *k0 = kbase + (ks->lo + t * ks->stride) * rb;
-            const uint8_t *k1 = k0 + (long)vl0 * sbk;
-            if (vl1) {
-                a1 = ACC_ZERO(vl1);
-#pragma clang loop unroll_count(2)
-                for (long d = 0; d < D; d += DSTEP) {
-                    MAC_S(a0, qs, d, k0 + COFF(d), sbk, vl0);
-                    MAC_S(a1, qs, d, k1 + COFF(d), sbk, vl1);
-                }
-            } else {
-#pragma clang loop unroll_count(4)
-                for (long d = 0; d < D; d += DSTEP) MAC_S(a0, qs, d, k0 + COFF(d), sbk, vl0);
+        const long r = n - t;
+        FN(strip_t) st[2];
+        int ns = 1;
+        VF s0, s1;
+        /* ---- scores ---- */
+#if PREC != PREC_I4
+        if (r <= dot_max && t > 0) {
+            for (long u = 0; u < r; u++) {
+                long j = ks->idx ? ks->idx[t + u] : ks->lo + (t + u) * ks->stride;
+                pbuf[u] = FN(score_dot)(c, kbase + j * rb, qs);
             }
-        } else {
-            VU off0 = RV(vmul_vx_u32, M32)(RV(vle32_v_u32, M32)((const uint32_t *)ks->idx + t, vl0), (uint32_t)rb, vl0);
-            if (NS_IDX == 2 && n - t > (long)vl0) {
-                vl1 = VSETVL(n - t - vl0);
-                VU off1 = RV(vmul_vx_u32, M32)(RV(vle32_v_u32, M32)((const uint32_t *)ks->idx + t + vl0, vl1), (uint32_t)rb, vl1);
-                a1 = ACC_ZERO(vl1);
-#pragma clang loop unroll_count(2)
-                for (long d = 0; d < D; d += DSTEP) {
-                    MAC_X(a0, qs, d, kbase + COFF(d), off0, vl0);
-                    MAC_X(a1, qs, d, kbase + COFF(d), off1, vl1);
-                }
+            if (ks->idx) {
+                st[0].kp = kbase; st[0].vp = vbase; st[0].ix = ks->idx + t; st[0].sb = rb;
             } else {
-#pragma clang loop unroll_count(4)
-                for (long d = 0; d < D; d += DSTEP) MAC_X(a0, qs, d, kbase + COFF(d), off0, vl0);
+                st[0].kp = kbase + (ks->lo + t * ks->stride) * rb;
+                st[0].vp = vbase + (ks->lo + t * ks->stride) * rb;
+                st[0].ix = 0; st[0].sb = ks->stride * rb;
             }
+            st[0].vl = VSETVL(r);
+            s0 = RV(vle32_v_f32, M32)(pbuf, st[0].vl);
+        } else
+#endif
+        {
+            st[0] = FN(make_strip)(ks, t, VSETVL(r), kbase, vbase, rb);
+            if (r >= 2 * (long)vlmax && !st[0].ix) {
+                st[1] = FN(make_strip)(ks, t + (long)vlmax, vlmax, kbase, vbase, rb);
+                if (!st[1].ix && st[1].sb == st[0].sb) ns = 2;
+            }
+            if (ns == 2)
+                FN(scores_pair)(c, &st[0], &st[1], qs, &s0, &s1);
+            else
+                s0 = FN(scores_strip)(c, &st[0], qs);
         }
         /* ---- online softmax ---- */
-        VF s0 = TO_SCORE(a0, vl0), s1 = s0;
-        vfloat32m1_t r = __riscv_vfmv_s_f_f32m1(-__builtin_inff(), 1);
-        r = REDMAX(s0, r, vl0);
-        if (vl1) {
-            s1 = TO_SCORE(a1, vl1);
-            r = REDMAX(s1, r, vl1);
-        }
-        float mx = __riscv_vfmv_f_s_f32m1_f32(r);
+        vfloat32m1_t rm = __riscv_vfmv_s_f_f32m1(-__builtin_inff(), 1);
+        rm = REDMAX(s0, rm, st[0].vl);
+        if (ns == 2) rm = REDMAX(s1, rm, st[1].vl);
+        float mx = __riscv_vfmv_f_s_f32m1_f32(rm);
         if (mx > m) {
             if (l > 0.0f) {
                 float corr = SEXP2(m - mx);
@@ -262,77 +413,22 @@ static void FN(attend)(const ctx_t *c, const uint8_t *qrow, const uint8_t *kbase
             m = mx;
         }
         vfloat32m1_t z = __riscv_vfmv_s_f_f32m1(0.0f, 1);
-        VF p0 = VEXP2(RV(vfsub_vf_f32, M32)(s0, m, vl0), vl0);
-        RV(vse32_v_f32, M32)(pbuf, p0, vl0);
-        z = REDSUM(p0, z, vl0);
-        if (vl1) {
-            VF p1 = VEXP2(RV(vfsub_vf_f32, M32)(s1, m, vl1), vl1);
-            RV(vse32_v_f32, M32)(pbuf + vl0, p1, vl1);
-            z = REDSUM(p1, z, vl1);
+        VF p0 = VEXP2(RV(vfsub_vf_f32, M32)(s0, m, st[0].vl), st[0].vl);
+        RV(vse32_v_f32, M32)(pbuf, p0, st[0].vl);
+        z = REDSUM(p0, z, st[0].vl);
+        if (ns == 2) {
+            VF p1 = VEXP2(RV(vfsub_vf_f32, M32)(s1, m, st[1].vl), st[1].vl);
+            RV(vse32_v_f32, M32)(pbuf + vlmax, p1, st[1].vl);
+            z = REDSUM(p1, z, st[1].vl);
         }
         l += __riscv_vfmv_f_s_f32m1_f32(z);
-        /* ---- P.V over the strip's keys, vectorised over D ---- */
-        const long nk = (long)(vl0 + vl1);
-        const int32_t *ix = ks->idx ? ks->idx + t : 0;
-        const uint8_t *v0 = vbase + (ks->lo + t * ks->stride) * rb;
-#if PREC != PREC_I4
-        for (long c0 = 0; c0 < D; c0 += 2 * (long)vlmax) {
-            size_t va = VSETVL(D - c0), vb = 0;
-            if (D - c0 > (long)va) vb = VSETVL(D - c0 - va);
-            VF oa = RV(vle32_v_f32, M32)(oacc + c0, va), ob = oa;
-            const long ca = c0 * ESZ, cb = (c0 + (long)va) * ESZ;
-            if (vb) {
-                ob = RV(vle32_v_f32, M32)(oacc + c0 + va, vb);
-                if (ix) {
-#pragma clang loop unroll_count(2)
-                    for (long u = 0; u < nk; u++) {
-                        const uint8_t *vr = vbase + (long)ix[u] * rb;
-                        float p = pbuf[u];
-                        oa = RV(vfmacc_vf_f32, M32)(oa, p, LOADV(vr + ca, va), va);
-                        ob = RV(vfmacc_vf_f32, M32)(ob, p, LOADV(vr + cb, vb), vb);
-                    }
-                } else {
-                    const uint8_t *vr = v0;
-#pragma clang loop unroll_count(2)
-                    for (long u = 0; u < nk; u++, vr += sbk) {
-                        float p = pbuf[u];
-                        oa = RV(vfmacc_vf_f32, M32)(oa, p, LOADV(vr + ca, va), va);
-                        ob = RV(vfmacc_vf_f32, M32)(ob, p, LOADV(vr + cb, vb), vb);
-                    }
-                }
-                RV(vse32_v_f32, M32)(oacc + c0 + va, ob, vb);
-            } else {
-                if (ix) {
-#pragma clang loop unroll_count(2)
-                    for (long u = 0; u < nk; u++)
-                        oa = RV(vfmacc_vf_f32, M32)(oa, pbuf[u], LOADV(vbase + (long)ix[u] * rb + ca, va), va);
-                } else {
-                    const uint8_t *vr = v0 + ca;
-#pragma clang loop unroll_count(2)
-                    for (long u = 0; u < nk; u++, vr += sbk)
-                        oa = RV(vfmacc_vf_f32, M32)(oa, pbuf[u], LOADV(vr, va), va);
-                }
-            }
-            RV(vse32_v_f32, M32)(oacc + c0, oa, va);
+        /* ---- P.V, vectorised over D ---- */
+        FN(pv_strip)(c, &st[0], pbuf, oacc, vptr);
+        t += (long)st[0].vl;
+        if (ns == 2) {
+            FN(pv_strip)(c, &st[1], pbuf + vlmax, oacc, vptr);
+            t += (long)st[1].vl;
         }
-#else
-        const long DB = D / 2;
-        for (long c0 = 0; c0 < DB; c0 += (long)vlmax) {
-            size_t va = VSETVL(DB - c0);
-            VF olo = RV(vle32_v_f32, M32)(oacc + c0, va);
-            VF ohi = RV(vle32_v_f32, M32)(oacc + DB + c0, va);
-            for (long u = 0; u < nk; u++) {
-                const uint8_t *vr = ix ? vbase + (long)ix[u] * rb : v0 + u * sbk;
-                float p = pbuf[u];
-                VI8 b = RV(vle8_v_i8, M8)((const int8_t *)vr + c0, va);
-                olo = RV(vfmacc_vf_f32, M32)(olo, p, NIB_F(NIB_LO(b, va), va), va);
-                ohi = RV(vfmacc_vf_f32, M32)(ohi, p, NIB_F(NIB_HI(b, va), va), va);
-            }
-            RV(vse32_v_f32, M32)(oacc + c0, olo, va);
-            RV(vse32_v_f32, M32)(oacc + DB + c0, ohi, va);
-        }
-#endif
-        t += nk;
     }
     /* ---- normalise: out = v_scale * o / l ---- */
     const float inv = c->v_scale / l;
@@ -351,6 +447,188 @@ static void FN(attend)(const ctx_t *c, const uint8_t *qrow, const uint8_t *kbase
     }
 #endif
 }
+
+#if PREC != PREC_I4
+/* ---------------- two query rows over one key list ----------------
+ * Rows that share their keys (dense rows, neighbouring window rows, the query rows of one
+ * block, the heads of a GQA group) load every K column and V row once for both: per key
+ * strip one load serves two multiply-adds. Row r only sees the keys at list positions
+ * [lo_r, hi_r); the others get a score of -1e30 (a finite sentinel: exp2 of it vanishes and a
+ * strip with no visible key cannot produce NaN). */
+#if PREC == PREC_FP32
+#define KT VF
+#define KLD_S(p, sb, vl) RV(vlse32_v_f32, M32)((const float *)(p), sb, vl)
+#define KLD_X(p, off, vl) RV(vluxei32_v_f32, M32)((const float *)(p), off, vl)
+#define KMAC(acc, q, x, vl) RV(vfmacc_vf_f32, M32)(acc, q, x, vl)
+#elif PREC == PREC_BF16
+#define KT VF
+#define KLD_S(p, sb, vl) WIDEN16(RV(vlse16_v_u16, M16)((const uint16_t *)(p), sb, vl), vl)
+#define KLD_X(p, off, vl) WIDEN16(RV(vluxei32_v_u16, M16)((const uint16_t *)(p), off, vl), vl)
+#define KMAC(acc, q, x, vl) RV(vfmacc_vf_f32, M32)(acc, q, x, vl)
+#else
+#define KT VI16
+#define KLD_S(p, sb, vl) RV(vsext_vf2_i16, M16)(RV(vlse8_v_i8, M8)((const int8_t *)(p), sb, vl), vl)
+#define KLD_X(p, off, vl) RV(vsext_vf2_i16, M16)(RV(vluxei32_v_i8, M8)((const int8_t *)(p), off, vl), vl)
+#define KMAC(acc, q, x, vl) RV(vwmacc_vx_i32, M32)(acc, q, x, vl)
+#endif
+
+static inline VF FN(mask_outside)(VF s, long t, long lo, long hi, size_t vl) {
+    if (t >= lo && t + (long)vl <= hi) return s;
+    VU pos = RV(vadd_vx_u32, M32)(RV(vid_v_u32, M32)(vl), (uint32_t)t, vl);
+    s = RV(vfmerge_vfm_f32, M32)(s, -1e30f, CAT(CAT(CAT(__riscv_vmsltu_vx_u32, M32), _), MB)(pos, (uint32_t)lo, vl), vl);
+    return RV(vfmerge_vfm_f32, M32)(s, -1e30f, CAT(CAT(CAT(__riscv_vmsgeu_vx_u32, M32), _), MB)(pos, (uint32_t)hi, vl), vl);
+}
+
+/* online-softmax update of one row for a strip of scores; leaves p in pbuf */
+static inline void FN(softmax_strip)(VF s, size_t vl, float *m, float *l, float *oacc, long D, float *pbuf) {
+    vfloat32m1_t rm = REDMAX(s, __riscv_vfmv_s_f_f32m1(-__builtin_inff(), 1), vl);
+    float mx = __riscv_vfmv_f_s_f32m1_f32(rm);
+    if (mx > *m) {
+        if (*l > 0.0f) {
+            float corr = SEXP2(*m - mx);
+            *l *= corr;
+            FN(scale_acc)(oacc, D, corr);
+        }
+        *m = mx;
+    }
+    VF p = VEXP2(RV(vfsub_vf_f32, M32)(s, *m, vl), vl);
+    RV(vse32_v_f32, M32)(pbuf, p, vl);
+    *l += __riscv_vfmv_f_s_f32m1_f32(REDSUM(p, __riscv_vfmv_s_f_f32m1(0.0f, 1), vl));
+}
+
+static void FN(attend2)(const ctx_t *c, const uint8_t *qra, const uint8_t *qrb, const uint8_t *kbase,
+                        const uint8_t *vbase, const keys_t *ks, long alo, long ahi, long blo, long bhi,
+                        float *outa, float *outb, void *scratch) {
+    const long D = c->D, rb = c->row_bytes, n = ks->n;
+    const size_t vlmax = VSETVLMAX();
+    const long Dp = (D + 15) & ~15L;
+    QS *qa = (QS *)scratch, *qb = qa + Dp;
+    float *oa = (float *)(qb + Dp), *ob = oa + Dp;
+    float *pa = ob + Dp, *pb = pa + 4096 / 32 * 8;
+    const uint8_t **vptr = (const uint8_t **)(pb + 4096 / 32 * 8);
+#if PREC == PREC_I8
+    const float sscale = c->score_scale * LOG2E;
+#endif
+    FN(prep_q)(c, qra, qa);
+    FN(prep_q)(c, qrb, qb);
+    for (long d = 0; d < 2 * Dp;) {
+        size_t vl = VSETVL(2 * Dp - d);
+        RV(vse32_v_f32, M32)(oa + d, RV(vfmv_v_f_f32, M32)(0.0f, vl), vl);
+        d += vl;
+    }
+    float ma = -__builtin_inff(), la = 0.0f, mb = -__builtin_inff(), lb = 0.0f;
+    const long dot_max = D / (4 * ((D + (long)vlmax - 1) / (long)vlmax));
+    for (long t = 0; t < n;) {
+        FN(strip_t) st;
+        VF sa, sb2;
+        size_t vl;
+        if (n - t <= dot_max && t > 0) { /* a few keys left: per-key dot products */
+            vl = VSETVL(n - t);
+            for (long u = 0; u < (long)vl; u++) {
+                const long j = ks->idx ? ks->idx[t + u] : ks->lo + (t + u) * ks->stride;
+                pa[u] = FN(score_dot)(c, kbase + j * rb, qa);
+                pb[u] = FN(score_dot)(c, kbase + j * rb, qb);
+            }
+            sa = RV(vle32_v_f32, M32)(pa, vl);
+            sb2 = RV(vle32_v_f32, M32)(pb, vl);
+            if (ks->idx) {
+                st.kp = kbase; st.vp = vbase; st.ix = ks->idx + t; st.sb = rb;
+            } else {
+                st.kp = kbase + (ks->lo + t * ks->stride) * rb;
+                st.vp = vbase + (ks->lo + t * ks->stride) * rb;
+                st.ix = 0; st.sb = ks->stride * rb;
+            }
+            st.vl = vl;
+        } else {
+        st = FN(make_strip)(ks, t, VSETVL(n - t), kbase, vbase, rb);
+        vl = st.vl;
+        ACC xa = ACC_ZERO(vl), xb = ACC_ZERO(vl);
+        if (st.ix) {
+            VU off = RV(vmul_vx_u32, M32)(RV(vle32_v_u32, M32)((const uint32_t *)st.ix, vl), (uint32_t)rb, vl);
+#pragma clang loop unroll_count(2)
+            for (long d = 0; d < D; d++) {
+                KT x = KLD_X(kbase + COFF(d), off, vl);
+                xa = KMAC(xa, qa[d], x, vl);
+                xb = KMAC(xb, qb[d], x, vl);
+            }
+        } else {
+            const uint8_t *kp = st.kp;
+            const long sb = st.sb;
+#pragma clang loop unroll_count(2)
+            for (long d = 0; d < D; d++) {
+                KT x = KLD_S(kp + COFF(d), sb, vl);
+                xa = KMAC(xa, qa[d], x, vl);
+                xb = KMAC(xb, qb[d], x, vl);
+            }
+        }
+        sa = TO_SCORE(xa, vl);
+        sb2 = TO_SCORE(xb, vl);
+        }
+        sa = FN(mask_outside)(sa, t, alo, ahi, vl);
+        sb2 = FN(mask_outside)(sb2, t, blo, bhi, vl);
+        FN(softmax_strip)(sa, vl, &ma, &la, oa, D, pa);
+        FN(softmax_strip)(sb2, vl, &mb, &lb, ob, D, pb);
+        /* P.V: one V row load serves both rows */
+        const long nk = (long)vl;
+        if (st.ix)
+            for (long u = 0; u < nk; u++) vptr[u] = vbase + (long)st.ix[u] * rb;
+        for (long c0 = 0; c0 < D; c0 += (long)vlmax) {
+            size_t va = VSETVL(D - c0);
+            const long ca = c0 * ESZ;
+            VF ya = RV(vle32_v_f32, M32)(oa + c0, va), yb = RV(vle32_v_f32, M32)(ob + c0, va);
+            if (st.ix) {
+#pragma clang loop unroll_count(2)
+                for (long u = 0; u < nk; u++) {
+                    VF x = LOADV(vptr[u] + ca, va);
+                    ya = RV(vfmacc_vf_f32, M32)(ya, pa[u], x, va);
+                    yb = RV(vfmacc_vf_f32, M32)(yb, pb[u], x, va);
+                }
+            } else {
+                const uint8_t *vr = st.vp + ca;
+                const long sbv = st.sb;
+                long u = 0;
+                for (; u + 4 <= nk; u += 4) {
+                    VF x = LOADV(vr, va);
+                    ya = RV(vfmacc_vf_f32, M32)(ya, pa[u], x, va);
+                    yb = RV(vfmacc_vf_f32, M32)(yb, pb[u], x, va);
+                    vr += sbv;
+                    x = LOADV(vr, va);
+                    ya = RV(vfmacc_vf_f32, M32)(ya, pa[u + 1], x, va);
+                    yb = RV(vfmacc_vf_f32, M32)(yb, pb[u + 1], x, va);
+                    vr += sbv;
+                    x = LOADV(vr, va);
+                    ya = RV(vfmacc_vf_f32, M32)(ya, pa[u + 2], x, va);
+                    yb = RV(vfmacc_vf_f32, M32)(yb, pb[u + 2], x, va);
+                    vr += sbv;
+                    x = LOADV(vr, va);
+                    ya = RV(vfmacc_vf_f32, M32)(ya, pa[u + 3], x, va);
+                    yb = RV(vfmacc_vf_f32, M32)(yb, pb[u + 3], x, va);
+                    vr += sbv;
+                }
+                for (; u < nk; u++, vr += sbv) {
+                    VF x = LOADV(vr, va);
+                    ya = RV(vfmacc_vf_f32, M32)(ya, pa[u], x, va);
+                    yb = RV(vfmacc_vf_f32, M32)(yb, pb[u], x, va);
+                }
+            }
+            RV(vse32_v_f32, M32)(oa + c0, ya, va);
+            RV(vse32_v_f32, M32)(ob + c0, yb, va);
+        }
+        t += nk;
+    }
+    const float ia = c->v_scale / la, ib = c->v_scale / lb;
+    for (long d = 0; d < D;) {
+        size_t vl = VSETVL(D - d);
+        RV(vse32_v_f32, M32)(outa + d, RV(vfmul_vf_f32, M32)(RV(vle32_v_f32, M32)(oa + d, vl), ia, vl), vl);
+        RV(vse32_v_f32, M32)(outb + d, RV(vfmul_vf_f32, M32)(RV(vle32_v_f32, M32)(ob + d, vl), ib, vl), vl);
+        d += vl;
+    }
+}
+#undef KT
+#undef KLD_S
+#undef KLD_X
+#undef KMAC
+#endif
 
 /* ---------------- end of one instantiation: drop the per-instance names ---------------- */
 #undef PNAME
@@ -374,5 +652,6 @@ static void FN(attend)(const ctx_t *c, const uint8_t *qrow, const uint8_t *kbase
 #undef MAC_PAIR
 #undef NIB_F
 #undef M32
+#undef MB
 #undef M16
 #undef M8

@@ -89,6 +89,7 @@ int main(int argc, char **argv) {
     c.row_bytes = hdr[HDR_ROW_BYTES];
     c.score_scale = (float)fhdr[0];
     c.v_scale = (float)fhdr[1];
+    c.scales[0] = fhdr[2]; c.scales[1] = fhdr[3]; c.scales[2] = fhdr[4];
     if (c.H <= 0 || c.Hkv <= 0 || c.H % c.Hkv || c.S <= 0 || c.D <= 0 || c.D > 4096 ||
         (c.prec == PREC_I4 && c.D % 2) || c.mode < 0 || c.mode >= MODE_COUNT)
         return fail(4, "bad shape or mode in header");

@@ -31,6 +31,7 @@ typedef struct {
     long topk, nm_n, nm_m, lsh_buckets, lsh_planes;
     long landmarks, landmark_iters;
     long block_size, comp_block_size, keep_blocks, global_tokens;
+    double scales[3];   /* scale_q, scale_k, scale_v (i8/i4; 1 otherwise) */
     float score_scale;  /* multiplies the raw dot product: 1/sqrt(D) [* scale_q * scale_k] */
     float v_scale;      /* multiplies P.V: 1 or scale_v */
     long row_bytes;     /* bytes of one row of Q/K/V in storage precision */
@@ -57,14 +58,35 @@ typedef void (*attend_fn)(const ctx_t *c, const uint8_t *qrow, const uint8_t *kb
                           const uint8_t *vbase, const keys_t *ks, float *out, void *scratch);
 
 attend_fn attend_lookup(long prec, long lmul);
+
+/* Two query rows (qa, qb) over one key list; row a sees list positions [alo, ahi), row b
+ * [blo, bhi). NULL for precisions without a two-row kernel (i4). */
+typedef void (*attend2_fn)(const ctx_t *c, const uint8_t *qa, const uint8_t *qb, const uint8_t *kbase,
+                           const uint8_t *vbase, const keys_t *ks, long alo, long ahi, long blo,
+                           long bhi, float *outa, float *outb, void *scratch);
+attend2_fn attend2_lookup(long prec, long lmul);
+/* Whether list a (na entries) is a prefix of list b (nb >= na), vectorised. */
+int is_prefix(const int32_t *a, long na, const int32_t *b, long nb);
 size_t attend_scratch_bytes(const ctx_t *c, long max_keys);
 
-/* Selection scores in float64 (exactly the reference's ranking for integer precisions; for
- * fp32/bf16 the products are exact and the sum is float64, as NumPy's). */
-void sel_scores(const ctx_t *c, const uint8_t *qrow, const uint8_t *kbase, long nkeys,
-                long key_stride_bytes, double *out);
-/* Values of one stored row as floats (dequantised codes for i8/i4: the integer codes). */
+/* Values of one stored row as floats (fp32/bf16 values; i8/i4 integer codes). */
 void row_to_float(const ctx_t *c, const uint8_t *row, float *out);
+
+/* select_common.c */
+float *key_floats(const ctx_t *c, long g);
+void query_sum(const ctx_t *c, long g, long i, float *tmp, double *out);
+void dot_keys_f64(const double *x, const float *kf, long D, long nkeys, double *out);
+long compress_true(const uint8_t *keep, long n, long base, int32_t *out);
+double kth_largest(double *a, long n, long k);
+void topk_keep(const double *sc, long n, long k, double *tmp, uint8_t *keep);
+#ifdef __riscv_vector
+#include <riscv_vector.h>
+vfloat64m8_t vexp_f64(vfloat64m8_t x, size_t vl);
+#endif
+
+/* Run row i of every head of KV head g over `list` (and record it in the selection dump). */
+void attend_heads(ctx_t *c, long g, long i, const uint8_t *kb, const uint8_t *vb,
+                  const int32_t *list, long n, attend_fn attend, void *scratch, long *cursor);
 
 /* Pattern drivers (one file per family). Each fills c->out. */
 int run_dense_window(ctx_t *c);

@@ -5,6 +5,8 @@
  * with wrap (ring mode) the 2w+1 positions are taken modulo S. When 2w+1 reaches the length of
  * the ring {i + dilation*t mod S} the window is the whole orbit, a strided range again.
  */
+#include <riscv_vector.h>
+
 #include "sattn_rvv.h"
 
 static long gcd(long a, long b) {
@@ -12,9 +14,40 @@ static long gcd(long a, long b) {
     return a;
 }
 
+/* The keys of row i (see the header comment); list is scratch for the wrapped case. */
+static keys_t row_keys(const ctx_t *c, long i, long orbit, int32_t *list) {
+    const long S = c->S, w = c->window, dil = c->dilation > 0 ? c->dilation : 1;
+    keys_t ks = {0, 0, 1, 0};
+    if (c->mode == MODE_DENSE) {
+        ks.n = c->causal ? i + 1 : S;
+    } else if (!c->wrap) {
+        long tmin = -(i / dil < w ? i / dil : w);
+        long tmax = (S - 1 - i) / dil < w ? (S - 1 - i) / dil : w;
+        if (c->causal && tmax > 0) tmax = 0;
+        ks.lo = i + dil * tmin;
+        ks.stride = dil;
+        ks.n = tmax - tmin + 1;
+    } else if (2 * w + 1 >= orbit) {
+        long g0 = S / orbit; /* the orbit of i: j = i mod g0 + g0*u */
+        ks.lo = i % g0;
+        ks.stride = g0;
+        ks.n = c->causal ? (i - ks.lo) / g0 + 1 : orbit;
+    } else {
+        long n = 0;
+        for (long t = -w; t <= w; t++) {
+            long j = ((i + dil * t) % S + S) % S;
+            if (!c->causal || j <= i) list[n++] = (int32_t)j;
+        }
+        ks.idx = list;
+        ks.n = n;
+    }
+    return ks;
+}
+
 int run_dense_window(ctx_t *c) {
     const long S = c->S, D = c->D, rb = c->row_bytes;
     attend_fn attend = attend_lookup(c->prec, c->lmul);
+    attend2_fn attend2 = attend2_lookup(c->prec, c->lmul);
     void *scratch = xmalloc(attend_scratch_bytes(c, S));
     const long w = c->window, dil = c->dilation > 0 ? c->dilation : 1;
     const long orbit = S / gcd(dil % S ? dil % S : S, S);
@@ -23,29 +56,19 @@ int run_dense_window(ctx_t *c) {
         const long g = h / c->group;
         const uint8_t *kb = c->k + g * S * rb, *vb = c->v + g * S * rb;
         for (long i = 0; i < S; i++) {
-            keys_t ks = {0, 0, 1, 0};
-            if (c->mode == MODE_DENSE) {
-                ks.n = c->causal ? i + 1 : S;
-            } else if (!c->wrap) {
-                long tmin = -(i / dil < w ? i / dil : w);
-                long tmax = (S - 1 - i) / dil < w ? (S - 1 - i) / dil : w;
-                if (c->causal && tmax > 0) tmax = 0;
-                ks.lo = i + dil * tmin;
-                ks.stride = dil;
-                ks.n = tmax - tmin + 1;
-            } else if (2 * w + 1 >= orbit) {
-                long g0 = S / orbit; /* the orbit of i: j = i mod g0 + g0*u */
-                ks.lo = i % g0;
-                ks.stride = g0;
-                ks.n = c->causal ? (i - ks.lo) / g0 + 1 : orbit;
-            } else {
-                long n = 0;
-                for (long t = -w; t <= w; t++) {
-                    long j = ((i + dil * t) % S + S) % S;
-                    if (!c->causal || j <= i) list[n++] = (int32_t)j;
+            keys_t ks = row_keys(c, i, orbit, list);
+            if (attend2 && i + 1 < S && !ks.idx && ks.stride == 1) {
+                /* rows i and i+1 over the union of their (contiguous, non-decreasing) ranges */
+                keys_t kb2 = row_keys(c, i + 1, orbit, list);
+                if (!kb2.idx && kb2.stride == 1 && kb2.lo >= ks.lo && kb2.lo <= ks.lo + ks.n) {
+                    long hi_a = ks.lo + ks.n, hi_b = kb2.lo + kb2.n;
+                    keys_t u = {0, ks.lo, 1, (hi_b > hi_a ? hi_b : hi_a) - ks.lo};
+                    attend2(c, c->q + (h * S + i) * rb, c->q + (h * S + i + 1) * rb, kb, vb, &u,
+                            0, ks.n, kb2.lo - ks.lo, hi_b - ks.lo,
+                            c->out + (h * S + i) * D, c->out + (h * S + i + 1) * D, scratch);
+                    i++;
+                    continue;
                 }
-                ks.idx = list;
-                ks.n = n;
             }
             attend(c, c->q + (h * S + i) * rb, kb, vb, &ks, c->out + (h * S + i) * D, scratch);
         }
@@ -56,15 +79,45 @@ int run_dense_window(ctx_t *c) {
 int run_table(ctx_t *c) {
     const long S = c->S, D = c->D, rb = c->row_bytes;
     attend_fn attend = attend_lookup(c->prec, c->lmul);
+    attend2_fn attend2 = attend2_lookup(c->prec, c->lmul);
     void *scratch = xmalloc(attend_scratch_bytes(c, S));
     for (long h = 0; h < c->H; h++) {
         const long g = h / c->group;
         const uint8_t *kb = c->k + g * S * rb, *vb = c->v + g * S * rb;
         const int64_t *ip = c->indptr + g * (S + 1);
         for (long i = 0; i < S; i++) {
-            keys_t ks = {c->indices + ip[i], 0, 1, ip[i + 1] - ip[i]};
+            const int32_t *la = c->indices + ip[i];
+            const long na = ip[i + 1] - ip[i];
+            if (attend2 && i + 1 < S && na > 0) {
+                /* neighbouring rows whose lists nest (equal, or one a prefix of the other) */
+                const int32_t *lb = c->indices + ip[i + 1];
+                const long nb = ip[i + 2] - ip[i + 1];
+                int a_in_b = nb >= na && is_prefix(la, na, lb, nb);
+                int b_in_a = !a_in_b && nb > 0 && na >= nb && is_prefix(lb, nb, la, na);
+                if (a_in_b || b_in_a) {
+                    keys_t u = {a_in_b ? lb : la, 0, 1, a_in_b ? nb : na};
+                    attend2(c, c->q + (h * S + i) * rb, c->q + (h * S + i + 1) * rb, kb, vb, &u,
+                            0, na, 0, nb, c->out + (h * S + i) * D, c->out + (h * S + i + 1) * D,
+                            scratch);
+                    i++;
+                    continue;
+                }
+            }
+            keys_t ks = {la, 0, 1, na};
             attend(c, c->q + (h * S + i) * rb, kb, vb, &ks, c->out + (h * S + i) * D, scratch);
         }
     }
     return 0;
+}
+
+int is_prefix(const int32_t *a, long na, const int32_t *b, long nb) {
+    if (na > nb) return 0;
+    for (long t = 0; t < na;) {
+        size_t vl = __riscv_vsetvl_e32m8((size_t)(na - t));
+        vbool4_t ne = __riscv_vmsne_vv_i32m8_b4(__riscv_vle32_v_i32m8(a + t, vl),
+                                                __riscv_vle32_v_i32m8(b + t, vl), vl);
+        if (__riscv_vcpop_m_b4(ne, vl)) return 0;
+        t += (long)vl;
+    }
+    return 1;
 }

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""The NumPy reference per pattern at ~5% density against dense PyTorch SDPA, in one run.
+
+For S = 4096 and 16384 (H = 8, D = 64, fp32, synthetic data) it times the reference backend
+(selection + attention, best of --repeat) for every pattern with parameters chosen for about
+5% density, and torch's dense ``scaled_dot_product_attention`` on the same tensors (CPU,
+torch 2.13.0, an optional extra: its column is skipped when torch is missing). It prints the
+measured density, the times and ``ratio = reference / dense SDPA`` next to the issue's target
+``2 * density`` (checked for sliding_window and bsr at S = 16384).
+
+    python bench/reference_vs_torch.py [--seq 4096 16384] [--repeat 2] [--patterns ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+
+import numpy as np
+from sattn.ir.schema import Shape, params_from_dict
+from sattn.reference.data import synthetic
+from sattn.reference.executor import run
+
+TARGET_PATTERNS = ("sliding_window", "bsr")
+
+
+def pattern_attrs(spec: str, s: int, rho: float) -> dict:
+    """Attributes that give about ``rho`` density at sequence length ``s``."""
+    if spec == "sliding_window":
+        return {"window_size": round(rho * s / 2)}
+    if spec == "bsr":
+        return {"block_size": 64, "keep_ratio": rho}
+    if spec == "block_local_global":
+        return {"block_size": 2 ** int(math.log2(rho * s / 3)), "global_tokens": 16}
+    if spec == "nm_structured":
+        return {"nm_n": 1, "nm_m": round(1 / rho)}
+    if spec == "topk_per_query":
+        return {"topk_k": round(rho * s)}
+    if spec == "lsh":
+        return {"lsh_buckets": round(1 / rho)}
+    if spec == "landmark":
+        return {"num_landmarks": round(rho * s)}
+    if spec == "dense":
+        return {}
+    raise ValueError(spec)
+
+
+def time_sdpa(q: np.ndarray, k: np.ndarray, v: np.ndarray, repeat: int) -> float | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    tq, tk, tv = (torch.from_numpy(x)[None] for x in (q, k, v))
+    f = torch.nn.functional.scaled_dot_product_attention
+    with torch.no_grad():
+        f(tq[:, :, :64], tk, tv)  # warm up
+        best = math.inf
+        for _ in range(repeat):
+            t = time.perf_counter()
+            f(tq, tk, tv)
+            best = min(best, time.perf_counter() - t)
+    return best
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seq", type=int, nargs="+", default=[4096, 16384])
+    ap.add_argument("--heads", type=int, default=8)
+    ap.add_argument("--dim", type=int, default=64)
+    ap.add_argument("--density", type=float, default=0.05)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--patterns", nargs="+", default=[
+        "sliding_window", "bsr", "block_local_global", "nm_structured", "topk_per_query",
+        "lsh", "landmark"])
+    args = ap.parse_args()
+
+    rows = []
+    head = (f"{'pattern':<20} {'S':>6} {'density':>8} {'select_s':>9} {'attend_s':>9} "
+            f"{'ref_s':>8} {'sdpa_s':>8} {'ratio':>7} {'2*rho':>6}  target")
+    print(head)
+    print("-" * len(head))
+    failed = False
+    for s in args.seq:
+        shape = Shape(args.heads, s, args.dim)
+        q, k, v = synthetic(shape)
+        sdpa = time_sdpa(q, k, v, args.repeat)
+        for spec in args.patterns:
+            p = params_from_dict(pattern_attrs(spec, s, args.density)).replace(spec=spec)
+            best = None
+            for _ in range(args.repeat):
+                r = run(p, q, k, v)
+                total = r.timings["select_s"] + r.timings["attend_s"]
+                if best is None or total < best[0]:
+                    best = (total, r.timings["select_s"], r.timings["attend_s"], r.density)
+            total, sel_s, att_s, dens = best
+            ratio = total / sdpa if sdpa else None
+            verdict = "-"
+            if sdpa and spec in TARGET_PATTERNS and s >= 16384:
+                ok = ratio <= 2 * dens
+                verdict = "met" if ok else "MISSED"
+                failed |= not ok
+            rows.append((spec, s, dens, sel_s, att_s, total, sdpa, ratio))
+            print(f"{spec:<20} {s:>6} {dens:>8.4f} {sel_s:>9.3f} {att_s:>9.3f} {total:>8.3f} "
+                  f"{(f'{sdpa:.3f}' if sdpa else 'n/a'):>8} "
+                  f"{(f'{ratio:.3f}' if ratio is not None else 'n/a'):>7} {2 * dens:>6.3f}  {verdict}",
+                  flush=True)
+    if any(r[6] is None for r in rows):
+        print("torch not installed: SDPA column skipped (pip install torch==2.13.0)")
+    print("ratio = reference (select + attend) / dense torch SDPA; target for sliding_window and "
+          "bsr at S=16384: ratio <= 2*density")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

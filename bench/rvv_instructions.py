@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Dynamic instruction counts of the RVV kernels under qemu, every pattern side by side.
+
+For S in (1024, 4096), D = 64, one query head, fp32, VLEN 256: each pattern at its natural
+parameters runs once with the counting plugin; the table prints the measured count, the
+density (selected / dense pairs), the ratio sparse / dense-kernel count, that ratio divided
+by the density (target for the static patterns: <= 1.3), and instructions per attended pair
+against the ideal (design: (2*D + 14) / VL vector instructions per pair, VL = VLEN/32 * 4
+lanes at LMUL 4; target for the dense kernel: within 2x).
+
+    python bench/rvv_instructions.py [--seq 1024 4096] [--vlen 256] [--lmul 8] [--patterns ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+
+from sattn.backends.rvv import runner
+from sattn.ir.schema import params_from_dict
+from sattn.reference.data import synthetic
+
+#: pattern -> (spec, attributes): the natural parameters of each pattern.
+PATTERNS: dict[str, tuple[str, dict]] = {
+    "dense": ("dense", {}),
+    "sliding_window": ("sliding_window", {"window_size": 64}),
+    "bsr": ("bsr", {"block_size": 64, "keep_ratio": 0.125}),
+    "block_local_global": ("block_local_global", {"block_size": 64, "global_tokens": 16}),
+    "topk_per_query": ("topk_per_query", {"topk_k": 64}),
+    "nm_structured": ("nm_structured", {"nm_n": 2, "nm_m": 4}),
+    "lsh": ("lsh", {"lsh_buckets": 8}),
+    "landmark": ("landmark", {"num_landmarks": 64, "landmark_iters": 2}),
+    "bsr+comp": ("bsr", {"block_size": 64, "comp_block_size": 16, "keep_ratio": 0.125}),
+}
+STATIC = ("sliding_window", "bsr", "block_local_global")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seq", type=int, nargs="+", default=[1024, 4096])
+    ap.add_argument("--head-dim", type=int, default=64)
+    ap.add_argument("--vlen", type=int, default=256)
+    ap.add_argument("--lmul", type=int, default=runner.DEFAULT_LMUL)
+    ap.add_argument("--patterns", nargs="+", default=list(PATTERNS), choices=list(PATTERNS))
+    args = ap.parse_args()
+    d = args.head_dim
+    ideal = runner.ideal_per_pair(d, args.vlen, 4)
+    print(f"# RVV kernels, fp32, D={d}, VLEN={args.vlen}, LMUL={args.lmul}; measured with the "
+          f"qemu plugin (kernel region only)")
+    print(f"# ideal vector instructions per pair (design, LMUL 4): {ideal:.2f}")
+    hdr = (f"{'S':>5} {'pattern':<19} {'instructions':>13} {'vector':>12} {'density':>8} "
+           f"{'sparse/dense':>12} {'ratio/dens':>10} {'instr/pair':>10} {'vs ideal':>8} {'time':>6}")
+    print(hdr)
+    ok = True
+    for s in args.seq:
+        dense_count = None
+        names = ["dense"] + [p for p in args.patterns if p != "dense"]
+        for name in names:
+            spec, attrs = PATTERNS[name]
+            p = params_from_dict({"seq_len": s, "head_dim": d, "num_heads": 1, **attrs}).replace(spec=spec)
+            q, k, v = synthetic(p.shape())
+            t0 = time.time()
+            r = runner.run(p, q, k, v, vlen=args.vlen, lmul=args.lmul)
+            dt = time.time() - t0
+            n = r.counters["instructions"]
+            pairs = r.counters["selected_pairs"]
+            if name == "dense":
+                dense_count = n
+            ratio = n / dense_count
+            per_pair = n / pairs if pairs else float("nan")
+            rd = ratio / r.density
+            flag = ""
+            if name in STATIC and rd > 1.3:
+                flag, ok = " (>1.3)", False
+            if name == "dense" and per_pair > 2 * ideal:
+                flag, ok = " (>2x ideal)", False
+            if name in args.patterns:
+                print(f"{s:>5} {name:<19} {n:>13,} {r.counters['vector']:>12,} {r.density:>8.4f} "
+                      f"{ratio:>12.4f} {rd:>10.2f} {per_pair:>10.2f} {per_pair / ideal:>7.2f}x "
+                      f"{dt:>5.1f}s{flag}")
+    print("# targets: static patterns ratio/density <= 1.3; dense instr/pair <= 2x ideal: "
+          + ("met" if ok else "NOT met (flagged rows)"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+// Unit test of the MAC array and the streaming softmax alone (Verilator, C++).
+//
+//   Vsattn_unit_top [--seed N] [--cases N]
+//
+// MAC array: random dot products of 1..8 chunks of up to 16 lanes (partial lane masks), integer
+// mode (int8/int4 codes: must be exact) and fp32 mode (compared with a double-precision dot:
+// error / sum|a_i b_i| reported); row-end markers must come out in order.
+// Softmax: random rows of scores, each (p, alpha) and the final l compared with double math:
+// p = e^(s - m'), alpha = e^(m - m'), l = sum_j e^(s_j - max). Errors are printed as one line
+//   unit: mac_int_mismatch=N mac_fp_max_rel=F marker_errors=N sm_p_max_ulp=F sm_alpha_max_ulp=F
+//         sm_l_max_rel=F sm_out_rows=N
+// and the exit status is 1 when a bound (int exact, fp 1e-6, p/alpha <= 2 ulp, l 1e-6) fails.
+#include "Vsattn_unit_top.h"
+#include "verilated.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <random>
+#include <string>
+#include <vector>
+
+static uint32_t fbits(float x) { uint32_t u; std::memcpy(&u, &x, 4); return u; }
+static float bitsf(uint32_t u) { float x; std::memcpy(&x, &u, 4); return x; }
+static double ulp_err(float got, double want) {
+  if (want == 0) return got == 0 ? 0 : 1e9;
+  int e; std::frexp(want, &e);
+  double ulp = std::ldexp(1.0, e - 24);
+  return std::fabs(got - want) / ulp;
+}
+
+struct Tb {
+  Vsattn_unit_top t;
+  void tick() { t.clk = 0; t.eval(); t.clk = 1; t.eval(); }
+  Tb() {
+    t.rst_n = 0; t.mac_in_valid = 0; t.sm_in_valid = 0; t.sm_out_ready = 1; t.sm_soft_reset = 0;
+    tick(); tick(); t.rst_n = 1;
+  }
+};
+
+int main(int argc, char **argv) {
+  Verilated::commandArgs(argc, argv);
+  unsigned seed = 1; int cases = 3000;
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s == "--seed" && i + 1 < argc) seed = std::atoi(argv[++i]);
+    else if (s == "--cases" && i + 1 < argc) cases = std::atoi(argv[++i]);
+  }
+  std::mt19937 rng(seed);
+  Tb tb;
+  auto &t = tb.t;
+  const int L = 16;
+  long int_mismatch = 0, marker_err = 0;
+  double fp_max_rel = 0;
+
+  // ---------------- MAC array ----------------
+  for (int c = 0; c < cases; ++c) {
+    bool is_int = c % 2 == 0;
+    int d = 1 + rng() % 128;
+    int nch = (d + L - 1) / L;
+    long long iref = 0; double fref = 0, fabs_sum = 0;
+    t.mac_is_int = is_int;
+    for (int ch = 0; ch < nch; ++ch) {
+      int n = std::min(L, d - ch * L);
+      uint32_t en = 0;
+      for (int k = 0; k < L; ++k) {
+        uint32_t a, b;
+        if (is_int) {
+          int qmax = (c % 4 == 0) ? 127 : 7;
+          int ia = (int)(rng() % (2 * qmax + 1)) - qmax, ib = (int)(rng() % (2 * qmax + 1)) - qmax;
+          a = (uint32_t)ia; b = (uint32_t)ib;
+          if (k < n) iref += (long long)ia * ib;
+        } else {
+          std::normal_distribution<float> nd(0.f, 1.f);
+          float fa = nd(rng), fb = nd(rng);
+          a = fbits(fa); b = fbits(fb);
+          if (k < n) { fref += (double)fa * fb; fabs_sum += std::fabs((double)fa * fb); }
+        }
+        if (k < n) en |= 1u << k;
+        t.mac_a[k] = a; t.mac_b[k] = b;
+      }
+      t.mac_lane_en = en; t.mac_in_valid = 1; t.mac_in_first = ch == 0; t.mac_in_last = ch == nch - 1;
+      t.mac_in_end = 0; t.mac_in_tag = c & 0xff;
+      tb.tick();
+      if (ch < nch - 1 && t.mac_out_valid) ++marker_err;  // a result only after the last chunk
+    }
+    t.mac_in_valid = 0;
+    // the result is registered: visible now
+    if (!t.mac_out_valid || t.mac_out_end || t.mac_out_tag != (uint32_t)(c & 0xff)) ++marker_err;
+    float got = bitsf(t.mac_out_dot);
+    if (is_int) { if (got != (float)iref) ++int_mismatch; }
+    else fp_max_rel = std::max(fp_max_rel, std::fabs(got - fref) / std::max(fabs_sum, 1e-30));
+    // a row-end marker passes through in order, one cycle later
+    t.mac_in_valid = 1; t.mac_in_end = 1; t.mac_in_tag = 0xAA;
+    tb.tick();
+    t.mac_in_valid = 0; t.mac_in_end = 0;
+    if (!t.mac_out_valid || !t.mac_out_end || t.mac_out_tag != 0xAA) ++marker_err;
+    tb.tick();
+    if (t.mac_out_valid) ++marker_err;
+  }
+
+  // ---------------- softmax ----------------
+  double p_ulp = 0, a_ulp = 0, l_rel = 0;
+  long rows = 0;
+  std::normal_distribution<float> sd(0.f, 4.f);
+  const float scale = 0.125f;
+  t.sm_score_scale = fbits(scale);
+  for (int c = 0; c < cases / 4; ++c) {
+    int n = rng() % 40;  // 0 keys: an empty row (l = 0)
+    std::vector<float> s(n);
+    for (auto &x : s) x = sd(rng) * (c % 3 == 0 ? 10.f : 1.f);
+    double m = -INFINITY, l = 0;
+    for (int j = 0; j <= n; ++j) {
+      bool end = j == n;
+      t.sm_in_valid = 1; t.sm_in_end = end; t.sm_in_dot = end ? 0 : fbits(s[j]); t.sm_in_tag = j & 0xff;
+      // random back-pressure on the output
+      t.sm_out_ready = 0;
+      tb.tick();
+      t.sm_in_valid = 0;
+      int wait = rng() % 3;
+      for (int w = 0; w < wait; ++w) {
+        t.clk = 0; t.eval();
+        if (t.sm_in_ready && w == 0 && t.sm_out_valid) ++marker_err;  // must hold while not ready
+        tb.tick();
+      }
+      t.clk = 0; t.eval();
+      if (!t.sm_out_valid || t.sm_out_end != end || t.sm_out_tag != (uint32_t)(j & 0xff)) { ++marker_err; }
+      if (!end) {
+        // the unit scales and subtracts in fp32 (as NumPy does); the exp is what is measured
+        float sc = s[j] * scale;
+        float mn = std::isinf(m) ? sc : std::max((float)m, sc);
+        double pw = std::exp((double)(float)(sc - mn));
+        double aw = std::isinf(m) ? 0.0 : std::exp((double)(float)((float)m - mn));
+        p_ulp = std::max(p_ulp, ulp_err(bitsf(t.sm_out_p), pw));
+        if (aw > 1e-37) a_ulp = std::max(a_ulp, ulp_err(bitsf(t.sm_out_alpha), aw));
+        l = l * aw + pw; m = mn;
+      } else {
+        double want = 0;
+        if (n) { double mx = -INFINITY; for (float x : s) mx = std::max(mx, (double)(x * scale));
+                 for (float x : s) want += std::exp((double)(x * scale) - mx); }
+        float got = bitsf(t.sm_out_l);
+        l_rel = std::max(l_rel, want == 0 ? std::fabs(got) : std::fabs(got - want) / want);
+        ++rows;
+      }
+      t.sm_out_ready = 1;
+      tb.tick();
+      t.sm_out_ready = 1;
+    }
+  }
+  std::printf("unit: mac_int_mismatch=%ld mac_fp_max_rel=%.3e marker_errors=%ld sm_p_max_ulp=%.3f "
+              "sm_alpha_max_ulp=%.3f sm_l_max_rel=%.3e sm_out_rows=%ld\n",
+              int_mismatch, fp_max_rel, marker_err, p_ulp, a_ulp, l_rel, rows);
+  bool ok = int_mismatch == 0 && marker_err == 0 && fp_max_rel <= 1e-6 && p_ulp <= 2.0 &&
+            a_ulp <= 2.0 && l_rel <= 1e-5;
+  t.final();
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,225 @@
+"""The RoCC backend: run one attention op on the accelerator RTL under Verilator.
+
+``run(params, q, k, v, **options)`` selects the keys on the host (:func:`sattn.specs.select_indices`
+for every pattern: the structural ones and the data-dependent ones alike; the accelerator then
+executes the index table with one datapath), prepares the operands exactly as the reference sees
+them (:func:`sattn.reference.precision.prepare`: bf16 rounding, i8/i4 codes; landmark K/V are the
+reference's compressed operands), writes the artifacts (``indices.txt`` / ``indices.desc`` through
+:func:`sattn.tools.emit_artifacts.emit_artifacts`) and the Q/K/V memory images into a private
+temporary directory, runs ``hw/sim/obj_dir/Vrocc_sattn`` (built if needed), and returns the
+output tensor with the RTL's counters.
+
+``probe()`` runs the simulator's capability read (version, CAPS and hardware parameters).
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sattn.errors import SattnError
+from sattn.ir.schema import AttentionParams
+from sattn.result import RunResult
+from sattn.toolrun import run_tool, scratch_dir
+
+#: Memory-model defaults of the testbench: cycles from request to first beat, bytes per cycle.
+DEFAULT_LATENCY = 20
+DEFAULT_BANDWIDTH = 16.0
+
+_LINE_PREFIXES = ("verilator_tb:", "rocc_counters(rtl):", "spec_info:", "rocc_hw:", "rocc_util:")
+_KV = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(0x[0-9a-fA-F]+|[-+0-9.eE]+)(?=[\s\],)]|$)")
+
+
+@dataclass(frozen=True)
+class HwInfo:
+    """What the accelerator reports about itself (``rocc_hw`` line)."""
+
+    ver: int
+    caps: int
+    bsr: bool
+    sw: bool
+    gqa: bool
+    comp: bool
+    precisions: tuple[str, ...]
+    lanes: int
+    dmax: int
+    kv_rows: int
+    line: str
+
+    def supports(self, precision: str) -> bool:
+        return precision in self.precisions
+
+
+def _fields(line: str) -> dict[str, float | int]:
+    """``key=value`` numbers of one printed line (ints stay ints; 0x.. parsed as hex)."""
+    out: dict[str, float | int] = {}
+    for k, v in _KV.findall(line):
+        if v.startswith(("0x", "0X")):
+            out[k] = int(v, 16)
+        elif re.fullmatch(r"[-+]?\d+", v):
+            out[k] = int(v)
+        else:
+            out[k] = float(v)
+    return out
+
+
+def parse_hw(line: str) -> HwInfo:
+    """Parse a ``rocc_hw: ver=0x.. caps=0x.. [bsr=B sw=B gqa=B comp=B] fp32=B ...`` line."""
+    f = _fields(line)
+    try:
+        precs = tuple(p for p in ("fp32", "bf16", "i8", "i4") if f.get(p))
+        return HwInfo(ver=int(f["ver"]), caps=int(f["caps"]), bsr=bool(f["bsr"]),
+                      sw=bool(f["sw"]), gqa=bool(f["gqa"]), comp=bool(f["comp"]),
+                      precisions=precs, lanes=int(f.get("lanes", 0)), dmax=int(f.get("dmax", 0)),
+                      kv_rows=int(f.get("kv_rows", 0)), line=line)
+    except KeyError as e:
+        raise SattnError(f"rocc simulator printed an unexpected capability line: {line!r} "
+                         f"(missing {e})") from None
+
+
+def simulator() -> Path:
+    """The simulator binary, built (or copied from the cache) when its sources changed."""
+    from sattn.backends.rocc.build import build
+
+    return build()
+
+
+def probe(timeout: float = 60.0) -> HwInfo:
+    """Run the simulator's capability read (``Vrocc_sattn --probe``)."""
+    proc = run_tool([str(simulator()), "--probe"], what="rocc capability probe", timeout=timeout)
+    for line in proc.stdout.decode().splitlines():
+        if line.startswith("rocc_hw:"):
+            return parse_hw(line)
+    raise SattnError("rocc capability probe printed no 'rocc_hw:' line")
+
+
+def pack_operand(x: np.ndarray, precision: str) -> bytes:
+    """The memory image of one operand: fp32 / bf16 little-endian, int8 codes, or int4 codes two
+    per byte (element 2i in the low nibble)."""
+    from sattn.reference.precision import to_bf16_bits
+
+    if precision == "fp32":
+        return np.ascontiguousarray(x, dtype="<f4").tobytes()
+    if precision == "bf16":
+        return np.ascontiguousarray(to_bf16_bits(x), dtype="<u2").tobytes()
+    codes = np.asarray(x).astype(np.int8)
+    if precision == "i8":
+        return np.ascontiguousarray(codes).tobytes()
+    if codes.shape[-1] % 2:
+        raise SattnError(f"precision i4 on the RoCC accelerator needs an even head dim "
+                         f"(two codes per byte), got D={codes.shape[-1]}")
+    nib = (codes.astype(np.uint8) & 0x0F).reshape(-1, 2)
+    return (nib[:, 0] | (nib[:, 1] << 4)).astype(np.uint8).tobytes()
+
+
+def _f32_bits(x: float) -> str:
+    return "0x{:08x}".format(struct.unpack("<I", struct.pack("<f", float(np.float32(x))))[0])
+
+
+def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **options: Any) -> RunResult:
+    """Run ``params`` (spec selected) on the RTL. Options:
+
+    ``selection`` a precomputed Selection; ``latency`` (cycles, default 20) and ``bandwidth``
+    (bytes/cycle, default 16) of the memory model; ``keep_dir`` keeps the artifacts and memory
+    images there; ``timeout`` in seconds; ``max_cycles`` stops a hung simulation.
+    """
+    from sattn.reference import precision as prec
+    from sattn.reference.data import check_qkv
+    from sattn.reference.executor import landmark_operands
+    from sattn.specs import select_indices
+    from sattn.tools.emit_artifacts import emit_artifacts
+
+    shape = check_qkv(q, k, v, params.gqa_group_size)
+    t0 = time.perf_counter()
+    sel = options.get("selection") or select_indices(params, shape, q, k)
+    ops = prec.prepare(params, q, k, v)
+    kk, vv = ops.k, ops.v
+    if sel.key_space == "landmarks":
+        kk, vv = landmark_operands(params, ops, sel.landmark_assign, sel.num_keys)
+    t1 = time.perf_counter()
+    latency = int(options.get("latency") or DEFAULT_LATENCY)
+    bandwidth = float(options.get("bandwidth") or DEFAULT_BANDWIDTH)
+    exe = simulator()
+    t2 = time.perf_counter()
+    with scratch_dir(options.get("keep_dir")) as work:
+        extra = {
+            "hw_score_scale_bits": _f32_bits(ops.score_scale),
+            "hw_out_scale_bits": _f32_bits(ops.v_scale),
+            "hw_memory_layout": "q[H,S,D] k,v[G,num_keys,D] out[H,S,D]fp32",
+        }
+        emit_artifacts(params, shape, sel, work / "indices", extra=extra)
+        for name, arr in (("q", ops.q), ("k", kk), ("v", vv)):
+            (work / f"{name}.bin").write_bytes(pack_operand(arr, ops.precision))
+        out_path = work / "out.bin"
+        cmd = [str(exe), "--desc", str(work / "indices.desc"), "--idx", str(work / "indices.txt"),
+               "--q", str(work / "q.bin"), "--k", str(work / "k.bin"), "--v", str(work / "v.bin"),
+               "--out", str(out_path), "--lat", str(latency), "--bw", repr(bandwidth)]
+        cmd += ["--max-cycles", str(int(options.get("max_cycles") or _cycle_budget(
+            sel.nnz * shape.group, shape, ops.precision, bandwidth, latency)))]
+        proc = run_tool(cmd, what="rocc simulation", timeout=options.get("timeout"))
+        t3 = time.perf_counter()
+        n = shape.heads * shape.seq_len * shape.head_dim
+        out = np.fromfile(out_path, dtype="<f4")
+        if out.size != n:
+            raise SattnError(f"rocc simulation wrote {out.size} output values, expected {n}")
+        out = out.reshape(shape.heads, shape.seq_len, shape.head_dim).astype(np.float32)
+    lines = [ln for ln in proc.stdout.decode().splitlines() if ln.startswith(_LINE_PREFIXES)]
+    counters = parse_counters(lines)
+    return RunResult(
+        backend="rocc", spec=sel.spec, output=out, density=sel.density, counters=counters,
+        timings={"select_s": t1 - t0, "build_s": t2 - t1, "sim_s": t3 - t2}, lines=lines,
+        params=params,
+    )
+
+
+def _cycle_budget(pairs: int, shape, precision: str, bandwidth: float, latency: int) -> int:
+    """A generous cycle limit that stops a hung simulation (50x the MAC-bound and memory-bound
+    estimates; a healthy run stays within ~1.2x of their sum)."""
+    from sattn.hw.isa import HW, PRECISION_BITS
+
+    mac = pairs * shape.head_dim * 2 / HW.lanes
+    rows = shape.heads * shape.seq_len
+    nbytes = (rows + 2 * shape.kv_heads * shape.seq_len) * shape.head_dim * PRECISION_BITS[precision] / 8
+    nbytes += rows * shape.head_dim * 4
+    return int(50 * (mac + rows * (8 + latency) + nbytes / bandwidth) + 1_000_000)
+
+
+def parse_counters(lines: list[str]) -> dict[str, Any]:
+    """The measured numbers of the simulator's lines as one flat dict.
+
+    Keys: every field of ``rocc_counters(rtl)`` (gather_cycles, mac_cycles, dma_bytes, dma_q,
+    dma_k, dma_out, total_cycles, lane_cycles, pairs, ...), ``util_mac``/``util_gather``/
+    ``lanes`` of ``rocc_util``, ``mem_read_bytes``/``mem_write_bytes`` served by the memory
+    model, and ``hw_ver``/``hw_caps``. The ideal MAC-bound cycle count is a model: it is
+    ``model_ideal_mac_cycles``.
+    """
+    got: dict[str, Any] = {}
+    seen = set()
+    for line in lines:
+        head = line.split(":", 1)[0]
+        seen.add(head)
+        f = _fields(line.split(":", 1)[1] if ":" in line else line)
+        if head == "verilator_tb":
+            got["mem_read_bytes"] = f.get("mem_read_bytes")
+            got["mem_write_bytes"] = f.get("mem_write_bytes")
+            got["jobs"] = f.get("jobs")
+        elif head == "rocc_counters(rtl)":
+            got.update(f)
+        elif head == "rocc_util":
+            got["util_mac"] = f.get("util_mac")
+            got["util_gather"] = f.get("util_gather")
+            got["lanes"] = f.get("lanes")
+            got["model_ideal_mac_cycles"] = f.get("ideal_mac_cycles")
+        elif head == "rocc_hw":
+            got["hw_ver"] = f.get("ver")
+            got["hw_caps"] = f.get("caps")
+    for need in ("verilator_tb", "rocc_counters(rtl)", "rocc_util"):
+        if need not in seen:
+            raise SattnError(f"rocc simulation printed no '{need}:' line")
+    return got

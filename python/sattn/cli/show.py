@@ -1,0 +1,34 @@
+"""``sattn show --mlir F --out mask.png``: draw the selected query-by-key pattern of an op
+(after selection, on the op's synthetic data or the given tensors) with its block grid."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mlir", required=True, help="input .mlir file ('-' reads stdin)")
+    parser.add_argument("--out", required=True, help="picture to write (.png, .svg or .pdf)")
+    parser.add_argument("--head", type=int, default=0, help="KV head to draw (default 0)")
+    parser.add_argument("--grid", type=int, default=None,
+                        help="block grid every N tokens (default: the pattern's block size; 0: none)")
+    parser.add_argument("--q", help="Q as .npy, float32 [H, S, D] (data-dependent patterns)")
+    parser.add_argument("--k", help="K as .npy, float32 [H_kv, S, D]")
+    parser.add_argument("--v", help="V as .npy, float32 [H_kv, S, D]")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+    parser.add_argument("--op", type=int, default=None, help="which attention op when there are several")
+    parser.add_argument("--title", default="", help="title (default: spec, S and density)")
+
+
+def execute(args: argparse.Namespace) -> int:
+    from sattn.api import pattern
+    from sattn.toolrun import atomic_write
+    from sattn.viz import image_format, render_pattern
+
+    fmt = image_format(args.out)  # check the name before any work
+    sel = pattern(args.mlir, q=args.q, k=args.k, v=args.v, seed=args.seed, op=args.op)
+    data = render_pattern(sel, title=args.title, kv_head=args.head, grid=args.grid, fmt=fmt)
+    atomic_write(args.out, data)
+    print(f"show: spec={sel.spec} S={sel.seq_len} keys={sel.num_keys} "
+          f"density={sel.density:.4f} -> {args.out}")
+    return 0

@@ -1,0 +1,357 @@
+"""Selector quality: run a grid of shapes and attributes through every spec the selector could
+have chosen, measure each on a backend, and score the selector's choice.
+
+One *case* is one attribute set (shape + window_size, keep_ratio, block_size, ...). Its
+*candidates* are the specs of the selector's cost comparison that it could choose under the
+current hints (status ``ok``/``chosen`` in :class:`sattn.selector.Decision`). Each candidate
+runs on the backend with the case's synthetic inputs; its *cost* is a measured number:
+
+=============  ==================================================================  ==========
+backend        default cost                                                         kind
+=============  ==================================================================  ==========
+rvv            ``instructions`` retired in the kernel region (qemu plugin)          measured
+rocc           ``cycles`` of the RTL run (Verilator)                                measured
+reference      ``wall_s``: fastest of 3 runs of the NumPy executor                  measured
+reference      ``model_pairs``: selected (query, key) pairs (``--cost model_pairs``) a model
+=============  ==================================================================  ==========
+
+Any counter the backend reports can be the cost (``--cost vector``, ``--cost dma_bytes``).
+Per case: the *best* candidate is the cheapest measured one (among those within ``max_error``
+when the case sets it), *regret* = cost(selected) / cost(best) (1 = optimal), and each
+candidate's accuracy against dense fp32 attention (:mod:`sattn.selector.accuracy`).
+
+Cases run in parallel local processes (``concurrent.futures``) or on Ray.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sattn.errors import SattnError
+
+#: Default cost counter per backend (see the module docstring).
+DEFAULT_COST: dict[str, str] = {"rvv": "instructions", "rocc": "cycles", "reference": "wall_s"}
+#: Costs that are models, not measurements: their names start with ``model_``.
+MODEL_COSTS = ("model_pairs",)
+RAY_INSTALL = "pip install ray  (or: pip install -e 'python[ray]')"
+
+#: Named grids: axis -> values. The product of the axes is the set of cases.
+GRIDS: dict[str, dict[str, tuple]] = {
+    "tiny": {
+        "seq_len": (64,), "head_dim": (16,), "window_size": (4, 24), "keep_ratio": (0.25,),
+        "block_size": (16,), "gqa_group_size": (1, 2),
+    },
+    "small": {
+        "seq_len": (64, 128), "head_dim": (16, 32), "window_size": (4, 32),
+        "keep_ratio": (0.125, 0.5), "block_size": (16, 32), "gqa_group_size": (1,),
+    },
+    "bench": {
+        "seq_len": (64, 128, 256), "head_dim": (16, 32), "window_size": (2, 8, 24, 64),
+        "keep_ratio": (0.125, 0.25, 0.5), "block_size": (16, 32), "gqa_group_size": (1, 2),
+    },
+}
+AXES = ("seq_len", "head_dim", "window_size", "keep_ratio", "block_size", "gqa_group_size",
+        "precision", "comp_block_size", "dilation", "causal")
+
+
+def grid_cases(axes: dict[str, Iterable], fixed: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every combination of the axis values (plus ``fixed`` attributes), as attribute dicts.
+    ``gqa_group_size`` G also sets ``num_heads = G`` (one KV head)."""
+    names = list(axes)
+    out = []
+    for combo in itertools.product(*(tuple(axes[n]) for n in names)):
+        attrs = dict(zip(names, combo))
+        attrs.update(fixed or {})
+        if "gqa_group_size" in attrs:
+            attrs.setdefault("num_heads", attrs["gqa_group_size"])
+        out.append(attrs)
+    return out
+
+
+@dataclass
+class Candidate:
+    """One spec measured on one case."""
+
+    spec: str
+    cost: float
+    model_cost: float | None
+    max_rel_error: float
+    off_share: float
+    density: float
+
+
+@dataclass
+class CaseResult:
+    """The outcome of one case: its candidates, the selector's choice, the measured best."""
+
+    attrs: dict[str, Any]
+    selected: str
+    rule: str
+    candidates: list[Candidate]
+    best: str
+    regret: float
+    seconds: float
+    error: str | None = None
+
+
+@dataclass
+class Summary:
+    """Aggregate selector quality over a sweep."""
+
+    backend: str
+    cost: str
+    cases: int
+    scored: int  # cases with >= 2 candidates
+    best_share: float
+    within10_share: float
+    mean_regret: float
+    max_regret: float
+    failed: int
+    per_case: list[CaseResult] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        kind = "model" if self.cost.startswith("model_") else "measured"
+        return [
+            (f"sweep: backend={self.backend} cost={self.cost} ({kind}) cases={self.cases} "
+             f"scored={self.scored} failed={self.failed}"),
+            (f"selector: best_share={self.best_share:.3f} "
+             f"within10_share={self.within10_share:.3f} "
+             f"mean_regret={self.mean_regret:.4f} max_regret={self.max_regret:.4f}"),
+        ]
+
+
+def _cost_of(result, backend: str, cost: str, rerun: Callable[[], Any]) -> float:
+    if cost == "wall_s":
+        best = sum(result.timings.values())
+        for _ in range(2):  # fastest of three: the least disturbed run
+            best = min(best, sum(rerun().timings.values()))
+        return best
+    if cost == "model_pairs":
+        return float(result.counters["selected_pairs"])
+    if cost in result.counters:
+        return float(result.counters[cost])
+    if cost == "cycles":  # the RTL's total under whichever name the driver gives it
+        for key in ("total_cycles", "cycles_total", "cycles"):
+            if key in result.counters:
+                return float(result.counters[key])
+    raise SattnError(
+        f"backend '{backend}' reports no counter '{cost}' (it has: {', '.join(result.counters)})"
+    )
+
+
+def run_case(attrs: dict[str, Any], backend: str = "reference", cost: str | None = None,
+             threshold: float = 1e-2, seed: int = 0, env: dict[str, str] | None = None,
+             options: dict[str, Any] | None = None) -> CaseResult:
+    """Measure every candidate of one case (runs in a worker process)."""
+    from sattn.backends import get_backend
+    from sattn.ir.schema import params_from_dict
+    from sattn.reference.data import synthetic
+    from sattn.selector import select_spec
+    from sattn.selector.accuracy import apply_budget, dense_output, measure
+
+    t0 = time.perf_counter()
+    cost = cost or DEFAULT_COST[backend]
+    params = params_from_dict(attrs)
+    decision = select_spec(params, env if env is not None else {})
+    if params.max_error is not None and decision.rule != "max_error":
+        decision = apply_budget(params, decision, seed=seed)
+    usable = [c for c in decision.candidates if c.status in ("ok", "chosen") and c.cost is not None]
+    specs = [c.spec for c in usable]
+    model = {c.spec: c.cost.total for c in usable}
+    if params.max_error is not None and "dense" not in specs:
+        specs.append("dense")  # the budget's last resort is a candidate too
+    if decision.spec not in specs:
+        specs.append(decision.spec)
+    q, k, v = synthetic(params.shape(), seed)
+    dense = dense_output(params, q, k, v)
+    mod = get_backend(backend)
+    cands = []
+    for spec in specs:
+        p = params.replace(spec=spec)
+        res = mod.run(p, q, k, v, **(options or {}))
+        acc = measure(res.output, dense, threshold)
+        c = _cost_of(res, backend, cost,
+                     lambda p=p: mod.run(p, q, k, v, **(options or {})))
+        cands.append(Candidate(spec, c, model.get(spec), acc.max_rel_error, acc.off_share,
+                               float(res.density)))
+    eligible = [c for c in cands
+                if params.max_error is None or c.max_rel_error <= params.max_error] or cands
+    best = min(eligible, key=lambda c: c.cost)
+    chosen = next(c for c in cands if c.spec == decision.spec)
+    regret = chosen.cost / best.cost if best.cost > 0 else (1.0 if chosen.cost == 0 else math.inf)
+    return CaseResult(attrs, decision.spec, decision.rule, cands, best.spec, regret,
+                      time.perf_counter() - t0)
+
+
+def _safe_case(task: tuple) -> tuple[int, CaseResult]:
+    """``run_case`` for a worker: ``(index, result)``; a failing case is recorded, not fatal."""
+    index, args = task
+    try:
+        return index, run_case(*args)
+    except SattnError as e:
+        return index, CaseResult(args[0], "", "", [], "", math.nan, 0.0, error=str(e))
+
+
+class Progress:
+    """A progress bar on stderr (redrawn in place on a terminal, every 10% otherwise)."""
+
+    def __init__(self, total: int, label: str = "sweep", stream=None, enabled: bool = True):
+        self.total, self.done, self.label = total, 0, label
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.t0 = time.perf_counter()
+        self._last_decile = -1
+
+    def step(self, note: str = "") -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        frac = self.done / max(self.total, 1)
+        decile = int(frac * 10)
+        if not self.tty and decile == self._last_decile and self.done != self.total:
+            return
+        self._last_decile = decile
+        width = 30
+        bar = "#" * int(frac * width) + "." * (width - int(frac * width))
+        text = (f"{self.label} [{bar}] {self.done}/{self.total} "
+                f"{time.perf_counter() - self.t0:.0f}s {note}")
+        self.stream.write(("\r" + text[:110].ljust(110)) if self.tty else text + "\n")
+        if self.tty and self.done == self.total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _local(tasks: list[tuple], jobs: int) -> Iterator[tuple[int, CaseResult]]:
+    if jobs <= 1:
+        for t in tasks:
+            yield _safe_case(t)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(_safe_case, t) for t in tasks]
+        for f in as_completed(futures):
+            yield f.result()
+
+
+def ray_available() -> bool:
+    """Whether the optional Ray extra is importable."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _ray(tasks: list[tuple], jobs: int, address: str | None) -> Iterator[tuple[int, CaseResult]]:
+    try:
+        import ray
+    except ImportError:
+        raise SattnError(f"--executor ray needs the optional Ray extra; install it with: {RAY_INSTALL}") from None
+    started = False
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if address:
+            kwargs["address"] = address
+        else:
+            kwargs["num_cpus"] = max(1, jobs)
+        ray.init(**kwargs)
+        started = True
+    try:
+        remote = ray.remote(_safe_case)
+        pending = [remote.remote(t) for t in tasks]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                yield ray.get(ref)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def sweep(
+    cases: list[dict[str, Any]],
+    backend: str = "reference",
+    *,
+    cost: str | None = None,
+    jobs: int | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
+    threshold: float = 1e-2,
+    seed: int = 0,
+    env: dict[str, str] | None = None,
+    options: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> Summary:
+    """Run every case (see the module docstring) and summarise the selector's quality.
+
+    ``env`` holds the selector variables (``SATTN_PREFER_BSR``, ...) every case selects with
+    (default: none, whatever this process's environment says)."""
+    from sattn.backends import BACKENDS
+
+    if backend not in BACKENDS:
+        raise SattnError(f"unknown backend '{backend}' (choose from {', '.join(BACKENDS)})")
+    if executor not in ("local", "ray"):
+        raise SattnError(f"unknown executor '{executor}' (choose from local, ray)")
+    if not cases:
+        raise SattnError("the sweep grid is empty")
+    from sattn.ir.schema import params_from_dict
+
+    for attrs in cases:  # bad attributes fail the whole sweep up front, with the name
+        params_from_dict(attrs)
+    cost = cost or DEFAULT_COST[backend]
+    jobs = jobs or os.cpu_count() or 1
+    tasks = [(i, (a, backend, cost, threshold, seed, env or {}, options or {}))
+             for i, a in enumerate(cases)]
+    bar = Progress(len(tasks), f"sweep {backend}", enabled=progress)
+    results: list[CaseResult | None] = [None] * len(cases)
+    it = _ray(tasks, jobs, ray_address) if executor == "ray" else _local(tasks, jobs)
+    for i, r in it:
+        results[i] = r
+        bar.step("(failed)" if r.error else f"{r.selected} vs best {r.best}")
+    return summarize([r for r in results if r is not None], backend, cost)
+
+
+def summarize(results: list[CaseResult], backend: str, cost: str) -> Summary:
+    """Best-pick share, within-10% share and mean regret over the scored cases."""
+    ok = [r for r in results if r.error is None]
+    scored = [r for r in ok if len(r.candidates) >= 2]
+    regrets = [r.regret for r in scored]
+    n = len(scored)
+    return Summary(
+        backend=backend, cost=cost, cases=len(results), scored=n,
+        best_share=sum(r.selected == r.best or r.regret <= 1.0 for r in scored) / n if n else math.nan,
+        within10_share=sum(r.regret <= 1.1 + 1e-12 for r in scored) / n if n else math.nan,
+        mean_regret=sum(regrets) / n if n else math.nan,
+        max_regret=max(regrets) if n else math.nan,
+        failed=len(results) - len(ok), per_case=results,
+    )
+
+
+def case_table(summary: Summary, limit: int | None = None) -> str:
+    """One line per case: attributes, selected vs best, regret, and each candidate's cost and
+    error (the sweep's detailed report)."""
+    lines = []
+    for r in summary.per_case[:limit]:
+        key = " ".join(f"{k}={v}" for k, v in r.attrs.items() if k != "num_heads")
+        if r.error:
+            lines.append(f"{key} | FAILED: {r.error}")
+            continue
+        cands = "; ".join(f"{c.spec} cost={c.cost:.4g} err={c.max_rel_error:.2e} off={c.off_share:.3f}"
+                          for c in r.candidates)
+        mark = "best" if r.regret <= 1.0 else f"regret={r.regret:.3f}"
+        lines.append(f"{key} | selected={r.selected} ({r.rule}) best={r.best} {mark} | {cands}")
+    return "\n".join(lines)
+
+
+def to_json(summary: Summary) -> dict[str, Any]:
+    """The summary and every case as plain data (for ``--json``)."""
+    d = asdict(summary)
+    return d

@@ -1,0 +1,138 @@
+"""``sattn_run_rvv_from_mlir.py``: lower an MLIR file with ``sattn-lower-rvv``, run the RVV
+kernel of the selected spec under qemu-riscv64 and print what it computed and measured:
+
+    spec=<spec> checksum=<float64 sum of the kernel's output tensor>
+    rvv_config: ... / rvv_counters: total=.. vector=.. vector_mem=.. scalar=..
+    autotune: ...            (with --autotune)
+    <the verdict line against the reference>   (unless --no-compare)
+
+Selector flags map to SATTN_PREFER_BSR / SATTN_PREFER_SW / SATTN_HW_L1_BYTES (and, with
+--use-hw-probe, SATTN_DISABLE_BSR / SATTN_DISABLE_SW from the RoCC model's capability bits);
+attribute flags override the op's attributes before selection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+
+import numpy as np
+
+import sattn.reference.precision  # noqa: F401  (its imports make a launcher without deps re-exec)
+from sattn.cli.common import guarded
+from sattn.errors import SattnError
+from sattn.toolrun import atomic_write
+
+#: Attribute-override flags: flag name -> (attribute, type).
+OVERRIDES: dict[str, tuple[str, type]] = {
+    "--gqa_group_size": ("gqa_group_size", int),
+    "--comp_block_size": ("comp_block_size", int),
+    "--dilation": ("dilation", int),
+    "--wrap": ("wrap", int),
+    "--landmarks": ("num_landmarks", int),
+    "--landmark_iters": ("landmark_iters", int),
+    "--window_size": ("window_size", int),
+    "--block_size": ("block_size", int),
+    "--global_tokens": ("global_tokens", int),
+    "--topk_k": ("topk_k", int),
+    "--nm_n": ("nm_n", int),
+    "--nm_m": ("nm_m", int),
+    "--lsh_buckets": ("lsh_buckets", int),
+    "--keep_ratio": ("keep_ratio", float),
+    "--causal": ("causal", int),
+    "--seq_len": ("seq_len", int),
+    "--head_dim": ("head_dim", int),
+    "--num_heads": ("num_heads", int),
+    "--precision": ("precision", str),
+}
+SCALE_FLAGS = ("q", "k", "v")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sattn_run_rvv_from_mlir.py", description=__doc__.split("\n")[0])
+    p.add_argument("--mlir", required=True, help="input .mlir file")
+    p.add_argument("--op", type=int, default=None, help="which attention op when there are several")
+    for flag, (attr, typ) in OVERRIDES.items():
+        kw: dict = {"type": typ, "default": None, "help": f"override attribute '{attr}'"}
+        if flag == "--precision":
+            kw["choices"] = ["fp32", "bf16", "i8", "i4"]
+        p.add_argument(flag, dest=attr, **kw)
+    for t in SCALE_FLAGS:
+        p.add_argument(f"--scale_{t}_x1000", type=int, default=None,
+                       help=f"scale_{t} in thousandths (i8/i4), e.g. 50 for 0.05")
+        p.add_argument(f"--scale_{t}", type=float, default=None, help=f"scale_{t} (i8/i4)")
+    p.add_argument("--prefer-bsr", action="store_true", help="nudge the selector to block specs")
+    p.add_argument("--prefer-sw", action="store_true", help="nudge the selector to sliding window")
+    p.add_argument("--l1-bytes", type=int, default=None, help="L1 size for the cache-fit heuristic")
+    p.add_argument("--use-hw-probe", action="store_true",
+                   help="read the RoCC model's capability bits and disable missing patterns")
+    p.add_argument("--autotune", action="store_true", help="sweep LMUL/block sizes, run the best")
+    p.add_argument("--autotune-out", default=None,
+                   help="with --autotune: write the op with the winning attributes to this .mlir")
+    p.add_argument("--vlen", type=int, default=256, choices=[128, 256, 512], help="vector length (bits)")
+    p.add_argument("--lmul", type=int, default=None, choices=[1, 2, 4, 8], help="LMUL of the kernels")
+    p.add_argument("--q", help="Q as .npy float32 [H, S, D]")
+    p.add_argument("--k", help="K as .npy float32 [H_kv, S, D]")
+    p.add_argument("--v", help="V as .npy float32 [H_kv, S, D]")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+    p.add_argument("--out", help="write the kernel's output tensor here (.npy)")
+    p.add_argument("--keep", help="keep the kernel's input/output files in this directory")
+    p.add_argument("--no-compare", action="store_true", help="skip the comparison with the reference")
+    return p
+
+
+def overrides_from(args: argparse.Namespace) -> dict:
+    """Attribute overrides given on the command line (None = not given)."""
+    out = {attr: getattr(args, attr) for attr, _ in OVERRIDES.values()}
+    for t in SCALE_FLAGS:
+        milli, plain = getattr(args, f"scale_{t}_x1000"), getattr(args, f"scale_{t}")
+        if milli is not None and plain is not None:
+            raise SattnError(f"give --scale_{t} or --scale_{t}_x1000, not both")
+        if milli is not None:
+            if milli <= 0:
+                raise SattnError(f"--scale_{t}_x1000 must be > 0, got {milli}")
+            out[f"scale_{t}"] = milli / 1000.0
+        elif plain is not None:
+            out[f"scale_{t}"] = plain
+    return {k: v for k, v in out.items() if v is not None}
+
+
+@guarded
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.out and not str(args.out).endswith(".npy"):
+        raise SattnError(f"--out {args.out}: the output file must end in .npy")
+    if args.autotune_out and not args.autotune:
+        raise SattnError("--autotune-out needs --autotune")
+    from sattn.api import run_rvv_from_mlir
+
+    options = {"vlen": args.vlen}
+    if args.lmul is not None:
+        options["lmul"] = args.lmul
+    if args.keep:
+        options["keep"] = args.keep
+    overrides = overrides_from(args)
+    result = run_rvv_from_mlir(
+        args.mlir, prefer_bsr=args.prefer_bsr, prefer_sw=args.prefer_sw, l1_bytes=args.l1_bytes,
+        use_hw_probe=args.use_hw_probe, autotune=args.autotune, q=args.q, k=args.k, v=args.v,
+        seed=args.seed, op=args.op, overrides=overrides, compare=not args.no_compare, **options)
+    print(f"spec={result.spec} checksum={result.checksum:.6f}")
+    for line in result.lines:
+        print(line)
+    if args.autotune_out:
+        from sattn.backends.rvv.autotune import tuned_attrs, write_back
+
+        note = next((ln for ln in result.lines if ln.startswith("autotune:")), "")
+        write_back(args.mlir, args.autotune_out, tuned_attrs(result.params), note, op=args.op)
+        print(f"autotune: wrote {args.autotune_out}")
+    if args.out:
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(result.output, dtype=np.float32))
+        atomic_write(args.out, buf.getvalue())
+    ver = getattr(result, "verdict", None)
+    return 1 if ver is not None and not ver.passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""The RoCC backend: RTL outputs against the reference for every pattern and precision, the
+counters against their definitions, and the hardware's refusals."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+
+import numpy as np
+import pytest
+from conftest import need_tool
+from sattn.errors import SattnError
+from sattn.ir.schema import params_from_dict
+from sattn.reference.compare import rel_error
+from sattn.reference.data import synthetic
+from sattn.reference.executor import attention
+from sattn.specs import select_indices
+
+#: Measured worst case on these shapes is ~7e-7 for every precision (the RTL computes on the
+#: same bf16 values / integer codes as the reference; only the fp32 summation order, the exp
+#: (<= 2 ulp) and the reciprocal differ). The issue asks fp32 within 1e-4; we assert 1e-5 for all.
+TOL = 1e-5
+
+PATTERNS = {
+    "sliding_window": {"spec": "sliding_window", "window_size": 3},
+    "sw_dilated_wrap": {"spec": "sliding_window", "window_size": 2, "dilation": 3, "wrap": 1},
+    "sw_causal": {"spec": "sliding_window", "window_size": 4, "causal": 1},
+    "bsr": {"spec": "bsr", "block_size": 8, "keep_ratio": 0.5},
+    "bsr_comp": {"spec": "bsr", "block_size": 8, "keep_ratio": 0.5, "comp_block_size": 4},
+    "block_local_global": {"spec": "block_local_global", "block_size": 8, "global_tokens": 3},
+    "topk": {"spec": "topk_per_query", "topk_k": 5},
+    "nm": {"spec": "nm_structured", "nm_n": 1, "nm_m": 4},
+    "lsh": {"spec": "lsh", "lsh_buckets": 4},
+    "landmark": {"spec": "landmark", "num_landmarks": 6, "landmark_iters": 1},
+    "dense": {"spec": "dense"},
+}
+
+
+@pytest.fixture(scope="module")
+def driver():
+    need_tool("verilator")
+    from sattn.backends.rocc import driver as d
+
+    d.simulator()  # build once (cached by content hash)
+    return d
+
+
+def make(precision="fp32", s=32, d=16, heads=2, group=1, **attrs):
+    p = params_from_dict(dict(attrs, seq_len=s, head_dim=d, num_heads=heads,
+                              gqa_group_size=group, precision=precision))
+    q, k, v = synthetic(p.shape())
+    return p, q, k, v
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "i8", "i4"])
+@pytest.mark.parametrize("pattern", sorted(PATTERNS))
+def test_output_matches_reference(driver, pattern, precision):
+    p, q, k, v = make(precision, heads=4, group=2, **PATTERNS[pattern])
+    r = driver.run(p, q, k, v)
+    want = attention(p, q, k, v)
+    assert r.output.shape == want.shape
+    assert rel_error(r.output, want) <= TOL
+    assert r.spec == p.spec
+
+
+def test_fp32_tolerance_is_not_vacuous(driver):
+    """The comparison catches a wrong key: swap one selected index and the error is large."""
+    p, q, k, v = make(spec="sliding_window", window_size=2)
+    sel = select_indices(p, p.shape(), q, k)
+    g = sel.groups[0]
+    idx = g.indices.copy()
+    idx[g.indptr[10]] = (idx[g.indptr[10]] + 16) % 32  # row 10 now attends elsewhere
+    bad = type(g)(g.indptr, np.sort(idx.reshape(-1)))
+    from dataclasses import replace
+
+    sel_bad = replace(sel, groups=(bad,) * len(sel.groups))
+    r = driver.run(p, q, k, v, selection=sel_bad)
+    assert rel_error(r.output, attention(p, q, k, v)) > 1e-3
+
+
+def row_bytes(precision, d):
+    return d * {"fp32": 4, "bf16": 2, "i8": 1, "i4": 0.5}[precision]
+
+
+@pytest.mark.parametrize("precision", ["fp32", "i4"])
+def test_counters_follow_their_definitions(driver, precision):
+    p, q, k, v = make(precision, s=48, d=24, heads=4, group=2, spec="sliding_window",
+                      window_size=3, causal=1)
+    sel = select_indices(p, p.shape(), q, k)
+    r = driver.run(p, q, k, v, selection=sel)
+    c = r.counters
+    h, s, d, grp = 4, 48, 24, 2
+    # bytes: everything read at the port, split exactly into Q and K+V
+    assert c["dma_bytes"] == c["dma_q"] + c["dma_k"] == c["mem_read_bytes"]
+    assert c["dma_out"] == c["mem_write_bytes"] == h * s * d * 4
+    nonempty = sum(int((g.counts() > 0).sum()) for g in sel.groups) * grp
+    assert c["dma_q"] == nonempty * row_bytes(precision, d)
+    # each used K and V row fetched once per KV head (shared by the group's heads)
+    used = sum(len(np.unique(g.indices)) for g in sel.groups)
+    assert c["dma_k"] == 2 * used * row_bytes(precision, d)
+    # work: every selected pair of every query head, D MACs for q.k and D for p.v
+    assert c["pairs"] == sel.nnz * grp
+    assert c["lane_cycles"] == 2 * d * c["pairs"]
+    assert c["rows"] == h * s
+    # cycles
+    assert c["gather_cycles"] + c["mac_cycles"] <= c["total_cycles"]
+    assert c["mac_cycles"] <= c["busy_cycles"] <= c["total_cycles"]
+    assert math.isclose(c["util_mac"], c["lane_cycles"] / (c["lanes"] * c["total_cycles"]),
+                        rel_tol=1e-3)
+    assert c["model_ideal_mac_cycles"] == pytest.approx(c["pairs"] * d * 2 / c["lanes"], rel=1e-6)
+
+
+def test_doubling_kept_blocks_doubles_mac_cycles(driver):
+    runs = []
+    for keep in (0.25, 0.5):
+        p, q, k, v = make(s=128, d=32, heads=1, spec="bsr", block_size=16, keep_ratio=keep)
+        runs.append(driver.run(p, q, k, v).counters)
+    assert runs[1]["pairs"] == 2 * runs[0]["pairs"]
+    assert 1.8 <= runs[1]["mac_cycles"] / runs[0]["mac_cycles"] <= 2.2
+
+
+def test_gqa_shares_the_kv_fetch(driver):
+    attrs = {"s": 64, "d": 16, "spec": "block_local_global", "block_size": 16, "global_tokens": 2}
+    shared = driver.run(*make(heads=4, group=4, **attrs)).counters
+    private = driver.run(*make(heads=4, group=1, **attrs)).counters
+    assert shared["pairs"] == private["pairs"]
+    assert shared["dma_q"] == private["dma_q"]
+    assert private["dma_k"] == 4 * shared["dma_k"]
+
+
+def test_memory_latency_and_bandwidth_do_not_change_the_result(driver):
+    p, q, k, v = make(s=40, d=20, heads=2, spec="topk_per_query", topk_k=7)
+    fast = driver.run(p, q, k, v)
+    slow = driver.run(p, q, k, v, latency=150, bandwidth=1.5)
+    assert np.array_equal(fast.output, slow.output)
+    assert slow.counters["total_cycles"] > 2 * fast.counters["total_cycles"]
+    assert slow.counters["dma_bytes"] == fast.counters["dma_bytes"]
+
+
+def test_probe_reports_capabilities(driver):
+    from sattn.hw import isa
+
+    info = driver.probe()
+    assert info.ver == isa.VERSION and info.caps == isa.CAPS_VALUE
+    assert info.bsr and info.sw and info.gqa and info.comp
+    assert info.precisions == ("fp32", "bf16", "i8", "i4")
+    assert info.lanes == isa.HW.lanes and info.dmax == isa.HW.dmax
+
+
+# ---------------- refusals ----------------
+def write_job(tmp_path, *, d=8, s=8, precision="i8", indices=None, num_keys=None):
+    """A hand-made artifact set: every row attends to `indices` (default: all keys)."""
+    nk = num_keys or s
+    idx = list(range(nk)) if indices is None else indices
+    rows = [idx] * s
+    flat = [j for r in rows for j in r]
+    ptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])])
+    desc = {"spec": "dense", "precision": precision, "head_dim_d": d, "s_tokens": s, "num_heads": 1,
+                "kv_heads": 1, "gqa_group_size": 1, "num_keys": nk, "index_nnz": len(flat),
+                "scale_q": 0.05, "scale_k": 0.05, "scale_v": 0.05, "row_ptr": ",".join(map(str, ptr))}
+    (tmp_path / "i.desc").write_text("".join(f"{a}={b}\n" for a, b in desc.items()))
+    (tmp_path / "i.txt").write_text("".join(f"{j}\n" for j in flat))
+    rb = (d * {"fp32": 32, "bf16": 16, "i4": 4}.get(precision, 8) + 7) // 8
+    (tmp_path / "q.bin").write_bytes(bytes(s * rb))
+    (tmp_path / "k.bin").write_bytes(bytes(nk * rb))
+    (tmp_path / "v.bin").write_bytes(bytes(nk * rb))
+    return [
+        "--desc", str(tmp_path / "i.desc"), "--idx", str(tmp_path / "i.txt"),
+        "--q", str(tmp_path / "q.bin"), "--k", str(tmp_path / "k.bin"),
+        "--v", str(tmp_path / "v.bin"), "--out", str(tmp_path / "o.bin")]
+
+
+@pytest.mark.parametrize("case, code", [
+    ({"indices": [0, 3, 8]}, "INDEX"),          # key 8 >= NUM_KEYS = 8
+    ({"d": 200}, "SHAPE"),                       # head dim beyond DMAX
+    ({"num_keys": 4096, "indices": [0]}, "SHAPE"),  # more keys than the K/V scratchpad holds
+    ({"precision": "fp16"}, "PRECISION"),        # a precision the hardware does not have
+    ({"precision": "i4", "d": 7}, "ALIGN"),         # i4 needs an even head dim
+])
+def test_hardware_refuses_bad_jobs_with_an_error_status(driver, tmp_path, case, code):
+    args = write_job(tmp_path, **case)
+    proc = subprocess.run([str(driver.simulator()), *args], check=False, capture_output=True, text=True)
+    assert proc.returncode == 3
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"error {code}:" in lines[0] and "status=0x" in lines[0]
+    assert not (tmp_path / "o.bin").exists()
+
+
+def test_driver_reports_a_hardware_refusal_in_one_line(driver):
+    p, q, k, v = make(spec="sliding_window", window_size=1)
+    sel = select_indices(p, p.shape(), q, k)
+    g = sel.groups[0]
+    idx = g.indices.copy()
+    idx[-1] = 40  # beyond S = 32 keys
+    from dataclasses import replace
+
+    bad = replace(sel, groups=(type(g)(g.indptr, idx),) * len(sel.groups))
+    with pytest.raises(SattnError) as e:
+        driver.run(p, q, k, v, selection=bad)
+    msg = str(e.value)
+    assert "\n" not in msg and "INDEX" in msg and "rocc simulation failed" in msg
+
+
+def test_i4_odd_head_dim_is_refused_before_the_run(driver):
+    p, q, k, v = make("i4", d=15, spec="dense")
+    with pytest.raises(SattnError, match="even head dim"):
+        driver.run(p, q, k, v)
+
+
+def test_tables_larger_than_the_index_ram_run_as_several_jobs_without_refetch(driver):
+    """2048 rows x 12 scattered keys exceed the 16384-entry run RAM: the testbench splits the
+    rows into jobs and keeps the K/V scratchpad between them."""
+    p, q, k, v = make("i8", s=2048, d=16, heads=1, spec="topk_per_query", topk_k=12)
+    sel = select_indices(p, p.shape(), q, k)
+    r = driver.run(p, q, k, v, selection=sel)
+    assert r.counters["jobs"] >= 2
+    assert r.counters["dma_k"] == 2 * len(np.unique(sel.groups[0].indices)) * 16
+    assert rel_error(r.output, attention(p, q, k, v, selection=sel)) <= TOL

@@ -1,0 +1,149 @@
+"""The RVV kernels under qemu against the reference: every pattern x every precision, the
+kernel's own selection against sattn.specs, VLEN/LMUL agreement."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import need_tool
+from sattn.backends.rvv import runner
+from sattn.ir.schema import params_from_dict
+from sattn.reference.data import synthetic
+from sattn.reference.executor import attention
+
+#: Relative error (max abs error / max abs of the reference) of the kernel against the
+#: reference on the SAME precision. Measured on these shapes: at most 5.1e-7 for every
+#: precision (bf16/i8/i4 see the same rounded values / integer codes as the reference; the
+#: differences are fp32 summation order and the kernel's exp2 polynomial, 3.7e-7 relative).
+#: See docs/rvv.md.
+TOLERANCE = {"fp32": 1e-5, "bf16": 1e-5, "i8": 1e-5, "i4": 1e-5}
+PRECISIONS = ("fp32", "bf16", "i8", "i4")
+
+#: (spec, attributes) at small shapes: every pattern and the variants of its attributes.
+CASES = [
+    ("dense", {}),
+    ("dense", {"causal": 1}),
+    ("sliding_window", {"window_size": 4}),
+    ("sliding_window", {"window_size": 3, "dilation": 3, "causal": 1}),
+    ("sliding_window", {"window_size": 5, "dilation": 2, "wrap": 1}),
+    ("sliding_window", {"window_size": 40, "dilation": 4, "wrap": 1}),  # window covers the ring
+    ("bsr", {"block_size": 8, "keep_ratio": 0.5}),
+    ("bsr", {"block_size": 16, "keep_ratio": 0.25, "causal": 1}),
+    ("bsr", {"block_size": 8, "comp_block_size": 4, "keep_ratio": 0.5}),
+    ("bsr", {"block_size": 8, "comp_block_size": 4, "topk_k": 2, "causal": 1}),
+    ("block_local_global", {"block_size": 8, "global_tokens": 4}),
+    ("block_local_global", {"block_size": 8, "global_tokens": 3, "causal": 1}),
+    ("topk_per_query", {"topk_k": 8}),
+    ("topk_per_query", {"topk_k": 5, "causal": 1}),
+    ("nm_structured", {"nm_n": 2, "nm_m": 4}),
+    ("nm_structured", {"nm_n": 1, "nm_m": 3, "causal": 1}),
+    ("lsh", {"lsh_buckets": 4}),
+    ("lsh", {"lsh_buckets": 3, "causal": 1}),
+    ("landmark", {"num_landmarks": 8}),
+    ("landmark", {"num_landmarks": 6, "landmark_iters": 2}),
+    ("landmark", {"num_landmarks": 6, "landmark_iters": 1, "causal": 1}),
+]
+
+
+def _params(spec: str, attrs: dict, precision: str, s: int = 48, d: int = 32, heads: int = 4,
+            group: int = 2):
+    base = {"seq_len": s, "head_dim": d, "num_heads": heads, "gqa_group_size": group,
+            "precision": precision}
+    return params_from_dict({**base, **attrs}).replace(spec=spec)
+
+
+def rel_err(got: np.ndarray, want: np.ndarray) -> float:
+    return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-30))
+
+
+def _id(case) -> str:
+    spec, attrs = case
+    return spec + "".join(f"-{k}{v}" for k, v in attrs.items())
+
+
+@pytest.fixture(autouse=True)
+def _tools():
+    need_tool("qemu-riscv64")
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_kernel_matches_reference(case, precision):
+    spec, attrs = case
+    p = _params(spec, attrs, precision)
+    q, k, v = synthetic(p.shape(), seed=1)
+    want = attention(p, q, k, v)
+    res = runner.run(p, q, k, v, check_selection=True)
+    assert res.output.shape == want.shape
+    assert rel_err(res.output, want) <= TOLERANCE[precision]
+    # rows the reference leaves empty are exactly zero in the kernel too
+    empty = np.all(want == 0, axis=-1)
+    assert np.all(res.output[empty] == 0)
+    if res.kernel_selection is not None:  # data-dependent: the kernel selected by itself
+        for mine, theirs in zip(res.kernel_selection, res.selection.groups):
+            np.testing.assert_array_equal(mine.indptr, theirs.indptr)
+            np.testing.assert_array_equal(mine.indices, theirs.indices)
+    c = res.counters
+    assert c["instructions"] == c["vector"] + c["scalar"]
+    assert 0 < c["vector_mem"] < c["vector"] < c["instructions"]
+    assert c["selected_pairs"] == res.selection.nnz
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[4], CASES[6], CASES[12], CASES[18]], ids=_id)
+def test_vlen_and_lmul_agree(case):
+    """VLEN 128 and 512 (and every LMUL) compute the same tensor; counts differ as they must."""
+    spec, attrs = case
+    p = _params(spec, attrs, "fp32", heads=2, group=1)
+    q, k, v = synthetic(p.shape())
+    r128 = runner.run(p, q, k, v, vlen=128, lmul=8)
+    r512 = runner.run(p, q, k, v, vlen=512, lmul=8)
+    r512m1 = runner.run(p, q, k, v, vlen=512, lmul=1)
+    assert rel_err(r128.output, r512.output) <= 1e-5
+    assert rel_err(r512m1.output, r512.output) <= 1e-5
+    # wider vectors need fewer vector instructions for the same work
+    assert r512.counters["vector"] < r128.counters["vector"]
+
+
+def test_counts_are_repeatable_and_exclude_io():
+    """Two runs count exactly the same; the region excludes reading/writing the files."""
+    p = _params("sliding_window", {"window_size": 4}, "fp32", s=32, d=16, heads=1, group=1)
+    q, k, v = synthetic(p.shape())
+    a = runner.run(p, q, k, v).counters
+    b = runner.run(p, q, k, v).counters
+    assert a == b
+    p2 = _params("sliding_window", {"window_size": 4}, "fp32", s=64, d=16, heads=1, group=1)
+    c = runner.run(p2, *synthetic(p2.shape())).counters
+    # twice the rows of the same window: close to twice the instructions (not + a fixed I/O cost)
+    assert 1.8 < c["instructions"] / a["instructions"] < 2.2
+
+
+def test_sparse_kernel_does_less_work_than_dense():
+    """A window of 9 keys out of 256 (3.5 % density) costs a small fraction of dense."""
+    p = _params("dense", {}, "fp32", s=256, d=32, heads=1, group=1)
+    q, k, v = synthetic(p.shape())
+    dense = runner.run(p, q, k, v).counters["instructions"]
+    win = runner.run(p.replace(spec="sliding_window", window_size=4), q, k, v).counters["instructions"]
+    assert win < 0.25 * dense
+
+
+def test_i4_needs_even_head_dim():
+    from sattn.errors import SattnError
+
+    p = _params("dense", {}, "i4", s=8, d=15, heads=1, group=1)
+    q, k, v = synthetic(p.shape())
+    with pytest.raises(SattnError, match="head_dim must be even"):
+        runner.run(p, q, k, v)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_kernel_matches_reference_large(case, precision):
+    """The same comparison at S = 256, D = 64, VLEN 128 and 512."""
+    spec, attrs = case
+    p = _params(spec, attrs, precision, s=256, d=64, heads=2, group=2)
+    q, k, v = synthetic(p.shape(), seed=3)
+    want = attention(p, q, k, v)
+    for vlen in (128, 512):
+        res = runner.run(p, q, k, v, vlen=vlen)
+        assert rel_err(res.output, want) <= TOLERANCE[precision]

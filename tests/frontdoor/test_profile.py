@@ -1,0 +1,83 @@
+"""``scripts/sattn_profile.py`` / ``sattn profile``: one table of measured counters, agreement
+with the reference, and the hint flags forwarded."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from conftest import need_tool
+from fd_util import EXAMPLES, PY, REPO, assert_one_line_error, run_cmd
+
+PROFILE = str(REPO / "scripts" / "sattn_profile.py")
+INPUT = str(EXAMPLES / "input.mlir")
+
+
+def _row(text: str, name: str) -> list[str]:
+    for line in text.splitlines():
+        if line.split() and line.split()[0] == name:
+            return line.split()[1:]
+    raise AssertionError(f"no row '{name}' in:\n{text}")
+
+
+def test_profile_all_side_by_side() -> None:
+    need_tool("qemu-riscv64")
+    need_tool("verilator")
+    proc = run_cmd([PY, PROFILE, "--mlir", INPUT, "--backend", "all"])
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    table = out.split("== profile:")[1]
+    assert _row(table, "metric") == ["reference", "rvv", "rocc"]
+    assert _row(table, "spec") == ["block_local_global"] * 3
+    assert _row(table, "agreement") == ["-", "PASS", "PASS"]
+    # the counters in the table are the backends' printed counters
+    total = re.search(r"rvv_counters: total=(\d+)", out).group(1)
+    assert _row(table, "instructions")[1] == total
+    cycles = re.search(r"rocc_counters\(rtl\):.* total_cycles=(\d+)", out).group(1)
+    assert _row(table, "total_cycles")[2] == cycles
+    dma = [int(x) for x in (_row(table, "dma_bytes")[2], _row(table, "dma_q")[2], _row(table, "dma_k")[2])]
+    assert dma[0] == dma[1] + dma[2]
+    # the three checksums agree to the tolerance
+    sums = [float(x) for x in _row(table, "checksum")]
+    assert max(sums) - min(sums) <= 1e-5 * abs(sums[0])
+
+
+def test_profile_rvv_forwards_hints(tmp_path: Path) -> None:
+    need_tool("qemu-riscv64")
+    mlir = tmp_path / "b.mlir"
+    mlir.write_text('module {\n  "sattn.sparse_attention"() { window_size = 24 : i64, '
+                    'keep_ratio = 0.25 : f64, block_size = 32 : i64, seq_len = 256 : i64, '
+                    'head_dim = 32 : i64 } : () -> ()\n}\n')
+    plain = run_cmd([PY, PROFILE, "--mlir", str(mlir), "--backend", "rvv"])
+    hinted = run_cmd([PY, PROFILE, "--mlir", str(mlir), "--backend", "rvv", "--prefer-bsr"])
+    assert plain.returncode == 0 and hinted.returncode == 0, plain.stderr + hinted.stderr
+    assert _row(plain.stdout.split("== profile:")[1], "spec") == ["sliding_window"]
+    assert _row(hinted.stdout.split("== profile:")[1], "spec") == ["bsr"]
+    assert "instructions" in hinted.stdout and "-> PASS" in hinted.stdout
+
+
+def test_profile_sim_and_cli_alias() -> None:
+    need_tool("verilator")
+    proc = run_cmd([PY, "-m", "sattn", "profile", "--mlir", INPUT, "--backend", "sim"])
+    assert proc.returncode == 0, proc.stderr
+    assert "rocc_util: util_mac=" in proc.stdout and _row(proc.stdout.split("== profile:")[1],
+                                                           "agreement") == ["PASS"]
+
+
+def test_profile_autotune_rvv() -> None:
+    need_tool("qemu-riscv64")
+    proc = run_cmd([PY, PROFILE, "--mlir", str(EXAMPLES / "sliding_window.mlir"), "--backend",
+                    "rvv", "--autotune"])
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"^autotune: spec=sliding_window best lmul=\d", proc.stdout, re.M)
+
+
+def test_profile_bad_input(tmp_path: Path) -> None:
+    assert_one_line_error(run_cmd([PY, PROFILE, "--mlir", "nope.mlir", "--backend", "reference"],
+                                  cwd=tmp_path), "nope.mlir")
+    assert_one_line_error(run_cmd([PY, PROFILE, "--mlir", INPUT, "--backend", "sim",
+                                   "--autotune"]), "--autotune")
+    bad = tmp_path / "bad.mlir"
+    bad.write_text('module {\n  "sattn.sparse_attention"() { nm_n = 4 : i64, nm_m = 2 : i64 } : () -> ()\n}\n')
+    assert_one_line_error(run_cmd([PY, PROFILE, "--mlir", str(bad), "--backend", "reference"]),
+                          "nm_n", "bad.mlir:2:3")

@@ -1,0 +1,209 @@
+"""Passes: their records are checked against sattn.specs and brute force, not against themselves."""
+
+from __future__ import annotations
+
+import math
+from io import StringIO
+
+import numpy as np
+import pytest
+from xdsl.printer import Printer
+
+from sattn.frontend import attention_ops, parse_module, run_pipeline
+from sattn.ir.schema import params_from_dict
+from sattn.specs import select_indices
+from sattn.transforms import PASSES, PIPELINES, build_pipeline
+
+
+def lower(text: str, pipeline: str) -> list:
+    m = parse_module(text)
+    run_pipeline(m, pipeline)
+    return [op.params() for op in attention_ops(m)]
+
+
+def op_text(**attrs) -> str:
+    def fmt(v):
+        if isinstance(v, str):
+            return f'"{v}"'
+        if isinstance(v, float):
+            return f"{v} : f64"
+        return f"{v} : i64"
+
+    body = ", ".join(f"{k} = {fmt(v)}" for k, v in attrs.items())
+    return f'"sattn.sparse_attention"() {{{body}}} : () -> ()'
+
+
+def test_pass_table_is_exactly_the_design() -> None:
+    assert set(PASSES) == {
+        "sattn-lower-rocc", "sattn-lower-rvv", "sattn-select-spec", "sattn-materialize-indices",
+        "sattn-tile", "sattn-fuse-softmax", "sattn-lower-to-rvv", "sattn-lower-to-rocc",
+        "sattn-vectorize", "sattn-bufferize",
+    }
+    for name, factory in PASSES.items():
+        assert factory().name == name
+    from sattn.universe import SATTN_UNIVERSE
+
+    assert set(SATTN_UNIVERSE.all_passes) == set(PASSES)
+    assert SATTN_UNIVERSE.all_dialects["sattn"]().name == "sattn"
+
+
+@pytest.mark.parametrize("pipeline", list(PIPELINES))
+def test_pipelines_equal_their_passes(pipeline: str) -> None:
+    text = "\n".join([
+        op_text(global_tokens=2, block_size=8, tile_S=32),
+        op_text(window_size=3, precision="i8", seq_len=40, head_dim=24),
+        op_text(topk_k=5, gqa_group_size=2, num_heads=4, tile_S=16),
+        op_text(keep_ratio=0.5, block_size=4, tile_S=16, tile_D=8),
+    ])
+
+    def printed(p: str) -> str:
+        m = parse_module(text)
+        run_pipeline(m, p)
+        out = StringIO()
+        Printer(stream=out).print_op(m)
+        return out.getvalue()
+
+    assert printed(pipeline) == printed(",".join(PIPELINES[pipeline]))
+    assert [type(p).__name__ for p in build_pipeline(f"builtin.module({pipeline})")]
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        dict(window_size=3, tile_S=40),
+        dict(window_size=2, dilation=3, tile_S=20),
+        dict(window_size=4, wrap=1, dilation=2, tile_S=24),
+        dict(window_size=5, causal=1, tile_S=33),
+    ],
+)
+def test_stencil_matches_the_selection(attrs) -> None:
+    (p,) = lower(op_text(**attrs), "sattn-materialize-indices")
+    table = p.extra["index_table"]
+    sel = select_indices(params_from_dict(attrs).replace(spec="sliding_window"), p.shape())
+    g = sel.groups[0]
+    s = p.shape().seq_len
+    assert table["nnz"] == g.nnz
+    assert (table["min_keys"], table["max_keys"]) == (g.counts().min(), g.counts().max())
+    offsets = set(table["offsets"])
+    for i in range(s):
+        for j in g.row(i):
+            d = int(j) - i
+            assert d in offsets or (attrs.get("wrap") and any((d - o) % s == 0 for o in offsets))
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        dict(global_tokens=3, block_size=4, tile_S=24),
+        dict(global_tokens=1, block_size=5, tile_S=23, causal=1),
+        dict(spec="block_local_global", block_size=8, tile_S=64),
+        dict(keep_ratio=0.5, block_size=4, tile_S=16, tile_D=8, num_heads=2, gqa_group_size=1),
+    ],
+)
+def test_block_table_covers_exactly_the_selected_blocks(attrs) -> None:
+    (p,) = lower(op_text(**attrs), "sattn-select-spec,sattn-materialize-indices")
+    table = p.extra["index_table"]
+    b, s = table["block_size"], p.shape().seq_len
+    nb = math.ceil(s / b)
+    indptr, indices = np.array(table["indptr"]), np.array(table["indices"])
+    if p.spec == "bsr":
+        from sattn.reference.data import synthetic
+
+        q, k, _ = synthetic(p.shape())
+        sel = select_indices(p, p.shape(), q, k)
+    else:
+        sel = select_indices(p, p.shape())
+    heads = sel.groups if table["per_head"] else sel.groups[:1]
+    for h, g in enumerate(heads):
+        mask = g.to_dense(s)
+        for qb in range(nb):
+            row = indptr[h * nb + qb : h * nb + qb + 2]
+            listed = set(indices[row[0] : row[1]].tolist())
+            touched = {kb for kb in range(nb) if mask[qb * b : (qb + 1) * b, kb * b : (kb + 1) * b].any()}
+            assert listed == touched, (h, qb)
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        dict(window_size=8, seq_len=256, tile_M=64, tile_S=128),
+        dict(window_size=20, seq_len=100, tile_M=16, tile_S=32, dilation=2),
+        dict(spec="dense", causal=1, seq_len=90, tile_M=32, tile_S=16),
+        dict(global_tokens=4, block_size=16, seq_len=96, tile_M=16, tile_S=16),
+    ],
+)
+def test_active_tiles_match_brute_force(attrs) -> None:
+    (p,) = lower(op_text(**attrs), "sattn-tile")
+    grid = p.extra["tile_grid"]
+    s = p.shape().seq_len
+    tm, ts = attrs["tile_M"], attrs["tile_S"]
+    spec = p.spec or _spec_of(attrs)
+    mask = select_indices(p.replace(spec=spec), p.shape()).groups[0].to_dense(s)
+    active = sum(
+        mask[mi * tm : (mi + 1) * tm, si * ts : (si + 1) * ts].any()
+        for mi in range(math.ceil(s / tm)) for si in range(math.ceil(s / ts))
+    )
+    assert grid["active_tiles"] == active
+    assert (grid["m_tiles"], grid["m_rem"]) == (math.ceil(s / tm), s % tm)
+    assert (grid["s_tiles"], grid["s_rem"]) == (math.ceil(s / ts), s % ts)
+
+
+def _spec_of(attrs) -> str:
+    from sattn.selector import select_spec
+
+    return select_spec(params_from_dict(attrs), env={}).spec
+
+
+def test_exact_index_bytes_from_the_selection() -> None:
+    attrs = dict(global_tokens=2, block_size=4, seq_len=30, head_dim=8, num_heads=2, gqa_group_size=2)
+    (p,) = lower(op_text(**attrs), "sattn-lower-rocc")
+    sel = select_indices(p, p.shape())
+    buf = p.extra["buffers"]
+    assert buf["index_exact"] == 1
+    assert buf["index"] == 4 * (31 + sel.groups[0].nnz)
+    assert buf["q"] == 2 * 30 * 8 * 4 and buf["k"] == 30 * 8 * 4
+    assert buf["total"] == buf["q"] + buf["k"] + buf["v"] + buf["out"] + buf["index"]
+
+
+@pytest.mark.parametrize("d", [1, 7, 16, 40, 64, 100, 128, 256])
+@pytest.mark.parametrize("vlen", [128, 256, 512, 1024])
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "i8", "i4"])
+def test_vector_strips_cover_head_dim(d, vlen, precision) -> None:
+    from sattn.transforms.vectorize import vector_strips
+
+    v = vector_strips(params_from_dict(dict(head_dim=d, precision=precision)), vlen)
+    lmul = int(v["lmul"][1:])
+    assert lmul in (1, 2, 4)
+    assert v["strip"] == vlen * lmul // 32
+    assert (v["d_strips"] - 1) * v["strip"] < d <= v["d_strips"] * v["strip"]
+    assert v["d_tail"] == d % v["strip"]
+    if lmul < 4:  # a smaller group would not hold D at once
+        assert d <= v["strip"]
+
+
+def test_lowering_keeps_operands_location_and_every_attribute() -> None:
+    text = (
+        '%q, %k, %v = "test.m"() : () -> (tensor<2x16x8xf32>, tensor<1x16x8xf32>, tensor<1x16x8xf32>)\n'
+        '%o = "sattn.sparse_attention"(%q, %k, %v) {lsh_buckets = 4 : i64, causal = 1 : i64, precision = "i4"} : '
+        "(tensor<2x16x8xf32>, tensor<1x16x8xf32>, tensor<1x16x8xf32>) -> tensor<2x16x8xf32>\n"
+        '"test.use"(%o) : (tensor<2x16x8xf32>) -> ()\n'
+    )
+    from sattn.ir.dialect import RoccCallOp, location_of
+
+    m = parse_module(text, "x.mlir")
+    run_pipeline(m, "sattn-lower-rocc")
+    (call,) = [o for o in m.walk() if isinstance(o, RoccCallOp)]
+    assert location_of(call) == "x.mlir:2:1"
+    assert len(call.operands) == 3 and call.results[0].uses
+    p = call.params()
+    assert (p.lsh_buckets, p.causal, p.precision, p.spec) == (4, 1, "i4", "lsh")
+    assert p.extra["lsh_enabled"] == 1 and "blg_enabled" not in p.extra
+
+
+def test_many_ops_share_cached_records() -> None:
+    text = "\n".join(op_text(window_size=1 + i % 3, tile_S=64) for i in range(300))
+    params = lower(text, "sattn-lower-rocc")
+    assert len(params) == 300
+    nnz = [p.extra["index_table"]["nnz"] for p in params[:3]]
+    assert nnz == [64 * 3 - 2, 64 * 5 - 6, 64 * 7 - 12]
+    assert all(p.extra["index_table"]["nnz"] == nnz[i % 3] for i, p in enumerate(params))
