@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from xdsl.dialects.builtin import ModuleOp
 
 
-def make_context(*, allow_unregistered: bool = True) -> "Context":
+def make_context(*, allow_unregistered: bool = True) -> Context:
     """An xDSL context that knows the sattn dialect and (lazily) every xDSL dialect."""
     from xdsl.context import Context
     from xdsl.dialects import get_all_dialects
@@ -88,10 +88,10 @@ def parse_module(
     text: str,
     filename: str = "<stdin>",
     *,
-    ctx: "Context | None" = None,
+    ctx: Context | None = None,
     first_line: int = 1,
     verify: bool = True,
-) -> "ModuleOp":
+) -> ModuleOp:
     """Parse MLIR text into a module (and verify it); errors become one-line SattnError.
 
     ``first_line`` is the line number of ``text``'s first line in ``filename`` (for
@@ -122,7 +122,7 @@ def parse_module(
     return module
 
 
-def verify_module(module: "ModuleOp") -> None:
+def verify_module(module: ModuleOp) -> None:
     """Verify every op; a failure becomes one SattnError line (with the op's location)."""
     from xdsl.utils.exceptions import DiagnosticException
 
@@ -137,7 +137,7 @@ def _one_line(e: BaseException) -> str:
     return text or type(e).__name__
 
 
-def _first_failure(module: "ModuleOp") -> str | None:
+def _first_failure(module: ModuleOp) -> str | None:
     """The first op that fails to verify on its own, as '<location>: <message>' (error path only)."""
     from xdsl.utils.exceptions import DiagnosticException
 
@@ -174,7 +174,7 @@ def read_source(source: str | Path) -> tuple[str, str]:
         raise SattnError(f"cannot read '{source}': {e}") from None
 
 
-def run_pipeline(module: "ModuleOp", pipeline: str, ctx: "Context | None" = None) -> None:
+def run_pipeline(module: ModuleOp, pipeline: str, ctx: Context | None = None) -> None:
     """Apply a pipeline (``builtin.module(a,b{opt=v})``, ``a,b`` or one name) in place."""
     from sattn.transforms import build_pipeline
 
@@ -183,7 +183,7 @@ def run_pipeline(module: "ModuleOp", pipeline: str, ctx: "Context | None" = None
         p.apply(ctx, module)
 
 
-def attention_ops(module: "ModuleOp") -> list:
+def attention_ops(module: ModuleOp) -> list:
     """Every sattn op of a module, in program order."""
     from sattn.ir.dialect import SattnOp
 
@@ -215,7 +215,6 @@ def load_params(
     if not ops:
         raise SattnError(f"{name}: no sattn.sparse_attention op found")
     from sattn.ir.dialect import located
-
     from sattn.selector import Hints, select_spec
 
     hints = Hints.from_env()

@@ -5,13 +5,12 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
-from xdsl.printer import Printer
-from xdsl.traits import is_side_effect_free
-
 from sattn.errors import SattnError
 from sattn.frontend import parse_module
 from sattn.ir.attrs import from_py, int_array, to_py
 from sattn.ir.dialect import RoccCallOp, RvvCallOp, SparseAttentionOp
+from xdsl.printer import Printer
+from xdsl.traits import is_side_effect_free
 
 SPEC_EXAMPLES = [
     '"sattn.sparse_attention"() {global_tokens = 8 : i64, block_size = 64 : i64, tile_M = 16 : i64, tile_D = 32 : i64, tile_S = 128 : i64} : () -> ()',
@@ -48,7 +47,7 @@ def test_operands_give_shape_and_group() -> None:
         '"sattn.sparse_attention"(%q, %k, %v) {topk_k = 2 : i64} : '
         "(tensor<6x32x16xf32>, tensor<2x32x16xf32>, tensor<2x32x16xf32>) -> ()\n"
     )
-    op = [o for o in m.walk() if isinstance(o, SparseAttentionOp)][0]
+    op = next(o for o in m.walk() if isinstance(o, SparseAttentionOp))
     shape = op.params().shape()
     assert (shape.heads, shape.seq_len, shape.head_dim, shape.group) == (6, 32, 16, 3)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from sattn.errors import SattnError
 from sattn.frontend import env_from_flags, load_params, parse_module
 

@@ -7,11 +7,10 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from sattn.errors import SattnError
 from sattn.ir.schema import SPECS, params_from_dict
 from sattn.selector import RULES, Hints, select_spec
-from sattn.selector.cost import bsr_cost, blg_cost, sliding_window_cost
+from sattn.selector.cost import blg_cost, bsr_cost, sliding_window_cost
 
 
 def sel(env=None, **attrs):
@@ -21,16 +20,16 @@ def sel(env=None, **attrs):
 @pytest.mark.parametrize(
     "attrs, spec, rule",
     [
-        (dict(global_tokens=8, block_size=64, tile_M=16, tile_D=32, tile_S=128), "block_local_global", "global_tokens"),
-        (dict(nm_n=2, nm_m=4, topk_k=3), "nm_structured", "nm"),
-        (dict(topk_k=3, lsh_buckets=4), "topk_per_query", "topk"),
-        (dict(lsh_buckets=4, num_landmarks=8), "lsh", "lsh"),
-        (dict(num_landmarks=8, window_size=4), "landmark", "landmark"),
-        (dict(window_size=8, tile_D=32, tile_S=128), "sliding_window", "cost_model"),
-        (dict(keep_ratio=0.5), "bsr", "cost_model"),
+        ({"global_tokens": 8, "block_size": 64, "tile_M": 16, "tile_D": 32, "tile_S": 128}, "block_local_global", "global_tokens"),
+        ({"nm_n": 2, "nm_m": 4, "topk_k": 3}, "nm_structured", "nm"),
+        ({"topk_k": 3, "lsh_buckets": 4}, "topk_per_query", "topk"),
+        ({"lsh_buckets": 4, "num_landmarks": 8}, "lsh", "lsh"),
+        ({"num_landmarks": 8, "window_size": 4}, "landmark", "landmark"),
+        ({"window_size": 8, "tile_D": 32, "tile_S": 128}, "sliding_window", "cost_model"),
+        ({"keep_ratio": 0.5}, "bsr", "cost_model"),
         ({}, "bsr", "default_bsr"),
-        (dict(spec="dense", global_tokens=3), "dense", "attr_spec"),
-        (dict(force_spec="lsh", spec="dense"), "lsh", "attr_force_spec"),
+        ({"spec": "dense", "global_tokens": 3}, "dense", "attr_spec"),
+        ({"force_spec": "lsh", "spec": "dense"}, "lsh", "attr_force_spec"),
     ],
 )
 def test_rules_in_spec_order(attrs, spec, rule) -> None:
@@ -40,7 +39,7 @@ def test_rules_in_spec_order(attrs, spec, rule) -> None:
 
 
 def test_disabled_forcing_rules_fall_through() -> None:
-    attrs = dict(nm_n=1, nm_m=2, topk_k=2, lsh_buckets=2, num_landmarks=2, window_size=1)
+    attrs = {"nm_n": 1, "nm_m": 2, "topk_k": 2, "lsh_buckets": 2, "num_landmarks": 2, "window_size": 1}
     env = {"SATTN_DISABLE_NM": "1", "SATTN_DISABLE_TOPK": "yes"}
     d = sel(env, **attrs)
     assert (d.spec, d.rule) == ("lsh", "lsh")
@@ -83,18 +82,18 @@ def test_hint_parsing() -> None:
 def test_sliding_window_cost_formula() -> None:
     # S=128 (tile_S), D=32 (tile_D), tM=64, w=8: keys 17, work 2*128*17*32;
     # span min(128, 64+16)=80 -> one key tile of 128; 2 row tiles; Dp=32.
-    c = sliding_window_cost(params_from_dict(dict(window_size=8, tile_D=32, tile_S=128)), Hints())
+    c = sliding_window_cost(params_from_dict({"window_size": 8, "tile_D": 32, "tile_S": 128}), Hints())
     assert c is not None
     assert c.terms["work"] == 2 * 128 * 17 * 32
     assert c.terms["load"] == 2 * 128 * 2 * 32
     assert c.total == c.terms["work"] + c.terms["load"]
     # GQA penalty: 1 + 0.1*(G-1)
-    g4 = sliding_window_cost(params_from_dict(dict(window_size=8, tile_D=32, tile_S=128, gqa_group_size=4)), Hints())
+    g4 = sliding_window_cost(params_from_dict({"window_size": 8, "tile_D": 32, "tile_S": 128, "gqa_group_size": 4}), Hints())
     assert g4 is not None and g4.total == pytest.approx(c.total * 1.3)
 
 
 def test_bsr_cost_formula_and_cache_fit() -> None:
-    p = params_from_dict(dict(keep_ratio=0.25, block_size=64, seq_len=512, head_dim=64))
+    p = params_from_dict({"keep_ratio": 0.25, "block_size": 64, "seq_len": 512, "head_dim": 64})
     c = bsr_cost(p, Hints())
     assert c is not None
     nb, keep = 8, 2
@@ -108,7 +107,7 @@ def test_bsr_cost_formula_and_cache_fit() -> None:
 
 
 def test_blg_competes_only_under_nudges_and_comp_discount() -> None:
-    base = dict(block_size=16, window_size=16, seq_len=128, head_dim=64, tile_D=32)
+    base = {"block_size": 16, "window_size": 16, "seq_len": 128, "head_dim": 64, "tile_D": 32}
     d = sel(**base)
     assert {c.spec: c.status for c in d.candidates}["block_local_global"].startswith("not competing")
     p = params_from_dict(dict(base, gqa_group_size=2, num_heads=2, comp_block_size=2))
@@ -119,7 +118,7 @@ def test_blg_competes_only_under_nudges_and_comp_discount() -> None:
 
 
 def test_prefer_hints_multiply_costs() -> None:
-    attrs = dict(window_size=16, keep_ratio=0.25, block_size=16, seq_len=128, head_dim=64, tile_D=32)
+    attrs = {"window_size": 16, "keep_ratio": 0.25, "block_size": 16, "seq_len": 128, "head_dim": 64, "tile_D": 32}
     plain = {c.spec: c.cost.total for c in sel(**attrs).candidates if c.cost}
     bsr = {c.spec: c.cost.total for c in sel({"SATTN_PREFER_BSR": "1"}, **attrs).candidates if c.cost}
     assert bsr["bsr"] == pytest.approx(plain["bsr"] * 0.75)

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from sattn.tools.opt import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,8 +97,8 @@ def test_launcher_cold_start_and_no_traceback(tmp_path) -> None:
     src = tmp_path / "input.mlir"
     src.write_text(BLG)
     ok = subprocess.run([str(LAUNCHER), str(src), "--allow-unregistered-dialect",
-                         "-pass-pipeline=builtin.module(sattn-lower-rvv)"], capture_output=True, text=True)
+                         "-pass-pipeline=builtin.module(sattn-lower-rvv)"], capture_output=True, text=True, check=False)
     assert ok.returncode == 0 and '"sattn.rvv_call"' in ok.stdout
-    bad = subprocess.run([str(LAUNCHER), str(tmp_path / "missing.mlir")], capture_output=True, text=True)
+    bad = subprocess.run([str(LAUNCHER), str(tmp_path / "missing.mlir")], capture_output=True, text=True, check=False)
     assert bad.returncode == 1 and bad.stdout == ""
     assert bad.stderr == f"sattn-opt: error: cannot read '{tmp_path / 'missing.mlir'}': no such file\n"

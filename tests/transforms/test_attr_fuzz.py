@@ -7,11 +7,10 @@ from io import StringIO
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from xdsl.printer import Printer
-
 from sattn.errors import SattnError
 from sattn.frontend import attention_ops, parse_module, run_pipeline
 from sattn.ir.schema import SCHEMA, SPECS
+from xdsl.printer import Printer
 
 # Values of every kind for every attribute, biased towards the valid range but small enough
 # (S <= 96, D <= 64) that data-dependent selection on synthetic data stays fast.

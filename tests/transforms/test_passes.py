@@ -7,12 +7,11 @@ from io import StringIO
 
 import numpy as np
 import pytest
-from xdsl.printer import Printer
-
 from sattn.frontend import attention_ops, parse_module, run_pipeline
 from sattn.ir.schema import params_from_dict
 from sattn.specs import select_indices
 from sattn.transforms import PASSES, PIPELINES, build_pipeline
+from xdsl.printer import Printer
 
 
 def lower(text: str, pipeline: str) -> list:
@@ -70,10 +69,10 @@ def test_pipelines_equal_their_passes(pipeline: str) -> None:
 @pytest.mark.parametrize(
     "attrs",
     [
-        dict(window_size=3, tile_S=40),
-        dict(window_size=2, dilation=3, tile_S=20),
-        dict(window_size=4, wrap=1, dilation=2, tile_S=24),
-        dict(window_size=5, causal=1, tile_S=33),
+        {'window_size': 3, 'tile_S': 40},
+        {'window_size': 2, 'dilation': 3, 'tile_S': 20},
+        {'window_size': 4, 'wrap': 1, 'dilation': 2, 'tile_S': 24},
+        {'window_size': 5, 'causal': 1, 'tile_S': 33},
     ],
 )
 def test_stencil_matches_the_selection(attrs) -> None:
@@ -94,10 +93,10 @@ def test_stencil_matches_the_selection(attrs) -> None:
 @pytest.mark.parametrize(
     "attrs",
     [
-        dict(global_tokens=3, block_size=4, tile_S=24),
-        dict(global_tokens=1, block_size=5, tile_S=23, causal=1),
-        dict(spec="block_local_global", block_size=8, tile_S=64),
-        dict(keep_ratio=0.5, block_size=4, tile_S=16, tile_D=8, num_heads=2, gqa_group_size=1),
+        {'global_tokens': 3, 'block_size': 4, 'tile_S': 24},
+        {'global_tokens': 1, 'block_size': 5, 'tile_S': 23, 'causal': 1},
+        {'spec': "block_local_global", 'block_size': 8, 'tile_S': 64},
+        {'keep_ratio': 0.5, 'block_size': 4, 'tile_S': 16, 'tile_D': 8, 'num_heads': 2, 'gqa_group_size': 1},
     ],
 )
 def test_block_table_covers_exactly_the_selected_blocks(attrs) -> None:
@@ -126,10 +125,10 @@ def test_block_table_covers_exactly_the_selected_blocks(attrs) -> None:
 @pytest.mark.parametrize(
     "attrs",
     [
-        dict(window_size=8, seq_len=256, tile_M=64, tile_S=128),
-        dict(window_size=20, seq_len=100, tile_M=16, tile_S=32, dilation=2),
-        dict(spec="dense", causal=1, seq_len=90, tile_M=32, tile_S=16),
-        dict(global_tokens=4, block_size=16, seq_len=96, tile_M=16, tile_S=16),
+        {'window_size': 8, 'seq_len': 256, 'tile_M': 64, 'tile_S': 128},
+        {'window_size': 20, 'seq_len': 100, 'tile_M': 16, 'tile_S': 32, 'dilation': 2},
+        {'spec': "dense", 'causal': 1, 'seq_len': 90, 'tile_M': 32, 'tile_S': 16},
+        {'global_tokens': 4, 'block_size': 16, 'seq_len': 96, 'tile_M': 16, 'tile_S': 16},
     ],
 )
 def test_active_tiles_match_brute_force(attrs) -> None:
@@ -155,7 +154,7 @@ def _spec_of(attrs) -> str:
 
 
 def test_exact_index_bytes_from_the_selection() -> None:
-    attrs = dict(global_tokens=2, block_size=4, seq_len=30, head_dim=8, num_heads=2, gqa_group_size=2)
+    attrs = {'global_tokens': 2, 'block_size': 4, 'seq_len': 30, 'head_dim': 8, 'num_heads': 2, 'gqa_group_size': 2}
     (p,) = lower(op_text(**attrs), "sattn-lower-rocc")
     sel = select_indices(p, p.shape())
     buf = p.extra["buffers"]
@@ -171,7 +170,7 @@ def test_exact_index_bytes_from_the_selection() -> None:
 def test_vector_strips_cover_head_dim(d, vlen, precision) -> None:
     from sattn.transforms.vectorize import vector_strips
 
-    v = vector_strips(params_from_dict(dict(head_dim=d, precision=precision)), vlen)
+    v = vector_strips(params_from_dict({'head_dim': d, 'precision': precision}), vlen)
     lmul = int(v["lmul"][1:])
     assert lmul in (1, 2, 4)
     assert v["strip"] == vlen * lmul // 32

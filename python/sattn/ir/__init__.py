@@ -39,15 +39,21 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "SCHEMA",
-    "SPECS",
-    "PRECISIONS",
+    "ATTENTION_OPS",
     "DEFAULT_SCALES",
     "DEFAULT_TILES",
-    "AttrSpec",
+    "PRECISIONS",
+    "SCHEMA",
+    "SPECS",
     "AttentionParams",
+    "AttrSpec",
+    "RoccCallOp",
+    "RvvCallOp",
+    "Sattn",
+    "SattnOp",
     "Shape",
+    "SparseAttentionOp",
     "coerce",
+    "location_of",
     "params_from_dict",
-    *_DIALECT_NAMES,
 ]

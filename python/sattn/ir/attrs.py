@@ -117,12 +117,12 @@ UNIT = UnitAttr()
 TRUE: Attribute = IntegerAttr.from_bool(True)
 
 __all__ = [
+    "CALL_ATTRS",
     "PASS_ATTRS",
     "SPEC_FLAGS",
-    "CALL_ATTRS",
-    "to_py",
+    "TRUE",
+    "UNIT",
     "from_py",
     "int_array",
-    "UNIT",
-    "TRUE",
+    "to_py",
 ]

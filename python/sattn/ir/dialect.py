@@ -176,9 +176,8 @@ def _check_pass_attr(name: str, attr: Attribute) -> None:
             raise SattnError(
                 f"attribute 'buffer_layout' must be one of {', '.join(BUFFER_LAYOUTS)}, got {attr}"
             )
-    elif name == "spec_rule":
-        if not isinstance(attr, StringAttr):
-            raise SattnError(f"attribute 'spec_rule' expects a string, got {attr}")
+    elif name == "spec_rule" and not isinstance(attr, StringAttr):
+        raise SattnError(f"attribute 'spec_rule' expects a string, got {attr}")
 
 
 def _shape_from_operands(op: SattnOp, attrs: dict[str, object]) -> dict[str, object]:

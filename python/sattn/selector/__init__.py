@@ -8,13 +8,13 @@ from sattn.selector.hints import DEFAULT_L1_BYTES, DISABLE_VARS, ENV_VARS, Hints
 from sattn.selector.rules import RULES, Candidate, Decision, select_spec
 
 __all__ = [
-    "select_spec",
-    "Decision",
+    "DEFAULT_L1_BYTES",
+    "DISABLE_VARS",
+    "ENV_VARS",
+    "RULES",
     "Candidate",
     "Cost",
+    "Decision",
     "Hints",
-    "RULES",
-    "ENV_VARS",
-    "DISABLE_VARS",
-    "DEFAULT_L1_BYTES",
+    "select_spec",
 ]

@@ -79,7 +79,7 @@ class Geometry:
     g: int
 
     @classmethod
-    def of(cls, p: AttentionParams) -> "Geometry":
+    def of(cls, p: AttentionParams) -> Geometry:
         shape = p.shape()
         s, d = shape.seq_len, shape.head_dim
         tm = p.tile_M or DEFAULT_TILES["tile_M"]

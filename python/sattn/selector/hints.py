@@ -9,8 +9,8 @@ parser serves every entry point. A flag variable is on when set to anything but
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from sattn.errors import SattnError
 from sattn.ir.schema import SPECS
@@ -56,7 +56,7 @@ class Hints:
     disabled: frozenset[str] = frozenset()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Hints":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Hints:
         """Parse the hints from ``env`` (default: ``os.environ``); bad values raise SattnError."""
         env = os.environ if env is None else env
         force = env.get("SATTN_FORCE_SPEC", "").strip() or None

@@ -18,8 +18,8 @@ candidate whatever rule decides, so the explanation always shows them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from sattn.ir.schema import AttentionParams
 from sattn.selector.cost import COST_MODELS, Cost, blg_competes

@@ -23,34 +23,26 @@ from sattn.specs.selection import GroupSelection
 NEIGHBOURS = 1
 
 
-def local_table(num_qblocks: int, num_kblocks: int) -> GroupSelection:
-    """Block table: query block qb -> key blocks qb-1, qb, qb+1 that exist."""
-    qb = np.arange(num_qblocks, dtype=np.int64)[:, None]
-    kb = qb + np.arange(-NEIGHBOURS, NEIGHBOURS + 1)[None, :]
-    kb[(kb < 0) | (kb >= num_kblocks)] = -1
-    return GroupSelection.from_padded(kb)
-
-
 def select(shape: Shape, params: AttentionParams) -> tuple[GroupSelection, GroupSelection]:
-    """(token selection, block table) shared by all KV heads."""
+    """(token selection, block table) shared by all KV heads.
+
+    Row ``i`` is two ascending ranges: the global keys ``[0, min(G_t, lo))`` and the local span
+    ``[lo, max(hi, G_t))`` with ``[lo, hi)`` the keys of blocks ``qb-1 .. qb+1`` — the union of
+    the three parts without sorting; a global query's row is ``[0, S)``; causal caps at ``i+1``.
+    """
     s = shape.seq_len
     b = params.effective_block_size(s)
-    nb = csr.num_blocks(s, b)
-    local = csr.expand_blocks(local_table(nb, nb), b, s, s)
     gt = min(params.global_tokens, s)
-    parts = [local]
-    if gt:
-        # global keys for every query
-        parts.append(GroupSelection(np.arange(s + 1, dtype=np.int64) * gt,
-                                    np.tile(np.arange(gt, dtype=np.int32), s)))
-        # global queries see every key
-        counts = np.where(np.arange(s) < gt, s, 0)
-        indptr = np.zeros(s + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        parts.append(GroupSelection(indptr, np.tile(np.arange(s, dtype=np.int32), gt)))
-        sel = csr.union(*parts, num_cols=s)
-    else:
-        sel = local
+    i = np.arange(s, dtype=np.int64)
+    qb = i // b
+    lo = np.maximum(qb - NEIGHBOURS, 0) * b
+    hi = np.minimum((qb + NEIGHBOURS + 1) * b, s)
+    a = np.minimum(gt, lo)
+    e = np.maximum(hi, gt)
+    glob = i < gt
+    a[glob], lo[glob], e[glob] = 0, 0, s  # global queries: one range covering every key
     if params.causal:
-        sel = csr.causal(sel)
+        a = np.minimum(a, i + 1)
+        e = np.minimum(e, i + 1)
+    sel = csr.from_ranges(np.stack([np.zeros(s, np.int64), lo], axis=1), np.stack([a, e], axis=1))
     return sel, csr.block_table_from_tokens(sel, b, s)

@@ -98,7 +98,11 @@ def block_table_from_tokens(sel: GroupSelection, block: int, num_keys: int) -> G
     """Block table (query block -> key blocks holding at least one selected pair)."""
     nqb = num_blocks(sel.rows, block)
     nkb = num_blocks(num_keys, block)
-    return from_pairs(row_ids(sel) // block, sel.indices.astype(np.int64) // block, nqb, nkb)
+    if nqb * nkb > 1 << 24:  # too many blocks for a dense bitmap: sort the pairs
+        return from_pairs(row_ids(sel) // block, sel.indices.astype(np.int64) // block, nqb, nkb)
+    mark = np.zeros((nqb, nkb), dtype=bool)
+    mark[row_ids(sel) // block, sel.indices // block] = True
+    return mask_to_csr(mark)
 
 
 def topk_mask(scores: np.ndarray, k: int) -> np.ndarray:
@@ -117,6 +121,18 @@ def topk_mask(scores: np.ndarray, k: int) -> np.ndarray:
     need = k - greater.sum(axis=1, keepdims=True)
     equal = (scores == thr) & cand
     return greater | (equal & (np.cumsum(equal, axis=1) <= need))
+
+
+def from_ranges(starts: np.ndarray, stops: np.ndarray) -> GroupSelection:
+    """Rows made of ascending, disjoint column ranges: row ``r`` is the concatenation of
+    ``range(starts[r, t], stops[r, t])`` over ``t`` ([rows, T] arrays; empty ranges allowed)."""
+    lens = np.maximum(stops - starts, 0).astype(np.int64)
+    counts = lens.sum(axis=1)
+    indptr = _indptr(counts)
+    flat_lens = lens.ravel()
+    ptr = _indptr(flat_lens)
+    offs = np.repeat(starts.ravel().astype(np.int64) - ptr[:-1], flat_lens)
+    return GroupSelection(indptr, (offs + np.arange(int(ptr[-1]))).astype(np.int32))
 
 
 def mask_to_csr(mask: np.ndarray) -> GroupSelection:

@@ -7,107 +7,21 @@ verdict line ``compare: rocc vs reference ... -> PASS|FAIL``; the exit status is
 
 Selector hints: ``--prefer-bsr``/``--prefer-sw``/``--l1-bytes`` map to SATTN_PREFER_BSR,
 SATTN_PREFER_SW and SATTN_HW_L1_BYTES; ``--use-hw-probe`` reads the accelerator's capability bits
-first and sets SATTN_DISABLE_BSR / SATTN_DISABLE_SW for what it lacks.
+first and sets SATTN_DISABLE_BSR / SATTN_DISABLE_SW for what it lacks. The work is
+:func:`sattn.api.compile_and_sim`; this module is only its command line.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
 
 from sattn.cli.common import guarded
 from sattn.errors import SattnError
-from sattn.result import RunResult
 from sattn.toolrun import atomic_write
-
-
-@contextmanager
-def _selector_env(env: dict[str, str]) -> Iterator[None]:
-    """Set the selector's variables for the duration of one compile (restored afterwards)."""
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def probe_env(info) -> dict[str, str]:
-    """SATTN_DISABLE_* variables for the patterns the probed hardware lacks."""
-    env = {}
-    if not info.bsr:
-        env["SATTN_DISABLE_BSR"] = "1"
-    if not info.sw:
-        env["SATTN_DISABLE_SW"] = "1"
-    return env
-
-
-def compile_and_sim(
-    mlir: str | Path,
-    *,
-    prefer_bsr: bool = False,
-    prefer_sw: bool = False,
-    l1_bytes: int | None = None,
-    use_hw_probe: bool = False,
-    q: Any = None,
-    k: Any = None,
-    v: Any = None,
-    seed: int = 0,
-    op: int | None = None,
-    latency: int | None = None,
-    bandwidth: float | None = None,
-    keep_dir: str | Path | None = None,
-) -> RunResult:
-    """Select, lower (``sattn-lower-rocc``), run on the RTL and compare with the reference.
-
-    The result's ``lines`` end with the verdict line; ``counters['rel_err']`` is the measured
-    max-normalised error against the reference and ``counters['passed']`` the verdict.
-    """
-    from sattn.api import load_op
-    from sattn.backends.rocc import driver
-    from sattn.frontend import env_from_flags
-    from sattn.reference.compare import verdict
-    from sattn.reference.data import resolve_inputs
-    from sattn.reference.executor import attention
-    from sattn.specs import select_indices
-
-    env = env_from_flags(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes)
-    probe_line = None
-    if use_hw_probe:
-        info = driver.probe()
-        env.update(probe_env(info))
-        probe_line = (f"hw_probe: ver=0x{info.ver:04x} caps=0x{info.caps:04x} "
-                      f"disable=[{','.join(k[14:].lower() for k in probe_env(info)) or 'none'}]")
-    with _selector_env(env):
-        params = load_op(mlir, pipeline="sattn-lower-rocc", op=op)
-    if use_hw_probe and not info.supports(params.precision):
-        raise SattnError(f"precision '{params.precision}' is not supported by the RoCC hardware "
-                         f"(caps=0x{info.caps:04x} lists {', '.join(info.precisions)})")
-    shape, qa, ka, va = resolve_inputs(params, q, k, v, seed)
-    sel = select_indices(params, shape, qa, ka)
-    result = driver.run(params, qa, ka, va, selection=sel, latency=latency, bandwidth=bandwidth,
-                        keep_dir=keep_dir)
-    want = attention(params, qa, ka, va, selection=sel)
-    vd = verdict("rocc", result.output, want, params.precision)
-    if probe_line:
-        result.lines.insert(0, probe_line)
-    result.lines.append(vd.line())
-    result.counters["rel_err"] = vd.rel_err
-    result.counters["max_abs_err"] = vd.max_abs_err
-    result.counters["passed"] = vd.passed
-    return result
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -137,6 +51,8 @@ def execute(args: argparse.Namespace) -> int:
         raise SattnError(f"--lat must be >= 1 cycle, got {args.lat}")
     if args.bw is not None and not args.bw > 0:
         raise SattnError(f"--bw must be > 0 bytes/cycle, got {args.bw}")
+    from sattn.api import compile_and_sim
+
     result = compile_and_sim(
         args.mlir, prefer_bsr=args.prefer_bsr, prefer_sw=args.prefer_sw, l1_bytes=args.l1_bytes,
         use_hw_probe=args.use_hw_probe, q=args.q, k=args.k, v=args.v, seed=args.seed, op=args.op,
@@ -149,7 +65,7 @@ def execute(args: argparse.Namespace) -> int:
         buf = io.BytesIO()
         np.save(buf, np.asarray(result.output, dtype=np.float32))
         atomic_write(args.out, buf.getvalue())
-    return 0 if result.counters["passed"] else 1
+    return 0 if result.verdict.passed else 1
 
 
 @guarded

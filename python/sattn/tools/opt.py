@@ -19,7 +19,7 @@ import sys
 from sattn.cli.common import guarded
 from sattn.errors import SattnError
 
-SPLIT_MARKER = re.compile(r"^// -----\s*$", re.M)
+SPLIT_MARKER = re.compile(r"^// -----\s*$", re.MULTILINE)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,8 +67,8 @@ def _chunks(text: str, split: bool) -> list[tuple[str, int]]:
 
 def _explain(module) -> str:
     from sattn.ir.dialect import SparseAttentionOp, location_of
-    from sattn.transforms.common import attention_ops, decision_for, params_of
     from sattn.selector import Hints
+    from sattn.transforms.common import attention_ops, decision_for, params_of
 
     hints = Hints.from_env()
     parts = []

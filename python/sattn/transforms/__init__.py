@@ -14,7 +14,8 @@ Single passes: ``sattn-select-spec``, ``sattn-materialize-indices``, ``sattn-til
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sattn.errors import SattnError
 
@@ -96,7 +97,7 @@ PIPELINES: dict[str, tuple[str, ...]] = {
 }
 
 #: Pass name -> factory returning the ModulePass class (imported on first use).
-PASSES: dict[str, Callable[[], type["ModulePass"]]] = {
+PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "sattn-lower-rocc": _lower_rocc,
     "sattn-lower-rvv": _lower_rvv,
     "sattn-select-spec": _select_spec,
@@ -109,7 +110,7 @@ PASSES: dict[str, Callable[[], type["ModulePass"]]] = {
     "sattn-bufferize": _bufferize,
 }
 
-_WRAPPER = re.compile(r"^\s*builtin\.module\s*\((.*)\)\s*$", re.S)
+_WRAPPER = re.compile(r"^\s*builtin\.module\s*\((.*)\)\s*$", re.DOTALL)
 
 
 def strip_module_anchor(pipeline: str) -> str:
@@ -122,7 +123,7 @@ def strip_module_anchor(pipeline: str) -> str:
     return text
 
 
-def build_pipeline(pipeline: str, available: dict[str, Callable[[], type["ModulePass"]]] | None = None) -> list["ModulePass"]:
+def build_pipeline(pipeline: str, available: dict[str, Callable[[], type[ModulePass]]] | None = None) -> list[ModulePass]:
     """The pass instances of a pipeline string; unknown names and bad options are SattnError."""
     from xdsl.utils.arg_spec import parse_pipeline
     from xdsl.utils.exceptions import ArgSpecParseError
@@ -147,7 +148,7 @@ def build_pipeline(pipeline: str, available: dict[str, Callable[[], type["Module
         cls = available[s.name]()
         try:
             passes.append(cls.from_pass_spec(s))
-        except Exception as e:  # xDSL raises ValueError/TypeError for bad options
+        except (ValueError, TypeError, KeyError) as e:  # how xDSL reports bad pass options
             raise SattnError(f"bad options for pass '{s.name}': {e}") from None
     return passes
 

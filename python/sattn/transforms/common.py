@@ -8,7 +8,8 @@ attributes in place and replace ops directly; they do not use the greedy rewrite
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Attribute
@@ -27,13 +28,14 @@ class ContentCache:
     def __init__(self) -> None:
         self._data: dict[tuple, Any] = {}
 
-    def get(self, op: SattnOp, extra: tuple, compute: Callable[[], Any]) -> Any:
+    def get(self, op: SattnOp, extra: tuple, compute: Callable[[SattnOp], Any]) -> Any:
+        """``compute(op)`` (its SattnErrors located at ``op``), or the cached result."""
         key = (extra, op.name, tuple(op.attributes.items()), tuple(v.type for v in op.operands))
         try:
             return self._data[key]
         except KeyError:
             pass
-        value = compute()
+        value = guard(op, lambda: compute(op))
         if len(self._data) >= _CACHE_LIMIT:
             self._data.clear()
         self._data[key] = value
@@ -110,9 +112,7 @@ def lower_ops(module: ModuleOp, target: type[SattnOp]) -> None:
 
     hints = Hints.from_env()
     for op in attention_ops(module, (SparseAttentionOp,)):
-        attrs = _LOWER_CACHE.get(
-            op, (hints,), lambda: guard(op, lambda: lowered_attributes(op, params_of(op), hints))
-        )
+        attrs = _LOWER_CACHE.get(op, (hints,), lambda o: lowered_attributes(o, params_of(o), hints))
         new = target(dict(attrs), inputs=tuple(op.operands), result_types=tuple(r.type for r in op.results))
         new.location = op.location
         Rewriter.replace_op(op, new)

@@ -42,7 +42,7 @@ from sattn.ir.attrs import UNIT, from_py, int_array
 from sattn.ir.dialect import SattnOp
 from sattn.ir.schema import AttentionParams
 from sattn.selector import Hints
-from sattn.transforms.common import ContentCache, attention_ops, guard, params_of, set_attrs, spec_of
+from sattn.transforms.common import ContentCache, attention_ops, params_of, set_attrs, spec_of
 
 #: Largest index table (indices + indptr entries) written into the IR.
 MAX_TABLE_ENTRIES = 65536
@@ -61,7 +61,7 @@ class MaterializeIndicesPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         hints = Hints.from_env()
         for attn in attention_ops(op):
-            set_attrs(attn, _CACHE.get(attn, (hints,), lambda: guard(attn, lambda: _record(attn, hints))))
+            set_attrs(attn, _CACHE.get(attn, (hints,), lambda o: _record(o, hints)))
 
 
 def _record(attn: SattnOp, hints: Hints) -> dict:
@@ -148,7 +148,7 @@ def _block_table(p: AttentionParams, sel: Any, source: str) -> dict:
         "k_blocks": nb,
         "heads": shape.kv_heads,
         "per_head": int(per_head),
-        "nnz_blocks": int(len(flat)),
+        "nnz_blocks": len(flat),
         "nnz": int(sel.groups[0].nnz) if not per_head else int(sel.nnz),
     }
     if p.spec == "block_local_global":

@@ -16,7 +16,13 @@ from xdsl.passes import ModulePass
 
 from sattn.ir.dialect import SparseAttentionOp
 from sattn.selector import Hints
-from sattn.transforms.common import ContentCache, attention_ops, decision_for, guard, params_of, set_attrs
+from sattn.transforms.common import (
+    ContentCache,
+    attention_ops,
+    decision_for,
+    params_of,
+    set_attrs,
+)
 
 _CACHE = ContentCache()
 
@@ -30,7 +36,7 @@ class SelectSpecPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         hints = Hints.from_env()
         for attn in attention_ops(op, (SparseAttentionOp,)):
-            set_attrs(attn, _CACHE.get(attn, (hints,), lambda: guard(attn, lambda: _record(attn, hints))))
+            set_attrs(attn, _CACHE.get(attn, (hints,), lambda o: _record(o, hints)))
 
 
 def _record(attn: SparseAttentionOp, hints: Hints) -> dict:

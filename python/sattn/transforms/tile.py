@@ -27,7 +27,7 @@ from sattn.ir.attrs import UNIT, from_py
 from sattn.ir.dialect import SattnOp
 from sattn.ir.schema import DEFAULT_TILES, AttentionParams
 from sattn.selector import Hints
-from sattn.transforms.common import ContentCache, attention_ops, guard, params_of, set_attrs, spec_of
+from sattn.transforms.common import ContentCache, attention_ops, params_of, set_attrs, spec_of
 
 #: Above this many selected pairs the active-tile count is not computed at compile time.
 MAX_PAIRS_FOR_ACTIVE = 1 << 24
@@ -45,7 +45,7 @@ class TilePass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         hints = Hints.from_env()
         for attn in attention_ops(op):
-            set_attrs(attn, _CACHE.get(attn, (hints,), lambda: guard(attn, lambda: _record(attn, hints))))
+            set_attrs(attn, _CACHE.get(attn, (hints,), lambda o: _record(o, hints)))
 
 
 def _record(attn: SattnOp, hints: Hints) -> dict:
@@ -104,4 +104,4 @@ def _active_tiles(p: AttentionParams, tm: int, ts: int) -> int | None:
     g = select_indices(p, shape).groups[0]  # static patterns: the same for every KV head
     rows = np.repeat(np.arange(g.rows, dtype=np.int64) // tm, g.counts())
     cols = g.indices.astype(np.int64) // ts
-    return int(len(np.unique(rows * math.ceil(s / ts) + cols)))
+    return len(np.unique(rows * math.ceil(s / ts) + cols))

@@ -29,9 +29,9 @@ from xdsl.passes import ModulePass
 
 from sattn.errors import SattnError
 from sattn.ir.attrs import UNIT, from_py
-from sattn.ir.dialect import RvvCallOp, SparseAttentionOp
+from sattn.ir.dialect import RvvCallOp, SattnOp, SparseAttentionOp
 from sattn.ir.schema import AttentionParams
-from sattn.transforms.common import ContentCache, attention_ops, guard, params_of, set_attrs
+from sattn.transforms.common import ContentCache, attention_ops, params_of, set_attrs
 
 DEFAULT_VLEN = 256
 #: Load element width per precision (i4 is unpacked to bytes before use).
@@ -61,7 +61,7 @@ def resolve_vlen(option: int | None) -> int:
 
 
 def _lmul_name(lmul: float) -> str:
-    return f"m{int(lmul)}" if lmul >= 1 else f"mf{int(round(1 / lmul))}"
+    return f"m{int(lmul)}" if lmul >= 1 else f"mf{round(1 / lmul)}"
 
 
 def vector_strips(p: AttentionParams, vlen: int) -> dict[str, Any]:
@@ -98,7 +98,8 @@ class VectorizePass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         vlen = resolve_vlen(self.vlen)
         for attn in attention_ops(op, (RvvCallOp, SparseAttentionOp)):
-            set_attrs(attn, _CACHE.get(attn, (vlen,), lambda: guard(attn, lambda: {
-                "vectorized": UNIT,
-                "vector_strips": from_py(vector_strips(params_of(attn), vlen)),
-            })))
+            set_attrs(attn, _CACHE.get(attn, (vlen,), lambda o: _record(o, vlen)))
+
+
+def _record(attn: SattnOp, vlen: int) -> dict:
+    return {"vectorized": UNIT, "vector_strips": from_py(vector_strips(params_of(attn), vlen))}

@@ -586,26 +586,8 @@ static void FN(attend2)(const ctx_t *c, const uint8_t *qra, const uint8_t *qrb, 
             } else {
                 const uint8_t *vr = st.vp + ca;
                 const long sbv = st.sb;
-                long u = 0;
-                for (; u + 4 <= nk; u += 4) {
-                    VF x = LOADV(vr, va);
-                    ya = RV(vfmacc_vf_f32, M32)(ya, pa[u], x, va);
-                    yb = RV(vfmacc_vf_f32, M32)(yb, pb[u], x, va);
-                    vr += sbv;
-                    x = LOADV(vr, va);
-                    ya = RV(vfmacc_vf_f32, M32)(ya, pa[u + 1], x, va);
-                    yb = RV(vfmacc_vf_f32, M32)(yb, pb[u + 1], x, va);
-                    vr += sbv;
-                    x = LOADV(vr, va);
-                    ya = RV(vfmacc_vf_f32, M32)(ya, pa[u + 2], x, va);
-                    yb = RV(vfmacc_vf_f32, M32)(yb, pb[u + 2], x, va);
-                    vr += sbv;
-                    x = LOADV(vr, va);
-                    ya = RV(vfmacc_vf_f32, M32)(ya, pa[u + 3], x, va);
-                    yb = RV(vfmacc_vf_f32, M32)(yb, pb[u + 3], x, va);
-                    vr += sbv;
-                }
-                for (; u < nk; u++, vr += sbv) {
+#pragma clang loop unroll_count(2)
+                for (long u = 0; u < nk; u++, vr += sbv) {
                     VF x = LOADV(vr, va);
                     ya = RV(vfmacc_vf_f32, M32)(ya, pa[u], x, va);
                     yb = RV(vfmacc_vf_f32, M32)(yb, pb[u], x, va);
