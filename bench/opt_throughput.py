@@ -65,9 +65,8 @@ def bare_parse_print(text: str) -> float:
 
 def sattn_opt(text: str, pipeline: str | None) -> tuple[float, int]:
     """sattn-opt's work in process: parse, verify, the pipeline, print. (seconds, output bytes)."""
-    from xdsl.printer import Printer
-
     from sattn.frontend import make_context, parse_module, run_pipeline
+    from xdsl.printer import Printer
 
     t0 = time.perf_counter()
     ctx = make_context()
@@ -81,13 +80,11 @@ def sattn_opt(text: str, pipeline: str | None) -> tuple[float, int]:
 
 def fresh_caches() -> None:
     """Drop the per-content caches so each measurement starts cold (as a new process would)."""
-    import sattn.ir.dialect as dialect
-    from sattn.transforms import bufferize, common, fuse_softmax, materialize_indices, select_spec, tile, vectorize
+    from sattn.ir import dialect
+    from sattn.transforms.common import reset_caches
 
     dialect._PARAMS_CACHE.clear()
-    for mod in (bufferize, fuse_softmax, materialize_indices, select_spec, tile, vectorize):
-        mod._CACHE._data.clear()
-    common._LOWER_CACHE._data.clear()
+    reset_caches()
 
 
 def cold_start(path: Path, pipeline: str, runs: int = 5) -> float | None:

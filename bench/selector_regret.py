@@ -3,7 +3,7 @@
 
 Runs the ``bench`` grid of :mod:`sattn.sweep` (288 configurations: S in 64/128/256, D in
 16/32, window 2/8/24/64, keep_ratio 1/8..1/2, block 16/32, GQA 1/2) through every spec the
-selector could choose, on the reference (measured cost: wall time, fastest of 3) and on the RVV
+selector could choose, on the reference (measured cost: wall time, fastest of 5, run serially) and on the RVV
 kernels (measured cost: instructions retired under qemu). Prints, per backend, the share of
 configurations where the selector's pick is the best or within 10% of it, the mean regret
 (selected cost / best cost), and the misses grouped by (selected -> best). For the tuning of
@@ -71,7 +71,9 @@ def main() -> int:
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         if backend not in ("reference", "rvv", "rocc"):
             raise SattnError(f"unknown backend '{backend}'")
-        summary = sweep(cases, backend, jobs=args.jobs, executor=args.executor)
+        # wall time is measured serially: parallel workers would disturb each other's clocks
+        jobs = args.jobs or (1 if backend == "reference" else None)
+        summary = sweep(cases, backend, jobs=jobs, executor=args.executor)
         report(summary)
         rows.append(summary)
     print("\n| backend | cost | configurations | best | best or within 10% | mean regret | max regret |")

@@ -18,7 +18,8 @@ def run_cmd(args: list[str], cwd: Path | str = REPO, timeout: float = 600,
     full_env = dict(os.environ)
     full_env["PATH"] = f"{Path(PY).parent}{os.pathsep}{full_env.get('PATH', '')}"
     full_env.update(env or {})
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+    return subprocess.run(args, check=False, cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout,
                           env=full_env)
 
 

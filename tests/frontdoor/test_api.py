@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sattn
 from conftest import need_tool
 from fd_util import EXAMPLES, write_mlir
-
-import sattn
 from sattn import api
 from sattn.errors import SattnError
 from sattn.ir.schema import params_from_dict

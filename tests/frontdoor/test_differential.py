@@ -12,7 +12,6 @@ from conftest import need_tool
 from fd_util import PY, assert_one_line_error, run_cmd, write_mlir
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from sattn import api
 from sattn.errors import SattnError
 from sattn.ir.schema import params_from_dict

@@ -69,7 +69,7 @@ def test_profile_autotune_rvv() -> None:
     proc = run_cmd([PY, PROFILE, "--mlir", str(EXAMPLES / "sliding_window.mlir"), "--backend",
                     "rvv", "--autotune"])
     assert proc.returncode == 0, proc.stderr
-    assert re.search(r"^autotune: spec=sliding_window best lmul=\d", proc.stdout, re.M)
+    assert re.search(r"^autotune: spec=sliding_window best lmul=\d", proc.stdout, re.MULTILINE)
 
 
 def test_profile_bad_input(tmp_path: Path) -> None:

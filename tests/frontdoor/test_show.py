@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fd_util import EXAMPLES, PY, REPO, assert_one_line_error, run_cmd, write_mlir
-
 from sattn.ir.schema import params_from_dict
 from sattn.reference.data import synthetic
 from sattn.specs import select_indices

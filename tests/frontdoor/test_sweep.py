@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from conftest import need_tool
 from fd_util import PY, assert_one_line_error, run_cmd
-
 from sattn import sweep as sw
 from sattn.errors import SattnError
 from sattn.ir.schema import params_from_dict

@@ -8,13 +8,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from sattn.errors import SattnError  # noqa: E402
-from sattn.interop import torch as ti  # noqa: E402
-from sattn.ir.schema import params_from_dict  # noqa: E402
-from sattn.reference.compare import rel_error  # noqa: E402
-from sattn.reference.data import synthetic  # noqa: E402
-from sattn.reference.executor import attention  # noqa: E402
-from sattn.specs import select_indices  # noqa: E402
+from sattn.errors import SattnError
+from sattn.interop import torch as ti
+from sattn.ir.schema import params_from_dict
+from sattn.reference.compare import rel_error
+from sattn.reference.data import synthetic
+from sattn.reference.executor import attention
+from sattn.specs import select_indices
 
 STATIC = [
     {"spec": "dense", "seq_len": 40, "head_dim": 8},

@@ -206,3 +206,17 @@ def test_many_ops_share_cached_records() -> None:
     nnz = [p.extra["index_table"]["nnz"] for p in params[:3]]
     assert nnz == [64 * 3 - 2, 64 * 5 - 6, 64 * 7 - 12]
     assert all(p.extra["index_table"]["nnz"] == nnz[i % 3] for i, p in enumerate(params))
+
+
+def test_content_keys_follow_edits_between_passes() -> None:
+    """Ops with equal content share records; an op edited between passes is recomputed."""
+    from sattn.ir.attrs import from_py
+
+    m = parse_module("\n".join([op_text(window_size=1, tile_S=32)] * 3))
+    run_pipeline(m, "sattn-select-spec")
+    a, b, c = attention_ops(m)
+    b.attributes["window_size"] = from_py(2)  # a user rewrite between two passes
+    run_pipeline(m, "sattn-materialize-indices,sattn-lower-to-rocc")
+    a, b, c = attention_ops(m)
+    nnz = [op.params().extra["index_table"]["nnz"] for op in (a, b, c)]
+    assert nnz == [32 * 3 - 2, 32 * 5 - 6, 32 * 3 - 2]

@@ -25,11 +25,11 @@ from sattn.ir.attrs import UNIT, from_py
 from sattn.ir.dialect import SattnOp
 from sattn.ir.schema import AttentionParams
 from sattn.selector import Hints
-from sattn.transforms.common import ContentCache, attention_ops, params_of, set_attrs, spec_of
+from sattn.transforms.common import ContentCache, attention_ops, params_of, spec_of
 
 LAYOUT = "rowmajor"
 
-_CACHE = ContentCache()
+_CACHE = ContentCache("sattn-bufferize")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class BufferizePass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         hints = Hints.from_env()
         for attn in attention_ops(op):
-            set_attrs(attn, _CACHE.get(attn, (hints,), lambda o: _record(o, hints)))
+            _CACHE.apply(attn, (hints,), lambda o: _record(o, hints))
 
 
 def _record(attn: SattnOp, hints: Hints) -> dict:

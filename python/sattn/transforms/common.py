@@ -8,7 +8,9 @@ attributes in place and replace ops directly; they do not use the greedy rewrite
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import itertools
+import weakref
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 from xdsl.dialects.builtin import ModuleOp
@@ -20,17 +22,71 @@ from sattn.ir.schema import AttentionParams
 from sattn.selector import Decision, Hints, select_spec
 
 _CACHE_LIMIT = 8192
+_INTERN_LIMIT = 1 << 20
+
+# Content keys. Hashing an op's full attribute dictionary is the expensive part of a cache
+# look-up once records are attached, so each op's content is hashed deeply once (when first
+# seen) and interned to an int; after a pass applies a cached record, the op's new content is
+# known to be a function of (old key, pass, options) and gets a derived key without hashing.
+# A cheap identity signature (attribute object ids) detects any other change to the op.
+_COUNTER = itertools.count()
+_INTERN: dict[Hashable, int] = {}
+_OP_KEYS: weakref.WeakKeyDictionary[SattnOp, tuple[tuple, int]] = weakref.WeakKeyDictionary()
+_ALL_CACHES: list[ContentCache] = []
+
+
+def _signature(op: SattnOp) -> tuple:
+    return (
+        tuple(op.attributes),
+        tuple(map(id, op.attributes.values())),
+        tuple(id(v.type) for v in op.operands),
+    )
+
+
+def _intern(value: Hashable) -> int:
+    key = _INTERN.get(value)
+    if key is None:
+        if len(_INTERN) >= _INTERN_LIMIT:
+            reset_caches()
+        key = _INTERN[value] = next(_COUNTER)  # never reused, so stale keys never collide
+    return key
+
+
+def content_key(op: SattnOp) -> int:
+    """An int naming the op's content (name, attributes, operand types)."""
+    sig = _signature(op)
+    hit = _OP_KEYS.get(op)
+    if hit is not None and hit[0] == sig:
+        return hit[1]
+    key = _intern((op.name, tuple(op.attributes.items()), tuple(v.type for v in op.operands)))
+    _OP_KEYS[op] = (sig, key)
+    return key
+
+
+def derive_key(op: SattnOp, parent: int, step: Hashable) -> None:
+    """Record that ``op``'s content is the deterministic result of ``step`` on content ``parent``."""
+    _OP_KEYS[op] = (_signature(op), _intern((parent, step)))
+
+
+def reset_caches() -> None:
+    """Forget every cached record and content key (tests; bounded memory)."""
+    _INTERN.clear()
+    _OP_KEYS.clear()
+    for cache in _ALL_CACHES:
+        cache._data.clear()
 
 
 class ContentCache:
-    """Results of ``compute(op)`` keyed by (extra key, op name, attributes, operand types)."""
+    """Results of ``compute(op)`` per (op content, extra key); see :func:`content_key`."""
 
-    def __init__(self) -> None:
-        self._data: dict[tuple, Any] = {}
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._data: dict[tuple[int, Hashable], Any] = {}
+        _ALL_CACHES.append(self)
 
-    def get(self, op: SattnOp, extra: tuple, compute: Callable[[SattnOp], Any]) -> Any:
+    def get(self, op: SattnOp, extra: Hashable, compute: Callable[[SattnOp], Any]) -> Any:
         """``compute(op)`` (its SattnErrors located at ``op``), or the cached result."""
-        key = (extra, op.name, tuple(op.attributes.items()), tuple(v.type for v in op.operands))
+        key = (content_key(op), extra)
         try:
             return self._data[key]
         except KeyError:
@@ -40,6 +96,12 @@ class ContentCache:
             self._data.clear()
         self._data[key] = value
         return value
+
+    def apply(self, op: SattnOp, extra: Hashable, compute: Callable[[SattnOp], dict[str, Attribute]]) -> None:
+        """Add the record ``compute(op)`` (cached by content) to the op's attributes."""
+        parent = content_key(op)
+        op.attributes.update(self.get(op, extra, compute))
+        derive_key(op, parent, (self.name, extra))
 
 
 def attention_ops(module: ModuleOp, kinds: tuple[type, ...] = (SattnOp,)) -> Iterator[SattnOp]:
@@ -75,11 +137,6 @@ def guard(op: SattnOp, fn: Callable[[], Any]) -> Any:
         raise SattnError(located(op, f"'{op.name}' {msg}")) from None
 
 
-def set_attrs(op: SattnOp, attrs: dict[str, Attribute]) -> None:
-    """Update attributes in place (keeps insertion order of existing ones)."""
-    op.attributes.update(attrs)
-
-
 def is_source_op(op: SattnOp) -> bool:
     return isinstance(op, SparseAttentionOp)
 
@@ -112,10 +169,12 @@ def lower_ops(module: ModuleOp, target: type[SattnOp]) -> None:
 
     hints = Hints.from_env()
     for op in attention_ops(module, (SparseAttentionOp,)):
+        parent = content_key(op)
         attrs = _LOWER_CACHE.get(op, (hints,), lambda o: lowered_attributes(o, params_of(o), hints))
         new = target(dict(attrs), inputs=tuple(op.operands), result_types=tuple(r.type for r in op.results))
         new.location = op.location
         Rewriter.replace_op(op, new)
+        derive_key(new, parent, ("lower", target.name, hints))
 
 
-_LOWER_CACHE = ContentCache()
+_LOWER_CACHE = ContentCache("lower")

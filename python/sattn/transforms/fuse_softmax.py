@@ -7,7 +7,7 @@ they differ by spec and precision -- and the state the region carries::
 
     softmax_region = {stages = ["gather_kv", "qk", "online_softmax", "pv", "normalize"],
                       rows = 64, head_dim = 64, state_bytes = 16896,
-                      unfused_score_bytes = 32768, scale = 1.250000e-01 : f64, ...}
+                      unfused_score_bytes = 32768, scale = 0.125 : f64}
 
 ``unfused_score_bytes`` is the score tile (tile_M x tile_S fp32) an unfused lowering would
 write and read back; ``state_bytes`` what the fused region keeps instead.
@@ -27,9 +27,9 @@ from sattn.ir.attrs import UNIT, from_py
 from sattn.ir.dialect import SattnOp
 from sattn.ir.schema import DEFAULT_TILES, AttentionParams
 from sattn.selector import Hints
-from sattn.transforms.common import ContentCache, attention_ops, params_of, set_attrs, spec_of
+from sattn.transforms.common import ContentCache, attention_ops, params_of, spec_of
 
-_CACHE = ContentCache()
+_CACHE = ContentCache("sattn-fuse-softmax")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class FuseSoftmaxPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         hints = Hints.from_env()
         for attn in attention_ops(op):
-            set_attrs(attn, _CACHE.get(attn, (hints,), lambda o: _record(o, hints)))
+            _CACHE.apply(attn, (hints,), lambda o: _record(o, hints))
 
 
 def _record(attn: SattnOp, hints: Hints) -> dict:
@@ -76,13 +76,10 @@ def softmax_region(p: AttentionParams) -> dict[str, Any]:
         "stages": stages(p),
         "rows": rows,
         "head_dim": d,
-        "running_max_bytes": 4 * rows,
-        "running_sum_bytes": 4 * rows,
-        "acc_bytes": 4 * rows * d,
+        # running max and sum (fp32 per row) and the fp32 accumulator [rows, D]
         "state_bytes": 4 * (2 * rows + rows * d),
         "unfused_score_bytes": 4 * rows * keys,
         "scale": 1.0 / math.sqrt(d),
-        "causal": p.causal,
     }
     if p.precision in ("i8", "i4"):
         sq, sk, _ = p.scales()

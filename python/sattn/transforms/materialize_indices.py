@@ -42,14 +42,14 @@ from sattn.ir.attrs import UNIT, from_py, int_array
 from sattn.ir.dialect import SattnOp
 from sattn.ir.schema import AttentionParams
 from sattn.selector import Hints
-from sattn.transforms.common import ContentCache, attention_ops, params_of, set_attrs, spec_of
+from sattn.transforms.common import ContentCache, attention_ops, params_of, spec_of
 
 #: Largest index table (indices + indptr entries) written into the IR.
 MAX_TABLE_ENTRIES = 65536
 #: Largest H*S*D for which the synthetic-data bsr table is computed at compile time.
 MAX_SYNTHETIC_ELEMENTS = 1 << 22
 
-_CACHE = ContentCache()
+_CACHE = ContentCache("sattn-materialize-indices")
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class MaterializeIndicesPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         hints = Hints.from_env()
         for attn in attention_ops(op):
-            set_attrs(attn, _CACHE.get(attn, (hints,), lambda o: _record(o, hints)))
+            _CACHE.apply(attn, (hints,), lambda o: _record(o, hints))
 
 
 def _record(attn: SattnOp, hints: Hints) -> dict:
@@ -173,13 +173,9 @@ def _plan(p: AttentionParams) -> dict:
 
     shape = p.shape()
     s = shape.seq_len
-    common: dict[str, Any] = {
-        "data_dependent": 1,
-        "score": "group_qk",
-        "score_precision": p.precision,
-        "shared_heads": shape.group,
-        "causal": p.causal,
-    }
+    # selection runs on the precision's view of Q/K, shared by a GQA group, causal-aware
+    # (sattn.specs.gqa): those come from the op's own attributes, not repeated here
+    common: dict[str, Any] = {"data_dependent": 1, "score": "group_qk"}
     spec = p.spec
     if spec == "nm_structured":
         n, m = p.nm_n or 1, p.nm_m or 1  # the reference's defaults when forced without them

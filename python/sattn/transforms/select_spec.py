@@ -21,10 +21,9 @@ from sattn.transforms.common import (
     attention_ops,
     decision_for,
     params_of,
-    set_attrs,
 )
 
-_CACHE = ContentCache()
+_CACHE = ContentCache("sattn-select-spec")
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ class SelectSpecPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         hints = Hints.from_env()
         for attn in attention_ops(op, (SparseAttentionOp,)):
-            set_attrs(attn, _CACHE.get(attn, (hints,), lambda o: _record(o, hints)))
+            _CACHE.apply(attn, (hints,), lambda o: _record(o, hints))
 
 
 def _record(attn: SparseAttentionOp, hints: Hints) -> dict:

@@ -5,8 +5,8 @@ over KV heads, query-row tiles (``m``, tile_M rows of S), key tiles (``s``, tile
 and head-dimension tiles (``d``, tile_D of D). The record gives each loop's trip count and the
 size of its last, partial tile (``*_rem``, 0 when the tile divides the extent)::
 
-    tile_grid = {m_tiles = 2, m_rem = 0, s_tiles = 1, s_rem = 0, d_tiles = 1, d_rem = 0,
-                 tiles = 2, active_tiles = 2, active_source = "structural", ...}
+    tile_grid = {kv_heads = 1, m_tiles = 2, m_rem = 0, s_tiles = 1, s_rem = 0, d_tiles = 1,
+                 d_rem = 0, tiles = 2, active_tiles = 2, active_source = "structural"}
 
 ``active_tiles`` counts the (m, s) tile pairs holding at least one selected key, from the index
 selection of static patterns (sliding_window, block_local_global, dense) -- the tiles a
@@ -27,13 +27,13 @@ from sattn.ir.attrs import UNIT, from_py
 from sattn.ir.dialect import SattnOp
 from sattn.ir.schema import DEFAULT_TILES, AttentionParams
 from sattn.selector import Hints
-from sattn.transforms.common import ContentCache, attention_ops, params_of, set_attrs, spec_of
+from sattn.transforms.common import ContentCache, attention_ops, params_of, spec_of
 
 #: Above this many selected pairs the active-tile count is not computed at compile time.
 MAX_PAIRS_FOR_ACTIVE = 1 << 24
 STATIC_SPECS = ("sliding_window", "block_local_global", "dense")
 
-_CACHE = ContentCache()
+_CACHE = ContentCache("sattn-tile")
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class TilePass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         hints = Hints.from_env()
         for attn in attention_ops(op):
-            set_attrs(attn, _CACHE.get(attn, (hints,), lambda o: _record(o, hints)))
+            _CACHE.apply(attn, (hints,), lambda o: _record(o, hints))
 
 
 def _record(attn: SattnOp, hints: Hints) -> dict:
@@ -67,7 +67,6 @@ def tile_grid(p: AttentionParams) -> dict[str, Any]:
     tm, ts, td = p.tile_M, p.tile_S, p.tile_D
     assert tm and ts and td
     grid: dict[str, Any] = {
-        "loops": ["kv_head", "m", "s", "d"],
         "kv_heads": shape.kv_heads,
         "m_tiles": math.ceil(s / tm), "m_rem": s % tm,
         "s_tiles": math.ceil(s / ts), "s_rem": s % ts,

@@ -6,10 +6,10 @@ width (fp32 32, bf16 16, i8 8, i4 8 after unpacking nibbles). The accumulator re
 accumulator, a Q strip and a K/V strip fit in the 32 vector registers; the load group is
 ``lmul * sew / 32`` (fractional for narrow types, e.g. ``mf4``). A strip holds
 ``VLEN * lmul / 32`` elements; D takes ``d_strips`` strips, the last one ``d_tail`` long (0:
-none). exp is a vector polynomial (RVV has no exp instruction)::
+none)::
 
-    vector_strips = {vlen = 256, sew = 32, acc_sew = 32, lmul = "m4", load_lmul = "m4",
-                     strip = 32, d_strips = 2, d_tail = 0, exp = "poly"}
+    vector_strips = {vlen = 256, sew = 32, lmul = "m4", load_lmul = "m4", strip = 32,
+                     d_strips = 2, d_tail = 0}
 
 VLEN comes from the pass option (``sattn-vectorize{vlen=512}``), else ``SATTN_VLEN``, else 256.
 Applies to ``sattn.rvv_call`` and to not-yet-lowered ``sattn.sparse_attention`` (the RoCC
@@ -31,7 +31,7 @@ from sattn.errors import SattnError
 from sattn.ir.attrs import UNIT, from_py
 from sattn.ir.dialect import RvvCallOp, SattnOp, SparseAttentionOp
 from sattn.ir.schema import AttentionParams
-from sattn.transforms.common import ContentCache, attention_ops, params_of, set_attrs
+from sattn.transforms.common import ContentCache, attention_ops, params_of
 
 DEFAULT_VLEN = 256
 #: Load element width per precision (i4 is unpacked to bytes before use).
@@ -39,7 +39,7 @@ LOAD_SEW = {"fp32": 32, "bf16": 16, "i8": 8, "i4": 8}
 ACC_SEW = 32
 MAX_ACC_LMUL = 4
 
-_CACHE = ContentCache()
+_CACHE = ContentCache("sattn-vectorize")
 
 
 def resolve_vlen(option: int | None) -> int:
@@ -76,13 +76,11 @@ def vector_strips(p: AttentionParams, vlen: int) -> dict[str, Any]:
     return {
         "vlen": vlen,
         "sew": sew,
-        "acc_sew": ACC_SEW,
         "lmul": _lmul_name(lmul),
         "load_lmul": _lmul_name(lmul * sew / ACC_SEW),
         "strip": strip,
         "d_strips": math.ceil(d / strip),
         "d_tail": d % strip,
-        "exp": "poly",
     }
 
 
@@ -98,7 +96,7 @@ class VectorizePass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         vlen = resolve_vlen(self.vlen)
         for attn in attention_ops(op, (RvvCallOp, SparseAttentionOp)):
-            set_attrs(attn, _CACHE.get(attn, (vlen,), lambda o: _record(o, vlen)))
+            _CACHE.apply(attn, (vlen,), lambda o: _record(o, vlen))
 
 
 def _record(attn: SattnOp, vlen: int) -> dict:

@@ -14,7 +14,7 @@ module {
 // Tiles: 8 row tiles of 16, one key tile of 128, one d tile of 32.
 // CHECK:      "sattn.rocc_call"() {global_tokens = 8 : i64, block_size = 64 : i64, tile_M = 16 : i64, tile_D = 32 : i64, tile_S = 128 : i64, spec = "block_local_global", spec_rule = "global_tokens",
 // CHECK-SAME: materialized_indices, index_table = {kind = "block_csr", source = "structural", block_size = 64 : i64, q_blocks = 2 : i64, k_blocks = 2 : i64, heads = 1 : i64, per_head = 0 : i64, nnz_blocks = 4 : i64, nnz = 16384 : i64, global_tokens = 8 : i64, indptr = array<i32: 0, 2, 4>, indices = array<i32: 0, 1, 0, 1>},
-// CHECK-SAME: tiled, tile_grid = {loops = ["kv_head", "m", "s", "d"], kv_heads = 1 : i64, m_tiles = 8 : i64, m_rem = 0 : i64, s_tiles = 1 : i64, s_rem = 0 : i64, d_tiles = 1 : i64, d_rem = 0 : i64, tiles = 8 : i64, active_tiles = 8 : i64, active_source = "structural"},
+// CHECK-SAME: tiled, tile_grid = {kv_heads = 1 : i64, m_tiles = 8 : i64, m_rem = 0 : i64, s_tiles = 1 : i64, s_rem = 0 : i64, d_tiles = 1 : i64, d_rem = 0 : i64, tiles = 8 : i64, active_tiles = 8 : i64, active_source = "structural"},
 // CHECK-SAME: fused_softmax, softmax_region = {stages = ["gather_kv", "qk", "online_softmax", "pv", "normalize"], rows = 16 : i64,
 // CHECK-SAME: blg_enabled = true, m_rows = 16 : i64, head_dim_d = 32 : i64, s_tokens = 128 : i64,
 // CHECK-SAME: bufferized, buffer_layout = "rowmajor", buffers = {q = 16384 : i64, k = 16384 : i64, v = 16384 : i64, out = 16384 : i64, index = 66052 : i64, index_exact = 1 : i64, total = 131588 : i64}} : () -> ()

@@ -33,11 +33,11 @@
 "sattn.sparse_attention"() { topk_k = 40 : i64, tile_S = 16 : i64 } : () -> ()
 // CHECK: selection_plan = {kind = "topk", k = 16 : i64, data_dependent = 1 : i64
 "sattn.sparse_attention"() { lsh_buckets = 4 : i64, tile_S = 16 : i64, precision = "bf16" } : () -> ()
-// CHECK: selection_plan = {kind = "lsh", buckets = 4 : i64, hash = "random_hyperplane", bits = 2 : i64, seed = 23159 : i64, data_dependent = 1 : i64, score = "group_qk", score_precision = "bf16"
+// CHECK: selection_plan = {kind = "lsh", buckets = 4 : i64, hash = "random_hyperplane", bits = 2 : i64, seed = 23159 : i64, data_dependent = 1 : i64, score = "group_qk"}
 "sattn.sparse_attention"() { num_landmarks = 4 : i64, landmark_iters = 2 : i64, tile_S = 16 : i64 } : () -> ()
 // CHECK: selection_plan = {kind = "landmark", landmarks = 4 : i64, iters = 2 : i64, init = "evenly_spaced", key_space = "landmarks"
 
 // NSA-style compression scoring and a GQA group of 2 sharing the selection.
 "sattn.sparse_attention"() { spec = "bsr", keep_ratio = 0.5 : f64, block_size = 4 : i64, comp_block_size = 2 : i64, gqa_group_size = 2 : i64, num_heads = 4 : i64, tile_S = 16 : i64, tile_D = 8 : i64 } : () -> ()
 // CHECK: index_table = {kind = "block_csr", source = "synthetic", block_size = 4 : i64, q_blocks = 4 : i64, k_blocks = 4 : i64, heads = 2 : i64, per_head = 1 : i64, nnz_blocks = 16 : i64
-// CHECK-SAME: selection_plan = {kind = "block_topk", {{.*}}comp_block_size = 2 : i64, data_dependent = 1 : i64, score = "compression_blocks", score_precision = "fp32", shared_heads = 2 : i64
+// CHECK-SAME: selection_plan = {kind = "block_topk", {{.*}}comp_block_size = 2 : i64, data_dependent = 1 : i64, score = "compression_blocks"}

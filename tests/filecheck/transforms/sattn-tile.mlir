@@ -5,7 +5,7 @@
 // A window of 8 touches key tile 0 from row tile 0, both key tiles from row tiles 1 and 2
 // (keys 56..135, 120..199), key tile 1 from row tile 3: 6 of 8 (m, s) tiles are active.
 "sattn.sparse_attention"() { window_size = 8 : i64, seq_len = 256 : i64, head_dim = 48 : i64, tile_M = 64 : i64, tile_S = 128 : i64, tile_D = 32 : i64 } : () -> ()
-// CHECK: "sattn.sparse_attention"() {window_size = 8 : i64, seq_len = 256 : i64, head_dim = 48 : i64, tile_M = 64 : i64, tile_S = 128 : i64, tile_D = 32 : i64, tiled, tile_grid = {loops = ["kv_head", "m", "s", "d"], kv_heads = 1 : i64, m_tiles = 4 : i64, m_rem = 0 : i64, s_tiles = 2 : i64, s_rem = 0 : i64, d_tiles = 2 : i64, d_rem = 16 : i64, tiles = 8 : i64, active_tiles = 6 : i64, active_source = "structural"}}
+// CHECK: "sattn.sparse_attention"() {window_size = 8 : i64, seq_len = 256 : i64, head_dim = 48 : i64, tile_M = 64 : i64, tile_S = 128 : i64, tile_D = 32 : i64, tiled, tile_grid = {kv_heads = 1 : i64, m_tiles = 4 : i64, m_rem = 0 : i64, s_tiles = 2 : i64, s_rem = 0 : i64, d_tiles = 2 : i64, d_rem = 16 : i64, tiles = 8 : i64, active_tiles = 6 : i64, active_source = "structural"}}
 
 // Missing tiles get the defaults tile_M=64, tile_D=64, tile_S=128; S=200 leaves remainders.
 "sattn.sparse_attention"() { spec = "dense", seq_len = 200 : i64, head_dim = 64 : i64 } : () -> ()

@@ -373,6 +373,8 @@ static void FN(attend)(const ctx_t *c, const uint8_t *qrow, const uint8_t *kbase
         /* ---- scores ---- */
 #if PREC != PREC_I4
         if (r <= dot_max && t > 0) {
+            /* the few keys left after the full strips: per-key dot products over D are
+             * cheaper than one more strip pass over D */
             for (long u = 0; u < r; u++) {
                 long j = ks->idx ? ks->idx[t + u] : ks->lo + (t + u) * ks->stride;
                 pbuf[u] = FN(score_dot)(c, kbase + j * rb, qs);

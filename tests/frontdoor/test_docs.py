@@ -1,0 +1,120 @@
+"""Every command in README.md and docs/**/*.md runs, and prints what the doc says it prints.
+
+Convention (docs/tools.md): in a ```console block a line starting with ``$ `` is a bash command
+(a trailing ``\\`` continues it); the lines after it up to the next ``$ `` are expected output,
+each matching an output line in order (``...`` matches anything). A ```python block runs as a
+script. A command ending in ``# notest: reason`` is skipped. Commands run in a scratch
+directory mirroring the repository, where ``input.mlir`` is ``examples/input.mlir``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from conftest import need_tool
+from fd_util import PY, REPO, run_cmd
+
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+FENCE = re.compile(r"^```(\w*)\s*$")
+
+
+@dataclass
+class Snippet:
+    doc: Path
+    line: int
+    kind: str  # "console" | "python"
+    code: str
+    expect: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return f"{self.doc.relative_to(REPO)}:{self.line}"
+
+
+def snippets(doc: Path) -> list[Snippet]:
+    """The runnable snippets of one markdown file."""
+    out: list[Snippet] = []
+    lines = doc.read_text().splitlines()
+    i = 0
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        kind, start = m.group(1), i + 1
+        j = start
+        while j < len(lines) and not lines[j].startswith("```"):
+            j += 1
+        body = lines[start:j]
+        if kind == "python":
+            out.append(Snippet(doc, start + 1, "python", "\n".join(body)))
+        elif kind == "console":
+            cur: Snippet | None = None
+            for n, text in enumerate(body):
+                if text.startswith("$ "):
+                    cur = Snippet(doc, start + n + 1, "console", text[2:])
+                    out.append(cur)
+                elif cur is not None and cur.code.endswith("\\"):
+                    cur.code = cur.code[:-1] + " " + text.strip()
+                elif cur is not None and text.strip():
+                    cur.expect.append(text)
+        i = j + 1
+    return [s for s in out if "# notest" not in s.code]
+
+
+ALL = [s for d in DOCS for s in snippets(d)]
+
+
+def _pattern(expected: str) -> re.Pattern:
+    parts = [re.escape(p) for p in expected.strip().split("...")]
+    return re.compile(".*".join(parts))
+
+
+def check_output(output: str, expect: list[str]) -> None:
+    """Each expected line matches some output line, in order."""
+    lines = output.splitlines()
+    pos = 0
+    for want in expect:
+        pat = _pattern(want)
+        while pos < len(lines) and not pat.search(lines[pos]):
+            pos += 1
+        assert pos < len(lines), f"expected a line matching {want!r} in:\n{output}"
+        pos += 1
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory) -> Path:
+    """A directory mirroring the repository top level (symlinks), plus input.mlir."""
+    d = tmp_path_factory.mktemp("docs")
+    for entry in REPO.iterdir():
+        if entry.name not in (".git",):
+            (d / entry.name).symlink_to(entry)
+    (d / "input.mlir").symlink_to(REPO / "examples" / "input.mlir")
+    return d
+
+
+def test_snippets_found() -> None:
+    """The extractor sees the README's tour (so a broken fence cannot silently skip it)."""
+    readme = [s for s in ALL if s.doc.name == "README.md"]
+    assert sum(s.kind == "console" for s in readme) >= 8
+    assert sum(s.kind == "python" for s in readme) >= 2
+    assert any("sattn_run_rvv_from_mlir.py" in s.code for s in readme)
+
+
+@pytest.mark.parametrize("snip", ALL, ids=lambda s: s.id)
+def test_documented_command(snip: Snippet, sandbox: Path) -> None:
+    need_tool("qemu-riscv64")
+    need_tool("verilator")
+    if snip.kind == "python":
+        script = sandbox / f"snippet_{snip.line}.py"
+        script.write_text(snip.code + "\n")
+        proc = run_cmd([PY, str(script)], cwd=sandbox)
+    else:
+        env = {"PATH": f"{Path(PY).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        proc = run_cmd(["bash", "-euo", "pipefail", "-c", snip.code], cwd=sandbox, env=env)
+    assert proc.returncode == 0, f"{snip.id}: `{snip.code}` failed:\n{proc.stdout}\n{proc.stderr}"
+    check_output(proc.stdout + proc.stderr, snip.expect)
