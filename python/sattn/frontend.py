@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import bisect
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -253,6 +255,16 @@ def env_from_flags(
     return env
 
 
-def apply_env(env: dict[str, str]) -> None:
-    """Set selector variables for this process (tools call it once, before selection)."""
+@contextmanager
+def hints_applied(env: dict[str, str]) -> Iterator[None]:
+    """Set selector variables for the duration of a block, then restore the caller's values."""
+    saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old

@@ -232,12 +232,20 @@ class Progress:
         self.stream.flush()
 
 
+#: Workers run single-threaded BLAS: several workers (and other processes) on few cores would
+#: otherwise oversubscribe them, and measured wall times became up to 100x slower under load.
+WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def _local(tasks: list[tuple], jobs: int) -> Iterator[tuple[int, CaseResult]]:
-    if jobs <= 1:
-        for t in tasks:
-            yield _safe_case(t)
-        return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    """Worker processes started fresh ("spawn") with :data:`WORKER_ENV`, even for one job, so
+    every measurement runs under the same conditions."""
+    import multiprocessing
+
+    from sattn.api import selector_env
+
+    with selector_env(WORKER_ENV), ProcessPoolExecutor(
+            max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_safe_case, t) for t in tasks]
         for f in as_completed(futures):
             yield f.result()
@@ -259,7 +267,8 @@ def _ray(tasks: list[tuple], jobs: int, address: str | None) -> Iterator[tuple[i
         raise SattnError(f"--executor ray needs the optional Ray extra; install it with: {RAY_INSTALL}") from None
     started = False
     if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                  "runtime_env": {"env_vars": dict(WORKER_ENV)}}
         if address:
             kwargs["address"] = address
         else:

@@ -167,3 +167,14 @@ def test_missing_qemu_is_a_clear_error(monkeypatch) -> None:
     with pytest.raises(SattnError) as e:
         api.run_rvv_from_mlir(SW)
     assert "qemu-riscv64" in str(e.value) or "/nonexistent" in str(e.value)
+
+
+def test_killed_kernel_is_one_line(monkeypatch, tmp_path: Path) -> None:
+    fake = tmp_path / "qemu-riscv64"
+    fake.write_text("#!/bin/sh\nkill -9 $$\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("SATTN_QEMU_RISCV64", str(fake))
+    with pytest.raises(SattnError) as e:
+        api.run_rvv_from_mlir(SW)
+    msg = str(e.value)
+    assert "killed by signal SIGKILL" in msg and "\n" not in msg

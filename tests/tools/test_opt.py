@@ -63,6 +63,7 @@ def test_explain_selection_goes_to_stderr(tmp_path, capsys) -> None:
     assert rc == 0 and '"sattn.sparse_attention"' in out
     assert err.startswith(f"{src}:2:3: sattn.sparse_attention\nselection: spec=block_local_global rule=global_tokens\n")
     assert "prefer=sw" in err and "candidate bsr" in err
+    assert "SATTN_PREFER_SW" not in os.environ  # the flag's hint does not outlive the call
 
 
 def test_split_input_file_and_verify_diagnostics(tmp_path, capsys) -> None:

@@ -99,8 +99,7 @@ def _process(text: str, name: str, first_line: int, args: argparse.Namespace) ->
 
 def execute(args: argparse.Namespace) -> int:
     """Run sattn-opt on parsed arguments."""
-    from sattn.frontend import apply_env, env_from_flags, read_source
-    from sattn.toolrun import atomic_write
+    from sattn.frontend import env_from_flags, hints_applied
 
     if args.list_passes:
         from sattn.transforms import PASSES, PIPELINES
@@ -110,8 +109,16 @@ def execute(args: argparse.Namespace) -> int:
         return 0
     if args.l1_bytes is not None and args.l1_bytes <= 0:
         raise SattnError(f"--l1-bytes expects a positive integer, got {args.l1_bytes}")
-    apply_env(env_from_flags(prefer_bsr=args.prefer_bsr, prefer_sw=args.prefer_sw,
-                             l1_bytes=args.l1_bytes, force_spec=args.force_spec))
+    env = env_from_flags(prefer_bsr=args.prefer_bsr, prefer_sw=args.prefer_sw,
+                         l1_bytes=args.l1_bytes, force_spec=args.force_spec)
+    with hints_applied(env):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sattn.frontend import read_source
+    from sattn.toolrun import atomic_write
+
     if args.pipeline:
         from sattn.transforms import build_pipeline
 
