@@ -23,8 +23,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 
-from sattn.cli.common import guarded  # noqa: E402
-from sattn.errors import SattnError  # noqa: E402
+from sattn.cli.common import guarded
+from sattn.errors import SattnError
 
 
 def report(summary) -> None:

@@ -5,6 +5,6 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-from sattn.launch import launch  # noqa: E402
+from sattn.launch import launch
 
 launch("sattn.tools.demo")
