@@ -456,22 +456,34 @@ static void FN(attend)(const ctx_t *c, const uint8_t *qrow, const uint8_t *kbase
  * block, the heads of a GQA group) load every K column and V row once for both: per key
  * strip one load serves two multiply-adds. Row r only sees the keys at list positions
  * [lo_r, hi_r); the others get a score of -1e30 (a finite sentinel: exp2 of it vanishes and a
- * strip with no visible key cannot produce NaN). */
+ * strip with no visible key cannot produce NaN).
+ *
+ * Instruction economy (every instruction counts the same under the qemu plugin, whatever its
+ * LMUL): the scalar operands of the vfmacc.vf (q[d] in the scores, p[key] in P.V) are kept
+ * interleaved for the two rows ([a0 b0 a1 b1 ...]) so one pointer and immediate offsets reach
+ * both; the d and key loops are unrolled by 8 and bump pointers, so per d (per key) the
+ * scalar work is the two operand loads and one address add. */
 #if PREC == PREC_FP32
 #define KT VF
 #define KLD_S(p, sb, vl) RV(vlse32_v_f32, M32)((const float *)(p), sb, vl)
 #define KLD_X(p, off, vl) RV(vluxei32_v_f32, M32)((const float *)(p), off, vl)
 #define KMAC(acc, q, x, vl) RV(vfmacc_vf_f32, M32)(acc, q, x, vl)
+#define QLOAD(p, vl) RV(vle32_v_f32, M32)(p, vl)
+#define QSTORE2(p, x, vl) RV(vsse32_v_f32, M32)(p, 8, x, vl)
 #elif PREC == PREC_BF16
 #define KT VF
 #define KLD_S(p, sb, vl) WIDEN16(RV(vlse16_v_u16, M16)((const uint16_t *)(p), sb, vl), vl)
 #define KLD_X(p, off, vl) WIDEN16(RV(vluxei32_v_u16, M16)((const uint16_t *)(p), off, vl), vl)
 #define KMAC(acc, q, x, vl) RV(vfmacc_vf_f32, M32)(acc, q, x, vl)
+#define QLOAD(p, vl) RV(vle32_v_f32, M32)(p, vl)
+#define QSTORE2(p, x, vl) RV(vsse32_v_f32, M32)(p, 8, x, vl)
 #else
 #define KT VI16
 #define KLD_S(p, sb, vl) RV(vsext_vf2_i16, M16)(RV(vlse8_v_i8, M8)((const int8_t *)(p), sb, vl), vl)
 #define KLD_X(p, off, vl) RV(vsext_vf2_i16, M16)(RV(vluxei32_v_i8, M8)((const int8_t *)(p), off, vl), vl)
 #define KMAC(acc, q, x, vl) RV(vwmacc_vx_i32, M32)(acc, q, x, vl)
+#define QLOAD(p, vl) RV(vle16_v_i16, M16)(p, vl)
+#define QSTORE2(p, x, vl) RV(vsse16_v_i16, M16)(p, 4, x, vl)
 #endif
 
 static inline VF FN(mask_outside)(VF s, long t, long lo, long hi, size_t vl) {
@@ -481,7 +493,8 @@ static inline VF FN(mask_outside)(VF s, long t, long lo, long hi, size_t vl) {
     return RV(vfmerge_vfm_f32, M32)(s, -1e30f, CAT(CAT(CAT(__riscv_vmsgeu_vx_u32, M32), _), MB)(pos, (uint32_t)hi, vl), vl);
 }
 
-/* online-softmax update of one row for a strip of scores; leaves p in pbuf */
+/* online-softmax update of one row for a strip of scores; leaves p in pbuf[0], pbuf[2], ...
+ * (the other row's p sits in between) */
 static inline void FN(softmax_strip)(VF s, size_t vl, float *m, float *l, float *oacc, long D, float *pbuf) {
     vfloat32m1_t rm = REDMAX(s, __riscv_vfmv_s_f_f32m1(-__builtin_inff(), 1), vl);
     float mx = __riscv_vfmv_f_s_f32m1_f32(rm);
@@ -494,9 +507,62 @@ static inline void FN(softmax_strip)(VF s, size_t vl, float *m, float *l, float 
         *m = mx;
     }
     VF p = VEXP2(RV(vfsub_vf_f32, M32)(s, *m, vl), vl);
-    RV(vse32_v_f32, M32)(pbuf, p, vl);
+    RV(vsse32_v_f32, M32)(pbuf, 8, p, vl);
     *l += __riscv_vfmv_f_s_f32m1_f32(REDSUM(p, __riscv_vfmv_s_f_f32m1(0.0f, 1), vl));
 }
+
+/* Length of the ascending run at the start of ix[0..m) (ix[u] == ix[0] + u), m <= VLMAX. */
+static inline long FN(run_len)(const int32_t *ix, size_t m) {
+    if ((long)ix[m - 1] - ix[0] == (long)m - 1) return (long)m; /* ascending unique: no gap */
+    VU want = RV(vadd_vx_u32, M32)(RV(vid_v_u32, M32)(m), (uint32_t)ix[0], m);
+    long f = CAT(__riscv_vfirst_m_, MB)(CAT(CAT(CAT(__riscv_vmsne_vv_u32, M32), _), MB)(
+        RV(vle32_v_u32, M32)((const uint32_t *)ix, m), want, m), m);
+    return f < 0 ? (long)m : f;
+}
+
+/* Scores of one key (row krow) for both rows, vectorised over D: one K load serves both. */
+static inline void FN(score_dot2)(const ctx_t *c, const uint8_t *krow, const QS *qa, const QS *qb,
+                                  float *out) {
+    const long D = c->D;
+#if PREC == PREC_FP32 || PREC == PREC_BF16
+    vfloat32m1_t ra = __riscv_vfmv_s_f_f32m1(0.0f, 1), rb = ra;
+    for (long d = 0; d < D;) {
+        size_t vl = VSETVL(D - d);
+        VF k = LOADV(krow + d * ESZ, vl);
+        ra = REDSUM(RV(vfmul_vv_f32, M32)(k, QLOAD(qa + d, vl), vl), ra, vl);
+        rb = REDSUM(RV(vfmul_vv_f32, M32)(k, QLOAD(qb + d, vl), vl), rb, vl);
+        d += vl;
+    }
+    out[0] = __riscv_vfmv_f_s_f32m1_f32(ra);
+    out[1] = __riscv_vfmv_f_s_f32m1_f32(rb);
+#else
+    vint32m1_t ra = __riscv_vmv_s_x_i32m1(0, 1), rb = ra;
+    for (long d = 0; d < D;) {
+        size_t vl = VSETVL(D - d);
+        VI16 k = RV(vsext_vf2_i16, M16)(RV(vle8_v_i8, M8)((const int8_t *)krow + d, vl), vl);
+        ra = CAT(CAT(CAT(__riscv_vredsum_vs_i32, M32), _i32), m1)(RV(vwmul_vv_i32, M32)(k, QLOAD(qa + d, vl), vl), ra, vl);
+        rb = CAT(CAT(CAT(__riscv_vredsum_vs_i32, M32), _i32), m1)(RV(vwmul_vv_i32, M32)(k, QLOAD(qb + d, vl), vl), rb, vl);
+        d += vl;
+    }
+    const float sscale = c->score_scale * LOG2E;
+    out[0] = (float)__riscv_vmv_x_s_i32m1_i32(ra) * sscale;
+    out[1] = (float)__riscv_vmv_x_s_i32m1_i32(rb) * sscale;
+#endif
+}
+
+/* one d of the two-row scores: K column (loaded by LD) times q[d] of each row */
+#define SC1(LD, j) do { KT x_ = LD(kq + COFF(j)); \
+        xa = KMAC(xa, qp[2 * (j)], x_, vl); xb = KMAC(xb, qp[2 * (j) + 1], x_, vl); } while (0)
+#define SCORES2(LD) do { \
+        long d = 0; \
+        for (; d + 8 <= D; d += 8, kq += COFF(8), qp += 16) { \
+            SC1(LD, 0); SC1(LD, 1); SC1(LD, 2); SC1(LD, 3); \
+            SC1(LD, 4); SC1(LD, 5); SC1(LD, 6); SC1(LD, 7); } \
+        for (; d < D; d++, kq += COFF(1), qp += 2) SC1(LD, 0); } while (0)
+/* one key of the two-row P.V: V row (at VP) times p[key] of each row */
+#define PV1(VP, j) do { VF x_ = LOADV(VP, va); \
+        ya = RV(vfmacc_vf_f32, M32)(ya, pp[2 * (j)], x_, va); \
+        yb = RV(vfmacc_vf_f32, M32)(yb, pp[2 * (j) + 1], x_, va); } while (0)
 
 static void FN(attend2)(const ctx_t *c, const uint8_t *qra, const uint8_t *qrb, const uint8_t *kbase,
                         const uint8_t *vbase, const keys_t *ks, long alo, long ahi, long blo, long bhi,
@@ -504,96 +570,123 @@ static void FN(attend2)(const ctx_t *c, const uint8_t *qra, const uint8_t *qrb, 
     const long D = c->D, rb = c->row_bytes, n = ks->n;
     const size_t vlmax = VSETVLMAX();
     const long Dp = (D + 15) & ~15L;
-    QS *qa = (QS *)scratch, *qb = qa + Dp;
-    float *oa = (float *)(qb + Dp), *ob = oa + Dp;
-    float *pa = ob + Dp, *pb = pa + 4096 / 32 * 8;
-    const uint8_t **vptr = (const uint8_t **)(pb + 4096 / 32 * 8);
+    QS *qa = (QS *)scratch, *qb = qa + Dp, *qi = qb + Dp; /* qi: [qa0 qb0 qa1 qb1 ...] */
+    float *oa = (float *)(qi + 2 * Dp), *ob = oa + Dp;
+    float *pi = ob + Dp; /* [pa0 pb0 pa1 pb1 ...] of the current strip */
+    const uint8_t **vptr = (const uint8_t **)(pi + 2 * 4096 / 32 * 8);
 #if PREC == PREC_I8
     const float sscale = c->score_scale * LOG2E;
 #endif
     FN(prep_q)(c, qra, qa);
     FN(prep_q)(c, qrb, qb);
+    for (long d = 0; d < D;) {
+        size_t vl = VSETVL(D - d);
+        QSTORE2(qi + 2 * d, QLOAD(qa + d, vl), vl);
+        QSTORE2(qi + 2 * d + 1, QLOAD(qb + d, vl), vl);
+        d += vl;
+    }
     for (long d = 0; d < 2 * Dp;) {
         size_t vl = VSETVL(2 * Dp - d);
         RV(vse32_v_f32, M32)(oa + d, RV(vfmv_v_f_f32, M32)(0.0f, vl), vl);
         d += vl;
     }
     float ma = -__builtin_inff(), la = 0.0f, mb = -__builtin_inff(), lb = 0.0f;
-    const long dot_max = D / (4 * ((D + (long)vlmax - 1) / (long)vlmax));
+    /* below this many keys, per-key dot products (about 13 instructions per key for both rows
+     * at one D-chunk) beat one more strip pass over D (about 6 per d) */
+    const long dot_max = D / (2 * ((D + (long)vlmax - 1) / (long)vlmax));
     for (long t = 0; t < n;) {
+        const long r = n - t;
+        size_t vl = VSETVL(r);
         FN(strip_t) st;
-        VF sa, sb2;
-        size_t vl;
-        if (n - t <= dot_max && t > 0) { /* a few keys left: per-key dot products */
-            vl = VSETVL(n - t);
-            for (long u = 0; u < (long)vl; u++) {
-                const long j = ks->idx ? ks->idx[t + u] : ks->lo + (t + u) * ks->stride;
-                pa[u] = FN(score_dot)(c, kbase + j * rb, qa);
-                pb[u] = FN(score_dot)(c, kbase + j * rb, qb);
+        int dot = r <= dot_max;
+        st.sb = rb;
+        st.ix = 0;
+        if (!ks->idx) {
+            const long off = (ks->lo + t * ks->stride) * rb;
+            st.kp = kbase + off; st.vp = vbase + off; st.sb = ks->stride * rb;
+        } else {
+            const long run = FN(run_len)(ks->idx + t, vl);
+            if (run < (long)vl && !dot && run <= dot_max) {
+                /* a short run before a full contiguous strip (the global tokens ahead of the
+                 * local blocks): score it with dot products, keep the next strip contiguous */
+                const long r2 = r - run, v2 = r2 < (long)vlmax ? r2 : (long)vlmax;
+                if (FN(run_len)(ks->idx + t + run, (size_t)v2) == v2) {
+                    vl = VSETVL(run);
+                    dot = 1;
+                }
             }
-            sa = RV(vle32_v_f32, M32)(pa, vl);
-            sb2 = RV(vle32_v_f32, M32)(pb, vl);
-            if (ks->idx) {
-                st.kp = kbase; st.vp = vbase; st.ix = ks->idx + t; st.sb = rb;
+            if (run >= (long)vl) {
+                const long off = (long)ks->idx[t] * rb;
+                st.kp = kbase + off; st.vp = vbase + off;
             } else {
-                st.kp = kbase + (ks->lo + t * ks->stride) * rb;
-                st.vp = vbase + (ks->lo + t * ks->stride) * rb;
-                st.ix = 0; st.sb = ks->stride * rb;
-            }
-            st.vl = vl;
-        } else {
-        st = FN(make_strip)(ks, t, VSETVL(n - t), kbase, vbase, rb);
-        vl = st.vl;
-        ACC xa = ACC_ZERO(vl), xb = ACC_ZERO(vl);
-        if (st.ix) {
-            VU off = RV(vmul_vx_u32, M32)(RV(vle32_v_u32, M32)((const uint32_t *)st.ix, vl), (uint32_t)rb, vl);
-#pragma clang loop unroll_count(2)
-            for (long d = 0; d < D; d++) {
-                KT x = KLD_X(kbase + COFF(d), off, vl);
-                xa = KMAC(xa, qa[d], x, vl);
-                xb = KMAC(xb, qb[d], x, vl);
-            }
-        } else {
-            const uint8_t *kp = st.kp;
-            const long sb = st.sb;
-#pragma clang loop unroll_count(2)
-            for (long d = 0; d < D; d++) {
-                KT x = KLD_S(kp + COFF(d), sb, vl);
-                xa = KMAC(xa, qa[d], x, vl);
-                xb = KMAC(xb, qb[d], x, vl);
+                st.kp = kbase; st.vp = vbase; st.ix = ks->idx + t;
             }
         }
-        sa = TO_SCORE(xa, vl);
-        sb2 = TO_SCORE(xb, vl);
+        st.vl = vl;
+        VF sa, sb2;
+        if (dot) {
+            for (long u = 0; u < (long)vl; u++) {
+                const uint8_t *kr = st.ix ? kbase + (long)st.ix[u] * rb : st.kp + u * st.sb;
+                FN(score_dot2)(c, kr, qa, qb, pi + 2 * u);
+            }
+            sa = RV(vlse32_v_f32, M32)(pi, 8, vl);
+            sb2 = RV(vlse32_v_f32, M32)(pi + 1, 8, vl);
+        } else {
+            ACC xa = ACC_ZERO(vl), xb = ACC_ZERO(vl);
+            const uint8_t *kq;
+            const QS *qp = qi;
+            if (st.ix) {
+                VU off = RV(vmul_vx_u32, M32)(RV(vle32_v_u32, M32)((const uint32_t *)st.ix, vl), (uint32_t)rb, vl);
+                kq = kbase;
+#define LDX(p) KLD_X(p, off, vl)
+                SCORES2(LDX);
+#undef LDX
+            } else {
+                const long sb = st.sb;
+                kq = st.kp;
+#define LDS(p) KLD_S(p, sb, vl)
+                SCORES2(LDS);
+#undef LDS
+            }
+            sa = TO_SCORE(xa, vl);
+            sb2 = TO_SCORE(xb, vl);
         }
         sa = FN(mask_outside)(sa, t, alo, ahi, vl);
         sb2 = FN(mask_outside)(sb2, t, blo, bhi, vl);
-        FN(softmax_strip)(sa, vl, &ma, &la, oa, D, pa);
-        FN(softmax_strip)(sb2, vl, &mb, &lb, ob, D, pb);
-        /* P.V: one V row load serves both rows */
+        FN(softmax_strip)(sa, vl, &ma, &la, oa, D, pi);
+        FN(softmax_strip)(sb2, vl, &mb, &lb, ob, D, pi + 1);
+        /* ---- P.V: one V row load serves both rows ---- */
         const long nk = (long)vl;
-        if (st.ix)
-            for (long u = 0; u < nk; u++) vptr[u] = vbase + (long)st.ix[u] * rb;
+        if (st.ix) { /* one pointer per key, vectorised, computed once for all D-chunks */
+            for (long u = 0; u < nk;) {
+                size_t v64 = __riscv_vsetvl_e64m8((size_t)(nk - u));
+                vuint64m8_t a = __riscv_vzext_vf2_u64m8(__riscv_vle32_v_u32m4((const uint32_t *)st.ix + u, v64), v64);
+                a = __riscv_vmadd_vx_u64m8(a, (uint64_t)rb, __riscv_vmv_v_x_u64m8((uint64_t)(uintptr_t)vbase, v64), v64);
+                __riscv_vse64_v_u64m8((uint64_t *)(vptr + u), a, v64);
+                u += (long)v64;
+            }
+        }
         for (long c0 = 0; c0 < D; c0 += (long)vlmax) {
             size_t va = VSETVL(D - c0);
             const long ca = c0 * ESZ;
             VF ya = RV(vle32_v_f32, M32)(oa + c0, va), yb = RV(vle32_v_f32, M32)(ob + c0, va);
+            const float *pp = pi;
+            long u = 0;
             if (st.ix) {
-#pragma clang loop unroll_count(2)
-                for (long u = 0; u < nk; u++) {
-                    VF x = LOADV(vptr[u] + ca, va);
-                    ya = RV(vfmacc_vf_f32, M32)(ya, pa[u], x, va);
-                    yb = RV(vfmacc_vf_f32, M32)(yb, pb[u], x, va);
+                const uint8_t *const *vq = vptr;
+                for (; u + 8 <= nk; u += 8, vq += 8, pp += 16) {
+                    PV1(vq[0] + ca, 0); PV1(vq[1] + ca, 1); PV1(vq[2] + ca, 2); PV1(vq[3] + ca, 3);
+                    PV1(vq[4] + ca, 4); PV1(vq[5] + ca, 5); PV1(vq[6] + ca, 6); PV1(vq[7] + ca, 7);
                 }
+                for (; u < nk; u++, vq++, pp += 2) PV1(vq[0] + ca, 0);
             } else {
                 const uint8_t *vr = st.vp + ca;
                 const long sbv = st.sb;
-#pragma clang loop unroll_count(2)
-                for (long u = 0; u < nk; u++, vr += sbv) {
-                    VF x = LOADV(vr, va);
-                    ya = RV(vfmacc_vf_f32, M32)(ya, pa[u], x, va);
-                    yb = RV(vfmacc_vf_f32, M32)(yb, pb[u], x, va);
+                for (; u + 8 <= nk; u += 8, pp += 16) {
+                    PV1(vr, 0); vr += sbv; PV1(vr, 1); vr += sbv; PV1(vr, 2); vr += sbv; PV1(vr, 3); vr += sbv;
+                    PV1(vr, 4); vr += sbv; PV1(vr, 5); vr += sbv; PV1(vr, 6); vr += sbv; PV1(vr, 7); vr += sbv;
                 }
+                for (; u < nk; u++, vr += sbv, pp += 2) PV1(vr, 0);
             }
             RV(vse32_v_f32, M32)(oa + c0, ya, va);
             RV(vse32_v_f32, M32)(ob + c0, yb, va);
@@ -608,6 +701,11 @@ static void FN(attend2)(const ctx_t *c, const uint8_t *qra, const uint8_t *qrb, 
         d += vl;
     }
 }
+#undef SC1
+#undef SCORES2
+#undef PV1
+#undef QLOAD
+#undef QSTORE2
 #undef KT
 #undef KLD_S
 #undef KLD_X
