@@ -33,9 +33,9 @@ $(VPY):
 
 # Reinstall when the package metadata changes.
 $(STAMPS)/pip: python/pyproject.toml | $(VPY)
-	@# torch (CPU, 2.13.0) is an optional extra of the package; the tests use it as an independent
-	@# oracle. This machine kind keeps its wheel in /opt/wheels, so look there first.
-	$(VPY) -m pip install -q $(if $(wildcard /opt/wheels),--find-links /opt/wheels) -e "python[dev,plot,torch]"
+	@# torch (CPU, 2.13.0) and ray are optional extras of the package; the tests use torch as an
+	@# independent oracle and start a local Ray instance for `sattn sweep --executor ray`. This machine kind keeps its wheel in /opt/wheels, so look there first.
+	$(VPY) -m pip install -q $(if $(wildcard /opt/wheels),--find-links /opt/wheels) -e "python[dev,plot,torch,ray]"
 	@mkdir -p $(STAMPS) && touch $@
 
 venv: $(STAMPS)/pip

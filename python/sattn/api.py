@@ -7,9 +7,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from sattn.errors import SattnError
+from sattn.frontend import hints_applied
 from sattn.ir.schema import AttentionParams, params_from_dict
 from sattn.result import RunResult
 
@@ -61,12 +59,15 @@ def run(
     *,
     seed: int = 0,
     op: int | None = None,
+    compare: bool = False,
     **options: Any,
 ) -> RunResult:
     """Run one attention op of ``mlir`` on ``backend`` (reference, rvv or rocc).
 
     ``q``/``k``/``v`` are arrays or ``.npy`` paths (all three or none); without them the
-    deterministic synthetic data of the op's shape is used (``seed`` varies it).
+    deterministic synthetic data of the op's shape is used (``seed`` varies it). With
+    ``compare`` the output tensor is checked against the reference (``result.verdict``, and
+    the verdict line is part of ``str(result)``). ``options`` go to the backend's runner.
     """
     from sattn.backends import get_backend
     from sattn.reference.data import resolve_inputs
@@ -75,7 +76,8 @@ def run(
         raise SattnError(f"unknown backend '{backend}' (choose from {', '.join(PIPELINE_OF)})")
     params = load_op(mlir, pipeline=PIPELINE_OF[backend], op=op)
     _, qa, ka, va = resolve_inputs(params, q, k, v, seed)
-    return get_backend(backend).run(params, qa, ka, va, **options)
+    result = get_backend(backend).run(params, qa, ka, va, **options)
+    return _compared(result, params, qa, ka, va) if compare else result
 
 
 def select(attrs: dict[str, Any] | AttentionParams):
@@ -89,22 +91,6 @@ def select(attrs: dict[str, Any] | AttentionParams):
 # ---------------------------------------------------------------------------------------------
 # The front door (issue 6): compile, the spec's two wrappers, patterns and side-by-side runs.
 # ---------------------------------------------------------------------------------------------
-
-@contextmanager
-def selector_env(env: dict[str, str]) -> Iterator[None]:
-    """Set selector variables (SATTN_PREFER_BSR, ...) for the duration of a call, then restore
-    the caller's environment: the API never leaves a hint behind."""
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
-
 
 def hint_env(
     *, prefer_bsr: bool = False, prefer_sw: bool = False, l1_bytes: int | None = None,
@@ -188,7 +174,7 @@ def with_overrides(mlir: str | Path, overrides: dict[str, Any], *, op: int | Non
 
 def _load_with_hints(mlir: str | Path, pipeline: str, env: dict[str, str],
                      overrides: dict[str, Any] | None, op: int | None) -> AttentionParams:
-    with selector_env(env):
+    with hints_applied(env):
         if overrides and any(v is not None for v in overrides.values()):
             return load_op(with_overrides(mlir, overrides, op=op), pipeline=pipeline, text=True)
         return load_op(mlir, pipeline=pipeline, op=op)
@@ -338,27 +324,16 @@ def compile(
     """Parse MLIR (text, or a :class:`~pathlib.Path` to a file), verify it and run ``pipeline``
     (``None``: none; e.g. ``"sattn-lower-rocc"`` or ``"builtin.module(sattn-select-spec)"``).
     Errors are one-line :class:`SattnError` naming the op, attribute and location."""
-    from sattn.frontend import attention_ops, make_context, parse_module, read_source, run_pipeline
-    from sattn.ir.dialect import located
-    from sattn.selector import Hints, select_spec
+    from sattn.frontend import make_context, module_params, parse_module, read_source, run_pipeline
 
     src, name = read_source(mlir) if isinstance(mlir, Path) else (str(mlir), "<string>")
     env = hint_env(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes)
-    with selector_env(env):
+    with hints_applied(env):
         ctx = make_context()
         module = parse_module(src, name, ctx=ctx)
         if pipeline:
             run_pipeline(module, pipeline, ctx)
-        hints = Hints.from_env()
-        params = []
-        for o in attention_ops(module):
-            try:
-                p = o.params()
-                if p.spec is None:
-                    p = p.replace(spec=select_spec(p, hints=hints).spec)
-            except SattnError as e:
-                raise SattnError(located(o, f"'{o.name}' {e}")) from None
-            params.append(p)
+        params = module_params(module)
     return Module(module, pipeline, params)
 
 

@@ -213,15 +213,22 @@ def load_params(
     module = parse_module(src, name, ctx=ctx)
     if pipeline:
         run_pipeline(module, pipeline, ctx)
-    ops = attention_ops(module)
-    if not ops:
+    out = module_params(module)
+    if not out:
         raise SattnError(f"{name}: no sattn.sparse_attention op found")
+    return out
+
+
+def module_params(module: ModuleOp) -> list[AttentionParams]:
+    """The :class:`AttentionParams` of every sattn op of ``module``, in program order, with
+    ``spec`` selected (by the selector, hints from the environment, where no pass set it).
+    A schema or selector error names the op and its location."""
     from sattn.ir.dialect import located
     from sattn.selector import Hints, select_spec
 
     hints = Hints.from_env()
     out = []
-    for op in ops:
+    for op in attention_ops(module):
         try:
             p = op.params()
             if p.spec is None:  # not selected by the pipeline: select now
@@ -257,7 +264,8 @@ def env_from_flags(
 
 @contextmanager
 def hints_applied(env: dict[str, str]) -> Iterator[None]:
-    """Set selector variables for the duration of a block, then restore the caller's values."""
+    """Set selector variables (SATTN_PREFER_BSR, ...) for the duration of a block, then restore
+    the caller's values: the API and the tools never leave a hint behind."""
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     try:

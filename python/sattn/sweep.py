@@ -162,9 +162,9 @@ def run_case(attrs: dict[str, Any], backend: str = "reference", cost: str | None
     t0 = time.perf_counter()
     cost = cost or DEFAULT_COST[backend]
     params = params_from_dict(attrs)
-    decision = select_spec(params, env if env is not None else {})
-    if params.max_error is not None and decision.rule != "max_error":
-        decision = apply_budget(params, decision, seed=seed)
+    # the budget rule on this sweep's seed (select_spec applies it on seed 0)
+    decision = select_spec(params.replace(max_error=None), env if env is not None else {})
+    decision = apply_budget(params, decision, seed=seed)
     usable = [c for c in decision.candidates if c.status in ("ok", "chosen") and c.cost is not None]
     specs = [c.spec for c in usable]
     model = {c.spec: c.cost.total for c in usable}
@@ -242,9 +242,9 @@ def _local(tasks: list[tuple], jobs: int) -> Iterator[tuple[int, CaseResult]]:
     every measurement runs under the same conditions."""
     import multiprocessing
 
-    from sattn.api import selector_env
+    from sattn.frontend import hints_applied
 
-    with selector_env(WORKER_ENV), ProcessPoolExecutor(
+    with hints_applied(WORKER_ENV), ProcessPoolExecutor(
             max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_safe_case, t) for t in tasks]
         for f in as_completed(futures):

@@ -13,9 +13,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from sattn.errors import SattnError, ToolMissingError
 
@@ -62,8 +62,9 @@ def run_tool(
     """Run ``cmd``; on failure raise SattnError naming ``what``, the status and the last output line."""
     try:
         proc = subprocess.run(
-            list(cmd), cwd=cwd, capture_output=True, timeout=timeout, env=env, input=input
-        )
+            list(cmd), check=False, cwd=cwd, capture_output=True, timeout=timeout, env=env,
+            input=input,
+        )  # the status is checked below, to raise a one-line SattnError
     except FileNotFoundError:
         raise ToolMissingError(f"{what}: cannot execute '{cmd[0]}'") from None
     except subprocess.TimeoutExpired:

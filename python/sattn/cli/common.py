@@ -1,13 +1,19 @@
-"""Shared plumbing for every command-line entry point: one-line errors, no tracebacks."""
+"""Shared plumbing for every command-line entry point: one-line errors, no tracebacks, and
+the common way a run's result is printed, saved and turned into an exit status."""
 
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 import sys
-from typing import Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sattn.errors import SattnError
+
+if TYPE_CHECKING:
+    from sattn.result import RunResult
 
 
 def guarded(main: Callable[..., int | None]) -> Callable[..., int]:
@@ -42,3 +48,51 @@ def guarded(main: Callable[..., int | None]) -> Callable[..., int]:
 def run_main(main: Callable[..., int | None]) -> None:
     """``if __name__ == '__main__': run_main(main)`` for the launchers."""
     sys.exit(guarded(main)())
+
+
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--q/--k/--v`` (.npy tensors; else the synthetic data of ``--seed``) and ``--op``."""
+    parser.add_argument("--q", help="Q as .npy, float32 [H, S, D] (default: synthetic data)")
+    parser.add_argument("--k", help="K as .npy, float32 [H_kv, S, D]")
+    parser.add_argument("--v", help="V as .npy, float32 [H_kv, S, D]")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
+    parser.add_argument("--op", type=int, default=None, help="which attention op when there are several")
+
+
+def check_npy_out(out: str | None) -> None:
+    """Reject an ``--out`` that is not a ``.npy`` file before any work is done."""
+    if out and not str(out).endswith(".npy"):
+        raise SattnError(f"--out {out}: the output file must end in .npy")
+
+
+def print_result(result: RunResult, *, density: bool = False) -> None:
+    """Print ``spec=.. checksum=..`` (then, with ``density``, ``density=.. [selected_pairs=..]``)
+    and the result's lines (the backend's counters and the verdict, when compared)."""
+    print(f"spec={result.spec} checksum={result.checksum:.6f}")
+    if density:
+        pairs = result.counters.get("selected_pairs")
+        print(f"density={result.density:.6f}" + (f" selected_pairs={pairs}" if pairs is not None else ""))
+    for line in result.lines:
+        print(line)
+
+
+def finish(result: RunResult, out: str | None) -> int:
+    """Write the output tensor to ``out`` (float32 ``.npy``, atomically: never half-written)
+    when given; the exit status is 1 when the result was compared and failed, else 0."""
+    if out:
+        import io
+
+        import numpy as np
+
+        from sattn.toolrun import atomic_write
+
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(result.output, dtype=np.float32))
+        atomic_write(out, buf.getvalue())
+    return 1 if result.verdict is not None and not result.verdict.passed else 0
+
+
+def report(result: RunResult, out: str | None, *, density: bool = False) -> int:
+    """The tail of every run command: :func:`print_result`, then :func:`finish`."""
+    print_result(result, density=density)
+    return finish(result, out)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from sattn.cli.common import add_input_arguments
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mlir", required=True, help="input .mlir file ('-' reads stdin)")
@@ -12,11 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--head", type=int, default=0, help="KV head to draw (default 0)")
     parser.add_argument("--grid", type=int, default=None,
                         help="block grid every N tokens (default: the pattern's block size; 0: none)")
-    parser.add_argument("--q", help="Q as .npy, float32 [H, S, D] (data-dependent patterns)")
-    parser.add_argument("--k", help="K as .npy, float32 [H_kv, S, D]")
-    parser.add_argument("--v", help="V as .npy, float32 [H_kv, S, D]")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
-    parser.add_argument("--op", type=int, default=None, help="which attention op when there are several")
+    add_input_arguments(parser)  # data-dependent patterns select on Q/K
     parser.add_argument("--title", default="", help="title (default: spec, S and density)")
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from sattn.errors import SattnError
 
@@ -131,9 +132,8 @@ def coerce(name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise SattnError(f"attribute '{name}' expects a float (f64), got {_describe(value)}")
         value = float(value)
-    elif spec.kind == "str":
-        if not isinstance(value, str):
-            raise SattnError(f"attribute '{name}' expects a string, got {_describe(value)}")
+    elif spec.kind == "str" and not isinstance(value, str):
+        raise SattnError(f"attribute '{name}' expects a string, got {_describe(value)}")
     if spec.check is not None:
         problem = spec.check(value)
         if problem:
@@ -221,7 +221,7 @@ class AttentionParams:
             )
         return Shape(heads=h, seq_len=s, head_dim=d, group=self.gqa_group_size)
 
-    def replace(self, **changes: Any) -> "AttentionParams":
+    def replace(self, **changes: Any) -> AttentionParams:
         return dataclasses.replace(self, **changes)
 
     def as_dict(self, *, include_unset: bool = False) -> dict[str, Any]:

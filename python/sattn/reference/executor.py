@@ -13,6 +13,13 @@ Vectorised over query tiles: for a tile of rows the union of their selected keys
 scored with one matrix product, masked to each row's exact selection and reduced. Memory is
 O(tile x union) per step; the selection itself is O(S x selected keys); nothing is O(S^2)
 unless the pattern selects that much. No Python loop runs per query.
+
+Two structural fast paths compute the same thing without index lists when the executor selects
+by itself (``selection=None``): :func:`attend_band` (sliding_window without wrap: each query
+tile scores a contiguous key slab, -inf only on the slab's two triangular edges) and
+:func:`attend_blocks` (bsr: the kept key blocks of each query block are gathered block-wise
+from the block tables). Tiles are independent and run on every core
+(:mod:`sattn.reference.threads`).
 """
 
 from __future__ import annotations
@@ -25,15 +32,16 @@ from sattn.errors import SattnError
 from sattn.ir.schema import AttentionParams, Shape
 from sattn.reference import precision as prec
 from sattn.reference.data import check_qkv
+from sattn.reference.threads import parallel_map, single_threaded_blas
 from sattn.result import RunResult
-from sattn.specs import bsr, bsr_tables, select_indices
+from sattn.specs import bsr, bsr_tables, select_indices, sliding_window
 from sattn.specs.selection import GroupSelection, Selection, compress_kv
 
 #: Score elements (heads x rows x union keys) per tile.
 TILE_ELEMENTS = 1 << 21
 
 
-def _tile_rows(groups: tuple[GroupSelection, ...] | None, heads: int, block: int | None) -> int:
+def _tile_rows(groups: tuple[GroupSelection, ...], heads: int, block: int | None) -> int:
     if block:
         # whole query blocks per tile: the rows of one block share their key blocks
         return block * max(1, 64 // block)
@@ -45,29 +53,12 @@ def _tile_rows(groups: tuple[GroupSelection, ...] | None, heads: int, block: int
 
 
 def _tile_keys(
-    sel: GroupSelection | None, r0: int, r1: int, num_keys: int, pos: np.ndarray,
-    table: GroupSelection | None = None, block: int | None = None, causal: bool = False,
+    sel: GroupSelection, r0: int, r1: int, num_keys: int, pos: np.ndarray,
+    table: GroupSelection | None = None, block: int | None = None,
 ):
     """(union of the keys of rows r0..r1-1, additive 0/-inf mask [rows, union] or None when
     every row selects the whole union), or None when the rows select nothing. With a block
     table the union comes from the key blocks of the tile's query blocks (no scan of tokens)."""
-    if sel is None:  # block table only (bsr): every row takes its blocks, causal cuts j > i
-        qb0, qb1 = r0 // block, -(-r1 // block)
-        kbs = np.unique(table.indices[table.indptr[qb0] : table.indptr[qb1]])
-        union = (kbs.astype(np.int64)[:, None] * block + np.arange(block)[None, :]).ravel()
-        union = union[union < num_keys]
-        keep = None
-        if qb1 - qb0 > 1:  # the tile's query blocks may keep different key blocks
-            keep = np.zeros((r1 - r0, len(union)), dtype=bool)
-            for j in range(qb0, qb1):
-                keep[j * block - r0 : min(r1, (j + 1) * block) - r0] = np.isin(
-                    union // block, table.row(j))[None, :]
-        if causal:
-            below = union[None, :] <= np.arange(r0, r1)[:, None]
-            keep = below if keep is None else keep & below
-        if keep is None or keep.all():
-            return union, None
-        return union, np.where(keep, np.float32(0), np.float32(-np.inf))
     a, b = int(sel.indptr[r0]), int(sel.indptr[r1])
     if a == b:
         return None
@@ -91,6 +82,34 @@ def _tile_keys(
     return union, bias
 
 
+def _scores(qt: np.ndarray, kt: np.ndarray, score_scale: float, exact_f64: bool) -> np.ndarray:
+    """``(qt @ kt) * score_scale`` in float32 (the dot in float64 when ``exact_f64``)."""
+    if exact_f64:
+        sc = (qt.astype(np.float64) @ kt.astype(np.float64)).astype(np.float32)
+    else:
+        sc = qt @ kt
+    sc *= np.float32(score_scale)
+    return sc
+
+
+def _softmax_pv(sc: np.ndarray, vt: np.ndarray, v_scale: float, may_be_empty: bool) -> np.ndarray:
+    """Row softmax of the masked scores ``sc`` [..., M, U] (overwritten) times ``vt`` [..., U, D],
+    times ``v_scale``; rows whose scores are all -inf give zeros when ``may_be_empty``."""
+    m = sc.max(axis=-1, keepdims=True)
+    if may_be_empty:
+        m[~np.isfinite(m)] = 0.0  # empty rows: exp(-inf) = 0 everywhere
+    sc -= m
+    np.exp(sc, out=sc)
+    denom = sc.sum(axis=-1, keepdims=True)
+    o = sc @ vt
+    if may_be_empty:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            o *= np.where(denom > 0, np.float32(v_scale) / denom, np.float32(0.0))
+    else:  # the row maximum contributes exp(0) = 1: denom >= 1
+        o *= np.float32(v_scale) / denom
+    return o
+
+
 def attend(
     q: np.ndarray,
     k: np.ndarray,
@@ -111,26 +130,27 @@ def attend(
     (integer codes too long for an exact fp32 accumulation). ``tables`` (block patterns: the
     block table per KV head, blocks of ``block`` tokens) speed up finding a tile's keys; with
     ``groups=None`` the tables alone define the selection (bsr: every key of the kept blocks,
-    ``j <= i`` when ``causal``), so the token rows never need to be built.
+    ``j <= i`` when ``causal``), so the token rows never need to be built
+    (:func:`attend_blocks`).
     """
+    if groups is None:
+        return attend_blocks(q, k, v, tables, block, causal, score_scale, v_scale, exact_f64)
     h, s, d = q.shape
     g, n, _ = k.shape
     grp = h // g
     out = np.zeros((g, grp, s, d), dtype=np.float32)
     qg = q.reshape(g, grp, s, d)
-    if groups is None:
-        shared, sels = False, (None,) * len(tables)
-    else:
-        shared = all(x is groups[0] for x in groups)  # structural patterns: one selection object
-        sels = groups[:1] if shared else groups
-    pos = np.empty(n, dtype=np.int64)
+    shared = all(x is groups[0] for x in groups)  # structural patterns: one selection object
+    sels = groups[:1] if shared else groups
     tile = _tile_rows(groups, h, block)
-    for r0 in range(0, s, tile):
+
+    def one_tile(r0: int) -> None:
         r1 = min(s, r0 + tile)
-        parts = [_tile_keys(sel, r0, r1, n, pos, tables[i] if tables else None, block, causal)
+        pos = np.empty(n, dtype=np.int64)  # per tile: tiles run on several threads
+        parts = [_tile_keys(sel, r0, r1, n, pos, tables[i] if tables else None, block)
                  for i, sel in enumerate(sels)]
         if all(p is None for p in parts):
-            continue
+            return
         if shared:
             union, bias = parts[0]
             ku, vu = k[:, union], v[:, union]  # [G, U, D]
@@ -150,25 +170,179 @@ def attend(
         rows = r1 - r0
         # 3-D contiguous operands: numpy hands each [grp*rows, D] x [D, U] slice to BLAS
         qt = np.ascontiguousarray(qg[:, :, r0:r1]).reshape(g, grp * rows, d)
-        kt = np.ascontiguousarray(ku.transpose(0, 2, 1))
-        if exact_f64:
-            sc = (qt.astype(np.float64) @ kt.astype(np.float64)).astype(np.float32)
-        else:
-            sc = qt @ kt  # [G, grp*rows, U]
-        sc *= np.float32(score_scale)
+        sc = _scores(qt, ku.transpose(0, 2, 1), score_scale, exact_f64)  # [G, grp*rows, U]
         if bias is not None:
             sc.reshape(g, grp, rows, -1)[...] += bias
-        m = sc.max(axis=2, keepdims=True)
-        m[~np.isfinite(m)] = 0.0  # empty rows: exp(-inf) = 0 everywhere
-        sc -= m
-        np.exp(sc, out=sc)
-        denom = sc.sum(axis=2, keepdims=True)
-        o = sc @ vu  # [G, grp*rows, D]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            o *= np.where(denom > 0, np.float32(v_scale) / denom, np.float32(0.0))
-        o = o.reshape(g, grp, rows, d)
-        out[:, :, r0:r1] = o
+        o = _softmax_pv(sc, vu, v_scale, True)  # [G, grp*rows, D]
+        out[:, :, r0:r1] = o.reshape(g, grp, rows, d)
+
+    parallel_map(one_tile, range(0, s, tile))
     return out.reshape(h, s, d)
+
+
+def _head_chunk(g: int, elements_per_head: int) -> int:
+    """KV heads per tile so that a tile's score block stays about TILE_ELEMENTS."""
+    hc = g
+    while hc > 1 and hc * elements_per_head > TILE_ELEMENTS:
+        hc = -(-hc // 2)
+    return hc
+
+
+def band_pairs(seq_len: int, window: int, dilation: int, causal: bool) -> int:
+    """Selected (query, key) pairs of one KV head of a non-wrapping sliding window, counted
+    without building it: query ``i`` takes ``i + dilation * t``, ``-window <= t <= window``
+    (``t <= 0`` when causal), inside ``[0, S)``."""
+    total = 0
+    ahead = 0 if causal else window
+    for c in range(min(dilation, seq_len)):
+        n = len(range(c, seq_len, dilation))  # queries (and keys) with residue c
+        i = np.arange(n, dtype=np.int64)
+        total += int((np.minimum(n - 1, i + ahead) - np.maximum(0, i - window) + 1).sum())
+    return total
+
+
+def attend_band(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    window: int,
+    dilation: int = 1,
+    causal: bool = False,
+    score_scale: float = 1.0,
+    v_scale: float = 1.0,
+    exact_f64: bool = False,
+) -> np.ndarray:
+    """Attention over a non-wrapping (dilated, optionally causal) sliding window, without
+    index lists: equal to :func:`attend` on :func:`sattn.specs.sliding_window.select`.
+
+    Queries and keys of one residue ``c`` modulo ``dilation`` form a dilation-1 band of
+    half-width ``window``. A tile of ``t`` consecutive queries of it scores the contiguous key
+    slab ``[r0 - window, r1 + window)`` (clipped; ``r1`` when causal) with one batched product
+    over the heads; only the slab's first and last ``t`` columns hold keys outside some row's
+    band, so only those two triangles are set to -inf (no mask over the whole tile).
+    """
+    h, s, d = q.shape
+    g = k.shape[0]
+    grp = h // g
+    out = np.empty((g, grp, s, d), dtype=np.float32)
+    ahead = 0 if causal else window
+    rows = 64  # tile rows: the masked triangles cost (rows - 1) / (rows + 2 * window)
+    while rows > 8 and h * rows * (rows + window + ahead) > TILE_ELEMENTS:
+        rows //= 2
+    hc = _head_chunk(g, grp * rows * (rows + window + ahead))
+    tasks = []
+    residues = []
+    for c in range(min(dilation, s)):
+        if dilation == 1:
+            qs, ks, vs = q, k, v
+        else:  # a contiguous copy of every residue's rows keeps each key slab one view
+            qs, ks, vs = (np.ascontiguousarray(x[:, c::dilation]) for x in (q, k, v))
+        n = ks.shape[1]
+        residues.append((qs.reshape(g, grp, n, d), ks, vs, out[:, :, c::dilation], n))
+        tasks += [(len(residues) - 1, g0, r0) for r0 in range(0, n, rows)
+                  for g0 in range(0, g, hc)]
+
+    def one_tile(task: tuple[int, int, int]) -> None:
+        ci, g0, r0 = task
+        qg, ks, vs, og, n = residues[ci]
+        g1, r1 = min(g, g0 + hc), min(n, r0 + rows)
+        t = r1 - r0
+        lo, hi = max(0, r0 - window), min(n, r1 + ahead)
+        qt = qg[g0:g1, :, r0:r1].reshape(g1 - g0, grp * t, d)
+        sc = _scores(qt, ks[g0:g1, lo:hi].transpose(0, 2, 1), score_scale, exact_f64)
+        # slab column of row i's first / last key; only columns < max(a) or > min(b) can be out
+        i = np.arange(r0, r1)
+        a = np.maximum(i - window, lo) - lo
+        b = np.minimum(i + ahead, hi - 1) - lo
+        width = hi - lo
+        sc4 = sc.reshape(g1 - g0, grp, t, width)
+        left, right = int(a.max()), int(b.min()) + 1
+        if left > 0:
+            np.copyto(sc4[..., :left], -np.inf, where=np.arange(left)[None, :] < a[:, None])
+        if right < width:
+            np.copyto(sc4[..., right:], -np.inf,
+                      where=np.arange(right, width)[None, :] > b[:, None])
+        o = _softmax_pv(sc, vs[g0:g1, lo:hi], v_scale, False)  # every row keeps key i
+        og[g0:g1, :, r0:r1] = o.reshape(g1 - g0, grp, t, d)
+
+    parallel_map(one_tile, tasks)
+    return out.reshape(h, s, d)
+
+
+def attend_blocks(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    tables: tuple[GroupSelection, ...],
+    block: int,
+    causal: bool = False,
+    score_scale: float = 1.0,
+    v_scale: float = 1.0,
+    exact_f64: bool = False,
+) -> np.ndarray:
+    """Attention of a block table per KV head (bsr): every query of query block ``qb`` takes
+    every key of the kept key blocks (``j <= i`` when ``causal``); equal to :func:`attend` on
+    the expanded token rows (:func:`sattn.specs.bsr.expand`).
+
+    The kept blocks of a query block are gathered block-wise into a contiguous
+    [heads, kept * block, D] buffer (one fancy index per tile, no token lists) and scored with
+    one batched product. Rows keeping fewer blocks are padded with a -inf block; a bias is
+    only built for tiles that need one (padding, a partial last block, causal).
+    """
+    h, s, d = q.shape
+    g = k.shape[0]
+    grp = h // g
+    nb = -(-s // block)
+    padded = nb * block
+    counts = np.stack([t.counts() for t in tables])  # [G, nb]
+    kept = max(1, int(counts.max()))
+    # [G, nb, kept] key block ids; padding slots repeat the query block itself (a valid id)
+    idx = np.repeat(np.arange(nb)[None, :, None], g, axis=0).repeat(kept, axis=2)
+    for gi, t in enumerate(tables):
+        r = np.repeat(np.arange(nb), t.counts())
+        idx[gi, r, np.arange(t.nnz) - t.indptr[r]] = t.indices
+    pad = np.arange(kept)[None, None, :] >= counts[:, :, None]
+    if padded != s:  # zero rows complete the last block; their keys get -inf, rows are cut
+        q, k, v = (np.concatenate([x, np.zeros((x.shape[0], padded - s, d), x.dtype)], axis=1)
+                   for x in (q, k, v))
+    q5 = q.reshape(g, grp, nb, block, d)
+    k4, v4 = k.reshape(g, nb, block, d), v.reshape(g, nb, block, d)
+    out = np.empty((g, grp, nb, block, d), dtype=np.float32)
+    nq = max(1, 64 // block)  # query blocks per tile: >= 64 rows
+    while nq > 1 and g * grp * nq * block * kept * block > TILE_ELEMENTS:
+        nq //= 2
+    hc = _head_chunk(g, grp * nq * block * kept * block)
+    u = np.arange(block)
+    last_partial = padded != s
+
+    def one_tile(task: tuple[int, int]) -> None:
+        g0, b0 = task
+        g1, b1 = min(g, g0 + hc), min(nb, b0 + nq)
+        gn, qn = g1 - g0, b1 - b0
+        kb = idx[g0:g1, b0:b1]  # [gn, qn, kept]
+        heads = np.arange(g0, g1)[:, None, None]
+        kt = k4[heads, kb].reshape(gn * qn, kept * block, d)
+        vt = v4[heads, kb].reshape(gn * qn, kept * block, d)
+        qt = q5[g0:g1, :, b0:b1].transpose(0, 2, 1, 3, 4).reshape(gn * qn, grp * block, d)
+        sc = _scores(qt, kt.transpose(0, 2, 1), score_scale, exact_f64)
+        tpad = pad[g0:g1, b0:b1]
+        if causal or tpad.any() or (last_partial and (kb == nb - 1).any()):
+            j = kb[..., None] * block + u  # [gn, qn, kept, block] key token ids
+            keep = ~tpad[..., None] & (j < s)
+            keep = np.broadcast_to(keep[:, :, None], (gn, qn, block, kept, block))
+            if causal:
+                i = (np.arange(b0, b1)[:, None] * block + u)[None, :, :, None, None]
+                keep = keep & (j[:, :, None] <= i)
+            bias = np.where(keep, np.float32(0), np.float32(-np.inf))
+            sc.reshape(gn, qn, grp, block, kept * block)[...] += bias.reshape(
+                gn, qn, 1, block, kept * block)
+            o = _softmax_pv(sc, vt, v_scale, True)
+        else:
+            o = _softmax_pv(sc, vt, v_scale, False)
+        out[g0:g1, :, b0:b1] = o.reshape(gn, qn, grp, block, d).transpose(0, 2, 1, 3, 4)
+
+    parallel_map(one_tile, [(g0, b0) for b0 in range(0, nb, nq) for g0 in range(0, g, hc)])
+    return out.reshape(h, padded, d)[:, :s]
 
 
 def landmark_operands(
@@ -201,7 +375,10 @@ def attention(
     shape = check_qkv(q, k, v, params.gqa_group_size)
     if selection is None and params.spec == "bsr":
         # bsr rows are whole key blocks: attend from the block tables, never build token rows
-        return _attend_tables(params, shape, q, k, v, bsr_tables(params, shape, q, k))
+        return _attend_tables(params, shape, q, k, v, _bsr_tables(params, shape, q, k))
+    if selection is None and _is_band(params, shape):
+        # a non-wrapping window is a band: attend slab by slab, never build index lists
+        return _attend_band(params, q, k, v)
     if selection is None:
         selection = select_indices(params, shape, q, k)
     if selection.seq_len != shape.seq_len or len(selection.groups) != shape.kv_heads:
@@ -225,6 +402,28 @@ def _attend_tables(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.n
                   bool(params.causal))
 
 
+def _bsr_tables(params: AttentionParams, shape: Shape, q: np.ndarray,
+                k: np.ndarray) -> tuple[GroupSelection, ...]:
+    # the block scores are tiny GEMMs ([nb, D] x [D, nb] per KV head): multi-threaded
+    # OpenBLAS took 170 ms for what one thread does in 1-2 ms when the cores were shared
+    with single_threaded_blas():
+        return bsr_tables(params, shape, q, k)
+
+
+def _is_band(params: AttentionParams, shape: Shape) -> bool:
+    """Whether :func:`attend_band` computes this selection: sliding_window without wrap, with
+    residue classes long enough for slab tiles (very large dilations take the token path)."""
+    return (params.spec == "sliding_window" and not params.wrap
+            and shape.seq_len // max(1, params.dilation) >= 64)
+
+
+def _attend_band(params: AttentionParams, q: np.ndarray, k: np.ndarray,
+                 v: np.ndarray) -> np.ndarray:
+    ops = prec.prepare(params, q, k, v)
+    return attend_band(ops.q, ops.k, ops.v, sliding_window.window(params), params.dilation,
+                       bool(params.causal), ops.score_scale, ops.v_scale, _exact_f64(ops))
+
+
 def _exact_f64(ops: prec.Operands) -> bool:
     return prec.is_integer(ops.precision) and not ops.exact_int_dot_in_fp32
 
@@ -239,10 +438,16 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     t0 = time.perf_counter()
     sel = options.get("selection")
     if sel is None and params.spec == "bsr":  # block tables suffice (see attention())
-        tables = bsr_tables(params, shape, q, k)
+        tables = _bsr_tables(params, shape, q, k)
         t1 = time.perf_counter()
         out = _attend_tables(params, shape, q, k, v, tables)
         nnz, key_space = sum(bsr.table_nnz(shape, params, t) for t in tables), "tokens"
+    elif sel is None and _is_band(params, shape):  # the band needs no index lists
+        t1 = time.perf_counter()
+        out = _attend_band(params, q, k, v)
+        nnz = shape.kv_heads * band_pairs(shape.seq_len, sliding_window.window(params),
+                                          params.dilation, bool(params.causal))
+        key_space = "tokens"
     else:
         sel = sel if sel is not None else select_indices(params, shape, q, k)
         t1 = time.perf_counter()

@@ -13,16 +13,11 @@ These are estimates for the user's data, exact for the synthetic data. The budge
 ``default_bsr``): an explicit pattern attribute or override is the user's choice. Candidates
 are tried in increasing modelled cost; when none fits the budget, ``dense`` at the op's
 precision is chosen when it fits (sparsity adds no error to it), else the most accurate.
+Whenever the budget applied, the decision's rule is ``max_error`` (its reason keeps the cost
+model's and adds the measured errors).
 
-Hook (for :func:`sattn.selector.rules.select_spec`)::
-
-    decision = done(best.spec, "cost_model", reason, skipped)
-    if params.max_error is not None:
-        from sattn.selector.accuracy import apply_budget
-        decision = apply_budget(params, decision)
-    return decision
-
-and the same around the ``default_bsr`` return; add ``"max_error"`` to ``RULES``.
+:func:`sattn.selector.rules.select_spec` calls :func:`apply_budget` on its ``cost_model`` and
+``default_bsr`` decisions.
 """
 
 from __future__ import annotations
@@ -105,7 +100,7 @@ def apply_budget(params: AttentionParams, decision, *, seed: int = 0):
         why = f"cheapest candidate within max_error={budget:g}: {pick}"
     why += " (" + ", ".join(f"{s} {errors[s].max_rel_error:.3g}" for s in specs) + ")"
     if pick == decision.spec:
-        return replace(decision, reason=decision.reason + "; " + why)
+        return replace(decision, rule="max_error", reason=decision.reason + "; " + why)
     cands = tuple(
         Candidate(c.spec, c.cost, "chosen" if c.spec == pick else
                   (f"over budget (err {errors[c.spec].max_rel_error:.3g})"
@@ -113,4 +108,5 @@ def apply_budget(params: AttentionParams, decision, *, seed: int = 0):
                    ("ok" if c.status == "chosen" else c.status)))
         for c in decision.candidates
     )
-    return Decision(pick, "max_error", why, cands, decision.hints, decision.skipped)
+    return Decision(pick, "max_error", decision.reason + "; " + why, cands, decision.hints,
+                    decision.skipped)

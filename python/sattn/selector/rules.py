@@ -12,6 +12,10 @@ Order (the first rule that applies decides):
 8. the cost model (:mod:`sattn.selector.cost`) over the computable, enabled candidates;
 9. nothing computable        -> bsr, or dense when SATTN_DISABLE_BSR is set.
 
+When the cost model (8) or the bsr default (9) decided and the op has a ``max_error``
+attribute, the budget rule ``max_error`` (:func:`sattn.selector.accuracy.apply_budget`) may
+replace the choice with the cheapest candidate whose error on the synthetic data is within it.
+
 A disabled forcing rule falls through to the next rule. Costs are evaluated for every
 candidate whatever rule decides, so the explanation always shows them.
 """
@@ -22,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sattn.ir.schema import AttentionParams
+from sattn.selector.accuracy import apply_budget
 from sattn.selector.cost import COST_MODELS, Cost, blg_competes
 from sattn.selector.hints import DISABLE_VARS, Hints
 
@@ -37,6 +42,7 @@ RULES: tuple[str, ...] = (
     "landmark",
     "cost_model",
     "default_bsr",
+    "max_error",
     "fallback_dense",
 )
 
@@ -142,7 +148,9 @@ def select_spec(params: AttentionParams, env: Mapping[str, str] | None = None,
         reason = f"cheapest computable candidate: {best.spec} {best.cost.total:.4g}"  # type: ignore[union-attr]
         if others:
             reason += f" (vs {others})"
-        return done(best.spec, "cost_model", reason, skipped)
+        return apply_budget(p, done(best.spec, "cost_model", reason, skipped))
     if "bsr" not in hints.disabled:
-        return done("bsr", "default_bsr", "no cost computable: the spec's default is bsr", skipped)
+        return apply_budget(
+            p, done("bsr", "default_bsr", "no cost computable: the spec's default is bsr", skipped)
+        )
     return done("dense", "fallback_dense", "no cost computable and bsr disabled: dense attention", skipped)

@@ -138,6 +138,12 @@ def bsr_tables(
                                          params.comp_block_size, bool(params.causal))
                   for i in range(g)]
     else:
-        qsum, ks = group_operands(params, shape, q, k)
-        scores = [bsr.block_scores(qsum[i], ks[i], b) for i in range(g)]
+        # one KV head at a time: the same values, but float64 copies of 1/g of the data
+        # (whole-tensor copies exceed malloc's reuse threshold and page-fault on every call)
+        one = Shape(shape.group, s, shape.head_dim, shape.group)
+        scores = []
+        for i in range(g):
+            qsum, ks = group_operands(params, one, q[i * shape.group:(i + 1) * shape.group],
+                                      k[i:i + 1])
+            scores.append(bsr.block_scores(qsum[0], ks[0], b))
     return tuple(bsr.table_from_scores(shape, params, sc) for sc in scores)

@@ -29,6 +29,8 @@ def group_operands(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(Qsum [H_kv,S,D], K [H_kv,S,D]) in float64 as the precision sees them (see module doc)."""
     qs, ks = selection_operands(params, q, k)
+    if shape.group == 1:  # a one-head group's sum is the head itself (the reduction is slow)
+        return qs.reshape(shape.kv_heads, shape.seq_len, shape.head_dim), ks
     qsum = qs.reshape(shape.kv_heads, shape.group, shape.seq_len, shape.head_dim).sum(axis=1)
     return qsum, ks
 

@@ -52,14 +52,14 @@ class GroupSelection:
         return m
 
     @staticmethod
-    def from_dense(mask: np.ndarray) -> "GroupSelection":
+    def from_dense(mask: np.ndarray) -> GroupSelection:
         r, c = np.nonzero(mask)
         indptr = np.zeros(mask.shape[0] + 1, dtype=np.int64)
         np.cumsum(np.bincount(r, minlength=mask.shape[0]), out=indptr[1:])
         return GroupSelection(indptr, c.astype(np.int32))
 
     @staticmethod
-    def from_padded(idx: np.ndarray) -> "GroupSelection":
+    def from_padded(idx: np.ndarray) -> GroupSelection:
         """From an int [rows, W] array padded with -1 (entries per row must be ascending)."""
         valid = idx >= 0
         indptr = np.zeros(idx.shape[0] + 1, dtype=np.int64)

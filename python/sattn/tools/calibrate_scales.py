@@ -7,20 +7,16 @@ import argparse
 
 import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
 
-from sattn.cli.common import guarded
+from sattn.cli.common import add_input_arguments, guarded
 from sattn.reference import precision as _precision  # noqa: F401  (ml_dtypes)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mlir", required=True, help="input .mlir file")
     parser.add_argument("--precision", required=True, choices=["i8", "i4"])
-    parser.add_argument("--q", help="Q as .npy, float32 [H, S, D]")
-    parser.add_argument("--k", help="K as .npy, float32 [H_kv, S, D]")
-    parser.add_argument("--v", help="V as .npy, float32 [H_kv, S, D]")
+    add_input_arguments(parser)
     parser.add_argument("--percentile", type=float, default=None,
                         help="use this percentile of |x| instead of the maximum (e.g. 99.9)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
-    parser.add_argument("--op", type=int, default=None, help="which attention op when there are several")
 
 
 def execute(args: argparse.Namespace) -> int:

@@ -14,14 +14,11 @@ first and sets SATTN_DISABLE_BSR / SATTN_DISABLE_SW for what it lacks. The work 
 from __future__ import annotations
 
 import argparse
-import io
 
-import numpy as np
 import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
 
-from sattn.cli.common import guarded
+from sattn.cli.common import add_input_arguments, check_npy_out, guarded, report
 from sattn.errors import SattnError
-from sattn.toolrun import atomic_write
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,22 +28,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--l1-bytes", type=int, default=None, help="L1 size for the cache-fit heuristic")
     parser.add_argument("--use-hw-probe", action="store_true",
                         help="read the accelerator's capability bits and disable what it lacks")
-    parser.add_argument("--q", help="Q as .npy, float32 [H, S, D]")
-    parser.add_argument("--k", help="K as .npy, float32 [H_kv, S, D]")
-    parser.add_argument("--v", help="V as .npy, float32 [H_kv, S, D]")
+    add_input_arguments(parser)
     parser.add_argument("--out", help="write the RTL's output tensor here (.npy)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
-    parser.add_argument("--op", type=int, default=None, help="which attention op when there are several")
     parser.add_argument("--lat", type=int, default=None, help="memory latency in cycles (default 20)")
     parser.add_argument("--bw", type=float, default=None, help="memory bandwidth in bytes/cycle (default 16)")
     parser.add_argument("--keep-dir", help="keep indices.txt/.desc and the memory images here")
 
 
 def execute(args: argparse.Namespace) -> int:
-    if args.out and not str(args.out).endswith(".npy"):
-        raise SattnError(f"--out {args.out}: the output file must end in .npy")
-    if args.l1_bytes is not None and args.l1_bytes <= 0:
-        raise SattnError(f"--l1-bytes must be > 0, got {args.l1_bytes}")
+    check_npy_out(args.out)
     if args.lat is not None and args.lat < 1:
         raise SattnError(f"--lat must be >= 1 cycle, got {args.lat}")
     if args.bw is not None and not args.bw > 0:
@@ -58,14 +48,7 @@ def execute(args: argparse.Namespace) -> int:
         use_hw_probe=args.use_hw_probe, q=args.q, k=args.k, v=args.v, seed=args.seed, op=args.op,
         latency=args.lat, bandwidth=args.bw, keep_dir=args.keep_dir,
     )
-    print(f"spec={result.spec} checksum={result.checksum:.6f}")
-    for line in result.lines:
-        print(line)
-    if args.out:
-        buf = io.BytesIO()
-        np.save(buf, np.asarray(result.output, dtype=np.float32))
-        atomic_write(args.out, buf.getvalue())
-    return 0 if result.verdict.passed else 1
+    return report(result, args.out)
 
 
 @guarded

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
 
-from sattn.cli.common import guarded
+from sattn.cli.common import add_input_arguments, guarded
 from sattn.ir.schema import AttentionParams, Shape
 from sattn.reference import precision as _precision  # noqa: F401  (ml_dtypes)
 from sattn.specs.selection import Selection
@@ -140,11 +140,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-stem", required=True, help="write <stem>.txt and <stem>.desc")
     parser.add_argument("--pipeline", default="sattn-lower-rocc",
                         help="pipeline that selects the spec (default sattn-lower-rocc)")
-    parser.add_argument("--q", help="Q as .npy (data-dependent patterns select on it)")
-    parser.add_argument("--k", help="K as .npy")
-    parser.add_argument("--v", help="V as .npy")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
-    parser.add_argument("--op", type=int, default=None, help="which attention op when there are several")
+    add_input_arguments(parser)  # data-dependent patterns select on Q/K
 
 
 def execute(args: argparse.Namespace) -> int:

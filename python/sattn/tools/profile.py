@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sattn.cli.common import guarded
+from sattn.cli.common import add_input_arguments, guarded
 from sattn.errors import SattnError
 
 BACKEND_CHOICES = ("rvv", "sim", "rocc", "reference", "all")
@@ -36,11 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--autotune", action="store_true",
                         help="rvv: measure the kernel configurations and run the best")
     parser.add_argument("--vlen", type=int, default=None, help="rvv: VLEN in bits (128, 256, 512)")
-    parser.add_argument("--q", help="Q as .npy, float32 [H, S, D]")
-    parser.add_argument("--k", help="K as .npy, float32 [H_kv, S, D]")
-    parser.add_argument("--v", help="V as .npy, float32 [H_kv, S, D]")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
-    parser.add_argument("--op", type=int, default=None, help="which attention op when there are several")
+    add_input_arguments(parser)
 
 
 def _fmt(value: Any) -> str:

@@ -14,15 +14,11 @@ attribute flags override the op's attributes before selection.
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 
-import numpy as np
-
 import sattn.reference.precision  # noqa: F401  (its imports make a launcher without deps re-exec)
-from sattn.cli.common import guarded
+from sattn.cli.common import finish, guarded, print_result
 from sattn.errors import SattnError
-from sattn.toolrun import atomic_write
 
 #: Attribute-override flags: flag name -> (attribute, type).
 OVERRIDES: dict[str, tuple[str, type]] = {
@@ -117,21 +113,14 @@ def main(argv: list[str] | None = None) -> int:
         args.mlir, prefer_bsr=args.prefer_bsr, prefer_sw=args.prefer_sw, l1_bytes=args.l1_bytes,
         use_hw_probe=args.use_hw_probe, autotune=args.autotune, q=args.q, k=args.k, v=args.v,
         seed=args.seed, op=args.op, overrides=overrides, compare=not args.no_compare, **options)
-    print(f"spec={result.spec} checksum={result.checksum:.6f}")
-    for line in result.lines:
-        print(line)
+    print_result(result)
     if args.autotune_out:
         from sattn.backends.rvv.autotune import tuned_attrs, write_back
 
         note = next((ln for ln in result.lines if ln.startswith("autotune:")), "")
         write_back(args.mlir, args.autotune_out, tuned_attrs(result.params), note, op=args.op)
         print(f"autotune: wrote {args.autotune_out}")
-    if args.out:
-        buf = io.BytesIO()
-        np.save(buf, np.asarray(result.output, dtype=np.float32))
-        atomic_write(args.out, buf.getvalue())
-    ver = getattr(result, "verdict", None)
-    return 1 if ver is not None and not ver.passed else 0
+    return finish(result, args.out)
 
 
 if __name__ == "__main__":

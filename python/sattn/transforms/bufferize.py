@@ -17,41 +17,29 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, StringAttr
-from xdsl.passes import ModulePass
+from xdsl.dialects.builtin import StringAttr
 
 from sattn.ir.attrs import UNIT, from_py
 from sattn.ir.dialect import SattnOp
 from sattn.ir.schema import AttentionParams
 from sattn.selector import Hints
-from sattn.transforms.common import ContentCache, attention_ops, params_of, spec_of
+from sattn.transforms.common import AnnotatePass, selected_params
 
 LAYOUT = "rowmajor"
 
-_CACHE = ContentCache("sattn-bufferize")
-
 
 @dataclass(frozen=True)
-class BufferizePass(ModulePass):
+class BufferizePass(AnnotatePass):
     """Attach buffer sizes and the row-major layout."""
 
     name = "sattn-bufferize"
 
-    def apply(self, ctx: Context, op: ModuleOp) -> None:
-        hints = Hints.from_env()
-        for attn in attention_ops(op):
-            _CACHE.apply(attn, (hints,), lambda o: _record(o, hints))
-
-
-def _record(attn: SattnOp, hints: Hints) -> dict:
-    p = params_of(attn)
-    p = p.replace(spec=spec_of(attn, p, hints))
-    return {
-        "bufferized": UNIT,
-        "buffer_layout": StringAttr(LAYOUT),
-        "buffers": from_py(buffers(p)),
-    }
+    def record(self, op: SattnOp, context: Hints) -> dict:
+        return {
+            "bufferized": UNIT,
+            "buffer_layout": StringAttr(LAYOUT),
+            "buffers": from_py(buffers(selected_params(op, context))),
+        }
 
 
 def _elem_bytes(n: int, precision: str) -> int:

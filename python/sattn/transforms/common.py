@@ -4,17 +4,22 @@ Each pass computes a small record (new attributes) from an op's *content* -- its
 dictionary and operand types -- so a module of 10,000 ops with a few hundred distinct
 dictionaries costs a few hundred computations and 10,000 dictionary look-ups. Passes update
 attributes in place and replace ops directly; they do not use the greedy rewrite driver.
+A pass that only adds a record derives from :class:`AnnotatePass` and says how to compute it.
 """
 
 from __future__ import annotations
 
 import itertools
 import weakref
+from abc import abstractmethod
 from collections.abc import Callable, Hashable, Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
+from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Attribute
+from xdsl.passes import ModulePass
 
 from sattn.errors import SattnError
 from sattn.ir.dialect import SattnOp, SparseAttentionOp, located, location_of
@@ -126,6 +131,44 @@ def spec_of(op: SattnOp, params: AttentionParams, hints: Hints) -> str:
     return decision_for(params, hints).spec
 
 
+def selected_params(op: SattnOp, hints: Hints) -> AttentionParams:
+    """The op's params with ``spec`` set to its spec (:func:`spec_of`)."""
+    p = params_of(op)
+    return p.replace(spec=spec_of(op, p, hints))
+
+
+@dataclass(frozen=True)
+class AnnotatePass(ModulePass):
+    """A pass that adds a record of attributes to each attention op of the kinds it handles.
+
+    A subclass names itself (``name = "sattn-..."``), may narrow :attr:`kinds`, and defines
+    :meth:`record`; :meth:`context` is what the record depends on besides the op's content
+    (default: the selector hints of the environment). Records are cached by op content and
+    context, one :class:`ContentCache` per pass.
+    """
+
+    kinds: ClassVar[tuple[type[SattnOp], ...]] = (SattnOp,)
+    _cache: ClassVar[ContentCache]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            cls._cache = ContentCache(cls.name)
+
+    def context(self) -> Hashable:
+        """What every record of this run depends on beyond the op (read once per run)."""
+        return Hints.from_env()
+
+    @abstractmethod
+    def record(self, op: SattnOp, context: Any) -> dict[str, Attribute]:
+        """The attributes this pass adds to ``op``."""
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        context = self.context()
+        for attn in attention_ops(op, self.kinds):
+            self._cache.apply(attn, (context,), lambda o: self.record(o, context))
+
+
 def guard(op: SattnOp, fn: Callable[[], Any]) -> Any:
     """Run ``fn``; a SattnError it raises gets the op's name and location (once)."""
     try:
@@ -161,6 +204,23 @@ def lowered_attributes(op: SattnOp, params: AttentionParams, hints: Hints) -> di
         value = getattr(params, tile) or DEFAULT_TILES[tile]
         attrs[call_name] = IntegerAttr(value, i64)
     return attrs
+
+
+@dataclass(frozen=True)
+class LowerPass(ModulePass):
+    """A pass that replaces every ``sattn.sparse_attention`` with a :attr:`target` call.
+
+    The call keeps every attribute of the source op and adds the selected ``spec`` (selecting it
+    when ``sattn-select-spec`` did not run), ``spec_rule``, the per-spec flag (``blg_enabled``,
+    ``nm_enabled``, ``topk_enabled``, ``lsh_enabled``, ``landmark_enabled``) and
+    ``m_rows``/``head_dim_d``/``s_tokens`` (tile_M/tile_D/tile_S or their defaults). Q, K, V
+    operands and the result are forwarded.
+    """
+
+    target: ClassVar[type[SattnOp]]
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        lower_ops(op, self.target)
 
 
 def lower_ops(module: ModuleOp, target: type[SattnOp]) -> None:

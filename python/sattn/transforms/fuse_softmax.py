@@ -19,35 +19,22 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.passes import ModulePass
-
 from sattn.ir.attrs import UNIT, from_py
 from sattn.ir.dialect import SattnOp
 from sattn.ir.schema import DEFAULT_TILES, AttentionParams
 from sattn.selector import Hints
-from sattn.transforms.common import ContentCache, attention_ops, params_of, spec_of
-
-_CACHE = ContentCache("sattn-fuse-softmax")
+from sattn.transforms.common import AnnotatePass, selected_params
 
 
 @dataclass(frozen=True)
-class FuseSoftmaxPass(ModulePass):
+class FuseSoftmaxPass(AnnotatePass):
     """Record the fused QK -> online softmax -> PV region of each op."""
 
     name = "sattn-fuse-softmax"
 
-    def apply(self, ctx: Context, op: ModuleOp) -> None:
-        hints = Hints.from_env()
-        for attn in attention_ops(op):
-            _CACHE.apply(attn, (hints,), lambda o: _record(o, hints))
-
-
-def _record(attn: SattnOp, hints: Hints) -> dict:
-    p = params_of(attn)
-    p = p.replace(spec=spec_of(attn, p, hints))
-    return {"fused_softmax": UNIT, "softmax_region": from_py(softmax_region(p))}
+    def record(self, op: SattnOp, context: Hints) -> dict:
+        p = selected_params(op, context)
+        return {"fused_softmax": UNIT, "softmax_region": from_py(softmax_region(p))}
 
 
 def stages(p: AttentionParams) -> list[str]:

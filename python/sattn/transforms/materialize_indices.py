@@ -34,47 +34,32 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.passes import ModulePass
-
 from sattn.ir.attrs import UNIT, from_py, int_array
 from sattn.ir.dialect import SattnOp
 from sattn.ir.schema import AttentionParams
 from sattn.selector import Hints
-from sattn.transforms.common import ContentCache, attention_ops, params_of, spec_of
+from sattn.transforms.common import AnnotatePass, selected_params
 
 #: Largest index table (indices + indptr entries) written into the IR.
 MAX_TABLE_ENTRIES = 65536
 #: Largest H*S*D for which the synthetic-data bsr table is computed at compile time.
 MAX_SYNTHETIC_ELEMENTS = 1 << 22
 
-_CACHE = ContentCache("sattn-materialize-indices")
-
 
 @dataclass(frozen=True)
-class MaterializeIndicesPass(ModulePass):
+class MaterializeIndicesPass(AnnotatePass):
     """Attach index tables (static patterns) and selection plans (data-dependent ones)."""
 
     name = "sattn-materialize-indices"
 
-    def apply(self, ctx: Context, op: ModuleOp) -> None:
-        hints = Hints.from_env()
-        for attn in attention_ops(op):
-            _CACHE.apply(attn, (hints,), lambda o: _record(o, hints))
-
-
-def _record(attn: SattnOp, hints: Hints) -> dict:
-    p = params_of(attn)
-    spec = spec_of(attn, p, hints)
-    p = p.replace(spec=spec)
-    out: dict[str, Any] = {"materialized_indices": UNIT}
-    table, plan = materialize(p)
-    if table is not None:
-        out["index_table"] = table
-    if plan is not None:
-        out["selection_plan"] = plan
-    return {k: from_py(v) for k, v in out.items()}
+    def record(self, op: SattnOp, context: Hints) -> dict:
+        out: dict[str, Any] = {"materialized_indices": UNIT}
+        table, plan = materialize(selected_params(op, context))
+        if table is not None:
+            out["index_table"] = table
+        if plan is not None:
+            out["selection_plan"] = plan
+        return {k: from_py(v) for k, v in out.items()}
 
 
 def materialize(p: AttentionParams) -> tuple[dict | None, dict | None]:

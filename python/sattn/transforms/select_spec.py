@@ -10,36 +10,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, StringAttr
-from xdsl.passes import ModulePass
+from xdsl.dialects.builtin import StringAttr
 
-from sattn.ir.dialect import SparseAttentionOp
+from sattn.ir.dialect import SattnOp, SparseAttentionOp
 from sattn.selector import Hints
-from sattn.transforms.common import (
-    ContentCache,
-    attention_ops,
-    decision_for,
-    params_of,
-)
-
-_CACHE = ContentCache("sattn-select-spec")
+from sattn.transforms.common import AnnotatePass, decision_for, params_of
 
 
 @dataclass(frozen=True)
-class SelectSpecPass(ModulePass):
+class SelectSpecPass(AnnotatePass):
     """Select the sparsity pattern of each attention op."""
 
     name = "sattn-select-spec"
+    kinds = (SparseAttentionOp,)
 
-    def apply(self, ctx: Context, op: ModuleOp) -> None:
-        hints = Hints.from_env()
-        for attn in attention_ops(op, (SparseAttentionOp,)):
-            _CACHE.apply(attn, (hints,), lambda o: _record(o, hints))
-
-
-def _record(attn: SparseAttentionOp, hints: Hints) -> dict:
-    d = decision_for(params_of(attn), hints)
-    if d.rule == "attr_spec" and "spec_rule" in attn.attributes:
-        return {}  # already selected by an earlier run: keep its rule
-    return {"spec": StringAttr(d.spec), "spec_rule": StringAttr(d.rule)}
+    def record(self, op: SattnOp, context: Hints) -> dict:
+        d = decision_for(params_of(op), context)
+        if d.rule == "attr_spec" and "spec_rule" in op.attributes:
+            return {}  # already selected by an earlier run: keep its rule
+        return {"spec": StringAttr(d.spec), "spec_rule": StringAttr(d.rule)}

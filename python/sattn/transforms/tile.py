@@ -19,45 +19,35 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from xdsl.context import Context
-from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
-from xdsl.passes import ModulePass
+from xdsl.dialects.builtin import IntegerAttr, i64
 
 from sattn.ir.attrs import UNIT, from_py
 from sattn.ir.dialect import SattnOp
 from sattn.ir.schema import DEFAULT_TILES, AttentionParams
 from sattn.selector import Hints
-from sattn.transforms.common import ContentCache, attention_ops, params_of, spec_of
+from sattn.transforms.common import AnnotatePass, params_of, spec_of
 
 #: Above this many selected pairs the active-tile count is not computed at compile time.
 MAX_PAIRS_FOR_ACTIVE = 1 << 24
 STATIC_SPECS = ("sliding_window", "block_local_global", "dense")
 
-_CACHE = ContentCache("sattn-tile")
-
 
 @dataclass(frozen=True)
-class TilePass(ModulePass):
+class TilePass(AnnotatePass):
     """Fill default tile sizes and attach the tile grid."""
 
     name = "sattn-tile"
 
-    def apply(self, ctx: Context, op: ModuleOp) -> None:
-        hints = Hints.from_env()
-        for attn in attention_ops(op):
-            _CACHE.apply(attn, (hints,), lambda o: _record(o, hints))
-
-
-def _record(attn: SattnOp, hints: Hints) -> dict:
-    p = params_of(attn)
-    out: dict[str, Any] = {}
-    for name, default in DEFAULT_TILES.items():
-        if getattr(p, name) is None:
-            out[name] = IntegerAttr(default, i64)
-    p = p.replace(spec=spec_of(attn, p, hints), **{k: v.value.data for k, v in out.items()})
-    out["tiled"] = UNIT
-    out["tile_grid"] = from_py(tile_grid(p))
-    return out
+    def record(self, op: SattnOp, context: Hints) -> dict:
+        p = params_of(op)
+        out: dict[str, Any] = {}
+        for name, default in DEFAULT_TILES.items():
+            if getattr(p, name) is None:
+                out[name] = IntegerAttr(default, i64)
+        p = p.replace(spec=spec_of(op, p, context), **{k: v.value.data for k, v in out.items()})
+        out["tiled"] = UNIT
+        out["tile_grid"] = from_py(tile_grid(p))
+        return out
 
 
 def tile_grid(p: AttentionParams) -> dict[str, Any]:

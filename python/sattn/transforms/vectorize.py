@@ -23,23 +23,17 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.passes import ModulePass
-
 from sattn.errors import SattnError
 from sattn.ir.attrs import UNIT, from_py
 from sattn.ir.dialect import RvvCallOp, SattnOp, SparseAttentionOp
 from sattn.ir.schema import AttentionParams
-from sattn.transforms.common import ContentCache, attention_ops, params_of
+from sattn.transforms.common import AnnotatePass, params_of
 
 DEFAULT_VLEN = 256
 #: Load element width per precision (i4 is unpacked to bytes before use).
 LOAD_SEW = {"fp32": 32, "bf16": 16, "i8": 8, "i4": 8}
 ACC_SEW = 32
 MAX_ACC_LMUL = 4
-
-_CACHE = ContentCache("sattn-vectorize")
 
 
 def resolve_vlen(option: int | None) -> int:
@@ -85,19 +79,18 @@ def vector_strips(p: AttentionParams, vlen: int) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class VectorizePass(ModulePass):
+class VectorizePass(AnnotatePass):
     """Attach RVV strip sizes to each RVV call."""
 
     name = "sattn-vectorize"
+    kinds = (RvvCallOp, SparseAttentionOp)
 
     vlen: int | None = None
     """Vector register length in bits (default: SATTN_VLEN, else 256)."""
 
-    def apply(self, ctx: Context, op: ModuleOp) -> None:
-        vlen = resolve_vlen(self.vlen)
-        for attn in attention_ops(op, (RvvCallOp, SparseAttentionOp)):
-            _CACHE.apply(attn, (vlen,), lambda o: _record(o, vlen))
+    def context(self) -> int:
+        """The resolved VLEN (the records depend on nothing else)."""
+        return resolve_vlen(self.vlen)
 
-
-def _record(attn: SattnOp, vlen: int) -> dict:
-    return {"vectorized": UNIT, "vector_strips": from_py(vector_strips(params_of(attn), vlen))}
+    def record(self, op: SattnOp, context: int) -> dict:
+        return {"vectorized": UNIT, "vector_strips": from_py(vector_strips(params_of(op), context))}

@@ -96,7 +96,7 @@ attend_fn attend_lookup(long prec, long lmul) {
 
 size_t attend_scratch_bytes(const ctx_t *c, long max_keys) {
     (void)max_keys;
-    /* qs (<= 4 bytes per d) + oacc (D floats) + pbuf (two strips: 2 * 4096/32 * 8 floats)
+    /* qs, qs of a second row and both interleaved (<= 4 bytes per d) + two accumulators (D floats each) + pbuf (two strips: 2 * 4096/32 * 8 floats)
      * + one V pointer per key of a strip (4096/32 * 8) */
-    return (size_t)(4 * ((c->D + 15) & ~15L) * 4 + 2 * 4096 / 32 * 8 * 4 + 4096 / 32 * 8 * 8 + 256);
+    return (size_t)(6 * ((c->D + 15) & ~15L) * 4 + 2 * 4096 / 32 * 8 * 4 + 4096 / 32 * 8 * 8 + 256);
 }

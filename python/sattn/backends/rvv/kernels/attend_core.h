@@ -59,29 +59,38 @@
 #define VSETVL(n) RV(vsetvl_e32, M32)(n)
 #define VSETVLMAX() RV(vsetvlmax_e32, M32)()
 
-/* ---------------- vectorised exp2 for x <= 0 (shared by every precision) ---------------- */
+/* ---------------- vectorised exp2 for x <= 0 (shared by every precision) ----------------
+ * Round to nearest n, f = x - n in [-0.5, 0.5], degree-5 polynomial (3.7e-7 relative), then
+ * 2^n is added straight into the exponent field of p (p in [0.70, 1.42], n in [-126, 0]:
+ * no overflow; at n = -126 the result is below 2^-126 either way). 15 vector instructions. */
 #if PREC == PREC_FP32
 static inline VF CAT(vexp2_, M32)(VF x, size_t vl) {
     x = RV(vfmax_vf_f32, M32)(x, -126.0f, vl);
     VI n = RV(vfcvt_x_f_v_i32, M32)(x, vl); /* round to nearest even */
     VF f = RV(vfsub_vv_f32, M32)(x, RV(vfcvt_f_x_v_f32, M32)(n, vl), vl); /* [-0.5, 0.5] */
-    VF p = RV(vfmv_v_f_f32, M32)(0.0013395285932347178f, vl);
-    p = RV(vfmadd_vv_f32, M32)(p, f, RV(vfmv_v_f_f32, M32)(0.009670767933130264f, vl), vl);
-    p = RV(vfmadd_vv_f32, M32)(p, f, RV(vfmv_v_f_f32, M32)(0.05550340563058853f, vl), vl);
-    p = RV(vfmadd_vv_f32, M32)(p, f, RV(vfmv_v_f_f32, M32)(0.24022211134433746f, vl), vl);
-    p = RV(vfmadd_vv_f32, M32)(p, f, RV(vfmv_v_f_f32, M32)(0.6931471824645996f, vl), vl);
-    p = RV(vfmadd_vv_f32, M32)(p, f, RV(vfmv_v_f_f32, M32)(1.0f, vl), vl);
-    /* times 2^n: build the float 2^n from its exponent bits */
-    VI e = RV(vsll_vx_i32, M32)(RV(vadd_vx_i32, M32)(n, 127, vl), 23, vl);
-    return RV(vfmul_vv_f32, M32)(p, CAT(CAT(CAT(__riscv_vreinterpret_v_i32, M32), _f32), M32)(e), vl);
+    /* Horner as multiply then add-scalar: no splatted constants, so no extra live registers */
+    VF p = RV(vfadd_vf_f32, M32)(RV(vfmul_vf_f32, M32)(f, 0.0013395285932347178f, vl), 0.009670767933130264f, vl);
+    p = RV(vfadd_vf_f32, M32)(RV(vfmul_vv_f32, M32)(p, f, vl), 0.05550340563058853f, vl);
+    p = RV(vfadd_vf_f32, M32)(RV(vfmul_vv_f32, M32)(p, f, vl), 0.24022211134433746f, vl);
+    p = RV(vfadd_vf_f32, M32)(RV(vfmul_vv_f32, M32)(p, f, vl), 0.6931471824645996f, vl);
+    p = RV(vfadd_vf_f32, M32)(RV(vfmul_vv_f32, M32)(p, f, vl), 1.0f, vl);
+    VI e = RV(vadd_vv_i32, M32)(CAT(CAT(CAT(__riscv_vreinterpret_v_f32, M32), _i32), M32)(p), RV(vsll_vx_i32, M32)(n, 23, vl), vl);
+    return CAT(CAT(CAT(__riscv_vreinterpret_v_i32, M32), _f32), M32)(e);
 }
-static inline float CAT(sexp2_, M32)(float x) {
-    VF v = RV(vfmv_v_f_f32, M32)(x, 1);
-    return CAT(CAT(__riscv_vfmv_f_s_f32, M32), _f32)(CAT(vexp2_, M32)(v, 1));
+#endif
+#if PREC == PREC_FP32 && LMUL == 1
+/* exp2 of one scalar (the rescale factor of a running max), at LMUL 1 for every instance */
+static inline float sexp2_m1(float x) {
+    return __riscv_vfmv_f_s_f32m1_f32(vexp2_m1(__riscv_vfmv_v_f_f32m1(x, 1), 1));
 }
 #endif
 #define VEXP2 CAT(vexp2_, M32)
-#define SEXP2 CAT(sexp2_, M32)
+#define SEXP2 sexp2_m1
+#if LMUL == 1
+#define TRUNC1(x) (x)
+#else
+#define TRUNC1(x) CAT(CAT(__riscv_vlmul_trunc_v_f32, M32), _f32m1)(x)
+#endif
 
 #define U2F CAT(CAT(CAT(__riscv_vreinterpret_v_u32, M32), _f32), M32)
 #define REDMAX CAT(CAT(CAT(__riscv_vfredmax_vs_f32, M32), _f32), m1)
@@ -494,12 +503,12 @@ static inline VF FN(mask_outside)(VF s, long t, long lo, long hi, size_t vl) {
 }
 
 /* online-softmax update of one row for a strip of scores; leaves p in pbuf[0], pbuf[2], ...
- * (the other row's p sits in between) */
+ * (the other row's p sits in between). The max reduction starts from the strip itself and
+ * the sum reduction from the running sum, so neither needs an initial vector. */
 static inline void FN(softmax_strip)(VF s, size_t vl, float *m, float *l, float *oacc, long D, float *pbuf) {
-    vfloat32m1_t rm = REDMAX(s, __riscv_vfmv_s_f_f32m1(-__builtin_inff(), 1), vl);
-    float mx = __riscv_vfmv_f_s_f32m1_f32(rm);
+    float mx = __riscv_vfmv_f_s_f32m1_f32(REDMAX(s, TRUNC1(s), vl));
     if (mx > *m) {
-        if (*l > 0.0f) {
+        if (*m > -__builtin_inff()) {
             float corr = SEXP2(*m - mx);
             *l *= corr;
             FN(scale_acc)(oacc, D, corr);
@@ -508,7 +517,10 @@ static inline void FN(softmax_strip)(VF s, size_t vl, float *m, float *l, float 
     }
     VF p = VEXP2(RV(vfsub_vf_f32, M32)(s, *m, vl), vl);
     RV(vsse32_v_f32, M32)(pbuf, 8, p, vl);
-    *l += __riscv_vfmv_f_s_f32m1_f32(REDSUM(p, __riscv_vfmv_s_f_f32m1(0.0f, 1), vl));
+    *l = __riscv_vfmv_f_s_f32m1_f32(REDSUM(p, __riscv_vfmv_s_f_f32m1(*l, 1), vl));
+    /* use the sum here: otherwise the reduction sinks to the end of the strip and p stays
+     * live across the other row's softmax, which then spills */
+    __asm__ volatile("" ::"f"(*l));
 }
 
 /* Length of the ascending run at the start of ix[0..m) (ix[u] == ix[0] + u), m <= VLMAX. */
@@ -550,6 +562,43 @@ static inline void FN(score_dot2)(const ctx_t *c, const uint8_t *krow, const QS 
 #endif
 }
 
+/* Scores of nk keys for both rows when D fits one vector: per key one K row load, row b's q
+ * reloaded (row a's stays in registers: four register groups are all there is at LMUL 8),
+ * two products, two reductions; out is interleaved [a0 b0 a1 b1 ...]. */
+static inline void FN(dots2_short)(const ctx_t *c, const FN(strip_t) *st, long nk, const QS *qa,
+                                   const QS *qb, float *out) {
+    const size_t D = (size_t)c->D;
+#if PREC == PREC_FP32 || PREC == PREC_BF16
+    const VF a = QLOAD(qa, D);
+    const vfloat32m1_t z = __riscv_vfmv_s_f_f32m1(0.0f, 1);
+#define DOT2_ONE(kr) do { VF k_ = LOADV(kr, D); float ra_, rb_; \
+        ra_ = __riscv_vfmv_f_s_f32m1_f32(REDSUM(RV(vfmul_vv_f32, M32)(k_, a, D), z, D)); \
+        rb_ = __riscv_vfmv_f_s_f32m1_f32(REDSUM(RV(vfmul_vv_f32, M32)(k_, QLOAD(qb, D), D), z, D)); \
+        __asm__("" : "+f"(ra_), "+f"(rb_)); /* keep fsw (not vsetivli + vse32 + vsetvli) */ \
+        out[0] = ra_; out[1] = rb_; out += 2; } while (0)
+#else
+    const VI16 a = QLOAD(qa, D);
+    const vint32m1_t z = __riscv_vmv_s_x_i32m1(0, 1);
+    const float sscale = c->score_scale * LOG2E;
+#define REDI CAT(CAT(CAT(__riscv_vredsum_vs_i32, M32), _i32), m1)
+#define DOT2_ONE(kr) do { VI16 k_ = RV(vsext_vf2_i16, M16)(RV(vle8_v_i8, M8)((const int8_t *)(kr), D), D); \
+        out[0] = (float)__riscv_vmv_x_s_i32m1_i32(REDI(RV(vwmul_vv_i32, M32)(k_, a, D), z, D)) * sscale; \
+        out[1] = (float)__riscv_vmv_x_s_i32m1_i32(REDI(RV(vwmul_vv_i32, M32)(k_, QLOAD(qb, D), D), z, D)) * sscale; \
+        out += 2; } while (0)
+#endif
+    if (st->ix) {
+        const long rb = c->row_bytes;
+        for (long u = 0; u < nk; u++) DOT2_ONE(st->kp + (long)st->ix[u] * rb);
+    } else {
+        const uint8_t *kr = st->kp;
+        for (long u = 0; u < nk; u++, kr += st->sb) DOT2_ONE(kr);
+    }
+#undef DOT2_ONE
+#ifdef REDI
+#undef REDI
+#endif
+}
+
 /* one d of the two-row scores: K column (loaded by LD) times q[d] of each row */
 #define SC1(LD, j) do { KT x_ = LD(kq + COFF(j)); \
         xa = KMAC(xa, qp[2 * (j)], x_, vl); xb = KMAC(xb, qp[2 * (j) + 1], x_, vl); } while (0)
@@ -565,9 +614,11 @@ static inline void FN(score_dot2)(const ctx_t *c, const uint8_t *krow, const QS 
         yb = RV(vfmacc_vf_f32, M32)(yb, pp[2 * (j) + 1], x_, va); } while (0)
 
 static void FN(attend2)(const ctx_t *c, const uint8_t *qra, const uint8_t *qrb, const uint8_t *kbase,
-                        const uint8_t *vbase, const keys_t *ks, long alo, long ahi, long blo, long bhi,
-                        float *outa, float *outb, void *scratch) {
-    const long D = c->D, rb = c->row_bytes, n = ks->n;
+                        const uint8_t *vbase, const keys_t *ks0, long alo, long ahi, long blo, long bhi,
+                        float *outa, float *outb, void *scratch, long npairs, long lo_step) {
+    const long D = c->D, rb = c->row_bytes, n = ks0->n;
+    keys_t kk = *ks0; /* the keys of the current pair */
+    const keys_t *ks = &kk;
     const size_t vlmax = VSETVLMAX();
     const long Dp = (D + 15) & ~15L;
     QS *qa = (QS *)scratch, *qb = qa + Dp, *qi = qb + Dp; /* qi: [qa0 qb0 qa1 qb1 ...] */
@@ -577,128 +628,139 @@ static void FN(attend2)(const ctx_t *c, const uint8_t *qra, const uint8_t *qrb, 
 #if PREC == PREC_I8
     const float sscale = c->score_scale * LOG2E;
 #endif
-    FN(prep_q)(c, qra, qa);
-    FN(prep_q)(c, qrb, qb);
-    for (long d = 0; d < D;) {
-        size_t vl = VSETVL(D - d);
-        QSTORE2(qi + 2 * d, QLOAD(qa + d, vl), vl);
-        QSTORE2(qi + 2 * d + 1, QLOAD(qb + d, vl), vl);
-        d += vl;
-    }
-    for (long d = 0; d < 2 * Dp;) {
-        size_t vl = VSETVL(2 * Dp - d);
-        RV(vse32_v_f32, M32)(oa + d, RV(vfmv_v_f_f32, M32)(0.0f, vl), vl);
-        d += vl;
-    }
-    float ma = -__builtin_inff(), la = 0.0f, mb = -__builtin_inff(), lb = 0.0f;
-    /* below this many keys, per-key dot products (about 13 instructions per key for both rows
-     * at one D-chunk) beat one more strip pass over D (about 6 per d) */
+    /* below this many keys, per-key dot products (measured: 17 instructions per key for both
+     * rows at one D-chunk) beat one more strip pass over D (6.4 per d, plus its softmax) */
     const long dot_max = D / (2 * ((D + (long)vlmax - 1) / (long)vlmax));
-    for (long t = 0; t < n;) {
-        const long r = n - t;
-        size_t vl = VSETVL(r);
-        FN(strip_t) st;
-        int dot = r <= dot_max;
-        st.sb = rb;
-        st.ix = 0;
-        if (!ks->idx) {
-            const long off = (ks->lo + t * ks->stride) * rb;
-            st.kp = kbase + off; st.vp = vbase + off; st.sb = ks->stride * rb;
-        } else {
-            const long run = FN(run_len)(ks->idx + t, vl);
-            if (run < (long)vl && !dot && run <= dot_max) {
-                /* a short run before a full contiguous strip (the global tokens ahead of the
-                 * local blocks): score it with dot products, keep the next strip contiguous */
-                const long r2 = r - run, v2 = r2 < (long)vlmax ? r2 : (long)vlmax;
-                if (FN(run_len)(ks->idx + t + run, (size_t)v2) == v2) {
-                    vl = VSETVL(run);
-                    dot = 1;
+    /* npairs pairs of rows: pair p is rows (a + 2p, b + 2p) over the keys shifted by
+     * p * lo_step (consecutive dense or window row pairs); everything above is set up once */
+    for (long pj = 0; pj < npairs; pj++, qra += 2 * rb, qrb += 2 * rb, outa += 2 * D, outb += 2 * D,
+                                       kk.lo += lo_step) {
+        FN(prep_q)(c, qra, qa);
+        FN(prep_q)(c, qrb, qb);
+        for (long d = 0; d < D;) {
+            size_t vl = VSETVL(D - d);
+            QSTORE2(qi + 2 * d, QLOAD(qa + d, vl), vl);
+            QSTORE2(qi + 2 * d + 1, QLOAD(qb + d, vl), vl);
+            d += vl;
+        }
+        for (long d = 0; d < 2 * Dp;) {
+            size_t vl = VSETVL(2 * Dp - d);
+            RV(vse32_v_f32, M32)(oa + d, RV(vfmv_v_f_f32, M32)(0.0f, vl), vl);
+            d += vl;
+        }
+        float ma = -__builtin_inff(), la = 0.0f, mb = -__builtin_inff(), lb = 0.0f;
+        for (long t = 0; t < n;) {
+            const long r = n - t;
+            size_t vl = VSETVL(r);
+            FN(strip_t) st;
+            int dot = r <= dot_max;
+            st.sb = rb;
+            st.ix = 0;
+            if (!ks->idx) {
+                const long off = (ks->lo + t * ks->stride) * rb;
+                st.kp = kbase + off; st.vp = vbase + off; st.sb = ks->stride * rb;
+            } else {
+                const long run = FN(run_len)(ks->idx + t, vl);
+                if (run < (long)vl && !dot && run <= dot_max) {
+                    /* a short run before a full contiguous strip (the global tokens ahead of the
+                     * local blocks): score it with dot products, keep the next strip contiguous */
+                    const long r2 = r - run, v2 = r2 < (long)vlmax ? r2 : (long)vlmax;
+                    if (FN(run_len)(ks->idx + t + run, (size_t)v2) == v2) {
+                        vl = VSETVL(run);
+                        dot = 1;
+                    }
+                }
+                if (run >= (long)vl) {
+                    const long off = (long)ks->idx[t] * rb;
+                    st.kp = kbase + off; st.vp = vbase + off;
+                } else {
+                    st.kp = kbase; st.vp = vbase; st.ix = ks->idx + t;
                 }
             }
-            if (run >= (long)vl) {
-                const long off = (long)ks->idx[t] * rb;
-                st.kp = kbase + off; st.vp = vbase + off;
+            st.vl = vl;
+            VF sa, sb2;
+            if (dot) {
+                if (D <= (long)vlmax)
+                    FN(dots2_short)(c, &st, (long)vl, qa, qb, pi);
+                else
+                    for (long u = 0; u < (long)vl; u++) {
+                        const uint8_t *kr = st.ix ? kbase + (long)st.ix[u] * rb : st.kp + u * st.sb;
+                        FN(score_dot2)(c, kr, qa, qb, pi + 2 * u);
+                    }
+                sa = RV(vlse32_v_f32, M32)(pi, 8, vl);
+                sb2 = RV(vlse32_v_f32, M32)(pi + 1, 8, vl);
             } else {
-                st.kp = kbase; st.vp = vbase; st.ix = ks->idx + t;
-            }
-        }
-        st.vl = vl;
-        VF sa, sb2;
-        if (dot) {
-            for (long u = 0; u < (long)vl; u++) {
-                const uint8_t *kr = st.ix ? kbase + (long)st.ix[u] * rb : st.kp + u * st.sb;
-                FN(score_dot2)(c, kr, qa, qb, pi + 2 * u);
-            }
-            sa = RV(vlse32_v_f32, M32)(pi, 8, vl);
-            sb2 = RV(vlse32_v_f32, M32)(pi + 1, 8, vl);
-        } else {
-            ACC xa = ACC_ZERO(vl), xb = ACC_ZERO(vl);
-            const uint8_t *kq;
-            const QS *qp = qi;
-            if (st.ix) {
-                VU off = RV(vmul_vx_u32, M32)(RV(vle32_v_u32, M32)((const uint32_t *)st.ix, vl), (uint32_t)rb, vl);
-                kq = kbase;
-#define LDX(p) KLD_X(p, off, vl)
-                SCORES2(LDX);
-#undef LDX
-            } else {
-                const long sb = st.sb;
-                kq = st.kp;
-#define LDS(p) KLD_S(p, sb, vl)
-                SCORES2(LDS);
-#undef LDS
-            }
-            sa = TO_SCORE(xa, vl);
-            sb2 = TO_SCORE(xb, vl);
-        }
-        sa = FN(mask_outside)(sa, t, alo, ahi, vl);
-        sb2 = FN(mask_outside)(sb2, t, blo, bhi, vl);
-        FN(softmax_strip)(sa, vl, &ma, &la, oa, D, pi);
-        FN(softmax_strip)(sb2, vl, &mb, &lb, ob, D, pi + 1);
-        /* ---- P.V: one V row load serves both rows ---- */
-        const long nk = (long)vl;
-        if (st.ix) { /* one pointer per key, vectorised, computed once for all D-chunks */
-            for (long u = 0; u < nk;) {
-                size_t v64 = __riscv_vsetvl_e64m8((size_t)(nk - u));
-                vuint64m8_t a = __riscv_vzext_vf2_u64m8(__riscv_vle32_v_u32m4((const uint32_t *)st.ix + u, v64), v64);
-                a = __riscv_vmadd_vx_u64m8(a, (uint64_t)rb, __riscv_vmv_v_x_u64m8((uint64_t)(uintptr_t)vbase, v64), v64);
-                __riscv_vse64_v_u64m8((uint64_t *)(vptr + u), a, v64);
-                u += (long)v64;
-            }
-        }
-        for (long c0 = 0; c0 < D; c0 += (long)vlmax) {
-            size_t va = VSETVL(D - c0);
-            const long ca = c0 * ESZ;
-            VF ya = RV(vle32_v_f32, M32)(oa + c0, va), yb = RV(vle32_v_f32, M32)(ob + c0, va);
-            const float *pp = pi;
-            long u = 0;
-            if (st.ix) {
-                const uint8_t *const *vq = vptr;
-                for (; u + 8 <= nk; u += 8, vq += 8, pp += 16) {
-                    PV1(vq[0] + ca, 0); PV1(vq[1] + ca, 1); PV1(vq[2] + ca, 2); PV1(vq[3] + ca, 3);
-                    PV1(vq[4] + ca, 4); PV1(vq[5] + ca, 5); PV1(vq[6] + ca, 6); PV1(vq[7] + ca, 7);
+                ACC xa = ACC_ZERO(vl), xb = ACC_ZERO(vl);
+                const uint8_t *kq;
+                const QS *qp = qi;
+                if (st.ix) {
+                    VU off = RV(vmul_vx_u32, M32)(RV(vle32_v_u32, M32)((const uint32_t *)st.ix, vl), (uint32_t)rb, vl);
+                    kq = kbase;
+    #define LDX(p) KLD_X(p, off, vl)
+                    SCORES2(LDX);
+    #undef LDX
+                } else {
+                    const long sb = st.sb;
+                    kq = st.kp;
+    #define LDS(p) KLD_S(p, sb, vl)
+                    SCORES2(LDS);
+    #undef LDS
                 }
-                for (; u < nk; u++, vq++, pp += 2) PV1(vq[0] + ca, 0);
-            } else {
-                const uint8_t *vr = st.vp + ca;
-                const long sbv = st.sb;
-                for (; u + 8 <= nk; u += 8, pp += 16) {
-                    PV1(vr, 0); vr += sbv; PV1(vr, 1); vr += sbv; PV1(vr, 2); vr += sbv; PV1(vr, 3); vr += sbv;
-                    PV1(vr, 4); vr += sbv; PV1(vr, 5); vr += sbv; PV1(vr, 6); vr += sbv; PV1(vr, 7); vr += sbv;
-                }
-                for (; u < nk; u++, vr += sbv, pp += 2) PV1(vr, 0);
+                sa = TO_SCORE(xa, vl);
+                sb2 = TO_SCORE(xb, vl);
             }
-            RV(vse32_v_f32, M32)(oa + c0, ya, va);
-            RV(vse32_v_f32, M32)(ob + c0, yb, va);
+            sa = FN(mask_outside)(sa, t, alo, ahi, vl);
+            sb2 = FN(mask_outside)(sb2, t, blo, bhi, vl);
+            /* row b's scores wait in its p slots while row a's softmax runs (the exp needs every
+             * free register group: keeping them live costs a spill and a reload of 8 registers) */
+            RV(vsse32_v_f32, M32)(pi + 1, 8, sb2, vl);
+            FN(softmax_strip)(sa, vl, &ma, &la, oa, D, pi);
+            FN(softmax_strip)(RV(vlse32_v_f32, M32)(pi + 1, 8, vl), vl, &mb, &lb, ob, D, pi + 1);
+            /* ---- P.V: one V row load serves both rows ---- */
+            const long nk = (long)vl;
+            if (st.ix) { /* one pointer per key, vectorised, computed once for all D-chunks */
+                for (long u = 0; u < nk;) {
+                    size_t v64 = __riscv_vsetvl_e64m8((size_t)(nk - u));
+                    vuint64m8_t a = __riscv_vzext_vf2_u64m8(__riscv_vle32_v_u32m4((const uint32_t *)st.ix + u, v64), v64);
+                    a = __riscv_vmadd_vx_u64m8(a, (uint64_t)rb, __riscv_vmv_v_x_u64m8((uint64_t)(uintptr_t)vbase, v64), v64);
+                    __riscv_vse64_v_u64m8((uint64_t *)(vptr + u), a, v64);
+                    u += (long)v64;
+                }
+            }
+            for (long c0 = 0; c0 < D; c0 += (long)vlmax) {
+                size_t va = VSETVL(D - c0);
+                const long ca = c0 * ESZ;
+                VF ya = RV(vle32_v_f32, M32)(oa + c0, va), yb = RV(vle32_v_f32, M32)(ob + c0, va);
+                const float *pp = pi;
+                long u = 0;
+                if (st.ix) {
+                    const uint8_t *const *vq = vptr;
+                    for (; u + 8 <= nk; u += 8, vq += 8, pp += 16) {
+                        PV1(vq[0] + ca, 0); PV1(vq[1] + ca, 1); PV1(vq[2] + ca, 2); PV1(vq[3] + ca, 3);
+                        PV1(vq[4] + ca, 4); PV1(vq[5] + ca, 5); PV1(vq[6] + ca, 6); PV1(vq[7] + ca, 7);
+                    }
+                    for (; u < nk; u++, vq++, pp += 2) PV1(vq[0] + ca, 0);
+                } else {
+                    const uint8_t *vr = st.vp + ca;
+                    const long sbv = st.sb;
+                    for (; u + 8 <= nk; u += 8, pp += 16) {
+                        PV1(vr, 0); vr += sbv; PV1(vr, 1); vr += sbv; PV1(vr, 2); vr += sbv; PV1(vr, 3); vr += sbv;
+                        PV1(vr, 4); vr += sbv; PV1(vr, 5); vr += sbv; PV1(vr, 6); vr += sbv; PV1(vr, 7); vr += sbv;
+                    }
+                    for (; u < nk; u++, vr += sbv, pp += 2) PV1(vr, 0);
+                }
+                RV(vse32_v_f32, M32)(oa + c0, ya, va);
+                RV(vse32_v_f32, M32)(ob + c0, yb, va);
+            }
+            t += nk;
         }
-        t += nk;
-    }
-    const float ia = c->v_scale / la, ib = c->v_scale / lb;
-    for (long d = 0; d < D;) {
-        size_t vl = VSETVL(D - d);
-        RV(vse32_v_f32, M32)(outa + d, RV(vfmul_vf_f32, M32)(RV(vle32_v_f32, M32)(oa + d, vl), ia, vl), vl);
-        RV(vse32_v_f32, M32)(outb + d, RV(vfmul_vf_f32, M32)(RV(vle32_v_f32, M32)(ob + d, vl), ib, vl), vl);
-        d += vl;
+        const float ia = c->v_scale / la, ib = c->v_scale / lb;
+        for (long d = 0; d < D;) {
+            size_t vl = VSETVL(D - d);
+            RV(vse32_v_f32, M32)(outa + d, RV(vfmul_vf_f32, M32)(RV(vle32_v_f32, M32)(oa + d, vl), ia, vl), vl);
+            RV(vse32_v_f32, M32)(outb + d, RV(vfmul_vf_f32, M32)(RV(vle32_v_f32, M32)(ob + d, vl), ib, vl), vl);
+            d += vl;
+        }
     }
 }
 #undef SC1
@@ -733,6 +795,7 @@ static void FN(attend2)(const ctx_t *c, const uint8_t *qra, const uint8_t *qrb, 
 #undef NIB_HI
 #undef MAC_PAIR
 #undef NIB_F
+#undef TRUNC1
 #undef M32
 #undef MB
 #undef M16

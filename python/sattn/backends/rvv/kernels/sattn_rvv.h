@@ -60,10 +60,12 @@ typedef void (*attend_fn)(const ctx_t *c, const uint8_t *qrow, const uint8_t *kb
 attend_fn attend_lookup(long prec, long lmul);
 
 /* Two query rows (qa, qb) over one key list; row a sees list positions [alo, ahi), row b
- * [blo, bhi). NULL for precisions without a two-row kernel (i4). */
+ * [blo, bhi). With npairs > 1 it goes on with the rows two further on (q, out advance by two
+ * rows; a strided key range's lo by lo_step), npairs pairs in all: one call for a run of
+ * identical dense or sliding-window row pairs. NULL for precisions without a two-row kernel (i4). */
 typedef void (*attend2_fn)(const ctx_t *c, const uint8_t *qa, const uint8_t *qb, const uint8_t *kbase,
                            const uint8_t *vbase, const keys_t *ks, long alo, long ahi, long blo,
-                           long bhi, float *outa, float *outb, void *scratch);
+                           long bhi, float *outa, float *outb, void *scratch, long npairs, long lo_step);
 attend2_fn attend2_lookup(long prec, long lmul);
 /* Whether list a (na entries) is a prefix of list b (nb >= na), vectorised. */
 int is_prefix(const int32_t *a, long na, const int32_t *b, long nb);

@@ -36,7 +36,7 @@ void attend_heads(ctx_t *c, long g, long i, const uint8_t *kb, const uint8_t *vb
     if (attend2 && n > 0) /* the heads of a group share the list: two heads per pass */
         for (; h + 1 < h_end; h += 2)
             attend2(c, c->q + (h * S + i) * rb, c->q + ((h + 1) * S + i) * rb, kb, vb, &ks, 0, n,
-                    0, n, c->out + (h * S + i) * D, c->out + ((h + 1) * S + i) * D, scratch);
+                    0, n, c->out + (h * S + i) * D, c->out + ((h + 1) * S + i) * D, scratch, 1, 0);
     for (; h < h_end; h++)
         attend(c, c->q + (h * S + i) * rb, kb, vb, &ks, c->out + (h * S + i) * D, scratch);
 }

@@ -63,10 +63,20 @@ int run_dense_window(ctx_t *c) {
                 if (!kb2.idx && kb2.stride == 1 && kb2.lo >= ks.lo && kb2.lo <= ks.lo + ks.n) {
                     long hi_a = ks.lo + ks.n, hi_b = kb2.lo + kb2.n;
                     keys_t u = {0, ks.lo, 1, (hi_b > hi_a ? hi_b : hi_a) - ks.lo};
+                    /* the following pairs look the same, shifted by 2 keys (window) or not at
+                     * all (dense), while every row keeps its full, unclipped range: one call */
+                    long np = 1, step = 0;
+                    if (c->mode == MODE_DENSE && !c->causal) {
+                        np = (S - i) / 2;
+                    } else if (c->mode == MODE_WINDOW && !c->wrap && dil == 1 && i >= w) {
+                        const long last = c->causal ? S - 1 : S - 1 - w; /* rows with a full range */
+                        if (i + 1 <= last) np = (last - i + 1) / 2;
+                        step = 2;
+                    }
                     attend2(c, c->q + (h * S + i) * rb, c->q + (h * S + i + 1) * rb, kb, vb, &u,
                             0, ks.n, kb2.lo - ks.lo, hi_b - ks.lo,
-                            c->out + (h * S + i) * D, c->out + (h * S + i + 1) * D, scratch);
-                    i++;
+                            c->out + (h * S + i) * D, c->out + (h * S + i + 1) * D, scratch, np, step);
+                    i += 2 * np - 1;
                     continue;
                 }
             }
@@ -98,7 +108,7 @@ int run_table(ctx_t *c) {
                     keys_t u = {a_in_b ? lb : la, 0, 1, a_in_b ? nb : na};
                     attend2(c, c->q + (h * S + i) * rb, c->q + (h * S + i + 1) * rb, kb, vb, &u,
                             0, na, 0, nb, c->out + (h * S + i) * D, c->out + (h * S + i + 1) * D,
-                            scratch);
+                            scratch, 1, 0);
                     i++;
                     continue;
                 }
