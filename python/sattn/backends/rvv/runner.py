@@ -9,8 +9,9 @@ with the counting plugin, and reads the output tensor and the counters back.
 How each pattern reaches the kernel (``MODES``): dense and sliding_window compute their keys
 in the kernel; bsr, block_local_global read the index table from :func:`sattn.specs.select_indices`
 (CSR per KV head); topk_per_query, nm_structured, lsh, landmark and compression-block scoring
-select inside the kernel (``check_selection=True`` also returns the kernel's selection, which
-the tests compare with ``select_indices``).
+select inside the kernel. ``check_selection=True`` also returns the selection the kernel
+made (every mode but the index table; for dense and sliding_window the key lists exactly as
+the attention core receives them), which the tests compare with ``select_indices``.
 
 Counters (measured by the plugin over the kernel region only): ``instructions``, ``vector``,
 ``vector_mem``, ``scalar`` (= instructions - vector), plus ``selected_pairs``/``dense_pairs``.
@@ -209,7 +210,7 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
     """Run the RVV kernel for ``params.spec`` under qemu (see the module docstring).
 
     ``keep``: directory to keep the input/output files in (default: a private temp dir).
-    ``check_selection``: the data-dependent kernels also dump the selection they made; it is
+    ``check_selection``: the kernels that select by themselves also dump their selection; it is
     returned as ``result.kernel_selection`` (one GroupSelection per KV head, else None) next to
     ``result.selection`` (what sattn.specs selected). The dump is written inside the kernel
     region, so counts taken with it include that copy: benchmarks leave it off.
@@ -220,7 +221,7 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
     t0 = time.perf_counter()
     sel = selection or select_indices(params, shape, q, k)
     st = to_storage(params, q, k, v)
-    sel_cap = sel.nnz + 16 if (check_selection and mode not in ("dense", "window", "table")) else 0
+    sel_cap = sel.nnz + 16 if (check_selection and mode != "table") else 0
     blob = build_input(params, st, shape, mode, sel if mode == "table" else None, lmul, sel_cap)
     binary = build.kernel_binary()
     plugin = build.plugin_library() if count else None

@@ -46,7 +46,9 @@ typedef struct {
     long sel_cap;
 } ctx_t;
 
-/* A row's keys: either a strided range (lo + t*stride) or an index list. */
+/* A row's keys: either a strided range (lo + t*stride) or an index list. An index list must be
+ * ascending and unique: the core takes a strip whose last - first == length - 1 for a
+ * contiguous run (and pairs rows by list prefixes), which is only sound for such lists. */
 typedef struct {
     const int32_t *idx; /* NULL for a strided range */
     long lo, stride, n;

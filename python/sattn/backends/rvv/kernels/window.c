@@ -3,7 +3,12 @@
  * not read from a table. Without wrap a window is one strided range
  *   j = i + dilation*t, t in [-w, w] (causal: t <= 0), clipped to [0, S);
  * with wrap (ring mode) the 2w+1 positions are taken modulo S. When 2w+1 reaches the length of
- * the ring {i + dilation*t mod S} the window is the whole orbit, a strided range again.
+ * the ring {i + dilation*t mod S} the window is the whole orbit, a strided range again; a row
+ * whose window does not cross the ends of [0, S) is the unclipped strided range. Any other ring
+ * row is an index list, and index lists must be ascending and unique (keys_t): the ring
+ * positions in t order are not (row 0, S 16, d 3, w 4 is 4 7 10 13 0 3 6 9 12, which the core
+ * would take for the contiguous run 4..12), so they are built as a rotation of the sorted ring
+ * window of row 0: row i = (base + i) mod S, i.e. base[m:] + i - S then base[:m] + i.
  */
 #include <riscv_vector.h>
 
@@ -14,13 +19,44 @@ static long gcd(long a, long b) {
     return a;
 }
 
-/* The keys of row i (see the header comment); list is scratch for the wrapped case. */
-static keys_t row_keys(const ctx_t *c, long i, long orbit, int32_t *list) {
+/* The ring window of row 0, ascending: {dil*t mod S : t in [-w, w]}, distinct because
+ * 2w+1 < orbit. Built once per run: a mark per position, then one scan (the marks live in the
+ * arena like every buffer here). Returns its length. */
+static long ring_base(long S, long w, long dil, int32_t *base) {
+    uint8_t *mark = xmalloc((size_t)S);
+    for (long j = 0; j < S; j++) mark[j] = 0;
+    for (long t = -w; t <= w; t++) mark[((dil % S) * (t % S) % S + S) % S] = 1;
+    long n = 0;
+    for (long j = 0; j < S; j++)
+        if (mark[j]) base[n++] = (int32_t)j;
+    return n;
+}
+
+/* dst[u] = src[u] + add for u < n, vectorised. */
+static void add_copy(int32_t *dst, const int32_t *src, long n, int32_t add) {
+    for (long u = 0; u < n;) {
+        size_t vl = __riscv_vsetvl_e32m8((size_t)(n - u));
+        __riscv_vse32_v_i32m8(dst + u, __riscv_vadd_vx_i32m8(__riscv_vle32_v_i32m8(src + u, vl), add, vl), vl);
+        u += (long)vl;
+    }
+}
+
+/* Ring rows as index lists: the sorted ring window of row 0 (ring_base) and the scratch the
+ * row is written to (one pointer argument: row_keys is called per row, not inlined). */
+typedef struct {
+    const int32_t *base;
+    long nbase;
+    int32_t *list;
+} ring_t;
+
+/* The keys of row i (see the header comment). */
+static keys_t row_keys(const ctx_t *c, long i, long orbit, const ring_t *ring) {
     const long S = c->S, w = c->window, dil = c->dilation > 0 ? c->dilation : 1;
     keys_t ks = {0, 0, 1, 0};
     if (c->mode == MODE_DENSE) {
         ks.n = c->causal ? i + 1 : S;
-    } else if (!c->wrap) {
+    } else if (!c->wrap || (i - dil * w >= 0 && i + dil * w < S)) {
+        /* clipped to [0, S); a ring row that does not cross the ends is the same range */
         long tmin = -(i / dil < w ? i / dil : w);
         long tmax = (S - 1 - i) / dil < w ? (S - 1 - i) / dil : w;
         if (c->causal && tmax > 0) tmax = 0;
@@ -33,13 +69,22 @@ static keys_t row_keys(const ctx_t *c, long i, long orbit, int32_t *list) {
         ks.stride = g0;
         ks.n = c->causal ? (i - ks.lo) / g0 + 1 : orbit;
     } else {
-        long n = 0;
-        for (long t = -w; t <= w; t++) {
-            long j = ((i + dil * t) % S + S) % S;
-            if (!c->causal || j <= i) list[n++] = (int32_t)j;
+        /* row i = (base + i) mod S: base[m:] wraps below i (base[m] >= S - i), base[:m] does
+         * not; both parts stay ascending, so the row is the wrapped part then the rest */
+        const int32_t *base = ring->base;
+        const long nbase = ring->nbase;
+        int32_t *list = ring->list;
+        long lo = 0, hi = nbase;
+        while (lo < hi) {
+            long mid = (lo + hi) / 2;
+            if (base[mid] < S - i) lo = mid + 1; else hi = mid;
         }
+        const long m = lo; /* >= 1: base[0] = 0 */
+        add_copy(list, base + m, nbase - m, (int32_t)(i - S));
+        /* causal keeps j <= i: every wrapped key (< i) and, of the rest, only base[0] = 0 */
+        add_copy(list + nbase - m, base, c->causal ? 1 : m, (int32_t)i);
         ks.idx = list;
-        ks.n = n;
+        ks.n = c->causal ? nbase - m + 1 : nbase;
     }
     return ks;
 }
@@ -51,15 +96,34 @@ int run_dense_window(ctx_t *c) {
     void *scratch = xmalloc(attend_scratch_bytes(c, S));
     const long w = c->window, dil = c->dilation > 0 ? c->dilation : 1;
     const long orbit = S / gcd(dil % S ? dil % S : S, S);
-    int32_t *list = xmalloc((size_t)(2 * w + 2 > 1 ? 2 * w + 2 : 1) * 4);
+    /* a ring window shorter than its orbit: the sorted window of row 0, rotated per row */
+    const int ring_list = c->mode == MODE_WINDOW && c->wrap && 2 * w + 1 < orbit;
+    const size_t cap = (size_t)(ring_list ? 2 * w + 1 : 1) * 4;
+    int32_t *base = xmalloc(cap);
+    const ring_t ring = {base, ring_list ? ring_base(S, w, dil, base) : 0, xmalloc(cap)};
+    if (c->sel_indptr) {
+        /* the selection dump (check_selection): every row's keys as the core receives them,
+         * index lists as they are (they must be ascending), strided ranges written out */
+        int32_t *rowbuf = xmalloc((size_t)S * 4);
+        long cursor = 0;
+        for (long g = 0; g < c->Hkv; g++) {
+            for (long i = 0; i < S; i++) {
+                keys_t ks = row_keys(c, i, orbit, &ring);
+                if (!ks.idx) {
+                    for (long u = 0; u < ks.n; u++) rowbuf[u] = (int32_t)(ks.lo + u * ks.stride);
+                }
+                sel_record(c, g, i, ks.idx ? ks.idx : rowbuf, ks.n, &cursor);
+            }
+        }
+    }
     for (long h = 0; h < c->H; h++) {
         const long g = h / c->group;
         const uint8_t *kb = c->k + g * S * rb, *vb = c->v + g * S * rb;
         for (long i = 0; i < S; i++) {
-            keys_t ks = row_keys(c, i, orbit, list);
+            keys_t ks = row_keys(c, i, orbit, &ring);
             if (attend2 && i + 1 < S && !ks.idx && ks.stride == 1) {
                 /* rows i and i+1 over the union of their (contiguous, non-decreasing) ranges */
-                keys_t kb2 = row_keys(c, i + 1, orbit, list);
+                keys_t kb2 = row_keys(c, i + 1, orbit, &ring);
                 if (!kb2.idx && kb2.stride == 1 && kb2.lo >= ks.lo && kb2.lo <= ks.lo + ks.n) {
                     long hi_a = ks.lo + ks.n, hi_b = kb2.lo + kb2.n;
                     keys_t u = {0, ks.lo, 1, (hi_b > hi_a ? hi_b : hi_a) - ks.lo};
@@ -68,8 +132,10 @@ int run_dense_window(ctx_t *c) {
                     long np = 1, step = 0;
                     if (c->mode == MODE_DENSE && !c->causal) {
                         np = (S - i) / 2;
-                    } else if (c->mode == MODE_WINDOW && !c->wrap && dil == 1 && i >= w) {
-                        const long last = c->causal ? S - 1 : S - 1 - w; /* rows with a full range */
+                    } else if (c->mode == MODE_WINDOW && dil == 1 && i >= w && (!c->wrap || ring_list)) {
+                        /* rows with a full, unclipped range (causal ring rows near the end also
+                         * see wrapped keys) */
+                        const long last = c->causal && !c->wrap ? S - 1 : S - 1 - w;
                         if (i + 1 <= last) np = (last - i + 1) / 2;
                         step = 2;
                     }
