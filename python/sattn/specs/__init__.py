@@ -140,16 +140,10 @@ def bsr_tables(
     else:
         # one KV head at a time: the same values, but float64 copies of 1/g of the data
         # (whole-tensor copies exceed malloc's reuse threshold and page-fault on every call)
-        # (independent heads run on every core, see sattn.reference.threads)
-        from sattn.reference.threads import parallel_map
-
         one = Shape(shape.group, s, shape.head_dim, shape.group)
-        scores = [None] * g
-
-        def head_scores(i: int) -> None:
+        scores = []
+        for i in range(g):
             qsum, ks = group_operands(params, one, q[i * shape.group:(i + 1) * shape.group],
                                       k[i:i + 1])
-            scores[i] = bsr.block_scores(qsum[0], ks[0], b)
-
-        parallel_map(head_scores, range(g))
+            scores.append(bsr.block_scores(qsum[0], ks[0], b))
     return tuple(bsr.table_from_scores(shape, params, sc) for sc in scores)
