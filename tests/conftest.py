@@ -20,6 +20,20 @@ def need_tool(name: str) -> None:
         pytest.skip(msg)
 
 
+def need_module(name: str):
+    """Import an optional Python package the set-up installs (torch): skip without it, or,
+    under make test, fail — a missing extra must not silently drop its tests."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        msg = f"required Python package '{name}' is missing ({e})"
+        if REQUIRE_TOOLS:
+            pytest.fail(msg + " (SATTN_REQUIRE_TOOLS=1)", pytrace=False)
+        pytest.skip(msg, allow_module_level=True)
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long sweeps, skipped by default (run with -m slow)")
 

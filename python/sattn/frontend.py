@@ -113,6 +113,23 @@ def parse_module(
         msg = e.msg
         if msg.startswith("Operation ") and msg.endswith(" is not registered"):
             msg += " (pass --allow-unregistered-dialect to accept it)"
+        elif msg.endswith("builtin.unregistered does not have a custom format."):
+            # a bare word xDSL does not know as an op (e.g. `modul {`): name the word
+            import difflib
+            import re
+
+            words = re.findall(r"[A-Za-z_][\w.$-]*", text[: e.span.start])
+            name = words[-1] if words else "?"
+            msg = f"unknown operation '{name}' in custom syntax"
+            if difflib.get_close_matches(name, ["module"], n=1):
+                msg += " (did you mean 'module'?)"
+        elif msg.strip() == "in block definition":
+            # xDSL looked for a block label where a region's ops stopped: say what is missing
+            from xdsl.utils.mlir_lexer import MLIRTokenKind
+
+            at_eof = parser._current_token.kind == MLIRTokenKind.EOF
+            msg = ("unexpected end of input: '}' expected to close a region" if at_eof
+                   else "expected an operation, a block label or '}'")
         raise SattnError(f"{filename}:{loc.line + first_line - 1}:{loc.col}: {msg}") from None
     except (DiagnosticException, ValueError) as e:
         # raised while building an attribute, e.g. `300 : i8`: report where the parser stood

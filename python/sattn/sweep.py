@@ -30,7 +30,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -39,8 +39,8 @@ from sattn.errors import SattnError
 
 #: Default cost counter per backend (see the module docstring).
 DEFAULT_COST: dict[str, str] = {"rvv": "instructions", "rocc": "cycles", "reference": "wall_s"}
-#: Runs per candidate for ``wall_s`` (the minimum is kept).
-WALL_REPEATS = 5
+#: Runs per candidate for ``wall_s`` (the minimum is kept), in interleaved rounds.
+WALL_REPEATS = 9
 #: Costs that are models, not measurements: their names start with ``model_``.
 MODEL_COSTS = ("model_pairs",)
 RAY_INSTALL = "pip install ray  (or: pip install -e 'python[ray]')"
@@ -88,6 +88,10 @@ class Candidate:
     max_rel_error: float
     off_share: float
     density: float
+    #: every wall-time run of a ``wall_s`` cost, in round order (the cost is their minimum)
+    samples: list[float] = field(default_factory=list)
+    #: :func:`noise` of the samples: the measurement's own relative uncertainty
+    noise: float = 0.0
 
 
 @dataclass
@@ -130,12 +134,14 @@ class Summary:
         ]
 
 
-def _cost_of(result, backend: str, cost: str, rerun: Callable[[], Any]) -> float:
+def _wall(result) -> float:
+    return float(sum(result.timings.values()))
+
+
+def _cost_of(result, backend: str, cost: str) -> float:
+    """The measured (or ``model_``) cost of one run; ``wall_s`` is taken in :func:`run_case`."""
     if cost == "wall_s":
-        best = sum(result.timings.values())
-        for _ in range(WALL_REPEATS - 1):  # the fastest run is the least disturbed one
-            best = min(best, sum(rerun().timings.values()))
-        return best
+        return _wall(result)
     if cost == "model_pairs":
         return float(result.counters["selected_pairs"])
     if cost in result.counters:
@@ -147,6 +153,16 @@ def _cost_of(result, backend: str, cost: str, rerun: Callable[[], Any]) -> float
     raise SattnError(
         f"backend '{backend}' reports no counter '{cost}' (it has: {', '.join(result.counters)})"
     )
+
+
+def noise(samples: list[float]) -> float:
+    """Relative disagreement of two independent min-of-N estimates of one wall time (the runs
+    of even and of odd rounds): how far the measurement itself moves the cost. 0 for a
+    deterministic cost (fewer than two runs)."""
+    if len(samples) < 2:
+        return 0.0
+    a, b = min(samples[0::2]), min(samples[1::2])
+    return abs(a - b) / min(a, b) if min(a, b) > 0 else 0.0
 
 
 def run_case(attrs: dict[str, Any], backend: str = "reference", cost: str | None = None,
@@ -175,15 +191,25 @@ def run_case(attrs: dict[str, Any], backend: str = "reference", cost: str | None
     q, k, v = synthetic(params.shape(), seed)
     dense = dense_output(params, q, k, v)
     mod = get_backend(backend)
+    first = {spec: mod.run(params.replace(spec=spec), q, k, v, **(options or {}))
+             for spec in specs}
+    runs = {spec: [_wall(res)] for spec, res in first.items()}
+    if cost == "wall_s":
+        # the candidates take turns, round after round, so that a burst of load from other
+        # processes slows every candidate's run in that round rather than all runs of one
+        for _ in range(WALL_REPEATS - 1):
+            for spec in specs:
+                runs[spec].append(_wall(mod.run(params.replace(spec=spec), q, k, v,
+                                                **(options or {}))))
     cands = []
-    for spec in specs:
-        p = params.replace(spec=spec)
-        res = mod.run(p, q, k, v, **(options or {}))
+    for spec, res in first.items():
         acc = measure(res.output, dense, threshold)
-        c = _cost_of(res, backend, cost,
-                     lambda p=p: mod.run(p, q, k, v, **(options or {})))
+        if cost == "wall_s":
+            samples, c = runs[spec], min(runs[spec])  # the least disturbed run
+        else:
+            samples, c = [], _cost_of(res, backend, cost)
         cands.append(Candidate(spec, c, model.get(spec), acc.max_rel_error, acc.off_share,
-                               float(res.density)))
+                               float(res.density), samples, noise(samples)))
     eligible = [c for c in cands
                 if params.max_error is None or c.max_rel_error <= params.max_error] or cands
     best = min(eligible, key=lambda c: c.cost)

@@ -94,11 +94,38 @@ def scratch_dir(keep: str | Path | None = None) -> Iterator[Path]:
         yield Path(d)
 
 
-def atomic_write(path: str | Path, data: bytes | str) -> None:
-    """Write a file so that readers never see half of it and a failure leaves nothing behind."""
+def check_output_path(path: str | Path, what: str = "output file") -> Path:
+    """Refuse, before any work is done, an output path whose directory does not exist or that
+    names a directory: one :class:`SattnError` line naming ``what`` (e.g. ``--out``) and the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    parent = path.parent
+    if path.is_dir():
+        raise SattnError(f"{what} {path}: is a directory, expected a file name")
+    if not parent.is_dir():
+        why = "is not a directory" if parent.exists() else "does not exist"
+        raise SattnError(f"{what} {path}: directory '{parent}' {why}")
+    return path
+
+
+def atomic_write(path: str | Path, data: bytes | str, *, make_parents: bool = False) -> None:
+    """Write a file so that readers never see half of it and a failure leaves nothing behind.
+
+    A missing parent directory is an error (a mistyped ``--out`` must not create directories)
+    unless ``make_parents`` is set; an unwritable target raises :class:`SattnError`.
+    """
+    path = Path(path)
+    if make_parents:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise SattnError(f"cannot create directory '{path.parent}' for {path}: "
+                             f"{e.strerror or e}") from None
+    else:
+        check_output_path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as e:
+        raise SattnError(f"cannot write {path}: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode() if isinstance(data, str) else data)
@@ -107,6 +134,9 @@ def atomic_write(path: str | Path, data: bytes | str) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise SattnError(f"cannot write {path}: {e.strerror or e}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import need_module
 
-torch = pytest.importorskip("torch")
+torch = need_module("torch")  # installed by set-up; under make test its absence is a failure
 
 from sattn.errors import SattnError
 from sattn.interop import torch as ti

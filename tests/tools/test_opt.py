@@ -35,6 +35,7 @@ def run(capsys, *argv: str, stdin: str | None = None, monkeypatch=None) -> tuple
 def test_file_to_output_file(tmp_path, capsys) -> None:
     src, dst = tmp_path / "input.mlir", tmp_path / "out" / "lowered.mlir"
     src.write_text(BLG)
+    dst.parent.mkdir()  # like mlir-opt, -o into a missing directory is an error (test_bad_input_cli)
     rc, out, err = run(capsys, str(src), "--allow-unregistered-dialect",
                        "-pass-pipeline=builtin.module(sattn-lower-rocc)", "-o", str(dst))
     assert (rc, out, err) == (0, "", "")

@@ -16,6 +16,14 @@ if TYPE_CHECKING:
     from sattn.result import RunResult
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose usage errors are one line (``prog: error: ... (see
+    --help)``, exit 2) instead of the usage block followed by the error."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def guarded(main: Callable[..., int | None]) -> Callable[..., int]:
     """Wrap a ``main``: SattnError -> one line on stderr and its exit code; Ctrl-C -> 130.
 
@@ -24,7 +32,7 @@ def guarded(main: Callable[..., int | None]) -> Callable[..., int]:
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs) -> int:
-        prog = os.path.basename(sys.argv[0]) or "sattn"
+        prog = _prog_name()
         try:
             rc = main(*args, **kwargs)
             return int(rc or 0)
@@ -45,6 +53,12 @@ def guarded(main: Callable[..., int | None]) -> Callable[..., int]:
     return wrapper
 
 
+def _prog_name() -> str:
+    """The command's name for error lines: ``python -m sattn`` runs ``sattn/__main__.py``."""
+    base = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "sattn" if base in ("", "__main__.py", "-c", "-m") else base
+
+
 def run_main(main: Callable[..., int | None]) -> None:
     """``if __name__ == '__main__': run_main(main)`` for the launchers."""
     sys.exit(guarded(main)())
@@ -59,10 +73,15 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--op", type=int, default=None, help="which attention op when there are several")
 
 
-def check_npy_out(out: str | None) -> None:
-    """Reject an ``--out`` that is not a ``.npy`` file before any work is done."""
-    if out and not str(out).endswith(".npy"):
-        raise SattnError(f"--out {out}: the output file must end in .npy")
+def check_npy_out(out: str | None, flag: str = "--out") -> None:
+    """Reject, before any work is done, an ``--out`` that is not a ``.npy`` file or whose
+    directory does not exist."""
+    if out:
+        from sattn.toolrun import check_output_path
+
+        if not str(out).endswith(".npy"):
+            raise SattnError(f"{flag} {out}: the output file must end in .npy")
+        check_output_path(out, flag)
 
 
 def print_result(result: RunResult, *, density: bool = False) -> None:

@@ -7,7 +7,7 @@ import argparse
 import importlib
 import sys
 
-from sattn.cli.common import guarded
+from sattn.cli.common import ArgumentParser, guarded
 
 #: subcommand -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sattn", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="sattn", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_) in COMMANDS.items():
         sub.add_parser(name, help=help_, add_help=False)
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0 if argv else 2
     module = importlib.import_module(COMMANDS[argv[0]][0])
-    sub = argparse.ArgumentParser(prog=f"sattn {argv[0]}", description=COMMANDS[argv[0]][1])
+    sub = ArgumentParser(prog=f"sattn {argv[0]}", description=COMMANDS[argv[0]][1])
     module.add_arguments(sub)
     args = sub.parse_args(argv[1:])
     return module.execute(args)

@@ -20,10 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from sattn.api import pattern
-    from sattn.toolrun import atomic_write
+    from sattn.toolrun import atomic_write, check_output_path
     from sattn.viz import image_format, render_pattern
 
-    fmt = image_format(args.out)  # check the name before any work
+    fmt = image_format(args.out)  # check the name and its directory before any work
+    check_output_path(args.out, "--out")
     sel = pattern(args.mlir, q=args.q, k=args.k, v=args.v, seed=args.seed, op=args.op)
     data = render_pattern(sel, title=args.title, kv_head=args.head, grid=args.grid, fmt=fmt)
     atomic_write(args.out, data)

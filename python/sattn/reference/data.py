@@ -43,6 +43,10 @@ def load_npy(path: str | Path, what: str) -> np.ndarray:
     p = Path(path)
     if not p.is_file():
         raise SattnError(f"{what}: file not found: {p}")
+    with p.open("rb") as f:
+        head = f.read(6)
+    if head != b"\x93NUMPY" and not head.startswith(b"PK"):  # neither .npy nor .npz
+        raise SattnError(f"{what}: {p} is not a .npy file (no NPY header)")
     try:
         arr = np.load(p, allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:  # not an .npy file, or truncated

@@ -7,7 +7,7 @@ import argparse
 
 import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
 
-from sattn.cli.common import add_input_arguments, guarded
+from sattn.cli.common import ArgumentParser, add_input_arguments, guarded
 from sattn.reference import precision as _precision  # noqa: F401  (ml_dtypes)
 
 
@@ -34,6 +34,6 @@ def execute(args: argparse.Namespace) -> int:
 
 @guarded
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sattn_calibrate_scales.py", description=__doc__)
+    parser = ArgumentParser(prog="sattn_calibrate_scales.py", description=__doc__)
     add_arguments(parser)
     return execute(parser.parse_args(argv))

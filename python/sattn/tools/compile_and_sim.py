@@ -17,7 +17,7 @@ import argparse
 
 import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
 
-from sattn.cli.common import add_input_arguments, check_npy_out, guarded, report
+from sattn.cli.common import ArgumentParser, add_input_arguments, check_npy_out, guarded, report
 from sattn.errors import SattnError
 
 
@@ -53,6 +53,6 @@ def execute(args: argparse.Namespace) -> int:
 
 @guarded
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sattn_compile_and_sim.py", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="sattn_compile_and_sim.py", description=__doc__.split("\n")[0])
     add_arguments(parser)
     return execute(parser.parse_args(argv))

@@ -9,10 +9,9 @@ disagrees with the reference.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from sattn.cli.common import guarded
+from sattn.cli.common import ArgumentParser, guarded
 
 DEFAULT_MLIR = Path(__file__).resolve().parents[3] / "examples" / "input.mlir"
 
@@ -26,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     from sattn import api
     from sattn.tools.profile import table
 
-    parser = argparse.ArgumentParser(prog="sattn_demo.py", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="sattn_demo.py", description=__doc__.split("\n")[0])
     parser.add_argument("--mlir", default=str(DEFAULT_MLIR), help="input .mlir (default: examples/input.mlir)")
     parser.add_argument("--skip-rocc", action="store_true", help="leave out the Verilator run")
     args = parser.parse_args(argv)

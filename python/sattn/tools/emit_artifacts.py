@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
 
-from sattn.cli.common import add_input_arguments, guarded
+from sattn.cli.common import ArgumentParser, add_input_arguments, guarded
 from sattn.ir.schema import AttentionParams, Shape
 from sattn.reference import precision as _precision  # noqa: F401  (ml_dtypes)
 from sattn.specs.selection import Selection
@@ -120,8 +120,8 @@ def emit_artifacts(
     stem = Path(out_stem)
     txt_path = stem.parent / (stem.name + ".txt")
     desc_path = stem.parent / (stem.name + ".desc")
-    atomic_write(txt_path, txt)
-    atomic_write(desc_path, desc_text)
+    atomic_write(txt_path, txt, make_parents=True)  # --out-stem may name a new directory
+    atomic_write(desc_path, desc_text, make_parents=True)
     return txt_path, desc_path
 
 
@@ -158,6 +158,6 @@ def execute(args: argparse.Namespace) -> int:
 
 @guarded
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sattn_emit_artifacts.py", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="sattn_emit_artifacts.py", description=__doc__.split("\n")[0])
     add_arguments(parser)
     return execute(parser.parse_args(argv))

@@ -16,7 +16,7 @@ import argparse
 import re
 import sys
 
-from sattn.cli.common import guarded
+from sattn.cli.common import ArgumentParser, guarded
 from sattn.errors import SattnError
 
 SPLIT_MARKER = re.compile(r"^// -----\s*$", re.MULTILINE)
@@ -117,8 +117,10 @@ def execute(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from sattn.frontend import read_source
-    from sattn.toolrun import atomic_write
+    from sattn.toolrun import atomic_write, check_output_path
 
+    if args.output != "-":
+        check_output_path(args.output, "-o")  # a bad output path fails before any work
     if args.pipeline:
         from sattn.transforms import build_pipeline
 
@@ -143,7 +145,7 @@ def _run(args: argparse.Namespace) -> int:
 @guarded
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``sattn-opt`` console script and launcher."""
-    parser = argparse.ArgumentParser(prog="sattn-opt", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="sattn-opt", description=__doc__.split("\n")[0])
     add_arguments(parser)
     return execute(parser.parse_args(argv))
 

@@ -4,11 +4,10 @@ data of a small shape. :data:`PICTURES` is the table of what is drawn."""
 
 from __future__ import annotations
 
-import argparse
 import textwrap
 from pathlib import Path
 
-from sattn.cli.common import guarded
+from sattn.cli.common import ArgumentParser, guarded
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -53,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     from sattn.errors import SattnError
     from sattn.toolrun import atomic_write
 
-    parser = argparse.ArgumentParser(prog="make_pictures.py", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="make_pictures.py", description=__doc__.split("\n")[0])
     parser.add_argument("--out-dir", default=str(REPO_ROOT / "docs" / "img"),
                         help="where to write <pattern>.png (default docs/img)")
     parser.add_argument("names", nargs="*", help=f"pictures to draw (default all: {', '.join(PICTURES)})")
@@ -63,6 +62,6 @@ def main(argv: list[str] | None = None) -> int:
             raise SattnError(f"unknown picture '{name}' (choose from {', '.join(PICTURES)})")
     out = Path(args.out_dir)
     for name in args.names or list(PICTURES):
-        atomic_write(out / f"{name}.png", draw(name))
+        atomic_write(out / f"{name}.png", draw(name), make_parents=True)  # --out-dir is created
         print(f"make_pictures: wrote {out / (name + '.png')}")
     return 0

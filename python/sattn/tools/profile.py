@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sattn.cli.common import add_input_arguments, guarded
+from sattn.cli.common import ArgumentParser, add_input_arguments, guarded
 from sattn.errors import SattnError
 
 BACKEND_CHOICES = ("rvv", "sim", "rocc", "reference", "all")
@@ -118,6 +118,6 @@ def execute(args: argparse.Namespace) -> int:
 
 @guarded
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sattn_profile.py", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="sattn_profile.py", description=__doc__.split("\n")[0])
     add_arguments(parser)
     return execute(parser.parse_args(argv))

@@ -17,8 +17,9 @@ import argparse
 import sys
 
 import sattn.reference.precision  # noqa: F401  (its imports make a launcher without deps re-exec)
-from sattn.cli.common import finish, guarded, print_result
+from sattn.cli.common import ArgumentParser, check_npy_out, finish, guarded, print_result
 from sattn.errors import SattnError
+from sattn.toolrun import check_output_path
 
 #: Attribute-override flags: flag name -> (attribute, type).
 OVERRIDES: dict[str, tuple[str, type]] = {
@@ -46,7 +47,7 @@ SCALE_FLAGS = ("q", "k", "v")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sattn_run_rvv_from_mlir.py", description=__doc__.split("\n")[0])
+    p = ArgumentParser(prog="sattn_run_rvv_from_mlir.py", description=__doc__.split("\n")[0])
     p.add_argument("--mlir", required=True, help="input .mlir file")
     p.add_argument("--op", type=int, default=None, help="which attention op when there are several")
     for flag, (attr, typ) in OVERRIDES.items():
@@ -97,10 +98,11 @@ def overrides_from(args: argparse.Namespace) -> dict:
 @guarded
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    if args.out and not str(args.out).endswith(".npy"):
-        raise SattnError(f"--out {args.out}: the output file must end in .npy")
+    check_npy_out(args.out)
     if args.autotune_out and not args.autotune:
         raise SattnError("--autotune-out needs --autotune")
+    if args.autotune_out:
+        check_output_path(args.autotune_out, "--autotune-out")
     from sattn.api import run_rvv_from_mlir
 
     options = {"vlen": args.vlen}
