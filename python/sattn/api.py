@@ -74,7 +74,8 @@ def run(
 
     if backend not in PIPELINE_OF:
         raise SattnError(f"unknown backend '{backend}' (choose from {', '.join(PIPELINE_OF)})")
-    params = load_op(mlir, pipeline=PIPELINE_OF[backend], op=op)
+    with hints_applied(target_env(backend)):
+        params = load_op(mlir, pipeline=PIPELINE_OF[backend], op=op)
     _, qa, ka, va = resolve_inputs(params, q, k, v, seed)
     result = get_backend(backend).run(params, qa, ka, va, **options)
     return _compared(result, params, qa, ka, va) if compare else result
@@ -172,9 +173,21 @@ def with_overrides(mlir: str | Path, overrides: dict[str, Any], *, op: int | Non
     return mlir_for(attrs)
 
 
+def target_env(backend: str) -> dict[str, str]:
+    """``SATTN_TARGET=<backend>`` -- the selector selects for the backend that will run the op,
+    with that target's fitted cost weights -- unless the caller's environment already names a
+    target (selecting for one target and running on another is then deliberate)."""
+    import os
+
+    from sattn.frontend import env_from_flags
+
+    return {} if os.environ.get("SATTN_TARGET", "").strip() else env_from_flags(target=backend)
+
+
 def _load_with_hints(mlir: str | Path, pipeline: str, env: dict[str, str],
-                     overrides: dict[str, Any] | None, op: int | None) -> AttentionParams:
-    with hints_applied(env):
+                     overrides: dict[str, Any] | None, op: int | None,
+                     backend: str) -> AttentionParams:
+    with hints_applied({**target_env(backend), **env}):
         if overrides and any(v is not None for v in overrides.values()):
             return load_op(with_overrides(mlir, overrides, op=op), pipeline=pipeline, text=True)
         return load_op(mlir, pipeline=pipeline, op=op)
@@ -223,7 +236,7 @@ def run_rvv_from_mlir(
 
     env, _, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes,
                                 use_hw_probe=use_hw_probe)
-    params = _load_with_hints(path, "sattn-lower-rvv", env, overrides, op)
+    params = _load_with_hints(path, "sattn-lower-rvv", env, overrides, op, "rvv")
     _, qa, ka, va = resolve_inputs(params, q, k, v, seed)
     tune_line = None
     if autotune:
@@ -278,7 +291,7 @@ def compile_and_sim(
 
     env, info, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw,
                                    l1_bytes=l1_bytes, use_hw_probe=use_hw_probe)
-    params = _load_with_hints(path, "sattn-lower-rocc", env, overrides, op)
+    params = _load_with_hints(path, "sattn-lower-rocc", env, overrides, op, "rocc")
     if info is not None and not info.supports(params.precision):
         raise SattnError(f"precision '{params.precision}' is not supported by the RoCC hardware "
                          f"(caps=0x{info.caps:04x} lists {', '.join(info.precisions)})")
@@ -406,7 +419,7 @@ def compare(
     inputs = None
     out = Comparison({})
     for b in dict.fromkeys(names):
-        params = _load_with_hints(mlir, PIPELINE_OF[b], env, overrides, op)
+        params = _load_with_hints(mlir, PIPELINE_OF[b], env, overrides, op, b)
         if inputs is None:
             inputs = resolve_inputs(params, q, k, v, seed)[1:]
         qa, ka, va = inputs

@@ -263,9 +263,13 @@ def env_from_flags(
     l1_bytes: int | None = None,
     force_spec: str | None = None,
     disable: tuple[str, ...] = (),
+    target: str | None = None,
 ) -> dict[str, str]:
-    """The environment variables the selector flags of every tool map to (merge into os.environ)."""
+    """The environment variables the selector flags of every tool map to (merge into os.environ).
+    ``target`` (rvv, rocc, reference) is what the selection is for: ``SATTN_TARGET``."""
     env: dict[str, str] = {}
+    if target:
+        env["SATTN_TARGET"] = target
     if prefer_bsr:
         env["SATTN_PREFER_BSR"] = "1"
     if prefer_sw:

@@ -11,11 +11,16 @@ backend        default cost                                                     
 =============  ==================================================================  ==========
 rvv            ``instructions`` retired in the kernel region (qemu plugin)          measured
 rocc           ``cycles`` of the RTL run (Verilator)                                measured
-reference      ``wall_s``: fastest of 5 runs of the NumPy executor                  measured
+reference      ``wall_s``: fastest of 9 interleaved runs of the NumPy executor      measured
 reference      ``model_pairs``: selected (query, key) pairs (``--cost model_pairs``) a model
 =============  ==================================================================  ==========
 
 Any counter the backend reports can be the cost (``--cost vector``, ``--cost dma_bytes``).
+The selector selects for the backend being measured (``SATTN_TARGET`` = the backend, so its
+cost model uses that target's fitted weights) unless ``env`` names another target.
+Wall times: the candidates of a case run in turns, round after round, and each keeps its
+fastest run; :func:`noise` (two independent min-of-N estimates) says how much the measurement
+itself moves a cost.
 Per case: the *best* candidate is the cheapest measured one (among those within ``max_error``
 when the case sets it), *regret* = cost(selected) / cost(best) (1 = optimal), and each
 candidate's accuracy against dense fp32 attention (:mod:`sattn.selector.accuracy`).
@@ -122,6 +127,8 @@ class Summary:
     max_regret: float
     failed: int
     per_case: list[CaseResult] = field(default_factory=list)
+    #: what the selector selected for (SATTN_TARGET: the backend unless ``env`` said otherwise)
+    target: str = ""
 
     def lines(self) -> list[str]:
         kind = "model" if self.cost.startswith("model_") else "measured"
@@ -178,8 +185,10 @@ def run_case(attrs: dict[str, Any], backend: str = "reference", cost: str | None
     t0 = time.perf_counter()
     cost = cost or DEFAULT_COST[backend]
     params = params_from_dict(attrs)
+    # the selector selects for the backend being measured (unless env names a target)
+    sel_env = {"SATTN_TARGET": backend, **(env or {})}
     # the budget rule on this sweep's seed (select_spec applies it on seed 0)
-    decision = select_spec(params.replace(max_error=None), env if env is not None else {})
+    decision = select_spec(params.replace(max_error=None), sel_env)
     decision = apply_budget(params, decision, seed=seed)
     usable = [c for c in decision.candidates if c.status in ("ok", "chosen") and c.cost is not None]
     specs = [c.spec for c in usable]
@@ -330,7 +339,8 @@ def sweep(
     """Run every case (see the module docstring) and summarise the selector's quality.
 
     ``env`` holds the selector variables (``SATTN_PREFER_BSR``, ...) every case selects with
-    (default: none, whatever this process's environment says)."""
+    (default: none, whatever this process's environment says); ``SATTN_TARGET`` defaults to
+    ``backend``."""
     from sattn.backends import BACKENDS
 
     if backend not in BACKENDS:
@@ -353,10 +363,12 @@ def sweep(
     for i, r in it:
         results[i] = r
         bar.step("(failed)" if r.error else f"{r.selected} vs best {r.best}")
-    return summarize([r for r in results if r is not None], backend, cost)
+    target = (env or {}).get("SATTN_TARGET", backend)
+    return summarize([r for r in results if r is not None], backend, cost, target)
 
 
-def summarize(results: list[CaseResult], backend: str, cost: str) -> Summary:
+def summarize(results: list[CaseResult], backend: str, cost: str,
+              target: str | None = None) -> Summary:
     """Best-pick share, within-10% share and mean regret over the scored cases."""
     ok = [r for r in results if r.error is None]
     scored = [r for r in ok if len(r.candidates) >= 2]
@@ -368,7 +380,7 @@ def summarize(results: list[CaseResult], backend: str, cost: str) -> Summary:
         within10_share=sum(r.regret <= 1.1 + 1e-12 for r in scored) / n if n else math.nan,
         mean_regret=sum(regrets) / n if n else math.nan,
         max_regret=max(regrets) if n else math.nan,
-        failed=len(results) - len(ok), per_case=results,
+        failed=len(results) - len(ok), per_case=results, target=target or backend,
     )
 
 

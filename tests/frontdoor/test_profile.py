@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from conftest import need_tool
 from fd_util import EXAMPLES, PY, REPO, assert_one_line_error, run_cmd
 
@@ -60,8 +61,20 @@ def test_profile_sim_and_cli_alias() -> None:
     need_tool("verilator")
     proc = run_cmd([PY, "-m", "sattn", "profile", "--mlir", INPUT, "--backend", "sim"])
     assert proc.returncode == 0, proc.stderr
-    assert "rocc_util: util_mac=" in proc.stdout and _row(proc.stdout.split("== profile:")[1],
-                                                           "agreement") == ["PASS"]
+    table = proc.stdout.split("== profile:")[1]
+    assert _row(table, "agreement") == ["PASS"]
+    # util_mac is its definition over the RTL's own counters: busy lane-cycles / (lanes x cycles)
+    util = re.search(r"^rocc_util: util_mac=([0-9.]+) util_gather=([0-9.]+) lanes=(\d+)",
+                     proc.stdout, re.MULTILINE)
+    lane_cycles, total = (int(_row(table, k)[0]) for k in ("lane_cycles", "total_cycles"))
+    assert float(util[1]) == pytest.approx(lane_cycles / (int(util[3]) * total), abs=6e-5)
+    gather = int(_row(table, "gather_active_cycles")[0])
+    assert float(util[2]) == pytest.approx(gather / total, abs=6e-5)
+    # every selected pair of the op costs 2*D lane-cycles (q.k and p.v), D = 32 here
+    assert lane_cycles == 2 * 32 * int(_row(table, "pairs")[0])
+    # the modelled cycle count is named as a model, never as a measurement
+    assert _row(table, "model_ideal_mac_cycles") and not any(
+        ln.split()[0] == "ideal_mac_cycles" for ln in table.splitlines() if ln.split())
 
 
 def test_profile_autotune_rvv() -> None:
@@ -69,7 +82,12 @@ def test_profile_autotune_rvv() -> None:
     proc = run_cmd([PY, PROFILE, "--mlir", str(EXAMPLES / "sliding_window.mlir"), "--backend",
                     "rvv", "--autotune"])
     assert proc.returncode == 0, proc.stderr
-    assert re.search(r"^autotune: spec=sliding_window best lmul=\d", proc.stdout, re.MULTILINE)
+    m = re.search(r"^autotune: spec=sliding_window best lmul=(\d) .*instructions=(\d+)", proc.stdout,
+                  re.MULTILINE)
+    table = proc.stdout.split("== profile:")[1]
+    # the table shows the tuned run: its measured count and its agreement with the reference
+    assert _row(table, "instructions") == [m[2]] and _row(table, "agreement") == ["PASS"]
+    assert re.search(rf"^rvv_config: vlen=\d+ lmul={m[1]} ", proc.stdout, re.MULTILINE)
 
 
 def test_profile_bad_input(tmp_path: Path) -> None:

@@ -149,3 +149,43 @@ def test_ray_executor_matches_local() -> None:
     assert [[c.cost for c in r.candidates] for r in remote.per_case] == \
         [[c.cost for c in r.candidates] for r in local.per_case]
     assert math.isclose(remote.mean_regret, local.mean_regret)
+
+
+# a bench configuration where the fitted weights of rvv and of the reference disagree
+# (tests/selector/test_target.py): rvv -> bsr, reference -> sliding_window
+TARGET_CASE = {"seq_len": 64, "head_dim": 16, "window_size": 24, "keep_ratio": 0.25,
+               "block_size": 16}
+
+
+def test_sweep_selects_for_the_backend_it_measures() -> None:
+    from sattn.selector import select_spec
+
+    r = sw.run_case(TARGET_CASE, "reference", cost="model_pairs")
+    assert r.selected == "sliding_window"
+    assert r.selected == select_spec(params_from_dict(TARGET_CASE), {"SATTN_TARGET": "reference"}).spec
+    # an explicit target in env wins (selecting for rvv, measuring on the reference)
+    r = sw.run_case(TARGET_CASE, "reference", cost="model_pairs", env={"SATTN_TARGET": "rvv"})
+    assert r.selected == "bsr"
+    s = sw.sweep([TARGET_CASE], "reference", cost="model_pairs", jobs=1, progress=False)
+    assert s.target == "reference" and s.per_case[0].selected == "sliding_window"
+
+
+def test_wall_time_is_the_fastest_of_interleaved_runs() -> None:
+    r = sw.run_case(TARGET_CASE, "reference")
+    for c in r.candidates:
+        assert len(c.samples) == sw.WALL_REPEATS and c.cost == min(c.samples)
+        a, b = min(c.samples[0::2]), min(c.samples[1::2])
+        assert c.noise == pytest.approx(abs(a - b) / min(a, b))
+    assert sw.noise([1.0]) == 0.0 and sw.noise([2.0, 1.0, 3.0]) == pytest.approx(1.0)
+
+
+def test_cli_sweep_target_flag() -> None:
+    base = [PY, "-m", "sattn", "sweep", "--seq-lens", "64", "--head-dims", "16", "--windows", "24",
+            "--keep-ratios", "0.25", "--block-sizes", "16", "--gqa", "1", "--cost", "model_pairs",
+            "--cases", "--no-progress", "-j", "1"]
+    own = run_cmd(base)
+    assert own.returncode == 0, own.stderr
+    assert "selected=sliding_window (cost_model)" in own.stdout
+    rvv = run_cmd([*base, "--target", "rvv"])
+    assert rvv.returncode == 0, rvv.stderr
+    assert "selected=bsr (cost_model)" in rvv.stdout

@@ -38,8 +38,11 @@ def test_load_npy_checks(tmp_path):
         with pytest.raises(SattnError, match=msg):
             load_npy(tmp_path / name, "--q")
     (tmp_path / "text.npy").write_text("not an array")
-    with pytest.raises(SattnError, match="cannot read"):
+    with pytest.raises(SattnError, match=r"--k: .*text.npy is not a .npy file \(no NPY header\)"):
         load_npy(tmp_path / "text.npy", "--k")
+    (tmp_path / "cut.npy").write_bytes(good.read_bytes()[:100])  # truncated
+    with pytest.raises(SattnError, match="cannot read .*cut.npy as .npy"):
+        load_npy(tmp_path / "cut.npy", "--k")
     with pytest.raises(SattnError, match="file not found"):
         load_npy(tmp_path / "missing.npy", "--v")
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sattn.errors import SattnError
 from sattn.ir.schema import SPECS, params_from_dict
-from sattn.selector import RULES, Hints, select_spec
+from sattn.selector import MODELS, RULES, Hints, select_spec
 from sattn.selector.cost import blg_cost, bsr_cost, sliding_window_cost
 
 
@@ -86,7 +86,10 @@ def test_sliding_window_cost_formula() -> None:
     assert c is not None
     assert c.terms["work"] == 2 * 128 * 17 * 32
     assert c.terms["load"] == 2 * 128 * 2 * 32
-    assert c.total == c.terms["work"] + c.terms["load"]
+    # the default target's fitted weights (were 1, 1, 0 before the per-target fit)
+    k = MODELS["rvv"].sliding_window
+    assert c.total == pytest.approx(k.work * c.terms["work"] + k.load * c.terms["load"] + k.fixed)
+    assert "weights(rvv)=[work 0.0809, load 0.689, fixed 2870]" in c.describe()
     # GQA penalty: 1 + 0.1*(G-1)
     g4 = sliding_window_cost(params_from_dict({"window_size": 8, "tile_D": 32, "tile_S": 128, "gqa_group_size": 4}), Hints())
     assert g4 is not None and g4.total == pytest.approx(c.total * 1.3)
@@ -102,6 +105,9 @@ def test_bsr_cost_formula_and_cache_fit() -> None:
     fit = (64 + 2 * 64) * 64 * 4 / 32768  # 1.5
     assert c.terms["fit_x"] == fit
     assert c.terms["load"] == nb * keep * 64 * 2 * 64 * fit
+    k = MODELS["rvv"].bsr
+    assert c.total == pytest.approx(k.work * c.terms["work"] + k.score * c.terms["score"]
+                                    + k.load * c.terms["load"] + k.fixed)
     big = bsr_cost(p, Hints(l1_bytes=1 << 20))
     assert big is not None and big.terms["fit_x"] == 1 and big.total < c.total
 
@@ -118,7 +124,8 @@ def test_blg_competes_only_under_nudges_and_comp_discount() -> None:
 
 
 def test_prefer_hints_multiply_costs() -> None:
-    attrs = {"window_size": 16, "keep_ratio": 0.25, "block_size": 16, "seq_len": 128, "head_dim": 64, "tile_D": 32}
+    # window 20: just below the flip of the fitted rvv weights (was 16 before the fit)
+    attrs = {"window_size": 20, "keep_ratio": 0.25, "block_size": 16, "seq_len": 128, "head_dim": 64, "tile_D": 32}
     plain = {c.spec: c.cost.total for c in sel(**attrs).candidates if c.cost}
     bsr = {c.spec: c.cost.total for c in sel({"SATTN_PREFER_BSR": "1"}, **attrs).candidates if c.cost}
     assert bsr["bsr"] == pytest.approx(plain["bsr"] * 0.75)
@@ -162,7 +169,8 @@ attr_values = st.fixed_dictionaries(
 
 @settings(max_examples=200, deadline=None)
 @given(attr_values, st.sampled_from([{}, {"SATTN_PREFER_BSR": "1"}, {"SATTN_PREFER_SW": "1"},
-                                     {"SATTN_HW_L1_BYTES": "65536"}, {"SATTN_DISABLE_BSR": "1"}]))
+                                     {"SATTN_HW_L1_BYTES": "65536"}, {"SATTN_DISABLE_BSR": "1"},
+                                     {"SATTN_TARGET": "rocc"}, {"SATTN_TARGET": "reference"}]))
 def test_selector_total_and_consistent(attrs, env) -> None:
     d = sel(env, **attrs)
     assert d.spec in SPECS

@@ -100,10 +100,21 @@ def test_bad_attributes_fail_cleanly(tmp_path, attrs, msg):
     assert not out.exists() and not list(tmp_path.glob(".o.npy*"))
 
 
-def test_python_m_sattn_run_on_the_spec_example():
+def test_python_m_sattn_run_on_the_spec_example(tmp_path):
+    out = tmp_path / "o.npy"
     proc = subprocess.run([sys.executable, "-m", "sattn", "run", "--mlir",
-                           str(ROOT / "examples" / "sliding_window_i8.mlir")],
+                           str(ROOT / "examples" / "sliding_window_i8.mlir"), "--out", str(out)],
                           check=False, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert re.search(r"^spec=sliding_window checksum=-?\d+\.\d+$", proc.stdout, re.MULTILINE)
-    assert "precision=i8" in proc.stdout
+    m = re.search(r"^spec=sliding_window checksum=(-?\d+\.\d+)$", proc.stdout, re.MULTILINE)
+    assert re.search(r"^reference: precision=i8 H=1 kv_heads=1 S=128 D=32 selected_pairs=2104 ",
+                     proc.stdout, re.MULTILINE)  # 128*17 - 2*(8+7+...+1) pairs
+    # the example's i8 attributes reach the computation: the tensor is the i8 oracle's
+    s32 = float(np.float32(0.05))  # the example writes `0.05 : f32`
+    p = params_from_dict({"precision": "i8", "scale_q": s32, "scale_k": s32, "scale_v": s32,
+                          "window_size": 8}).replace(spec="sliding_window")
+    q, k, v = synthetic(Shape(1, 128, 32))
+    want = attention(p, q, k, v)
+    np.testing.assert_array_equal(np.load(out), want)
+    assert float(m.group(1)) == pytest.approx(float(want.astype(np.float64).sum()), abs=1e-5)
+    assert np.abs(want - attention(p.replace(precision="fp32"), q, k, v)).max() > 1e-4

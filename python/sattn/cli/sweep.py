@@ -66,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     prefer.add_argument("--prefer-bsr", action="store_true", help="select with SATTN_PREFER_BSR")
     prefer.add_argument("--prefer-sw", action="store_true", help="select with SATTN_PREFER_SW")
     parser.add_argument("--l1-bytes", type=int, default=None, help="select with SATTN_HW_L1_BYTES")
+    parser.add_argument("--target", default=None, choices=["rvv", "rocc", "reference"],
+                        help="select for this target's cost model (SATTN_TARGET; default: the "
+                             "backend being measured)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
     parser.add_argument("--cases", action="store_true", help="print one line per case")
     parser.add_argument("--json", dest="json_out", default=None, help="write every case as JSON here")
@@ -92,6 +95,7 @@ def execute(args: argparse.Namespace) -> int:
             axes[attr] = values
     fixed = {"max_error": args.max_error} if args.max_error is not None else {}
     env = hint_env(prefer_bsr=args.prefer_bsr, prefer_sw=args.prefer_sw, l1_bytes=args.l1_bytes)
+    env["SATTN_TARGET"] = args.target or args.backend  # select for what is measured
     summary = sweep(grid_cases(axes, fixed), args.backend, cost=args.cost, jobs=args.jobs,
                     executor=args.executor, ray_address=args.ray_address,
                     threshold=args.threshold, seed=args.seed, env=env,

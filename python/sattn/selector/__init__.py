@@ -1,20 +1,34 @@
-"""Spec selection: the spec's rules, its cost model, environment hints and overrides.
+"""Spec selection: the spec's rules, its cost model (per target), environment hints and overrides.
 
 ``select_spec(params, env=None) -> Decision``; ``Decision.explain()`` tells why.
 """
 
-from sattn.selector.cost import Cost
-from sattn.selector.hints import DEFAULT_L1_BYTES, DISABLE_VARS, ENV_VARS, Hints
+from sattn.selector.cost import MODELS, Cost, TargetModel, Weights
+from sattn.selector.hints import (
+    DEFAULT_L1_BYTES,
+    DEFAULT_TARGET,
+    DISABLE_VARS,
+    ENV_VARS,
+    TARGETS,
+    Hints,
+    check_target,
+)
 from sattn.selector.rules import RULES, Candidate, Decision, select_spec
 
 __all__ = [
     "DEFAULT_L1_BYTES",
+    "DEFAULT_TARGET",
     "DISABLE_VARS",
     "ENV_VARS",
+    "MODELS",
     "RULES",
+    "TARGETS",
     "Candidate",
     "Cost",
     "Decision",
     "Hints",
+    "TargetModel",
+    "Weights",
+    "check_target",
     "select_spec",
 ]

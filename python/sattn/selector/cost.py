@@ -1,5 +1,15 @@
 """The selector's cost model: sliding_window vs bsr (vs block_local_global under the spec's
-GQA and compression-block nudges), in modelled element operations.
+GQA and compression-block nudges), per target.
+
+Each spec's formula gives *terms* in element operations (below); the target's fitted
+:class:`Weights` turn them into a modelled cost in the target's unit (RVV instructions, RoCC
+cycles, reference nanoseconds), per query head::
+
+    cost = (k_work*work + k_score*score + k_load*load + k_fixed) * multipliers
+
+The weights were fitted to the ``bench`` grid of ``bench/selector_regret.py``
+(docs/selector.md: the fit, its data and the coefficients); the multipliers (GQA penalty,
+compression discount, preferences) are the spec's nudges and are not fitted.
 
 Notation (all from :class:`AttentionParams`): ``S``, ``D`` the shape; ``tM``, ``tS``, ``tD``
 the tile hints (defaults 64, 128, 64); ``Dp = ceil(D/tD)*tD``; ``eb`` bytes per element of the
@@ -9,19 +19,19 @@ precision (fp32 4, bf16 2, i8 1, i4 0.5); ``G`` = gqa_group_size; ``g = min(glob
     sliding_window  keys  = min(S, 2w+1) + g
                     work  = 2*S*keys*D                              (QK^T and PV MACs)
                     load  = ceil(S/tM) * (ceil(min(S, tM+2*w*dil)/tS)*tS + g) * 2*Dp
-                    cost  = (work + load) * (1 + 0.1*(G-1)) * prefer
+                    cost  = (kw*work + kl*load + k0) * (1 + 0.1*(G-1)) * prefer
 
     bsr             B = block_size (default 64, <= S), nb = ceil(S/B),
                     keep  = clamp(ceil(keep_ratio*nb), 1, nb)
                     work  = 2*S*keep*B*D ; score = 2*S*D + nb^2*D
                     fit   = max(1, (tM + 2*B)*tD*eb / L1)          (L1 cache-fit)
                     load  = nb*keep*B*2*Dp*fit
-                    cost  = (work + score + load) * prefer
+                    cost  = (kw*work + ks*score + kl*load + k0) * prefer
 
     block_local_global
                     kb    = 1 if nb == 1 else 3*nb-2                (diagonal +- 1 block)
                     work  = 2*D*(kb*B*B + 2*g*S) ; load = (kb*B + nb*g)*2*Dp*fit
-                    cost  = (work + load) * comp * prefer,
+                    cost  = (kw*work + kl*load + k0) * comp * prefer,
                     comp  = 1 - 0.25*(1 - C/B) if 0 < C=comp_block_size < B else 1
 
 ``prefer``: SATTN_PREFER_BSR multiplies block costs by 0.75 and sliding_window by 1.1;
@@ -34,7 +44,7 @@ import math
 from dataclasses import dataclass, field
 
 from sattn.ir.schema import DEFAULT_TILES, AttentionParams
-from sattn.selector.hints import Hints
+from sattn.selector.hints import TARGETS, Hints
 
 #: Relative sliding-window penalty per extra query head in a GQA group.
 GQA_PENALTY = 0.1
@@ -43,6 +53,68 @@ COMP_DISCOUNT = 0.25
 #: Multipliers of the preference hints: the preferred family's cost, the other's.
 PREFER_FAVOUR = 0.75
 PREFER_DISFAVOUR = 1.1
+
+
+
+@dataclass(frozen=True)
+class Weights:
+    """A target's weights of one spec's cost terms: ``kw*work + ks*score + kl*load + k0``."""
+
+    work: float
+    load: float
+    fixed: float
+    score: float = 0.0  # bsr's block scoring; the other specs have no score term
+
+    def apply(self, work: float, load: float, score: float = 0.0) -> float:
+        """The weighted sum of the terms."""
+        return self.work * work + self.score * score + self.load * load + self.fixed
+
+    def describe(self, has_score: bool = False) -> str:
+        score = f", score {_fmt(self.score)}" if has_score else ""
+        return f"work {_fmt(self.work)}{score}, load {_fmt(self.load)}, fixed {_fmt(self.fixed)}"
+
+
+@dataclass(frozen=True)
+class TargetModel:
+    """The fitted weights of one target, and the unit its modelled costs come out in."""
+
+    unit: str
+    sliding_window: Weights
+    bsr: Weights
+    block_local_global: Weights
+
+
+#: Per-target weights, fitted by non-negative relative least squares of each spec's measured
+#: cost per query head on its formula's terms (docs/selector.md, "Fitted weights"):
+#: rvv and rocc on the 288 ``bench`` configurations (instructions under qemu, Verilator
+#: cycles), the reference on two runs of them (wall time, min of 9 interleaved runs).
+MODELS: dict[str, TargetModel] = {
+    "rvv": TargetModel(
+        unit="instructions",
+        sliding_window=Weights(work=0.0809, load=0.689, fixed=2870.0),
+        bsr=Weights(work=0.0402, score=2.79, load=0.59, fixed=9580.0),
+        block_local_global=Weights(work=0.0729, load=0.862, fixed=3180.0),
+    ),
+    "rocc": TargetModel(
+        unit="cycles",
+        sliding_window=Weights(work=0.0236, load=0.038, fixed=27.6),
+        bsr=Weights(work=0.032, score=0.114, load=0.0016, fixed=224.0),
+        block_local_global=Weights(work=0.0325, load=0.00816, fixed=153.0),
+    ),
+    "reference": TargetModel(
+        unit="ns",
+        sliding_window=Weights(work=0.0, load=4.19, fixed=0.0),
+        bsr=Weights(work=0.0, score=23.6, load=1.83, fixed=47800.0),
+        block_local_global=Weights(work=0.0659, load=6.81, fixed=0.0),
+    ),
+}
+assert set(MODELS) == set(TARGETS)
+
+
+def weights(spec: str, hints: Hints) -> Weights:
+    """The weights of ``spec``'s terms for the hints' target."""
+    return getattr(MODELS[hints.target], spec)
+
 
 ELEMENT_BYTES = {"fp32": 4.0, "bf16": 2.0, "i8": 1.0, "i4": 0.5}
 BLOCK_SPECS = ("bsr", "block_local_global")
@@ -54,10 +126,13 @@ class Cost:
 
     total: float
     terms: dict[str, float] = field(default_factory=dict)
+    #: how the terms were weighted (``weights(rvv)=[work .., load .., fixed ..]``), if at all
+    weighting: str = ""
 
     def describe(self) -> str:
         parts = ", ".join(f"{k}={_fmt(v)}" for k, v in self.terms.items())
-        return f"{_fmt(self.total)} [{parts}]"
+        tail = f" {self.weighting}" if self.weighting else ""
+        return f"{_fmt(self.total)} [{parts}]{tail}"
 
 
 def _fmt(v: float) -> str:
@@ -91,6 +166,10 @@ class Geometry:
         )
 
 
+def _weighting(hints: Hints, k: Weights, has_score: bool = False) -> str:
+    return f"weights({hints.target})=[{k.describe(has_score)}]"
+
+
 def prefer_factor(spec: str, hints: Hints) -> float:
     """The SATTN_PREFER_* multiplier for one candidate."""
     block = spec in BLOCK_SPECS
@@ -119,8 +198,10 @@ def sliding_window_cost(p: AttentionParams, hints: Hints) -> Cost | None:
     load = math.ceil(geo.S / geo.tM) * (math.ceil(span / geo.tS) * geo.tS + geo.g) * 2.0 * geo.Dp
     gqa = 1.0 + GQA_PENALTY * (geo.G - 1)
     pref = prefer_factor("sliding_window", hints)
-    total = (work + load) * gqa * pref
-    return Cost(total, {"work": work, "load": load, "gqa_x": gqa, "prefer_x": pref})
+    k = weights("sliding_window", hints)
+    total = k.apply(work, load) * gqa * pref
+    return Cost(total, {"work": work, "load": load, "gqa_x": gqa, "prefer_x": pref},
+                _weighting(hints, k))
 
 
 def bsr_cost(p: AttentionParams, hints: Hints) -> Cost | None:
@@ -136,8 +217,10 @@ def bsr_cost(p: AttentionParams, hints: Hints) -> Cost | None:
     fit = cache_fit(geo, b, hints)
     load = nb * keep * b * 2.0 * geo.Dp * fit
     pref = prefer_factor("bsr", hints)
-    total = (work + score + load) * pref
-    return Cost(total, {"work": work, "score": score, "load": load, "fit_x": fit, "prefer_x": pref})
+    k = weights("bsr", hints)
+    total = k.apply(work, load, score) * pref
+    return Cost(total, {"work": work, "score": score, "load": load, "fit_x": fit, "prefer_x": pref},
+                _weighting(hints, k, has_score=True))
 
 
 def blg_competes(p: AttentionParams) -> bool:
@@ -162,8 +245,10 @@ def blg_cost(p: AttentionParams, hints: Hints) -> Cost | None:
     c = p.comp_block_size
     comp = 1.0 - COMP_DISCOUNT * (1.0 - c / b) if 0 < c < b else 1.0
     pref = prefer_factor("block_local_global", hints)
-    total = (work + load) * comp * pref
-    return Cost(total, {"work": work, "load": load, "fit_x": fit, "comp_x": comp, "prefer_x": pref})
+    k = weights("block_local_global", hints)
+    total = k.apply(work, load) * comp * pref
+    return Cost(total, {"work": work, "load": load, "fit_x": fit, "comp_x": comp, "prefer_x": pref},
+                _weighting(hints, k))
 
 
 #: The candidates of the cost comparison, in tie-break order, with what they need.

@@ -2,7 +2,8 @@
 
 The tools map their flags to these variables (``--prefer-bsr`` -> ``SATTN_PREFER_BSR=1``,
 ``--l1-bytes N`` -> ``SATTN_HW_L1_BYTES=N``, ``--use-hw-probe`` -> ``SATTN_DISABLE_*``), so one
-parser serves every entry point. A flag variable is on when set to anything but
+parser serves every entry point. ``SATTN_TARGET`` (rvv, rocc, reference; default rvv) says
+what the selection is for; the API and the sweep set it for the backend they run. A flag variable is on when set to anything but
 ``''``, ``0``, ``false``, ``no`` or ``off``.
 """
 
@@ -17,6 +18,19 @@ from sattn.ir.schema import SPECS
 
 #: Default L1 data-cache size for the block cache-fit heuristic (bytes).
 DEFAULT_L1_BYTES = 32768
+
+#: What the selector can select for: the RVV pipeline, the RoCC pipeline, the NumPy reference.
+#: Each has its own fitted cost-model weights (:data:`sattn.selector.cost.MODELS`).
+TARGETS: tuple[str, ...] = ("rvv", "rocc", "reference")
+#: ``sattn-lower-rvv`` is the spec's main pipeline.
+DEFAULT_TARGET = "rvv"
+
+
+def check_target(value: str, where: str = "environment variable SATTN_TARGET") -> str:
+    """``value`` if it names a target, else a one-line SattnError naming ``where``."""
+    if value not in TARGETS:
+        raise SattnError(f"{where} must be one of {', '.join(TARGETS)}, got {value!r}")
+    return value
 
 #: ``SATTN_DISABLE_<KEY>`` -> the spec it removes from consideration.
 DISABLE_VARS: dict[str, str] = {
@@ -35,6 +49,7 @@ ENV_VARS: tuple[str, ...] = (
     "SATTN_PREFER_BSR",
     "SATTN_PREFER_SW",
     "SATTN_HW_L1_BYTES",
+    "SATTN_TARGET",
     *DISABLE_VARS,
 )
 
@@ -54,6 +69,7 @@ class Hints:
     prefer_sw: bool = False
     l1_bytes: int = DEFAULT_L1_BYTES
     disabled: frozenset[str] = frozenset()
+    target: str = DEFAULT_TARGET
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Hints:
@@ -80,7 +96,8 @@ class Hints:
         if prefer_bsr and prefer_sw:
             raise SattnError("SATTN_PREFER_BSR and SATTN_PREFER_SW are both set; choose one")
         disabled = frozenset(spec for var, spec in DISABLE_VARS.items() if _flag(env, var))
-        return cls(force, prefer_bsr, prefer_sw, l1, disabled)
+        target = check_target(env.get("SATTN_TARGET", "").strip() or DEFAULT_TARGET)
+        return cls(force, prefer_bsr, prefer_sw, l1, disabled, target)
 
     def describe(self) -> str:
         """One line: the hints in effect."""
@@ -88,5 +105,5 @@ class Hints:
         disabled = ",".join(sorted(self.disabled)) or "none"
         return (
             f"force={self.force_spec or 'none'} prefer={prefer} l1_bytes={self.l1_bytes} "
-            f"disabled={disabled}"
+            f"disabled={disabled} target={self.target}"
         )

@@ -2,18 +2,22 @@
 
 Sets ``spec`` (the selected pattern) and ``spec_rule`` (the rule that decided, one of
 :data:`sattn.selector.RULES`). Hints come from the environment (SATTN_FORCE_SPEC,
-SATTN_PREFER_*, SATTN_HW_L1_BYTES, SATTN_DISABLE_*). Running it again is a no-op: the recorded
-``spec`` is then an explicit override.
+SATTN_PREFER_*, SATTN_HW_L1_BYTES, SATTN_DISABLE_*, SATTN_TARGET). Running it again is a no-op:
+the recorded ``spec`` is then an explicit override.
+
+Option ``target`` (``sattn-select-spec{target=reference}``): what the cost model selects for --
+``rvv``, ``rocc`` or ``reference`` (:data:`sattn.selector.TARGETS`). It beats SATTN_TARGET;
+without either the target is ``rvv`` (``sattn-lower-rvv`` is the spec's main pipeline).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from xdsl.dialects.builtin import StringAttr
 
 from sattn.ir.dialect import SattnOp, SparseAttentionOp
-from sattn.selector import Hints
+from sattn.selector import Hints, check_target
 from sattn.transforms.common import AnnotatePass, decision_for, params_of
 
 
@@ -23,6 +27,15 @@ class SelectSpecPass(AnnotatePass):
 
     name = "sattn-select-spec"
     kinds = (SparseAttentionOp,)
+
+    target: str | None = None
+    """What to select for: rvv, rocc or reference (default: SATTN_TARGET, else rvv)."""
+
+    def context(self) -> Hints:
+        hints = Hints.from_env()
+        if self.target is None:
+            return hints
+        return replace(hints, target=check_target(str(self.target), "sattn-select-spec option target"))
 
     def record(self, op: SattnOp, context: Hints) -> dict:
         d = decision_for(params_of(op), context)

@@ -84,7 +84,7 @@ def test_tool_autotune_line_and_write_back(tmp_path):
     lines = r.stdout.splitlines()
     line = next(ln for ln in lines if ln.startswith("autotune: spec="))
     best, _, rest = line.partition(" baseline(")
-    tune = dict(kv.split("=", 1) for kv in best.split()[2:] + rest.split()[1:])
+    tune = dict(kv.split("=", 1) for kv in best.split()[3:] + rest.split(")=", 1)[1].split()[1:])
     cfg = dict(kv.split("=") for kv in next(ln for ln in lines if ln.startswith("rvv_config:")).split()[1:])
     ctr = dict(kv.split("=") for kv in next(ln for ln in lines if ln.startswith("rvv_counters:")).split()[1:])
     # the reported best is the run whose counters and output were printed, and the ratios are
