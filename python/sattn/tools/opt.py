@@ -65,12 +65,27 @@ def _chunks(text: str, split: bool) -> list[tuple[str, int]]:
     return out
 
 
-def _explain(module) -> str:
-    from sattn.ir.dialect import SparseAttentionOp, location_of
+def _selection_hints(pipeline: str | None):
+    """The hints the pipeline's own select-spec pass will use (its target option or the
+    pipeline's default target), else those of the environment."""
     from sattn.selector import Hints
+    from sattn.transforms import build_pipeline
+    from sattn.transforms.select_spec import SelectSpecPass
+
+    stack = list(build_pipeline(pipeline)) if pipeline else []
+    while stack:
+        p = stack.pop(0)
+        if isinstance(p, SelectSpecPass):
+            return p.context()
+        stack[:0] = list(getattr(p, "passes", lambda: ())())
+    return Hints.from_env()
+
+
+def _explain(module, pipeline: str | None) -> str:
+    from sattn.ir.dialect import SparseAttentionOp, location_of
     from sattn.transforms.common import attention_ops, decision_for, params_of
 
-    hints = Hints.from_env()
+    hints = _selection_hints(pipeline)
     parts = []
     for i, op in enumerate(attention_ops(module, (SparseAttentionOp,))):
         where = location_of(op) or f"op #{i}"
@@ -88,7 +103,7 @@ def _process(text: str, name: str, first_line: int, args: argparse.Namespace) ->
     ctx = make_context(allow_unregistered=args.allow_unregistered)
     module = parse_module(text, name, ctx=ctx, first_line=first_line)
     if args.explain_selection:
-        sys.stderr.write(_explain(module))
+        sys.stderr.write(_explain(module, args.pipeline))
     if args.pipeline:
         run_pipeline(module, args.pipeline, ctx)
     out = StringIO()

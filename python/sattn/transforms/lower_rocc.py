@@ -1,6 +1,7 @@
 """``sattn-lower-rocc``: the RoCC pipeline.
 
 select-spec -> materialize-indices -> tile -> fuse-softmax -> lower-to-rocc -> bufferize.
+Selection uses the accelerator's cost weights (target ``rocc``) unless SATTN_TARGET says otherwise.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class LowerRoccPipeline(ModulePass):
     name = "sattn-lower-rocc"
 
     def passes(self) -> tuple[ModulePass, ...]:
-        return (SelectSpecPass(), MaterializeIndicesPass(), TilePass(), FuseSoftmaxPass(),
+        return (SelectSpecPass(default_target="rocc"), MaterializeIndicesPass(), TilePass(), FuseSoftmaxPass(),
                 LowerToRoccPass(), BufferizePass())
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:

@@ -7,11 +7,13 @@ the recorded ``spec`` is then an explicit override.
 
 Option ``target`` (``sattn-select-spec{target=reference}``): what the cost model selects for --
 ``rvv``, ``rocc`` or ``reference`` (:data:`sattn.selector.TARGETS`). It beats SATTN_TARGET;
-without either the target is ``rvv`` (``sattn-lower-rvv`` is the spec's main pipeline).
+without either the target is the pipeline's own (``rocc`` inside ``sattn-lower-rocc``), else
+``rvv`` (``sattn-lower-rvv`` is the spec's main pipeline).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 
 from xdsl.dialects.builtin import StringAttr
@@ -31,11 +33,18 @@ class SelectSpecPass(AnnotatePass):
     target: str | None = None
     """What to select for: rvv, rocc or reference (default: SATTN_TARGET, else rvv)."""
 
+    default_target: str | None = None
+    """The target when neither the option nor SATTN_TARGET names one (set by the pipelines)."""
+
     def context(self) -> Hints:
         hints = Hints.from_env()
-        if self.target is None:
-            return hints
-        return replace(hints, target=check_target(str(self.target), "sattn-select-spec option target"))
+        if self.target is not None:
+            return replace(
+                hints, target=check_target(str(self.target), "sattn-select-spec option target")
+            )
+        if self.default_target is not None and not os.environ.get("SATTN_TARGET", "").strip():
+            return replace(hints, target=self.default_target)
+        return hints
 
     def record(self, op: SattnOp, context: Hints) -> dict:
         d = decision_for(params_of(op), context)
