@@ -97,25 +97,16 @@ def _scores(qt: np.ndarray, kt: np.ndarray, score_scale: float, exact_f64: bool)
     return sc
 
 
-def _softmax_pv(
-    sc: np.ndarray, vt: np.ndarray, v_scale: float, may_be_empty: bool, ones_column: bool = False
-) -> np.ndarray:
+def _softmax_pv(sc: np.ndarray, vt: np.ndarray, v_scale: float, may_be_empty: bool) -> np.ndarray:
     """Row softmax of the masked scores ``sc`` [..., M, U] (overwritten) times ``vt`` [..., U, D],
-    times ``v_scale``; rows whose scores are all -inf give zeros when ``may_be_empty``.
-    With ``ones_column``, ``vt`` is [..., U, D + 1] with a last column of ones."""
+    times ``v_scale``; rows whose scores are all -inf give zeros when ``may_be_empty``."""
     m = sc.max(axis=-1, keepdims=True)
     if may_be_empty:
         m[~np.isfinite(m)] = 0.0  # empty rows: exp(-inf) = 0 everywhere
     sc -= m
     np.exp(sc, out=sc)
-    if ones_column:
-        # vt's last column is all ones: the product yields the row sums too, saving one
-        # pass over the scores
-        o = sc @ vt
-        denom, o = o[..., -1:], o[..., :-1]
-    else:
-        denom = sc.sum(axis=-1, keepdims=True)
-        o = sc @ vt
+    denom = sc.sum(axis=-1, keepdims=True)
+    o = sc @ vt
     if may_be_empty:
         with np.errstate(invalid="ignore", divide="ignore"):
             o *= np.where(denom > 0, np.float32(v_scale) / denom, np.float32(0.0))
@@ -321,9 +312,7 @@ def attend_blocks(
         q, k, v = (np.concatenate([x, np.zeros((x.shape[0], padded - s, d), x.dtype)], axis=1)
                    for x in (q, k, v))
     q5 = q.reshape(g, grp, nb, block, d)
-    k4 = k.reshape(g, nb, block, d)
-    # V with a column of ones: P @ [V | 1] gives the softmax denominators with the product
-    v4 = np.concatenate([v, np.ones((g, padded, 1), v.dtype)], axis=2).reshape(g, nb, block, d + 1)
+    k4, v4 = k.reshape(g, nb, block, d), v.reshape(g, nb, block, d)
     out = np.empty((g, grp, nb, block, d), dtype=np.float32)
     nq = max(1, 64 // block)  # query blocks per tile: >= 64 rows
     while nq > 1 and g * grp * nq * block * kept * block > TILE_ELEMENTS:
@@ -339,7 +328,7 @@ def attend_blocks(
         kb = idx[g0:g1, b0:b1]  # [gn, qn, kept]
         heads = np.arange(g0, g1)[:, None, None]
         kt = k4[heads, kb].reshape(gn * qn, kept * block, d)
-        vt = v4[heads, kb].reshape(gn * qn, kept * block, d + 1)
+        vt = v4[heads, kb].reshape(gn * qn, kept * block, d)
         qt = q5[g0:g1, :, b0:b1].transpose(0, 2, 1, 3, 4).reshape(gn * qn, grp * block, d)
         sc = _scores(qt, kt.transpose(0, 2, 1), score_scale, exact_f64)
         tpad = pad[g0:g1, b0:b1]
@@ -353,9 +342,9 @@ def attend_blocks(
             bias = np.where(keep, np.float32(0), np.float32(-np.inf))
             sc.reshape(gn, qn, grp, block, kept * block)[...] += bias.reshape(
                 gn, qn, 1, block, kept * block)
-            o = _softmax_pv(sc, vt, v_scale, True, ones_column=True)
+            o = _softmax_pv(sc, vt, v_scale, True)
         else:
-            o = _softmax_pv(sc, vt, v_scale, False, ones_column=True)
+            o = _softmax_pv(sc, vt, v_scale, False)
         out[g0:g1, :, b0:b1] = o.reshape(gn, qn, grp, block, d).transpose(0, 2, 1, 3, 4)
 
     parallel_map(one_tile, [(g0, b0) for b0 in range(0, nb, nq) for g0 in range(0, g, hc)])
