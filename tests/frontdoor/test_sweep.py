@@ -127,6 +127,18 @@ def test_cli_sweep_bad_input(tmp_path: Path, args, needle) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("target, why", [("missing/s.json", "does not exist"),
+                                         ("adir.json", "is a directory")])
+def test_cli_sweep_bad_json_path_fails_before_the_sweep(tmp_path: Path, target, why) -> None:
+    (tmp_path / "adir.json").mkdir()
+    # the rvv grid would take minutes: failing at once shows the path is checked up front
+    proc = run_cmd([PY, "-m", "sattn", "sweep", "--backend", "rvv", "--grid", "bench",
+                    "--no-progress", "--json", target], cwd=tmp_path, timeout=60)
+    assert_one_line_error(proc, "--json", target, why)
+    assert proc.stdout == ""
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["adir.json"]  # nothing written
+
+
 def test_ray_missing_is_one_line_with_install_command(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     with pytest.raises(SattnError) as e:

@@ -78,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace) -> int:
     from sattn.api import hint_env
     from sattn.sweep import GRIDS, case_table, grid_cases, sweep, to_json
-    from sattn.toolrun import atomic_write
+    from sattn.toolrun import atomic_write, check_output_path
 
     if args.jobs is not None and args.jobs < 1:
         raise SattnError(f"--jobs must be >= 1, got {args.jobs}")
@@ -86,6 +86,8 @@ def execute(args: argparse.Namespace) -> int:
         raise SattnError(f"--threshold must be > 0, got {args.threshold}")
     if args.json_out and not str(args.json_out).endswith(".json"):
         raise SattnError(f"--json {args.json_out}: the file must end in .json")
+    if args.json_out:
+        check_output_path(args.json_out, "--json")  # a bad --json path fails before the sweep
     axes = dict(GRIDS[args.grid])
     for flag, (attr, _) in AXIS_FLAGS.items():
         values = getattr(args, flag[2:].replace("-", "_"))

@@ -88,6 +88,7 @@ class TargetModel:
 #: cost per query head on its formula's terms (docs/selector.md, "Fitted weights"):
 #: rvv and rocc on the 288 ``bench`` configurations (instructions under qemu, Verilator
 #: cycles), the reference on two runs of them (wall time, min of 9 interleaved runs).
+#: Reproduce or refit: ``python bench/fit_selector.py --fit bench/data/selector_fit/*.json``.
 MODELS: dict[str, TargetModel] = {
     "rvv": TargetModel(
         unit="instructions",
