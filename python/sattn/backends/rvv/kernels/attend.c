@@ -8,64 +8,21 @@
 #include "sattn_rvv.h"
 
 
+/* attend_lmuls.h instantiates the core at LMUL 1, 2, 4 and 8 for the current PREC. */
 #define PREC PREC_FP32
-#define LMUL 1
-#include "attend_core.h"
-#undef LMUL
-#define LMUL 2
-#include "attend_core.h"
-#undef LMUL
-#define LMUL 4
-#include "attend_core.h"
-#undef LMUL
-#define LMUL 8
-#include "attend_core.h"
-#undef LMUL
+#include "attend_lmuls.h"
 #undef PREC
 
 #define PREC PREC_BF16
-#define LMUL 1
-#include "attend_core.h"
-#undef LMUL
-#define LMUL 2
-#include "attend_core.h"
-#undef LMUL
-#define LMUL 4
-#include "attend_core.h"
-#undef LMUL
-#define LMUL 8
-#include "attend_core.h"
-#undef LMUL
+#include "attend_lmuls.h"
 #undef PREC
 
 #define PREC PREC_I8
-#define LMUL 1
-#include "attend_core.h"
-#undef LMUL
-#define LMUL 2
-#include "attend_core.h"
-#undef LMUL
-#define LMUL 4
-#include "attend_core.h"
-#undef LMUL
-#define LMUL 8
-#include "attend_core.h"
-#undef LMUL
+#include "attend_lmuls.h"
 #undef PREC
 
 #define PREC PREC_I4
-#define LMUL 1
-#include "attend_core.h"
-#undef LMUL
-#define LMUL 2
-#include "attend_core.h"
-#undef LMUL
-#define LMUL 4
-#include "attend_core.h"
-#undef LMUL
-#define LMUL 8
-#include "attend_core.h"
-#undef LMUL
+#include "attend_lmuls.h"
 #undef PREC
 
 static const attend_fn table[PREC_COUNT][4] = {
