@@ -83,6 +83,12 @@ void dot_keys_f64(const double *x, const float *kf, long D, long nkeys, double *
 long compress_true(const uint8_t *keep, long n, long base, int32_t *out);
 double kth_largest(double *a, long n, long k);
 void topk_keep(const double *sc, long n, long k, double *tmp, uint8_t *keep);
+/* vectorised selection of one query row (see select_common.c) */
+double *key_columns_f64(const ctx_t *c, long g);
+void score_rows(const double *x0, const double *x1, const double *kt, long S, long D, long nkeys,
+                int as_keys, double *out0, double *out1);
+long topk_select(const uint64_t *key, long n, long k, uint64_t *work, int32_t *out);
+long nm_select(double *sc, long n, long nkeep, long m, int32_t *out);
 #ifdef __riscv_vector
 #include <riscv_vector.h>
 vfloat64m8_t vexp_f64(vfloat64m8_t x, size_t vl);

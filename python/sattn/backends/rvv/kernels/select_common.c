@@ -4,6 +4,7 @@
  * (float64 dot products of the rounded values / integer codes; ties to the lower index).
  */
 #include <riscv_vector.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sattn_rvv.h"
@@ -134,4 +135,230 @@ void topk_keep(const double *sc, long n, long k, double *tmp, uint8_t *keep) {
         keep[j] = (uint8_t)(sc[j] > thr || eq);
         need -= eq;
     }
+}
+
+/* K of KV head g as float64 columns [D, S] (kt[d*S + j] = K[j, d] as the precision sees it): the
+ * scoring loop then reads one unit-stride vector per d, no strided load and no widening. */
+double *key_columns_f64(const ctx_t *c, long g) {
+    const long S = c->S, D = c->D;
+    float *kf = key_floats(c, g);
+    double *kt = xmalloc((size_t)(S * D) * 8);
+    for (long d = 0; d < D; d++) {
+        for (long j = 0; j < S;) {
+            size_t vl = __riscv_vsetvl_e32m4((size_t)(S - j));
+            vfloat32m4_t k32 = __riscv_vlse32_v_f32m4(kf + j * D + d, D * 4, vl);
+            __riscv_vse64_v_f64m8(kt + d * S + j, __riscv_vfwcvt_f_f_v_f64m8(k32, vl), vl);
+            j += (long)vl;
+        }
+    }
+    free(kf);
+    return kt;
+}
+
+/* acc[j] = sum_d x[d] * kt[d*S + j] for one strip, in float64 and in d order: bit for bit the
+ * sums dot_keys_f64 makes (the widening is exact, the fused multiply-adds are the same). */
+static inline vfloat64m8_t dot_strip(const double *x, const double *kt, long S, long D, long j,
+                                     size_t vl) {
+    vfloat64m8_t acc = __riscv_vfmv_v_f_f64m8(0.0, vl);
+    const double *kp = kt + j;
+    for (long d = 0; d < D; d++, kp += S)
+        acc = __riscv_vfmacc_vf_f64m8(acc, x[d], __riscv_vle64_v_f64m8(kp, vl), vl);
+    return acc;
+}
+
+/* Order-preserving unsigned image of doubles: a < b  <=>  key(a) < key(b), a == b <=> key(a) ==
+ * key(b) (-0 is first made +0, so the two zeros stay equal as they are for NumPy). */
+static inline vuint64m8_t f64_order_keys(vfloat64m8_t x, size_t vl) {
+    vint64m8_t b = __riscv_vreinterpret_v_f64m8_i64m8(__riscv_vfadd_vf_f64m8(x, 0.0, vl));
+    vint64m8_t flip = __riscv_vor_vx_i64m8(__riscv_vsra_vx_i64m8(b, 63, vl), INT64_MIN, vl);
+    return __riscv_vreinterpret_v_i64m8_u64m8(__riscv_vxor_vv_i64m8(b, flip, vl));
+}
+
+/* Scores of keys j < nkeys for one query sum x (x1 NULL) or two (x0, x1: each column load
+ * serves both rows), as doubles (as_keys 0) or as their order-preserving 64-bit image
+ * (as_keys 1, uint64 stored in the double arrays). Same sums as dot_keys_f64, bit for bit. */
+void score_rows(const double *x0, const double *x1, const double *kt, long S, long D, long nkeys,
+                int as_keys, double *out0, double *out1) {
+    for (long j = 0; j < nkeys;) {
+        size_t vl = __riscv_vsetvl_e64m8((size_t)(nkeys - j));
+        vfloat64m8_t a0, a1;
+        if (x1) {
+            a0 = __riscv_vfmv_v_f_f64m8(0.0, vl);
+            a1 = a0;
+            const double *kp = kt + j;
+            long d = 0;
+            /* unrolled by 4 (each accumulator still adds in d order): fewer loop instructions */
+            for (; d + 4 <= D; d += 4, kp += 4 * S) {
+                vfloat64m8_t k0 = __riscv_vle64_v_f64m8(kp, vl);
+                a0 = __riscv_vfmacc_vf_f64m8(a0, x0[d], k0, vl);
+                a1 = __riscv_vfmacc_vf_f64m8(a1, x1[d], k0, vl);
+                k0 = __riscv_vle64_v_f64m8(kp + S, vl);
+                a0 = __riscv_vfmacc_vf_f64m8(a0, x0[d + 1], k0, vl);
+                a1 = __riscv_vfmacc_vf_f64m8(a1, x1[d + 1], k0, vl);
+                k0 = __riscv_vle64_v_f64m8(kp + 2 * S, vl);
+                a0 = __riscv_vfmacc_vf_f64m8(a0, x0[d + 2], k0, vl);
+                a1 = __riscv_vfmacc_vf_f64m8(a1, x1[d + 2], k0, vl);
+                k0 = __riscv_vle64_v_f64m8(kp + 3 * S, vl);
+                a0 = __riscv_vfmacc_vf_f64m8(a0, x0[d + 3], k0, vl);
+                a1 = __riscv_vfmacc_vf_f64m8(a1, x1[d + 3], k0, vl);
+            }
+            for (; d < D; d++, kp += S) {
+                vfloat64m8_t kv = __riscv_vle64_v_f64m8(kp, vl);
+                a0 = __riscv_vfmacc_vf_f64m8(a0, x0[d], kv, vl);
+                a1 = __riscv_vfmacc_vf_f64m8(a1, x1[d], kv, vl);
+            }
+        } else {
+            a0 = dot_strip(x0, kt, S, D, j, vl);
+            a1 = a0;
+        }
+        if (as_keys) {
+            __riscv_vse64_v_u64m8((uint64_t *)out0 + j, f64_order_keys(a0, vl), vl);
+            if (x1) __riscv_vse64_v_u64m8((uint64_t *)out1 + j, f64_order_keys(a1, vl), vl);
+        } else {
+            __riscv_vse64_v_f64m8(out0 + j, a0, vl);
+            if (x1) __riscv_vse64_v_f64m8(out1 + j, a1, vl);
+        }
+        j += (long)vl;
+    }
+}
+
+/* Min and max of a[0..n), n >= 1. */
+static void minmax_u64(const uint64_t *a, long n, uint64_t *lo, uint64_t *hi) {
+    size_t vl0 = __riscv_vsetvl_e64m8((size_t)n);
+    vuint64m8_t mn = __riscv_vle64_v_u64m8(a, vl0), mx = mn;
+    for (long j = (long)vl0; j < n;) {
+        size_t vl = __riscv_vsetvl_e64m8((size_t)(n - j));
+        vuint64m8_t x = __riscv_vle64_v_u64m8(a + j, vl);
+        mn = __riscv_vminu_vv_u64m8_tu(mn, mn, x, vl);
+        mx = __riscv_vmaxu_vv_u64m8_tu(mx, mx, x, vl);
+        j += (long)vl;
+    }
+    *lo = __riscv_vmv_x_s_u64m1_u64(
+        __riscv_vredminu_vs_u64m8_u64m1(mn, __riscv_vmv_s_x_u64m1(UINT64_MAX, 1), vl0));
+    *hi = __riscv_vmv_x_s_u64m1_u64(
+        __riscv_vredmaxu_vs_u64m8_u64m1(mx, __riscv_vmv_s_x_u64m1(0, 1), vl0));
+}
+
+/* Split a[0..n) around pivot: keys >= pivot to ge, the others to lt (order kept); returns the
+ * count of ge. */
+static long split_u64(const uint64_t *a, long n, uint64_t pivot, uint64_t *ge, uint64_t *lt) {
+    long nge = 0, nlt = 0;
+    for (long j = 0; j < n;) {
+        size_t vl = __riscv_vsetvl_e64m8((size_t)(n - j));
+        vuint64m8_t x = __riscv_vle64_v_u64m8(a + j, vl);
+        vbool8_t m = __riscv_vmsgeu_vx_u64m8_b8(x, pivot, vl);
+        long c = (long)__riscv_vcpop_m_b8(m, vl);
+        __riscv_vse64_v_u64m8(ge + nge, __riscv_vcompress_vm_u64m8(x, m, vl), (size_t)c);
+        __riscv_vse64_v_u64m8(lt + nlt, __riscv_vcompress_vm_u64m8(x, __riscv_vmnot_m_b8(m, vl), vl),
+                              vl - (size_t)c);
+        nge += c;
+        nlt += (long)vl - c;
+        j += (long)vl;
+    }
+    return nge;
+}
+
+/*
+ * Top-k of the float64 group scores of keys j < n given as their order-preserving 64-bit image
+ * (score_rows), ties to the lower index, written to out in ascending order; returns the count
+ * (min(k, n)). All vector code:
+ *   1. threshold search on that image: the candidate set R (need of its keys still to take)
+ *      is split at the highest bit where min(R) and max(R) differ, keeping the side that holds
+ *      the need-th largest; it stops when R is all needed (threshold min R), only its maximum
+ *      is needed, or R is one value. Every split strictly shrinks R, at most 64 splits;
+ *   2. one pass emits the keys above the threshold and the lowest-index keys equal to it.
+ * work holds 3 * n uint64.
+ */
+long topk_select(const uint64_t *key, long n, long k, uint64_t *work, int32_t *out) {
+    if (k >= n) {
+        for (long j = 0; j < n;) {
+            size_t vl = __riscv_vsetvl_e32m8((size_t)(n - j));
+            __riscv_vse32_v_u32m8((uint32_t *)out + j,
+                                  __riscv_vadd_vx_u32m8(__riscv_vid_v_u32m8(vl), (uint32_t)j, vl), vl);
+            j += (long)vl;
+        }
+        return n;
+    }
+    uint64_t *buf[3] = {work, work + n, work + 2 * n};
+    const uint64_t *r = key;
+    long nr = n, need = k, need_eq;
+    int cur = -1; /* which buf holds r (-1: key) */
+    uint64_t thr;
+    for (;;) {
+        uint64_t lo, hi;
+        minmax_u64(r, nr, &lo, &hi);
+        if (need == nr) { thr = lo; need_eq = n; break; } /* all of R, every key == lo */
+        if (need == 1) { thr = hi; need_eq = 1; break; }
+        if (lo == hi) { thr = lo; need_eq = need; break; }
+        int bit = 63 - __builtin_clzll(lo ^ hi);
+        uint64_t pivot = hi >> bit << bit; /* lo < pivot <= hi */
+        int a = (cur + 1) % 3, b = (cur + 2) % 3;
+        if (cur < 0) a = 0, b = 1;
+        long nge = split_u64(r, nr, pivot, buf[a], buf[b]);
+        if (nge >= need) {
+            r = buf[a], nr = nge, cur = a;
+        } else {
+            r = buf[b], nr -= nge, need -= nge, cur = b;
+        }
+    }
+    long cnt = 0;
+    for (long j = 0; j < n;) {
+        size_t vl = __riscv_vsetvl_e64m8((size_t)(n - j));
+        vuint64m8_t kv = __riscv_vle64_v_u64m8(key + j, vl);
+        vbool8_t keep = __riscv_vmsgtu_vx_u64m8_b8(kv, thr, vl);
+        if (need_eq > 0) {
+            vbool8_t eq = __riscv_vmseq_vx_u64m8_b8(kv, thr, vl);
+            long ce = (long)__riscv_vcpop_m_b8(eq, vl);
+            if (ce > need_eq) /* the first need_eq equal keys of the strip */
+                eq = __riscv_vmand_mm_b8(
+                    eq, __riscv_vmsltu_vx_u32m4_b8(__riscv_viota_m_u32m4(eq, vl), (uint32_t)need_eq, vl), vl);
+            need_eq -= ce < need_eq ? ce : need_eq;
+            keep = __riscv_vmor_mm_b8(keep, eq, vl);
+        }
+        vuint32m4_t ids = __riscv_vadd_vx_u32m4(__riscv_vid_v_u32m4(vl), (uint32_t)j, vl);
+        long c = (long)__riscv_vcpop_m_b8(keep, vl);
+        __riscv_vse32_v_u32m4((uint32_t *)out + cnt, __riscv_vcompress_vm_u32m4(ids, keep, vl), (size_t)c);
+        cnt += c;
+        j += (long)vl;
+    }
+    return cnt;
+}
+
+/*
+ * N:M of the scores sc[0..n) (sc must have room for n rounded up to m, padded here with -inf,
+ * which never beats a score): key u is kept when fewer than nkeep members of its group beat it
+ * (a higher score, or an equal one earlier in the group). Vectorised over keys: for each
+ * distance t = 1..m-1 every key gathers its group partner (u + t) mod m; the partner is earlier
+ * exactly when that wrapped. Writes the kept indices ascending to out; returns the count.
+ */
+long nm_select(double *sc, long n, long nkeep, long m, int32_t *out) {
+    long padded = (n + m - 1) / m * m;
+    for (long j = n; j < padded; j++) sc[j] = -__builtin_inf();
+    long cnt = 0;
+    for (long j = 0; j < n;) {
+        size_t vl = __riscv_vsetvl_e64m8((size_t)(n - j));
+        vuint64m8_t idx = __riscv_vadd_vx_u64m8(__riscv_vid_v_u64m8(vl), (uint64_t)j, vl);
+        vuint64m8_t pos = __riscv_vremu_vx_u64m8(idx, (uint64_t)m, vl);
+        vuint64m8_t base = __riscv_vsub_vv_u64m8(idx, pos, vl);
+        vfloat64m8_t su = __riscv_vle64_v_f64m8(sc + j, vl);
+        vuint64m8_t beat = __riscv_vmv_v_x_u64m8(0, vl);
+        for (long t = 1; t < m; t++) {
+            vuint64m8_t q = __riscv_vadd_vx_u64m8(pos, (uint64_t)t, vl);
+            vbool8_t wrap = __riscv_vmsgeu_vx_u64m8_b8(q, (uint64_t)m, vl);
+            q = __riscv_vsub_vx_u64m8_mu(wrap, q, q, (uint64_t)m, vl);
+            vuint64m8_t off = __riscv_vsll_vx_u64m8(__riscv_vadd_vv_u64m8(base, q, vl), 3, vl);
+            vfloat64m8_t sv = __riscv_vluxei64_v_f64m8(sc, off, vl);
+            vbool8_t b = __riscv_vmor_mm_b8(
+                __riscv_vmfgt_vv_f64m8_b8(sv, su, vl),
+                __riscv_vmand_mm_b8(__riscv_vmfeq_vv_f64m8_b8(sv, su, vl), wrap, vl), vl);
+            beat = __riscv_vadd_vx_u64m8_mu(b, beat, beat, 1, vl);
+        }
+        vbool8_t keep = __riscv_vmsltu_vx_u64m8_b8(beat, (uint64_t)nkeep, vl);
+        vuint32m4_t ids = __riscv_vadd_vx_u32m4(__riscv_vid_v_u32m4(vl), (uint32_t)j, vl);
+        long c = (long)__riscv_vcpop_m_b8(keep, vl);
+        __riscv_vse32_v_u32m4((uint32_t *)out + cnt, __riscv_vcompress_vm_u32m4(ids, keep, vl), (size_t)c);
+        cnt += c;
+        j += (long)vl;
+    }
+    return cnt;
 }

@@ -8,6 +8,7 @@
  * like sattn.specs.gqa; with causal only j <= i are candidates. The heads of a GQA group
  * share the selection of their KV head.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "sattn_rvv.h"
@@ -41,42 +42,34 @@ void attend_heads(ctx_t *c, long g, long i, const uint8_t *kb, const uint8_t *vb
         attend(c, c->q + (h * S + i) * rb, kb, vb, &ks, c->out + (h * S + i) * D, scratch);
 }
 
-/* N:M: keep u when fewer than n keys of its group beat it (higher, or equal and earlier). */
-static void nm_keep(const double *sc, long n_cand, long n, long m, uint8_t *keep) {
-    for (long g0 = 0; g0 < n_cand; g0 += m) {
-        long len = n_cand - g0 < m ? n_cand - g0 : m;
-        for (long u = 0; u < len; u++) {
-            double su = sc[g0 + u];
-            long beat = 0;
-            for (long v = 0; v < len; v++) {
-                double sv = sc[g0 + v];
-                beat += sv > su || (sv == su && v < u);
-            }
-            keep[g0 + u] = (uint8_t)(beat < n);
-        }
-    }
+/* One row's selection from its scores (doubles, or their 64-bit image for top-k). */
+static long select_row(const ctx_t *c, double *sc, long nc, uint64_t *work, int32_t *list) {
+    if (c->mode == MODE_TOPK) return topk_select((const uint64_t *)sc, nc, c->topk, work, list);
+    return nm_select(sc, nc, c->nm_n, c->nm_m, list);
 }
 
 int run_topk_nm(ctx_t *c) {
-    const long S = c->S, D = c->D;
+    const long S = c->S, D = c->D, m = c->nm_m;
+    const int as_keys = c->mode == MODE_TOPK;
     runctx_t r = {attend_lookup(c->prec, c->lmul), xmalloc(attend_scratch_bytes(c, S)),
                   xmalloc((size_t)D * 4), 0};
-    double *qsum = xmalloc((size_t)D * 8), *sc = xmalloc((size_t)S * 8), *tmp = xmalloc((size_t)S * 8);
-    uint8_t *keep = xmalloc((size_t)S);
+    double *qsum = xmalloc((size_t)D * 2 * 8), *sc = xmalloc((size_t)(S + m) * 2 * 8);
+    double *sc1 = sc + S + m;
+    uint64_t *work = xmalloc((size_t)S * 3 * 8);
     int32_t *list = xmalloc((size_t)S * 4);
     for (long g = 0; g < c->Hkv; g++) {
-        float *kf = key_floats(c, g);
-        for (long i = 0; i < S; i++) {
-            const long nc = c->causal ? i + 1 : S; /* candidates: a prefix of the keys */
+        double *kt = key_columns_f64(c, g);
+        /* rows in pairs: each K column load scores both (row i+1's candidates cover row i's) */
+        for (long i = 0; i < S; i += 2) {
+            const int two = i + 1 < S;
+            const long nc0 = c->causal ? i + 1 : S, nc1 = c->causal ? i + 2 : S;
             query_sum(c, g, i, r.tmpf, qsum);
-            dot_keys_f64(qsum, kf, D, nc, sc);
-            if (c->mode == MODE_TOPK)
-                topk_keep(sc, nc, c->topk, tmp, keep);
-            else
-                nm_keep(sc, nc, c->nm_n, c->nm_m, keep);
-            long n = compress_true(keep, nc, 0, list);
-            attend_group(c, &r, g, i, list, n);
+            if (two) query_sum(c, g, i + 1, r.tmpf, qsum + D);
+            score_rows(qsum, two ? qsum + D : NULL, kt, S, D, two ? nc1 : nc0, as_keys, sc, sc1);
+            attend_group(c, &r, g, i, list, select_row(c, sc, nc0, work, list));
+            if (two) attend_group(c, &r, g, i + 1, list, select_row(c, sc1, nc1, work, list));
         }
+        free(kt);
     }
     return 0;
 }
