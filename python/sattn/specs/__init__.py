@@ -140,10 +140,17 @@ def bsr_tables(
     else:
         # one KV head at a time: the same values, but float64 copies of 1/g of the data
         # (whole-tensor copies exceed malloc's reuse threshold and page-fault on every call)
+        # fp32 without GQA sums: the float32 values are the float64 operands exactly, and
+        # block_scores widens them block by block (no 8 MB float64 copies at all)
         one = Shape(shape.group, s, shape.head_dim, shape.group)
+        as_is = (shape.group == 1 and params.precision == "fp32"
+                 and q.dtype == np.float32 and k.dtype == np.float32)
         scores = []
         for i in range(g):
-            qsum, ks = group_operands(params, one, q[i * shape.group:(i + 1) * shape.group],
-                                      k[i:i + 1])
+            if as_is:
+                qsum, ks = q[i:i + 1], k[i:i + 1]
+            else:
+                qsum, ks = group_operands(params, one, q[i * shape.group:(i + 1) * shape.group],
+                                          k[i:i + 1])
             scores.append(bsr.block_scores(qsum[0], ks[0], b))
     return tuple(bsr.table_from_scores(shape, params, sc) for sc in scores)
