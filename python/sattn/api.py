@@ -252,11 +252,8 @@ def run_rvv_from_mlir(
 def _autotune(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
               options: dict[str, Any]) -> tuple[AttentionParams, dict[str, Any], str]:
     """Run the RVV autotuner (``sattn.backends.rvv.autotune``) and adopt its winner."""
-    try:
-        from sattn.backends.rvv import autotune as tuner
-    except ImportError:
-        raise SattnError("autotune: the RVV autotuner (sattn.backends.rvv.autotune) is not "
-                         "available in this build") from None
+    from sattn.backends.rvv import autotune as tuner
+
     best = tuner.autotune(params, q, k, v, **{k_: v_ for k_, v_ in options.items()
                                                if k_ in ("vlen",)})
     return best.params, {**options, **best.options}, best.line()
