@@ -258,6 +258,15 @@ static long split_u64(const uint64_t *a, long n, uint64_t pivot, uint64_t *ge, u
     return nge;
 }
 
+/* Append the key ids j.. whose bit is set in keep (one strip of vl keys) to out[cnt..];
+ * returns the new count. Shared by the top-k and N:M emit passes. */
+static inline long emit_kept(int32_t *out, long cnt, long j, vbool8_t keep, size_t vl) {
+    vuint32m4_t ids = __riscv_vadd_vx_u32m4(__riscv_vid_v_u32m4(vl), (uint32_t)j, vl);
+    long c = (long)__riscv_vcpop_m_b8(keep, vl);
+    __riscv_vse32_v_u32m4((uint32_t *)out + cnt, __riscv_vcompress_vm_u32m4(ids, keep, vl), (size_t)c);
+    return cnt + c;
+}
+
 /*
  * Top-k of the float64 group scores of keys j < n given as their order-preserving 64-bit image
  * (score_rows), ties to the lower index, written to out in ascending order; returns the count
@@ -315,10 +324,7 @@ long topk_select(const uint64_t *key, long n, long k, uint64_t *work, int32_t *o
             need_eq -= ce < need_eq ? ce : need_eq;
             keep = __riscv_vmor_mm_b8(keep, eq, vl);
         }
-        vuint32m4_t ids = __riscv_vadd_vx_u32m4(__riscv_vid_v_u32m4(vl), (uint32_t)j, vl);
-        long c = (long)__riscv_vcpop_m_b8(keep, vl);
-        __riscv_vse32_v_u32m4((uint32_t *)out + cnt, __riscv_vcompress_vm_u32m4(ids, keep, vl), (size_t)c);
-        cnt += c;
+        cnt = emit_kept(out, cnt, j, keep, vl);
         j += (long)vl;
     }
     return cnt;
@@ -354,10 +360,7 @@ long nm_select(double *sc, long n, long nkeep, long m, int32_t *out) {
             beat = __riscv_vadd_vx_u64m8_mu(b, beat, beat, 1, vl);
         }
         vbool8_t keep = __riscv_vmsltu_vx_u64m8_b8(beat, (uint64_t)nkeep, vl);
-        vuint32m4_t ids = __riscv_vadd_vx_u32m4(__riscv_vid_v_u32m4(vl), (uint32_t)j, vl);
-        long c = (long)__riscv_vcpop_m_b8(keep, vl);
-        __riscv_vse32_v_u32m4((uint32_t *)out + cnt, __riscv_vcompress_vm_u32m4(ids, keep, vl), (size_t)c);
-        cnt += c;
+        cnt = emit_kept(out, cnt, j, keep, vl);
         j += (long)vl;
     }
     return cnt;
