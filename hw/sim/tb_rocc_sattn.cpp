@@ -462,10 +462,11 @@ int main(int argc, char **argv) {
     if (!f) fail(2, "cannot write output file '%s'", args.out.c_str());
   }
   const double ideal = (double)pairs * D * 2.0 / lanes;
-  std::printf("verilator_tb: completed spec=%s precision=%s heads=%lld kv_heads=%lld S=%lld D=%lld "
-              "num_keys=%lld jobs=%lld total_cycles=%" PRIu64 " mem_read_bytes=%" PRIu64
-              " mem_write_bytes=%" PRIu64 " lat=%d bw=%g\n",
-              spec.c_str(), prec.c_str(), H, G, S, D, nkeys, jobs, total, sys.served_read,
+  // existing scripts read the integer after "completed in": it is the RTL's total_cycles
+  std::printf("verilator_tb: completed in %" PRIu64 " cycles spec=%s precision=%s heads=%lld "
+              "kv_heads=%lld S=%lld D=%lld num_keys=%lld jobs=%lld total_cycles=%" PRIu64
+              " mem_read_bytes=%" PRIu64 " mem_write_bytes=%" PRIu64 " lat=%d bw=%g\n",
+              total, spec.c_str(), prec.c_str(), H, G, S, D, nkeys, jobs, total, sys.served_read,
               sys.received_write, args.lat, args.bw);
   std::printf("rocc_counters(rtl): gather_cycles=%" PRIu64 " mac_cycles=%" PRIu64 " dma_bytes=%" PRIu64
               " dma_q=%" PRIu64 " dma_k=%" PRIu64 " dma_out=%" PRIu64 " total_cycles=%" PRIu64

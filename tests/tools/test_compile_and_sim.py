@@ -43,10 +43,15 @@ def test_spec_example_prints_the_design_lines_and_passes(tmp_path):
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
     assert re.search(r"^spec=block_local_global checksum=-?[0-9.]+$", text, re.MULTILINE)
-    assert re.search(r"^verilator_tb: completed .*total_cycles=\d+", text, re.MULTILINE)
+    # existing scripts read the integer after "completed in" (design brief): the total cycles
+    done = re.search(r"^verilator_tb: completed in (\d+) cycles .*total_cycles=(\d+)", text,
+                     re.MULTILINE)
+    assert done and int(done[1]) == int(done[2]) > 0
     m = re.search(r"^rocc_counters\(rtl\): gather_cycles=(\d+) mac_cycles=(\d+) dma_bytes=(\d+) "
                   r"dma_q=(\d+) dma_k=(\d+) dma_out=(\d+)", text, re.MULTILINE)
     assert m and int(m[3]) == int(m[4]) + int(m[5])
+    rtl_total = re.search(r"^rocc_counters\(rtl\): .* total_cycles=(\d+)", text, re.MULTILINE)
+    assert rtl_total and int(done[1]) == int(rtl_total[1])  # N is the RTL's counter
     assert re.search(r"^spec_info: global_tokens=8 gqa_group_size=1 comp_block_size=0 nm=\(0,0\) "
                      r"lsh_buckets=0 keep_ratio=[0-9.]+", text, re.MULTILINE)
     assert re.search(r"^rocc_hw: ver=0x[0-9a-f]+ caps=0x[0-9a-f]+ \[bsr=1 sw=1 gqa=1 comp=1\]", text, re.MULTILINE)

@@ -110,6 +110,26 @@ def test_counters_follow_their_definitions(driver, precision):
     assert c["model_ideal_mac_cycles"] == pytest.approx(c["pairs"] * d * 2 / c["lanes"], rel=1e-6)
 
 
+@pytest.mark.parametrize("latency", [5, 40])
+def test_completion_line_leads_with_the_total_cycles(driver, latency):
+    """Existing scripts read ``verilator_tb: completed in <N> ...`` with N an integer (design
+    brief): N is the RTL's total_cycles counter, and today's fields follow."""
+    import re
+
+    p, q, k, v = make(spec="bsr", block_size=8, keep_ratio=0.5)
+    r = driver.run(p, q, k, v, latency=latency)
+    done = [ln for ln in r.lines if ln.startswith("verilator_tb: completed")]
+    assert len(done) == 1
+    m = re.match(r"verilator_tb: completed in (\d+) cycles spec=bsr precision=fp32 heads=2 "
+                 r"kv_heads=2 S=32 D=16 num_keys=32 jobs=\d+ total_cycles=(\d+) "
+                 r"mem_read_bytes=(\d+) mem_write_bytes=(\d+) lat=(\d+) ", done[0])
+    assert m, done[0]
+    n = int(m[1])
+    assert n == r.counters["total_cycles"] == int(m[2])
+    assert n >= r.counters["busy_cycles"] >= r.counters["mac_cycles"] > 0
+    assert int(m[3]) == r.counters["mem_read_bytes"] and int(m[5]) == latency
+
+
 def test_doubling_kept_blocks_doubles_mac_cycles(driver):
     runs = []
     for keep in (0.25, 0.5):
