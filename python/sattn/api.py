@@ -7,12 +7,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sattn.diagnostics import once
 from sattn.errors import SattnError
 from sattn.frontend import hints_applied
 from sattn.ir.schema import AttentionParams, params_from_dict
@@ -28,13 +30,14 @@ PIPELINE_OF: dict[str, str] = {
 
 def load_op(
     mlir: str | Path, *, pipeline: str | None = "sattn-lower-rvv", op: int | None = None,
-    text: bool = False, need_spec: bool = True,
+    text: bool = False, need_spec: bool = True, strict_attributes: bool = False,
 ) -> AttentionParams:
     """The parameters of one attention op of an MLIR file (``op`` picks one of several), with
-    ``spec`` selected (by the pipeline, else by the selector unless ``need_spec`` is False)."""
+    ``spec`` selected (by the pipeline, else by the selector unless ``need_spec`` is False).
+    ``strict_attributes``: attributes nothing reads are an error, not a warning."""
     from sattn.frontend import load_params
 
-    ops = load_params(mlir, pipeline=pipeline, text=text)
+    ops = load_params(mlir, pipeline=pipeline, text=text, strict_attributes=strict_attributes)
     name = "<string>" if text else str(mlir)
     if op is None:
         if len(ops) > 1:
@@ -60,6 +63,7 @@ def run(
     seed: int = 0,
     op: int | None = None,
     compare: bool = False,
+    strict_attributes: bool = False,
     **options: Any,
 ) -> RunResult:
     """Run one attention op of ``mlir`` on ``backend`` (reference, rvv or rocc).
@@ -67,7 +71,8 @@ def run(
     ``q``/``k``/``v`` are arrays or ``.npy`` paths (all three or none); without them the
     deterministic synthetic data of the op's shape is used (``seed`` varies it). With
     ``compare`` the output tensor is checked against the reference (``result.verdict``, and
-    the verdict line is part of ``str(result)``). ``options`` go to the backend's runner.
+    the verdict line is part of ``str(result)``). ``strict_attributes`` makes attributes
+    nothing reads an error instead of a warning. ``options`` go to the backend's runner.
     """
     from sattn.backends import get_backend
     from sattn.reference.data import resolve_inputs
@@ -75,7 +80,8 @@ def run(
     if backend not in PIPELINE_OF:
         raise SattnError(f"unknown backend '{backend}' (choose from {', '.join(PIPELINE_OF)})")
     with hints_applied(target_env(backend)):
-        params = load_op(mlir, pipeline=PIPELINE_OF[backend], op=op)
+        params = load_op(mlir, pipeline=PIPELINE_OF[backend], op=op,
+                         strict_attributes=strict_attributes)
     _, qa, ka, va = resolve_inputs(params, q, k, v, seed)
     result = get_backend(backend).run(params, qa, ka, va, **options)
     return _compared(result, params, qa, ka, va) if compare else result
@@ -132,29 +138,47 @@ def _mlir_attr(name: str, value: Any) -> str:
         return f'{name} = "{value}"'
     if isinstance(value, float):
         return f"{name} = {value!r} : f64"
+    if not isinstance(value, int):  # an xDSL attribute (a discardable one, kept as written)
+        import io
+
+        from xdsl.printer import Printer
+
+        buf = io.StringIO()
+        Printer(stream=buf).print_attribute(value)
+        return f"{name} = {buf.getvalue()}"
     return f"{name} = {int(value)} : i64"
 
 
-def mlir_for(attrs: dict[str, Any]) -> str:
-    """MLIR text of one ``sattn.sparse_attention`` op with ``attrs`` (plain Python values, in the
-    generic form of the spec's examples). Values are written as given: the parser and the
-    verifier judge them, exactly as for a file."""
+def mlir_for(attrs: dict[str, Any], *, loc: str | None = None) -> str:
+    """MLIR text of one ``sattn.sparse_attention`` op with ``attrs`` (plain Python values or
+    xDSL attributes, in the generic form of the spec's examples). Values are written as given:
+    the parser and the verifier judge them, exactly as for a file. ``loc`` (``file:line:col``)
+    becomes the op's ``loc(...)``: errors and warnings then name where the op came from."""
     body = ", ".join(_mlir_attr(n, v) for n, v in attrs.items())
-    return f'module {{\n  "sattn.sparse_attention"() {{ {body} }} : () -> ()\n}}\n'
+    where = ""
+    if loc:
+        file, line, col = loc.rsplit(":", 2)
+        where = f" loc({json.dumps(file)}:{line}:{col})"
+    return f'module {{\n  "sattn.sparse_attention"() {{ {body} }} : () -> (){where}\n}}\n'
 
 
 def with_overrides(mlir: str | Path, overrides: dict[str, Any], *, op: int | None = None,
-                   text: bool = False) -> str:
+                   text: bool = False, strict_attributes: bool = False,
+                   keep_location: bool = False) -> str:
     """MLIR text of one ``sattn.sparse_attention`` whose attributes are those of ``mlir``'s op
     with ``overrides`` applied (what the runners' ``--precision``, ``--dilation``, ... flags
     do), so that selection and lowering see the overridden values. Unknown or ill-typed
-    overrides are rejected by the schema with the attribute's name."""
+    overrides are rejected by the schema with the attribute's name. Discardable attributes of
+    the op are kept as written (``strict_attributes`` refuses them); the shape of operand types
+    becomes ``seq_len``/``head_dim``/``num_heads``/``batch`` attributes. ``keep_location``
+    gives the op the location of the original (errors and warnings then name that file)."""
     from sattn.frontend import attention_ops, parse_module, read_source
-    from sattn.ir.dialect import located
+    from sattn.ir.dialect import located, location_of, unknown_attributes
     from sattn.ir.schema import coerce
 
     src, name = (str(mlir), "<string>") if text else read_source(mlir)
-    ops = [o for o in attention_ops(parse_module(src, name)) if o.name == "sattn.sparse_attention"]
+    module = parse_module(src, name, strict_attributes=strict_attributes)
+    ops = [o for o in attention_ops(module) if o.name == "sattn.sparse_attention"]
     if not ops:
         raise SattnError(f"{name}: no sattn.sparse_attention op to apply the overrides to")
     if op is None and len(ops) > 1:
@@ -170,7 +194,9 @@ def with_overrides(mlir: str | Path, overrides: dict[str, Any], *, op: int | Non
         params_from_dict(attrs)  # cross-attribute rules (nm_n <= nm_m, heads % group, ...)
     except SattnError as e:
         raise SattnError(located(target, f"override: {e}")) from None
-    return mlir_for(attrs)
+    for unknown in unknown_attributes(target):
+        attrs[unknown] = target.attributes[unknown]
+    return mlir_for(attrs, loc=location_of(target) if keep_location else None)
 
 
 def target_env(backend: str) -> dict[str, str]:
@@ -186,11 +212,15 @@ def target_env(backend: str) -> dict[str, str]:
 
 def _load_with_hints(mlir: str | Path, pipeline: str, env: dict[str, str],
                      overrides: dict[str, Any] | None, op: int | None,
-                     backend: str) -> AttentionParams:
-    with hints_applied({**target_env(backend), **env}):
+                     backend: str, strict_attributes: bool = False) -> AttentionParams:
+    with hints_applied({**target_env(backend), **env}), once():
         if overrides and any(v is not None for v in overrides.values()):
-            return load_op(with_overrides(mlir, overrides, op=op), pipeline=pipeline, text=True)
-        return load_op(mlir, pipeline=pipeline, op=op)
+            # the rewritten op keeps the original's location, so its warnings are the same
+            # lines as the first parse's and `once` prints them once
+            text = with_overrides(mlir, overrides, op=op, strict_attributes=strict_attributes,
+                                  keep_location=True)
+            return load_op(text, pipeline=pipeline, text=True)
+        return load_op(mlir, pipeline=pipeline, op=op, strict_attributes=strict_attributes)
 
 
 def _compared(result: RunResult, params: AttentionParams, q: np.ndarray, k: np.ndarray,
@@ -220,6 +250,7 @@ def run_rvv_from_mlir(
     op: int | None = None,
     overrides: dict[str, Any] | None = None,
     compare: bool = True,
+    strict_attributes: bool = False,
     **options: Any,
 ) -> RunResult:
     """Lower ``path`` with ``sattn-lower-rvv`` and run it on the RVV kernels under qemu.
@@ -229,14 +260,16 @@ def run_rvv_from_mlir(
     ``autotune`` first measures the kernel configurations of the selected spec and runs the
     best one (its ``autotune:`` line is in the result). ``options`` go to the RVV runner
     (``vlen``, ``lmul``, ``keep``). With ``compare`` the output tensor is checked against the
-    reference and the verdict line is part of ``str(result)``.
+    reference and the verdict line is part of ``str(result)``. ``strict_attributes`` makes
+    attributes nothing reads an error instead of a warning.
     """
     from sattn.backends.rvv import runner
     from sattn.reference.data import resolve_inputs
 
     env, _, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes,
                                 use_hw_probe=use_hw_probe)
-    params = _load_with_hints(path, "sattn-lower-rvv", env, overrides, op, "rvv")
+    params = _load_with_hints(path, "sattn-lower-rvv", env, overrides, op, "rvv",
+                              strict_attributes)
     _, qa, ka, va = resolve_inputs(params, q, k, v, seed)
     tune_line = None
     if autotune:
@@ -273,11 +306,13 @@ def compile_and_sim(
     op: int | None = None,
     overrides: dict[str, Any] | None = None,
     compare: bool = True,
+    strict_attributes: bool = False,
     **options: Any,
 ) -> RunResult:
     """Lower ``path`` with ``sattn-lower-rocc`` and run it on the RoCC RTL under Verilator.
 
-    Same hints, inputs and overrides as :func:`run_rvv_from_mlir`; ``str(result)`` holds the
+    Same hints, inputs, overrides and ``strict_attributes`` as :func:`run_rvv_from_mlir`;
+    ``str(result)`` holds the
     simulator's lines (``verilator_tb:``, ``rocc_counters(rtl):``, ``spec_info:``,
     ``rocc_hw:``, ``rocc_util:``) and, with ``compare``, the verdict line ending in
     ``-> PASS`` or ``-> FAIL`` (``result.verdict``). ``options`` go to the RoCC driver
@@ -288,7 +323,8 @@ def compile_and_sim(
 
     env, info, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw,
                                    l1_bytes=l1_bytes, use_hw_probe=use_hw_probe)
-    params = _load_with_hints(path, "sattn-lower-rocc", env, overrides, op, "rocc")
+    params = _load_with_hints(path, "sattn-lower-rocc", env, overrides, op, "rocc",
+                              strict_attributes)
     if info is not None and not info.supports(params.precision):
         raise SattnError(f"precision '{params.precision}' is not supported by the RoCC hardware "
                          f"(caps=0x{info.caps:04x} lists {', '.join(info.precisions)})")
@@ -330,17 +366,19 @@ def compile(
     prefer_bsr: bool = False,
     prefer_sw: bool = False,
     l1_bytes: int | None = None,
+    strict_attributes: bool = False,
 ) -> Module:
     """Parse MLIR (text, or a :class:`~pathlib.Path` to a file), verify it and run ``pipeline``
     (``None``: none; e.g. ``"sattn-lower-rocc"`` or ``"builtin.module(sattn-select-spec)"``).
-    Errors are one-line :class:`SattnError` naming the op, attribute and location."""
+    Errors are one-line :class:`SattnError` naming the op, attribute and location; attributes
+    nothing reads are kept with a warning (an error with ``strict_attributes``)."""
     from sattn.frontend import make_context, module_params, parse_module, read_source, run_pipeline
 
     src, name = read_source(mlir) if isinstance(mlir, Path) else (str(mlir), "<string>")
     env = hint_env(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes)
     with hints_applied(env):
         ctx = make_context()
-        module = parse_module(src, name, ctx=ctx)
+        module = parse_module(src, name, ctx=ctx, strict_attributes=strict_attributes)
         if pipeline:
             run_pipeline(module, pipeline, ctx)
         params = module_params(module)
@@ -355,13 +393,14 @@ def pattern(
     v: np.ndarray | str | Path | None = None,
     seed: int = 0,
     op: int | None = None,
+    strict_attributes: bool = False,
 ):
     """The :class:`~sattn.specs.selection.Selection` the selected spec makes on the op's
     inputs (the given tensors, else the synthetic data of its shape)."""
     from sattn.reference.data import resolve_inputs
     from sattn.specs import select_indices
 
-    params = load_op(mlir, op=op)
+    params = load_op(mlir, op=op, strict_attributes=strict_attributes)
     shape, qa, ka, _ = resolve_inputs(params, q, k, v, seed)
     return select_indices(params, shape, qa, ka)
 
@@ -383,6 +422,7 @@ class Comparison:
         return all(v.passed for v in self.verdicts.values())
 
 
+@once()  # each discardable attribute is warned about once, not once per backend
 def compare(
     mlir: str | Path,
     backends: tuple[str, ...] | list[str] = ("reference", "rvv", "rocc"),
@@ -399,10 +439,12 @@ def compare(
     op: int | None = None,
     overrides: dict[str, Any] | None = None,
     options: dict[str, dict[str, Any]] | None = None,
+    strict_attributes: bool = False,
 ) -> Comparison:
     """Run ``mlir`` on each backend (each lowered by its own pipeline) with the same Q, K, V and
     compare every output tensor with the reference. ``options`` maps a backend to its runner
-    options (e.g. ``{"rvv": {"vlen": 512}}``)."""
+    options (e.g. ``{"rvv": {"vlen": 512}}``); ``strict_attributes`` as in :func:`run`
+    (otherwise each attribute nothing reads is warned about once, not once per backend)."""
     from sattn.backends import get_backend
     from sattn.reference.data import resolve_inputs
 
@@ -416,7 +458,7 @@ def compare(
     inputs = None
     out = Comparison({})
     for b in dict.fromkeys(names):
-        params = _load_with_hints(mlir, PIPELINE_OF[b], env, overrides, op, b)
+        params = _load_with_hints(mlir, PIPELINE_OF[b], env, overrides, op, b, strict_attributes)
         if inputs is None:
             inputs = resolve_inputs(params, q, k, v, seed)[1:]
         qa, ka, va = inputs

@@ -1,10 +1,11 @@
 """From MLIR text to validated attention parameters: parse once, verify, lower, read back.
 
 Every tool enters here. :func:`parse_module` parses (recording each sattn op's ``file:line:col``
-so the verifier and the passes can say where a problem is), :func:`verify_module` turns xDSL's
-verification failures into one-line :class:`SattnError`, :func:`run_pipeline` applies a named
-pass pipeline, and :func:`load_params` does all of it and returns one
-:class:`AttentionParams` per attention op.
+so the verifier and the passes can say where a problem is), reports the attributes nothing
+reads (:func:`check_unknown_attributes`: one warning each, or with ``strict_attributes`` the
+error), :func:`verify_module` turns xDSL's verification failures into one-line
+:class:`SattnError`, :func:`run_pipeline` applies a named pass pipeline, and
+:func:`load_params` does all of it and returns one :class:`AttentionParams` per attention op.
 """
 
 from __future__ import annotations
@@ -93,11 +94,14 @@ def parse_module(
     ctx: Context | None = None,
     first_line: int = 1,
     verify: bool = True,
+    strict_attributes: bool = False,
 ) -> ModuleOp:
     """Parse MLIR text into a module (and verify it); errors become one-line SattnError.
 
     ``first_line`` is the line number of ``text``'s first line in ``filename`` (for
-    ``--split-input-file`` chunks).
+    ``--split-input-file`` chunks). Attributes of ``sattn.sparse_attention`` that nothing reads
+    are kept with one warning each, or refused when ``strict_attributes`` is set
+    (:func:`check_unknown_attributes`).
     """
     global _PARSER_CLASS
     from xdsl.utils.exceptions import DiagnosticException, ParseError
@@ -136,9 +140,45 @@ def parse_module(
         loc = parser._current_token.span.get_location()
         raise SattnError(f"{filename}:{loc.line + first_line - 1}:{loc.col}: {_one_line(e)}") from None
     parser.attach_locations()
+    check_unknown_attributes(module, strict=strict_attributes)
     if verify:
         verify_module(module)
     return module
+
+
+def check_unknown_attributes(module: ModuleOp, *, strict: bool = False) -> None:
+    """Attributes of a ``sattn.sparse_attention`` that nothing reads are discardable, as in
+    MLIR: each gets one warning line (``file:line:col: warning: 'sattn.sparse_attention' unknown
+    attribute 'windw_size' (did you mean 'window_size'?); kept and ignored``, see
+    :func:`sattn.diagnostics.warn`) and travels through the lowerings untouched. ``strict``
+    makes the first one an error instead."""
+    from sattn.diagnostics import warn
+    from sattn.ir.dialect import (
+        SparseAttentionOp,
+        located,
+        unknown_attribute_message,
+        unknown_attributes,
+    )
+
+    for op in module.walk():
+        if not isinstance(op, SparseAttentionOp):
+            continue
+        for name in unknown_attributes(op):
+            message = unknown_attribute_message(op, name)
+            if strict:
+                raise SattnError(located(op, message))
+            warn(_diagnostic("warning", f"{message}; kept and ignored", op))
+
+
+def _diagnostic(severity: str, message: str, op):
+    from xdsl.dialects.builtin import FileLineColLoc
+
+    from sattn.diagnostics import Diagnostic
+
+    loc = op.location
+    if isinstance(loc, FileLineColLoc):
+        return Diagnostic(severity, message, loc.filename.data, loc.line.data, loc.column.data)
+    return Diagnostic(severity, message)
 
 
 def verify_module(module: ModuleOp) -> None:
@@ -214,11 +254,13 @@ def load_params(
     *,
     pipeline: str | None = "sattn-lower-rvv",
     text: bool = False,
+    strict_attributes: bool = False,
 ) -> list[AttentionParams]:
     """Parse, verify and lower an MLIR file (or ``text=True``: MLIR text); return one
     :class:`AttentionParams` per attention op after the pipeline (per lowered call; per
     ``sattn.sparse_attention`` when ``pipeline`` is None), with ``spec`` set to the selected
-    spec and every pass marker / record in ``.extra``.
+    spec and every pass marker / record (and every discardable attribute) in ``.extra``.
+    ``strict_attributes`` refuses attributes nothing reads instead of warning.
 
     Selector hints come from the environment (SATTN_PREFER_BSR, SATTN_FORCE_SPEC, ...).
     """
@@ -227,7 +269,7 @@ def load_params(
     else:
         src, name = read_source(source)
     ctx = make_context()
-    module = parse_module(src, name, ctx=ctx)
+    module = parse_module(src, name, ctx=ctx, strict_attributes=strict_attributes)
     if pipeline:
         run_pipeline(module, pipeline, ctx)
     out = module_params(module)

@@ -65,6 +65,9 @@ CASES: dict[str, tuple[str | None, tuple[str, ...]]] = {
 
 GOOD = "module {\n  " + OP.format(attrs=f"window_size = 2 : i64, {SHAPE}") + "\n}\n"
 
+#: Cases that are errors only with ``--strict-attributes`` (without it: warnings, see below).
+STRICT_CASES = {"unknown_attr"}
+
 
 def _check_clean_failure(tmp_path: Path, proc, prog: str, needles, before: set[str]) -> None:
     line = assert_one_line_error(proc, *needles)
@@ -94,10 +97,34 @@ def test_bad_mlir_is_one_line_and_writes_nothing(tmp_path: Path, tool: str, case
     before = {p.name for p in tmp_path.iterdir()}
     # sattn-opt takes the file as a positional argument, everyone else as --mlir
     args = [*argv, "bad.mlir"] if tool == "sattn_opt" else [*argv, "--mlir", "bad.mlir"]
+    if case in STRICT_CASES:
+        args.append("--strict-attributes")
     proc = run_cmd(args, cwd=tmp_path)
     _check_clean_failure(tmp_path, proc, prog, needles, before)
     for out in outputs:
         assert not (tmp_path / out).exists()
+
+
+@pytest.mark.parametrize("tool", list(TOOLS))
+def test_unknown_attributes_warn_once_and_the_tool_runs(tmp_path: Path, tool: str) -> None:
+    """Without --strict-attributes every tool keeps attributes it does not know: exactly one
+    warning line each on stderr (location and did-you-mean hint), however many times the tool
+    parses and lowers the file, and the run succeeds and writes its outputs."""
+    _prog, argv, outputs = TOOLS[tool]
+    attrs = f'pattern = "block_topk", windw_size = 8 : i64, window_size = 2 : i64, {SHAPE}'
+    (tmp_path / "u.mlir").write_text("module {\n  " + OP.format(attrs=attrs) + "\n}\n")
+    args = [*argv, "u.mlir"] if tool == "sattn_opt" else [*argv, "--mlir", "u.mlir"]
+    proc = run_cmd(args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    warnings = [ln for ln in proc.stderr.splitlines() if "warning" in ln]
+    assert warnings == [
+        "u.mlir:2:3: warning: 'sattn.sparse_attention' unknown attribute 'pattern'; kept and ignored",
+        ("u.mlir:2:3: warning: 'sattn.sparse_attention' unknown attribute 'windw_size' "
+        "(did you mean 'window_size'?); kept and ignored"),
+    ], proc.stderr
+    for out in outputs:
+        assert (tmp_path / out).is_file()
 
 
 def _save_qkv(tmp_path: Path, k_seq: int) -> list[str]:

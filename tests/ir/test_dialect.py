@@ -5,6 +5,7 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
+from sattn.diagnostics import collecting, once
 from sattn.errors import SattnError
 from sattn.frontend import parse_module
 from sattn.ir.attrs import from_py, int_array, to_py
@@ -69,8 +70,8 @@ def test_operands_give_shape_and_group() -> None:
 )
 def test_bad_attributes_are_rejected_with_location(attrs: str, message: str) -> None:
     text = f'module {{\n\n    "sattn.sparse_attention"() {{ {attrs} }} : () -> ()\n}}\n'
-    with pytest.raises(SattnError) as err:
-        parse_module(text, "in.mlir")
+    with pytest.raises(SattnError) as err:  # strict: an unknown name is the error of today
+        parse_module(text, "in.mlir", strict_attributes=True)
     msg = str(err.value)
     assert msg.startswith("in.mlir:3:5: 'sattn.sparse_attention' ")
     assert message in msg
@@ -84,9 +85,77 @@ def test_calls_need_spec_but_accept_backend_annotations() -> None:
     op = m.body.block.first_op
     assert isinstance(op, RoccCallOp)
     assert op.params().extra["backend_note"] == "x"
-    # ... while the user-facing op rejects them
-    with pytest.raises(SattnError, match="unknown attribute 'backend_note'"):
-        parse_module('"sattn.sparse_attention"() {backend_note = "x"} : () -> ()')
+    # ... silently: they are the backends' annotations, not the user's
+    with collecting() as warnings:
+        parse_module('"sattn.rocc_call"() {spec = "bsr", backend_note = "x"} : () -> ()')
+    assert warnings == []
+
+
+def test_unknown_attributes_are_kept_with_one_warning_each() -> None:
+    """Discardable attributes, as in MLIR: kept (in params().extra, never read), one warning
+    per attribute with the location and a did-you-mean hint; strict makes the first an error."""
+    text = ('module {\n  "sattn.sparse_attention"() {pattern = "block_topk", windw_size = 3 : i64, '
+            'window_size = 2 : i64, softmax_mode = "logsumexp"} : () -> ()\n}\n')
+    with collecting() as warnings:
+        m = parse_module(text, "in.mlir")
+    assert [str(w) for w in warnings] == [
+        "in.mlir:2:3: warning: 'sattn.sparse_attention' unknown attribute 'pattern'; kept and ignored",
+        ("in.mlir:2:3: warning: 'sattn.sparse_attention' unknown attribute 'windw_size' "
+        "(did you mean 'window_size'?); kept and ignored"),
+        "in.mlir:2:3: warning: 'sattn.sparse_attention' unknown attribute 'softmax_mode'; kept and ignored",
+    ]
+    op = next(o for o in m.walk() if isinstance(o, SparseAttentionOp))
+    p = op.params()
+    assert p.window_size == 2 and p.extra == {"pattern": "block_topk", "windw_size": 3,
+                                               "softmax_mode": "logsumexp"}
+    # the same params as without the unknown attributes: nothing reads them
+    plain = parse_module('"sattn.sparse_attention"() {window_size = 2 : i64} : () -> ()')
+    assert p == next(o for o in plain.walk() if isinstance(o, SparseAttentionOp)).params()
+    with pytest.raises(SattnError) as err:
+        parse_module(text, "in.mlir", strict_attributes=True)
+    assert str(err.value) == "in.mlir:2:3: 'sattn.sparse_attention' unknown attribute 'pattern'"
+
+
+def test_warnings_are_printed_once_per_scope(capsys) -> None:
+    text = '"sattn.sparse_attention"() {pattern = "x"} : () -> ()'
+    parse_module(text, "a.mlir")
+    parse_module(text, "a.mlir")
+    assert capsys.readouterr().err.count("unknown attribute 'pattern'") == 2  # two parses
+    with once():
+        parse_module(text, "a.mlir")
+        with once():
+            parse_module(text, "a.mlir")
+        parse_module(text, "b.mlir")  # another place: its own warning
+    err = capsys.readouterr().err
+    assert err == ("a.mlir:1:1: warning: 'sattn.sparse_attention' unknown attribute 'pattern'; "
+                   "kept and ignored\n"
+                   "b.mlir:1:1: warning: 'sattn.sparse_attention' unknown attribute 'pattern'; "
+                   "kept and ignored\n")
+
+
+def test_rank4_operands_give_shape_and_batch() -> None:
+    def params(types: str, attrs: str = ""):
+        q, k, v = types.split(";")
+        m = parse_module(
+            f'%q, %k, %v = "test.m"() : () -> ({q}, {k}, {v})\n'
+            f'"sattn.sparse_attention"(%q, %k, %v) {{{attrs}}} : ({q}, {k}, {v}) -> ()\n')
+        return next(o for o in m.walk() if isinstance(o, SparseAttentionOp)).params()
+
+    p = params("tensor<3x4x32x16xf32>;tensor<3x2x32x16xf32>;tensor<3x2x32x16xf32>")
+    assert (p.batch, p.num_heads, p.seq_len, p.head_dim, p.gqa_group_size) == (3, 4, 32, 16, 2)
+    shape = p.shape()
+    assert (shape.heads, shape.seq_len, shape.head_dim, shape.group) == (4, 32, 16, 2)
+    # rank 3 and 2 as before: no batch recorded
+    assert params("tensor<2x8x4xf32>;tensor<1x8x4xf32>;tensor<1x8x4xf32>").batch is None
+    assert params("tensor<8x4xf32>;tensor<8x4xf32>;tensor<8x4xf32>").batch is None
+    assert params("tensor<1x1x8x4xf32>;tensor<1x1x8x4xf32>;tensor<1x1x8x4xf32>",
+                  "batch = 1 : i64").batch == 1
+    with pytest.raises(SattnError, match="operands Q and K disagree on the batch B: 2 vs 1"):
+        params("tensor<2x1x8x4xf32>;tensor<1x1x8x4xf32>;tensor<1x1x8x4xf32>")
+    with pytest.raises(SattnError, match=r"attribute 'seq_len'=9 disagrees with the operand types \(8\)"):
+        params("tensor<1x1x8x4xf32>;tensor<1x1x8x4xf32>;tensor<1x1x8x4xf32>", "seq_len = 9 : i64")
+    with pytest.raises(SattnError, match=r"must be a static tensor \[B,H,S,D\], \[H,S,D\] or \[S,D\]"):
+        params("tensor<1x1x1x8x4xf32>;tensor<1x8x4xf32>;tensor<1x8x4xf32>")
 
 
 def test_ops_have_effects_and_survive_dead_code_elimination() -> None:

@@ -72,15 +72,70 @@ def test_split_input_file_and_verify_diagnostics(tmp_path, capsys) -> None:
     src.write_text(
         '"sattn.sparse_attention"() {window_size = 2 : i64} : () -> ()\n'
         "// -----\n"
+        "// expected-error @+1 {{attribute 'window_size' must be >= 0, got -2}}\n"
         '"sattn.sparse_attention"() {window_size = -2 : i64} : () -> ()\n'
+        "// -----\n"
+        '"sattn.sparse_attention"() {pattern = "x"} : () -> () // expected-warning {{unknown attribute}}\n'
     )
-    rc, out, _ = run(capsys, str(src), "--split-input-file", "--verify-diagnostics", "-p", "sattn-select-spec")
-    assert rc == 0
-    first, second = out.split("// -----\n")
-    assert 'spec = "sliding_window"' in first
-    assert second == f"{src}:3:1: 'sattn.sparse_attention' attribute 'window_size' must be >= 0, got -2\n"
+    rc, out, err = run(capsys, str(src), "--split-input-file", "--verify-diagnostics", "-p", "sattn-select-spec")
+    assert (rc, err) == (0, "")
+    first, second = out.split("// -----\n")  # the failing chunk prints nothing, like mlir-opt
+    assert 'spec = "sliding_window"' in first and 'pattern = "x"' in second
     rc, _, err = run(capsys, str(src), "--split-input-file")
-    assert rc == 1 and ":3:1:" in err
+    assert rc == 1 and ":4:1:" in err
+    # the expectation no longer holds: an unexpected error and a missing one, exit 1
+    src.write_text(src.read_text().replace("got -2}}", "got -3}}"))
+    rc, out, err = run(capsys, str(src), "--split-input-file", "--verify-diagnostics")
+    assert (rc, out) == (1, "")
+    assert err == (
+        f"sattn-opt: error: {src}:4:1: unexpected error: 'sattn.sparse_attention' attribute "
+        "'window_size' must be >= 0, got -2\n"
+        f"sattn-opt: error: {src}:3:4: expected error \"attribute 'window_size' must be >= 0, "
+        "got -3\" was not produced\n")
+
+
+def test_expectation_designators() -> None:
+    """@+N, @-N, @above, @below and @unknown resolve to the lines mlir-opt gives them."""
+    from sattn.diagnostics import Diagnostic, expectations, verify
+
+    text = ("op a\n"                                  # 1
+            "// expected-error @above {{A}}\n"        # 2 -> 1
+            "// expected-warning @below {{B}}\n"      # 3 -> 6 (line 5 holds an expectation)
+            "// expected-error @+2 {{C}}\n"           # 4 -> 6
+            "op b // expected-note {{D}}\n"           # 5 -> 5
+            "op c\n"                                  # 6
+            "// expected-error @-6 {{E}}\n"           # 7 -> 1
+            "// expected-error @unknown {{F}}\n"      # 8 -> no location
+            "// expected-error-re {{x{{[0-9]+}}y}}\n")  # 9 -> 9
+    got = [(e.severity, e.line, e.text) for e in expectations(text, 1, "f.mlir")]
+    assert got == [("error", 1, "A"), ("warning", 6, "B"), ("error", 6, "C"), ("note", 5, "D"),
+                   ("error", 1, "E"), ("error", None, "F"), ("error", 9, "x{{[0-9]+}}y")]
+    produced = [Diagnostic("error", "..A..", "f.mlir", 1, 1), Diagnostic("warning", "B", "f.mlir", 6, 1),
+                Diagnostic("error", "C", "f.mlir", 6, 3), Diagnostic("note", "D", "f.mlir", 5, 1),
+                Diagnostic("error", "E", "f.mlir", 1, 9), Diagnostic("error", "F"),
+                Diagnostic("error", "x42y", "f.mlir", 9, 1)]
+    assert verify(expectations(text, 1, "f.mlir"), produced, "f.mlir") == []
+    # severity, line, message and file all count
+    wrong = [Diagnostic("warning", "A", "f.mlir", 1, 1), Diagnostic("error", "C", "f.mlir", 5, 1),
+             Diagnostic("error", "xay", "f.mlir", 9, 1), Diagnostic("error", "E", "g.mlir", 1, 1)]
+    problems = verify(expectations(text, 1, "f.mlir"), wrong, "f.mlir")
+    assert problems[:4] == ["f.mlir:1:1: unexpected warning: A", "f.mlir:5:1: unexpected error: C",
+                            "f.mlir:9:1: unexpected error: xay", "g.mlir:1:1: unexpected error: E"]
+    assert len(problems) == 4 + 7  # and all seven expectations are reported missing
+    assert problems[4] == 'f.mlir:2:4: expected error "A" was not produced'
+
+
+def test_strict_attributes(tmp_path, capsys) -> None:
+    src = tmp_path / "u.mlir"
+    src.write_text('"sattn.sparse_attention"() {softmax_mode = "logsumexp", window_size = 2 : i64} : () -> ()\n')
+    rc, out, err = run(capsys, str(src), "-p", "sattn-lower-rvv")
+    assert rc == 0 and '"sattn.rvv_call"() {softmax_mode = "logsumexp", window_size = 2 : i64' in out
+    assert err == (f"{src}:1:1: warning: 'sattn.sparse_attention' unknown attribute 'softmax_mode'; "
+                   "kept and ignored\n")
+    dst = tmp_path / "o.mlir"
+    rc, out, err = run(capsys, str(src), "--strict-attributes", "-p", "sattn-lower-rvv", "-o", str(dst))
+    assert (rc, out) == (1, "") and not dst.exists()
+    assert err == f"sattn-opt: error: {src}:1:1: 'sattn.sparse_attention' unknown attribute 'softmax_mode'\n"
 
 
 def test_list_passes_and_subcommand(capsys) -> None:

@@ -59,9 +59,27 @@ def _prog_name() -> str:
     return "sattn" if base in ("", "__main__.py", "-c", "-m") else base
 
 
+def error_line(message: str) -> str:
+    """``<prog>: error: <message>``, the form of every error line (for tools that report
+    several problems before exiting, such as ``sattn-opt --verify-diagnostics``)."""
+    return f"{_prog_name()}: error: {message}"
+
+
 def run_main(main: Callable[..., int | None]) -> None:
     """``if __name__ == '__main__': run_main(main)`` for the launchers."""
     sys.exit(guarded(main)())
+
+
+def add_strict_attributes(parser: argparse.ArgumentParser, help: str | None = None) -> None:
+    """``--strict-attributes``, the same on every tool: an attribute of
+    ``sattn.sparse_attention`` that nothing reads is an error instead of a warning
+    (:func:`sattn.frontend.check_unknown_attributes`)."""
+    parser.add_argument(
+        "--strict-attributes", "-strict-attributes", dest="strict_attributes",
+        action="store_true",
+        help=help or "treat attributes sattn.sparse_attention does not know as errors "
+                     "(default: keep them, one warning each)",
+    )
 
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 
-from sattn.cli.common import add_input_arguments, check_npy_out, report
+from sattn.cli.common import add_input_arguments, add_strict_attributes, check_npy_out, report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mlir", required=True, help="input .mlir file ('-' reads stdin)")
     parser.add_argument("--backend", default="reference", choices=["reference", "rvv", "rocc"])
+    add_strict_attributes(parser)
     add_input_arguments(parser)
     parser.add_argument("--out", help="write the output tensor here (.npy)")
     parser.add_argument("--no-compare", action="store_true",
@@ -22,5 +23,6 @@ def execute(args: argparse.Namespace) -> int:
 
     check_npy_out(args.out)
     result = run(args.mlir, args.backend, args.q, args.k, args.v, seed=args.seed, op=args.op,
-                 compare=args.backend != "reference" and not args.no_compare)
+                 compare=args.backend != "reference" and not args.no_compare,
+                 strict_attributes=args.strict_attributes)
     return report(result, args.out, density=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from sattn.cli.common import add_input_arguments
+from sattn.cli.common import add_input_arguments, add_strict_attributes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,6 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--head", type=int, default=0, help="KV head to draw (default 0)")
     parser.add_argument("--grid", type=int, default=None,
                         help="block grid every N tokens (default: the pattern's block size; 0: none)")
+    add_strict_attributes(parser)
     add_input_arguments(parser)  # data-dependent patterns select on Q/K
     parser.add_argument("--title", default="", help="title (default: spec, S and density)")
 
@@ -25,7 +26,8 @@ def execute(args: argparse.Namespace) -> int:
 
     fmt = image_format(args.out)  # check the name and its directory before any work
     check_output_path(args.out, "--out")
-    sel = pattern(args.mlir, q=args.q, k=args.k, v=args.v, seed=args.seed, op=args.op)
+    sel = pattern(args.mlir, q=args.q, k=args.k, v=args.v, seed=args.seed, op=args.op,
+                  strict_attributes=args.strict_attributes)
     data = render_pattern(sel, title=args.title, kv_head=args.head, grid=args.grid, fmt=fmt)
     atomic_write(args.out, data)
     print(f"show: spec={sel.spec} S={sel.seq_len} keys={sel.num_keys} "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from sattn.cli.common import add_strict_attributes
 from sattn.errors import SattnError
 
 
@@ -73,6 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cases", action="store_true", help="print one line per case")
     parser.add_argument("--json", dest="json_out", default=None, help="write every case as JSON here")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_strict_attributes(parser, help="accepted like on every tool; the sweep reads no MLIR: "
+                                       "its cases are built from the axes above and are "
+                                       "always checked strictly")
 
 
 def execute(args: argparse.Namespace) -> int:

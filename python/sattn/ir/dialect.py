@@ -13,10 +13,15 @@ All three use the generic form the spec's inputs use::
     "sattn.sparse_attention"(%q, %k, %v) {topk_k = 4 : i64}
         : (tensor<2x64x32xf32>, tensor<1x64x32xf32>, tensor<1x64x32xf32>) -> tensor<2x64x32xf32>
 
-The verifier reads attributes through the schema only: unknown names on
-``sparse_attention`` are rejected (with a did-you-mean hint), wrong kinds and out-of-range
-values are rejected with the op's source location. The ops declare read and write effects:
-they run kernels, so no dead-code elimination may drop them.
+Operands may carry a batch dimension, ``tensor<BxHxSxD>`` (``batch`` in the params).
+
+The verifier reads attributes through the schema only: wrong kinds and out-of-range values are
+rejected with the op's source location. Names the schema does not know are discardable
+attributes, as in MLIR: the verifier keeps them (in ``params().extra``) and the lowerings
+carry them to the calls untouched; :func:`unknown_attributes` lists them, and the frontend
+warns about each (with a did-you-mean hint) or, with ``strict_attributes``, rejects it. The
+ops declare read and write effects: they run kernels, so no dead-code elimination may drop
+them.
 """
 
 from __future__ import annotations
@@ -77,16 +82,13 @@ class SattnOp(IRDLOperation):
     """Common shape of the three ops: optional Q, K, V operands, optional output tensor."""
 
     inputs = var_operand_def(TensorType)
-    """Q [H,S,D], K [H_kv,S,D], V [H_kv,S,D] -- all three or none."""
+    """Q [B,H,S,D] or [H,S,D], K and V [B,H_kv,S,D] or [H_kv,S,D] -- all three or none."""
 
     outputs = var_result_def(TensorType)
-    """The attention output [H,S,D] (optional; without operands the runner makes the data)."""
+    """The attention output, Q's type (optional; without operands the runner makes the data)."""
 
     traits = traits_def(MemoryReadEffect(), MemoryWriteEffect())
 
-    #: Accept attributes outside the schema and the pass vocabulary (lowered calls do: backends
-    #: may annotate them); the user-facing op does not.
-    ALLOW_UNKNOWN: ClassVar[bool] = False
     #: Attributes a lowered call must have.
     REQUIRED: ClassVar[tuple[str, ...]] = ()
 
@@ -127,10 +129,8 @@ class SattnOp(IRDLOperation):
             elif name in PASS_ATTRS or name in CALL_ATTRS:
                 _check_pass_attr(name, attr)
                 extra[name] = to_py(attr)
-            elif self.ALLOW_UNKNOWN:
+            else:  # discardable: kept, never read (the frontend warns or, strict, refuses)
                 extra[name] = to_py(attr)
-            else:
-                raise SattnError(f"unknown attribute '{name}'{suggest(name)}")
         for name in self.REQUIRED:
             if name not in self.attributes:
                 raise SattnError(f"missing attribute '{name}'")
@@ -143,6 +143,25 @@ class SattnOp(IRDLOperation):
             self.params()
         except SattnError as e:
             raise VerifyException(located(self, f"'{self.name}' {e}")) from None
+
+
+def is_known_attribute(name: str) -> bool:
+    """A schema attribute or one of the records the passes and lowerings attach."""
+    return name in SCHEMA_BY_NAME or name in PASS_ATTRS or name in CALL_ATTRS
+
+
+def unknown_attributes(op: Operation) -> list[str]:
+    """The attributes of a ``sattn.sparse_attention`` that nothing reads (discardable ones such
+    as ``pattern`` or a misspelt ``windw_size``), in the op's order; [] for the lowered calls,
+    whose extra attributes are the backends' annotations."""
+    if not isinstance(op, SparseAttentionOp):
+        return []
+    return [name for name in op.attributes if not is_known_attribute(name)]
+
+
+def unknown_attribute_message(op: Operation, name: str) -> str:
+    """``'sattn.sparse_attention' unknown attribute 'x' (did you mean 'y'?)`` (no location)."""
+    return f"'{op.name}' unknown attribute '{name}'{suggest(name)}"
 
 
 def _check_attr_kind(name: str, attr: Attribute) -> None:
@@ -181,33 +200,44 @@ def _check_pass_attr(name: str, attr: Attribute) -> None:
 
 
 def _shape_from_operands(op: SattnOp, attrs: dict[str, object]) -> dict[str, object]:
-    """seq_len/head_dim/num_heads (and the GQA group) from Q, K, V tensor types."""
+    """seq_len/head_dim/num_heads, the GQA group and (rank 4) the batch from Q, K, V types.
+
+    Each operand is ``[B,H,S,D]``, ``[H,S,D]`` (B = 1) or ``[S,D]`` (B = H = 1); ``batch`` is
+    derived only when an operand has rank 4."""
     if not op.operands and not op.results:
         return {}
     if len(op.operands) != 3:
         raise SattnError(f"expects 0 or 3 operands (Q, K, V), got {len(op.operands)}")
     shapes = []
+    ranked4 = False
     for role, value in zip("QKV", op.operands):
         t = value.type
         assert isinstance(t, TensorType)
         shape = tuple(t.get_shape())
-        if len(shape) == 2:
-            shape = (1, *shape)
-        if len(shape) != 3 or any(d <= 0 for d in shape):
+        ranked4 |= len(shape) == 4
+        if not 2 <= len(shape) <= 4 or any(d <= 0 for d in shape):
             raise SattnError(
-                f"operand {role} must be a static tensor [H,S,D] or [S,D], got {t}"
+                f"operand {role} must be a static tensor [B,H,S,D], [H,S,D] or [S,D], got {t}"
             )
         if not _is_float(t.element_type):
             raise SattnError(f"operand {role} must have a float element type, got {t}")
-        shapes.append(shape)
-    (h, s, d), (hk, sk, dk), (hv, sv, dv) = shapes
-    if (hk, sk, dk) != (hv, sv, dv):
-        raise SattnError(f"operands K and V must have the same shape, got {shapes[1]} and {shapes[2]}")
+        shapes.append((1,) * (4 - len(shape)) + shape)
+    (b, h, s, d), (bk, hk, sk, dk), (bv, hv, sv, dv) = shapes
+    if (bk, hk, sk, dk) != (bv, hv, sv, dv):
+        raise SattnError(
+            f"operands K and V must have the same shape, got {_dims(shapes[1])} and {_dims(shapes[2])}"
+        )
+    if b != bk:
+        raise SattnError(f"operands Q and K disagree on the batch B: {b} vs {bk}")
     if (s, d) != (sk, dk):
-        raise SattnError(f"operands Q and K disagree on [S,D]: {shapes[0]} vs {shapes[1]}")
+        raise SattnError(
+            f"operands Q and K disagree on [S,D]: {_dims(shapes[0])} vs {_dims(shapes[1])}"
+        )
     if h % hk:
         raise SattnError(f"query heads {h} are not a multiple of key/value heads {hk}")
     derived: dict[str, object] = {"seq_len": s, "head_dim": d, "num_heads": h}
+    if ranked4:
+        derived["batch"] = b
     group = h // hk
     if "gqa_group_size" in attrs and attrs["gqa_group_size"] != group:
         raise SattnError(
@@ -215,6 +245,11 @@ def _shape_from_operands(op: SattnOp, attrs: dict[str, object]) -> dict[str, obj
             f"({h} query heads over {hk} key/value heads)"
         )
     derived["gqa_group_size"] = group
+    if "batch" in attrs and not ranked4 and attrs["batch"] != 1:
+        raise SattnError(
+            f"attribute 'batch'={attrs['batch']} disagrees with the operand types (no batch "
+            "dimension: 1)"
+        )
     for name, value in derived.items():
         if name in attrs and name != "gqa_group_size" and attrs[name] != value:
             raise SattnError(
@@ -227,6 +262,12 @@ def _shape_from_operands(op: SattnOp, attrs: dict[str, object]) -> dict[str, obj
         if tuple(rt.get_shape()) != tuple(op.operands[0].type.get_shape()):  # type: ignore[attr-defined]
             raise SattnError(f"result type {rt} must match Q's type {op.operands[0].type}")
     return derived
+
+
+def _dims(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A normalised [B,H,S,D] shape as users wrote it before the batch existed: (H, S, D)
+    when B = 1 (the messages of rank-3 operands stay as they were)."""
+    return shape[1:] if shape[0] == 1 else shape
 
 
 def _is_float(t: Attribute) -> bool:
@@ -247,7 +288,6 @@ class RvvCallOp(SattnOp):
     """A call of the RVV 1.0 kernel for the selected spec."""
 
     name = "sattn.rvv_call"
-    ALLOW_UNKNOWN: ClassVar[bool] = True
     REQUIRED: ClassVar[tuple[str, ...]] = ("spec",)
 
 
@@ -256,7 +296,6 @@ class RoccCallOp(SattnOp):
     """A call of the RoCC accelerator for the selected spec."""
 
     name = "sattn.rocc_call"
-    ALLOW_UNKNOWN: ClassVar[bool] = True
     REQUIRED: ClassVar[tuple[str, ...]] = ("spec",)
 
 

@@ -101,6 +101,7 @@ SCHEMA: tuple[AttrSpec, ...] = (
     AttrSpec("seq_len", "int", None, "sequence length S", _at_least(1)),
     AttrSpec("head_dim", "int", None, "head dimension D", _at_least(1)),
     AttrSpec("num_heads", "int", None, "query heads H", _at_least(1)),
+    AttrSpec("batch", "int", None, "batch B (from rank-4 operand types [B,H,S,D]); runs need B = 1 until batched execution lands", _at_least(1)),
     # accuracy budget for the selector
     AttrSpec("max_error", "float", None, "largest acceptable max relative error against dense attention", _positive_float),
 )
@@ -197,6 +198,7 @@ class AttentionParams:
     seq_len: int | None = None
     head_dim: int | None = None
     num_heads: int | None = None
+    batch: int | None = None
     max_error: float | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 

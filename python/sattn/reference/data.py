@@ -100,6 +100,16 @@ def load_qkv(
     return q, k, v
 
 
+def check_unbatched(params: AttentionParams) -> None:
+    """Refuse a batch B > 1 (rank-4 operand types): the op lowers, but runs take one
+    [H, S, D] problem until batched execution lands."""
+    if params.batch is not None and params.batch > 1:
+        raise SattnError(
+            f"batch {params.batch} (the B of [B,H,S,D] operands) is not supported by the runs "
+            "yet: batched execution is not implemented; run one batch element (B = 1) per op"
+        )
+
+
 def resolve_inputs(
     params: AttentionParams,
     q: np.ndarray | str | Path | None = None,
@@ -109,7 +119,9 @@ def resolve_inputs(
 ) -> tuple[Shape, np.ndarray, np.ndarray, np.ndarray]:
     """The shape and tensors of one run: the given arrays (or ``.npy`` paths) if any, else the
     synthetic data of the shape the attributes give (seq_len/head_dim/num_heads, else
-    tile_S/tile_D and gqa_group_size). Q, K and V are given all together or not at all."""
+    tile_S/tile_D and gqa_group_size). Q, K and V are given all together or not at all.
+    A batch B > 1 is refused (:func:`check_unbatched`)."""
+    check_unbatched(params)
     given = [x is not None for x in (q, k, v)]
     if any(given) and not all(given):
         missing = ", ".join(n for n, g in zip(("--q", "--k", "--v"), given) if not g)

@@ -32,7 +32,7 @@ import numpy as np
 from sattn.errors import SattnError
 from sattn.ir.schema import AttentionParams, Shape
 from sattn.reference import precision as prec
-from sattn.reference.data import check_qkv
+from sattn.reference.data import check_qkv, check_unbatched
 from sattn.reference.threads import parallel_map, single_threaded_blas
 from sattn.result import RunResult
 from sattn.specs import bsr, bsr_tables, select_indices, sliding_window
@@ -440,6 +440,7 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     Options: ``selection`` (a precomputed :class:`Selection`). Counters are exact counts of
     the work done: ``selected_pairs`` (query-key pairs over KV heads) and ``dense_pairs``.
     """
+    check_unbatched(params)
     shape = check_qkv(q, k, v, params.gqa_group_size)
     t0 = time.perf_counter()
     sel = options.get("selection")

@@ -7,13 +7,14 @@ import argparse
 
 import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
 
-from sattn.cli.common import ArgumentParser, add_input_arguments, guarded
+from sattn.cli.common import ArgumentParser, add_input_arguments, add_strict_attributes, guarded
 from sattn.reference import precision as _precision  # noqa: F401  (ml_dtypes)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mlir", required=True, help="input .mlir file")
     parser.add_argument("--precision", required=True, choices=["i8", "i4"])
+    add_strict_attributes(parser)
     add_input_arguments(parser)
     parser.add_argument("--percentile", type=float, default=None,
                         help="use this percentile of |x| instead of the maximum (e.g. 99.9)")
@@ -24,7 +25,8 @@ def execute(args: argparse.Namespace) -> int:
     from sattn.reference.calibrate import calibrate, calibrate_line
     from sattn.reference.data import resolve_inputs
 
-    params = load_op(args.mlir, pipeline=None, op=args.op, need_spec=False)
+    params = load_op(args.mlir, pipeline=None, op=args.op, need_spec=False,
+                     strict_attributes=args.strict_attributes)
     _, q, k, v = resolve_inputs(params, args.q, args.k, args.v, args.seed)
     scales = calibrate(q, k, v, args.precision, args.percentile)
     method = "max-abs" if args.percentile is None else f"percentile-{args.percentile:g}"

@@ -1,7 +1,7 @@
 """sattn_compile_and_sim: lower an MLIR attention op for the RoCC accelerator, run it on the RTL
 under Verilator, and compare the output tensor with the reference.
 
-Prints ``spec=<spec> checksum=<float>``, the simulator's lines (``verilator_tb: completed ...``,
+Prints ``spec=<spec> checksum=<float>``, the simulator's lines (``verilator_tb: completed in <total_cycles> cycles ...``,
 ``rocc_counters(rtl): ...``, ``spec_info: ...``, ``rocc_hw: ...``, ``rocc_util: ...``) and a
 verdict line ``compare: rocc vs reference ... -> PASS|FAIL``; the exit status is 1 on FAIL.
 
@@ -17,7 +17,14 @@ import argparse
 
 import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
 
-from sattn.cli.common import ArgumentParser, add_input_arguments, check_npy_out, guarded, report
+from sattn.cli.common import (
+    ArgumentParser,
+    add_input_arguments,
+    add_strict_attributes,
+    check_npy_out,
+    guarded,
+    report,
+)
 from sattn.errors import SattnError
 
 
@@ -28,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--l1-bytes", type=int, default=None, help="L1 size for the cache-fit heuristic")
     parser.add_argument("--use-hw-probe", action="store_true",
                         help="read the accelerator's capability bits and disable what it lacks")
+    add_strict_attributes(parser)
     add_input_arguments(parser)
     parser.add_argument("--out", help="write the RTL's output tensor here (.npy)")
     parser.add_argument("--lat", type=int, default=None, help="memory latency in cycles (default 20)")
@@ -47,6 +55,7 @@ def execute(args: argparse.Namespace) -> int:
         args.mlir, prefer_bsr=args.prefer_bsr, prefer_sw=args.prefer_sw, l1_bytes=args.l1_bytes,
         use_hw_probe=args.use_hw_probe, q=args.q, k=args.k, v=args.v, seed=args.seed, op=args.op,
         latency=args.lat, bandwidth=args.bw, keep_dir=args.keep_dir,
+        strict_attributes=args.strict_attributes,
     )
     return report(result, args.out)
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sattn.cli.common import ArgumentParser, guarded
+from sattn.cli.common import ArgumentParser, add_strict_attributes, guarded
+from sattn.diagnostics import once
 
 DEFAULT_MLIR = Path(__file__).resolve().parents[3] / "examples" / "input.mlir"
 
@@ -21,6 +22,7 @@ def _section(title: str) -> None:
 
 
 @guarded
+@once()  # the demo parses its input six times; each warning is printed once
 def main(argv: list[str] | None = None) -> int:
     from sattn import api
     from sattn.tools.profile import table
@@ -28,11 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="sattn_demo.py", description=__doc__.split("\n")[0])
     parser.add_argument("--mlir", default=str(DEFAULT_MLIR), help="input .mlir (default: examples/input.mlir)")
     parser.add_argument("--skip-rocc", action="store_true", help="leave out the Verilator run")
+    add_strict_attributes(parser)
     args = parser.parse_args(argv)
     path = Path(args.mlir)
+    strict = args.strict_attributes
 
     _section(f"1. selection ({path})")
-    source = api.compile(path, pipeline=None)
+    source = api.compile(path, pipeline=None, strict_attributes=strict)
     print(str(source))
     for p in source.params:
         print(api.select(p.replace(spec=None)).explain())
@@ -40,19 +44,19 @@ def main(argv: list[str] | None = None) -> int:
     _section("2. lowering")
     for pipeline in ("sattn-lower-rvv", "sattn-lower-rocc"):
         print(f"-- {pipeline}")
-        print(str(api.compile(path, pipeline)))
+        print(str(api.compile(path, pipeline, strict_attributes=strict)))
 
     _section("3. NumPy reference")
-    ref = api.run(path, backend="reference")
+    ref = api.run(path, backend="reference", strict_attributes=strict)
     print(ref)
 
     _section("4. RVV kernels under qemu-riscv64")
-    rvv = api.run_rvv_from_mlir(path)
+    rvv = api.run_rvv_from_mlir(path, strict_attributes=strict)
     print(rvv)
     results = {"reference": ref, "rvv": rvv}
     if not args.skip_rocc:
         _section("5. RoCC accelerator RTL under Verilator")
-        rocc = api.compile_and_sim(path)
+        rocc = api.compile_and_sim(path, strict_attributes=strict)
         print(rocc)
         results["rocc"] = rocc
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
 
-from sattn.cli.common import ArgumentParser, add_input_arguments, guarded
+from sattn.cli.common import ArgumentParser, add_input_arguments, add_strict_attributes, guarded
 from sattn.ir.schema import AttentionParams, Shape
 from sattn.reference import precision as _precision  # noqa: F401  (ml_dtypes)
 from sattn.specs.selection import Selection
@@ -140,6 +140,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-stem", required=True, help="write <stem>.txt and <stem>.desc")
     parser.add_argument("--pipeline", default="sattn-lower-rocc",
                         help="pipeline that selects the spec (default sattn-lower-rocc)")
+    add_strict_attributes(parser)
     add_input_arguments(parser)  # data-dependent patterns select on Q/K
 
 
@@ -148,7 +149,8 @@ def execute(args: argparse.Namespace) -> int:
     from sattn.reference.data import resolve_inputs
     from sattn.specs import select_indices
 
-    params = load_op(args.mlir, pipeline=args.pipeline, op=args.op)
+    params = load_op(args.mlir, pipeline=args.pipeline, op=args.op,
+                     strict_attributes=args.strict_attributes)
     shape, q, k, _ = resolve_inputs(params, args.q, args.k, args.v, args.seed)
     sel = select_indices(params, shape, q, k)
     txt, desc = emit_artifacts(params, shape, sel, args.out_stem)

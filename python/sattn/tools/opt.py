@@ -4,8 +4,14 @@
     cat input.mlir | sattn-opt -pass-pipeline='builtin.module(sattn-select-spec,sattn-tile)' -o out.mlir
 
 ``--explain-selection`` prints the selector's reasoning for every ``sattn.sparse_attention``
-to stderr. ``--split-input-file`` handles ``// -----`` separated chunks one by one and
-``--verify-diagnostics`` prints an expected error on stdout and exits 0 (for lit tests).
+to stderr. ``--split-input-file`` handles ``// -----`` separated chunks one by one.
+``--verify-diagnostics`` means what it means in mlir-opt: the diagnostics each chunk produces
+(errors and warnings) are matched against its ``// expected-error {{...}}`` /
+``// expected-warning {{...}}`` comments (``@+N``, ``@-N``, ``@above``, ``@below``,
+``@unknown``; see :mod:`sattn.diagnostics`); the exit status is 0 only when every expected
+diagnostic appeared and no other did, otherwise each one missing or unexpected is an error line
+and the exit status is 1. Attributes ``sattn.sparse_attention`` does not know are kept with a
+warning; ``--strict-attributes`` makes them errors.
 Errors: one line ``sattn-opt: error: <file>:<line>:<col>: <message>``, exit 1, and no output
 file is written.
 """
@@ -16,7 +22,7 @@ import argparse
 import re
 import sys
 
-from sattn.cli.common import ArgumentParser, guarded
+from sattn.cli.common import ArgumentParser, add_strict_attributes, error_line, guarded
 from sattn.errors import SattnError
 
 SPLIT_MARKER = re.compile(r"^// -----\s*$", re.MULTILINE)
@@ -41,10 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split-input-file", "-split-input-file", action="store_true",
                         help="process '// -----' separated chunks independently")
     parser.add_argument("--verify-diagnostics", "-verify-diagnostics", action="store_true",
-                        help="print an expected error on stdout and exit 0")
+                        help="check the diagnostics against the input's expected-error/-warning "
+                             "comments; exit 1 on a missing or unexpected one")
     parser.add_argument("--print-op-generic", "-print-op-generic", action="store_true",
                         help="print every operation in the generic form")
     parser.add_argument("--list-passes", action="store_true", help="list the passes and pipelines and exit")
+    add_strict_attributes(parser)
     hints = parser.add_argument_group("selector hints (same as the SATTN_* environment variables)")
     hints.add_argument("--prefer-bsr", action="store_true", help="SATTN_PREFER_BSR=1")
     hints.add_argument("--prefer-sw", action="store_true", help="SATTN_PREFER_SW=1")
@@ -101,7 +109,8 @@ def _process(text: str, name: str, first_line: int, args: argparse.Namespace) ->
     from sattn.frontend import make_context, parse_module, run_pipeline
 
     ctx = make_context(allow_unregistered=args.allow_unregistered)
-    module = parse_module(text, name, ctx=ctx, first_line=first_line)
+    module = parse_module(text, name, ctx=ctx, first_line=first_line,
+                          strict_attributes=args.strict_attributes)
     if args.explain_selection:
         sys.stderr.write(_explain(module, args.pipeline))
     if args.pipeline:
@@ -110,6 +119,22 @@ def _process(text: str, name: str, first_line: int, args: argparse.Namespace) ->
     Printer(stream=out, print_generic_format=args.print_op_generic).print_op(module)
     out.write("\n")
     return out.getvalue()
+
+
+def _verify_chunk(chunk: str, name: str, first_line: int,
+                  args: argparse.Namespace) -> tuple[str | None, list[str]]:
+    """(printed module or None when the chunk failed, the mismatches between the chunk's
+    ``expected-*`` comments and the diagnostics it produced)."""
+    from sattn.diagnostics import collecting, expectations, from_error, verify
+
+    expected = expectations(chunk, first_line, name)
+    with collecting() as produced:
+        try:
+            out: str | None = _process(chunk, name, first_line, args)
+        except SattnError as e:
+            out = None
+            produced.append(from_error(e))
+    return out, verify(expected, produced, name)
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -141,14 +166,18 @@ def _run(args: argparse.Namespace) -> int:
 
         build_pipeline(args.pipeline)  # unknown pass names fail before any work is done
     text, name = read_source(args.input)
-    results = []
+    results, problems = [], []
     for chunk, first_line in _chunks(text, args.split_input_file):
-        try:
+        if args.verify_diagnostics:
+            out, found = _verify_chunk(chunk, name, first_line, args)
+            problems += found
+            if out is not None:
+                results.append(out)
+        else:
             results.append(_process(chunk, name, first_line, args))
-        except SattnError as e:
-            if not args.verify_diagnostics:
-                raise
-            results.append(f"{e}\n")
+    if problems:  # like mlir-opt: every mismatch is reported; no output is written
+        sys.stderr.write("".join(error_line(p) + "\n" for p in problems))
+        return 1
     output = "// -----\n".join(results)
     if args.output == "-":
         sys.stdout.write(output)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sattn.cli.common import ArgumentParser, add_input_arguments, guarded
+from sattn.cli.common import ArgumentParser, add_input_arguments, add_strict_attributes, guarded
 from sattn.errors import SattnError
 
 BACKEND_CHOICES = ("rvv", "sim", "rocc", "reference", "all")
@@ -36,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--autotune", action="store_true",
                         help="rvv: measure the kernel configurations and run the best")
     parser.add_argument("--vlen", type=int, default=None, help="rvv: VLEN in bits (128, 256, 512)")
+    add_strict_attributes(parser)
     add_input_arguments(parser)
 
 
@@ -106,6 +107,7 @@ def execute(args: argparse.Namespace) -> int:
         args.mlir, backends, prefer_bsr=args.prefer_bsr, prefer_sw=args.prefer_sw,
         l1_bytes=args.l1_bytes, use_hw_probe=args.use_hw_probe, autotune=args.autotune,
         q=args.q, k=args.k, v=args.v, seed=args.seed, op=args.op, options={"rvv": rvv_opts},
+        strict_attributes=args.strict_attributes,
     )
     for name, result in comp.results.items():
         print(f"== {name}")

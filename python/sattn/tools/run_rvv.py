@@ -17,7 +17,14 @@ import argparse
 import sys
 
 import sattn.reference.precision  # noqa: F401  (its imports make a launcher without deps re-exec)
-from sattn.cli.common import ArgumentParser, check_npy_out, finish, guarded, print_result
+from sattn.cli.common import (
+    ArgumentParser,
+    add_strict_attributes,
+    check_npy_out,
+    finish,
+    guarded,
+    print_result,
+)
 from sattn.errors import SattnError
 from sattn.toolrun import check_output_path
 
@@ -50,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="sattn_run_rvv_from_mlir.py", description=__doc__.split("\n")[0])
     p.add_argument("--mlir", required=True, help="input .mlir file")
     p.add_argument("--op", type=int, default=None, help="which attention op when there are several")
+    add_strict_attributes(p)
     for flag, (attr, typ) in OVERRIDES.items():
         kw: dict = {"type": typ, "default": None, "help": f"override attribute '{attr}'"}
         if flag == "--precision":
@@ -114,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     result = run_rvv_from_mlir(
         args.mlir, prefer_bsr=args.prefer_bsr, prefer_sw=args.prefer_sw, l1_bytes=args.l1_bytes,
         use_hw_probe=args.use_hw_probe, autotune=args.autotune, q=args.q, k=args.k, v=args.v,
-        seed=args.seed, op=args.op, overrides=overrides, compare=not args.no_compare, **options)
+        seed=args.seed, op=args.op, overrides=overrides, compare=not args.no_compare,
+        strict_attributes=args.strict_attributes, **options)
     print_result(result)
     if args.autotune_out:
         from sattn.backends.rvv.autotune import tuned_attrs, write_back

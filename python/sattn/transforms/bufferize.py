@@ -1,7 +1,8 @@
 """``sattn-bufferize``: assign every operand a buffer, its size in bytes and its layout.
 
 Q and the output are ``[H, S, D]``, K and V ``[H_kv, S, D]``, all row-major
-(``buffer_layout = "rowmajor"``: d fastest, then s, then head). Inputs are stored in the
+(``buffer_layout = "rowmajor"``: d fastest, then s, then head, then batch: with rank-4
+operands ``[B, ...]`` every buffer, the index included, holds B of them). Inputs are stored in the
 precision's format (fp32 4 bytes, bf16 2, i8 1, i4 two per byte); the output is fp32. The
 index buffer holds int32 CSR rows per KV head, ``(S + 1) * 4 + nnz * 4`` bytes; ``nnz`` is
 exact when ``sattn-materialize-indices`` ran on a static pattern (``index_exact = 1``), else
@@ -77,12 +78,13 @@ def buffers(p: AttentionParams) -> dict[str, Any]:
     table = p.extra.get("index_table")
     exact = isinstance(table, dict) and "nnz" in table and not table.get("per_head")
     nnz = int(table["nnz"]) if exact else pair_bound(p)  # type: ignore[index]
+    b = p.batch or 1  # data-dependent specs select per batch element: B index tables
     out = {
-        "q": _elem_bytes(h * s * d, p.precision),
-        "k": _elem_bytes(hk * s * d, p.precision),
-        "v": _elem_bytes(hk * s * d, p.precision),
-        "out": 4 * h * s * d,
-        "index": hk * 4 * (s + 1 + nnz),
+        "q": _elem_bytes(b * h * s * d, p.precision),
+        "k": _elem_bytes(b * hk * s * d, p.precision),
+        "v": _elem_bytes(b * hk * s * d, p.precision),
+        "out": 4 * b * h * s * d,
+        "index": b * hk * 4 * (s + 1 + nnz),
         "index_exact": int(exact),
     }
     out["total"] = out["q"] + out["k"] + out["v"] + out["out"] + out["index"]

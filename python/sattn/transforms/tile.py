@@ -1,7 +1,7 @@
 """``sattn-tile``: fill tile sizes and compute the tile grid of the attention loop nest.
 
 Missing ``tile_M``/``tile_D``/``tile_S`` get the defaults (64, 64, 128). The loop nest runs
-over KV heads, query-row tiles (``m``, tile_M rows of S), key tiles (``s``, tile_S keys of S)
+over the batch (recorded as ``batch`` when the operands have rank 4), KV heads, query-row tiles (``m``, tile_M rows of S), key tiles (``s``, tile_S keys of S)
 and head-dimension tiles (``d``, tile_D of D). The record gives each loop's trip count and the
 size of its last, partial tile (``*_rem``, 0 when the tile divides the extent)::
 
@@ -56,7 +56,8 @@ def tile_grid(p: AttentionParams) -> dict[str, Any]:
     s, d = shape.seq_len, shape.head_dim
     tm, ts, td = p.tile_M, p.tile_S, p.tile_D
     assert tm and ts and td
-    grid: dict[str, Any] = {
+    grid: dict[str, Any] = {"batch": p.batch} if p.batch else {}  # the outermost loop
+    grid |= {
         "kv_heads": shape.kv_heads,
         "m_tiles": math.ceil(s / tm), "m_rem": s % tm,
         "s_tiles": math.ceil(s / ts), "s_rem": s % ts,

@@ -130,11 +130,12 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     images there; ``timeout`` in seconds; ``max_cycles`` stops a hung simulation.
     """
     from sattn.reference import precision as prec
-    from sattn.reference.data import check_qkv
+    from sattn.reference.data import check_qkv, check_unbatched
     from sattn.reference.executor import landmark_operands
     from sattn.specs import select_indices
     from sattn.tools.emit_artifacts import emit_artifacts
 
+    check_unbatched(params)
     shape = check_qkv(q, k, v, params.gqa_group_size)
     t0 = time.perf_counter()
     sel = options.get("selection") or select_indices(params, shape, q, k)

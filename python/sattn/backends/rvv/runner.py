@@ -30,7 +30,7 @@ from sattn.backends.rvv import build
 from sattn.errors import SattnError
 from sattn.ir.schema import AttentionParams
 from sattn.reference import precision as prec
-from sattn.reference.data import check_qkv
+from sattn.reference.data import check_qkv, check_unbatched
 from sattn.result import RunResult
 from sattn.specs import select_indices
 from sattn.specs.selection import Selection
@@ -216,6 +216,7 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
     region, so counts taken with it include that copy: benchmarks leave it off.
     """
     _check_options(vlen, lmul)
+    check_unbatched(params)
     shape = check_qkv(q, k, v, params.gqa_group_size)
     mode = kernel_mode(params)
     t0 = time.perf_counter()
