@@ -130,8 +130,8 @@ def test_invalid_rejected_by_every_backend(attrs: dict, breaker, tmp_path: Path)
     mlir = write_mlir(tmp_path / "bad.mlir", bad)
     messages = []
     for b in BACKENDS:
-        with pytest.raises(SattnError) as e:
-            api.run(mlir, backend=b)
+        with pytest.raises(SattnError) as e:  # strict: a misspelt name is an error, not a warning
+            api.run(mlir, backend=b, strict_attributes=True)
         msg = str(e.value)
         assert needle in msg and "\n" not in msg and "bad.mlir:2:3" in msg, msg
         messages.append(msg)
