@@ -14,7 +14,10 @@ made (every mode but the index table; for dense and sliding_window the key lists
 the attention core receives them), which the tests compare with ``select_indices``.
 
 Counters (measured by the plugin over the kernel region only): ``instructions``, ``vector``,
-``vector_mem``, ``scalar`` (= instructions - vector), plus ``selected_pairs``/``dense_pairs``.
+``vector_mem``, ``scalar`` (= instructions - vector), plus ``selected_pairs``/``dense_pairs``;
+``model_cycles`` is *modelled*: the plugin's vector profile (``result.vector_profile``) costed
+on the in-order machine of :mod:`sattn.backends.rvv.cycle_model` (options ``dlen``,
+``mem_bytes_per_cycle``, ``scalar_ipc``; printed as the ``rvv_cycles(model):`` line).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sattn.backends.rvv import build
+from sattn.backends.rvv import build, cycle_model
 from sattn.errors import SattnError
 from sattn.ir.schema import AttentionParams
 from sattn.reference import precision as prec
@@ -195,9 +198,10 @@ def extra_header(params: AttentionParams, shape, hdr: list[int]) -> np.ndarray |
 
 
 def parse_counts(text: str) -> dict[str, int]:
+    """The plugin's ``key=value`` lines (its ``vop`` profile lines: :func:`cycle_model.parse_profile`)."""
     vals = {}
     for line in text.splitlines():
-        if "=" in line:
+        if "=" in line and not line.startswith("vop "):
             key, _, val = line.partition("=")
             vals[key.strip()] = int(val)
     return vals
@@ -206,10 +210,13 @@ def parse_counts(text: str) -> dict[str, int]:
 def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
         vlen: int = DEFAULT_VLEN, lmul: int = DEFAULT_LMUL, keep: str | Path | None = None,
         check_selection: bool = False, count: bool = True, selection: Selection | None = None,
-        **options) -> RunResult:
+        dlen: int | None = None, mem_bytes_per_cycle: int | None = None,
+        scalar_ipc: float | None = None, **options) -> RunResult:
     """Run the RVV kernel for ``params.spec`` under qemu (see the module docstring).
 
     ``keep``: directory to keep the input/output files in (default: a private temp dir).
+    ``dlen``, ``mem_bytes_per_cycle``, ``scalar_ipc``: the modelled machine of the
+    ``rvv_cycles(model):`` line (defaults: :mod:`sattn.backends.rvv.cycle_model`).
     ``check_selection``: the kernels that select by themselves also dump their selection; it is
     returned as ``result.kernel_selection`` (one GroupSelection per KV head, else None) next to
     ``result.selection`` (what sattn.specs selected). The dump is written inside the kernel
@@ -217,6 +224,7 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
     """
     _check_options(vlen, lmul)
     check_unbatched(params)
+    machine = cycle_model.machine_for(vlen, dlen, mem_bytes_per_cycle, scalar_ipc)
     shape = check_qkv(q, k, v, params.gqa_group_size)
     mode = kernel_mode(params)
     t0 = time.perf_counter()
@@ -233,7 +241,7 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
         inp.write_bytes(blob)
         cmd = [qemu, "-cpu", f"rv64,v=true,vlen={vlen},vext_spec=v1.0"]
         if plugin:
-            cmd += ["-plugin", f"{plugin},out={cnt}"]
+            cmd += ["-plugin", f"{plugin},out={cnt},vlen={vlen}"]
         cmd += [str(binary), str(inp), str(outp)] + ([str(selp)] if sel_cap else [])
         run_tool(cmd, what=f"RVV kernel ({params.spec}, {params.precision}) under qemu-riscv64",
                  timeout=options.get("timeout", 3600))
@@ -244,12 +252,17 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
             raise SattnError(f"RVV kernel wrote {out.size} output values, expected {want}")
         out = out.reshape(shape.heads, shape.seq_len, shape.head_dim)
         counters: dict[str, int | float] = {}
+        profile = modelled = None
         if plugin:
-            c = parse_counts(cnt.read_text())
+            text = cnt.read_text()
+            c = parse_counts(text)
             if c.get("region_begin") != 1 or c.get("region_end") != 1:
                 raise SattnError("RVV kernel: the counting plugin did not see exactly one kernel region")
             counters = {"instructions": c["instructions"], "vector": c["vector"],
                         "vector_mem": c["vector_mem"], "scalar": c["instructions"] - c["vector"]}
+            profile = cycle_model.parse_profile(c, text)
+            modelled = cycle_model.model(profile, machine)
+            counters["model_cycles"] = modelled.cycles
         kernel_sel = _read_selection(selp, shape, sel.num_keys) if sel_cap else None
     pairs = sel.nnz * shape.group
     counters.update(selected_pairs=sel.nnz, dense_pairs=shape.kv_heads * shape.seq_len ** 2)
@@ -261,10 +274,12 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
         if pairs:
             lines.append(f"rvv_per_pair: instructions={counters['instructions'] / pairs:.3f} "
                          f"vector={counters['vector'] / pairs:.3f} pairs={pairs} density={sel.density:.4f}")
+        lines.append(modelled.line())
     res = RunResult(backend="rvv", spec=params.spec, output=out, density=sel.density,
                     counters=counters, timings={"prepare_s": t1 - t0, "qemu_s": t2 - t1},
                     lines=lines, params=params)
     res.kernel_selection = kernel_sel  # type: ignore[attr-defined]
+    res.vector_profile = profile  # type: ignore[attr-defined]
     res.selection = sel  # type: ignore[attr-defined]
     return res
 
