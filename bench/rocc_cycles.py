@@ -3,12 +3,16 @@
 
 For S = 512 and 1024, D = 64 (one head unless --heads), each pattern prints: total cycles, the
 ideal MAC-bound cycles (selected pairs x D x 2 / lanes), their ratio, util_mac, DMA bytes read
-against the minimum (every needed Q row once, every used K and V row once per KV head), and the
-speed-up over the RVV kernel's instruction count at one instruction per cycle (qemu plugin count,
-fp32 VLEN=256 defaults of the RVV backend). Targets (issue 5): util_mac >= 0.8 for bsr and
+against the minimum (every needed Q row once, every used K and V row once per KV head), and,
+beside the RTL cycles, the RVV kernel on the same inputs: its measured instruction count and
+its *modelled* cycles (sattn.backends.rvv.cycle_model: the measured vector profile costed on an
+in-order vector machine, by default VLEN = DLEN = 512 bits, i.e. 16 fp32 lanes like the
+accelerator's 16 QK lanes, and the accelerator's 16 bytes/cycle of memory), with the ratio
+modelled RVV cycles / RTL cycles. Targets (issue 5): util_mac >= 0.8 for bsr and
 block_local_global at S = 1024; DMA within 1.2x of the minimum.
 
     .venv/bin/python bench/rocc_cycles.py [--sizes 512 1024] [--precision fp32] [--no-rvv]
+        [--rvv-vlen 512] [--dlen 512] [--mem-bytes-per-cycle 16]
 """
 
 from __future__ import annotations
@@ -58,6 +62,10 @@ def main() -> int:
     ap.add_argument("--patterns", nargs="+", default=list(PATTERNS))
     ap.add_argument("--no-rvv", action="store_true", help="skip the RVV instruction counts")
     ap.add_argument("--check", action="store_true", help="also compare each output with the reference")
+    ap.add_argument("--rvv-vlen", type=int, default=512, help="VLEN of the RVV run (bits)")
+    ap.add_argument("--dlen", type=int, default=512, help="modelled RVV datapath width (bits)")
+    ap.add_argument("--mem-bytes-per-cycle", type=int, default=16,
+                    help="modelled RVV memory port (bytes/cycle)")
     args = ap.parse_args()
 
     from sattn.backends.rocc import driver
@@ -70,9 +78,13 @@ def main() -> int:
             print(f"# rvv backend unavailable ({e}); speed-up column skipped")
     hdr = (f"{'pattern':<20} {'S':>5} {'pairs':>9} {'cycles':>10} {'ideal':>10} {'ratio':>6} "
            f"{'util_mac':>8} {'dma_B':>10} {'min_B':>10} {'dma/min':>7} {'rvv_insn':>11} "
-           f"{'model_speedup':>13} {'sim_s':>6}")
+           f"{'rvv_model_cyc':>13} {'rvv_model/rtl':>13} {'sim_s':>6}")
     print(f"# rocc_cycles: D={args.head_dim} precision={args.precision} lanes=32 "
           f"(16 QK + 16 PV), memory latency 20 cycles, 16 B/cycle")
+    if rvv is not None:
+        print(f"# rvv_model_cyc: modelled, not measured: RVV kernel (LMUL {rvv.DEFAULT_LMUL}) at "
+              f"vlen={args.rvv_vlen} dlen={args.dlen} mem_bytes_per_cycle={args.mem_bytes_per_cycle} "
+              "scalar_ipc=1, in-order, single issue, no overlap, no memory latency")
     print(hdr)
     for s in args.sizes:
         for name in args.patterns:
@@ -88,23 +100,24 @@ def main() -> int:
             c = r.counters
             ideal = c["model_ideal_mac_cycles"]
             mn = minimum_bytes(sel, heads, args.head_dim, args.precision)
-            insn, speed = "-", "-"
+            insn, mcyc, speed = "-", "-", "-"
             if rvv is not None:
                 try:
-                    rr = rvv.run(p, q, k, v, selection=sel)
-                    n = rr.counters["instructions"]
-                    insn, speed = f"{n}", f"{n / c['total_cycles']:.1f}x"
+                    rr = rvv.run(p, q, k, v, selection=sel, vlen=args.rvv_vlen, dlen=args.dlen,
+                                 mem_bytes_per_cycle=args.mem_bytes_per_cycle)
+                    n, mc = rr.counters["instructions"], rr.counters["model_cycles"]
+                    insn, mcyc, speed = f"{n}", f"{mc}", f"{mc / c['total_cycles']:.1f}x"
                 except SattnError as e:  # report, keep the RTL numbers
-                    insn, speed = "err", type(e).__name__
+                    insn, mcyc, speed = "err", "err", type(e).__name__
             print(f"{name:<20} {s:>5} {c['pairs']:>9} {c['total_cycles']:>10} {ideal:>10.0f} "
                   f"{c['total_cycles'] / ideal:>6.3f} {c['util_mac']:>8.3f} {c['dma_bytes']:>10} "
-                  f"{mn:>10} {c['dma_bytes'] / mn:>7.3f} {insn:>11} {speed:>13} {sim_s:>6.1f}",
+                  f"{mn:>10} {c['dma_bytes'] / mn:>7.3f} {insn:>11} {mcyc:>13} {speed:>13} {sim_s:>6.1f}",
                   flush=True)
             if args.check:
                 err = rel_error(r.output, attention(p, q, k, v, selection=sel))
                 print(f"#   {name} S={s}: rel_err vs reference {err:.2e}")
     if rvv is not None:
-        print("# model_speedup = RVV kernel instructions at a modelled 1 instr/cycle / RTL cycles. The RVV kernels of "
+        print("# rvv_model/rtl = modelled RVV cycles / RTL cycles (RTL cycles measured in Verilator). The RVV kernels of "
               "topk_per_query, nm_structured, lsh and landmark select their keys on the target; the "
               "accelerator runs host-selected index tables, so those rows include selection work "
               "on the RVV side only.")

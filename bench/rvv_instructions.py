@@ -6,9 +6,13 @@ parameters runs once with the counting plugin; the table prints the measured cou
 density (selected / dense pairs), the ratio sparse / dense-kernel count, that ratio divided
 by the density (target for the static patterns: <= 1.3), and instructions per attended pair
 against the ideal (design: (2*D + 14) / VL vector instructions per pair, VL = VLEN/32 * 4
-lanes at LMUL 4; target for the dense kernel: within 2x).
+lanes at LMUL 4; target for the dense kernel: within 2x). Beside the measured counts, the
+modelled cycles of the region (sattn.backends.rvv.cycle_model: the measured vector profile
+costed on an in-order machine with a DLEN-bit datapath; a model, not a measurement) and
+modelled cycles per attended pair.
 
-    python bench/rvv_instructions.py [--seq 1024 4096] [--vlen 256] [--lmul 8] [--patterns ...]
+    python bench/rvv_instructions.py [--seq 1024 4096] [--vlen 256] [--lmul 8] [--dlen 128]
+        [--mem-bytes-per-cycle 16] [--patterns ...]
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 
-from sattn.backends.rvv import runner
+from sattn.backends.rvv import cycle_model, runner
 from sattn.ir.schema import params_from_dict
 from sattn.reference.data import synthetic
 
@@ -46,14 +50,20 @@ def main() -> int:
     ap.add_argument("--vlen", type=int, default=256)
     ap.add_argument("--lmul", type=int, default=runner.DEFAULT_LMUL)
     ap.add_argument("--patterns", nargs="+", default=list(PATTERNS), choices=list(PATTERNS))
+    ap.add_argument("--dlen", type=int, default=cycle_model.DEFAULT_DLEN)
+    ap.add_argument("--mem-bytes-per-cycle", type=int, default=cycle_model.DEFAULT_MEM_BYTES)
     args = ap.parse_args()
+    machine = cycle_model.machine_for(args.vlen, args.dlen, args.mem_bytes_per_cycle)
     d = args.head_dim
     ideal = runner.ideal_per_pair(d, args.vlen, 4)
     print(f"# RVV kernels, fp32, D={d}, VLEN={args.vlen}, LMUL={args.lmul}; measured with the "
           f"qemu plugin (kernel region only)")
     print(f"# ideal vector instructions per pair (design, LMUL 4): {ideal:.2f}")
+    print(f"# model_cycles: modelled, not measured: {machine.describe()} (in-order, single issue, "
+          "no overlap, no memory latency; VL of register-AVL vsetvli taken as VLMAX)")
     hdr = (f"{'S':>5} {'pattern':<19} {'instructions':>13} {'vector':>12} {'density':>8} "
-           f"{'sparse/dense':>12} {'ratio/dens':>10} {'instr/pair':>10} {'vs ideal':>8} {'time':>6}")
+           f"{'sparse/dense':>12} {'ratio/dens':>10} {'instr/pair':>10} {'vs ideal':>8} "
+           f"{'model_cycles':>13} {'model_cyc/pair':>14} {'time':>6}")
     print(hdr)
     ok = True
     for s in args.seq:
@@ -64,7 +74,9 @@ def main() -> int:
             p = params_from_dict({"seq_len": s, "head_dim": d, "num_heads": 1, **attrs}).replace(spec=spec)
             q, k, v = synthetic(p.shape())
             t0 = time.time()
-            r = runner.run(p, q, k, v, vlen=args.vlen, lmul=args.lmul)
+            r = runner.run(p, q, k, v, vlen=args.vlen, lmul=args.lmul, dlen=machine.dlen,
+                           mem_bytes_per_cycle=machine.mem_bytes_per_cycle)
+            mc = r.counters["model_cycles"]
             dt = time.time() - t0
             n = r.counters["instructions"]
             pairs = r.counters["selected_pairs"]
@@ -81,7 +93,8 @@ def main() -> int:
             if name in args.patterns:
                 print(f"{s:>5} {name:<19} {n:>13,} {r.counters['vector']:>12,} {r.density:>8.4f} "
                       f"{ratio:>12.4f} {rd:>10.2f} {per_pair:>10.2f} {per_pair / ideal:>7.2f}x "
-                      f"{dt:>5.1f}s{flag}")
+                      f"{mc:>13,} {mc / pairs if pairs else float('nan'):>14.2f} {dt:>5.1f}s{flag}",
+                      flush=True)
     print("# targets: static patterns ratio/density <= 1.3; dense instr/pair <= 2x ideal: "
           + ("met" if ok else "NOT met (flagged rows)"))
     return 0

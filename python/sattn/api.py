@@ -259,7 +259,8 @@ def run_rvv_from_mlir(
     ``overrides`` replaces attributes before selection (e.g. ``{"precision": "i8"}``);
     ``autotune`` first measures the kernel configurations of the selected spec and runs the
     best one (its ``autotune:`` line is in the result). ``options`` go to the RVV runner
-    (``vlen``, ``lmul``, ``keep``). With ``compare`` the output tensor is checked against the
+    (``vlen``, ``lmul``, ``keep``, and the modelled machine's ``dlen``, ``mem_bytes_per_cycle``,
+    ``scalar_ipc``). With ``compare`` the output tensor is checked against the
     reference and the verdict line is part of ``str(result)``. ``strict_attributes`` makes
     attributes nothing reads an error instead of a warning.
     """
@@ -288,7 +289,8 @@ def _autotune(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarr
     from sattn.backends.rvv import autotune as tuner
 
     best = tuner.autotune(params, q, k, v, **{k_: v_ for k_, v_ in options.items()
-                                               if k_ in ("vlen",)})
+                                               if k_ in ("vlen", "dlen", "mem_bytes_per_cycle",
+                                                         "scalar_ipc")})
     return best.params, {**options, **best.options}, best.line()
 
 

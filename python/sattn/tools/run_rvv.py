@@ -3,6 +3,7 @@ kernel of the selected spec under qemu-riscv64 and print what it computed and me
 
     spec=<spec> checksum=<float64 sum of the kernel's output tensor>
     rvv_config: ... / rvv_counters: total=.. vector=.. vector_mem=.. scalar=..
+    rvv_cycles(model): cycles=.. vlen=.. dlen=.. mem_bytes_per_cycle=.. scalar_ipc=.. ...
     autotune: ...            (with --autotune)
     <the verdict line against the reference>   (unless --no-compare)
 
@@ -77,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --autotune: write the op with the winning attributes to this .mlir")
     p.add_argument("--vlen", type=int, default=256, choices=[128, 256, 512], help="vector length (bits)")
     p.add_argument("--lmul", type=int, default=None, choices=[1, 2, 4, 8], help="LMUL of the kernels")
+    p.add_argument("--dlen", type=int, default=None,
+                   help="modelled vector datapath width in bits for rvv_cycles(model) (default 128)")
+    p.add_argument("--mem-bytes-per-cycle", type=int, default=None,
+                   help="modelled vector memory port, bytes per cycle (default 16)")
+    p.add_argument("--scalar-ipc", type=float, default=None,
+                   help="modelled scalar instructions per cycle (default 1)")
     p.add_argument("--q", help="Q as .npy float32 [H, S, D]")
     p.add_argument("--k", help="K as .npy float32 [H_kv, S, D]")
     p.add_argument("--v", help="V as .npy float32 [H_kv, S, D]")
@@ -114,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     from sattn.api import run_rvv_from_mlir
 
     options = {"vlen": args.vlen}
+    for opt in ("dlen", "mem_bytes_per_cycle", "scalar_ipc"):
+        if getattr(args, opt) is not None:
+            options[opt] = getattr(args, opt)
     if args.lmul is not None:
         options["lmul"] = args.lmul
     if args.keep:

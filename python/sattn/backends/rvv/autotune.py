@@ -4,11 +4,14 @@ The sweep for a selected spec: LMUL in (1, 2, 4, 8) — the strip width of the k
 VLEN/32 * LMUL keys — and, for the block patterns (bsr, block_local_global), the block size
 (16, 32, 64, 128 tokens, at most S; plus the op's own). For bsr with compression scoring also
 the compression block size (4, 8, 16, at most the block). Every configuration runs under qemu
-with the counting plugin; the metric is the measured dynamic instruction count of the kernel
-region. Block and compression sizes change the selection, so the table also records the
-density and the instructions per attended pair; the winner is the fewest instructions among
-configurations whose density is within ``DENSITY_SLACK`` of the op's own (so the tuner does
-not "win" by attending to fewer keys).
+with the counting plugin; the metric is the *modelled* cycle count of the kernel region
+(:mod:`sattn.backends.rvv.cycle_model`: the measured vector profile costed on an in-order
+machine with a DLEN-bit datapath), not the instruction count — an LMUL-8 instruction keeps the
+datapath eight times longer than an LMUL-1 one, so fewer instructions is not less time. The
+measured instruction counts are kept beside it. Block and compression sizes change the
+selection, so the table also records the density and the instructions per attended pair; the
+winner is the fewest modelled cycles among configurations whose density is within
+``DENSITY_SLACK`` of the op's own (so the tuner does not "win" by attending to fewer keys).
 
 :func:`autotune` returns a :class:`Tuned` whose ``params``/``options`` the caller runs and whose
 ``line()`` is the ``autotune:`` line; :func:`write_back` writes the winner as attributes of the
@@ -24,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from sattn.backends.rvv import runner
+from sattn.backends.rvv import cycle_model, runner
 from sattn.errors import SattnError
 from sattn.ir.schema import AttentionParams
 from sattn.toolrun import atomic_write
@@ -45,6 +48,7 @@ class Trial:
     vector: int
     density: float
     pairs: int
+    model_cycles: int
 
     def describe(self) -> str:
         extra = "".join(f" {k}={v}" for k, v in self.attrs.items())
@@ -60,6 +64,7 @@ class Tuned:
     best: Trial
     baseline: Trial
     trials: list[Trial] = field(default_factory=list)
+    machine: str = ""  #: the modelled machine the cycles are for
 
     @property
     def attrs(self) -> dict[str, int]:
@@ -68,11 +73,13 @@ class Tuned:
 
     def line(self) -> str:
         b, base = self.best, self.baseline
-        gain = base.instructions / b.instructions if b.instructions else float("nan")
-        return (f"autotune: spec={self.params.spec} best {b.describe()} instructions={b.instructions} "
+        gain = base.model_cycles / b.model_cycles if b.model_cycles else float("nan")
+        return (f"autotune: spec={self.params.spec} best {b.describe()} "
+                f"model_cycles={b.model_cycles} instructions={b.instructions} "
                 f"vector={b.vector} per_pair={b.instructions / max(1, b.pairs):.3f} "
-                f"density={b.density:.4f} baseline({base.describe()})={base.instructions} "
-                f"speedup={gain:.2f}x trials={len(self.trials)}")
+                f"density={b.density:.4f} baseline({base.describe()}) model_cycles="
+                f"{base.model_cycles} instructions={base.instructions} "
+                f"model_speedup={gain:.2f}x trials={len(self.trials)} {self.machine}")
 
 
 def candidates(params: AttentionParams, seq_len: int) -> list[dict[str, int]]:
@@ -97,19 +104,25 @@ def candidates(params: AttentionParams, seq_len: int) -> list[dict[str, int]]:
 
 def autotune(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
              vlen: int = runner.DEFAULT_VLEN, lmuls: tuple[int, ...] = runner.LMULS,
-             **options: Any) -> Tuned:
-    """Measure every (LMUL, attributes) configuration of ``params.spec`` and pick the winner."""
+             dlen: int | None = None, mem_bytes_per_cycle: int | None = None,
+             scalar_ipc: float | None = None, **options: Any) -> Tuned:
+    """Measure every (LMUL, attributes) configuration of ``params.spec`` and pick the one with
+    the fewest modelled cycles on the machine (``dlen``, ``mem_bytes_per_cycle``,
+    ``scalar_ipc``; defaults: :mod:`sattn.backends.rvv.cycle_model`)."""
     if params.spec is None:
         raise SattnError("autotune: no spec selected")
     seq_len = q.shape[1]
+    machine = cycle_model.machine_for(vlen, dlen, mem_bytes_per_cycle, scalar_ipc)
     trials: list[Trial] = []
     for attrs in candidates(params, seq_len):
         p = params.replace(**attrs)
         for lmul in lmuls:
-            r = runner.run(p, q, k, v, vlen=vlen, lmul=lmul)
+            r = runner.run(p, q, k, v, vlen=vlen, lmul=lmul, dlen=machine.dlen,
+                           mem_bytes_per_cycle=machine.mem_bytes_per_cycle,
+                           scalar_ipc=machine.scalar_ipc)
             c = r.counters
             trials.append(Trial(lmul, attrs, c["instructions"], c["vector"], r.density,
-                                c["selected_pairs"] * p.gqa_group_size))
+                                c["selected_pairs"] * p.gqa_group_size, c["model_cycles"]))
     base = next((t for t in trials if not t.attrs and t.lmul == runner.DEFAULT_LMUL),
                 None) or trials[0]
     if base.attrs:  # block specs: the baseline is the op's own block size at the default LMUL
@@ -118,9 +131,11 @@ def autotune(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarra
             own["comp_block_size"] = params.comp_block_size
         base = next(t for t in trials if t.attrs == own and t.lmul == runner.DEFAULT_LMUL)
     ok = [t for t in trials if abs(t.density - base.density) <= DENSITY_SLACK * base.density]
-    best = min(ok, key=lambda t: (t.instructions, t.lmul))
+    best = min(ok, key=lambda t: (t.model_cycles, t.instructions, t.lmul))
     tuned_params = params.replace(**best.attrs)
-    return Tuned(tuned_params, {"lmul": best.lmul, "vlen": vlen}, best, base, trials)
+    opts = {"lmul": best.lmul, "vlen": vlen, "dlen": machine.dlen,
+            "mem_bytes_per_cycle": machine.mem_bytes_per_cycle, "scalar_ipc": machine.scalar_ipc}
+    return Tuned(tuned_params, opts, best, base, trials, machine.describe())
 
 
 def write_back(mlir: str | Path, out: str | Path, attrs: dict[str, Any], note: str = "", *,
