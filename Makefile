@@ -33,9 +33,10 @@ $(VPY):
 
 # Reinstall when the package metadata changes.
 $(STAMPS)/pip: python/pyproject.toml | $(VPY)
-	@# torch (CPU, 2.13.0) and ray are optional extras of the package; the tests use torch as an
-	@# independent oracle and start a local Ray instance for `sattn sweep --executor ray`. This machine kind keeps its wheel in /opt/wheels, so look there first.
-	$(VPY) -m pip install -q $(if $(wildcard /opt/wheels),--find-links /opt/wheels) -e "python[dev,plot,torch,ray]"
+	@# torch (CPU, 2.13.0), ray and iree are optional extras of the package; the tests use torch as an
+	@# independent oracle, start a local Ray instance for `sattn sweep --executor ray` and run IREE as the
+	@# outside RVV peer (bench/rvv_vs_iree.py). This machine kind keeps its wheel in /opt/wheels, so look there first.
+	$(VPY) -m pip install -q $(if $(wildcard /opt/wheels),--find-links /opt/wheels) -e "python[dev,plot,torch,ray,iree]"
 	@mkdir -p $(STAMPS) && touch $@
 
 venv: $(STAMPS)/pip
