@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import numpy as np
 from sattn.backends.rvv import cycle_model, runner
 from sattn.backends.rvv.peer import iree
+from sattn.errors import SattnError
 from sattn.ir.schema import params_from_dict
 from sattn.reference.data import synthetic
 
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mem-bytes-per-cycle", type=int, default=cycle_model.DEFAULT_MEM_BYTES)
     ap.add_argument("--forms", nargs="+", default=list(iree.FORMS), choices=iree.FORMS)
     args = ap.parse_args(argv)
+    if args.seq < 1 or args.head_dim < 1:
+        ap.error(f"--seq and --head-dim must be >= 1, got {args.seq} and {args.head_dim}")
     if not iree.available():
         print(iree.main_skip_line())
         return 0
@@ -86,4 +89,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except SattnError as e:  # one line, no traceback (a missing tool, a failed compile or run)
+        print(f"rvv_vs_iree: error: {e}", file=sys.stderr)
+        sys.exit(e.exit_code)
