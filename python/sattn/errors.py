@@ -21,3 +21,23 @@ class SattnError(Exception):
 
 class ToolMissingError(SattnError):
     """An external tool (qemu-riscv64, zig, verilator) is not installed."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (``kill``, ``timeout``): raised by the command-line entry points' signal
+    handler so that running tools are stopped and scratch directories removed on the way out.
+    A ``BaseException``, like ``KeyboardInterrupt``: no ``except Exception`` swallows it."""
+
+
+def note(message: str) -> None:
+    """Print a one-line note on stderr (``sattn: note: ...``), once per process per message:
+    for things a user should know that are not errors (an input converted, an override)."""
+    import sys
+
+    if message in _NOTED:
+        return
+    _NOTED.add(message)
+    print(f"sattn: note: {' '.join(message.split())}", file=sys.stderr)
+
+
+_NOTED: set[str] = set()

@@ -3,6 +3,13 @@
 Tools are looked up once, a missing one raises :class:`ToolMissingError` with the command that
 installs it, and a failing or killed run raises :class:`SattnError` with the exit status and
 the last line the tool printed.
+
+Every tool starts in its own session (its own process group), so that the tool and whatever it
+starts (zig's compiler processes, ...) can be stopped together: when the caller is interrupted
+(Ctrl-C, SIGTERM turned into :class:`sattn.errors.Terminated` by the command-line entry points,
+a timeout), the whole group is killed before the exception propagates, and the scratch
+directories of :func:`scratch_dir` are removed on the way out. Nothing is left running under
+init.
 """
 
 from __future__ import annotations
@@ -59,19 +66,31 @@ def run_tool(
     env: dict[str, str] | None = None,
     input: bytes | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run ``cmd``; on failure raise SattnError naming ``what``, the status and the last output line."""
+    """Run ``cmd``; on failure raise SattnError naming ``what``, the status and the last output line.
+
+    The tool runs in a new session; an exception while it runs (timeout, Ctrl-C, SIGTERM)
+    kills its whole process group first (see the module docstring)."""
     try:
-        proc = subprocess.run(
-            list(cmd), check=False, cwd=cwd, capture_output=True, timeout=timeout, env=env,
-            input=input,
-        )  # the status is checked below, to raise a one-line SattnError
+        proc = subprocess.Popen(
+            list(cmd), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            start_new_session=True,
+        )
     except FileNotFoundError:
         raise ToolMissingError(f"{what}: cannot execute '{cmd[0]}'") from None
+    except PermissionError:
+        raise ToolMissingError(f"{what}: cannot execute '{cmd[0]}': permission denied") from None
+    try:
+        stdout, stderr = proc.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired:
+        kill_group(proc)
         raise SattnError(f"{what}: timed out after {timeout:.0f} s") from None
+    except BaseException:
+        kill_group(proc)
+        raise
     if proc.returncode != 0:
-        text = (proc.stderr or b"").decode(errors="replace").strip().splitlines() or (
-            proc.stdout or b""
+        text = (stderr or b"").decode(errors="replace").strip().splitlines() or (
+            stdout or b""
         ).decode(errors="replace").strip().splitlines()
         last = text[-1] if text else "(no output)"
         if proc.returncode < 0:
@@ -79,19 +98,71 @@ def run_tool(
         else:
             status = f"exit status {proc.returncode}"
         raise SattnError(f"{what} failed ({status}): {last}")
-    return proc
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """Kill the process group ``proc`` leads (it was started with ``start_new_session``) and
+    reap ``proc``; the group's other members are re-parented and reaped by init."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # pragma: no cover - a process SIGKILL cannot stop
+        pass
+    for stream in (proc.stdout, proc.stderr, proc.stdin):
+        if stream is not None:
+            stream.close()
 
 
 @contextmanager
-def scratch_dir(keep: str | Path | None = None) -> Iterator[Path]:
-    """A private temporary directory (or the user's ``keep`` directory, created and kept)."""
+def scratch_dir(keep: str | Path | None = None, what: str = "keep directory") -> Iterator[Path]:
+    """A private temporary directory (or the user's ``keep`` directory, created and kept).
+
+    ``what`` names the option in errors (``--keep``, ``--keep-dir``): a ``keep`` path that is
+    a file, or cannot be created, is a one-line :class:`SattnError`."""
     if keep is not None:
-        p = Path(keep)
-        p.mkdir(parents=True, exist_ok=True)
-        yield p
+        yield check_keep_dir(keep, what)
         return
-    with tempfile.TemporaryDirectory(prefix="sattn-") as d:
+    try:
+        tmp = tempfile.TemporaryDirectory(prefix="sattn-")
+    except OSError as e:
+        raise SattnError(f"cannot create a scratch directory in {tempfile.gettempdir()}: "
+                         f"{e.strerror or e}") from None
+    with tmp as d:
         yield Path(d)
+
+
+def check_keep_path(keep: str | Path, what: str = "keep directory") -> Path:
+    """Refuse, before any work is done and without creating anything, a ``keep`` directory
+    that is a file (or lies under one): one SattnError line naming ``what``."""
+    p = Path(keep)
+    for parent in (p, *p.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise SattnError(f"{what} {p}: " + ("exists and is not a directory" if parent == p
+                                                    else f"'{parent}' is not a directory"))
+            break
+    return p
+
+
+def check_keep_dir(keep: str | Path, what: str = "keep directory") -> Path:
+    """Create the directory ``keep`` (and its parents) unless it exists; a file in the way or
+    an unwritable place is a one-line SattnError naming ``what``. Returns the path."""
+    p = Path(keep)
+    if p.exists() and not p.is_dir():
+        raise SattnError(f"{what} {p}: exists and is not a directory")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a parent is a file
+        raise SattnError(f"{what} {p}: a parent of it is not a directory") from None
+    except OSError as e:
+        raise SattnError(f"{what} {p}: cannot create it: {e.strerror or e}") from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise SattnError(f"{what} {p}: directory is not writable")
+    return p
 
 
 def check_output_path(path: str | Path, what: str = "output file") -> Path:
@@ -143,10 +214,33 @@ def atomic_write(path: str | Path, data: bytes | str, *, make_parents: bool = Fa
 
 
 def user_cache_dir() -> Path:
-    """Where built binaries are cached by content hash (shared across runs; writes are atomic)."""
+    """Where built binaries are cached by content hash (shared across runs; writes are atomic).
+
+    ``SATTN_CACHE_DIR``, else ``$XDG_CACHE_HOME/sattn``, else ``~/.cache/sattn``; created when
+    missing. A file in the way or an unwritable directory is a one-line SattnError naming the
+    variable (checked by creating a file there, once per process)."""
+    var = "SATTN_CACHE_DIR" if os.environ.get("SATTN_CACHE_DIR") else (
+        "XDG_CACHE_HOME" if os.environ.get("XDG_CACHE_HOME") else "HOME")
     base = os.environ.get("SATTN_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "sattn"
     )
     p = Path(base)
-    p.mkdir(parents=True, exist_ok=True)
+    if p in _CACHE_OK:
+        return p
+    where = f"cache directory {p} (from {var})"
+    if p.exists() and not p.is_dir():
+        raise SattnError(f"{where}: exists and is not a directory")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".probe.", dir=p)
+        os.close(fd)
+        os.unlink(probe)
+    except FileExistsError:
+        raise SattnError(f"{where}: a parent of it is not a directory") from None
+    except OSError as e:
+        raise SattnError(f"{where}: not writable: {e.strerror or e}") from None
+    _CACHE_OK.add(p)
     return p
+
+
+_CACHE_OK: set[Path] = set()

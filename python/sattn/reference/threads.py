@@ -118,5 +118,10 @@ def parallel_map(fn: Callable[[T], None], items: Iterable[T]) -> None:
             fn(it)
         return
     with single_threaded_blas(), ThreadPoolExecutor(n, thread_name_prefix="sattn-ref") as ex:
-        for _ in ex.map(fn, items):  # consumes results: re-raises the first exception
-            pass
+        try:
+            for _ in ex.map(fn, items):  # consumes results: re-raises the first exception
+                pass
+        except BaseException:
+            # an error, Ctrl-C or SIGTERM: drop the queued tiles, wait only for running ones
+            ex.shutdown(wait=True, cancel_futures=True)
+            raise

@@ -1,0 +1,109 @@
+"""SIGTERM (``kill``, ``timeout``) stops a run as cleanly as Ctrl-C: the tool's whole process
+group is killed (no qemu or Verilator model left running under init), the private scratch
+directory is removed, and the command exits 143 with one line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import need_tool
+from fd_util import PY, REPO
+
+TOOLS = REPO / "compiler" / "mlir" / "tools"
+
+
+def _children(pid: int) -> dict[int, str]:
+    """Every descendant of ``pid``: pid -> command name (from /proc)."""
+    parent: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'
+        comm = stat[stat.index("(") + 1: stat.rindex(")")]
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        parent[int(entry.name)] = ppid
+        names[int(entry.name)] = comm
+    out: dict[int, str] = {}
+    frontier = {pid}
+    while frontier:
+        nxt = {p for p, pp in parent.items() if pp in frontier and p not in out}
+        out.update({p: names[p] for p in nxt})
+        frontier = nxt
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def _start(args: list[str], tmpdir: Path) -> subprocess.Popen:
+    env = dict(os.environ, TMPDIR=str(tmpdir))  # a private temp dir: our scratch dirs only
+    env["PATH"] = f"{Path(PY).parent}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.Popen(args, cwd=tmpdir, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_tool(proc: subprocess.Popen, name: str, tmpdir: Path, timeout: float = 240) -> dict:
+    """Wait until ``proc`` runs the tool ``name`` (a descendant) with its scratch dir made."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        kids = _children(proc.pid)
+        if any(name in comm for comm in kids.values()) and list(tmpdir.glob("sattn-*")):
+            return kids
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    raise AssertionError(f"{name} never started")
+
+
+def _op(path: Path, attrs: str) -> Path:
+    path.write_text(f'module {{\n  "sattn.sparse_attention"() {{ {attrs} }} : () -> ()\n}}\n')
+    return path
+
+
+#: (tool, its child's command name, a run long enough to be interrupted while that child runs)
+CASES = {
+    "rvv": ([str(TOOLS / "sattn_run_rvv_from_mlir.py")], "qemu-riscv64",
+            'spec = "dense", seq_len = 4096 : i64, head_dim = 64 : i64'),
+    "rocc": ([str(TOOLS / "sattn_compile_and_sim.py")], "Vrocc_sattn",
+             'spec = "dense", seq_len = 1024 : i64, head_dim = 64 : i64, num_heads = 2 : i64'),
+}
+
+
+@pytest.mark.parametrize("how", ["kill", "timeout"])
+@pytest.mark.parametrize("tool", list(CASES))
+def test_sigterm_stops_the_tool_group_and_removes_scratch(tmp_path: Path, tool: str, how: str) -> None:
+    need_tool("qemu-riscv64" if tool == "rvv" else "verilator")
+    argv, child, attrs = CASES[tool]
+    mlir = _op(tmp_path / "long.mlir", attrs)
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    cmd = [PY, *argv, "--mlir", str(mlir), "--out", str(tmp_path / "o.npy")]
+    if how == "timeout":
+        # GNU timeout sends SIGTERM to its process group (the python, not the tools, which run
+        # in their own sessions) when it expires or is itself terminated; terminating it is the
+        # deterministic way to make it do so while the tool runs
+        cmd = ["timeout", "-s", "TERM", "3600", *cmd]
+    proc = _start(cmd, tmpdir)
+    kids = _wait_for_tool(proc, child, tmpdir)
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err  # timeout passes its child's status through
+    assert err.strip().splitlines() == [f"{Path(argv[0]).name}: terminated"]
+    time.sleep(0.5)
+    assert not [p for p in kids if _alive(p)], {p: kids[p] for p in kids if _alive(p)}
+    assert not list(tmpdir.glob("sattn-*")), list(tmpdir.iterdir())
+    assert not (tmp_path / "o.npy").exists()
