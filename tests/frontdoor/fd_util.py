@@ -40,3 +40,28 @@ def write_mlir(path: Path, attrs: dict) -> Path:
 
     path.write_text(mlir_for(attrs))
     return path
+
+
+def run_limited(args: list[str], *, mem_bytes: int, timeout: float = 300, cwd: Path | str = REPO,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """:func:`run_cmd` with the address space limited to ``mem_bytes`` (RLIMIT_AS, inherited by
+    the tools it starts): a run that allocates beyond it fails instead of paging the machine."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (mem_bytes, mem_bytes))
+
+    full_env = dict(os.environ)
+    full_env["PATH"] = f"{Path(PY).parent}{os.pathsep}{full_env.get('PATH', '')}"
+    full_env.update(env or {})
+    return subprocess.run(args, check=False, cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=full_env, preexec_fn=limit)
+
+
+def unprivileged(args: list[str]) -> list[str]:
+    """``args`` run so that file permissions apply: as root (tests may run as root, which reads
+    any file), without the capabilities that bypass them (``setpriv`` drops DAC override and
+    DAC read-search from the bounding set before exec)."""
+    if os.geteuid() != 0:
+        return args
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--", *args]

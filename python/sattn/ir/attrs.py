@@ -84,28 +84,40 @@ def to_py(attr: Attribute) -> Any:
     return attr
 
 
-def from_py(value: Any) -> Attribute:
+def from_py(value: Any, _path: str = "") -> Attribute:
     """An attribute for a plain-Python value: bool -> i1, int -> i64, float -> f64, str,
     dict -> dictionary, list of ints -> ``array<i32: ...>`` (``array<i64>`` when a value does
-    not fit), other lists -> ``[...]``."""
+    not fit), other lists -> ``[...]``. An integer beyond i64 (a record of a shape too large
+    to compile, e.g. buffer bytes of ``seq_len = 2**62``) is a one-line SattnError naming it."""
     if isinstance(value, Attribute):
         return value
     if isinstance(value, bool):
         return IntegerAttr.from_bool(value)
     if isinstance(value, int):
+        _check_i64(value, _path)
         return IntegerAttr(value, i64)
     if isinstance(value, float):
         return FloatAttr(value, f64)
     if isinstance(value, str):
         return StringAttr(value)
     if isinstance(value, dict):
-        return DictionaryAttr({k: from_py(v) for k, v in value.items()})
+        return DictionaryAttr({k: from_py(v, f"{_path}.{k}" if _path else k) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
         if value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             fits = all(-(2**31) <= v < 2**31 for v in value)
+            for v in value:
+                _check_i64(v, _path)
             return DenseArrayBase.from_list(i32 if fits else i64, list(value))
-        return ArrayAttr([from_py(v) for v in value])
+        return ArrayAttr([from_py(v, _path) for v in value])
     raise TypeError(f"no attribute for {type(value).__name__} {value!r}")
+
+
+def _check_i64(value: int, path: str) -> None:
+    if not -(2**63) <= value < 2**63:
+        from sattn.errors import SattnError
+
+        raise SattnError(f"record '{path or 'value'}' = {value} does not fit a 64-bit integer: "
+                         "the op's shape or attributes are too large to compile")
 
 
 def int_array(values: Any) -> Attribute:

@@ -15,8 +15,9 @@ O(tile x union) per step; the selection itself is O(S x selected keys); nothing 
 unless the pattern selects that much. No Python loop runs per query.
 
 Two structural fast paths compute the same thing without index lists when the executor selects
-by itself (``selection=None``): :func:`attend_band` (sliding_window without wrap: each query
-tile scores a contiguous key slab, -inf only on the slab's two triangular edges) and
+by itself (``selection=None``): :func:`attend_band` (sliding_window without wrap, and dense as
+the band of half-width S - 1: each query tile scores a contiguous key slab, -inf only on the
+slab's two triangular edges) and
 :func:`attend_blocks` (bsr: the kept key blocks of each query block are gathered block-wise
 from the block tables). Tiles are independent and run on every core
 (:mod:`sattn.reference.threads`).
@@ -37,6 +38,9 @@ from sattn.reference.threads import parallel_map, single_threaded_blas
 from sattn.result import RunResult
 from sattn.specs import bsr, bsr_tables, select_indices, sliding_window
 from sattn.specs.selection import GroupSelection, Selection, compress_kv
+
+#: Every counter :func:`run` reports (``RunResult.counters`` keys).
+COUNTERS: tuple[str, ...] = ("selected_pairs", "dense_pairs")
 
 #: Score elements (heads x rows x union keys) per tile.
 TILE_ELEMENTS = 1 << 21
@@ -377,13 +381,17 @@ def attention(
     v: np.ndarray,
     selection: Selection | None = None,
 ) -> np.ndarray:
-    """The reference output float32 [H, S, D] (the oracle every backend is compared with)."""
+    """The reference output float32 [H, S, D] (the oracle every backend is compared with).
+
+    Inputs are checked first (:func:`sattn.reference.data.check_values`), and a run that would
+    not fit the machine is refused (:func:`sattn.resources.reference`)."""
     shape = check_qkv(q, k, v, params.gqa_group_size)
+    _check(params, shape, q, k, v, selection)
     if selection is None and params.spec == "bsr":
         # bsr rows are whole key blocks: attend from the block tables, never build token rows
         return _attend_tables(params, shape, q, k, v, _bsr_tables(params, shape, q, k))
     if selection is None and _is_band(params, shape):
-        # a non-wrapping window is a band: attend slab by slab, never build index lists
+        # dense and a non-wrapping window are bands: attend slab by slab, no index lists
         return _attend_band(params, q, k, v)
     if selection is None:
         selection = select_indices(params, shape, q, k)
@@ -398,6 +406,16 @@ def attention(
         kk, vv = landmark_operands(params, ops, selection.landmark_assign, selection.num_keys)
     return attend(ops.q, kk, vv, selection.groups, ops.score_scale, ops.v_scale,
                   selection.block_size, _exact_f64(ops), selection.block_table)
+
+
+def _check(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray, v: np.ndarray,
+           selection: Selection | None) -> None:
+    from sattn import resources
+    from sattn.reference.data import check_values
+
+    check_values(params, q, k, v)
+    pairs = selection.nnz if selection is not None else None
+    resources.require(resources.reference(params, shape, pairs))
 
 
 def _attend_tables(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray,
@@ -417,17 +435,30 @@ def _bsr_tables(params: AttentionParams, shape: Shape, q: np.ndarray,
 
 
 def _is_band(params: AttentionParams, shape: Shape) -> bool:
-    """Whether :func:`attend_band` computes this selection: sliding_window without wrap, with
+    """Whether :func:`attend_band` computes this selection: dense (a band of half-width
+    S - 1: no index lists, O(S x D) memory at any S), or sliding_window without wrap, with
     residue classes long enough for slab tiles (very large dilations take the token path)."""
-    return (params.spec == "sliding_window" and not params.wrap
-            and shape.seq_len // max(1, params.dilation) >= 64)
+    return params.spec == "dense" or (params.spec == "sliding_window" and not params.wrap
+                                      and shape.seq_len // max(1, params.dilation) >= 64)
+
+
+def _band_pairs(params: AttentionParams, seq_len: int) -> int:
+    from sattn.specs import dense
+
+    if params.spec == "dense":
+        return dense.pair_count(params, seq_len)
+    return sliding_window.pair_count(params, seq_len)
 
 
 def _attend_band(params: AttentionParams, q: np.ndarray, k: np.ndarray,
                  v: np.ndarray) -> np.ndarray:
     ops = prec.prepare(params, q, k, v)
-    return attend_band(ops.q, ops.k, ops.v, sliding_window.window(params), params.dilation,
-                       bool(params.causal), ops.score_scale, ops.v_scale, _exact_f64(ops))
+    if params.spec == "dense":
+        w, dil = q.shape[1] - 1, 1
+    else:
+        w, dil = sliding_window.clamped(params, q.shape[1])
+    return attend_band(ops.q, ops.k, ops.v, w, dil, bool(params.causal), ops.score_scale,
+                       ops.v_scale, _exact_f64(ops))
 
 
 def _exact_f64(ops: prec.Operands) -> bool:
@@ -442,6 +473,7 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     """
     check_unbatched(params)
     shape = check_qkv(q, k, v, params.gqa_group_size)
+    _check(params, shape, q, k, v, options.get("selection"))
     t0 = time.perf_counter()
     sel = options.get("selection")
     if sel is None and params.spec == "bsr":  # block tables suffice (see attention())
@@ -452,8 +484,7 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     elif sel is None and _is_band(params, shape):  # the band needs no index lists
         t1 = time.perf_counter()
         out = _attend_band(params, q, k, v)
-        nnz = shape.kv_heads * band_pairs(shape.seq_len, sliding_window.window(params),
-                                          params.dilation, bool(params.causal))
+        nnz = shape.kv_heads * _band_pairs(params, shape.seq_len)
         key_space = "tokens"
     else:
         sel = sel if sel is not None else select_indices(params, shape, q, k)

@@ -16,3 +16,8 @@ def select(shape: Shape, params: AttentionParams) -> GroupSelection:
     np.cumsum(counts, out=indptr[1:])
     indices = np.arange(int(indptr[-1]), dtype=np.int64) - np.repeat(indptr[:-1], counts)
     return GroupSelection(indptr, indices.astype(np.int32))
+
+
+def pair_count(params: AttentionParams, seq_len: int) -> int:
+    """Selected (query, key) pairs of one KV head: S^2, or S(S+1)/2 when causal."""
+    return seq_len * (seq_len + 1) // 2 if params.causal else seq_len * seq_len

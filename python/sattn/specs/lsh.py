@@ -71,8 +71,15 @@ def select(shape: Shape, params: AttentionParams, qsum: np.ndarray, k: np.ndarra
     buckets = params.lsh_buckets or 1
     qb = bucket_ids(qsum, buckets)
     kb = bucket_ids(k, buckets)
-    order = np.argsort(kb, kind="stable")  # keys grouped by bucket, ascending within one
-    ptr = np.zeros(buckets + 1, dtype=np.int64)
-    np.cumsum(np.bincount(kb, minlength=buckets), out=ptr[1:])
-    sel = csr.gather_rows(qb, ptr, order)
+    # only the buckets some key hashes to matter: number them 0..n-1 (n <= S), so memory is
+    # O(S) whatever lsh_buckets is (up to 2**63 - 1); a query of another bucket gets id n,
+    # which holds no key
+    used, kid = np.unique(kb, return_inverse=True)
+    pos = np.searchsorted(used, qb)
+    hit = used[np.minimum(pos, len(used) - 1)] == qb
+    qid = np.where(hit, pos, len(used))
+    order = np.argsort(kid, kind="stable")  # keys grouped by bucket, ascending within one
+    ptr = np.zeros(len(used) + 2, dtype=np.int64)
+    np.cumsum(np.bincount(kid.ravel(), minlength=len(used) + 1), out=ptr[1:])
+    sel = csr.gather_rows(qid, ptr, order)
     return csr.causal(sel) if params.causal else sel

@@ -33,9 +33,17 @@ def nm_mask(scores: np.ndarray, n: int, m: int) -> np.ndarray:
     return keep.reshape(rows, ng * m)[:, :cols]
 
 
+def clamped(params: AttentionParams, seq_len: int) -> tuple[int, int]:
+    """(nm_n, nm_m) reduced to what they can mean at ``seq_len`` (the same selection): a group
+    of ``nm_m >= S`` keys is the one group ``[0, S)``, and a group keeps at most its length.
+    Unset values are 1 (the reference's defaults when the spec is forced without them)."""
+    m = min(params.nm_m or 1, seq_len)
+    return min(params.nm_n or 1, m), m
+
+
 def select(shape: Shape, params: AttentionParams, qsum: np.ndarray, k: np.ndarray) -> GroupSelection:
     """Selection of one KV head: Qsum [S, D], K [S, D] float64."""
-    n, m = params.nm_n or 1, params.nm_m or 1
+    n, m = clamped(params, shape.seq_len)
     parts = []
     for r0, r1 in row_chunks(shape.seq_len, shape.seq_len):
         sc = candidate_scores(qsum, k, r0, r1, bool(params.causal))

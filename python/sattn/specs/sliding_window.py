@@ -25,9 +25,77 @@ def window(params: AttentionParams) -> int:
     return DEFAULT_WINDOW if params.window_size is None else params.window_size
 
 
+def clamped(params: AttentionParams, seq_len: int) -> tuple[int, int]:
+    """(window, dilation) reduced to what they can mean at ``seq_len`` -- the same selection
+    with small numbers, whatever the attributes (e.g. ``window_size = 2**62``):
+
+    - without wrap no key lies more than ``S - 1`` away: ``w <= (S - 1) // dilation``; a
+      dilation of ``S`` or more leaves only ``j = i`` (``w = 0``, dilation 1);
+    - with wrap positions are taken modulo S: the dilation is ``dilation mod S`` (``S`` when
+      that is 0: every position is ``i`` itself), and a window whose ``2w + 1`` positions
+      reach the ring's length covers the whole ring (``w`` = that length).
+    """
+    s, w, dil = seq_len, window(params), params.dilation
+    if params.wrap:
+        dil = dil % s or s
+        period = s // math.gcd(dil, s)
+        return min(w, period), dil
+    if dil >= s:
+        return 0, 1
+    return min(w, (s - 1) // dil), dil
+
+
+def _tri(n: int, x: int) -> int:
+    """sum_{i=0}^{n-1} max(0, i - x)."""
+    if x >= n - 1:
+        return 0
+    if x < 0:
+        return n * (n - 1) // 2 - n * x
+    m = n - 1 - x
+    return m * (m + 1) // 2
+
+
+def _band_total(n: int, back: int, ahead: int) -> int:
+    """sum over i < n of min(n-1, i+ahead) - max(0, i-back) + 1: the pairs of a band."""
+    return n * (n - 1) // 2 + n * ahead - _tri(n, n - 1 - ahead) - _tri(n, back) + n
+
+
+def _residue_lengths(s: int, dil: int) -> tuple[tuple[int, int], ...]:
+    """((length, how many residue classes have it), ...) of the classes j = c mod dil in [0, S)."""
+    q, r = divmod(s, dil)
+    return tuple((n, c) for n, c in ((q + 1, r), (q, dil - r)) if c and n)
+
+
+def pair_count(params: AttentionParams, seq_len: int) -> int | None:
+    """Selected (query, key) pairs of one KV head, in closed form (no index lists), or None
+    for a causal ring (``wrap = 1`` and ``causal = 1``), which has none."""
+    w, dil = clamped(params, seq_len)
+    if params.wrap:
+        if params.causal:
+            return None
+        return seq_len * min(2 * w + 1, seq_len // math.gcd(dil, seq_len))
+    ahead = 0 if params.causal else w
+    return sum(c * _band_total(n, w, ahead) for n, c in _residue_lengths(seq_len, dil))
+
+
+def keys_per_row(params: AttentionParams, seq_len: int) -> tuple[int, int] | None:
+    """(fewest, most) keys of a row, in closed form, or None for a causal ring."""
+    w, dil = clamped(params, seq_len)
+    if params.wrap:
+        if params.causal:
+            return None
+        n = min(2 * w + 1, seq_len // math.gcd(dil, seq_len))
+        return n, n
+    lengths = [n for n, _ in _residue_lengths(seq_len, dil)]
+    if params.causal:
+        return 1, min(max(lengths), w + 1)
+    return min(min(lengths), w + 1), min(max(lengths), 2 * w + 1)
+
+
 def select(shape: Shape, params: AttentionParams) -> GroupSelection:
     """The band of every query (shared by all KV heads)."""
-    s, w, dil = shape.seq_len, window(params), params.dilation
+    s = shape.seq_len
+    w, dil = clamped(params, s)
     i = np.arange(s, dtype=np.int64)[:, None]
     if params.wrap:
         period = s // math.gcd(dil, s)  # distinct ring positions reachable from i
@@ -37,11 +105,9 @@ def select(shape: Shape, params: AttentionParams) -> GroupSelection:
         dup[:, 1:] = j[:, 1:] == j[:, :-1]
         j[dup] = -1
     else:
-        w = min(w, (s - 1) // dil)  # no key lies further away
         t = np.arange(-w, w + 1, dtype=np.int64)
         j = i + dil * t[None, :]
         j[(j < 0) | (j >= s)] = -1
     if params.causal:
         j[j > i] = -1
     return GroupSelection.from_padded(j)
-

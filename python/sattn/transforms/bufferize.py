@@ -39,7 +39,7 @@ class BufferizePass(AnnotatePass):
         return {
             "bufferized": UNIT,
             "buffer_layout": StringAttr(LAYOUT),
-            "buffers": from_py(buffers(selected_params(op, context))),
+            "buffers": from_py(buffers(selected_params(op, context)), "buffers"),
         }
 
 

@@ -34,7 +34,7 @@ class FuseSoftmaxPass(AnnotatePass):
 
     def record(self, op: SattnOp, context: Hints) -> dict:
         p = selected_params(op, context)
-        return {"fused_softmax": UNIT, "softmax_region": from_py(softmax_region(p))}
+        return {"fused_softmax": UNIT, "softmax_region": from_py(softmax_region(p), "softmax_region")}
 
 
 def stages(p: AttentionParams) -> list[str]:

@@ -25,7 +25,14 @@ given real tensors re-selects by the plan; the table is then only the default la
 
 Tables are elided (``elided = true``, counts kept) above :data:`MAX_TABLE_ENTRIES` entries, and
 the synthetic bsr table is not computed above :data:`MAX_SYNTHETIC_ELEMENTS` input elements,
-so huge shapes stay cheap to compile. Results are cached by op content.
+so huge shapes stay cheap to compile. Nothing here is an enumeration of pairs: the window and
+its counts come from the clamped window in closed form (:func:`sattn.specs.sliding_window.clamped`,
+``window_size = 2**62`` is the whole sequence), a stencil wider than :data:`MAX_TABLE_ENTRIES`
+offsets is described by its range (``offset_min``, ``offset_max``, ``offset_step``), dense
+counts are ``S^2`` (``S(S+1)/2`` causal), and a block table (or a causal ring's counts) is built
+only when the pattern selects at most :data:`MAX_COUNTED_PAIRS` pairs; above that the counts
+are left out (``counted = 0``) and ``sattn-bufferize`` uses the pattern's bound. Results are
+cached by op content.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ from sattn.transforms.common import AnnotatePass, selected_params
 MAX_TABLE_ENTRIES = 65536
 #: Largest H*S*D for which the synthetic-data bsr table is computed at compile time.
 MAX_SYNTHETIC_ELEMENTS = 1 << 22
+#: Largest pair count (bound) for which a structural table or count is built from index lists.
+MAX_COUNTED_PAIRS = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,7 @@ class MaterializeIndicesPass(AnnotatePass):
             out["index_table"] = table
         if plan is not None:
             out["selection_plan"] = plan
-        return {k: from_py(v) for k, v in out.items()}
+        return {k: from_py(v, k) for k, v in out.items()}
 
 
 def materialize(p: AttentionParams) -> tuple[dict | None, dict | None]:
@@ -72,11 +81,16 @@ def materialize(p: AttentionParams) -> tuple[dict | None, dict | None]:
     plan = _plan(p) if spec in DATA_DEPENDENT else None
     if spec == "sliding_window":
         return _stencil(p), None
-    if spec in ("block_local_global", "dense"):
+    if spec == "dense":
+        return _dense(p), None
+    if spec == "block_local_global":
+        from sattn.transforms.bufferize import pair_bound
+
+        if pair_bound(p) > MAX_COUNTED_PAIRS:
+            return _blg_uncounted(p), None
         from sattn.specs import select_indices
 
-        sel = select_indices(p, shape)
-        return (_block_table(p, sel, "structural") if spec != "dense" else _dense(p, sel)), None
+        return _block_table(p, select_indices(p, shape), "structural"), None
     if spec == "bsr":
         if shape.heads * shape.seq_len * shape.head_dim > MAX_SYNTHETIC_ELEMENTS:
             return None, {**plan, "synthetic_table": "skipped: shape too large"}  # type: ignore[dict-item]
@@ -89,23 +103,42 @@ def materialize(p: AttentionParams) -> tuple[dict | None, dict | None]:
 
 
 def _stencil(p: AttentionParams) -> dict:
-    from sattn.specs import select_indices, sliding_window
+    from sattn.specs import sliding_window
 
     shape = p.shape()
-    sel = select_indices(p, shape)
-    w = sliding_window.window(p)
-    counts = sel.groups[0].counts()
-    return {
-        "kind": "stencil",
-        "offsets": [p.dilation * t for t in range(-w, w + 1)],
-        "wrap": p.wrap,
-        "causal": p.causal,
-        "rows": shape.seq_len,
-        "heads": shape.kv_heads,
-        "nnz": int(sel.groups[0].nnz),
-        "min_keys": int(counts.min()),
-        "max_keys": int(counts.max()),
-    }
+    s = shape.seq_len
+    w, dil = sliding_window.clamped(p, s)
+    table: dict[str, Any] = {"kind": "stencil"}
+    if 2 * w + 1 <= MAX_TABLE_ENTRIES:
+        table["offsets"] = [dil * t for t in range(-w, w + 1)]
+    else:
+        table.update(offset_min=-dil * w, offset_max=dil * w, offset_step=dil)
+    table.update(wrap=p.wrap, causal=p.causal, rows=s, heads=shape.kv_heads)
+    nnz = sliding_window.pair_count(p, s)
+    keys = sliding_window.keys_per_row(p, s)
+    if nnz is None and s * min(s, 2 * w + 1) <= MAX_COUNTED_PAIRS:  # a causal ring: count it
+        from sattn.specs import select_indices
+
+        g = select_indices(p, shape).groups[0]
+        counts = g.counts()
+        nnz, keys = g.nnz, (int(counts.min()), int(counts.max()))
+    if nnz is None or keys is None:
+        table["counted"] = 0
+    else:
+        table.update(nnz=int(nnz), min_keys=int(keys[0]), max_keys=int(keys[1]))
+    return table
+
+
+def _blg_uncounted(p: AttentionParams) -> dict:
+    """The block_local_global structure without its table (too many pairs to count here)."""
+    shape = p.shape()
+    b = p.effective_block_size(shape.seq_len)
+    nb = math.ceil(shape.seq_len / b)
+    from sattn.specs.block_local_global import NEIGHBOURS
+
+    return {"kind": "block_csr", "source": "structural", "block_size": b, "q_blocks": nb,
+            "k_blocks": nb, "heads": shape.kv_heads, "per_head": 0, "neighbours": NEIGHBOURS,
+            "global_tokens": min(p.global_tokens, shape.seq_len), "counted": 0, "elided": 1}
 
 
 def _block_table(p: AttentionParams, sel: Any, source: str) -> dict:
@@ -146,10 +179,12 @@ def _block_table(p: AttentionParams, sel: Any, source: str) -> dict:
     return table
 
 
-def _dense(p: AttentionParams, sel: Any) -> dict:
+def _dense(p: AttentionParams) -> dict:
+    from sattn.specs import dense
+
     shape = p.shape()
     return {"kind": "dense", "rows": shape.seq_len, "heads": shape.kv_heads,
-            "causal": p.causal, "nnz": int(sel.groups[0].nnz)}
+            "causal": p.causal, "nnz": dense.pair_count(p, shape.seq_len)}
 
 
 def _plan(p: AttentionParams) -> dict:

@@ -46,7 +46,7 @@ class TilePass(AnnotatePass):
                 out[name] = IntegerAttr(default, i64)
         p = p.replace(spec=spec_of(op, p, context), **{k: v.value.data for k, v in out.items()})
         out["tiled"] = UNIT
-        out["tile_grid"] = from_py(tile_grid(p))
+        out["tile_grid"] = from_py(tile_grid(p), "tile_grid")
         return out
 
 

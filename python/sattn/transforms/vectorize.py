@@ -93,4 +93,4 @@ class VectorizePass(AnnotatePass):
         return resolve_vlen(self.vlen)
 
     def record(self, op: SattnOp, context: int) -> dict:
-        return {"vectorized": UNIT, "vector_strips": from_py(vector_strips(params_of(op), context))}
+        return {"vectorized": UNIT, "vector_strips": from_py(vector_strips(params_of(op), context), "vector_strips")}

@@ -44,6 +44,11 @@ LMULS: tuple[int, ...] = (1, 2, 4, 8)
 DEFAULT_VLEN = 256
 DEFAULT_LMUL = 8
 
+#: Every counter :func:`run` reports (``RunResult.counters`` keys; the first five only with the
+#: counting plugin; ``model_cycles`` is a model, named so).
+COUNTERS: tuple[str, ...] = ("instructions", "vector", "vector_mem", "scalar", "model_cycles",
+                             "selected_pairs", "dense_pairs")
+
 MODE = {"dense": 0, "window": 1, "table": 2, "topk": 3, "nm": 4, "lsh": 5, "landmark": 6,
         "compblock": 7}
 PREC_CODE = {"fp32": 0, "bf16": 1, "i8": 2, "i4": 3}
@@ -133,15 +138,17 @@ def build_input(params: AttentionParams, st: Storage, shape, mode: str, sel: Sel
     hdr[H_MODE], hdr[H_PREC], hdr[H_LMUL] = MODE[mode], PREC_CODE[params.precision], lmul
     hdr[H_H], hdr[H_HKV], hdr[H_S], hdr[H_D] = shape.heads, shape.kv_heads, shape.seq_len, shape.head_dim
     hdr[H_CAUSAL] = params.causal
-    from sattn.specs import sliding_window
+    from sattn.specs import nm_structured, sliding_window
 
-    hdr[H_WINDOW] = sliding_window.window(params)
-    hdr[H_DIL], hdr[H_WRAP] = params.dilation, params.wrap
+    # parameters reduced to what they can mean at S (the same selection, no overflow in C)
+    s = shape.seq_len
+    hdr[H_WINDOW], hdr[H_DIL] = sliding_window.clamped(params, s)
+    hdr[H_WRAP] = params.wrap
     hdr[H_ROWB] = st.row_bytes
-    hdr[H_GLOBAL] = params.global_tokens
-    hdr[H_COMP] = params.comp_block_size
+    hdr[H_GLOBAL] = min(params.global_tokens, s)
+    hdr[H_COMP] = min(params.comp_block_size, s)  # one compression block covers [0, S)
     hdr[H_LM_IT] = params.landmark_iters
-    hdr[H_NM_N], hdr[H_NM_M] = params.nm_n or 1, params.nm_m or 1
+    hdr[H_NM_N], hdr[H_NM_M] = nm_structured.clamped(params, s)
     fh[0], fh[1] = st.score_scale, st.v_scale
     fh[2], fh[3], fh[4] = prec.resolved_scales(params)
     aux = extra_header(params, shape, hdr)
@@ -184,7 +191,8 @@ def extra_header(params: AttentionParams, shape, hdr: list[int]) -> np.ndarray |
     from sattn.specs import bsr, landmark, lsh, topk_per_query
 
     s = shape.seq_len
-    hdr[H_TOPK] = topk_per_query.DEFAULT_TOPK if params.topk_k is None else params.topk_k
+    topk = topk_per_query.DEFAULT_TOPK if params.topk_k is None else params.topk_k
+    hdr[H_TOPK] = min(topk, s)  # a row has at most S candidates
     hdr[H_BLOCK] = params.effective_block_size(s)
     nb = -(-s // hdr[H_BLOCK])
     hdr[H_KEEP] = bsr.num_kept(params, nb)
@@ -222,21 +230,37 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
     ``result.selection`` (what sattn.specs selected). The dump is written inside the kernel
     region, so counts taken with it include that copy: benchmarks leave it off.
     """
+    from sattn import resources
+    from sattn.reference.data import check_values
+
     _check_options(vlen, lmul)
     check_unbatched(params)
     machine = cycle_model.machine_for(vlen, dlen, mem_bytes_per_cycle, scalar_ipc)
     shape = check_qkv(q, k, v, params.gqa_group_size)
     mode = kernel_mode(params)
+    if shape.head_dim > MAX_HEAD_DIM:
+        raise SattnError(f"head_dim D={shape.head_dim} is more than the RVV kernels' limit of "
+                         f"{MAX_HEAD_DIM}")
+    check_values(params, q, k, v)
     t0 = time.perf_counter()
-    sel = selection or select_indices(params, shape, q, k)
+    sel = selection
+    # the kernel computes dense and window keys itself: the host only needs their count
+    nnz = None if sel is not None or check_selection else _structural_pairs(params, shape, mode)
+    if nnz is None:
+        if sel is None:
+            resources.require(resources.selection(params, shape, "rvv: the host's selection"))
+            sel = select_indices(params, shape, q, k)
+        nnz = sel.nnz
+    resources.require(resources.rvv(params, shape, nnz, vlen=vlen, lmul=lmul,
+                                    table_nnz=nnz if mode == "table" else 0))
     st = to_storage(params, q, k, v)
-    sel_cap = sel.nnz + 16 if (check_selection and mode != "table") else 0
+    sel_cap = nnz + 16 if (check_selection and mode != "table") else 0
     blob = build_input(params, st, shape, mode, sel if mode == "table" else None, lmul, sel_cap)
     binary = build.kernel_binary()
     plugin = build.plugin_library() if count else None
     qemu = find_tool("qemu-riscv64")
     t1 = time.perf_counter()
-    with scratch_dir(keep) as d:
+    with scratch_dir(keep, "keep (--keep)") as d:
         inp, outp, selp, cnt = d / "input.bin", d / "output.bin", d / "selection.bin", d / "counts.txt"
         inp.write_bytes(blob)
         cmd = [qemu, "-cpu", f"rv64,v=true,vlen={vlen},vext_spec=v1.0"]
@@ -264,8 +288,9 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
             modelled = cycle_model.model(profile, machine)
             counters["model_cycles"] = modelled.cycles
         kernel_sel = _read_selection(selp, shape, sel.num_keys) if sel_cap else None
-    pairs = sel.nnz * shape.group
-    counters.update(selected_pairs=sel.nnz, dense_pairs=shape.kv_heads * shape.seq_len ** 2)
+    pairs = nnz * shape.group
+    density = nnz / float(shape.kv_heads * shape.seq_len ** 2)
+    counters.update(selected_pairs=nnz, dense_pairs=shape.kv_heads * shape.seq_len ** 2)
     lines = [(f"rvv_config: vlen={vlen} lmul={lmul} precision={params.precision} mode={mode} "
               f"H={shape.heads} kv_heads={shape.kv_heads} S={shape.seq_len} D={shape.head_dim}")]
     if plugin:
@@ -273,15 +298,32 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
                      f"vector_mem={counters['vector_mem']} scalar={counters['scalar']}")
         if pairs:
             lines.append(f"rvv_per_pair: instructions={counters['instructions'] / pairs:.3f} "
-                         f"vector={counters['vector'] / pairs:.3f} pairs={pairs} density={sel.density:.4f}")
+                         f"vector={counters['vector'] / pairs:.3f} pairs={pairs} density={density:.4f}")
         lines.append(modelled.line())
-    res = RunResult(backend="rvv", spec=params.spec, output=out, density=sel.density,
+    res = RunResult(backend="rvv", spec=params.spec, output=out, density=density,
                     counters=counters, timings={"prepare_s": t1 - t0, "qemu_s": t2 - t1},
                     lines=lines, params=params)
     res.kernel_selection = kernel_sel  # type: ignore[attr-defined]
     res.vector_profile = profile  # type: ignore[attr-defined]
-    res.selection = sel  # type: ignore[attr-defined]
+    res.selection = sel  # type: ignore[attr-defined]  (None when counted in closed form)
     return res
+
+
+#: The kernels' largest head dimension (kernels/main.c refuses a header beyond it).
+MAX_HEAD_DIM = 4096
+
+
+def _structural_pairs(params: AttentionParams, shape, mode: str) -> int | None:
+    """Selected pairs over KV heads of the modes whose keys the kernel computes (dense, window),
+    in closed form (None: not available, build the selection)."""
+    from sattn.specs import dense, sliding_window
+
+    if mode == "dense":
+        return shape.kv_heads * dense.pair_count(params, shape.seq_len)
+    if mode == "window":
+        n = sliding_window.pair_count(params, shape.seq_len)
+        return None if n is None else shape.kv_heads * n
+    return None
 
 
 def _read_selection(path: Path, shape, num_keys: int):

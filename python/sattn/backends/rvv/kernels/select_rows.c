@@ -76,11 +76,16 @@ int run_topk_nm(ctx_t *c) {
 
 int run_lsh(ctx_t *c) {
     const long S = c->S, D = c->D, nb = c->lsh_planes, buckets = c->lsh_buckets;
+    /* More buckets than keys (lsh_buckets goes up to 2^63 - 1): a count per bucket would not
+     * fit, so the keys are sorted into S slots (slot = bucket mod S) and a query keeps the keys
+     * of its slot whose bucket is its own -- still ascending, the same selection. */
+    const int hashed = buckets > S;
+    const long slots = hashed ? S : buckets;
     runctx_t r = {attend_lookup(c->prec, c->lmul), xmalloc(attend_scratch_bytes(c, S)),
                   xmalloc((size_t)D * 4), 0};
     double *plane = xmalloc((size_t)D * 8), *proj = xmalloc((size_t)S * 8), *qsum = xmalloc((size_t)D * 8);
-    long *code = xmalloc((size_t)S * 8), *start = xmalloc((size_t)(buckets + 1) * 8);
-    int32_t *order = xmalloc((size_t)S * 4);
+    long *code = xmalloc((size_t)S * 8), *start = xmalloc((size_t)(slots + 1) * 8);
+    int32_t *order = xmalloc((size_t)S * 4), *mine = hashed ? xmalloc((size_t)S * 4) : 0;
     float *qf = xmalloc((size_t)D * 4);
     for (long g = 0; g < c->Hkv; g++) {
         float *kf = key_floats(c, g);
@@ -91,12 +96,20 @@ int run_lsh(ctx_t *c) {
             dot_keys_f64(plane, kf, D, S, proj);
             for (long j = 0; j < S; j++) code[j] |= (long)(proj[j] >= 0.0) << b;
         }
-        /* keys grouped by bucket, ascending within one (a counting sort) */
-        memset(start, 0, (size_t)(buckets + 1) * 8);
-        for (long j = 0; j < S; j++) start[code[j] % buckets + 1]++;
-        for (long b = 0; b < buckets; b++) start[b + 1] += start[b];
-        for (long j = 0; j < S; j++) order[start[code[j] % buckets]++] = (int32_t)j;
-        for (long b = buckets; b > 0; b--) start[b] = start[b - 1];
+        /* keys grouped by bucket (slot), ascending within one (a counting sort) */
+        memset(start, 0, (size_t)(slots + 1) * 8);
+        if (hashed) {
+            for (long j = 0; j < S; j++) start[code[j] % buckets % slots + 1]++;
+        } else {
+            for (long j = 0; j < S; j++) start[code[j] % buckets + 1]++;
+        }
+        for (long b = 0; b < slots; b++) start[b + 1] += start[b];
+        if (hashed) {
+            for (long j = 0; j < S; j++) order[start[code[j] % buckets % slots]++] = (int32_t)j;
+        } else {
+            for (long j = 0; j < S; j++) order[start[code[j] % buckets]++] = (int32_t)j;
+        }
+        for (long b = slots; b > 0; b--) start[b] = start[b - 1];
         start[0] = 0;
         for (long i = 0; i < S; i++) {
             query_sum(c, g, i, r.tmpf, qsum);
@@ -106,13 +119,25 @@ int run_lsh(ctx_t *c) {
                 for (long d = 0; d < D; d++) s += qsum[d] * (double)c->aux[b * D + d];
                 qc |= (long)(s >= 0.0) << b;
             }
-            long bk = qc % buckets, a = start[bk], n = start[bk + 1] - a;
+            long bk = qc % buckets, a, n;
+            const int32_t *keys;
+            if (hashed) {
+                const long sl = bk % slots;
+                n = 0;
+                for (long u = start[sl]; u < start[sl + 1]; u++)
+                    if (code[order[u]] % buckets == bk) mine[n++] = order[u];
+                keys = mine;
+            } else {
+                a = start[bk];
+                n = start[bk + 1] - a;
+                keys = order + a;
+            }
             if (c->causal) { /* ascending: keep the prefix j <= i */
                 long m = 0;
-                while (m < n && order[a + m] <= i) m++;
+                while (m < n && keys[m] <= i) m++;
                 n = m;
             }
-            attend_group(c, &r, g, i, order + a, n);
+            attend_group(c, &r, g, i, keys, n);
         }
     }
     (void)qf;

@@ -1,0 +1,409 @@
+"""Resource budgets: estimate the memory and time of a run before starting it, and refuse a run
+that would not fit the machine with one line naming what drives the estimate.
+
+Every backend (the NumPy reference, the RVV kernels under qemu, the RoCC RTL under Verilator),
+the synthetic inputs, ``.npy`` loading and the selection on the host call :func:`require` with
+an :class:`Estimate` built here, before allocating anything large or starting a tool. The
+estimates are upper bounds of what the code does (documented term by term below and in
+``docs/limits.md``); they need to be right within a small factor, not exact.
+
+Limits
+    memory  ``SAFETY`` (1/2) of ``MemAvailable`` (``/proc/meminfo``), and at most
+            ``0.75 x`` the address space the process may still map (``RLIMIT_AS``, e.g. under
+            ``ulimit -v`` or ``prlimit --as``). ``SATTN_MEM_LIMIT`` (bytes, suffix K/M/G/T)
+            overrides the MemAvailable part.
+    time    ``SATTN_TIME_LIMIT`` seconds per run (default :data:`DEFAULT_TIME_LIMIT`, one hour).
+
+Rates (measured on this machine kind -- 2 cores, qemu-user 7.2, Verilator 5.006 -- and taken
+about 2-4x below the measured speed so that an estimate errs on the slow side):
+
+=====================  ==========================  ==========================================
+work                   rate used                   measured
+=====================  ==========================  ==========================================
+reference, structural  1e9 pair x D / s            3.7-9.6e9 (band, bsr blocks, dense)
+reference, index lists 2.5e8 pair x D / s          0.6-1.1e9 (ring, block_local_global, ...)
+selection scoring      2.5e8 multiply-adds / s     ~1e9 (float64 top-k / N:M / k-means)
+qemu-riscv64           2e6 instructions / s        2-16e6 (vector-heavy kernels slowest)
+Verilator RoCC model   1.5e5 cycles / s            1.8-6.2e5
+=====================  ==========================  ==========================================
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import resource
+from dataclasses import dataclass, field
+
+from sattn.errors import SattnError
+from sattn.ir.schema import AttentionParams, Shape
+
+#: Share of MemAvailable a run may use (the rest is for everything else on the machine).
+SAFETY = 0.5
+#: Share of the remaining address space (RLIMIT_AS) a run may use (thread stacks, allocator
+#: arenas and libraries take the rest).
+AS_SHARE = 0.75
+#: Default time limit of one run, in seconds (``SATTN_TIME_LIMIT``).
+DEFAULT_TIME_LIMIT = 3600.0
+
+#: Rates (see the module docstring).
+REF_STRUCTURAL_RATE = 1e9
+REF_LIST_RATE = 2.5e8
+SCORING_RATE = 2.5e8
+QEMU_RATE = 2e6
+SIM_RATE = 1.5e5
+
+#: Address space qemu-riscv64 needs beyond the guest's memory (its code buffer, libraries).
+QEMU_OVERHEAD = 768 << 20
+#: Working set of the reference's tiles: TILE_ELEMENTS float32 scores, a bias and the
+#: exponentials per worker thread, and the threads' stacks and allocator arenas.
+REF_TILE_BYTES = 96 << 20
+
+
+@dataclass
+class Estimate:
+    """What one run needs: memory (bytes, of this process and of a tool it starts) and time
+    (seconds), each as named terms so that a refusal can say what drives it."""
+
+    what: str  # "reference", "rvv (qemu-riscv64)", "selection", ...
+    shape_words: str  # "S=100000 (tile_S), D=32 (tile_D), H=1"
+    host: dict[str, float] = field(default_factory=dict)  # term -> bytes in this process
+    child: dict[str, float] = field(default_factory=dict)  # term -> bytes in the tool
+    seconds: dict[str, float] = field(default_factory=dict)  # term -> seconds
+
+    def add(self, term: str, *, host: float = 0, child: float = 0, seconds: float = 0) -> None:
+        for book, x in ((self.host, host), (self.child, child), (self.seconds, seconds)):
+            if x:
+                book[term] = book.get(term, 0.0) + float(x)
+
+    @property
+    def host_bytes(self) -> float:
+        return sum(self.host.values())
+
+    @property
+    def child_bytes(self) -> float:
+        return sum(self.child.values())
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.seconds.values())
+
+
+def _parse_bytes(text: str, var: str) -> float:
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = t[-1:] if t[-1:] in units and t[-1:] else ""
+    try:
+        value = float(t[: len(t) - len(unit)]) * units[unit]
+    except ValueError:
+        value = -1.0
+    if not (math.isfinite(value) and value > 0):
+        raise SattnError(f"environment variable {var} expects a size in bytes (e.g. 4G), got {text!r}")
+    return value
+
+
+def mem_available() -> float:
+    """MemAvailable of /proc/meminfo in bytes (else the physical memory)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError):
+        return float(1 << 34)
+
+
+def _vm_size() -> float:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _as_limit() -> float | None:
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return None if soft == resource.RLIM_INFINITY else float(soft)
+
+
+def memory_limits() -> tuple[float, float, str]:
+    """(bytes this process may add, bytes a started tool may use, how the limit was derived)."""
+    env = os.environ.get("SATTN_MEM_LIMIT", "").strip()
+    if env:
+        base, why = _parse_bytes(env, "SATTN_MEM_LIMIT"), "SATTN_MEM_LIMIT"
+    else:
+        base, why = SAFETY * mem_available(), f"{SAFETY:g} x MemAvailable"
+    host = child = base
+    limit = _as_limit()
+    if limit is not None:
+        host_as = AS_SHARE * max(0.0, limit - _vm_size())
+        child_as = AS_SHARE * limit
+        if host_as < host:
+            host, why = host_as, f"{AS_SHARE:g} x the address space left under RLIMIT_AS"
+        child = min(child, child_as)
+    return host, child, why
+
+
+def time_limit() -> float:
+    """Seconds one run may take (``SATTN_TIME_LIMIT``, default one hour)."""
+    env = os.environ.get("SATTN_TIME_LIMIT", "").strip()
+    if not env:
+        return DEFAULT_TIME_LIMIT
+    try:
+        value = float(env)
+    except ValueError:
+        value = -1.0
+    if not (math.isfinite(value) and value > 0):
+        raise SattnError(f"environment variable SATTN_TIME_LIMIT expects seconds > 0, got {env!r}")
+    return value
+
+
+def fmt_bytes(n: float) -> str:
+    for unit, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
+def fmt_seconds(s: float) -> str:
+    if s >= 86400 * 2:
+        return f"{s / 86400:.3g} days"
+    if s >= 7200:
+        return f"{s / 3600:.3g} h"
+    return f"{s:.0f} s" if s >= 100 else f"{s:.3g} s"
+
+
+def require(est: Estimate) -> Estimate:
+    """Refuse ``est`` with one SattnError line when it would not fit (see the module doc):
+    the biggest term, the estimate and the limit are named. Returns ``est`` otherwise."""
+    host_lim, child_lim, why = memory_limits()
+    for book, need, lim, where in ((est.host, est.host_bytes, host_lim, ""),
+                                   (est.child, est.child_bytes, child_lim, " in the tool")):
+        if need > lim:
+            term = max(book, key=book.__getitem__)
+            raise SattnError(
+                f"{est.what}: {est.shape_words}: {term} needs an estimated {fmt_bytes(need)} of "
+                f"memory{where}, more than the {fmt_bytes(lim)} this machine allows ({why}; "
+                "see docs/limits.md)")
+    tlim = time_limit()
+    if est.total_seconds > tlim:
+        term = max(est.seconds, key=est.seconds.__getitem__)
+        raise SattnError(
+            f"{est.what}: {est.shape_words}: {term} would take an estimated "
+            f"{fmt_seconds(est.total_seconds)}, more than the {fmt_seconds(tlim)} limit "
+            "(SATTN_TIME_LIMIT; see docs/limits.md)")
+    return est
+
+
+# ---------------------------------------------------------------------------------------------
+# What drives the sizes
+# ---------------------------------------------------------------------------------------------
+
+def shape_words(params: AttentionParams | None, shape: Shape) -> str:
+    """``S=.. (attr), D=.. (attr), H=..``: the shape and the attribute each size came from."""
+
+    def src(value: int, *names: str) -> str:
+        if params is not None:
+            for n in names:
+                if getattr(params, n) == value:
+                    return f" ({n})"
+            if all(getattr(params, n) is None for n in names):
+                return " (default)"
+        return " (inputs)"
+
+    words = [f"S={shape.seq_len}{src(shape.seq_len, 'seq_len', 'tile_S')}",
+             f"D={shape.head_dim}{src(shape.head_dim, 'head_dim', 'tile_D')}"]
+    words.append(f"H={shape.heads}" + (f" (gqa_group_size={shape.group})" if shape.group > 1 else ""))
+    return ", ".join(words)
+
+
+def _spec_term(params: AttentionParams, pairs: float) -> str:
+    return f"spec={params.spec} ({pairs:.3g} selected pairs)"
+
+
+def pair_bound(params: AttentionParams, shape: Shape) -> float:
+    """Selected (query, key) pairs summed over KV heads: exact for dense and sliding windows,
+    the pattern's bound otherwise (as float: no overflow at any shape)."""
+    from sattn.specs import dense, sliding_window
+
+    s, g = shape.seq_len, shape.kv_heads
+    spec = params.spec
+    if spec == "dense":
+        return float(g) * dense.pair_count(params, s)
+    if spec == "sliding_window":
+        n = sliding_window.pair_count(params, s)
+        if n is None:
+            w, _ = sliding_window.clamped(params, s)
+            n = s * min(s, 2 * w + 1)
+        return float(g) * n
+    return float(g) * _pattern_bound(params, s)
+
+
+def _pattern_bound(params: AttentionParams, s: int) -> float:
+    from sattn.specs import bsr, landmark, nm_structured, topk_per_query
+
+    spec = params.spec
+    if spec == "bsr":
+        b = params.effective_block_size(s)
+        return float(min(s * s, s * bsr.num_kept(params, -(-s // b)) * b))
+    if spec == "block_local_global":
+        gt = min(params.global_tokens, s)
+        return float(min(s * s, s * (3 * params.effective_block_size(s) + gt) + gt * s))
+    if spec == "nm_structured":
+        n, m = nm_structured.clamped(params, s)
+        return float(s) * min(s, n * -(-s // m))
+    if spec == "topk_per_query":
+        k = topk_per_query.DEFAULT_TOPK if params.topk_k is None else params.topk_k
+        return float(s) * min(s, k)
+    if spec == "landmark":
+        return float(s) * landmark.num_landmarks(params, s)
+    return float(s) * s  # lsh: one bucket at worst
+
+
+def _scoring(est: Estimate, params: AttentionParams, shape: Shape) -> None:
+    """The host's selection work and memory for a data-dependent pattern (float64 scores)."""
+    from sattn.specs import landmark, lsh
+    from sattn.specs.gqa import CHUNK_ELEMENTS
+
+    s, d, g, h = shape.seq_len, shape.head_dim, shape.kv_heads, shape.heads
+    spec = params.spec
+    operands = 8.0 * (h + g) * s * d  # float64 views of Q (group sums) and K
+    if spec in ("nm_structured", "topk_per_query"):
+        est.add("selection scores", host=operands + 6 * 8.0 * CHUNK_ELEMENTS,
+                seconds=(g * float(s) * s * (d + 16)) / SCORING_RATE)
+    elif spec == "lsh":
+        bits = lsh.num_bits(params.lsh_buckets or 1)
+        est.add("lsh hashing", host=operands + 8.0 * (h + g) * s * max(1, bits),
+                seconds=(float(h + g) * s * d * max(1, bits)) / SCORING_RATE)
+    elif spec == "landmark":
+        nl = landmark.num_landmarks(params, s)
+        est.add(f"landmark_iters={params.landmark_iters} k-means iterations",
+                host=operands + 24.0 * s * nl,
+                seconds=(g * float(params.landmark_iters + 1) * s * nl * (d + 2)) / SCORING_RATE)
+    elif spec == "bsr":
+        b = params.effective_block_size(s)
+        nb = -(-s // b)
+        if params.comp_block_size > 0:
+            nc = -(-s // min(params.comp_block_size, s))
+            est.add(f"comp_block_size={params.comp_block_size} compression scoring",
+                    host=operands + 8.0 * (nb * nb + nc * nb) + 6 * 8.0 * CHUNK_ELEMENTS,
+                    seconds=(float(h) * s * nc * (d + 8)) / SCORING_RATE)
+        else:
+            est.add("block scoring", host=operands + 24.0 * nb * nb,
+                    seconds=(float(g) * (s * d + nb * nb * (d + 8))) / SCORING_RATE)
+
+
+def selection(params: AttentionParams, shape: Shape, what: str = "selection",
+              token_lists: bool = True) -> Estimate:
+    """The host's :func:`sattn.specs.select_indices` (scoring and index lists)."""
+    est = Estimate(what, shape_words(params, shape))
+    _scoring(est, params, shape)
+    if token_lists:
+        pairs = pair_bound(params, shape)
+        if params.spec in ("dense", "sliding_window", "block_local_global"):
+            pairs /= shape.kv_heads  # structural: one selection shared by every KV head
+        # int32 indices plus the int64 / padded temporaries the patterns build them from
+        est.add(_spec_term(params, pairs) + " as index lists", host=24.0 * pairs,
+                seconds=pairs / (4 * REF_LIST_RATE))
+    return est
+
+
+def _inputs_bytes(shape: Shape) -> float:
+    return 4.0 * (2 * shape.heads + 2 * shape.kv_heads) * shape.seq_len * shape.head_dim
+
+
+def inputs(shape: Shape, params: AttentionParams | None = None, *, synthetic: bool) -> Estimate:
+    """Q, K, V (float32) and the output; the synthetic data is computed in float64."""
+    est = Estimate("inputs", shape_words(params, shape))
+    n = float(shape.heads + 2 * shape.kv_heads) * shape.seq_len * shape.head_dim
+    est.add("the input tensors Q, K, V and the output", host=_inputs_bytes(shape))
+    if synthetic:
+        est.add("the input tensors Q, K, V and the output", host=8.0 * n + 16.0 * shape.seq_len * shape.head_dim,
+                seconds=n / 1e8)
+    return est
+
+
+def reference(params: AttentionParams, shape: Shape, pairs: float | None = None) -> Estimate:
+    """The NumPy reference (:func:`sattn.reference.executor.run`) with the selection it makes."""
+    from sattn.reference.executor import _is_band  # the executor's own test (no cycle: lazy)
+
+    est = Estimate("reference", shape_words(params, shape))
+    structural = params.spec == "bsr" or _is_band(params, shape)
+    if not structural:
+        est = selection(params, shape, "reference")
+    elif params.spec == "bsr":
+        _scoring(est, params, shape)
+    est.add("the input tensors Q, K, V and the output", host=_inputs_bytes(shape))
+    if params.precision != "fp32":  # the precision's operands are copies
+        est.add("the precision's operand copies",
+                host=4.0 * (shape.heads + 2 * shape.kv_heads) * shape.seq_len * shape.head_dim)
+    est.add("tile working set", host=REF_TILE_BYTES)
+    pairs = pair_bound(params, shape) if pairs is None else float(pairs)
+    qpairs = pairs * shape.group
+    rate = REF_STRUCTURAL_RATE if structural else REF_LIST_RATE
+    est.add(_spec_term(params, qpairs), seconds=qpairs * shape.head_dim / rate)
+    return est
+
+
+def rvv(params: AttentionParams, shape: Shape, pairs: float, *, vlen: int = 256, lmul: int = 8,
+        table_nnz: float = 0.0) -> Estimate:
+    """The RVV kernel under qemu: its input file on the host, the guest's memory (input file,
+    output, the kernel's arena) and the instructions (see the module doc for the rate)."""
+    from sattn.specs import landmark, lsh
+
+    s, d, g, h = shape.seq_len, shape.head_dim, shape.kv_heads, shape.heads
+    est = Estimate("rvv (qemu-riscv64)", shape_words(params, shape))
+    per_elem = {"fp32": 4.0, "bf16": 2.0, "i8": 1.0, "i4": 0.5}.get(params.precision, 4.0)
+    blob = per_elem * (h + 2 * g) * s * d + 8.0 * g * (s + 1) + 4.0 * table_nnz + 4096
+    nl = landmark.num_landmarks(params, s) if params.spec == "landmark" else 0
+    arena = 16.0 * g * s * d + 256.0 * s + (d + 64) * 4096.0 + 64.0 * nl * d + (1 << 22)
+    est.add("the kernel's input file", host=2 * blob)
+    est.add("the guest's memory (input, output, kernel arena)",
+            child=2 * blob + 4.0 * h * s * d + arena + QEMU_OVERHEAD)
+    lanes = max(1, vlen // 32 * lmul)
+    strips = -(-d // lanes)
+    qpairs = pairs * shape.group
+    est.add(_spec_term(params, qpairs), seconds=qpairs * (6 + 2 * strips) / QEMU_RATE)
+    spec = params.spec
+    if spec in ("nm_structured", "topk_per_query"):
+        est.add("in-kernel selection scores",
+                seconds=g * float(s) * s * (20 + 2 * -(-2 * d // lanes)) * shape.group / QEMU_RATE)
+    elif spec == "lsh":
+        bits = max(1, lsh.num_bits(params.lsh_buckets or 1))
+        est.add("in-kernel lsh hashing", seconds=float(h + g) * s * bits * (d + 4) / QEMU_RATE)
+    elif spec == "landmark":
+        est.add(f"landmark_iters={params.landmark_iters} in-kernel k-means iterations",
+                seconds=g * float(params.landmark_iters + 1) * s * nl * (d / 2 + 4) / QEMU_RATE)
+    elif spec == "bsr" and params.comp_block_size > 0:
+        nc = -(-s // min(params.comp_block_size, s))
+        est.add(f"comp_block_size={params.comp_block_size} in-kernel compression scoring",
+                seconds=float(h) * s * nc * (d / 2 + 10) / QEMU_RATE)
+    return est
+
+
+def rocc(params: AttentionParams, shape: Shape, pairs: float, *, latency: int,
+         bandwidth: float) -> Estimate:
+    """The RoCC RTL under Verilator: the index table as text on the host and in the
+    simulator, and the cycles (the testbench's MAC, row and memory terms) at the model's rate."""
+    from sattn.hw.isa import HW, PRECISION_BITS
+
+    s, d, g, h = shape.seq_len, shape.head_dim, shape.kv_heads, shape.heads
+    est = Estimate("rocc (Verilator)", shape_words(params, shape))
+    qpairs = pairs * shape.group
+    est.add("the index table indices.txt", host=100.0 * pairs, child=24.0 * pairs)
+    est.add("the memory images", host=8.0 * (h + 2 * g) * s * d, child=8.0 * (2 * h + 2 * g) * s * d)
+    bits = PRECISION_BITS.get(params.precision, 32)
+    rows = float(h) * s
+    nbytes = (rows + 2 * g * s) * d * bits / 8 + rows * d * 4
+    est.add(_spec_term(params, qpairs) + " on the MAC array",
+            seconds=qpairs * d * 2 / HW.lanes / SIM_RATE)
+    est.add(f"memory latency={latency} cycles per row", seconds=rows * (8 + latency) / SIM_RATE)
+    est.add(f"memory bandwidth={bandwidth:g} bytes/cycle", seconds=nbytes / bandwidth / SIM_RATE)
+    return est
