@@ -323,6 +323,7 @@ def compile_and_sim(
     from sattn.backends.rocc import driver
     from sattn.reference.data import resolve_inputs
 
+    driver.check_options(options.get("latency"), options.get("bandwidth"))  # before any work
     env, info, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw,
                                    l1_bytes=l1_bytes, use_hw_probe=use_hw_probe)
     params = _load_with_hints(path, "sattn-lower-rocc", env, overrides, op, "rocc",
@@ -414,14 +415,41 @@ BACKEND_ALIASES: dict[str, str] = {"sim": "rocc"}
 @dataclass
 class Comparison:
     """Several backends run on the same inputs: each result, and each non-reference result's
-    verdict against the reference on the same precision."""
+    verdict against the reference run of the *same spec* on the same precision.
+
+    ``selected_for`` is the target whose selection every backend ran (``None`` when each ran
+    its own target's selection, ``per_target=True``); :attr:`header` says which."""
 
     results: dict[str, RunResult]
     verdicts: dict[str, Any] = field(default_factory=dict)  # backend -> compare.Verdict
+    selected_for: str | None = None
+    inputs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # the Q, K, V every run used
 
     @property
     def passed(self) -> bool:
         return all(v.passed for v in self.verdicts.values())
+
+    @property
+    def specs(self) -> dict[str, str]:
+        return {b: r.spec for b, r in self.results.items()}
+
+    @property
+    def header(self) -> str:
+        """One line for the top of a side-by-side table (:func:`spec_header`)."""
+        return spec_header(self.specs, self.selected_for)
+
+
+def spec_header(specs: dict[str, str], selected_for: str | None = None) -> str:
+    """One line for the top of a side-by-side table: which spec ran on which backend, and what
+    each backend's agreement was measured against (``selected_for``: the target whose
+    selection every backend ran, or None when each ran its own)."""
+    if len(set(specs.values())) <= 1:
+        spec = next(iter(specs.values()), "-")
+        why = f"selected for {selected_for}" if selected_for else "selected for each target"
+        return f"spec: {spec} on every backend ({why})"
+    each = ", ".join(f"{b}={s}" for b, s in specs.items())
+    return (f"spec: DIFFERS per target ({each}): each backend is compared with the reference "
+            "run of its own spec")
 
 
 @once()  # each discardable attribute is warned about once, not once per backend
@@ -442,27 +470,50 @@ def compare(
     overrides: dict[str, Any] | None = None,
     options: dict[str, dict[str, Any]] | None = None,
     strict_attributes: bool = False,
+    spec: str | None = None,
+    per_target: bool = False,
 ) -> Comparison:
     """Run ``mlir`` on each backend (each lowered by its own pipeline) with the same Q, K, V and
-    compare every output tensor with the reference. ``options`` maps a backend to its runner
-    options (e.g. ``{"rvv": {"vlen": 512}}``); ``strict_attributes`` as in :func:`run`
-    (otherwise each attribute nothing reads is warned about once, not once per backend)."""
+    compare every output tensor with the reference run of the same spec. ``options`` maps a
+    backend to its runner options (e.g. ``{"rvv": {"vlen": 512}}``); ``strict_attributes`` as
+    in :func:`run` (otherwise each attribute nothing reads is warned about once, not once per
+    backend).
+
+    One spec runs on every backend: ``spec`` when given, else the one selected for the first
+    target named that is not the reference (the reference's own selection when it is the only
+    one). With ``per_target`` each backend runs its own target's selection instead (they may
+    differ; :attr:`Comparison.header` then says so)."""
     from sattn.backends import get_backend
+    from sattn.ir.schema import SPECS
     from sattn.reference.data import resolve_inputs
 
     names = [BACKEND_ALIASES.get(b, b) for b in backends]
     for b in names:
         if b not in PIPELINE_OF:
             raise SattnError(f"unknown backend '{b}' (choose from {', '.join(PIPELINE_OF)}, sim)")
+    if spec is not None and spec not in SPECS:
+        raise SattnError(f"spec (--spec) must be one of {', '.join(SPECS)}, got {spec!r}")
+    if spec is not None and per_target:
+        raise SattnError("spec (--spec) and per_target (--per-target) exclude each other")
     env, _, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes,
                                 use_hw_probe=use_hw_probe)
     options = options or {}
     inputs = None
-    out = Comparison({})
+    selected_for = None
+    if not per_target:
+        if spec is None:
+            selected_for = next((b for b in names if b != "reference"), names[0])
+            spec = _load_with_hints(mlir, PIPELINE_OF[selected_for], env, overrides, op,
+                                    selected_for, strict_attributes).spec
+        else:
+            selected_for = "--spec"
+        env = {**env, "SATTN_FORCE_SPEC": spec}  # every pipeline lowers that one spec
+    out = Comparison({}, selected_for=selected_for)
     for b in dict.fromkeys(names):
         params = _load_with_hints(mlir, PIPELINE_OF[b], env, overrides, op, b, strict_attributes)
         if inputs is None:
             inputs = resolve_inputs(params, q, k, v, seed)[1:]
+            out.inputs = inputs
         qa, ka, va = inputs
         opts = dict(options.get(b, {}))
         tune_line = None

@@ -217,14 +217,15 @@ def _first_failure(module: ModuleOp) -> str | None:
 
 
 def read_source(source: str | Path) -> tuple[str, str]:
-    """(text, name) of an MLIR file; ``-`` reads stdin. A missing file is a SattnError."""
+    """(text, name) of an MLIR file; ``-`` reads stdin. A leading UTF-8 byte-order mark (as some
+    editors write) is dropped. A missing or unreadable file is a SattnError."""
     if str(source) == "-":
         import sys
 
-        return sys.stdin.read(), "<stdin>"
+        return sys.stdin.read().removeprefix("\ufeff"), "<stdin>"
     path = Path(source)
     try:
-        return path.read_text(), str(source)
+        return path.read_text(encoding="utf-8").removeprefix("\ufeff"), str(source)  # BOM
     except FileNotFoundError:
         raise SattnError(f"cannot read '{source}': no such file") from None
     except IsADirectoryError:

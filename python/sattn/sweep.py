@@ -69,6 +69,20 @@ AXES = ("seq_len", "head_dim", "window_size", "keep_ratio", "block_size", "gqa_g
         "precision", "comp_block_size", "dilation", "causal")
 
 
+def check_cost(backend: str, cost: str) -> str:
+    """``cost`` if ``backend`` reports it (a counter of the backend's ``COUNTERS``, ``wall_s``,
+    ``model_pairs``, or ``cycles`` for rocc), else one SattnError line listing the choices --
+    checked once, before any case runs."""
+    from sattn.backends import get_backend
+
+    choices = ["wall_s", "model_pairs", *(["cycles"] if backend == "rocc" else []),
+               *get_backend(backend).COUNTERS]
+    if cost not in choices:
+        raise SattnError(f"--cost {cost!r}: backend '{backend}' reports no such counter "
+                         f"(choose from {', '.join(choices)})")
+    return cost
+
+
 def grid_cases(axes: dict[str, Iterable], fixed: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Every combination of the axis values (plus ``fixed`` attributes), as attribute dicts.
     ``gqa_group_size`` G also sets ``num_heads = G`` (one KV head)."""
@@ -302,13 +316,21 @@ def _ray(tasks: list[tuple], jobs: int, address: str | None) -> Iterator[tuple[i
         raise SattnError(f"--executor ray needs the optional Ray extra; install it with: {RAY_INSTALL}") from None
     started = False
     if not ray.is_initialized():
+        import logging
+
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                  "logging_level": logging.ERROR,
                                   "runtime_env": {"env_vars": dict(WORKER_ENV)}}
         if address:
+            check_ray_address(address)  # Ray itself retries an unreachable one for minutes
             kwargs["address"] = address
         else:
             kwargs["num_cpus"] = max(1, jobs)
-        ray.init(**kwargs)
+        try:
+            ray.init(**kwargs)
+        except (ConnectionError, RuntimeError, ValueError, TimeoutError) as e:
+            raise SattnError(f"--ray-address {address}: cannot start or join a Ray cluster: "
+                             f"{' '.join(str(e).split()) or type(e).__name__}") from None
         started = True
     try:
         remote = ray.remote(_safe_case)
@@ -320,6 +342,37 @@ def _ray(tasks: list[tuple], jobs: int, address: str | None) -> Iterator[tuple[i
     finally:
         if started:
             ray.shutdown()
+
+
+#: Seconds to wait for a Ray cluster's port before giving up.
+RAY_CONNECT_TIMEOUT = 5.0
+
+
+def check_ray_address(address: str) -> None:
+    """Refuse, within :data:`RAY_CONNECT_TIMEOUT` seconds, a Ray address whose port does not
+    answer (``host:port``, ``ray://host:port``; ``auto`` and ``local`` are Ray's to resolve)."""
+    import socket
+
+    if address in ("auto", "local"):
+        return
+    hostport = address.removeprefix("ray://")
+    host, sep, port_text = hostport.rpartition(":")
+    if not sep:
+        host, port_text = hostport, "10001" if address.startswith("ray://") else "6379"
+    try:
+        port = int(port_text)
+        if not 0 < port < 65536:
+            raise ValueError
+    except ValueError:
+        raise SattnError(f"--ray-address {address}: expected host:port (or ray://host:port)") from None
+    try:
+        socket.create_connection((host.strip("[]"), port), timeout=RAY_CONNECT_TIMEOUT).close()
+    except OSError as e:
+        why = e.strerror or type(e).__name__
+        if isinstance(e, TimeoutError):
+            why = f"no answer within {RAY_CONNECT_TIMEOUT:g} s"
+        raise SattnError(f"--ray-address {address}: cannot reach the Ray cluster at "
+                         f"{host}:{port}: {why}") from None
 
 
 def sweep(
@@ -353,7 +406,7 @@ def sweep(
 
     for attrs in cases:  # bad attributes fail the whole sweep up front, with the name
         params_from_dict(attrs)
-    cost = cost or DEFAULT_COST[backend]
+    cost = check_cost(backend, cost or DEFAULT_COST[backend])
     jobs = jobs or os.cpu_count() or 1
     tasks = [(i, (a, backend, cost, threshold, seed, env or {}, options or {}))
              for i, a in enumerate(cases)]

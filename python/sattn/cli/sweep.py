@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from sattn.cli.common import add_strict_attributes
 from sattn.errors import SattnError
@@ -99,6 +100,10 @@ def execute(args: argparse.Namespace) -> int:
             if not values:
                 raise SattnError(f"{flag} needs at least one value")
             axes[attr] = values
+    if args.cost is not None:
+        from sattn.sweep import check_cost
+
+        check_cost(args.backend, args.cost)  # before any case runs
     fixed = {"max_error": args.max_error} if args.max_error is not None else {}
     env = hint_env(prefer_bsr=args.prefer_bsr, prefer_sw=args.prefer_sw, l1_bytes=args.l1_bytes)
     env["SATTN_TARGET"] = args.target or args.backend  # select for what is measured
@@ -113,9 +118,12 @@ def execute(args: argparse.Namespace) -> int:
     print(accuracy_table(summary))
     if args.json_out:
         atomic_write(args.json_out, json.dumps(to_json(summary), indent=1, default=str))
+    failures: dict[str, int] = {}
     for r in summary.per_case:
         if r.error:
-            print(f"sweep: case failed: {r.error}")
+            failures[r.error] = failures.get(r.error, 0) + 1
+    for error, n in failures.items():  # on stderr, each distinct error once
+        print(f"sweep: {n} case{'s' if n > 1 else ''} failed: {error}", file=sys.stderr)
     return 1 if summary.failed else 0
 
 

@@ -61,6 +61,17 @@ def _positive_float(v: float) -> str | None:
     return None if (math.isfinite(v) and v > 0) else f"must be a finite number > 0, got {v}"
 
 
+#: The largest finite fp32 value: a scale beyond it is infinite in the kernels.
+_FLT_MAX = 3.4028234663852886e38
+
+
+def _fp32_scale(v: float) -> str | None:
+    problem = _positive_float(v)
+    if problem is None and v > _FLT_MAX:
+        return f"must fit fp32 (<= 3.4028e38: the kernels scale in fp32), got {v}"
+    return problem
+
+
 def _ratio(v: float) -> str | None:
     return None if (math.isfinite(v) and 0 < v <= 1) else f"must be in (0, 1], got {v}"
 
@@ -88,9 +99,9 @@ SCHEMA: tuple[AttrSpec, ...] = (
     AttrSpec("tile_D", "int", None, "head-dimension tile; also the head dim when no shape is given", _at_least(1)),
     # precision
     AttrSpec("precision", "str", "fp32", "compute precision", _one_of(*PRECISIONS)),
-    AttrSpec("scale_q", "float", None, "symmetric per-tensor scale of Q (i8/i4)", _positive_float),
-    AttrSpec("scale_k", "float", None, "symmetric per-tensor scale of K (i8/i4)", _positive_float),
-    AttrSpec("scale_v", "float", None, "symmetric per-tensor scale of V (i8/i4)", _positive_float),
+    AttrSpec("scale_q", "float", None, "symmetric per-tensor scale of Q (i8/i4)", _fp32_scale),
+    AttrSpec("scale_k", "float", None, "symmetric per-tensor scale of K (i8/i4)", _fp32_scale),
+    AttrSpec("scale_v", "float", None, "symmetric per-tensor scale of V (i8/i4)", _fp32_scale),
     # grouped-query attention and compression
     AttrSpec("gqa_group_size", "int", 1, "query heads sharing one K/V and one selection", _at_least(1)),
     AttrSpec("comp_block_size", "int", 0, "compression block for NSA-style scoring; 0 disables", _at_least(0)),

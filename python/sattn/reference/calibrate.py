@@ -36,9 +36,12 @@ def calibrate(q: np.ndarray, k: np.ndarray, v: np.ndarray, precision: str,
 
 
 def calibrate_line(precision: str, scales: tuple[float, float, float], method: str) -> str:
-    """The ``calibrate:`` line the tool prints (x1000 fields: integer, rounded, at least 1)."""
+    """The ``calibrate:`` line the tool prints. The ``_x1000`` fields are ``scale * 1000`` with
+    the same six significant digits as the scale (``scale_q=0.000295404`` ->
+    ``scale_q_x1000=0.295404``): rounded to an integer they could be several times off, and
+    the runners' ``--scale_*_x1000`` flags take decimals."""
     sq, sk, sv = scales
-    x1000 = [max(1, round(s * 1000)) for s in scales]
+    x1000 = [f"{s * 1000:.6g}" for s in scales]
     return (f"calibrate: precision={precision} scale_q={sq:.6g} scale_k={sk:.6g} scale_v={sv:.6g} "
             f"scale_q_x1000={x1000[0]} scale_k_x1000={x1000[1]} scale_v_x1000={x1000[2]} "
             f"method={method}")

@@ -9,10 +9,18 @@ Synthetic data (computed in float64, stored as float32; ``h`` a query head, ``g`
 
 Every value lies in [-1, 1]; the products ``(s+1)(d+1)`` make neighbouring rows differ, so the
 data-dependent patterns have non-trivial choices to make.
+
+Given tensors (arrays or ``.npy`` files) are checked before any backend runs, the same way for
+the API and the command line (:func:`check_values`): NaN and infinities are refused, and so are
+values whose attention scores could overflow fp32 (the rule is in ``docs/limits.md``). An
+``.npy`` file's header is checked against its size before anything is allocated; float16,
+float64 and big-endian float32 files are converted to float32 (float16/float64 with a one-line
+note on stderr).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +29,19 @@ from sattn.errors import SattnError
 from sattn.ir.schema import AttentionParams, Shape
 
 
-def synthetic(shape: Shape, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Deterministic (q [H,S,D], k [H_kv,S,D], v [H_kv,S,D]) float32 (formula in the module doc)."""
+def synthetic(shape: Shape, seed: int = 0, params: AttentionParams | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Deterministic (q [H,S,D], k [H_kv,S,D], v [H_kv,S,D]) float32 (formula in the module doc).
+
+    A shape whose tensors would not fit the machine is refused first (:mod:`sattn.resources`;
+    ``params`` names the attributes the shape came from)."""
+    from sattn import resources
+
     if shape.heads % shape.group:
         raise SattnError(
             f"num_heads={shape.heads} is not divisible by gqa_group_size={shape.group}"
         )
+    resources.require(resources.inputs(shape, params, synthetic=True))
     s = np.arange(1, shape.seq_len + 1, dtype=np.float64)[:, None]
     sd = s * np.arange(1, shape.head_dim + 1, dtype=np.float64)[None, :]
     sd2 = s * np.arange(2, shape.head_dim + 2, dtype=np.float64)[None, :]
@@ -39,28 +54,167 @@ def synthetic(shape: Shape, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def load_npy(path: str | Path, what: str) -> np.ndarray:
-    """Load one float32 3-D tensor from ``path``; ``what`` names it in errors ('--q', 'Q', ...)."""
+    """Load one float32 3-D tensor from ``path``; ``what`` names it in errors ('--q', 'Q', ...).
+
+    Everything that can be wrong with the file is one SattnError line: missing, a directory or
+    FIFO, unreadable, not an NPY file, a header that claims more data than the file holds (checked
+    before allocating), a dtype that is not a float, not 3-D, NaN or infinite values. float16 and
+    float64 are converted to float32 with a note on stderr (float64 values beyond the float32
+    range are refused); big-endian float32 is float32 and is simply converted."""
+    import stat as stat_mod
+
+    from sattn import resources
+    from sattn.errors import note
+
     p = Path(path)
-    if not p.is_file():
-        raise SattnError(f"{what}: file not found: {p}")
-    with p.open("rb") as f:
-        head = f.read(6)
-    if head != b"\x93NUMPY" and not head.startswith(b"PK"):  # neither .npy nor .npz
-        raise SattnError(f"{what}: {p} is not a .npy file (no NPY header)")
     try:
-        arr = np.load(p, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as e:  # not an .npy file, or truncated
-        raise SattnError(f"{what}: cannot read {p} as .npy: {e}") from None
-    if not isinstance(arr, np.ndarray):
-        raise SattnError(f"{what}: {p} holds an archive, expected a single array")
-    if arr.dtype not in (np.float32, np.float64, np.float16):
-        raise SattnError(f"{what}: {p} has dtype {arr.dtype}, expected float32")
-    if arr.ndim != 3:
-        raise SattnError(f"{what}: {p} has shape {arr.shape}, expected 3 dimensions [heads, S, D]")
-    arr = arr.astype(np.float32)
-    if not np.isfinite(arr).all():
-        raise SattnError(f"{what}: {p} contains NaN or infinite values")
+        st = p.stat()
+    except FileNotFoundError:
+        raise SattnError(f"{what}: file not found: {p}") from None
+    except OSError as e:
+        raise SattnError(f"{what}: cannot read {p}: {e.strerror or e}") from None
+    if stat_mod.S_ISDIR(st.st_mode):
+        raise SattnError(f"{what}: {p} is a directory, expected a .npy file")
+    if not stat_mod.S_ISREG(st.st_mode):
+        raise SattnError(f"{what}: {p} is not a regular file (a FIFO, socket or device), "
+                         "expected a .npy file")
+    try:
+        with p.open("rb") as f:
+            head = f.read(6)
+            if head.startswith(b"PK"):
+                raise SattnError(f"{what}: {p} holds an archive (.npz), expected a single array")
+            if head != b"\x93NUMPY":
+                raise SattnError(f"{what}: {p} is not a .npy file (no NPY header)")
+            f.seek(0)
+            shape, fortran, dtype = _read_header(f, what, p)
+            offset = f.tell()
+            if dtype.kind != "f" or dtype.fields is not None or dtype.subdtype is not None:
+                raise SattnError(f"{what}: {p} has dtype {dtype}, expected float32")
+            if len(shape) != 3:
+                raise SattnError(f"{what}: {p} has shape {shape}, expected 3 dimensions [heads, S, D]")
+            count = math.prod(shape)
+            need = count * dtype.itemsize
+            if offset + need > st.st_size:
+                raise SattnError(
+                    f"{what}: {p}: its header says shape {shape} {dtype} ({resources.fmt_bytes(need)}) "
+                    f"but the file holds {resources.fmt_bytes(max(0, st.st_size - offset))} of data "
+                    "(truncated or corrupt)")
+            est = resources.Estimate(f"loading {what}", f"{p} shape {shape}")
+            est.add(f"the array {what}", host=need + 4.0 * count)
+            resources.require(est)
+            arr = np.fromfile(f, dtype=dtype, count=count)
+    except PermissionError:
+        raise SattnError(f"{what}: cannot read {p}: permission denied") from None
+    except OSError as e:
+        raise SattnError(f"{what}: cannot read {p}: {e.strerror or e}") from None
+    arr = arr.reshape(shape, order="F" if fortran else "C")
+    native = arr.dtype.newbyteorder("=")
+    if native != np.float32:
+        top = float(np.nanmax(np.abs(arr[np.isfinite(arr)]), initial=0.0))
+        if native.itemsize > 4 and top > FLT_MAX:
+            where = np.unravel_index(int(np.argmax(np.where(np.isfinite(arr), np.abs(arr), 0))), arr.shape)
+            raise SattnError(f"{what}: {p} is {native} with values beyond the float32 range "
+                             f"(|x| = {top:.6g} at {list(map(int, where))})")
+        note(f"{what}: {p} is {native}; converted to float32"
+             + (" (values rounded)" if native.itemsize > 4 else ""))
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    check_finite(arr, f"{what}: {p}")
     return arr
+
+
+def _read_header(f, what: str, p: Path):
+    """(shape, fortran_order, dtype) of an NPY stream positioned at its start."""
+    from numpy.lib import format as npf
+
+    try:
+        version = npf.read_magic(f)
+        if version == (1, 0):
+            return npf.read_array_header_1_0(f)
+        if version == (2, 0):
+            return npf.read_array_header_2_0(f)
+        return npf._read_array_header(f, version)  # 3.0: utf-8 header, same fields
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as e:
+        raise SattnError(f"{what}: cannot read {p} as .npy: "
+                         f"{' '.join(str(e).split()) or type(e).__name__}") from None
+
+
+def check_finite(a: np.ndarray, name: str) -> None:
+    """Refuse NaN or infinite values, naming the tensor, the first bad value and its index."""
+    finite = np.isfinite(a)
+    if not finite.all():
+        idx = np.unravel_index(int(np.argmin(finite)), a.shape)
+        raise SattnError(f"{name} contains {a[idx]} at {list(map(int, idx))}: "
+                         "NaN and infinite values are not accepted")
+
+
+#: fp32's largest value; bounds are kept below half of it (see :func:`check_values`).
+FLT_MAX = float(np.finfo(np.float32).max)
+
+
+def _largest(a: np.ndarray) -> tuple[float, list[int]]:
+    idx = np.unravel_index(int(np.argmax(np.abs(a))), a.shape)
+    return float(np.abs(a[idx])), list(map(int, idx))
+
+
+def _max_row_norm(a: np.ndarray) -> float:
+    """max over rows of the L2 norm of the last axis, in float64 (one head at a time)."""
+    best = 0.0
+    for x in a.reshape(-1, a.shape[-2], a.shape[-1]):
+        best = max(best, float(np.sqrt(np.einsum("sd,sd->s", x, x, dtype=np.float64)).max()))
+    return best
+
+
+def check_values(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray) -> None:
+    """Refuse inputs no backend can compute the same way (``docs/limits.md``), before any runs:
+
+    - NaN or infinite values (Q, K or V);
+    - scores that could overflow fp32: by Cauchy-Schwarz every partial sum of ``q_i . k_j``
+      (in any order) is at most ``|q_i| |k_j|``, so the bound ``max|q_i| max|k_j| * scale``
+      (the precision's operands and scale) must stay below FLT_MAX / 2;
+    - a P.V sum that could overflow: ``keys x max|V|`` (times ``scale_v`` for i8/i4) below
+      FLT_MAX / 2;
+    - values that overflow the precision's storage (bf16 rounds |x| >= 3.3961e38 to inf).
+
+    The error names the tensor and its largest value (and where it is)."""
+    from sattn.reference.precision import QMAX, is_integer, resolved_scales, round_bf16
+
+    for name, a in (("Q", q), ("K", k), ("V", v)):
+        check_finite(a, name)
+    if q.size == 0:
+        return
+    d, s = q.shape[-1], k.shape[-2]
+    limit = FLT_MAX / 2
+    if is_integer(params.precision):
+        sq, sk, sv = resolved_scales(params)
+        qmax = QMAX[params.precision]
+        codes = [math.floor(min(qmax, _largest(x)[0] / sc) + 0.5) for x, sc in ((q, sq), (k, sk))]
+        if sq * sk / math.sqrt(d) > limit:
+            raise SattnError(f"scale_q x scale_k / sqrt(D) = {sq * sk / math.sqrt(d):.4g} overflows "
+                             f"fp32 (> {limit:.4g}; scale_q={sq:g}, scale_k={sk:g})")
+        bound = d * codes[0] * codes[1] * (sq * sk / math.sqrt(d))
+        if bound > limit:
+            raise SattnError(
+                f"scores can overflow fp32 at precision {params.precision}: head_dim x max codes "
+                f"x scale_q x scale_k / sqrt(D) = {bound:.4g} > {limit:.4g} "
+                f"(scale_q={sq:g}, scale_k={sk:g})")
+        if sv * qmax * s > limit:
+            raise SattnError(f"outputs can overflow fp32: scale_v={sv:g} x {qmax} x {s} keys > {limit:.4g}")
+        return
+    widen = 1.0 + 2.0**-8 if params.precision == "bf16" else 1.0
+    for name, a in (("Q", q), ("K", k), ("V", v)):
+        top, where = _largest(a)
+        if params.precision == "bf16" and not np.isfinite(round_bf16(np.float32(top))):
+            raise SattnError(f"{name} has |x| = {top:.6g} at {where}, which rounds to infinity in bf16")
+    bound = _max_row_norm(q) * _max_row_norm(k) * widen * widen / math.sqrt(d)
+    if bound > limit:
+        (top, where), name = max((_largest(q), "Q"), (_largest(k), "K"))
+        raise SattnError(
+            f"{name} has |x| = {top:.6g} at {where}: scores can overflow fp32 "
+            f"(max|q_i| x max|k_j| / sqrt(D) = {bound:.4g} > {limit:.4g}; see docs/limits.md)")
+    top, where = _largest(v)
+    if top * widen * s > limit:
+        raise SattnError(f"V has |x| = {top:.6g} at {where}: the weighted sum over {s} keys can "
+                         f"overflow fp32 ({s} x {top:.4g} > {limit:.4g}; see docs/limits.md)")
 
 
 def check_qkv(q: np.ndarray, k: np.ndarray, v: np.ndarray, gqa_group_size: int = 1) -> Shape:
@@ -131,6 +285,7 @@ def resolve_inputs(
         for name, x in (("--q", q), ("--k", k), ("--v", v)):
             arrs.append(load_npy(x, name) if isinstance(x, (str, Path)) else x)
         shape = check_qkv(*arrs, params.gqa_group_size)
+        check_values(params, *arrs)
         return (shape, *arrs)
     shape = params.shape()
-    return (shape, *synthetic(shape, seed))
+    return (shape, *synthetic(shape, seed, params))

@@ -3,8 +3,10 @@
 The tools map their flags to these variables (``--prefer-bsr`` -> ``SATTN_PREFER_BSR=1``,
 ``--l1-bytes N`` -> ``SATTN_HW_L1_BYTES=N``, ``--use-hw-probe`` -> ``SATTN_DISABLE_*``), so one
 parser serves every entry point. ``SATTN_TARGET`` (rvv, rocc, reference; default rvv) says
-what the selection is for; the API and the sweep set it for the backend they run. A flag variable is on when set to anything but
-``''``, ``0``, ``false``, ``no`` or ``off``.
+what the selection is for; the API and the sweep set it for the backend they run. A flag
+variable (``SATTN_PREFER_*``, ``SATTN_DISABLE_*``) is on for ``1``, ``true``, ``yes``, ``on``
+and off for ``0``, ``false``, ``no``, ``off`` or empty (any case); anything else is a one-line
+error naming the variable -- a typo never silently counts as on.
 """
 
 from __future__ import annotations
@@ -54,10 +56,17 @@ ENV_VARS: tuple[str, ...] = (
 )
 
 _OFF = ("", "0", "false", "no", "off")
+_ON = ("1", "true", "yes", "on")
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
-    return env.get(name, "").strip().lower() not in _OFF
+    value = env.get(name, "").strip().lower()
+    if value in _ON:
+        return True
+    if value in _OFF:
+        return False
+    raise SattnError(f"environment variable {name} must be one of {'/'.join(_ON + _OFF[1:])} "
+                     f"(or empty), got {env[name]!r}")
 
 
 @dataclass(frozen=True)

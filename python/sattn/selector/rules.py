@@ -2,7 +2,9 @@
 
 Order (the first rule that applies decides):
 
-1. ``SATTN_FORCE_SPEC`` (environment) -- wins over everything, probes included;
+1. ``SATTN_FORCE_SPEC`` (environment) -- wins over everything, probes and the ``spec`` /
+   ``force_spec`` attributes included (when it beats an attribute, the explanation says so and
+   a one-line note goes to stderr);
 2. the ``force_spec`` attribute, then the ``spec`` attribute (explicit overrides);
 3. ``global_tokens > 0``     -> block_local_global   (unless SATTN_DISABLE_BLG)
 4. ``nm_n`` and ``nm_m`` set -> nm_structured        (unless SATTN_DISABLE_NM)
@@ -119,7 +121,20 @@ def select_spec(params: AttentionParams, env: Mapping[str, str] | None = None,
 
     skipped: list[str] = []
     if hints.force_spec:
-        return done(hints.force_spec, "env_force_spec", f"SATTN_FORCE_SPEC={hints.force_spec}", skipped)
+        reason = f"SATTN_FORCE_SPEC={hints.force_spec}"
+        beaten = [f'{name} = "{value}"' for name, value in (("force_spec", p.force_spec),
+                                                            ("spec", p.spec))
+                  if value and value != hints.force_spec]
+        if beaten:
+            # the environment wins over the IR: say so (in the explanation and on stderr)
+            reason += f" (wins over the attribute {' and '.join(beaten)})"
+            skipped += [f"attribute {b} overridden by SATTN_FORCE_SPEC={hints.force_spec}"
+                        for b in beaten]
+            from sattn.errors import note
+
+            note(f"SATTN_FORCE_SPEC={hints.force_spec} wins over the attribute "
+                 f"{' and '.join(beaten)}")
+        return done(hints.force_spec, "env_force_spec", reason, skipped)
     if p.force_spec:
         return done(p.force_spec, "attr_force_spec", f"attribute force_spec = \"{p.force_spec}\"", skipped)
     if p.spec:

@@ -25,7 +25,6 @@ from sattn.cli.common import (
     guarded,
     report,
 )
-from sattn.errors import SattnError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,11 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from sattn.backends.rocc.driver import check_options
+    from sattn.toolrun import check_keep_path
+
     check_npy_out(args.out)
-    if args.lat is not None and args.lat < 1:
-        raise SattnError(f"--lat must be >= 1 cycle, got {args.lat}")
-    if args.bw is not None and not args.bw > 0:
-        raise SattnError(f"--bw must be > 0 bytes/cycle, got {args.bw}")
+    check_options(args.lat, args.bw)  # the API's own check, before any work
+    if args.keep_dir:
+        check_keep_path(args.keep_dir, "--keep-dir")
     from sattn.api import compile_and_sim
 
     result = compile_and_sim(

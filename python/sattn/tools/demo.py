@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         results["rocc"] = rocc
 
     _section("6. summary (each output tensor against the NumPy reference)")
+    print(api.spec_header({b: r.spec for b, r in results.items()}))
     cols = list(results)
     rows = [
         ("spec", [r.spec for r in results.values()]),

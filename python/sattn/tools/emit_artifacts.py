@@ -16,6 +16,7 @@ import numpy as np
 import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
 
 from sattn.cli.common import ArgumentParser, add_input_arguments, add_strict_attributes, guarded
+from sattn.errors import SattnError
 from sattn.ir.schema import AttentionParams, Shape
 from sattn.reference import precision as _precision  # noqa: F401  (ml_dtypes)
 from sattn.specs.selection import Selection
@@ -109,6 +110,7 @@ def emit_artifacts(
 
     ``extra`` adds ``key=value`` lines (a known key given again is overridden in place).
     """
+    stem = check_stem(out_stem)
     desc = descriptor(params, shape, selection)
     row_ptr = desc.pop("row_ptr")
     for key, value in (extra or {}).items():
@@ -117,12 +119,25 @@ def emit_artifacts(
     idx = np.concatenate([g.indices for g in selection.groups]) if selection.groups else []
     txt = "".join(f"{i}\n" for i in np.asarray(idx, dtype=np.int64).tolist())
     desc_text = "".join(f"{k}={_fmt(v)}\n" for k, v in desc.items())
-    stem = Path(out_stem)
     txt_path = stem.parent / (stem.name + ".txt")
     desc_path = stem.parent / (stem.name + ".desc")
     atomic_write(txt_path, txt, make_parents=True)  # --out-stem may name a new directory
     atomic_write(desc_path, desc_text, make_parents=True)
     return txt_path, desc_path
+
+
+def check_stem(out_stem: str | Path, what: str = "--out-stem") -> Path:
+    """The stem as a Path, or a one-line SattnError when it names no file (``''``, ``dir/``,
+    ``.``): ``S`` writes ``S.txt`` and ``S.desc``, never hidden ``.txt`` / ``.desc`` files."""
+    import os
+
+    text = os.fspath(out_stem)
+    stem = Path(text)
+    if not text or text.endswith(("/", os.sep)) or stem.name in ("", ".", ".."):
+        raise SattnError(f"{what} {text!r}: needs a file name stem (S writes S.txt and S.desc)")
+    if stem.is_dir():
+        raise SattnError(f"{what} {text!r}: is a directory; give a file name stem inside it")
+    return stem
 
 
 def read_desc(path: str | Path) -> dict[str, str]:
@@ -145,13 +160,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from sattn import resources
     from sattn.api import load_op
     from sattn.reference.data import resolve_inputs
     from sattn.specs import select_indices
 
+    check_stem(args.out_stem)  # before any work
     params = load_op(args.mlir, pipeline=args.pipeline, op=args.op,
                      strict_attributes=args.strict_attributes)
     shape, q, k, _ = resolve_inputs(params, args.q, args.k, args.v, args.seed)
+    est = resources.selection(params, shape, "emit")
+    est.add("the index table as text", host=100.0 * resources.pair_bound(params, shape))
+    resources.require(est)
     sel = select_indices(params, shape, q, k)
     txt, desc = emit_artifacts(params, shape, sel, args.out_stem)
     print(f"emit: spec={sel.spec} index_nnz={sel.nnz} wrote {txt} and {desc}")

@@ -194,5 +194,6 @@ def main(argv: list[str] | None = None) -> int:
     return execute(parser.parse_args(argv))
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # `python -m sattn.tools.opt` (the launcher): errors say sattn-opt
+    sys.argv[0] = "sattn-opt"
     sys.exit(main())

@@ -6,9 +6,13 @@ them with the same inputs, and print their counters as one table.
 
 ``sim`` is the RoCC RTL under Verilator (``rocc`` is accepted too). ``all`` runs the reference,
 rvv and rocc side by side and adds their agreement with the reference (max abs and relative
-error, PASS/FAIL). Counters are the backends' measured numbers (qemu instruction counts, RTL
-cycle and byte counts); a modelled number keeps its ``model_`` prefix. The exit status is 1
-when a backend disagrees with the reference. Everything runs through :mod:`sattn.api`.
+error, PASS/FAIL). One spec runs on every backend: ``--spec S``, else the one the selector
+picks for the first hardware target named (rvv for ``all``); ``--per-target`` lets each backend
+run its own target's pick instead, and the table's header then says that the specs differ
+(each backend is still compared with the reference run of its own spec). Counters are the
+backends' measured numbers (qemu instruction counts, RTL cycle and byte counts); a modelled
+number keeps its ``model_`` prefix. The exit status is 1 when a backend disagrees with the
+reference. Everything runs through :mod:`sattn.api`.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 
 from sattn.cli.common import ArgumentParser, add_input_arguments, add_strict_attributes, guarded
 from sattn.errors import SattnError
+from sattn.ir.schema import SPECS
 
 BACKEND_CHOICES = ("rvv", "sim", "rocc", "reference", "all")
 ALL = ("reference", "rvv", "rocc")
@@ -37,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rvv: measure the kernel configurations and run the best")
     parser.add_argument("--vlen", type=int, default=None, help="rvv: VLEN in bits (128, 256, 512)")
     add_strict_attributes(parser)
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--spec", default=None, choices=SPECS,
+                       help="run this spec on every backend (default: the one selected for the "
+                            "first hardware target named)")
+    which.add_argument("--per-target", action="store_true",
+                       help="let every backend run its own target's selection (the header says "
+                            "when the specs differ)")
     add_input_arguments(parser)
 
 
@@ -108,12 +120,14 @@ def execute(args: argparse.Namespace) -> int:
         l1_bytes=args.l1_bytes, use_hw_probe=args.use_hw_probe, autotune=args.autotune,
         q=args.q, k=args.k, v=args.v, seed=args.seed, op=args.op, options={"rvv": rvv_opts},
         strict_attributes=args.strict_attributes,
+        spec=args.spec, per_target=args.per_target,
     )
     for name, result in comp.results.items():
         print(f"== {name}")
         print(result)
     cols, rows = profile_rows(comp)
     print(f"== profile: {args.mlir}")
+    print(comp.header)
     print(table(rows, cols))
     return 0 if comp.passed else 1
 

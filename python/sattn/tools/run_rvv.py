@@ -15,6 +15,7 @@ attribute flags override the op's attributes before selection.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 import sattn.reference.precision  # noqa: F401  (its imports make a launcher without deps re-exec)
@@ -27,7 +28,7 @@ from sattn.cli.common import (
     print_result,
 )
 from sattn.errors import SattnError
-from sattn.toolrun import check_output_path
+from sattn.toolrun import check_keep_path, check_output_path
 
 #: Attribute-override flags: flag name -> (attribute, type).
 OVERRIDES: dict[str, tuple[str, type]] = {
@@ -65,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
             kw["choices"] = ["fp32", "bf16", "i8", "i4"]
         p.add_argument(flag, dest=attr, **kw)
     for t in SCALE_FLAGS:
-        p.add_argument(f"--scale_{t}_x1000", type=int, default=None,
-                       help=f"scale_{t} in thousandths (i8/i4), e.g. 50 for 0.05")
+        p.add_argument(f"--scale_{t}_x1000", type=float, default=None,
+                       help=f"scale_{t} in thousandths (i8/i4), e.g. 50 for 0.05 (what "
+                            "sattn_calibrate_scales.py prints; decimals allowed)")
         p.add_argument(f"--scale_{t}", type=float, default=None, help=f"scale_{t} (i8/i4)")
     p.add_argument("--prefer-bsr", action="store_true", help="nudge the selector to block specs")
     p.add_argument("--prefer-sw", action="store_true", help="nudge the selector to sliding window")
@@ -102,8 +104,8 @@ def overrides_from(args: argparse.Namespace) -> dict:
         if milli is not None and plain is not None:
             raise SattnError(f"give --scale_{t} or --scale_{t}_x1000, not both")
         if milli is not None:
-            if milli <= 0:
-                raise SattnError(f"--scale_{t}_x1000 must be > 0, got {milli}")
+            if not (math.isfinite(milli) and milli > 0):
+                raise SattnError(f"--scale_{t}_x1000 must be > 0 (and finite), got {milli}")
             out[f"scale_{t}"] = milli / 1000.0
         elif plain is not None:
             out[f"scale_{t}"] = plain
@@ -118,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SattnError("--autotune-out needs --autotune")
     if args.autotune_out:
         check_output_path(args.autotune_out, "--autotune-out")
+    if args.keep:
+        check_keep_path(args.keep, "--keep")
     from sattn.api import run_rvv_from_mlir
 
     options = {"vlen": args.vlen}

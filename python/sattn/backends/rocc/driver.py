@@ -32,6 +32,15 @@ from sattn.toolrun import run_tool, scratch_dir
 DEFAULT_LATENCY = 20
 DEFAULT_BANDWIDTH = 16.0
 
+#: Every counter :func:`run` reports (``RunResult.counters`` keys): the fields of the
+#: testbench's ``rocc_counters(rtl)`` line and those :func:`parse_counters` adds.
+COUNTERS: tuple[str, ...] = (
+    "gather_cycles", "mac_cycles", "dma_bytes", "dma_q", "dma_k", "dma_out", "total_cycles",
+    "busy_cycles", "lane_cycles", "pairs", "rows", "stall_kv_cycles", "gather_active_cycles",
+    "dma_reqs", "mem_read_bytes", "mem_write_bytes", "jobs", "util_mac", "util_gather", "lanes",
+    "model_ideal_mac_cycles", "hw_ver", "hw_caps",
+)
+
 _LINE_PREFIXES = ("verilator_tb:", "rocc_counters(rtl):", "spec_info:", "rocc_hw:", "rocc_util:")
 _KV = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(0x[0-9a-fA-F]+|[-+0-9.eE]+)(?=[\s\],)]|$)")
 
@@ -129,26 +138,31 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     (bytes/cycle, default 16) of the memory model; ``keep_dir`` keeps the artifacts and memory
     images there; ``timeout`` in seconds; ``max_cycles`` stops a hung simulation.
     """
+    from sattn import resources
     from sattn.reference import precision as prec
-    from sattn.reference.data import check_qkv, check_unbatched
+    from sattn.reference.data import check_qkv, check_unbatched, check_values
     from sattn.reference.executor import landmark_operands
     from sattn.specs import select_indices
     from sattn.tools.emit_artifacts import emit_artifacts
 
     check_unbatched(params)
+    latency, bandwidth = check_options(options.get("latency"), options.get("bandwidth"))
     shape = check_qkv(q, k, v, params.gqa_group_size)
+    check_values(params, q, k, v)
     t0 = time.perf_counter()
-    sel = options.get("selection") or select_indices(params, shape, q, k)
+    sel = options.get("selection")
+    if sel is None:
+        resources.require(resources.selection(params, shape, "rocc: the host's selection"))
+        sel = select_indices(params, shape, q, k)
+    resources.require(resources.rocc(params, shape, sel.nnz, latency=latency, bandwidth=bandwidth))
     ops = prec.prepare(params, q, k, v)
     kk, vv = ops.k, ops.v
     if sel.key_space == "landmarks":
         kk, vv = landmark_operands(params, ops, sel.landmark_assign, sel.num_keys)
     t1 = time.perf_counter()
-    latency = int(options.get("latency") or DEFAULT_LATENCY)
-    bandwidth = float(options.get("bandwidth") or DEFAULT_BANDWIDTH)
     exe = simulator()
     t2 = time.perf_counter()
-    with scratch_dir(options.get("keep_dir")) as work:
+    with scratch_dir(options.get("keep_dir"), "keep_dir (--keep-dir)") as work:
         extra = {
             "hw_score_scale_bits": _f32_bits(ops.score_scale),
             "hw_out_scale_bits": _f32_bits(ops.v_scale),
@@ -177,6 +191,30 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
         timings={"select_s": t1 - t0, "build_s": t2 - t1, "sim_s": t3 - t2}, lines=lines,
         params=params,
     )
+
+
+#: The testbench reads --lat as a C int.
+MAX_LATENCY = 2**31 - 1
+
+
+def check_options(latency: Any = None, bandwidth: Any = None) -> tuple[int, float]:
+    """(latency, bandwidth) of the memory model: the defaults for None, else validated -- the
+    one check the API (``compile_and_sim(latency=...)``) and the tools (``--lat``, ``--bw``)
+    share. A latency is an integer number of cycles in [1, 2**31 - 1]; a bandwidth a finite
+    number of bytes per cycle > 0."""
+    if latency is None:
+        latency = DEFAULT_LATENCY
+    elif isinstance(latency, bool) or not isinstance(latency, (int, np.integer)):
+        raise SattnError(f"latency (--lat) must be an integer number of cycles, got {latency!r}")
+    elif not 1 <= latency <= MAX_LATENCY:
+        raise SattnError(f"latency (--lat) must be >= 1 and <= {MAX_LATENCY} cycles, got {latency}")
+    if bandwidth is None:
+        bandwidth = DEFAULT_BANDWIDTH
+    elif isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, float, np.integer, np.floating)):
+        raise SattnError(f"bandwidth (--bw) must be a number of bytes per cycle, got {bandwidth!r}")
+    elif not (np.isfinite(bandwidth) and bandwidth > 0):
+        raise SattnError(f"bandwidth (--bw) must be a finite number > 0 bytes per cycle, got {bandwidth}")
+    return int(latency), float(bandwidth)
 
 
 def _cycle_budget(pairs: int, shape, precision: str, bandwidth: float, latency: int) -> int:
