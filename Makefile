@@ -1,7 +1,8 @@
 # sattn — two commands on a fresh Debian machine with Python 3.11 and root:
 #   make demo   set up everything that is missing, then run the main job on the example
 #   make test   the same set-up, then the whole test suite
-# Set-up is idempotent: each step is skipped when its result is current.
+# Set-up is idempotent: each step is skipped when its result is current. Everything it makes
+# stays inside the checkout (.venv, build/, hw/sim/obj_dir) or in the user's cache directory.
 
 SHELL    := /bin/bash
 PYTHON   ?= python3
@@ -27,9 +28,20 @@ apt:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# A venv belongs to the checkout it was made in: its scripts and the editable install name that
+# path. It remembers it in .venv/.checkout (older venvs: the first line of bin/pip); in a moved or
+# copied checkout it is stale and is made again, never silently running the other checkout.
+VENV_ABS := $(abspath $(VENV))
+VENV_FOR := $(shell cat $(VENV)/.checkout 2>/dev/null || sed -n '1s/^\#!\(.*\)\/bin\/python$$/\1/p' $(VENV)/bin/pip 2>/dev/null)
+ifneq ($(VENV_FOR),$(VENV_ABS))
+.PHONY: $(VPY) $(STAMPS)/pip
+endif
+
 $(VPY):
+	@if [ -e $(VENV) ]; then echo "setup: $(VENV) was made for $(or $(VENV_FOR),another checkout); making it again for $(VENV_ABS)"; rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
+	@echo "$(VENV_ABS)" > $(VENV)/.checkout
 
 # Reinstall when the package metadata changes.
 $(STAMPS)/pip: python/pyproject.toml | $(VPY)
@@ -39,14 +51,16 @@ $(STAMPS)/pip: python/pyproject.toml | $(VPY)
 	$(VPY) -m pip install -q $(if $(wildcard /opt/wheels),--find-links /opt/wheels) -e "python[dev,plot,torch,ray,iree]"
 	@mkdir -p $(STAMPS) && touch $@
 
+# The spec's commands name /opt/venv/bin/python: that is the user's own interpreter, which set-up
+# never touches; here they run with $(VPY) (README).
 venv: $(STAMPS)/pip
-	@# The spec's commands name /opt/venv/bin/python; point it at this venv unless it is someone else's.
-	@if [ ! -e /opt/venv ] || [ -L /opt/venv ]; then ln -sfn "$(CURDIR)/$(VENV)" /opt/venv 2>/dev/null || true; fi
+	@test -f $(VENV)/.checkout || echo "$(VENV_ABS)" > $(VENV)/.checkout
 
+# The launcher finds its checkout relative to itself (a moved or copied checkout runs its own code).
 launcher: $(LAUNCHER)
-$(LAUNCHER): Makefile
+$(LAUNCHER): compiler/mlir/tools/sattn-opt.sh
 	@mkdir -p $(dir $@)
-	@printf '#!/bin/sh\n# sattn-opt launcher created by `make setup`\nexec "%s/$(VENV)/bin/sattn-opt" "$$@"\n' "$(CURDIR)" > $@
+	@cp $< $@
 	@chmod +x $@
 
 # The first zig compile builds its libc cache (~30 s); do it once here, not inside a test.
