@@ -400,11 +400,13 @@ def pattern(
 ):
     """The :class:`~sattn.specs.selection.Selection` the selected spec makes on the op's
     inputs (the given tensors, else the synthetic data of its shape)."""
+    from sattn import resources
     from sattn.reference.data import resolve_inputs
     from sattn.specs import select_indices
 
     params = load_op(mlir, op=op, strict_attributes=strict_attributes)
     shape, qa, ka, _ = resolve_inputs(params, q, k, v, seed)
+    resources.require(resources.selection(params, shape, "pattern"))  # token lists of every row
     return select_indices(params, shape, qa, ka)
 
 

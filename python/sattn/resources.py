@@ -305,6 +305,7 @@ def selection(params: AttentionParams, shape: Shape, what: str = "selection",
     """The host's :func:`sattn.specs.select_indices` (scoring and index lists)."""
     est = Estimate(what, shape_words(params, shape))
     _scoring(est, params, shape)
+    est.add("the per-KV-head selections", host=48.0 * shape.kv_heads)
     if token_lists:
         pairs = pair_bound(params, shape)
         if params.spec in ("dense", "sliding_window", "block_local_global"):

@@ -29,8 +29,16 @@ __all__ = [
     "Selection",
     "compress_kv",
     "needs_data",
+    "one_kv_head",
     "select_indices",
 ]
+
+
+def one_kv_head(shape: Shape) -> Shape:
+    """``shape`` with one KV head (its group of query heads): what a structural pattern's
+    selection, the same for every KV head, is computed on (no copy per head at any H)."""
+    return Shape(heads=shape.group, seq_len=shape.seq_len, head_dim=shape.head_dim,
+                 group=shape.group)
 
 
 def needs_data(spec: str) -> bool:

@@ -88,9 +88,9 @@ def materialize(p: AttentionParams) -> tuple[dict | None, dict | None]:
 
         if pair_bound(p) > MAX_COUNTED_PAIRS:
             return _blg_uncounted(p), None
-        from sattn.specs import select_indices
+        from sattn.specs import one_kv_head, select_indices
 
-        return _block_table(p, select_indices(p, shape), "structural"), None
+        return _block_table(p, select_indices(p, one_kv_head(shape)), "structural"), None
     if spec == "bsr":
         if shape.heads * shape.seq_len * shape.head_dim > MAX_SYNTHETIC_ELEMENTS:
             return None, {**plan, "synthetic_table": "skipped: shape too large"}  # type: ignore[dict-item]
@@ -117,9 +117,9 @@ def _stencil(p: AttentionParams) -> dict:
     nnz = sliding_window.pair_count(p, s)
     keys = sliding_window.keys_per_row(p, s)
     if nnz is None and s * min(s, 2 * w + 1) <= MAX_COUNTED_PAIRS:  # a causal ring: count it
-        from sattn.specs import select_indices
+        from sattn.specs import one_kv_head, select_indices
 
-        g = select_indices(p, shape).groups[0]
+        g = select_indices(p, one_kv_head(shape)).groups[0]
         counts = g.counts()
         nnz, keys = g.nnz, (int(counts.min()), int(counts.max()))
     if nnz is None or keys is None:

@@ -85,13 +85,13 @@ def _pair_estimate(p: AttentionParams, s: int) -> int:
 def _active_tiles(p: AttentionParams, tm: int, ts: int) -> int | None:
     import numpy as np
 
-    from sattn.specs import select_indices
+    from sattn.specs import one_kv_head, select_indices
 
     shape = p.shape()
     s = shape.seq_len
     if _pair_estimate(p, s) > MAX_PAIRS_FOR_ACTIVE:
         return None
-    g = select_indices(p, shape).groups[0]  # static patterns: the same for every KV head
+    g = select_indices(p, one_kv_head(shape)).groups[0]  # static: the same for every KV head
     rows = np.repeat(np.arange(g.rows, dtype=np.int64) // tm, g.counts())
     cols = g.indices.astype(np.int64) // ts
     return len(np.unique(rows * math.ceil(s / ts) + cols))
