@@ -36,11 +36,11 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sattn.errors import SattnError
+from sattn.errors import SattnError, Terminated
 
 #: Default cost counter per backend (see the module docstring).
 DEFAULT_COST: dict[str, str] = {"rvv": "instructions", "rocc": "cycles", "reference": "wall_s"}
@@ -244,11 +244,23 @@ def run_case(attrs: dict[str, Any], backend: str = "reference", cost: str | None
 
 def _safe_case(task: tuple) -> tuple[int, CaseResult]:
     """``run_case`` for a worker: ``(index, result)``; a failing case is recorded, not fatal."""
+    global _IN_CASE
     index, args = task
+    _IN_CASE = True
     try:
         return index, run_case(*args)
     except SattnError as e:
         return index, CaseResult(args[0], "", "", [], "", math.nan, 0.0, error=str(e))
+    except Terminated:
+        # a local worker told to stop (see _worker_init): its tool's process group is killed
+        # and its scratch directory removed by now; leave without taking the next case
+        os._exit(143)
+    finally:
+        _IN_CASE = False
+
+
+#: Whether this worker is running a case (SIGTERM between cases just exits).
+_IN_CASE = False
 
 
 class Progress:
@@ -294,10 +306,40 @@ def _local(tasks: list[tuple], jobs: int) -> Iterator[tuple[int, CaseResult]]:
     from sattn.frontend import hints_applied
 
     with hints_applied(WORKER_ENV), ProcessPoolExecutor(
-            max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_safe_case, t) for t in tasks]
-        for f in as_completed(futures):
-            yield f.result()
+            max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init) as pool:
+        try:
+            pending = {pool.submit(_safe_case, t) for t in tasks}
+            while pending:
+                # wake up now and then: a signal may be delivered to another thread, and its
+                # Python handler runs only when this (main) thread runs
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for f in done:
+                    yield f.result()
+        except BaseException:
+            # Ctrl-C, SIGTERM or an error: drop the queued cases and stop the running ones
+            # (each worker stops its tool's process group and removes its scratch directory)
+            workers = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in workers:
+                if proc.is_alive():
+                    proc.terminate()
+            raise
+
+
+def _worker_init() -> None:
+    """In each worker: SIGTERM raises :class:`sattn.errors.Terminated`, so that a running tool
+    is stopped with its process group and the scratch directory removed (sattn.toolrun)."""
+    import signal
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if not _IN_CASE:
+            os._exit(143)
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
 
 
 def ray_available() -> bool:

@@ -107,3 +107,25 @@ def test_sigterm_stops_the_tool_group_and_removes_scratch(tmp_path: Path, tool: 
     assert not [p for p in kids if _alive(p)], {p: kids[p] for p in kids if _alive(p)}
     assert not list(tmpdir.glob("sattn-*")), list(tmpdir.iterdir())
     assert not (tmp_path / "o.npy").exists()
+
+
+def test_sigterm_stops_a_sweep_and_its_workers(tmp_path: Path) -> None:
+    """The sweep's worker processes run qemu too: all of it stops, nothing is left behind."""
+    need_tool("qemu-riscv64")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    # 4 cases x 2-3 candidates at S = 4096: several minutes of qemu if they all ran
+    proc = _start([PY, "-m", "sattn", "sweep", "--backend", "rvv", "--seq-lens", "4096",
+                   "--head-dims", "64", "--windows", "256,512,1024,2048", "--keep-ratios", "0.5",
+                   "--block-sizes", "64", "-j", "2", "--no-progress"], tmpdir)
+    _wait_for_tool(proc, "qemu-riscv64", tmpdir)
+    kids = _children(proc.pid)
+    t0 = time.monotonic()
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines() == ["sattn: terminated"]
+    assert time.monotonic() - t0 < 60  # not after every queued case (was: ~90 s here)
+    time.sleep(0.5)
+    assert not [p for p in kids if _alive(p)], {p: kids[p] for p in kids if _alive(p)}
+    assert not list(tmpdir.glob("sattn-*")), list(tmpdir.iterdir())
