@@ -202,6 +202,15 @@ def require(est: Estimate) -> Estimate:
     return est
 
 
+def fits(est: Estimate, seconds: float | None = None) -> bool:
+    """Whether ``est`` fits the limits (and takes at most ``seconds`` when given): for work a
+    tool may leave out, such as a table computed at compile time, instead of refusing."""
+    host_lim, child_lim, _ = memory_limits()
+    tlim = time_limit() if seconds is None else min(seconds, time_limit())
+    return (est.host_bytes <= host_lim and est.child_bytes <= child_lim
+            and est.total_seconds <= tlim)
+
+
 # ---------------------------------------------------------------------------------------------
 # What drives the sizes
 # ---------------------------------------------------------------------------------------------

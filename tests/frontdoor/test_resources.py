@@ -131,6 +131,16 @@ def test_dense_at_100k_lowers_without_a_table(tmp_path: Path) -> None:
     _lower(f, "sattn-lower-rvv")
 
 
+def test_bsr_table_too_costly_to_compile_is_left_to_the_runtime(tmp_path: Path) -> None:
+    """block_size = 1 at S = 65536: 65536^2 float64 block scores (32 GiB) were computed while
+    lowering; the synthetic table is now left out when its estimate does not fit."""
+    f = _op(tmp_path / "b.mlir", 'spec = "bsr", block_size = 1 : i64, seq_len = 65536 : i64, '
+                                 "head_dim = 64 : i64")
+    out = _lower(f, "sattn-lower-rocc")
+    assert 'synthetic_table = "skipped: too costly to compile"' in out
+    assert "keep_blocks = 16384 : i64" in out  # the plan: ceil(0.25 x 65536) blocks (default)
+
+
 def test_dense_at_100k_on_rvv_is_refused_with_the_estimate(tmp_path: Path) -> None:
     f = _op(tmp_path / "d.mlir", DENSE_100K)
     t0 = time.perf_counter()

@@ -24,8 +24,9 @@ synthetic data the tools use when no tensors are given (``source = "synthetic"``
 given real tensors re-selects by the plan; the table is then only the default layout.
 
 Tables are elided (``elided = true``, counts kept) above :data:`MAX_TABLE_ENTRIES` entries, and
-the synthetic bsr table is not computed above :data:`MAX_SYNTHETIC_ELEMENTS` input elements,
-so huge shapes stay cheap to compile. Nothing here is an enumeration of pairs: the window and
+the synthetic bsr table is not computed above :data:`MAX_SYNTHETIC_ELEMENTS` input elements
+or when its estimated selection (:mod:`sattn.resources`) would not fit or take more than
+:data:`MAX_TABLE_SECONDS`, so huge shapes stay cheap to compile. Nothing here is an enumeration of pairs: the window and
 its counts come from the clamped window in closed form (:func:`sattn.specs.sliding_window.clamped`,
 ``window_size = 2**62`` is the whole sequence), a stencil wider than :data:`MAX_TABLE_ENTRIES`
 offsets is described by its range (``offset_min``, ``offset_max``, ``offset_step``), dense
@@ -53,6 +54,8 @@ MAX_TABLE_ENTRIES = 65536
 MAX_SYNTHETIC_ELEMENTS = 1 << 22
 #: Largest pair count (bound) for which a structural table or count is built from index lists.
 MAX_COUNTED_PAIRS = 1 << 24
+#: Longest estimated time (s) of the synthetic bsr table's selection at compile time.
+MAX_TABLE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,11 @@ def materialize(p: AttentionParams) -> tuple[dict | None, dict | None]:
     if spec == "bsr":
         if shape.heads * shape.seq_len * shape.head_dim > MAX_SYNTHETIC_ELEMENTS:
             return None, {**plan, "synthetic_table": "skipped: shape too large"}  # type: ignore[dict-item]
+        from sattn import resources
+
+        est = resources.selection(p, shape, "the synthetic bsr table")
+        if not resources.fits(est, seconds=MAX_TABLE_SECONDS):  # e.g. block_size = 1 at 64k
+            return None, {**plan, "synthetic_table": "skipped: too costly to compile"}  # type: ignore[dict-item]
         from sattn.reference.data import synthetic
         from sattn.specs import select_indices
 
