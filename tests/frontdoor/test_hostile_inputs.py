@@ -272,14 +272,16 @@ def test_sweep_bogus_cost_is_one_line_before_any_case(tmp_path: Path, backend: s
         assert counter in line
 
 
-def test_rocc_counters_are_what_the_driver_reports() -> None:
+@pytest.mark.parametrize("backend", ["reference", "rvv", "rocc"])
+def test_backend_counters_are_what_a_run_reports(backend: str) -> None:
     """The counters the sweep validates --cost against are exactly a real run's."""
-    need_tool("verilator")
-    from sattn.backends.rocc import driver
+    from sattn.backends import get_backend
 
+    need_tool({"reference": "python3", "rvv": "qemu-riscv64", "rocc": "verilator"}[backend])
+    mod = get_backend(backend)
     p = params_from_dict({"tile_S": 16, "tile_D": 16, "spec": "dense"})
-    res = driver.run(p, *synthetic(p.shape()))
-    assert set(res.counters) == set(driver.COUNTERS)
+    res = mod.run(p, *synthetic(p.shape()))
+    assert set(res.counters) == set(mod.COUNTERS)
 
 
 # ---- quiet surprises ---------------------------------------------------------------------------
