@@ -6,10 +6,11 @@ outputs are comparable), writes one input file in a private temporary directory,
 cached ``sattn_rvv`` binary under ``qemu-riscv64 -cpu rv64,v=true,vlen=N,vext_spec=v1.0``
 with the counting plugin, and reads the output tensor and the counters back.
 
-How each pattern reaches the kernel (``MODES``): dense and sliding_window compute their keys
-in the kernel; bsr, block_local_global read the index table from :func:`sattn.specs.select_indices`
-(CSR per KV head); topk_per_query, nm_structured, lsh, landmark and compression-block scoring
-select inside the kernel. ``check_selection=True`` also returns the selection the kernel
+How each pattern reaches the kernel (``MODE``): dense and sliding_window compute their keys
+in the kernel; block_local_global (structural: no selection work) reads the index table from
+:func:`sattn.specs.select_indices` (CSR per KV head); bsr (block scores, kernels/bsr.c),
+topk_per_query, nm_structured, lsh, landmark and compression-block scoring select inside the
+kernel, so the instruction count includes the selection. ``check_selection=True`` also returns the selection the kernel
 made (every mode but the index table; for dense and sliding_window the key lists exactly as
 the attention core receives them), which the tests compare with ``select_indices``.
 
@@ -50,7 +51,7 @@ COUNTERS: tuple[str, ...] = ("instructions", "vector", "vector_mem", "scalar", "
                              "selected_pairs", "dense_pairs")
 
 MODE = {"dense": 0, "window": 1, "table": 2, "topk": 3, "nm": 4, "lsh": 5, "landmark": 6,
-        "compblock": 7}
+        "compblock": 7, "bsr": 8}
 PREC_CODE = {"fp32": 0, "bf16": 1, "i8": 2, "i4": 3}
 MAGIC = 0x3156565254544153
 
@@ -74,9 +75,9 @@ def kernel_mode(params: AttentionParams) -> str:
         return "nm"
     if spec in ("lsh", "landmark"):
         return spec
-    if spec == "bsr" and params.comp_block_size > 0:
-        return "compblock"
-    if spec in ("bsr", "block_local_global"):
+    if spec == "bsr":
+        return "compblock" if params.comp_block_size > 0 else "bsr"
+    if spec == "block_local_global":
         return "table"
     raise SattnError(f"the RVV backend has no kernel for spec {spec!r}")
 

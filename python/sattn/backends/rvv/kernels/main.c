@@ -138,6 +138,7 @@ int main(int argc, char **argv) {
     case MODE_NM: rc = run_topk_nm(&c); break;
     case MODE_LSH: rc = run_lsh(&c); break;
     case MODE_LANDMARK: rc = run_landmark(&c); break;
+    case MODE_BSR: rc = run_bsr(&c); break;
     default: rc = run_compblock(&c); break;
     }
     region_end();

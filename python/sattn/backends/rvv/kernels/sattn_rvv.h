@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 enum { MODE_DENSE = 0, MODE_WINDOW = 1, MODE_TABLE = 2, MODE_TOPK = 3, MODE_NM = 4,
-       MODE_LSH = 5, MODE_LANDMARK = 6, MODE_COMPBLOCK = 7, MODE_COUNT };
+       MODE_LSH = 5, MODE_LANDMARK = 6, MODE_COMPBLOCK = 7, MODE_BSR = 8, MODE_COUNT };
 /* macros, not an enum: attend_core.h tests them in #if */
 #define PREC_FP32 0
 #define PREC_BF16 1
@@ -105,6 +105,7 @@ int run_topk_nm(ctx_t *c);
 int run_lsh(ctx_t *c);
 int run_landmark(ctx_t *c);
 int run_compblock(ctx_t *c);
+int run_bsr(ctx_t *c);
 
 void *xmalloc(size_t n);
 void sel_record(ctx_t *c, long g, long i, const int32_t *idx, long n, long *cursor);

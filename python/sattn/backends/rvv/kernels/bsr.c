@@ -1,0 +1,166 @@
+/*
+ * bsr with its block selection inside the kernel (comp_block_size = 0), as sattn.specs.bsr
+ * defines it, so that the instruction count is the whole cost of the pattern:
+ *   1. block means (float64) of K and of Qsum (the GQA group's queries summed), as the
+ *      precision sees them (fp32 / bf16 values, i8 / i4 codes), over the rows a block has;
+ *   2. score[qb][kb] = mean Qsum block qb . mean K block kb (float64);
+ *   3. per query block keep keep_blocks key blocks: the diagonal, then the highest scores,
+ *      ties to the lower block id (causal: only kb <= qb are candidates);
+ *   4. every query of the block attends every key of its kept blocks (causal: j <= i) with
+ *      the shared core, two rows per pass. The heads of a group share the selection.
+ *
+ * Rounding (docs/rvv.md): the block sums add the rows (and, within a row, the group's heads)
+ * in order in float64. Rows of fp32, bf16 or integer codes sum exactly in float64 unless a
+ * block's values span more than ~2^(29 - log2(rows)) in magnitude, and exact sums equal
+ * NumPy's pairwise ones; the means are the same correctly rounded divisions. The scores are
+ * float64 fused multiply-adds in d order, where the reference's BLAS dgemm may sum in another
+ * order: the two can only rank differently two blocks whose scores agree to within float64
+ * rounding of a D-term dot product (the tests accept either block of such a near-tie).
+ */
+#include <riscv_vector.h>
+#include <string.h>
+
+#include "sattn_rvv.h"
+
+/* Rows [r0, r1) of `nh` heads (hstride bytes apart) summed in float64 and divided by the row
+ * count: out[d] for d < D, vectorised over D with the block's accumulator in registers. */
+static void block_mean(const ctx_t *c, const uint8_t *base, long hstride, long nh, long r0,
+                       long r1, double *out) {
+    const long D = c->D, rb = c->row_bytes;
+    const double len = (double)(r1 - r0);
+    if (c->prec == PREC_I4) { /* byte e holds d = 2e (low nibble) and 2e + 1 (high nibble) */
+        for (long e = 0; e < D / 2;) {
+            size_t vl = __riscv_vsetvl_e8m1((size_t)(D / 2 - e));
+            vfloat64m8_t alo = __riscv_vfmv_v_f_f64m8(0.0, vl), ahi = alo;
+            for (long r = r0; r < r1; r++) {
+                for (long h = 0; h < nh; h++) {
+                    vint8m1_t b = __riscv_vle8_v_i8m1((const int8_t *)(base + h * hstride + r * rb) + e, vl);
+                    vint8m1_t lo = __riscv_vsra_vx_i8m1(__riscv_vsll_vx_i8m1(b, 4, vl), 4, vl);
+                    alo = __riscv_vfadd_vv_f64m8(alo, __riscv_vfwcvt_f_x_v_f64m8(__riscv_vsext_vf4_i32m4(lo, vl), vl), vl);
+                    ahi = __riscv_vfadd_vv_f64m8(
+                        ahi, __riscv_vfwcvt_f_x_v_f64m8(__riscv_vsext_vf4_i32m4(__riscv_vsra_vx_i8m1(b, 4, vl), vl), vl), vl);
+                }
+            }
+            __riscv_vsse64_v_f64m8(out + 2 * e, 16, __riscv_vfdiv_vf_f64m8(alo, len, vl), vl);
+            __riscv_vsse64_v_f64m8(out + 2 * e + 1, 16, __riscv_vfdiv_vf_f64m8(ahi, len, vl), vl);
+            e += (long)vl;
+        }
+        return;
+    }
+    for (long d = 0; d < D;) {
+        size_t vl = __riscv_vsetvl_e64m8((size_t)(D - d));
+        vfloat64m8_t acc = __riscv_vfmv_v_f_f64m8(0.0, vl);
+        for (long r = r0; r < r1; r++) {
+            for (long h = 0; h < nh; h++) {
+                const uint8_t *row = base + h * hstride + r * rb;
+                vfloat64m8_t x;
+                if (c->prec == PREC_FP32) {
+                    x = __riscv_vfwcvt_f_f_v_f64m8(__riscv_vle32_v_f32m4((const float *)row + d, vl), vl);
+                } else if (c->prec == PREC_BF16) {
+                    vuint32m4_t w = __riscv_vsll_vx_u32m4(
+                        __riscv_vzext_vf2_u32m4(__riscv_vle16_v_u16m2((const uint16_t *)row + d, vl), vl), 16, vl);
+                    x = __riscv_vfwcvt_f_f_v_f64m8(__riscv_vreinterpret_v_u32m4_f32m4(w), vl);
+                } else {
+                    x = __riscv_vfwcvt_f_x_v_f64m8(
+                        __riscv_vsext_vf4_i32m4(__riscv_vle8_v_i8m1((const int8_t *)row + d, vl), vl), vl);
+                }
+                acc = __riscv_vfadd_vv_f64m8(acc, x, vl);
+            }
+        }
+        __riscv_vse64_v_f64m8(out + d, __riscv_vfdiv_vf_f64m8(acc, len, vl), vl);
+        d += (long)vl;
+    }
+}
+
+/* The tokens of the kept key blocks blk[0..nk) (ascending), written to list; returns the count. */
+static long expand_blocks(const int32_t *blk, long nk, long B, long S, int32_t *list) {
+    long n = 0;
+    for (long t = 0; t < nk; t++) {
+        const long j0 = (long)blk[t] * B, len = S - j0 < B ? S - j0 : B;
+        for (long u = 0; u < len;) {
+            size_t vl = __riscv_vsetvl_e32m8((size_t)(len - u));
+            __riscv_vse32_v_u32m8((uint32_t *)list + n + u,
+                                  __riscv_vadd_vx_u32m8(__riscv_vid_v_u32m8(vl), (uint32_t)(j0 + u), vl), vl);
+            u += (long)vl;
+        }
+        n += len;
+    }
+    return n;
+}
+
+/* Rows [i0, i1) of head h attend their block's list (n keys; causal: row i the prefix of the
+ * keys <= i, the diagonal block being the list's last), two rows per pass. */
+static void attend_block(ctx_t *c, long h, long i0, long i1, const int32_t *list, long n,
+                         attend_fn attend, attend2_fn attend2, void *scratch) {
+    const long S = c->S, D = c->D, rb = c->row_bytes, g = h / c->group;
+    const uint8_t *kb = c->k + g * S * rb, *vb = c->v + g * S * rb;
+    const uint8_t *qrow = c->q + (h * S + i0) * rb;
+    float *out = c->out + (h * S + i0) * D;
+    long i = i0;
+    if (attend2 && !c->causal && i1 - i0 >= 2) { /* every row sees the whole list: one call */
+        const long np = (i1 - i0) / 2;
+        keys_t u = {list, 0, 1, n};
+        attend2(c, qrow, qrow + rb, kb, vb, &u, 0, n, 0, n, out, out + D, scratch, np, 0);
+        i += 2 * np;
+    } else if (attend2) {
+        for (; i + 1 < i1; i += 2) {
+            const long ma = n - (i1 - 1 - i), mb = ma + 1;
+            keys_t u = {list, 0, 1, mb};
+            attend2(c, c->q + (h * S + i) * rb, c->q + (h * S + i + 1) * rb, kb, vb, &u, 0, ma, 0,
+                    mb, c->out + (h * S + i) * D, c->out + (h * S + i + 1) * D, scratch, 1, 0);
+        }
+    }
+    for (; i < i1; i++) {
+        keys_t ks = {list, 0, 1, c->causal ? n - (i1 - 1 - i) : n};
+        attend(c, c->q + (h * S + i) * rb, kb, vb, &ks, c->out + (h * S + i) * D, scratch);
+    }
+}
+
+int run_bsr(ctx_t *c) {
+    const long S = c->S, D = c->D, B = c->block_size, rb = c->row_bytes;
+    const long nb = (S + B - 1) / B, keepn = c->keep_blocks;
+    attend_fn attend = attend_lookup(c->prec, c->lmul);
+    attend2_fn attend2 = attend2_lookup(c->prec, c->lmul);
+    void *scratch = xmalloc(attend_scratch_bytes(c, S));
+    double *qm = xmalloc((size_t)(nb * D) * 8); /* block means of Qsum, [nb, D] */
+    double *kmt = xmalloc((size_t)(nb * D) * 8); /* block means of K, transposed [D, nb] */
+    double *col = xmalloc((size_t)D * 8);
+    uint64_t *key = xmalloc((size_t)nb * 2 * 8), *work = xmalloc((size_t)nb * 3 * 8);
+    int32_t *blk = xmalloc((size_t)nb * 2 * 4), *list = xmalloc((size_t)S * 4);
+    long cursor = 0;
+    for (long g = 0; g < c->Hkv; g++) {
+        const uint8_t *kbase = c->k + g * S * rb, *qbase = c->q + g * c->group * S * rb;
+        /* 1. block means */
+        for (long b = 0; b < nb; b++) {
+            const long r0 = b * B, r1 = r0 + B < S ? r0 + B : S;
+            block_mean(c, kbase, 0, 1, r0, r1, col);
+            for (long d = 0; d < D;) {
+                size_t vl = __riscv_vsetvl_e64m8((size_t)(D - d));
+                __riscv_vsse64_v_f64m8(kmt + d * nb + b, nb * 8, __riscv_vle64_v_f64m8(col + d, vl), vl);
+                d += (long)vl;
+            }
+            block_mean(c, qbase, S * rb, c->group, r0, r1, qm + b * D);
+        }
+        /* 2-3. query blocks in pairs (each K-mean column load scores both), top keep_blocks */
+        for (long qb = 0; qb < nb; qb += 2) {
+            const int two = qb + 1 < nb;
+            const long nc0 = c->causal ? qb + 1 : nb, nc1 = c->causal ? qb + 2 : nb;
+            score_rows(qm + qb * D, two ? qm + (qb + 1) * D : NULL, kmt, nb, D, two ? nc1 : nc0, 1,
+                       (double *)key, (double *)(key + nb));
+            for (long t = 0; t < 1 + two; t++) {
+                const long b = qb + t, nc = t ? nc1 : nc0;
+                uint64_t *kr = key + t * nb;
+                kr[b] = UINT64_MAX; /* the diagonal is always kept */
+                const long nk = topk_select(kr, nc, keepn, work, blk);
+                /* 4. attend */
+                const long i0 = b * B, i1 = i0 + B < S ? i0 + B : S;
+                const long n = expand_blocks(blk, nk, B, S, list);
+                for (long i = i0; i < i1; i++)
+                    sel_record(c, g, i, list, c->causal ? n - (i1 - 1 - i) : n, &cursor);
+                for (long h = g * c->group; h < (g + 1) * c->group; h++)
+                    attend_block(c, h, i0, i1, list, n, attend, attend2, scratch);
+            }
+        }
+    }
+    return 0;
+}
