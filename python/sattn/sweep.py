@@ -64,6 +64,13 @@ GRIDS: dict[str, dict[str, tuple]] = {
         "seq_len": (64, 128, 256), "head_dim": (16, 32), "window_size": (2, 8, 24, 64),
         "keep_ratio": (0.125, 0.25, 0.5), "block_size": (16, 32), "gqa_group_size": (1, 2),
     },
+    # bsr with compression-block scoring against the window and the local blocks (the
+    # selector's fit data for the compression terms)
+    "comp": {
+        "seq_len": (128, 384), "head_dim": (32, 64), "window_size": (4, 48),
+        "keep_ratio": (0.125, 0.5), "block_size": (32,), "comp_block_size": (8,),
+        "gqa_group_size": (1, 2),
+    },
 }
 AXES = ("seq_len", "head_dim", "window_size", "keep_ratio", "block_size", "gqa_group_size",
         "precision", "comp_block_size", "dilation", "causal")
@@ -93,6 +100,55 @@ def grid_cases(axes: dict[str, Iterable], fixed: dict[str, Any] | None = None) -
         attrs.update(fixed or {})
         if "gqa_group_size" in attrs:
             attrs.setdefault("num_heads", attrs["gqa_group_size"])
+        out.append(attrs)
+    return out
+
+
+#: The two ways an op gives its shape (docs/selector.md): the spec's own form, where S and D
+#: come from the tile hints ``tile_S`` / ``tile_D`` (one KV head: H = gqa_group_size), and the
+#: explicit form with ``seq_len`` / ``head_dim`` / ``num_heads``.
+FORMS: tuple[str, ...] = ("tiles", "explicit")
+
+
+def random_cases(seed: int, n: int, form: str) -> list[dict[str, Any]]:
+    """``n`` random sliding_window-vs-bsr contests (attribute dicts) of one input ``form``,
+    drawn from ``seed`` alone (the same seed always gives the same contests):
+    S log-uniform in [128, 1024], D 32 or 64, window_size log-uniform in [2, 128],
+    keep_ratio uniform in [0.05, 0.9], block_size 16/32/64/128, precision fp32 (60%), bf16 or
+    i8 (20% each), GQA groups of 2 (25%; block_local_global then competes), causal (25%).
+    ``tiles`` gives the shape as tile_S = S, tile_D = D with tile_M 16/32/64; ``explicit``
+    as seq_len, head_dim and num_heads (1 or 2 KV heads), with tile hints half the time."""
+    import numpy as np
+
+    if form not in FORMS:
+        raise SattnError(f"unknown input form '{form}' (choose from {', '.join(FORMS)})")
+    rng = np.random.default_rng([seed, FORMS.index(form)])
+    out = []
+    for _ in range(n):
+        s = int(round(math.exp(rng.uniform(math.log(128), math.log(1024)))))
+        d = int(rng.choice([32, 64]))
+        attrs: dict[str, Any] = {
+            "window_size": int(round(math.exp(rng.uniform(math.log(2), math.log(128))))),
+            "keep_ratio": round(float(rng.uniform(0.05, 0.9)), 2),
+            "block_size": int(rng.choice([16, 32, 64, 128])),
+        }
+        prec = str(rng.choice(["fp32", "fp32", "fp32", "bf16", "i8"]))
+        group = 2 if rng.uniform() < 0.25 else 1
+        causal = int(rng.uniform() < 0.25)
+        tile_m = int(rng.choice([16, 32, 64]))
+        if form == "tiles":
+            attrs.update(tile_M=tile_m, tile_D=d, tile_S=s)
+        else:
+            attrs.update(seq_len=s, head_dim=d, num_heads=group * int(rng.choice([1, 2])))
+            if rng.uniform() < 0.5:
+                attrs.update(tile_M=tile_m, tile_D=int(rng.choice([32, 64])),
+                             tile_S=int(rng.choice([64, 128, 256])))
+        if prec != "fp32":
+            attrs["precision"] = prec
+        if group > 1:
+            attrs["gqa_group_size"] = group
+        if causal:
+            attrs["causal"] = 1
         out.append(attrs)
     return out
 

@@ -3,7 +3,7 @@
 ``select_spec(params, env=None) -> Decision``; ``Decision.explain()`` tells why.
 """
 
-from sattn.selector.cost import MODELS, Cost, TargetModel, Weights
+from sattn.selector.cost import MODELS, Cost, TargetModel
 from sattn.selector.hints import (
     DEFAULT_L1_BYTES,
     DEFAULT_TARGET,
@@ -28,7 +28,6 @@ __all__ = [
     "Decision",
     "Hints",
     "TargetModel",
-    "Weights",
     "check_target",
     "select_spec",
 ]

@@ -1,50 +1,37 @@
 """The selector's cost model: sliding_window vs bsr (vs block_local_global under the spec's
 GQA and compression-block nudges), per target.
 
-Each spec's formula gives *terms* in element operations (below); the target's fitted
-:class:`Weights` turn them into a modelled cost in the target's unit (RVV instructions, RoCC
-cycles, reference nanoseconds), per query head::
+Each candidate's *terms* are counts of the work its backend does for the whole op, derived
+from the backend's loop structure (:mod:`sattn.selector.terms`: RVV instructions' units,
+RoCC cycles' units, the reference's elements and tiles). The target's fitted weights (one
+per term, shared by the specs: they run the same core) turn them into a modelled cost in the
+target's unit, and the spec's nudges multiply it::
 
-    cost = (k_work*work + k_score*score + k_load*load + k_fixed) * multipliers
+    cost = (sum_t k_t * term_t) * multipliers
 
-The weights were fitted to the ``bench`` grid of ``bench/selector_regret.py``
-(docs/selector.md: the fit, its data and the coefficients); the multipliers (GQA penalty,
-compression discount, preferences) are the spec's nudges and are not fitted.
+The weights are fitted to measurements of random contests in both input forms
+(``bench/fit_selector.py``, data in ``bench/data/selector_fit/``; docs/selector.md). The
+multipliers are the spec's nudges, the same on every target and not fitted:
 
-Notation (all from :class:`AttentionParams`): ``S``, ``D`` the shape; ``tM``, ``tS``, ``tD``
-the tile hints (defaults 64, 128, 64); ``Dp = ceil(D/tD)*tD``; ``eb`` bytes per element of the
-precision (fp32 4, bf16 2, i8 1, i4 0.5); ``G`` = gqa_group_size; ``g = min(global_tokens, S)``;
-``L1`` the cache size hint. The formulas (docs/selector.md explains them)::
+    sliding_window      x (1 + 0.1*(G-1))                    GQA: more per-head work
+    block_local_global  x (1 - 0.25*(1 - C/B)) if 0 < C < B  compression-block scoring
+    bsr, block_local_global  x fit(L1)/fit(32768)            L1 cache fit (SATTN_HW_L1_BYTES)
+    every candidate     x 0.75 / 1.1                         SATTN_PREFER_BSR / SATTN_PREFER_SW
 
-    sliding_window  keys  = min(S, 2w+1) + g
-                    work  = 2*S*keys*D                              (QK^T and PV MACs)
-                    load  = ceil(S/tM) * (ceil(min(S, tM+2*w*dil)/tS)*tS + g) * 2*Dp
-                    cost  = (kw*work + kl*load + k0) * (1 + 0.1*(G-1)) * prefer
-
-    bsr             B = block_size (default 64, <= S), nb = ceil(S/B),
-                    keep  = clamp(ceil(keep_ratio*nb), 1, nb)
-                    work  = 2*S*keep*B*D ; score = 2*S*D + nb^2*D
-                    fit   = max(1, (tM + 2*B)*tD*eb / L1)          (L1 cache-fit)
-                    load  = nb*keep*B*2*Dp*fit
-                    cost  = (kw*work + ks*score + kl*load + k0) * prefer
-
-    block_local_global
-                    kb    = 1 if nb == 1 else 3*nb-2                (diagonal +- 1 block)
-                    work  = 2*D*(kb*B*B + 2*g*S) ; load = (kb*B + nb*g)*2*Dp*fit
-                    cost  = (kw*work + kl*load + k0) * comp * prefer,
-                    comp  = 1 - 0.25*(1 - C/B) if 0 < C=comp_block_size < B else 1
-
-``prefer``: SATTN_PREFER_BSR multiplies block costs by 0.75 and sliding_window by 1.1;
-SATTN_PREFER_SW the other way round. The numbers are a model, never reported as measured.
+with ``fit(L1) = max(1, (tM + 2*B) * tD * eb / L1)`` the number of times a step's block working
+set (a Q tile and one K and one V block, ``tD`` wide) overflows L1; the weights are fitted at
+the default L1, so the factor is 1 unless the hint changes L1 (a larger L1 favours blocks).
+The numbers are a model, never reported as measured.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sattn.ir.schema import DEFAULT_TILES, AttentionParams
-from sattn.selector.hints import TARGETS, Hints
+from sattn.selector.hints import DEFAULT_L1_BYTES, TARGETS, Hints
+from sattn.selector.terms import ELEMENT_BYTES, TERMS, terms
 
 #: Relative sliding-window penalty per extra query head in a GQA group.
 GQA_PENALTY = 0.1
@@ -55,79 +42,57 @@ PREFER_FAVOUR = 0.75
 PREFER_DISFAVOUR = 1.1
 
 
-
-@dataclass(frozen=True)
-class Weights:
-    """A target's weights of one spec's cost terms: ``kw*work + ks*score + kl*load + k0``."""
-
-    work: float
-    load: float
-    fixed: float
-    score: float = 0.0  # bsr's block scoring; the other specs have no score term
-
-    def apply(self, work: float, load: float, score: float = 0.0) -> float:
-        """The weighted sum of the terms."""
-        return self.work * work + self.score * score + self.load * load + self.fixed
-
-    def describe(self, has_score: bool = False) -> str:
-        score = f", score {_fmt(self.score)}" if has_score else ""
-        return f"work {_fmt(self.work)}{score}, load {_fmt(self.load)}, fixed {_fmt(self.fixed)}"
-
-
 @dataclass(frozen=True)
 class TargetModel:
-    """The fitted weights of one target, and the unit its modelled costs come out in."""
+    """One target's fitted weight per term (:data:`sattn.selector.terms.TERMS`) and the unit
+    its modelled costs come out in."""
 
     unit: str
-    sliding_window: Weights
-    bsr: Weights
-    block_local_global: Weights
+    weights: Mapping[str, float]
+
+    def apply(self, t: Mapping[str, float]) -> float:
+        """The weighted sum of the terms."""
+        return sum(k * t.get(name, 0.0) for name, k in self.weights.items())
 
 
-#: Per-target weights, fitted by non-negative relative least squares of each spec's measured
-#: cost per query head on its formula's terms (docs/selector.md, "Fitted weights"):
-#: rvv and rocc on the 288 ``bench`` configurations (instructions under qemu, Verilator
-#: cycles), the reference on two runs of them (wall time, min of 9 interleaved runs).
+#: Per-target weights, fitted by non-negative least squares of the relative error of every
+#: measured candidate's cost on its terms (docs/selector.md, "Targets and fitted weights").
 #: Reproduce or refit: ``python bench/fit_selector.py --fit bench/data/selector_fit/*.json``.
 MODELS: dict[str, TargetModel] = {
     "rvv": TargetModel(
         unit="instructions",
-        sliding_window=Weights(work=0.0809, load=0.689, fixed=2870.0),
-        bsr=Weights(work=0.0402, score=2.79, load=0.59, fixed=9580.0),
-        block_local_global=Weights(work=0.0729, load=0.862, fixed=3180.0),
+        weights={"d_steps": 5.86, "dot_keys": 15.4, "keys": 7.35, "widen": 1.04,
+                 "strips": 77.4, "pairs": 168.0, "calls": 172.0, "sel_means": 24.9,
+                 "sel_scores": 9.93, "sel_topk": 98.8, "sel_blocks": 271.0, "sel_comp": 1.32,
+                 "sel_comp_el": 44.6, "fixed": 3970.0},
     ),
     "rocc": TargetModel(
         unit="cycles",
-        sliding_window=Weights(work=0.0236, load=0.038, fixed=27.6),
-        bsr=Weights(work=0.032, score=0.114, load=0.0016, fixed=224.0),
-        block_local_global=Weights(work=0.0325, load=0.00816, fixed=153.0),
+        weights={"mac": 1.02, "rows": 0.0, "runs": 0.0, "idx": 1.95, "mem": 0.0443,
+                 "mem_x": 0.773, "fixed": 410.0},
     ),
     "reference": TargetModel(
         unit="ns",
-        sliding_window=Weights(work=0.0, load=4.19, fixed=0.0),
-        bsr=Weights(work=0.0, score=23.6, load=1.83, fixed=47800.0),
-        block_local_global=Weights(work=0.0659, load=6.81, fixed=0.0),
+        weights={"prep": 1.55, "elems": 1.46, "flops": 0.0108, "gather": 0.568, "bias": 1.01,
+                 "tiles_band": 66400.0, "tiles_block": 55300.0, "tiles_token": 139000.0,
+                 "sel_calls": 240000.0, "sel_loops": 0.0, "sel_elems": 2.08, "sel_nb2": 0.0,
+                 "sel_comp": 0.0567, "sel_comp_el": 1.33, "fixed_band": 321000.0,
+                 "fixed_block": 329000.0, "fixed_token": 501000.0},
     ),
 }
 assert set(MODELS) == set(TARGETS)
+assert all(set(MODELS[t].weights) == set(TERMS[t]) for t in TARGETS)
 
-
-def weights(spec: str, hints: Hints) -> Weights:
-    """The weights of ``spec``'s terms for the hints' target."""
-    return getattr(MODELS[hints.target], spec)
-
-
-ELEMENT_BYTES = {"fp32": 4.0, "bf16": 2.0, "i8": 1.0, "i4": 0.5}
 BLOCK_SPECS = ("bsr", "block_local_global")
 
 
 @dataclass(frozen=True)
 class Cost:
-    """A modelled cost and the terms it is made of (for the explanation)."""
+    """A modelled cost, the terms and multipliers it is made of, and the weights applied."""
 
     total: float
     terms: dict[str, float] = field(default_factory=dict)
-    #: how the terms were weighted (``weights(rvv)=[work .., load .., fixed ..]``), if at all
+    #: how the terms were weighted (``weights(rvv)=[d_steps 5.42, ...]``), if at all
     weighting: str = ""
 
     def describe(self) -> str:
@@ -140,37 +105,6 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
-@dataclass(frozen=True)
-class Geometry:
-    """Shape and tile values the formulas use."""
-
-    S: int
-    D: int
-    tM: int
-    tS: int
-    tD: int
-    Dp: int
-    eb: float
-    G: int
-    g: int
-
-    @classmethod
-    def of(cls, p: AttentionParams) -> Geometry:
-        shape = p.shape()
-        s, d = shape.seq_len, shape.head_dim
-        tm = p.tile_M or DEFAULT_TILES["tile_M"]
-        ts = p.tile_S or DEFAULT_TILES["tile_S"]
-        td = p.tile_D or DEFAULT_TILES["tile_D"]
-        return cls(
-            S=s, D=d, tM=tm, tS=ts, tD=td, Dp=math.ceil(d / td) * td,
-            eb=ELEMENT_BYTES[p.precision], G=p.gqa_group_size, g=min(p.global_tokens, s),
-        )
-
-
-def _weighting(hints: Hints, k: Weights, has_score: bool = False) -> str:
-    return f"weights({hints.target})=[{k.describe(has_score)}]"
-
-
 def prefer_factor(spec: str, hints: Hints) -> float:
     """The SATTN_PREFER_* multiplier for one candidate."""
     block = spec in BLOCK_SPECS
@@ -181,47 +115,47 @@ def prefer_factor(spec: str, hints: Hints) -> float:
     return 1.0
 
 
-def cache_fit(geo: Geometry, block: int, hints: Hints) -> float:
-    """>= 1: how many times the per-step block working set (Q tile, K and V block) overflows L1."""
-    working_set = (geo.tM + 2 * block) * geo.tD * geo.eb
-    return max(1.0, working_set / hints.l1_bytes)
+def cache_fit(p: AttentionParams, block: int, l1_bytes: int) -> float:
+    """>= 1: how many times the per-step block working set (a Q tile and one K and one V
+    block, tile_D wide) overflows an L1 of ``l1_bytes``."""
+    tm = p.tile_M or DEFAULT_TILES["tile_M"]
+    td = p.tile_D or DEFAULT_TILES["tile_D"]
+    return max(1.0, (tm + 2 * block) * td * ELEMENT_BYTES[p.precision] / l1_bytes)
+
+
+def l1_factor(p: AttentionParams, hints: Hints) -> float:
+    """The SATTN_HW_L1_BYTES multiplier of a block candidate: its cache fit at the hinted L1
+    over the cache fit at the default L1 the weights were fitted at (1 by default)."""
+    block = p.effective_block_size(p.shape().seq_len)
+    return cache_fit(p, block, hints.l1_bytes) / cache_fit(p, block, DEFAULT_L1_BYTES)
+
+
+def _cost(spec: str, p: AttentionParams, hints: Hints, mult: dict[str, float]) -> Cost:
+    model = MODELS[hints.target]
+    t = terms(hints.target, spec, p)
+    total = model.apply(t)
+    for v in mult.values():
+        total *= v
+    shown = {k: v for k, v in t.items() if v and model.weights[k]}
+    weights = ", ".join(f"{k} {_fmt(model.weights[k])}" for k in shown)
+    return Cost(total, {**shown, **mult}, f"weights({hints.target})=[{weights}]")
 
 
 def sliding_window_cost(p: AttentionParams, hints: Hints) -> Cost | None:
     """None when window_size is not set (the cost cannot be computed)."""
     if p.window_size is None:
         return None
-    geo = Geometry.of(p)
-    w = p.window_size
-    keys = min(geo.S, 2 * w + 1) + geo.g
-    work = 2.0 * geo.S * keys * geo.D
-    span = min(geo.S, geo.tM + 2 * w * p.dilation)
-    load = math.ceil(geo.S / geo.tM) * (math.ceil(span / geo.tS) * geo.tS + geo.g) * 2.0 * geo.Dp
-    gqa = 1.0 + GQA_PENALTY * (geo.G - 1)
-    pref = prefer_factor("sliding_window", hints)
-    k = weights("sliding_window", hints)
-    total = k.apply(work, load) * gqa * pref
-    return Cost(total, {"work": work, "load": load, "gqa_x": gqa, "prefer_x": pref},
-                _weighting(hints, k))
+    gqa = 1.0 + GQA_PENALTY * (p.gqa_group_size - 1)
+    return _cost("sliding_window", p, hints,
+                 {"gqa_x": gqa, "prefer_x": prefer_factor("sliding_window", hints)})
 
 
 def bsr_cost(p: AttentionParams, hints: Hints) -> Cost | None:
     """None when keep_ratio is not set."""
     if p.keep_ratio is None:
         return None
-    geo = Geometry.of(p)
-    b = p.effective_block_size(geo.S)
-    nb = math.ceil(geo.S / b)
-    keep = min(nb, max(1, math.ceil(p.keep_ratio * nb)))
-    work = 2.0 * geo.S * keep * b * geo.D
-    score = 2.0 * geo.S * geo.D + float(nb * nb * geo.D)
-    fit = cache_fit(geo, b, hints)
-    load = nb * keep * b * 2.0 * geo.Dp * fit
-    pref = prefer_factor("bsr", hints)
-    k = weights("bsr", hints)
-    total = k.apply(work, load, score) * pref
-    return Cost(total, {"work": work, "score": score, "load": load, "fit_x": fit, "prefer_x": pref},
-                _weighting(hints, k, has_score=True))
+    return _cost("bsr", p, hints,
+                 {"l1_x": l1_factor(p, hints), "prefer_x": prefer_factor("bsr", hints)})
 
 
 def blg_competes(p: AttentionParams) -> bool:
@@ -236,20 +170,12 @@ def blg_cost(p: AttentionParams, hints: Hints) -> Cost | None:
     """None unless block_size is set (global_tokens > 0 forces the spec before costs matter)."""
     if p.block_size is None:
         return None
-    geo = Geometry.of(p)
-    b = p.effective_block_size(geo.S)
-    nb = math.ceil(geo.S / b)
-    kb = 1 if nb == 1 else 3 * nb - 2
-    work = 2.0 * geo.D * (kb * b * b + 2 * geo.g * geo.S)
-    fit = cache_fit(geo, b, hints)
-    load = (kb * b + nb * geo.g) * 2.0 * geo.Dp * fit
+    b = p.effective_block_size(p.shape().seq_len)
     c = p.comp_block_size
     comp = 1.0 - COMP_DISCOUNT * (1.0 - c / b) if 0 < c < b else 1.0
-    pref = prefer_factor("block_local_global", hints)
-    k = weights("block_local_global", hints)
-    total = k.apply(work, load) * comp * pref
-    return Cost(total, {"work": work, "load": load, "fit_x": fit, "comp_x": comp, "prefer_x": pref},
-                _weighting(hints, k))
+    return _cost("block_local_global", p, hints,
+                 {"comp_x": comp, "l1_x": l1_factor(p, hints),
+                  "prefer_x": prefer_factor("block_local_global", hints)})
 
 
 #: The candidates of the cost comparison, in tie-break order, with what they need.
@@ -258,3 +184,6 @@ COST_MODELS = (
     ("sliding_window", sliding_window_cost, "needs window_size"),
     ("block_local_global", blg_cost, "needs block_size and gqa_group_size > 1 or 0 < comp_block_size < block_size"),
 )
+
+#: The spec's nudges: multiply the weighted sum, are not fitted.
+MULTIPLIERS = ("gqa_x", "comp_x", "l1_x", "prefer_x")
