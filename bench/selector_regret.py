@@ -19,6 +19,7 @@ measurements scored with every target's weights, and the measured cost per model
 Target on each backend: >= 95% within 10% and worst regret <= 1.5.
 
     python bench/selector_regret.py [--seeds 101,102] [--n 25] [--backends reference,rvv,rocc]
+                                    [--json DIR]
     python bench/selector_regret.py --grid bench     # the old fixed grid instead
 """
 
@@ -153,7 +154,8 @@ def parse_seeds(text: str) -> list[int]:
 
 @guarded
 def main() -> int:
-    from sattn.sweep import FORMS, GRIDS, grid_cases, random_cases, sweep
+    from sattn.sweep import FORMS, GRIDS, grid_cases, random_cases, sweep, to_json
+    from sattn.toolrun import atomic_write
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--backends", default="reference,rvv,rocc")
@@ -164,6 +166,9 @@ def main() -> int:
                     help="measure this fixed grid instead of random contests")
     ap.add_argument("--jobs", type=int, default=None)
     ap.add_argument("--executor", default="local", choices=["local", "ray"])
+    ap.add_argument("--json", metavar="DIR", default=None,
+                    help="also write each backend's sweep (every contest and candidate) to "
+                         "DIR/heldout-BACKEND.json")
     args = ap.parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     for backend in backends:
@@ -192,6 +197,11 @@ def main() -> int:
         summary = sweep(cases, backend, jobs=jobs, executor=args.executor)
         report(summary)
         rows.append(summary)
+        if args.json:
+            os.makedirs(args.json, exist_ok=True)
+            path = os.path.join(args.json, f"heldout-{backend}.json")
+            atomic_write(path, json.dumps(to_json(summary), default=str))
+            print(f"wrote {path}")
     print("\n| backend | cost (measured) | contests | best | best or within 10% | mean regret | worst regret | target |")
     print("|---|---|---|---|---|---|---|---|")
     for s in rows:

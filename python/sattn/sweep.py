@@ -125,10 +125,10 @@ def random_cases(seed: int, n: int, form: str) -> list[dict[str, Any]]:
     rng = np.random.default_rng([seed, FORMS.index(form)])
     out = []
     for _ in range(n):
-        s = int(round(math.exp(rng.uniform(math.log(128), math.log(1024)))))
+        s = round(math.exp(rng.uniform(math.log(128), math.log(1024))))
         d = int(rng.choice([32, 64]))
         attrs: dict[str, Any] = {
-            "window_size": int(round(math.exp(rng.uniform(math.log(2), math.log(128))))),
+            "window_size": round(math.exp(rng.uniform(math.log(2), math.log(128)))),
             "keep_ratio": round(float(rng.uniform(0.05, 0.9)), 2),
             "block_size": int(rng.choice([16, 32, 64, 128])),
         }

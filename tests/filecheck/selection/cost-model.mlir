@@ -22,12 +22,12 @@
 // EXPLAIN-NEXT: reason: cheapest computable candidate: sliding_window
 // EXPLAIN-NEXT: hints: force=none prefer=none l1_bytes=32768 disabled=none
 // EXPLAIN-NEXT: candidate bsr {{ +}}ok
-// EXPLAIN-NEXT: candidate sliding_window {{ +}}chosen {{ +}}cost={{.*}} [work=5.407e+05, load=3.277e+04, gqa_x=1, prefer_x=1]
-// EXPLAIN-NEXT: candidate block_local_global {{ +}}ok {{ +}}cost={{.*}}comp_x=0.8125, prefer_x=1]
+// EXPLAIN-NEXT: candidate sliding_window {{ +}}chosen {{ +}}cost={{.*}} [d_steps=1.229e+04, dot_keys=1600, keys=8128, strips=256, pairs=256, calls=68, fixed=1, gqa_x=1, prefer_x=1]
+// EXPLAIN-NEXT: candidate block_local_global {{ +}}ok {{ +}}cost={{.*}}comp_x=0.8125, l1_x=1, prefer_x=1]
 // EXPLAIN: cost-model.mlir:10:1: sattn.sparse_attention
 // EXPLAIN-NEXT: selection: spec=block_local_global rule=cost_model
 // EXPLAIN: candidate sliding_window {{ +}}ok {{ +}}cost={{.*}}gqa_x=1.3, prefer_x=1]
 // EXPLAIN: cost-model.mlir:17:1: sattn.sparse_attention
 // EXPLAIN-NEXT: selection: spec=block_local_global rule=cost_model
 // EXPLAIN: candidate bsr {{ +}}not computable (needs keep_ratio)
-// EXPLAIN: candidate block_local_global {{ +}}chosen {{ +}}cost={{.*}}comp_x=0.7812, prefer_x=1]
+// EXPLAIN: candidate block_local_global {{ +}}chosen {{ +}}cost={{.*}}comp_x=0.7812, l1_x=1, prefer_x=1]
