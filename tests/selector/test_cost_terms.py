@@ -139,3 +139,15 @@ def test_rvv_selection_terms_only_for_bsr() -> None:
     assert bsr["sel_means"] == 256 * 2 * 1
     assert bsr["sel_blocks"] == 16 + 16 * 4  # per query block, and per kept block
     assert np.isclose(bsr["sel_scores"], 8 * 1 * 32)  # 8 query-block pairs x 1 strip x D
+
+
+def test_constants_agree_with_the_backends() -> None:
+    """The selector keeps its own copies (data flows one way: selector before backends)."""
+    from sattn.backends.rvv import runner
+    from sattn.hw.isa import HW
+    from sattn.reference import executor
+    from sattn.selector import terms as T
+
+    assert (T.RVV_VLEN, T.RVV_LMUL) == (runner.DEFAULT_VLEN, runner.DEFAULT_LMUL)
+    assert (T.ROCC_LANES_QK, T.ROCC_BEAT) == (HW.lanes_qk, HW.bus_bytes)
+    assert T.REF_TILE_ELEMENTS == executor.TILE_ELEMENTS

@@ -92,7 +92,7 @@ class Cost:
 
     total: float
     terms: dict[str, float] = field(default_factory=dict)
-    #: how the terms were weighted (``weights(rvv)=[d_steps 5.42, ...]``), if at all
+    #: how the terms were weighted (``weights(rvv)=[d_steps 5.86, ...]``), if at all
     weighting: str = ""
 
     def describe(self) -> str:

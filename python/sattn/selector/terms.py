@@ -64,6 +64,7 @@ from functools import lru_cache
 import numpy as np
 
 from sattn.ir.schema import AttentionParams
+from sattn.specs import bsr, sliding_window
 
 #: The RVV runner's default vector length and LMUL (``sattn.backends.rvv.runner``; a test
 #: checks they agree): keys per strip of the core, doubles per float64 vector.
@@ -74,7 +75,8 @@ RVV_F64 = RVV_VLEN * RVV_LMUL // 64
 RVV_WIDEN = {"fp32": 0.0, "bf16": 2.0, "i8": 2.0, "i4": 3.0}
 #: A row the core runs alone, as a share of a row pair's work (see the module docstring).
 RVV_SINGLE_ROW = 0.55
-#: The accelerator's QK lanes (elements of q.k per cycle) and memory beat (``sattn.hw.isa``).
+#: The accelerator's QK lanes (elements of q.k per cycle) and memory beat (``sattn.hw.isa``; a
+#: test checks they agree).
 ROCC_LANES_QK, ROCC_BEAT = 16, 16
 #: Elements per tile of the reference executor (``executor.TILE_ELEMENTS``).
 REF_TILE_ELEMENTS = 1 << 21
@@ -130,14 +132,10 @@ class Op:
         s = shape.seq_len
         b = p.effective_block_size(s)
         nb = -(-s // b)
-        ratio = 0.25 if p.keep_ratio is None else p.keep_ratio
-        keep = max(1, min(nb, math.ceil(ratio * nb - 1e-9)))
-        if p.comp_block_size > 0 and p.topk_k is not None:  # sattn.specs.bsr.num_kept
-            keep = max(1, min(nb, p.topk_k))
         return cls(S=s, D=shape.head_dim, H=shape.heads, Hkv=shape.kv_heads, G=shape.group,
                    prec=p.precision, causal=bool(p.causal),
-                   window=64 if p.window_size is None else p.window_size,
-                   dilation=p.dilation, wrap=bool(p.wrap), B=b, nb=nb, keep=keep,
+                   window=sliding_window.window(p), dilation=p.dilation, wrap=bool(p.wrap),
+                   B=b, nb=nb, keep=bsr.num_kept(p, nb),
                    g=min(p.global_tokens, s), comp=p.comp_block_size)
 
 
