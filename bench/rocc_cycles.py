@@ -118,7 +118,7 @@ def main() -> int:
                 print(f"#   {name} S={s}: rel_err vs reference {err:.2e}")
     if rvv is not None:
         print("# rvv_model/rtl = modelled RVV cycles / RTL cycles (RTL cycles measured in Verilator). The RVV kernels of "
-              "topk_per_query, nm_structured, lsh and landmark select their keys on the target; the "
+              "bsr, topk_per_query, nm_structured, lsh and landmark select their keys on the target; the "
               "accelerator runs host-selected index tables, so those rows include selection work "
               "on the RVV side only.")
     return 0
