@@ -14,24 +14,30 @@ query block (``ceil(keep_ratio*nb)``; causal: ``min(k, qb+1)``), ``eb`` bytes pe
 a strip is ``VL = 64`` keys; ``c = ceil(D/64)`` D-chunks). The core (kernels/attend_core.h)
 runs two query rows over one key list per call (``attend2``); per row pair and list of ``n``
 keys it makes ``ceil(n/VL)`` strips; a strip is scored by a pass over d (``d_steps``: D per
-strip) unless it is a tail of at most ``D / (2c)`` keys, which per-key dot products score
-(``dot_keys``); P.V costs per key and chunk (``keys``); softmax, masking and strip set-up per
+strip) unless it is a tail of at most ``D / (2c)`` keys, or a leading run that short before a
+contiguous strip, which per-key dot products score (``dot_keys``; :func:`_walk`); P.V costs per key and chunk (``keys``); softmax, masking and strip set-up per
 strip (``strips``); row-pair set-up per pair (``pairs``); a call per ``calls``. bf16 and i8
-widen every K-column and V-row load (``widen``: 2 instructions per load, counted on
+widen every K-column and V-row load (``widen``: 2 instructions per load, i4 3, counted on
 ``d_steps + keys``). Row lists:
 
 - sliding_window: rows i, i+1 over the union of their windows, ``min(S-1, i+1+w) -
   max(0, i-w) + 1`` keys (causal: up to i+1); interior rows run as one call;
 - bsr: the rows of a query block over its kept blocks' keys (``k*B``, the diagonal block
-  partial at the end), one call per non-causal block, causal row pairs over their prefixes;
+  partial at the end), walked as runs of B keys (kept blocks taken as not adjacent: adjacent
+  ones merge into longer runs, which only makes the walk cheaper), one call per non-causal
+  block, causal row pairs over their prefixes;
   plus the in-kernel selection (kernels/bsr.c): block means (``sel_means``: rows x (G+1)
   heads x ceil(D/32) float64 chunks), block scores (``sel_scores``: per pair of query blocks,
   ceil(nc/32) strips x D), the top-k threshold search (``sel_topk``: ceil(nc/32) strips x
-  (1 + log2 nc) passes where k < nc) and the per-block bookkeeping (``sel_blocks``);
+  (1 + log2 nc) passes where k < nc) and the per-block bookkeeping (``sel_blocks``); with
+  compression blocks (kernels/compblock.c) instead every query head's scalar dot products with
+  the compression keys (``sel_comp``) and their softmax and pooling (``sel_comp_el``), the
+  heads of a group attending in pairs;
 - block_local_global: index-table rows (kernels/window.c), pairs over blocks qb-1..qb+1 and
   the global keys, one call per pair plus the list comparison (``strips`` again).
 
-Rows the core runs one at a time (i4, dilated windows, an odd last row) count 0.55 of a pair
+Rows the core runs one at a time (i4, dilated or ring windows, compression-scored bsr without
+GQA, an odd last row) count 0.55 of a pair
 (the single-row loops issue ~3.5 instructions per d and per key against 6.4 and 6.25).
 
 **rocc** (cycles of the RTL under Verilator; 16 QK and 16 P.V lanes, 16-byte memory beats):
@@ -49,10 +55,12 @@ elements computed (masked, exponentiated, summed: the band path scores a whole s
 ``rows + w + ahead`` keys per 64-row tile, the block path ``kept*B`` keys per row with the
 padding of blocks that keep fewer, the token path the union of a tile's keys); ``flops`` =
 2*D per element and GEMM (QK and PV); ``tiles_*`` = tiles of each path (Python and thread-pool
-overhead per tile); ``gather`` = K/V elements the block path copies; ``bias`` = elements of a
-mask built (causal or padded block tiles, token tiles); ``sel_*`` = bsr's block scoring in
-NumPy (``sel_calls`` per KV head, ``sel_loops`` its pairwise-sum steps, ``sel_elems`` the
-elements summed, ``sel_nb2`` the ranked scores); ``fixed_*`` once per op and path.
+overhead per tile); ``gather`` = K/V elements the block and token paths copy; ``bias`` =
+elements of a mask built (causal or padded block tiles, token tiles, the token path's CSR);
+``sel_*`` = bsr's block scoring in NumPy (``sel_calls`` per KV head, ``sel_loops`` its
+pairwise-sum steps, ``sel_elems`` the elements converted and summed, ``sel_nb2`` the ranked
+scores; ``sel_comp``/``sel_comp_el`` the float64 compression scoring and its softmax);
+``fixed_*`` once per op and path.
 """
 
 from __future__ import annotations
