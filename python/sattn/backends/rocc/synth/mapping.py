@@ -1,0 +1,91 @@
+"""One unit through native Yosys 0.23 and ABC: coarse synthesis, liberty mapping, statistics.
+
+No SAT-based resource sharing (`share`) and no memory-port priority analysis on the macros
+(they are cut out before): both ran for tens of minutes on this design without finishing.
+Remaining small memories (FIFOs, ROMs) are mapped to flip-flops and logic.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from sattn.backends.rocc.synth.config import SynthConfig
+from sattn.backends.rocc.synth.sram import TIE_HI, TIE_LO
+from sattn.backends.rocc.synth.tools import SynthTools
+from sattn.errors import SattnError
+from sattn.toolrun import run_tool
+
+#: the liberty's smallest buffer (cell, input pin, output pin)
+BUF_CELL = "BUFX2 A Y"
+
+
+@dataclass(frozen=True)
+class MappedUnit:
+    """A unit's mapped netlist and its statistics (area excludes macros and submodules)."""
+
+    unit: str
+    netlist: Path
+    cells: int  # every cell, macros and submodule instances included
+    cell_types: dict[str, int]
+    area_um2: float
+    flops: int
+    seconds: float
+
+
+def script(unit: str, json_path: str, netlist: str, stat: str, lib: Path, abc: str) -> str:
+    """The Yosys script for one unit."""
+    return "\n".join([
+        f"read_json {json_path}",
+        f"hierarchy -top {unit}",
+        "opt_expr", "opt_clean", "check", "opt -nodffe -nosdff", "wreduce", "peepopt",
+        "opt_clean", "alumacc", "opt", "memory -nomap", "opt_clean",
+        "opt -fast -full", "memory_map", "opt -full", "techmap", "opt -fast",
+        f"dfflibmap -liberty {lib}",
+        f"abc -liberty {lib} -script {abc}",
+        # OpenSTA reads no `assign` to a concatenation: constants from tie cells, wire-to-wire
+        # assignments as buffers (as OpenROAD's synthesis script does)
+        "opt_clean -purge", "setundef -zero", "splitnets", "opt_clean -purge",
+        f"hilomap -singleton -hicell {TIE_HI} Y -locell {TIE_LO} Y",
+        f"insbuf -buf {BUF_CELL}", "opt_clean -purge",
+        f"tee -q -o {stat} stat -liberty {lib}",
+        f"write_verilog -noattr -noexpr -nohex -nodec {netlist}",
+    ]) + "\n"
+
+
+def parse_stat(text: str, unit: str) -> tuple[int, dict[str, int], float]:
+    """(cells, cell types, area) from Yosys's `stat` text for ``unit``."""
+    block = text.split(f"=== {unit} ===", 1)
+    if len(block) != 2:
+        raise SattnError(f"synth: no statistics for {unit} in Yosys's output")
+    body = block[1]
+    m = re.search(r"Number of cells:\s+(\d+)", body)
+    area = re.search(r"Chip area for module '\\?" + re.escape(unit) + r"':\s+([0-9.]+)", body)
+    if not m:
+        raise SattnError(f"synth: no cell count for {unit} in Yosys's output")
+    types: dict[str, int] = {}
+    for line in body[m.end():].splitlines():
+        t = re.match(r"^\s+(\S+)\s+(\d+)\s*$", line)
+        if t:
+            types[t.group(1)] = int(t.group(2))
+        elif line.strip() and types:
+            break
+    return int(m.group(1)), types, float(area.group(1)) if area else 0.0
+
+
+def map_unit(cfg: SynthConfig, tools: SynthTools, work: Path, unit: str) -> MappedUnit:
+    """Synthesise ``work/<unit>.json`` into ``work/<unit>.v``."""
+    import time
+
+    ys = work / f"{unit}.ys"
+    ys.write_text(script(unit, f"{unit}.json", f"{unit}.v", f"{unit}.stat", tools.liberty,
+                         cfg.abc_script))
+    start = time.perf_counter()
+    run_tool(["nice", "-n", "15", tools.yosys, "-q", "-l", f"{unit}.log", ys.name], cwd=work,
+             what=f"yosys mapping of {unit}", timeout=cfg.step_timeout_s)
+    seconds = time.perf_counter() - start
+    cells, types, area = parse_stat((work / f"{unit}.stat").read_text(), unit)
+    flops = sum(n for t, n in types.items() if t.startswith("DFF") or t == "LATCH")
+    return MappedUnit(unit=unit, netlist=work / f"{unit}.v", cells=cells, cell_types=types,
+                      area_um2=area, flops=flops, seconds=seconds)

