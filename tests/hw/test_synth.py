@@ -1,0 +1,158 @@
+"""The synthesis flow on the small configuration (2 lanes, DMAX 16, tiny RAMs), so it cannot rot.
+
+One `sattn synth --small` run over the cheap units (the FP-heavy MAC array, softmax and core take
+minutes even at 2 lanes; `make synth` runs them) checks: every unit mapped with cells and area
+and a finite critical path; only liberty cells, declared macros and submodules in the netlists;
+the macros' words, width and ports are what the RTL parameters make them; the linked top timed;
+and the mapped fp32 multiplier computes IEEE products (simulated with Yosys's SAT solver on the
+gate netlist, the cells' functions read from the liberty).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REQUIRE_TOOLS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "frontdoor"))
+from fd_util import PY, assert_one_line_error, run_cmd
+
+UNITS = ("rocc_sattn", "sattn_dma", "sattn_writeback", "sattn_fifo_tokens", "sattn_spad_kspad",
+         "sattn_spad_qbuf", "sattn_fpu_mul")
+
+
+def _tools():
+    from sattn.backends.rocc.synth.tools import find_tools
+    from sattn.errors import ToolMissingError
+
+    try:
+        return find_tools()
+    except ToolMissingError as e:
+        if REQUIRE_TOOLS:
+            pytest.fail(f"{e} (SATTN_REQUIRE_TOOLS=1)", pytrace=False)
+        pytest.skip(str(e))
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    tools = _tools()
+    d = tmp_path_factory.mktemp("synth")
+    proc = run_cmd([PY, "-m", "sattn", "synth", "--small", "--units", ",".join(UNITS),
+                    "--out", str(d / "report.txt"), "--json", str(d / "report.json"),
+                    "--work-dir", str(d / "work")], timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    return {"dir": d, "tools": tools, "stdout": proc.stdout,
+            "report": json.loads((d / "report.json").read_text()),
+            "text": (d / "report.txt").read_text()}
+
+
+def test_every_unit_has_cells_area_and_a_finite_critical_path(small_run):
+    rep = small_run["report"]
+    assert sorted(u["unit"] for u in rep["units"]) == sorted(UNITS)
+    for u in rep["units"]:
+        assert u["cells"] > 0 and u["area_um2"] > 0, u["unit"]
+        t = u["timing"]["critical_ns"]
+        assert math.isfinite(t) and t > 0, u["unit"]
+        assert u["timing"]["startpoint"] != "?" and u["timing"]["endpoint"] != "?"
+    # the report names every unit, and the parameters compiled in
+    for u in UNITS:
+        assert re.search(rf"^{u}\s+\d+", small_run["text"], re.MULTILINE), u
+    assert "lanes_qk=2 lanes_pv=2 dmax=16 kv_rows=8" in small_run["text"]
+    assert "synth[small" in small_run["stdout"]  # progress lines
+
+
+def test_netlists_hold_only_liberty_cells_macros_and_submodules(small_run):
+    lib = small_run["tools"].liberty.read_text(errors="replace")
+    work = small_run["dir"] / "work"
+    ours = (work / "sattn_cells.lib").read_text()
+    cells = set(re.findall(r"^\s*cell\s*\(\s*\"?(\w+)", lib, re.MULTILINE))
+    macros = {m["cell_type"] for m in small_run["report"]["macros"]}
+    assert set(re.findall(r"cell \((\w+)\)", ours)) == macros | {"sattn_tiehi", "sattn_tielo"}
+    for u in small_run["report"]["units"]:
+        design = json.loads((work / f"{u['unit']}.json").read_text())
+        subs = set(design["modules"]) - {u["unit"]}
+        stray = set(u["cell_types"]) - cells - macros - subs - {"sattn_tiehi", "sattn_tielo"}
+        assert not stray, (u["unit"], stray)
+        assert not any(t.startswith("$") for t in u["cell_types"]), u["unit"]
+        # the netlist text instantiates nothing else either
+        used = set(re.findall(r"^\s+(\\?\S+)\s+\S+\s*\($", (work / f"{u['unit']}.v").read_text(),
+                              re.MULTILINE))
+        assert used <= cells | macros | subs | {"sattn_tiehi", "sattn_tielo"}, (u["unit"], used)
+
+
+def test_macros_are_the_rtl_arrays(small_run):
+    from sattn.backends.rocc.synth import small_config
+
+    hw = small_config().hw
+    macros = {m["cell_type"]: m for m in small_run["report"]["macros"]}
+    k = macros["sattn_ram_spad_kspad_mem"]
+    assert (k["words"], k["width"]) == (hw.kv_rows * hw.dmax, 32)
+    assert len(k["read_sync"]) == hw.lanes_qk and k["write_ports"] == 32
+    q = macros["sattn_ram_spad_qbuf_mem"]
+    assert q["words"] == hw.q_slots * hw.dmax and len(q["read_sync"]) == hw.lanes_qk
+    assert small_run["report"]["memory_bits"] == sum(m["words"] * m["width"]
+                                                     for m in macros.values())
+    # smaller memories (the FIFOs) are flip-flops: the token FIFO holds token_fifo entries
+    tok = next(u for u in small_run["report"]["units"] if u["unit"] == "sattn_fifo_tokens")
+    assert tok["flops"] >= hw.token_fifo * 68  # 68-bit tokens
+
+
+def test_linked_top_is_timed(small_run):
+    top = small_run["report"]["top"]
+    assert top is not None and math.isfinite(top["critical_ns"]) and top["critical_ns"] > 0
+    # units not run here are black boxes of the top's timing, and the report says so
+    assert "sattn_core" in small_run["report"]["top_missing"]
+    assert "black boxes: " in small_run["text"]
+
+
+def _sat_product(tools, work: Path, a: float, b: float) -> int:
+    abits = struct.unpack("<I", struct.pack("<f", a))[0]
+    bbits = struct.unpack("<I", struct.pack("<f", b))[0]
+    ties = work / "ties_model.v"
+    ties.write_text("module sattn_tiehi(output Y); assign Y = 1'b1; endmodule\n"
+                    "module sattn_tielo(output Y); assign Y = 1'b0; endmodule\n")
+    script = "\n".join([
+        f"read_liberty {tools.liberty}",  # the cells' functions (and flip-flops) from the liberty
+        f"read_verilog {ties}",
+        f"read_verilog {work / 'sattn_fpu_mul.v'}",
+        "hierarchy -top sattn_fpu_mul", "flatten", "opt_clean",
+        # operands registered at step 1, product registered at step 2, visible at step 3
+        f"sat -seq 3 -set-init-zero -set-at 1 a 32'd{abits} -set-at 1 b 32'd{bbits} -show y",
+    ])
+    proc = subprocess.run([tools.yosys, "-p", script.replace("\n", "; ")], check=False,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    # the table row of step 3: time, name, decimal (signed), hex, binary
+    vals = re.findall(r"^\s+3\s+\\y\s+-?\d+\s+([0-9a-f]+)\s", proc.stdout, re.MULTILINE)
+    assert vals, proc.stdout[-2000:]
+    return int(vals[0], 16)
+
+
+@pytest.mark.parametrize("a,b", [(1.5, -2.25), (3.1415927, 2.7182817), (1e-3, 7e5), (-0.1, -0.3)])
+def test_mapped_fp32_multiplier_computes_ieee_products(small_run, a, b):
+    got = _sat_product(small_run["tools"], small_run["dir"] / "work", a, b)
+    want = np.float32(np.float32(a) * np.float32(b)).view(np.uint32)
+    assert got == int(want), (hex(got), hex(int(want)))
+
+
+def test_bad_options_are_one_line_errors(tmp_path):
+    proc = run_cmd([PY, "-m", "sattn", "synth", "--units", "sattn_nope"])
+    assert_one_line_error(proc, "--units", "sattn_nope", "sattn_mac_array")
+    proc = run_cmd([PY, "-m", "sattn", "synth", "--lanes", "3"])
+    assert_one_line_error(proc, "--lanes 3", "power of two")
+    proc = run_cmd([PY, "-m", "sattn", "synth", "--small", "--out", str(tmp_path / "no" / "r")])
+    assert_one_line_error(proc, "--out", "does not exist")
+
+
+def test_missing_liberty_names_the_package(tmp_path):
+    proc = run_cmd([PY, "-m", "sattn", "synth", "--small"],
+                   env={"SATTN_SYNTH_LIBERTY": str(tmp_path / "none.lib")})
+    assert_one_line_error(proc, "none.lib", "apt-get install qflow-tech-osu018")
