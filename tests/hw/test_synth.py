@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -156,3 +158,22 @@ def test_missing_liberty_names_the_package(tmp_path):
     proc = run_cmd([PY, "-m", "sattn", "synth", "--small"],
                    env={"SATTN_SYNTH_LIBERTY": str(tmp_path / "none.lib")})
     assert_one_line_error(proc, "none.lib", "apt-get install qflow-tech-osu018")
+
+
+def test_a_step_over_its_limit_is_killed_with_its_children(tmp_path):
+    from sattn.backends.rocc.synth.tools import run_bounded
+    from sattn.errors import SattnError
+
+    pidfile = tmp_path / "child.pid"
+    with pytest.raises(SattnError, match=r"slow step: timed out after 1 s"):
+        run_bounded(["sh", "-c", f"sleep 60 & echo $! > {pidfile}; wait"], cwd=tmp_path,
+                    what="slow step", timeout=1.0)
+    child = int(pidfile.read_text())
+    for _ in range(50):  # the grandchild (like ABC under Yosys) dies with the group
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"child {child} of the timed-out step still runs")

@@ -15,6 +15,10 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lanes", type=int, default=None,
                         help="QK lanes (as many PV lanes); default: the simulated design's 16")
+    parser.add_argument("--dmax", type=int, default=None,
+                        help="largest head dim compiled in (default 128)")
+    parser.add_argument("--kv-rows", type=int, default=None,
+                        help="K/V scratchpad rows compiled in (default 2048)")
     parser.add_argument("--small", action="store_true",
                         help="the small test configuration (2 lanes, DMAX 16, tiny RAMs)")
     parser.add_argument("--units", default=None,
@@ -56,14 +60,21 @@ def execute(args: argparse.Namespace) -> int:
     if args.budget_min is not None and args.budget_min <= 0:
         raise SattnError("--budget-min: must be > 0")
     if args.small:
-        if args.lanes is not None:
-            raise SattnError("--lanes: not with --small (the small configuration has 2 lanes)")
+        for opt in ("lanes", "dmax", "kv_rows"):
+            if getattr(args, opt) is not None:
+                raise SattnError(f"--{opt.replace('_', '-')}: not with --small (the small "
+                                 "configuration fixes it)")
         cfg = small_config(**overrides)
     else:
+        dmax = HW.dmax if args.dmax is None else args.dmax
         lanes = HW.lanes_qk if args.lanes is None else args.lanes
-        if lanes < 1 or lanes > HW.dmax or lanes & (lanes - 1):
-            raise SattnError(f"--lanes {lanes}: must be a power of two from 1 to DMAX={HW.dmax}")
-        cfg = lane_config(lanes, **overrides)
+        kv_rows = HW.kv_rows if args.kv_rows is None else args.kv_rows
+        for name, v, lo in (("--dmax", dmax, 4), ("--kv-rows", kv_rows, 2)):
+            if v < lo or v > 65536 or v & (v - 1):
+                raise SattnError(f"{name} {v}: must be a power of two from {lo} to 65536")
+        if lanes < 1 or lanes > dmax or lanes & (lanes - 1):
+            raise SattnError(f"--lanes {lanes}: must be a power of two from 1 to DMAX={dmax}")
+        cfg = lane_config(lanes, dmax=dmax, kv_rows=kv_rows, **overrides)
     find_tools()  # one line naming a missing tool before any work
     budget = None if args.budget_min is None else args.budget_min * 60
     report = synthesize(cfg, work_dir=args.work_dir, budget_s=budget,

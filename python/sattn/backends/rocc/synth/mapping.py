@@ -13,9 +13,8 @@ from pathlib import Path
 
 from sattn.backends.rocc.synth.config import SynthConfig
 from sattn.backends.rocc.synth.sram import TIE_HI, TIE_LO
-from sattn.backends.rocc.synth.tools import SynthTools
+from sattn.backends.rocc.synth.tools import SynthTools, run_bounded
 from sattn.errors import SattnError
-from sattn.toolrun import run_tool
 
 #: the liberty's smallest buffer (cell, input pin, output pin)
 BUF_CELL = "BUFX2 A Y"
@@ -82,8 +81,8 @@ def map_unit(cfg: SynthConfig, tools: SynthTools, work: Path, unit: str) -> Mapp
     ys.write_text(script(unit, f"{unit}.json", f"{unit}.v", f"{unit}.stat", tools.liberty,
                          cfg.abc_script))
     start = time.perf_counter()
-    run_tool(["nice", "-n", "15", tools.yosys, "-q", "-l", f"{unit}.log", ys.name], cwd=work,
-             what=f"yosys mapping of {unit}", timeout=cfg.step_timeout_s)
+    run_bounded(["nice", "-n", "15", tools.yosys, "-q", "-l", f"{unit}.log", ys.name], cwd=work,
+                what=f"yosys mapping of {unit}", timeout=cfg.step_timeout_s)
     seconds = time.perf_counter() - start
     cells, types, area = parse_stat((work / f"{unit}.stat").read_text(), unit)
     flops = sum(n for t, n in types.items() if t.startswith("DFF") or t == "LATCH")

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sattn.backends.rocc.synth.config import SynthConfig
-from sattn.backends.rocc.synth.tools import SynthTools
+from sattn.backends.rocc.synth.tools import SynthTools, run_bounded
 from sattn.errors import SattnError
-from sattn.toolrun import run_tool
 
 _STAGE = re.compile(r"^\s*(-?\d+\.\d+)\s+(-?\d+\.\d+)\s+[\^v]\s+(\S+)\s+\((\S+)\)\s*$")
 
@@ -79,10 +78,9 @@ def time_design(cfg: SynthConfig, tools: SynthTools, work: Path, top: str, netli
     tcl = work / f"sta_{scope}.tcl"
     tcl.write_text(sta_script(top, netlists, libs, cfg.period_ns))
     start = time.perf_counter()
-    proc = run_tool(["nice", "-n", "15", tools.sta, "-no_splash", "-exit", str(tcl)], cwd=work,
-                    what=f"OpenSTA on {scope}", timeout=cfg.step_timeout_s)
-    text = proc.stdout.decode(errors="replace")
-    (work / f"sta_{scope}.txt").write_text(text + proc.stderr.decode(errors="replace"))
+    text = run_bounded(["nice", "-n", "15", tools.sta, "-no_splash", "-exit", str(tcl)], cwd=work,
+                       what=f"OpenSTA on {scope}", timeout=cfg.step_timeout_s)
+    (work / f"sta_{scope}.txt").write_text(text)
     if "Error" in text:
         line = next(ln for ln in text.splitlines() if "Error" in ln)
         raise SattnError(f"synth: OpenSTA on {scope}: {line.strip()}")

@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from sattn.errors import ToolMissingError
+from sattn.errors import SattnError, ToolMissingError
 
 #: Debian's qflow-tech-osu018: the OSU 0.18 um standard cells (an open library).
 OSU018_LIB = Path("/usr/share/qflow/tech/osu018/osu018_stdcells.lib")
@@ -49,3 +49,29 @@ def find_tools() -> SynthTools:
         raise ToolMissingError(
             f"sattn synth: liberty file {liberty} not found; install it with: {HINTS['liberty']}")
     return found
+
+
+def run_bounded(cmd: list[str], *, cwd: Path, what: str, timeout: float) -> str:
+    """Run ``cmd`` in its own process group (Yosys starts ABC as a child): stdout on success;
+    on failure, timeout or interrupt the whole group is killed and a one-line SattnError raised."""
+    import signal
+    import subprocess
+
+    try:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+    except FileNotFoundError:
+        raise ToolMissingError(f"{what}: cannot execute '{cmd[0]}'") from None
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException as e:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if isinstance(e, subprocess.TimeoutExpired):
+            raise SattnError(f"{what}: timed out after {timeout:.0f} s (the step's limit)") from None
+        raise
+    if proc.returncode != 0:
+        text = (err or out).decode(errors="replace").strip().splitlines()
+        raise SattnError(f"{what} failed (exit status {proc.returncode}): "
+                         f"{text[-1] if text else '(no output)'}")
+    return out.decode(errors="replace")
