@@ -16,6 +16,7 @@ run is limited to 60 minutes. About an hour in all on two busy cores.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -23,6 +24,43 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
 sys.path.insert(0, HERE)
+
+
+def markdown(reports: list[dict]) -> str:
+    """The docs' table from the reports' JSON (one column group per lane count)."""
+    head = "| unit |" + "".join(
+        f" lanes {r['config']['parameters']['lanes_qk'] + r['config']['parameters']['lanes_pv']}:"
+        " cells | area mm² | critical ns | Fmax MHz |" for r in reports)
+    out = [head, "|---|" + "---:|" * 4 * len(reports)]
+    for u in reports[0]["units"]:
+        row = f"| {u['unit']} |"
+        for r in reports:
+            x = next((v for v in r["units"] if v["unit"] == u["unit"]), None)
+            row += (f" {x['cells']} | {x['area_um2'] / 1e6:.3f} | {x['timing']['critical_ns']:.1f}"
+                    f" | {x['fmax_mhz']:.1f} |" if x else " – | – | – | – |")
+        out.append(row)
+    row = "| **logic total** (FP reference units excluded) |"
+    for r in reports:
+        row += f" {r['logic_cells']} | {r['logic_area_um2'] / 1e6:.2f} | | |"
+    out.append(row)
+    row = "| **linked top** (all units, macros) |"
+    for r in reports:
+        t = r["top"]
+        row += f" | | {t['critical_ns']:.1f} | {t['fmax_mhz']:.1f} |" if t else " | | – | – |"
+    out.append(row)
+    out += ["", "| memory macro (lanes " + " / ".join(
+        str(r["config"]["parameters"]["lanes_qk"] * 2) for r in reports)
+        + ") | words × width | read / write ports | bits | area model mm² |",
+        "|---|---:|---:|---:|---:|"]
+    for i, m in enumerate(reports[0]["macros"]):
+        ports = " / ".join(f"{len(r['macros'][i]['read_sync'])} R {r['macros'][i]['write_ports']} W"
+                           for r in reports)
+        out.append(f"| {m['cell_type']} | {m['words']} × {m['width']} | {ports} | {m['bits']} | "
+                   f"{m['area_model_um2'] / 1e6:.2f} |")
+    r = reports[0]
+    out.append(f"| **memory total** | | | {r['memory_bits']} | "
+               f"{r['memory_area_model_um2'] / 1e6:.1f} |")
+    return "\n".join(out) + "\n"
 
 
 def main() -> int:
@@ -66,6 +104,9 @@ def main() -> int:
         print(f"# lanes {2 * n}: logic {r.logic_cells} cells {r.logic_area_um2 / 1e6:.2f} mm^2 "
               f"(FP reference units {', '.join(FPU_UNITS)} excluded); memories "
               f"{r.memory_bits / 1e6:.2f} Mbit; {top}")
+
+    print("# markdown (docs/rocc.md, README)")
+    print(markdown([json.loads(r.to_json()) for r in reports.values()]))
 
     base = reports.get(HW.lanes_qk)
     if not args.sizes or base is None or base.top is None or base.top_missing:
