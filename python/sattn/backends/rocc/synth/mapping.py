@@ -81,7 +81,7 @@ def map_unit(cfg: SynthConfig, tools: SynthTools, work: Path, unit: str) -> Mapp
     ys.write_text(script(unit, f"{unit}.json", f"{unit}.v", f"{unit}.stat", tools.liberty,
                          cfg.abc_script))
     start = time.perf_counter()
-    run_bounded(["nice", "-n", "15", tools.yosys, "-q", "-l", f"{unit}.log", ys.name], cwd=work,
+    run_bounded([tools.yosys, "-q", "-l", f"{unit}.log", ys.name], cwd=work,
                 what=f"yosys mapping of {unit}", timeout=cfg.step_timeout_s)
     seconds = time.perf_counter() - start
     cells, types, area = parse_stat((work / f"{unit}.stat").read_text(), unit)

@@ -78,7 +78,7 @@ def time_design(cfg: SynthConfig, tools: SynthTools, work: Path, top: str, netli
     tcl = work / f"sta_{scope}.tcl"
     tcl.write_text(sta_script(top, netlists, libs, cfg.period_ns))
     start = time.perf_counter()
-    text = run_bounded(["nice", "-n", "15", tools.sta, "-no_splash", "-exit", str(tcl)], cwd=work,
+    text = run_bounded([tools.sta, "-no_splash", "-exit", str(tcl)], cwd=work,
                        what=f"OpenSTA on {scope}", timeout=cfg.step_timeout_s)
     (work / f"sta_{scope}.txt").write_text(text)
     if "Error" in text:

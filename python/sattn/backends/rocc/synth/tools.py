@@ -51,15 +51,26 @@ def find_tools() -> SynthTools:
     return found
 
 
+#: niceness of the heavy tool runs (the machine is shared): raised to this, never stacked
+NICENESS = 15
+
+
+def _niced(cmd: list[str]) -> list[str]:
+    """``cmd`` run at niceness NICENESS (or ours, when already higher)."""
+    delta = NICENESS - os.nice(0)
+    return ["nice", "-n", str(delta), *cmd] if delta > 0 else list(cmd)
+
+
 def run_bounded(cmd: list[str], *, cwd: Path, what: str, timeout: float) -> str:
-    """Run ``cmd`` in its own process group (Yosys starts ABC as a child): stdout on success;
-    on failure, timeout or interrupt the whole group is killed and a one-line SattnError raised."""
+    """Run ``cmd`` at niceness 15 in its own process group (Yosys starts ABC as a child): stdout
+    on success; on failure, timeout or interrupt the whole group is killed and a one-line
+    SattnError raised."""
     import signal
     import subprocess
 
     try:
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True)
+        proc = subprocess.Popen(_niced(cmd), cwd=cwd, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
     except FileNotFoundError:
         raise ToolMissingError(f"{what}: cannot execute '{cmd[0]}'") from None
     try:
