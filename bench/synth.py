@@ -71,6 +71,7 @@ def main() -> int:
     ap.add_argument("--sizes", type=int, nargs="*", default=[512, 1024],
                     help="shapes of bench/rocc_cycles.py to time (none: skip)")
     ap.add_argument("--work-dir", default=None, help="keep each run's files under this directory")
+    ap.add_argument("--units", default=None, help="comma-separated subset of units (default: all)")
     args = ap.parse_args()
 
     from sattn.backends.rocc.synth import lane_config, synthesize
@@ -80,7 +81,8 @@ def main() -> int:
     reports = {}
     for lanes in args.lanes:
         work = None if args.work_dir is None else os.path.join(args.work_dir, f"lanes{2 * lanes}")
-        reports[lanes] = synthesize(lane_config(lanes), work_dir=work,
+        units = None if args.units is None else tuple(args.units.split(","))
+        reports[lanes] = synthesize(lane_config(lanes, units=units), work_dir=work,
                                     budget_s=args.budget_min * 60,
                                     progress=lambda m: print(m, flush=True))
         print(reports[lanes].text(), flush=True)
@@ -111,17 +113,22 @@ def main() -> int:
     base = reports.get(HW.lanes_qk)
     if not args.sizes or base is None or base.top is None or base.top_missing:
         return 0
+    print(f"# time per shape: RTL cycles (Verilator, measured now) x the linked top's critical "
+          f"path {base.top.critical_ns:.2f} ns (lanes {HW.lanes}, D=64, fp32)")
+    shape_times(base.top.critical_ns, args.sizes)
+    return 0
+
+
+def shape_times(period: float, sizes: list[int]) -> None:
+    """Print cycles (run now on the RTL) x ``period`` for bench/rocc_cycles.py's shapes."""
     from rocc_cycles import PATTERNS
     from sattn.backends.rocc import driver
     from sattn.ir.schema import params_from_dict
     from sattn.reference.data import synthetic
     from sattn.specs import select_indices
 
-    period = base.top.critical_ns
-    print(f"# time per shape: RTL cycles (Verilator, measured now) x the linked top's critical "
-          f"path {period:.2f} ns (lanes {HW.lanes}, D=64, fp32)")
-    print(f"{'pattern':<20}{'S':>6}{'cycles':>10}{'clock_ns':>10}{'time_us':>11}")
-    for s in args.sizes:
+    print(f"{'pattern':<20}{'S':>6}{'cycles':>10}{'clock_ns':>10}{'time_ms':>10}")
+    for s in sizes:
         for name, attrs in PATTERNS.items():
             attrs = dict(attrs)
             heads = attrs.pop("num_heads", 1)
@@ -130,9 +137,8 @@ def main() -> int:
             t0 = time.perf_counter()
             c = driver.run(p, q, k, v, selection=select_indices(p, p.shape(), q, k)).counters
             cyc = c["total_cycles"]
-            print(f"{name:<20}{s:>6}{cyc:>10}{period:>10.2f}{cyc * period / 1000:>11.1f}"
+            print(f"{name:<20}{s:>6}{cyc:>10}{period:>10.2f}{cyc * period / 1e6:>10.2f}"
                   f"   (sim {time.perf_counter() - t0:.1f} s)", flush=True)
-    return 0
 
 
 if __name__ == "__main__":
