@@ -30,6 +30,7 @@ class RunResult:
     lines: list[str] = field(default_factory=list)  # the backend's familiar printed lines
     params: Any = None
     verdict: Any = None  # sattn.reference.compare.Verdict when the caller compared with the reference
+    selection: Any = None  # the sattn.specs.Selection the backend ran, when it built one
 
     @property
     def checksum(self) -> float:

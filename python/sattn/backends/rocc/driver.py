@@ -189,7 +189,7 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     return RunResult(
         backend="rocc", spec=sel.spec, output=out, density=sel.density, counters=counters,
         timings={"select_s": t1 - t0, "build_s": t2 - t1, "sim_s": t3 - t2}, lines=lines,
-        params=params,
+        params=params, selection=sel,
     )
 
 

@@ -306,7 +306,7 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
                     lines=lines, params=params)
     res.kernel_selection = kernel_sel  # type: ignore[attr-defined]
     res.vector_profile = profile  # type: ignore[attr-defined]
-    res.selection = sel  # type: ignore[attr-defined]  (None when counted in closed form)
+    res.selection = sel  # None when counted in closed form
     return res
 
 
