@@ -1,0 +1,128 @@
+"""The shared "selections equal up to near-ties" helper (tests/tolerance.py) can fail: a wrong
+key, block or bucket is rejected; a tie that exists only up to float64 rounding may go either
+way; an exact tie (integer codes: no rounding at all) must go to the lower index."""
+
+from __future__ import annotations
+
+import pytest
+from sattn.ir.schema import params_from_dict
+from sattn.reference.data import synthetic
+from sattn.reference.precision import selection_operands
+from sattn.specs import select_indices
+from tolerance import same_selection_problems
+
+
+def _case(spec, precision="fp32", s=32, d=16, heads=2, group=2, **attrs):
+    p = params_from_dict({"seq_len": s, "head_dim": d, "num_heads": heads, "gqa_group_size": group,
+                          "precision": precision, **attrs}).replace(spec=spec)
+    q, k, _ = synthetic(p.shape(), seed=6)
+    return p, q, k
+
+
+def _rows(sel):
+    return [[g.row(i).tolist() for i in range(g.rows)] for g in sel.groups]
+
+
+def _swap(rows, r, out_key, in_key):
+    new = [list(x) for x in rows]
+    new[r] = sorted(set(new[r]) - {out_key} | {in_key})
+    return new
+
+
+@pytest.mark.parametrize("spec,attrs", [
+    ("topk_per_query", {"topk_k": 5}), ("topk_per_query", {"topk_k": 5, "causal": 1}),
+    ("nm_structured", {"nm_n": 2, "nm_m": 4}), ("bsr", {"block_size": 4, "keep_ratio": 0.3}),
+    ("bsr", {"block_size": 4, "keep_ratio": 0.5, "comp_block_size": 2, "causal": 1}),
+    ("lsh", {"lsh_buckets": 4}), ("landmark", {"num_landmarks": 5, "landmark_iters": 2}),
+])
+def test_a_selection_equals_itself_and_a_wrong_key_fails(spec, attrs):
+    p, q, k = _case(spec, **attrs)
+    sel = select_indices(p, p.shape(), q, k)
+    assert same_selection_problems(p, p.shape(), q, k, sel, sel) == []
+    rows = _rows(sel)
+    r = 31  # the last row: every key is a candidate
+    if spec == "bsr":  # a kept key block traded for a dropped one (whole blocks, all 4 rows)
+        b = 4
+        kept = sorted({j // b for j in rows[0][r]})
+        drop = next(kb for kb in kept if kb != r // b)
+        add = next(kb for kb in range(8) if kb not in kept)
+        bad = [list(x) for x in rows]
+        for i in range(r // b * b, r // b * b + b):
+            keys = set(bad[0][i]) - set(range(drop * b, drop * b + b))
+            bad[0][i] = sorted(keys | set(range(add * b, add * b + b)))
+    elif spec == "nm_structured":  # the best key of the first group of 4 swapped for another
+        first = [j for j in rows[0][r] if j < 4]
+        bad = [_swap(rows[0], r, first[0], next(j for j in range(4) if j not in first))] + rows[1:]
+    else:
+        absent = next(j for j in range(32) if j not in rows[0][r])
+        bad = [_swap(rows[0], r, rows[0][r][0], absent)] + rows[1:]
+    problems = same_selection_problems(p, p.shape(), q, k, bad, sel)
+    assert problems and all(x.startswith(("got", "KV head 0")) for x in problems), problems
+
+
+def test_dropped_forced_diagonal_block_fails():
+    p, q, k = _case("bsr", block_size=4, keep_ratio=0.25)
+    rows = _rows(select_indices(p, p.shape(), q, k))
+    bad = [list(x) for x in rows]
+    for i in range(4):  # query block 0 keeps 2 blocks: its diagonal replaced by another block
+        other = min({j // 4 for j in rows[0][i]} - {0})
+        alt = next(kb for kb in range(8) if kb not in (0, other))
+        bad[0][i] = sorted(set(range(other * 4, other * 4 + 4)) | set(range(alt * 4, alt * 4 + 4)))
+    problems = same_selection_problems(p, p.shape(), q, k, bad, rows)
+    assert any("forced" in x for x in problems), problems
+
+
+@pytest.mark.parametrize("precision,either", [("fp32", True), ("i8", False)])
+def test_ties_in_rounding_go_either_way_exact_ties_to_the_lower_key(precision, either):
+    """K rows 3 and 19 identical: their scores tie in exact arithmetic, and topk_k is chosen so
+    that row 0 keeps exactly one of them. In fp32 each score carries float64 rounding (another
+    BLAS kernel may order them either way), so keeping 19 over 3 is accepted; with i8 codes the
+    scores are exact integers and the lower key 3 must win."""
+    p, q, k = _case("topk_per_query", precision=precision, heads=1, group=1, topk_k=1)
+    k = k.copy()
+    k[0, 19] = k[0, 3]
+    qs, ks = selection_operands(p, q, k)
+    scores = qs[0, 0] @ ks[0].T
+    above = int((scores > scores[3]).sum())
+    p = p.replace(topk_k=above + 1)
+    rows = _rows(select_indices(p, p.shape(), q, k))
+    assert 3 in rows[0][0] and 19 not in rows[0][0]
+    bad = [_swap(rows[0], 0, 3, 19)]
+    problems = same_selection_problems(p, p.shape(), q, k, bad, rows)
+    if either:
+        assert problems == []
+    else:
+        assert any("exact tie" in x for x in problems), problems
+    # keeping neither (a third key instead) is wrong either way
+    other = next(j for j in range(32) if j not in rows[0][0] and j != 19)
+    assert same_selection_problems(p, p.shape(), q, k, [_swap(rows[0], 0, 3, other)], rows)
+
+
+def test_lsh_bucket_must_be_consistent():
+    p, q, k = _case("lsh", lsh_buckets=2)
+    sel = select_indices(p, p.shape(), q, k)
+    rows = _rows(sel)
+    bad = [list(x) for x in rows]
+    r = next(i for i in range(32) if 0 < len(rows[0][i]) < 32)
+    bad[0][r] = sorted(set(range(32)) - set(rows[0][r]))  # the other bucket's keys
+    assert same_selection_problems(p, p.shape(), q, k, bad, rows)
+
+
+def test_lsh_projection_within_rounding_of_zero_takes_either_bucket():
+    """Query 5 is orthogonal to the hyperplane in exact arithmetic (q = (R[1], -R[0], 0, ..)):
+    its projection is 0, which another summation order may round to either sign, so a row
+    holding the other bucket's keys is accepted there; at an unambiguous query it is not."""
+    from sattn.specs import lsh
+
+    p, q, k = _case("lsh", heads=1, group=1, lsh_buckets=2)
+    plane = lsh.hyperplanes(16, 1)[0]
+    q = q.copy()
+    q[0, 5] = 0.0
+    q[0, 5, 0], q[0, 5, 1] = plane[1], -plane[0]
+    rows = _rows(select_indices(p, p.shape(), q, k))
+    for i in (5, 6):
+        other = sorted(set(range(32)) - set(rows[0][i]))
+        bad = [list(x) for x in rows[0]]
+        bad[i] = other
+        problems = same_selection_problems(p, p.shape(), q, k, [bad], rows)
+        assert (problems == []) == (i == 5), (i, problems)
