@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from naive_ref import attention as naive_attention
@@ -9,6 +11,7 @@ from sattn.ir.schema import Shape, params_from_dict
 from sattn.reference.data import synthetic
 from sattn.reference.executor import attention
 from sattn.specs import select_indices
+from tolerance import assert_attention_close, assert_same_selection, groups_from_rows
 
 SHAPE = Shape(heads=4, seq_len=23, head_dim=8, group=2)
 
@@ -42,9 +45,12 @@ def test_pattern_matches_naive(case, causal, precision):
     q, k, v = synthetic(SHAPE, seed=1)
     want, want_sel = naive_attention(p, q, k, v)
     sel = select_indices(p, SHAPE, q, k)
-    for g, gs in enumerate(sel.groups):
-        got_rows = [gs.row(i).tolist() for i in range(SHAPE.seq_len)]
-        assert got_rows == want_sel[g], f"selection of KV head {g} differs"
+    # the oracle's float64 loops sum in another order than BLAS: equal up to near-ties
+    assert_same_selection(p, SHAPE, q, k, sel, want_sel, "specs vs the naive oracle")
+    rows = [[gs.row(i).tolist() for i in range(SHAPE.seq_len)] for gs in sel.groups]
+    if rows != want_sel:  # a near-tie went the other way: the executor on the oracle's rows
+        sel = replace(sel, groups=groups_from_rows(want_sel, sel.num_keys), block_table=None,
+                      block_size=None)
     got = attention(p, q, k, v, selection=sel)
     assert got.dtype == np.float32 and got.shape == q.shape
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-6)
+    assert_attention_close(got, want, p, q, k, v, selection=sel, what="executor vs the naive oracle")
