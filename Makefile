@@ -15,7 +15,7 @@ LAUNCHER := build/mlir/tools/sattn-opt/sattn-opt
 SIM      := hw/sim/obj_dir/Vrocc_sattn
 JOBS     ?= 2
 
-.PHONY: setup demo test test-slow bench synth lint clean apt venv launcher zig-warm hwsim synth-warm
+.PHONY: setup demo test test-slow test-blas bench synth lint clean apt venv launcher zig-warm hwsim synth-warm
 
 setup: apt venv launcher zig-warm hwsim synth-warm
 
@@ -90,6 +90,11 @@ test: setup
 
 test-slow: setup
 	SATTN_REQUIRE_TOOLS=1 $(VPY) -m pytest -q -n $(JOBS) -m slow tests
+
+# Opt-in: the whole suite once per OpenBLAS kernel (OPENBLAS_CORETYPE unset, Haswell,
+# SandyBridge, Prescott) and BLAS thread count (1, 2); see docs/precision.md. Not part of test.
+test-blas: setup
+	SATTN_REQUIRE_TOOLS=1 $(VPY) tests/blas_matrix.py -- -q -n $(JOBS) -p no:cacheprovider tests
 
 bench: setup
 	for b in $(filter-out bench/synth.py,$(wildcard bench/*.py)); do $(VPY) $$b || exit 1; done
