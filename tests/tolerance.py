@@ -210,7 +210,9 @@ def _block_scores(params, shape, q, k):
     if params.comp_block_size <= 0:
         for sc, _err, qsum, qabs, kg in _group_scores(params, shape, q, k):
             scores = means(qsum) @ means(kg).T
-            err = gamma(b + d + grp + 2, U64) * (means(qabs) @ means(np.abs(kg)).T)
+            # a Qsum block mean adds b * grp terms, a K block mean b, in any order; each mean
+            # one division; then a D-term dot of the rounded means
+            err = gamma(d + b * grp + b + 2, U64) * (means(qabs) @ means(np.abs(kg)).T)
             out.append((scores, err))
         return out
     # NSA-style importance (sattn.specs.compression): probabilities summed per block pair
@@ -394,3 +396,12 @@ def assert_agree(params, shape, q, k, v, got_out, got_groups, want_sel: Selectio
 def groups_from_rows(rows_per_head, cols: int) -> tuple[GroupSelection, ...]:
     """One GroupSelection per KV head from per-row key lists (e.g. the naive oracle's)."""
     return tuple(GroupSelection.from_dense(_mask(rows, cols)) for rows in rows_per_head)
+
+
+def kept_blocks(sel: GroupSelection, params) -> list[list[int]]:
+    """Per query block, the key blocks a bsr token selection takes (read from the block's last
+    row, which sees every kept block's keys even when causal)."""
+    s = sel.rows
+    b = params.effective_block_size(s)
+    return [sorted({int(j) // b for j in sel.row(min(s, qb * b + b) - 1)})
+            for qb in range(csr.num_blocks(s, b))]

@@ -3,11 +3,8 @@ kernel's own selection against sattn.specs, VLEN/LMUL agreement."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
-from block_ties import check_selection
 from conftest import need_tool
 from sattn.backends.rvv import runner
 from sattn.ir.schema import params_from_dict
@@ -72,15 +69,6 @@ def test_kernel_matches_reference(case, precision):
     q, k, v = synthetic(p.shape(), seed=1)
     want = attention(p, q, k, v)
     res = runner.run(p, q, k, v, check_selection=True)
-    if spec == "bsr" and not p.comp_block_size:  # block scores: near-ties may go either way
-        if check_selection(p, q, k, res.kernel_selection, res.selection):
-            own = dataclasses.replace(res.selection, groups=tuple(res.kernel_selection),
-                                      block_table=None)
-            want = attention(p, q, k, v, selection=own)
-    elif res.kernel_selection is not None:  # data-dependent: the kernel selected by itself
-        for mine, theirs in zip(res.kernel_selection, res.selection.groups):
-            np.testing.assert_array_equal(mine.indptr, theirs.indptr)
-            np.testing.assert_array_equal(mine.indices, theirs.indices)
     assert res.output.shape == want.shape
     if res.kernel_selection is not None:  # data-dependent: the kernel selected by itself
         assert_agree(p, p.shape(), q, k, v, res.output, res.kernel_selection, res.selection, want,
