@@ -68,23 +68,25 @@ def run(
 ) -> RunResult:
     """Run one attention op of ``mlir`` on ``backend`` (reference, rvv or rocc).
 
-    ``q``/``k``/``v`` are arrays or ``.npy`` paths (all three or none); without them the
+    ``q``/``k``/``v`` are arrays or files (all three or none; ``q`` alone may be a
+    ``.safetensors`` file holding q, k and v), rank 3 ``[H, S, D]`` or rank 4 ``[1, H, S, D]``
+    (:func:`sattn.reference.data.load_inputs`); the output has the rank of Q. Without them the
     deterministic synthetic data of the op's shape is used (``seed`` varies it). With
     ``compare`` the output tensor is checked against the reference (``result.verdict``, and
     the verdict line is part of ``str(result)``). ``strict_attributes`` makes attributes
     nothing reads an error instead of a warning. ``options`` go to the backend's runner.
     """
     from sattn.backends import get_backend
-    from sattn.reference.data import resolve_inputs
+    from sattn.reference.data import load_inputs
 
     if backend not in PIPELINE_OF:
         raise SattnError(f"unknown backend '{backend}' (choose from {', '.join(PIPELINE_OF)})")
     with hints_applied(target_env(backend)):
         params = load_op(mlir, pipeline=PIPELINE_OF[backend], op=op,
                          strict_attributes=strict_attributes)
-    _, qa, ka, va = resolve_inputs(params, q, k, v, seed)
-    result = get_backend(backend).run(params, qa, ka, va, **options)
-    return _compared(result, params, qa, ka, va) if compare else result
+    got = load_inputs(params, q, k, v, seed)
+    result = get_backend(backend).run(params, got.q, got.k, got.v, **options)
+    return _shaped(_compared(result, params, got.q, got.k, got.v) if compare else result, got)
 
 
 def select(attrs: dict[str, Any] | AttentionParams):
@@ -223,6 +225,12 @@ def _load_with_hints(mlir: str | Path, pipeline: str, env: dict[str, str],
         return load_op(mlir, pipeline=pipeline, op=op, strict_attributes=strict_attributes)
 
 
+def _shaped(result: RunResult, inputs) -> RunResult:
+    """``result`` with its output in the rank of the given Q (rank 4 in, rank 4 out)."""
+    result.output = inputs.shaped(result.output)
+    return result
+
+
 def _compared(result: RunResult, params: AttentionParams, q: np.ndarray, k: np.ndarray,
               v: np.ndarray) -> RunResult:
     """Attach the verdict against the reference (same params, same tensors) to ``result``."""
@@ -267,13 +275,14 @@ def run_rvv_from_mlir(
     attributes nothing reads an error instead of a warning.
     """
     from sattn.backends.rvv import runner
-    from sattn.reference.data import resolve_inputs
+    from sattn.reference.data import load_inputs
 
     env, _, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes,
                                 use_hw_probe=use_hw_probe)
     params = _load_with_hints(path, "sattn-lower-rvv", env, overrides, op, "rvv",
                               strict_attributes)
-    _, qa, ka, va = resolve_inputs(params, q, k, v, seed)
+    got = load_inputs(params, q, k, v, seed)
+    qa, ka, va = got.q, got.k, got.v
     tune_line = None
     if autotune:
         params, options, tune_line = _autotune(params, qa, ka, va, options)
@@ -282,7 +291,7 @@ def run_rvv_from_mlir(
         result.lines.insert(0, probe_line)
     if tune_line:
         result.lines.append(tune_line)
-    return _compared(result, params, qa, ka, va) if compare else result
+    return _shaped(_compared(result, params, qa, ka, va) if compare else result, got)
 
 
 def _autotune(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
@@ -323,7 +332,7 @@ def compile_and_sim(
     (``latency``, ``bandwidth``, ``keep_dir``, ``timeout``, ``max_cycles``).
     """
     from sattn.backends.rocc import driver
-    from sattn.reference.data import resolve_inputs
+    from sattn.reference.data import load_inputs
 
     driver.check_options(options.get("latency"), options.get("bandwidth"))  # before any work
     env, info, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw,
@@ -333,11 +342,11 @@ def compile_and_sim(
     if info is not None and not info.supports(params.precision):
         raise SattnError(f"precision '{params.precision}' is not supported by the RoCC hardware "
                          f"(caps=0x{info.caps:04x} lists {', '.join(info.precisions)})")
-    _, qa, ka, va = resolve_inputs(params, q, k, v, seed)
-    result = driver.run(params, qa, ka, va, **options)
+    got = load_inputs(params, q, k, v, seed)
+    result = driver.run(params, got.q, got.k, got.v, **options)
     if probe_line:
         result.lines.insert(0, probe_line)
-    return _compared(result, params, qa, ka, va) if compare else result
+    return _shaped(_compared(result, params, got.q, got.k, got.v) if compare else result, got)
 
 
 @dataclass
@@ -489,7 +498,7 @@ def compare(
     differ; :attr:`Comparison.header` then says so)."""
     from sattn.backends import get_backend
     from sattn.ir.schema import SPECS
-    from sattn.reference.data import resolve_inputs
+    from sattn.reference.data import load_inputs
 
     names = [BACKEND_ALIASES.get(b, b) for b in backends]
     for b in names:
@@ -502,7 +511,7 @@ def compare(
     env, _, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes,
                                 use_hw_probe=use_hw_probe)
     options = options or {}
-    inputs = None
+    inputs = got = None
     selected_for = None
     if not per_target:
         if spec is None:
@@ -515,9 +524,9 @@ def compare(
     out = Comparison({}, selected_for=selected_for)
     for b in dict.fromkeys(names):
         params = _load_with_hints(mlir, PIPELINE_OF[b], env, overrides, op, b, strict_attributes)
-        if inputs is None:
-            inputs = resolve_inputs(params, q, k, v, seed)[1:]
-            out.inputs = inputs
+        if got is None:
+            got = load_inputs(params, q, k, v, seed)
+            inputs = out.inputs = (got.q, got.k, got.v)
         qa, ka, va = inputs
         opts = dict(options.get(b, {}))
         tune_line = None
@@ -531,5 +540,5 @@ def compare(
         if b != "reference":
             _compared(res, params, qa, ka, va)
             out.verdicts[b] = res.verdict
-        out.results[b] = res
+        out.results[b] = _shaped(res, got)
     return out

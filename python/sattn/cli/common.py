@@ -118,23 +118,52 @@ def add_strict_attributes(parser: argparse.ArgumentParser, help: str | None = No
     )
 
 
+class _TensorArgument(argparse.Action):
+    """``--q/--k/--v FILE`` and ``--qkv FILE``: ``--qkv`` gives all three (it is passed on as
+    ``q`` alone, :func:`sattn.reference.data.load_inputs`), so it excludes the other three."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if self.dest == "qkv":
+            clash = next((f"--{t}" for t in ("q", "k", "v") if getattr(namespace, t, None)), None)
+        else:
+            clash = "--qkv" if getattr(namespace, "qkv", None) else None
+        if clash:
+            parser.error(f"{option_string} and {clash} exclude each other (--qkv FILE gives "
+                         "Q, K and V)")
+        setattr(namespace, self.dest, values)
+        if self.dest == "qkv":
+            namespace.q = values
+
+
+def add_tensor_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--q/--k/--v`` (each a ``.npy`` file or ``FILE.safetensors[:name]``) or ``--qkv``
+    (one ``.safetensors`` file holding q, k and v); rank 3 or 4 (``[1, H, S, D]``)."""
+    shape = {"q": "[H, S, D]", "k": "[H_kv, S, D]", "v": "[H_kv, S, D]"}
+    for t in "qkv":
+        parser.add_argument(
+            f"--{t}", action=_TensorArgument, metavar="FILE",
+            help=f"{t.upper()} as .npy or FILE.safetensors[:name], float {shape[t]} or "
+                 f"[1, ...]" + (" (default: synthetic data)" if t == "q" else ""))
+    parser.add_argument("--qkv", action=_TensorArgument, metavar="FILE",
+                        help="Q, K and V as the tensors q, k, v of one .safetensors file "
+                             "(what `sattn capture` writes)")
+
+
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--q/--k/--v`` (.npy tensors; else the synthetic data of ``--seed``) and ``--op``."""
-    parser.add_argument("--q", help="Q as .npy, float32 [H, S, D] (default: synthetic data)")
-    parser.add_argument("--k", help="K as .npy, float32 [H_kv, S, D]")
-    parser.add_argument("--v", help="V as .npy, float32 [H_kv, S, D]")
+    """:func:`add_tensor_arguments` (else the synthetic data of ``--seed``) and ``--op``."""
+    add_tensor_arguments(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
     parser.add_argument("--op", type=int, default=None, help="which attention op when there are several")
 
 
 def check_npy_out(out: str | None, flag: str = "--out") -> None:
-    """Reject, before any work is done, an ``--out`` that is not a ``.npy`` file or whose
-    directory does not exist."""
+    """Reject, before any work is done, an ``--out`` that is not a ``.npy`` or ``.safetensors``
+    file or whose directory does not exist."""
     if out:
         from sattn.toolrun import check_output_path
 
-        if not str(out).endswith(".npy"):
-            raise SattnError(f"{flag} {out}: the output file must end in .npy")
+        if not str(out).endswith((".npy", ".safetensors")):
+            raise SattnError(f"{flag} {out}: the output file must end in .npy or .safetensors")
         check_output_path(out, flag)
 
 
@@ -150,8 +179,9 @@ def print_result(result: RunResult, *, density: bool = False) -> None:
 
 
 def finish(result: RunResult, out: str | None) -> int:
-    """Write the output tensor to ``out`` (float32 ``.npy``, atomically: never half-written)
-    when given; the exit status is 1 when the result was compared and failed, else 0."""
+    """Write the output tensor to ``out`` when given (float32, in the rank of Q; ``.npy``, or
+    ``.safetensors`` with the tensor ``out``; atomically: never half-written); the exit status
+    is 1 when the result was compared and failed, else 0."""
     if out:
         import io
 
@@ -159,9 +189,15 @@ def finish(result: RunResult, out: str | None) -> int:
 
         from sattn.toolrun import atomic_write
 
-        buf = io.BytesIO()
-        np.save(buf, np.asarray(result.output, dtype=np.float32))
-        atomic_write(out, buf.getvalue())
+        output = np.asarray(result.output, dtype=np.float32)
+        if str(out).endswith(".safetensors"):
+            from sattn.reference import tensorfile
+
+            tensorfile.save(out, {"out": output}, {"spec": str(result.spec)})
+        else:
+            buf = io.BytesIO()
+            np.save(buf, output)
+            atomic_write(out, buf.getvalue())
     return 1 if result.verdict is not None and not result.verdict.passed else 0
 
 

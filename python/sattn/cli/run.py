@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="reference", choices=["reference", "rvv", "rocc"])
     add_strict_attributes(parser)
     add_input_arguments(parser)
-    parser.add_argument("--out", help="write the output tensor here (.npy)")
+    parser.add_argument("--out", help="write the output tensor here (.npy or .safetensors)")
     parser.add_argument("--no-compare", action="store_true",
                         help="do not compare a non-reference backend with the reference")
 

@@ -10,17 +10,20 @@ Synthetic data (computed in float64, stored as float32; ``h`` a query head, ``g`
 Every value lies in [-1, 1]; the products ``(s+1)(d+1)`` make neighbouring rows differ, so the
 data-dependent patterns have non-trivial choices to make.
 
-Given tensors (arrays or ``.npy`` files) are checked before any backend runs, the same way for
-the API and the command line (:func:`check_values`): NaN and infinities are refused, and so are
-values whose attention scores could overflow fp32 (the rule is in ``docs/limits.md``). An
-``.npy`` file's header is checked against its size before anything is allocated; float16,
-float64 and big-endian float32 files are converted to float32 (float16/float64 with a one-line
-note on stderr).
+Given tensors (arrays, ``.npy`` files or tensors of ``.safetensors`` files) are checked before
+any backend runs, the same way for the API and the command line (:func:`check_values`): NaN and
+infinities are refused, and so are values whose attention scores could overflow fp32 (the rule
+is in ``docs/limits.md``). A file's header is checked against its size before anything is
+allocated (:func:`load_tensor`); float16, bfloat16, float64 and big-endian float32 data are
+converted to float32 (all but the last with a one-line note on stderr). Tensors have rank 3
+(``[H, S, D]``) or rank 4 (``[B, H, S, D]`` with ``B = 1``: batched runs are not implemented);
+the output of a run has the rank of Q (:class:`Inputs`).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,17 +57,17 @@ def synthetic(shape: Shape, seed: int = 0, params: AttentionParams | None = None
 
 
 def load_npy(path: str | Path, what: str) -> np.ndarray:
-    """Load one float32 3-D tensor from ``path``; ``what`` names it in errors ('--q', 'Q', ...).
+    """Load one float32 tensor of rank 3 or 4 from the ``.npy`` file ``path``; ``what`` names it
+    in errors ('--q', 'Q', ...).
 
     Everything that can be wrong with the file is one SattnError line: missing, a directory or
     FIFO, unreadable, not an NPY file, a header that claims more data than the file holds (checked
-    before allocating), a dtype that is not a float, not 3-D, NaN or infinite values. float16 and
-    float64 are converted to float32 with a note on stderr (float64 values beyond the float32
-    range are refused); big-endian float32 is float32 and is simply converted."""
+    before allocating), a dtype that is not a float, not rank 3 or 4, NaN or infinite values.
+    float16 and float64 are converted to float32 with a note on stderr (float64 values beyond
+    the float32 range are refused); big-endian float32 is float32 and is simply converted."""
     import stat as stat_mod
 
     from sattn import resources
-    from sattn.errors import note
 
     p = Path(path)
     try:
@@ -90,8 +93,7 @@ def load_npy(path: str | Path, what: str) -> np.ndarray:
             offset = f.tell()
             if dtype.kind != "f" or dtype.fields is not None or dtype.subdtype is not None:
                 raise SattnError(f"{what}: {p} has dtype {dtype}, expected float32")
-            if len(shape) != 3:
-                raise SattnError(f"{what}: {p} has shape {shape}, expected 3 dimensions [heads, S, D]")
+            _check_rank(shape, what, p)
             count = math.prod(shape)
             need = count * dtype.itemsize
             if offset + need > st.st_size:
@@ -108,18 +110,62 @@ def load_npy(path: str | Path, what: str) -> np.ndarray:
     except OSError as e:
         raise SattnError(f"{what}: cannot read {p}: {e.strerror or e}") from None
     arr = arr.reshape(shape, order="F" if fortran else "C")
+    return _as_float32(arr, what, str(p))
+
+
+def _check_rank(shape: tuple[int, ...], what: str, where: str | Path) -> None:
+    if len(shape) not in (3, 4):
+        raise SattnError(f"{what}: {where} has shape {tuple(shape)}, expected 3 dimensions "
+                         "[heads, S, D] or 4 [B, heads, S, D]")
+
+
+def _as_float32(arr: np.ndarray, what: str, where: str) -> np.ndarray:
+    """``arr`` as contiguous float32: other floats converted with a note (values beyond the
+    float32 range refused), NaN and infinities refused."""
+    from sattn.errors import note
+
     native = arr.dtype.newbyteorder("=")
     if native != np.float32:
-        top = float(np.nanmax(np.abs(arr[np.isfinite(arr)]), initial=0.0))
+        finite = np.isfinite(arr)
+        top = float(np.max(np.abs(arr[finite]), initial=0.0))
         if native.itemsize > 4 and top > FLT_MAX:
-            where = np.unravel_index(int(np.argmax(np.where(np.isfinite(arr), np.abs(arr), 0))), arr.shape)
-            raise SattnError(f"{what}: {p} is {native} with values beyond the float32 range "
-                             f"(|x| = {top:.6g} at {list(map(int, where))})")
-        note(f"{what}: {p} is {native}; converted to float32"
+            at = np.unravel_index(int(np.argmax(np.where(finite, np.abs(arr), 0))), arr.shape)
+            raise SattnError(f"{what}: {where} is {native} with values beyond the float32 range "
+                             f"(|x| = {top:.6g} at {list(map(int, at))})")
+        note(f"{what}: {where} is {native}; converted to float32"
              + (" (values rounded)" if native.itemsize > 4 else ""))
     arr = np.ascontiguousarray(arr, dtype=np.float32)
-    check_finite(arr, f"{what}: {p}")
+    check_finite(arr, f"{what}: {where}")
     return arr
+
+
+def load_tensor(path: str | Path, what: str, default_name: str | None = None) -> np.ndarray:
+    """Load one float32 tensor of rank 3 or 4: a ``.npy`` file (:func:`load_npy`), or a tensor
+    of a ``.safetensors`` file, named as ``FILE.safetensors:name`` (else ``default_name`` when
+    the file holds it, else the file's only tensor). The same checks as for ``.npy``: the header
+    against the file's size and the memory estimate before reading, float dtypes only
+    (F32, F16, BF16, F64; converted to float32), NaN and infinities refused."""
+    from sattn import resources
+    from sattn.reference import tensorfile
+
+    p, name = tensorfile.split_name(path)
+    if not tensorfile.is_safetensors(p):
+        return load_npy(p, what)
+    entry = tensorfile.read_header(p, what).entry(name, what, default_name)
+    where = f"{p}:{entry.name}"
+    if entry.dtype not in ("F32", "F16", "BF16", "F64"):
+        raise SattnError(f"{what}: {where} has dtype {entry.dtype}, expected a float "
+                         "(F32, or F16/BF16/F64 converted to float32)")
+    _check_rank(entry.shape, what, where)
+    count = math.prod(entry.shape)
+    est = resources.Estimate(f"loading {what}", f"{where} shape {entry.shape}")
+    est.add(f"the array {what}", host=entry.nbytes + 4.0 * count)
+    resources.require(est)
+    try:
+        arr = entry.read()
+    except OSError as e:
+        raise SattnError(f"{what}: cannot read {p}: {e.strerror or e}") from None
+    return _as_float32(arr, what, where)
 
 
 def _read_header(f, what: str, p: Path):
@@ -264,6 +310,76 @@ def check_unbatched(params: AttentionParams) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """The shape and the [H, S, D] tensors of one run, and whether Q was given with rank 4
+    (``[1, H, S, D]``): the run's output then gets that rank back (:meth:`shaped`)."""
+
+    shape: Shape
+    q: np.ndarray
+    k: np.ndarray
+    v: np.ndarray
+    rank4: bool = False
+
+    def shaped(self, out: np.ndarray) -> np.ndarray:
+        """``out`` [H, S, D] with the rank of Q (a leading batch of 1 for a rank-4 Q)."""
+        return out[None] if self.rank4 and out.ndim == 3 else out
+
+
+def _heads(a, name: str) -> np.ndarray:
+    """A rank-4 array [B, H, S, D] as its [H, S, D] view when B = 1; B > 1 is refused."""
+    if isinstance(a, np.ndarray) and a.ndim == 4:
+        if a.shape[0] != 1:
+            raise SattnError(
+                f"{name} has batch B={a.shape[0]} (shape {a.shape}): batched execution is not "
+                "implemented yet; give one batch element (B = 1, or [H, S, D])")
+        return a[0]
+    if isinstance(a, np.ndarray) and a.ndim != 3:
+        raise SattnError(f"{name} must have rank 3 [heads, S, D] or 4 [1, heads, S, D], "
+                         f"got shape {a.shape}")
+    return a
+
+
+def _is_qkv_file(q, k, v) -> bool:
+    """``q`` alone names a whole ``.safetensors`` file (``--qkv``): tensors q, k, v inside."""
+    from sattn.reference import tensorfile
+
+    if k is not None or v is not None or not isinstance(q, (str, Path)):
+        return False
+    path, name = tensorfile.split_name(q)
+    return name is None and tensorfile.is_safetensors(path)
+
+
+def load_inputs(params: AttentionParams, q=None, k=None, v=None, seed: int = 0, *,
+                qkv_what: str = "--qkv") -> Inputs:
+    """The :class:`Inputs` of one run: the given arrays or files if any, else the synthetic
+    data of the shape the attributes give (seq_len/head_dim/num_heads, else tile_S/tile_D and
+    gqa_group_size). Q, K and V are given all together or not at all, each an array or a file
+    (``.npy``, or ``FILE.safetensors[:name]``: tensor ``name``, else the one named q, k or v);
+    ``q`` alone may be a ``.safetensors`` file holding tensors q, k and v (``--qkv``). Each has
+    rank 3 [H, S, D] or rank 4 [1, H, S, D]. A batch B > 1 is refused (:func:`check_unbatched`
+    for the op's operand types, here for the tensors). ``qkv_what`` names the whole-file form in
+    errors."""
+    check_unbatched(params)
+    if _is_qkv_file(q, k, v):
+        q, k, v = (load_tensor(q, qkv_what, name) for name in ("q", "k", "v"))
+    given = [x is not None for x in (q, k, v)]
+    if any(given) and not all(given):
+        missing = ", ".join(n for n, g in zip(("--q", "--k", "--v"), given) if not g)
+        raise SattnError(f"give Q, K and V together: missing {missing}")
+    if all(given):
+        arrs = []
+        for flag, x in (("--q", q), ("--k", k), ("--v", v)):
+            arrs.append(load_tensor(x, flag, flag[2:]) if isinstance(x, (str, Path)) else x)
+        rank4 = isinstance(arrs[0], np.ndarray) and arrs[0].ndim == 4
+        arrs = [_heads(a, n) for a, n in zip(arrs, "QKV")]
+        shape = check_qkv(*arrs, params.gqa_group_size)
+        check_values(params, *arrs)
+        return Inputs(shape, *arrs, rank4=rank4)
+    shape = params.shape()
+    return Inputs(shape, *synthetic(shape, seed, params))
+
+
 def resolve_inputs(
     params: AttentionParams,
     q: np.ndarray | str | Path | None = None,
@@ -271,21 +387,6 @@ def resolve_inputs(
     v: np.ndarray | str | Path | None = None,
     seed: int = 0,
 ) -> tuple[Shape, np.ndarray, np.ndarray, np.ndarray]:
-    """The shape and tensors of one run: the given arrays (or ``.npy`` paths) if any, else the
-    synthetic data of the shape the attributes give (seq_len/head_dim/num_heads, else
-    tile_S/tile_D and gqa_group_size). Q, K and V are given all together or not at all.
-    A batch B > 1 is refused (:func:`check_unbatched`)."""
-    check_unbatched(params)
-    given = [x is not None for x in (q, k, v)]
-    if any(given) and not all(given):
-        missing = ", ".join(n for n, g in zip(("--q", "--k", "--v"), given) if not g)
-        raise SattnError(f"give Q, K and V together: missing {missing}")
-    if all(given):
-        arrs = []
-        for name, x in (("--q", q), ("--k", k), ("--v", v)):
-            arrs.append(load_npy(x, name) if isinstance(x, (str, Path)) else x)
-        shape = check_qkv(*arrs, params.gqa_group_size)
-        check_values(params, *arrs)
-        return (shape, *arrs)
-    shape = params.shape()
-    return (shape, *synthetic(shape, seed, params))
+    """(shape, q, k, v) of :func:`load_inputs`, each tensor [H, S, D]."""
+    got = load_inputs(params, q, k, v, seed)
+    return got.shape, got.q, got.k, got.v

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="read the accelerator's capability bits and disable what it lacks")
     add_strict_attributes(parser)
     add_input_arguments(parser)
-    parser.add_argument("--out", help="write the RTL's output tensor here (.npy)")
+    parser.add_argument("--out", help="write the RTL's output tensor here (.npy or .safetensors)")
     parser.add_argument("--lat", type=int, default=None, help="memory latency in cycles (default 20)")
     parser.add_argument("--bw", type=float, default=None, help="memory bandwidth in bytes/cycle (default 16)")
     parser.add_argument("--keep-dir", help="keep indices.txt/.desc and the memory images here")

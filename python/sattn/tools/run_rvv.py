@@ -22,6 +22,7 @@ import sattn.reference.precision  # noqa: F401  (its imports make a launcher wit
 from sattn.cli.common import (
     ArgumentParser,
     add_strict_attributes,
+    add_tensor_arguments,
     check_npy_out,
     finish,
     guarded,
@@ -86,11 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="modelled vector memory port, bytes per cycle (default 16)")
     p.add_argument("--scalar-ipc", type=float, default=None,
                    help="modelled scalar instructions per cycle (default 1)")
-    p.add_argument("--q", help="Q as .npy float32 [H, S, D]")
-    p.add_argument("--k", help="K as .npy float32 [H_kv, S, D]")
-    p.add_argument("--v", help="V as .npy float32 [H_kv, S, D]")
+    add_tensor_arguments(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
-    p.add_argument("--out", help="write the kernel's output tensor here (.npy)")
+    p.add_argument("--out", help="write the kernel's output tensor here (.npy or .safetensors)")
     p.add_argument("--keep", help="keep the kernel's input/output files in this directory")
     p.add_argument("--no-compare", action="store_true", help="skip the comparison with the reference")
     return p
