@@ -64,6 +64,7 @@ def run(
     op: int | None = None,
     compare: bool = False,
     strict_attributes: bool = False,
+    max_error_data: str | Path | None = None,
     **options: Any,
 ) -> RunResult:
     """Run one attention op of ``mlir`` on ``backend`` (reference, rvv or rocc).
@@ -74,14 +75,22 @@ def run(
     deterministic synthetic data of the op's shape is used (``seed`` varies it). With
     ``compare`` the output tensor is checked against the reference (``result.verdict``, and
     the verdict line is part of ``str(result)``). ``strict_attributes`` makes attributes
-    nothing reads an error instead of a warning. ``options`` go to the backend's runner.
+    nothing reads an error instead of a warning. ``max_error_data``: a ``.safetensors`` file
+    (q, k, v of the op's shape) on which the selector measures the errors of its ``max_error``
+    budget instead of synthetic data (``SATTN_MAX_ERROR_DATA``, :mod:`sattn.selector.accuracy`).
+    ``options`` go to the backend's runner.
     """
     from sattn.backends import get_backend
     from sattn.reference.data import load_inputs
 
     if backend not in PIPELINE_OF:
         raise SattnError(f"unknown backend '{backend}' (choose from {', '.join(PIPELINE_OF)})")
-    with hints_applied(target_env(backend)):
+    env = target_env(backend)
+    if max_error_data is not None:
+        from sattn.selector.accuracy import DATA_VAR
+
+        env[DATA_VAR] = str(max_error_data)
+    with hints_applied(env):
         params = load_op(mlir, pipeline=PIPELINE_OF[backend], op=op,
                          strict_attributes=strict_attributes)
     got = load_inputs(params, q, k, v, seed)

@@ -16,6 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="write the output tensor here (.npy or .safetensors)")
     parser.add_argument("--no-compare", action="store_true",
                         help="do not compare a non-reference backend with the reference")
+    parser.add_argument("--max-error-data", metavar="FILE",
+                        help="measure the max_error budget's errors on the q, k, v of this "
+                             ".safetensors file (e.g. a `sattn capture` layer) instead of "
+                             "synthetic data")
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -24,5 +28,5 @@ def execute(args: argparse.Namespace) -> int:
     check_npy_out(args.out)
     result = run(args.mlir, args.backend, args.q, args.k, args.v, seed=args.seed, op=args.op,
                  compare=args.backend != "reference" and not args.no_compare,
-                 strict_attributes=args.strict_attributes)
+                 strict_attributes=args.strict_attributes, max_error_data=args.max_error_data)
     return report(result, args.out, density=True)

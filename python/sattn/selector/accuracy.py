@@ -8,7 +8,11 @@ of its shape) through the reference executor, against *dense fp32* attention on 
     max_rel_error = max|out - dense| / max|dense|
     off_share     = share of output elements with |out - dense| > threshold * max|dense|
 
-These are estimates for the user's data, exact for the synthetic data. The budget rule
+These are estimates for the user's data, exact for the synthetic data. To measure them on real
+tensors instead, name a ``.safetensors`` file holding ``q``, ``k`` and ``v`` of the op's shape
+(a layer file of ``sattn capture``) in the environment variable ``SATTN_MAX_ERROR_DATA``
+(:attr:`sattn.selector.hints.Hints.max_error_data`; ``sattn run --max-error-data FILE``,
+``api.run(..., max_error_data=FILE)``); the decision's reason then names the file. The budget rule
 (:func:`apply_budget`) applies only when the cost model decided (rule ``cost_model`` or
 ``default_bsr``): an explicit pattern attribute or override is the user's choice. Candidates
 are tried in increasing modelled cost; when none fits the budget, ``dense`` at the op's
@@ -33,6 +37,10 @@ DEFAULT_THRESHOLD = 1e-2
 
 #: Decision rules the budget may override.
 BUDGET_RULES = ("cost_model", "default_bsr")
+
+#: Environment variable naming a ``.safetensors`` file (tensors q, k, v) whose data replaces
+#: the synthetic inputs of the error estimates.
+DATA_VAR = "SATTN_MAX_ERROR_DATA"
 
 
 @dataclass(frozen=True)
@@ -66,13 +74,37 @@ def dense_output(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.nd
     return attention(params.replace(spec="dense", precision="fp32"), q, k, v)
 
 
+def budget_inputs(params: AttentionParams, seed: int = 0, data: str | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(q, k, v) the errors are measured on: the tensors q, k, v of the ``.safetensors`` file
+    ``data`` (``SATTN_MAX_ERROR_DATA``), which must have the op's shape, else the synthetic
+    data of the op's shape."""
+    from sattn.errors import SattnError
+    from sattn.reference.data import load_inputs, synthetic
+
+    path = data
+    if not path:
+        return synthetic(params.shape(), seed)
+    if not path.lower().endswith(".safetensors"):
+        raise SattnError(f"{DATA_VAR}={path}: expected a .safetensors file holding q, k and v "
+                         "(what `sattn capture` writes)")
+    got = load_inputs(params.replace(batch=None), path, qkv_what=DATA_VAR)
+    want = params.shape()
+    if got.shape != want:
+        have = f"H={got.shape.heads} S={got.shape.seq_len} D={got.shape.head_dim}"
+        need = f"H={want.heads} S={want.seq_len} D={want.head_dim}"
+        raise SattnError(f"{DATA_VAR}={path}: its tensors have {have} but the op has {need}; "
+                         "the max_error estimates need data of the op's shape")
+    return got.q, got.k, got.v
+
+
 def estimate(params: AttentionParams, specs: list[str] | tuple[str, ...], *, seed: int = 0,
-             threshold: float = DEFAULT_THRESHOLD) -> dict[str, Accuracy]:
-    """The :class:`Accuracy` of each spec in ``specs`` for ``params`` on synthetic inputs."""
-    from sattn.reference.data import synthetic
+             threshold: float = DEFAULT_THRESHOLD, data: str | None = None) -> dict[str, Accuracy]:
+    """The :class:`Accuracy` of each spec in ``specs`` for ``params`` on the inputs of
+    :func:`budget_inputs` (synthetic, or the tensors of the file ``data``)."""
     from sattn.reference.executor import attention
 
-    q, k, v = synthetic(params.shape(), seed)
+    q, k, v = budget_inputs(params, seed, data)
     dense = dense_output(params, q, k, v)
     return {s: measure(attention(params.replace(spec=s), q, k, v), dense, threshold) for s in specs}
 
@@ -91,7 +123,8 @@ def apply_budget(params: AttentionParams, decision, *, seed: int = 0):
     specs = [c.spec for c in usable] or [decision.spec]
     if "dense" not in specs:
         specs.append("dense")
-    errors = estimate(params, specs, seed=seed)
+    data = decision.hints.max_error_data
+    errors = estimate(params, specs, seed=seed, data=data)
     pick = next((s for s in specs if errors[s].max_rel_error <= budget), None)
     if pick is None:
         pick = min(specs, key=lambda s: errors[s].max_rel_error)
@@ -99,6 +132,8 @@ def apply_budget(params: AttentionParams, decision, *, seed: int = 0):
     else:
         why = f"cheapest candidate within max_error={budget:g}: {pick}"
     why += " (" + ", ".join(f"{s} {errors[s].max_rel_error:.3g}" for s in specs) + ")"
+    if data:
+        why += f" measured on {data}"
     if pick == decision.spec:
         return replace(decision, rule="max_error", reason=decision.reason + "; " + why)
     cands = tuple(

@@ -52,6 +52,7 @@ ENV_VARS: tuple[str, ...] = (
     "SATTN_PREFER_SW",
     "SATTN_HW_L1_BYTES",
     "SATTN_TARGET",
+    "SATTN_MAX_ERROR_DATA",  # the data of the max_error estimates (sattn.selector.accuracy)
     *DISABLE_VARS,
 )
 
@@ -79,6 +80,8 @@ class Hints:
     l1_bytes: int = DEFAULT_L1_BYTES
     disabled: frozenset[str] = frozenset()
     target: str = DEFAULT_TARGET
+    #: ``SATTN_MAX_ERROR_DATA``: the .safetensors file the max_error estimates measure on
+    max_error_data: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Hints:
@@ -106,13 +109,15 @@ class Hints:
             raise SattnError("SATTN_PREFER_BSR and SATTN_PREFER_SW are both set; choose one")
         disabled = frozenset(spec for var, spec in DISABLE_VARS.items() if _flag(env, var))
         target = check_target(env.get("SATTN_TARGET", "").strip() or DEFAULT_TARGET)
-        return cls(force, prefer_bsr, prefer_sw, l1, disabled, target)
+        data = env.get("SATTN_MAX_ERROR_DATA", "").strip() or None
+        return cls(force, prefer_bsr, prefer_sw, l1, disabled, target, data)
 
     def describe(self) -> str:
         """One line: the hints in effect."""
         prefer = "bsr" if self.prefer_bsr else "sw" if self.prefer_sw else "none"
         disabled = ",".join(sorted(self.disabled)) or "none"
+        data = f" max_error_data={self.max_error_data}" if self.max_error_data else ""
         return (
             f"force={self.force_spec or 'none'} prefer={prefer} l1_bytes={self.l1_bytes} "
-            f"disabled={disabled} target={self.target}"
+            f"disabled={disabled} target={self.target}{data}"
         )
