@@ -49,10 +49,11 @@ $(VPY):
 
 # Reinstall when the package metadata changes.
 $(STAMPS)/pip: python/pyproject.toml | $(VPY)
-	@# torch (CPU, 2.13.0), ray, iree and synth are optional extras of the package; the tests use torch as an
-	@# independent oracle, start a local Ray instance for `sattn sweep --executor ray` and run IREE as the
-	@# outside RVV peer (bench/rvv_vs_iree.py). This machine kind keeps its wheel in /opt/wheels, so look there first.
-	$(VPY) -m pip install -q $(if $(wildcard /opt/wheels),--find-links /opt/wheels) -e "python[dev,plot,torch,ray,iree,synth]"
+	@# torch (CPU, 2.13.0), ray, iree, synth and capture are optional extras of the package; the tests use torch as an
+	@# independent oracle, start a local Ray instance for `sattn sweep --executor ray`, run IREE as the
+	@# outside RVV peer (bench/rvv_vs_iree.py) and capture Q, K, V from tiny transformers models.
+	@# This machine kind keeps its torch wheel in /opt/wheels, so look there first.
+	$(VPY) -m pip install -q $(if $(wildcard /opt/wheels),--find-links /opt/wheels) -e "python[dev,plot,torch,ray,iree,synth,capture]"
 	@mkdir -p $(STAMPS) && touch $@
 
 # The spec's commands name /opt/venv/bin/python: that is the user's own interpreter, which set-up

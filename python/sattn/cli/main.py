@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("sattn.cli.sweep", "measure the selector's choices over a grid of shapes"),
     "show": ("sattn.cli.show", "draw the selected query-by-key pattern"),
     "synth": ("sattn.cli.synth", "synthesise the RoCC accelerator: area and Fmax per unit"),
+    "capture": ("sattn.cli.capture", "write the Q, K, V a local Hugging Face model's attention sees"),
 }
 
 
