@@ -90,10 +90,8 @@ def check_output(output: str, expect: list[str]) -> None:
         pos += 1
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory) -> Path:
-    """A directory mirroring the repository top level (symlinks), plus input.mlir."""
-    d = tmp_path_factory.mktemp("docs")
+def make_sandbox(d: Path) -> Path:
+    """``d`` made a directory mirroring the repository top level (symlinks), plus input.mlir."""
     for entry in REPO.iterdir():
         if entry.name not in (".git",):
             (d / entry.name).symlink_to(entry)
@@ -119,10 +117,8 @@ def test_snippets_found() -> None:
     assert any("sattn_run_rvv_from_mlir.py" in s.code for s in readme)
 
 
-@pytest.mark.parametrize("snip", ALL, ids=lambda s: s.id)
-def test_documented_command(snip: Snippet, sandbox: Path) -> None:
-    need_tool("qemu-riscv64")
-    need_tool("verilator")
+def run_snippet(snip: Snippet, sandbox: Path) -> None:
+    """Run one snippet in ``sandbox`` and check its exit status and expected output."""
     if snip.kind == "python":
         script = sandbox / f"snippet_{snip.line}.py"
         script.write_text(snip.code + "\n")
@@ -133,3 +129,14 @@ def test_documented_command(snip: Snippet, sandbox: Path) -> None:
         proc = run_cmd(["bash", "-euo", "pipefail", "-c", code], cwd=sandbox, env=env)
     assert proc.returncode == 0, f"{snip.id}: `{snip.code}` failed:\n{proc.stdout}\n{proc.stderr}"
     check_output(proc.stdout + proc.stderr, snip.expect)
+
+
+# One test per document: a doc's commands build on each other (one writes q.npy, the next
+# reads it), so they run in order in one fresh sandbox, whichever xdist worker runs the doc.
+@pytest.mark.parametrize("doc", sorted({s.doc for s in ALL}), ids=lambda d: str(d.relative_to(REPO)))
+def test_documented_commands(doc: Path, tmp_path: Path) -> None:
+    need_tool("qemu-riscv64")
+    need_tool("verilator")
+    sandbox = make_sandbox(tmp_path)
+    for snip in (s for s in ALL if s.doc == doc):
+        run_snippet(snip, sandbox)
