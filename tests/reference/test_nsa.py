@@ -1,0 +1,270 @@
+"""The reference NSA (sattn.specs.nsa, sattn.reference.nsa) against an independent loop
+implementation written here from the semantics in docs/patterns/nsa.md (one query row at a
+time, float64, full windows only), and against plain attention where a branch reduces to it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from sattn.errors import SattnError
+from sattn.reference import nsa as ref_nsa
+from sattn.reference.compare import gamma, path_error, score_bound
+from sattn.specs import nsa
+from sattn.specs.nsa import NsaConfig
+
+
+def _softmax_out(s: np.ndarray, vals: np.ndarray) -> np.ndarray:
+    if s.size == 0:
+        return np.zeros(vals.shape[-1])
+    e = np.exp(s - s.max())
+    return (e / e.sum()) @ vals
+
+
+def oracle_scores(q, k, bi, g, grp, i, sq, cfg):
+    """Row ``i``'s block scores (float64) for KV head ``g``: the group's compressed
+    probabilities, eq. 9, 1.0 for p's block per head, summed; only blocks 0..p//b."""
+    skv, d = k.shape[2], q.shape[3]
+    p = skv - sq + i
+    l, st, b = cfg.comp_block, cfg.stride, cfg.block_size
+    wins = [c for c in range(skv) if c * st + l - 1 <= p]
+    own = p // b
+    score = np.zeros(own + 1)
+    for h in range(g * grp, (g + 1) * grp):
+        kc = np.array([k[bi, g, c * st : c * st + l].astype(np.float64).mean(axis=0) for c in wins])
+        if wins:
+            s = kc @ q[bi, h, i].astype(np.float64) / math.sqrt(d)
+            prob = np.exp(s - s.max())
+            prob /= prob.sum()
+        for j in range(own + 1):
+            if j == own:
+                score[j] += 1.0
+                continue
+            tot = 0.0
+            for a in range(b // st):
+                for c in range(l // st):
+                    src = (b // st) * j - a - c
+                    if 0 <= src < len(wins):
+                        tot += prob[src]
+            score[j] += tot
+    return score
+
+
+def oracle(q, k, v, cfg, gates=(None, None, None), blocks_override=None):
+    """NSA, one (batch, head, row) at a time, float64. ``blocks_override[bi][g][i]``: use these
+    kept blocks instead of the oracle's own ranking (for near-ties)."""
+    b_, h_, sq, d = q.shape
+    _, hkv, skv, _ = k.shape
+    dv, grp = v.shape[-1], h_ // hkv
+    l, st, bs, w = cfg.comp_block, cfg.stride, cfg.block_size, cfg.window_size
+    out = np.zeros((b_, h_, sq, dv))
+    chosen = {}
+    for bi in range(b_):
+        for h in range(h_):
+            g = h // grp
+            for i in range(sq):
+                p = skv - sq + i
+                qi = q[bi, h, i].astype(np.float64) / math.sqrt(d)
+                kk, vv = k[bi, g].astype(np.float64), v[bi, g].astype(np.float64)
+                wins = [c for c in range(skv) if c * st + l - 1 <= p]
+                kc = np.array([kk[c * st : c * st + l].mean(axis=0) for c in wins]).reshape(-1, d)
+                vc = np.array([vv[c * st : c * st + l].mean(axis=0) for c in wins]).reshape(-1, dv)
+                o_cmp = _softmax_out(kc @ qi, vc)
+                if blocks_override is not None:
+                    kept = [x for x in blocks_override[bi][g][i] if x >= 0]
+                else:
+                    if (bi, g, i) not in chosen:
+                        sc = oracle_scores(q, k, bi, g, grp, i, sq, cfg)
+                        chosen[bi, g, i] = sorted(range(len(sc)), key=lambda j: (-sc[j], j))[: cfg.select_blocks]
+                    kept = chosen[bi, g, i]
+                toks = sorted(j for blk in kept for j in range(blk * bs, min(skv, blk * bs + bs)) if j <= p)
+                o_slc = _softmax_out(kk[toks] @ qi, vv[toks])
+                win = list(range(max(0, p - w + 1), p + 1)) if w else []
+                o_swa = _softmax_out(kk[win] @ qi, vv[win])
+                gv = [1.0 if gt is None else float(gt[bi, i, h]) for gt in gates]
+                out[bi, h, i] = gv[0] * o_cmp + gv[1] * o_slc + gv[2] * o_swa
+    return out, chosen
+
+
+def tie_bound(q, k, cfg, grp) -> float:
+    """How far two block scores may move between fp32 and float64 scoring: each head's
+    compressed probabilities carry the fp32 path error (relative, probabilities <= 1), eq. 9
+    adds up to (b/d)(l/d) of them, and the group sums G heads."""
+    d, skv = q.shape[-1], k.shape[-2]
+    a = score_bound(q, k, 1 / math.sqrt(d))
+    eps = path_error(d, nsa.num_compressed(skv, cfg), a, mean_terms=cfg.comp_block)
+    terms = (cfg.block_size // cfg.stride) * (cfg.comp_block // cfg.stride)
+    return 2 * grp * terms * (eps + gamma(terms + grp))
+
+
+def check_against_oracle(q, k, v, cfg, gates=(None, None, None)):
+    got = ref_nsa.attention(q, k, v, cfg, g_cmp=gates[0], g_slc=gates[1], g_swa=gates[2])
+    b_, h_, sq, _ = q.shape
+    hkv = k.shape[1]
+    grp = h_ // hkv
+    # the kept blocks must be the oracle's ranking, up to near-ties
+    tb = tie_bound(q, k, cfg, grp)
+    for bi in range(b_):
+        for g in range(hkv):
+            for i in range(sq):
+                sc = oracle_scores(q, k, bi, g, grp, i, sq, cfg)
+                mine = [x for x in got.blocks[bi, g, i] if x >= 0]
+                assert len(mine) == min(cfg.select_blocks, len(sc)), (bi, g, i, mine)
+                assert len(set(mine)) == len(mine)
+                dropped = [j for j in range(len(sc)) if j not in mine]
+                if dropped:
+                    worst_kept = min(sc[j] for j in mine)
+                    best_dropped = max(sc[j] for j in dropped)
+                    assert best_dropped <= worst_kept + tb, (bi, g, i, mine, sc)
+                    # exact ties go to the lower index
+                    for j in dropped:
+                        assert not any(sc[j] == sc[x] and j < x for x in mine), (bi, g, i, j, mine)
+    want, _ = oracle(q, k, v, cfg, gates, blocks_override=got.blocks)
+    bound = ref_nsa.tolerance(q, k, v, cfg, gates)
+    err = float(np.abs(got.output - want).max())
+    assert err <= bound, f"max error {err:.3g} > bound {bound:.3g}"
+    return got
+
+
+def rnd(shape, seed):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("grp", [1, 2, 4])
+@pytest.mark.parametrize("window", [0, 20])
+def test_prefill_matches_oracle(grp, window):
+    hkv, s = 2, 90
+    q, k, v = rnd((2, hkv * grp, s, 16), 1), rnd((2, hkv, s, 16), 2), rnd((2, hkv, s, 8), 3)
+    cfg = NsaConfig(block_size=16, select_blocks=3, window_size=window)
+    check_against_oracle(q, k, v, cfg)
+
+
+def test_gates_and_dv_and_sq_below_skv():
+    """Sq != Skv (rows at positions Skv - Sq + i), gates per row and head, Dv != D."""
+    q, k, v = rnd((1, 4, 7, 16), 4), rnd((1, 2, 70, 16), 5), rnd((1, 2, 70, 24), 6)
+    gates = tuple(np.random.default_rng(7 + t).uniform(0, 1, (1, 7, 4)).astype(np.float32) for t in range(3))
+    got = check_against_oracle(q, k, v, NsaConfig(block_size=8, select_blocks=2, window_size=9), gates)
+    assert got.output.shape == (1, 4, 7, 24)
+
+
+def test_overlapping_compression_matches_oracle():
+    """The paper's overlapping variant scaled down (l = 8, d = 4, l' = 16: the ratios of
+    l = 32, d = 16, l' = 64), on a length that is not a multiple of anything."""
+    q, k, v = rnd((1, 4, 75, 16), 8), rnd((1, 2, 75, 16), 9), rnd((1, 2, 75, 16), 10)
+    cfg = NsaConfig(block_size=16, select_blocks=2, window_size=5, comp_block_size=8, comp_stride=4)
+    assert cfg.overlapping
+    check_against_oracle(q, k, v, cfg)
+
+
+def test_decode_is_the_last_row_of_prefill():
+    q, k, v = rnd((1, 4, 77, 16), 11), rnd((1, 2, 77, 16), 12), rnd((1, 2, 77, 16), 13)
+    cfg = NsaConfig(block_size=8, select_blocks=3, window_size=10)
+    full = ref_nsa.attention(q, k, v, cfg)
+    for sq in (1, 4):
+        step = ref_nsa.attention(q[:, :, -sq:], k, v, cfg)
+        np.testing.assert_array_equal(step.blocks, full.blocks[:, :, -sq:])
+        err = float(np.abs(step.output - full.output[:, :, -sq:]).max())
+        assert err <= ref_nsa.tolerance(q, k, v, cfg)
+
+
+def test_rank3_inputs_give_rank3_output():
+    q, k, v = rnd((4, 40, 8), 14), rnd((2, 40, 8), 15), rnd((2, 40, 8), 16)
+    cfg = NsaConfig(block_size=8, select_blocks=2, window_size=4)
+    got = ref_nsa.attention(q, k, v, cfg)
+    assert got.output.shape == (4, 40, 8)
+    np.testing.assert_array_equal(got.output, ref_nsa.attention(q[None], k[None], v[None], cfg).output[0])
+
+
+def _plain(q, k, v, keep):
+    """Plain attention over keep[i] (bool [Sq, Skv]) for one head, float64."""
+    s = (q.astype(np.float64) @ k.astype(np.float64).T) / math.sqrt(q.shape[-1])
+    s[~keep] = -np.inf
+    e = np.exp(s - s.max(axis=1, keepdims=True))
+    return (e / e.sum(axis=1, keepdims=True)) @ v.astype(np.float64)
+
+
+def test_branches_reduce_to_plain_attention():
+    """Selection that keeps every block is causal attention; the window branch alone is the
+    attention over the w keys ending at p (not sliding_window's +-w)."""
+    s, w = 64, 6
+    q, k, v = rnd((1, 2, s, 16), 17), rnd((1, 1, s, 16), 18), rnd((1, 1, s, 16), 19)
+    cfg = NsaConfig(block_size=8, select_blocks=8, window_size=w)
+    zero, one = np.zeros((1, s, 2), np.float32), np.ones((1, s, 2), np.float32)
+    bound = ref_nsa.tolerance(q, k, v, cfg)
+    i, j = np.arange(s)[:, None], np.arange(s)[None, :]
+    slc = ref_nsa.attention(q, k, v, cfg, g_cmp=zero, g_slc=one, g_swa=zero).output
+    swa = ref_nsa.attention(q, k, v, cfg, g_cmp=zero, g_slc=zero, g_swa=one).output
+    for h in range(2):
+        assert np.abs(slc[0, h] - _plain(q[0, h], k[0, 0], v[0, 0], j <= i)).max() <= bound
+        assert np.abs(swa[0, h] - _plain(q[0, h], k[0, 0], v[0, 0], (j <= i) & (j > i - w))).max() <= bound
+
+
+def test_compression_sees_only_whole_windows():
+    """A query before the end of the first window sees no compressed key: o_cmp = 0."""
+    q, k, v = rnd((1, 1, 20, 8), 20), rnd((1, 1, 20, 8), 21), rnd((1, 1, 20, 8), 22)
+    cfg = NsaConfig(block_size=8, select_blocks=1)
+    ones, zero = np.ones((1, 20, 1), np.float32), np.zeros((1, 20, 1), np.float32)
+    cmp = ref_nsa.attention(q, k, v, cfg, g_cmp=ones, g_slc=zero, g_swa=zero).output
+    assert np.all(cmp[0, 0, :7] == 0) and np.all(np.abs(cmp[0, 0, 7:]).sum(axis=1) > 0)
+    np.testing.assert_array_equal(nsa.visible_compressed(np.array([6, 7, 14, 15, 19]), cfg), [0, 1, 1, 2, 2])
+
+
+def test_own_block_always_kept_and_later_blocks_never():
+    q, k, v = rnd((1, 8, 100, 16), 23), rnd((1, 2, 100, 16), 24), rnd((1, 2, 100, 16), 25)
+    cfg = NsaConfig(block_size=10, select_blocks=4)
+    blocks = ref_nsa.attention(q, k, v, cfg).blocks
+    own = np.arange(100) // 10
+    for g in range(2):
+        assert all(own[i] in blocks[0, g, i] for i in range(100))
+        assert np.all(blocks[0, g] <= own[:, None])
+
+
+def test_long_decode_step_matches_oracle():
+    """One decode row against 65,536 keys (the reference's memory stays O(keys read))."""
+    skv = 65536
+    q, k, v = rnd((1, 2, 1, 8), 26), rnd((1, 1, skv, 8), 27), rnd((1, 1, skv, 8), 28)
+    cfg = NsaConfig(block_size=64, select_blocks=16, window_size=512)
+    check_against_oracle(q, k, v, cfg)
+    assert nsa.token_load(skv, cfg) == skv // 64 + 16 * 64 + 512
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"block_size": 0}, "block_size must be a positive integer"),
+    ({"block_size": 16, "select_blocks": -1}, "select_blocks must be a positive integer"),
+    ({"block_size": 16, "window_size": -3}, "window_size must be a non-negative integer"),
+    ({"block_size": 16, "comp_block_size": 8, "comp_stride": 16}, "exceeds comp_block_size"),
+    ({"block_size": 16, "comp_block_size": 12, "comp_stride": 8}, "must be multiples of comp_stride"),
+    ({"block_size": 16, "scale": float("nan")}, "scale must be a positive finite number"),
+])
+def test_bad_config_is_one_clear_error(kwargs, message):
+    with pytest.raises(SattnError, match=message):
+        NsaConfig(**kwargs)
+
+
+def test_bad_shapes_and_values_are_one_clear_error():
+    cfg = NsaConfig(block_size=8)
+    q, k, v = rnd((1, 2, 9, 8), 0), rnd((1, 1, 8, 8), 1), rnd((1, 1, 8, 8), 2)
+    with pytest.raises(SattnError, match="9 query rows exceed the 8 keys"):
+        ref_nsa.attention(q, k, v, cfg)
+    with pytest.raises(SattnError, match="query heads are not a multiple"):
+        ref_nsa.attention(rnd((1, 3, 8, 8), 0), rnd((1, 2, 8, 8), 1), rnd((1, 2, 8, 8), 2), cfg)
+    with pytest.raises(SattnError, match=r"g_slc must be \[B, Sq, H\]"):
+        ref_nsa.attention(q[:, :, :8], k, v, cfg, g_slc=np.ones((1, 8, 3)))
+    bad = k.copy()
+    bad[0, 0, 3, 1] = np.nan
+    with pytest.raises(SattnError, match="K holds NaN"):
+        ref_nsa.attention(q[:, :, :8], bad, v, cfg)
+
+
+def test_exact_ties_go_to_the_lower_block():
+    """Zero queries: every visible compressed key has the same probability, so every earlier
+    block ties exactly; the kept ones are p's block and the lowest indices."""
+    s, bs, n = 400, 4, 5
+    q, k, v = np.zeros((1, 2, s, 8), np.float32), rnd((1, 1, s, 8), 29), rnd((1, 1, s, 8), 30)
+    blocks = ref_nsa.attention(q, k, v, NsaConfig(block_size=bs, select_blocks=n)).blocks[0, 0]
+    for i in range(s):
+        own = i // bs
+        want = {own, *range(min(n - 1, own))}
+        kept = [x for x in blocks[i].tolist() if x >= 0]
+        assert set(kept) == want and len(kept) == len(want), (i, kept)
