@@ -62,6 +62,7 @@ from sattn.toolrun import atomic_write, check_output_path
 #: Measured cost name -> (unit of the target's modelled cost, factor to it).
 UNITS: dict[str, tuple[str, float]] = {
     "instructions": ("instructions", 1.0),
+    "model_cycles": ("model_cycles", 1.0),
     "cycles": ("cycles", 1.0),
     "wall_s": ("ns", 1e9),
 }

@@ -87,20 +87,25 @@ def test_max_error_budget_picks_cheapest_within() -> None:
         assert errors[mid.spec].max_rel_error <= (lo + hi) / 2
 
 
-def test_sweep_rvv_instructions_are_measured() -> None:
+@pytest.mark.parametrize("cost", [None, "instructions"])
+def test_sweep_rvv_costs_are_the_runs_counters(cost) -> None:
+    """The default rvv cost is the plugin's modelled cycles (a model, named so); --cost
+    instructions is the retired count. Either equals the counter of a separate run."""
     need_tool("qemu-riscv64")
     from sattn.backends.rvv import runner
 
     cases = TINY[:2]
-    summary = sw.sweep(cases, "rvv", jobs=2, progress=False)
-    assert summary.cost == "instructions" and summary.failed == 0
+    summary = sw.sweep(cases, "rvv", jobs=2, progress=False, cost=cost)
+    want = cost or "model_cycles"
+    assert summary.cost == want and summary.failed == 0
+    assert (want in sw.MODEL_COSTS) == (cost is None)
     r = summary.per_case[0]
     p = params_from_dict(r.attrs)
     q, k, v = synthetic(p.shape())
     for c in r.candidates:
         again = runner.run(p.replace(spec=c.spec), q, k, v)
         # qemu counts are repeatable to ~1e-6 (design): the sweep's cost is that counter
-        assert c.cost == pytest.approx(again.counters["instructions"], rel=1e-4)
+        assert c.cost == pytest.approx(again.counters[want], rel=1e-4)
 
 
 def test_cli_sweep_reports_and_writes_json(tmp_path: Path) -> None:

@@ -56,8 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-error", type=float, default=None,
                         help="accuracy budget: the selector picks the cheapest spec within it")
     parser.add_argument("--cost", default=None,
-                        help="counter to compare (default: rvv instructions, rocc cycles, "
-                             "reference wall_s; model_pairs is a model, named so)")
+                        help="counter to compare (default: rvv model_cycles, rocc cycles, "
+                             "reference wall_s; model_* are models, named so)")
     parser.add_argument("--threshold", type=float, default=1e-2,
                         help="off_share counts elements off dense by more than this x max|dense|")
     parser.add_argument("--jobs", "-j", type=int, default=None, help="parallel processes (default: CPUs)")

@@ -60,11 +60,11 @@ class TargetModel:
 #: Reproduce or refit: ``python bench/fit_selector.py --fit bench/data/selector_fit/*.json``.
 MODELS: dict[str, TargetModel] = {
     "rvv": TargetModel(
-        unit="instructions",
-        weights={"d_steps": 5.86, "dot_keys": 15.4, "keys": 7.35, "widen": 1.04,
-                 "strips": 77.4, "pairs": 168.0, "calls": 172.0, "sel_means": 24.9,
-                 "sel_scores": 9.93, "sel_topk": 98.8, "sel_blocks": 271.0, "sel_comp": 1.32,
-                 "sel_comp_el": 44.6, "fixed": 3970.0},
+        unit="model_cycles",
+        weights={"d_steps": 94.4, "dot_keys": 117.0, "keys": 56.4, "widen": 10.4,
+                 "strips": 703.0, "pairs": 800.0, "calls": 0.0, "sel_means": 60.2,
+                 "sel_scores": 0.0, "sel_topk": 0.0, "sel_blocks": 1560.0, "sel_comp": 3.12,
+                 "sel_comp_el": 74.2, "fixed": 25800.0},
     ),
     "rocc": TargetModel(
         unit="cycles",

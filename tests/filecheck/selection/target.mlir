@@ -2,11 +2,13 @@
 // weights of the RVV kernels (default), the RoCC RTL or the NumPy reference. The two ops are
 // contests of the fit data (bench/data/selector_fit/, the spec's tile form) where the
 // measured best differs by backend (docs/selector.md):
-// (1) S=232, w=119 vs 46% of 16-token blocks: bsr on RVV (232722 vs 311647 instructions) and
-//     RoCC (54117 vs 84905 cycles), sliding_window on the reference (0.69 vs 1.01 ms: bsr
-//     scores its blocks in Python);
-// (2) S=167 causal, w=24 vs the diagonal 32-token block: sliding_window on RVV (70041 vs
-//     91014) and the reference (0.73 vs 1.14 ms), bsr on RoCC (13294 vs 16896 cycles).
+// (1) S=232, w=119 vs 46% of 16-token blocks: bsr on RVV (1,888,185 vs 2,728,645 modelled
+//     cycles) and RoCC (54117 vs 84905 cycles), sliding_window on the reference (0.69 vs
+//     1.01 ms: bsr scores its blocks in Python);
+// (2) S=167 causal, w=24 vs the diagonal 32-token block: bsr on RVV (449,944 vs 486,887
+//     modelled cycles, although the window retires fewer instructions, 70,041 vs 91,014: its
+//     LMUL-8 vector work takes more cycles per instruction than bsr's scalar selection) and
+//     RoCC (13294 vs 16896 cycles), sliding_window on the reference (0.73 vs 1.14 ms).
 // RUN: %sattn-opt %s -pass-pipeline='builtin.module(sattn-select-spec)' | filecheck %s --check-prefix=RVV
 // RUN: env SATTN_TARGET=rvv %sattn-opt %s -pass-pipeline='builtin.module(sattn-select-spec)' | filecheck %s --check-prefix=RVV
 // RUN: env SATTN_TARGET=rocc %sattn-opt %s -pass-pipeline='builtin.module(sattn-select-spec)' | filecheck %s --check-prefix=ROCC
@@ -27,11 +29,11 @@
 // ROCC: window_size = 119 : i64, {{.*}} spec = "bsr", spec_rule = "cost_model"
 // REF:  window_size = 119 : i64, {{.*}} spec = "sliding_window", spec_rule = "cost_model"
 "sattn.sparse_attention"() { window_size = 24 : i64, keep_ratio = 0.07 : f64, block_size = 32 : i64, tile_M = 16 : i64, tile_D = 64 : i64, tile_S = 167 : i64, causal = 1 : i64 } : () -> ()
-// RVV:  window_size = 24 : i64, {{.*}} spec = "sliding_window", spec_rule = "cost_model"
+// RVV:  window_size = 24 : i64, {{.*}} spec = "bsr", spec_rule = "cost_model"
 // ROCC: window_size = 24 : i64, {{.*}} spec = "bsr", spec_rule = "cost_model"
 // REF:  window_size = 24 : i64, {{.*}} spec = "sliding_window", spec_rule = "cost_model"
 
-// EXPLAIN: target.mlir:25:1: sattn.sparse_attention
+// EXPLAIN: target.mlir:27:1: sattn.sparse_attention
 // EXPLAIN-NEXT: selection: spec=sliding_window rule=cost_model
 // EXPLAIN-NEXT: reason: cheapest computable candidate: sliding_window 7.207e+05 (vs bsr 9.857e+05)
 // EXPLAIN-NEXT: hints: force=none prefer=none l1_bytes=32768 disabled=none target=reference
