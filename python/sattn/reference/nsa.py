@@ -117,9 +117,9 @@ def attention(q, k, v, cfg: nsa.NsaConfig, *, g_cmp=None, g_slc=None, g_swa=None
                 ok = (np.repeat(blocks >= 0, bs, axis=1)) & (tok <= p[:, None])
                 tok = np.minimum(tok, skv - 1)
                 ks, vs = k4[bi, g][tok], v4[bi, g][tok]  # [R, n*b, D|Dv]
-                ss = np.einsum("grd,rkd->grk", qt, ks)
-                ss[:, ~ok] = -np.inf
-                o_slc = np.einsum("grk,rke->gre", _softmax_rows(ss), vs)
+                ss = np.matmul(qt.transpose(1, 0, 2), ks.transpose(0, 2, 1))  # [R, G, n*b]
+                ss[np.broadcast_to(~ok[:, None, :], ss.shape)] = -np.inf
+                o_slc = np.matmul(_softmax_rows(ss), vs).transpose(1, 0, 2)  # [G, R, Dv]
                 acc = gates[0][bi, r0:r1, g * grp : (g + 1) * grp].T[:, :, None] * o_cmp
                 acc += gates[1][bi, r0:r1, g * grp : (g + 1) * grp].T[:, :, None] * o_slc
                 if w:
