@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from sattn.backends.rocc.synth.buffering import MAX_FANOUT
 from sattn.hw.isa import HW, HwParams
 
 #: ABC script for the liberty mapping. ABC's default liberty script timed out (> 15 min) on the
@@ -54,6 +55,8 @@ class SynthConfig:
     macro_access_ns: float = 3.0
     macro_setup_ns: float = 0.5
     abc_script: str = ABC_SCRIPT
+    #: nets driving more loads than this get a buffer tree after ABC (see ``buffering``)
+    max_fanout: int = MAX_FANOUT
     #: wall-clock limit of one tool run (one unit's mapping, one STA run)
     step_timeout_s: float = 3600.0
     #: units to synthesise (None: every unit of UNITS)

@@ -69,7 +69,7 @@ def synthesize(cfg: SynthConfig, *, work_dir: str | Path | None = None,
                 break
             say(f"[{i + 1}/{len(units)}] mapping {unit}")
             netlist.write_unit(design, unit, work / f"{unit}.json")
-            m = map_unit(cfg, tools, work, unit)
+            m = map_unit(cfg, tools, work, unit, macro_lib)
             children = set(netlist.children(design, unit))
             stray = sorted(set(m.cell_types) - known - children)
             if stray:
@@ -79,9 +79,11 @@ def synthesize(cfg: SynthConfig, *, work_dir: str | Path | None = None,
             mapped[unit] = m.netlist
             report.units.append(UnitResult(
                 unit=unit, description=_DESCRIPTIONS[unit], cells=m.cells, flops=m.flops,
-                area_um2=m.area_um2, cell_types=m.cell_types, timing=t, map_seconds=m.seconds))
-            say(f"{unit}: {m.cells} cells, {m.area_um2 / 1e6:.3f} mm^2, critical path "
-                f"{t.critical_ns:.2f} ns ({t.fmax_mhz:.1f} MHz); mapped in {m.seconds:.0f} s")
+                area_um2=m.area_um2, cell_types=m.cell_types, timing=t, map_seconds=m.seconds,
+                fanout_buffers=m.fanout_buffers))
+            say(f"{unit}: {m.cells} cells ({m.fanout_buffers} fan-out buffers), "
+                f"{m.area_um2 / 1e6:.3f} mm^2, critical path {t.critical_ns:.2f} ns "
+                f"({t.fmax_mhz:.1f} MHz); mapped in {m.seconds:.0f} s")
         hier = _hierarchy(design, TOP)
         if TOP in mapped:
             # units not mapped in this run become black boxes (OpenSTA creates them)

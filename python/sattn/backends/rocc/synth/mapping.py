@@ -2,7 +2,9 @@
 
 No SAT-based resource sharing (`share`) and no memory-port priority analysis on the macros
 (they are cut out before): both ran for tens of minutes on this design without finishing.
-Remaining small memories (FIFOs, ROMs) are mapped to flip-flops and logic.
+Remaining small memories (FIFOs, ROMs) are mapped to flip-flops and logic. After ABC, nets
+with a large fan-out outside ABC's network (flip-flop outputs, ports) get buffer trees
+(``buffering``), then the netlist is written as Verilog for OpenSTA.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from sattn.backends.rocc.synth.buffering import buffer_netlist
 from sattn.backends.rocc.synth.config import SynthConfig
 from sattn.backends.rocc.synth.sram import TIE_HI, TIE_LO
 from sattn.backends.rocc.synth.tools import SynthTools, run_bounded
@@ -31,10 +34,11 @@ class MappedUnit:
     area_um2: float
     flops: int
     seconds: float
+    fanout_buffers: int  # buffers the fan-out step added (included in cells and area)
 
 
-def script(unit: str, json_path: str, netlist: str, stat: str, lib: Path, abc: str) -> str:
-    """The Yosys script for one unit."""
+def script(unit: str, json_path: str, mapped: str, lib: Path, abc: str) -> str:
+    """The Yosys script mapping one unit (written as JSON for the fan-out buffering)."""
     return "\n".join([
         f"read_json {json_path}",
         f"hierarchy -top {unit}",
@@ -48,6 +52,16 @@ def script(unit: str, json_path: str, netlist: str, stat: str, lib: Path, abc: s
         "opt_clean -purge", "setundef -zero", "splitnets", "opt_clean -purge",
         f"hilomap -singleton -hicell {TIE_HI} Y -locell {TIE_LO} Y",
         f"insbuf -buf {BUF_CELL}", "opt_clean -purge",
+        f"write_json {mapped}",
+    ]) + "\n"
+
+
+def finish_script(buffered: str, netlist: str, stat: str, lib: Path) -> str:
+    """The Yosys script writing the buffered unit as Verilog, with its statistics (the JSON
+    carries the submodules and macros as black boxes; the standard cells come from ``lib``)."""
+    return "\n".join([
+        f"read_liberty -lib {lib}",
+        f"read_json {buffered}",
         f"tee -q -o {stat} stat -liberty {lib}",
         f"write_verilog -noattr -noexpr -nohex -nodec {netlist}",
     ]) + "\n"
@@ -73,18 +87,26 @@ def parse_stat(text: str, unit: str) -> tuple[int, dict[str, int], float]:
     return int(m.group(1)), types, float(area.group(1)) if area else 0.0
 
 
-def map_unit(cfg: SynthConfig, tools: SynthTools, work: Path, unit: str) -> MappedUnit:
-    """Synthesise ``work/<unit>.json`` into ``work/<unit>.v``."""
+def map_unit(cfg: SynthConfig, tools: SynthTools, work: Path, unit: str,
+             macro_lib: Path) -> MappedUnit:
+    """Synthesise ``work/<unit>.json`` into ``work/<unit>.v``: map, buffer the fan-out, write."""
     import time
 
     ys = work / f"{unit}.ys"
-    ys.write_text(script(unit, f"{unit}.json", f"{unit}.v", f"{unit}.stat", tools.liberty,
+    ys.write_text(script(unit, f"{unit}.json", f"{unit}_mapped.json", tools.liberty,
                          cfg.abc_script))
     start = time.perf_counter()
     run_bounded([tools.yosys, "-q", "-l", f"{unit}.log", ys.name], cwd=work,
                 what=f"yosys mapping of {unit}", timeout=cfg.step_timeout_s)
+    buffers = buffer_netlist(work / f"{unit}_mapped.json", work / f"{unit}_buffered.json", unit,
+                             [tools.liberty, macro_lib], cfg.max_fanout)
+    fin = work / f"{unit}_write.ys"
+    fin.write_text(finish_script(f"{unit}_buffered.json", f"{unit}.v", f"{unit}.stat",
+                                 tools.liberty))
+    run_bounded([tools.yosys, "-q", "-l", f"{unit}_write.log", fin.name], cwd=work,
+                what=f"yosys netlist of {unit}", timeout=cfg.step_timeout_s)
     seconds = time.perf_counter() - start
     cells, types, area = parse_stat((work / f"{unit}.stat").read_text(), unit)
     flops = sum(n for t, n in types.items() if t.startswith("DFF") or t == "LATCH")
     return MappedUnit(unit=unit, netlist=work / f"{unit}.v", cells=cells, cell_types=types,
-                      area_um2=area, flops=flops, seconds=seconds)
+                      area_um2=area, flops=flops, seconds=seconds, fanout_buffers=buffers)

@@ -23,6 +23,7 @@ class UnitResult:
     cell_types: dict[str, int]
     timing: Timing
     map_seconds: float
+    fanout_buffers: int = 0  # buffers of the fan-out step (counted in cells and area)
 
 
 @dataclass
