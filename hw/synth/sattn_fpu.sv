@@ -1,8 +1,10 @@
-// sattn_fpu: one module per FP unit of sattn_fp_pkg, for synthesis reports only (not simulated).
+// sattn_fpu: one module per FP unit of sattn_fp_pkg, pipelined as in the datapath, for the
+// synthesis report only (not simulated).
 //
-// The datapath calls the package functions inline (the MAC array, softmax and core each hold
-// many copies), so a unit's own area and delay are measured here: operands registered, the
-// function, result registered — a register-to-register path through exactly one unit.
+// The datapath calls the package's stage functions inline (the MAC array, softmax and core hold
+// many copies), so a unit's own area and delay are measured here: operands registered, each
+// stage function followed by a register, as the datapath's pipelines place them. A unit's
+// critical path is its slowest stage.
 module sattn_fpu_mul (
   input  logic        clk,
   input  logic [31:0] a,
@@ -11,10 +13,12 @@ module sattn_fpu_mul (
 );
   import sattn_fp_pkg::*;
   logic [31:0] ra, rb;
+  fmul1_t s1;
   always_ff @(posedge clk) begin
     ra <= a;
     rb <= b;
-    y <= fp_mul(ra, rb);
+    s1 <= fmul_s1(ra, rb);
+    y <= fmul_s2(s1);
   end
 endmodule
 
@@ -26,10 +30,12 @@ module sattn_fpu_add (
 );
   import sattn_fp_pkg::*;
   logic [31:0] ra, rb;
+  fadd1_t s1;
   always_ff @(posedge clk) begin
     ra <= a;
     rb <= b;
-    y <= fp_add(ra, rb);
+    s1 <= fadd_s1(ra, rb);
+    y <= fadd_s23(s1);
   end
 endmodule
 
@@ -40,9 +46,17 @@ module sattn_fpu_exp (
 );
   import sattn_fp_pkg::*;
   logic [31:0] rx;
+  fexp_t s0, s1, s2, s3, s4, s5, s6;
   always_ff @(posedge clk) begin
     rx <= x;
-    y <= fp_exp_neg(rx);
+    s0 <= fexp_fixed(rx);
+    s1 <= fexp_log2e(s0);
+    s2 <= fexp_split(s1);
+    s3 <= fexp_sq(s2);
+    s4 <= fexp_cube(s3);
+    s5 <= fexp_poly(s4);
+    s6 <= fexp_scale(s5);
+    y <= fexp_pack(s6);
   end
 endmodule
 
@@ -53,9 +67,17 @@ module sattn_fpu_recip (
 );
   import sattn_fp_pkg::*;
   logic [31:0] rx;
+  frec_t s0, s1, s2, s3, s4, s5, s6;
   always_ff @(posedge clk) begin
     rx <= x;
-    y <= fp_recip(rx);
+    s0 <= frec_seed(rx);
+    s1 <= frec_my(s0);
+    s2 <= frec_two_minus(s1);
+    s3 <= frec_step(s2);
+    s4 <= frec_my(s3);
+    s5 <= frec_two_minus(s4);
+    s6 <= frec_step(s5);
+    y <= frec_pack(s6);
   end
 endmodule
 
@@ -66,8 +88,10 @@ module sattn_fpu_from_int (
 );
   import sattn_fp_pkg::*;
   logic [31:0] rx;
+  fint1_t s1;
   always_ff @(posedge clk) begin
     rx <= x;
-    y <= fp_from_int(rx);
+    s1 <= fint_s1(rx);
+    y <= fint_s2(s1);
   end
 endmodule

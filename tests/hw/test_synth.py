@@ -4,8 +4,8 @@ One `sattn synth --small` run over the cheap units (the FP-heavy MAC array, soft
 minutes even at 2 lanes; `make synth` runs them) checks: every unit mapped with cells and area
 and a finite critical path; only liberty cells, declared macros and submodules in the netlists;
 the macros' words, width and ports are what the RTL parameters make them; the linked top timed;
-and the mapped fp32 multiplier computes IEEE products (simulated with Yosys's SAT solver on the
-gate netlist, the cells' functions read from the liberty).
+and the mapped (two-stage) fp32 multiplier and adder compute IEEE results bit for bit (simulated
+with Yosys's SAT solver on the gate netlist, the cells' functions read from the liberty).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "frontdoor"))
 from fd_util import PY, assert_one_line_error, run_cmd
 
 UNITS = ("rocc_sattn", "sattn_dma", "sattn_writeback", "sattn_fifo_tokens", "sattn_spad_kspad",
-         "sattn_spad_qbuf", "sattn_fpu_mul")
+         "sattn_spad_qbuf", "sattn_fpu_mul", "sattn_fpu_add")
 
 
 def _tools():
@@ -115,7 +115,7 @@ def test_linked_top_is_timed(small_run):
     assert "black boxes: " in small_run["text"]
 
 
-def _sat_product(tools, work: Path, a: float, b: float) -> int:
+def _sat_result(tools, work: Path, unit: str, a: float, b: float) -> int:
     abits = struct.unpack("<I", struct.pack("<f", a))[0]
     bbits = struct.unpack("<I", struct.pack("<f", b))[0]
     ties = work / "ties_model.v"
@@ -124,24 +124,35 @@ def _sat_product(tools, work: Path, a: float, b: float) -> int:
     script = "\n".join([
         f"read_liberty {tools.liberty}",  # the cells' functions (and flip-flops) from the liberty
         f"read_verilog {ties}",
-        f"read_verilog {work / 'sattn_fpu_mul.v'}",
-        "hierarchy -top sattn_fpu_mul", "flatten", "opt_clean",
-        # operands registered at step 1, product registered at step 2, visible at step 3
-        f"sat -seq 3 -set-init-zero -set-at 1 a 32'd{abits} -set-at 1 b 32'd{bbits} -show y",
+        f"read_verilog {work / (unit + '.v')}",
+        f"hierarchy -top {unit}", "flatten", "opt_clean",
+        # operands registered at step 1, the unit's first stage (fmul_s1 / fadd_s1) at step 2,
+        # the rounded result (fmul_s2 / fadd_s23) at step 3, visible at step 4
+        f"sat -seq 4 -set-init-zero -set-at 1 a 32'd{abits} -set-at 1 b 32'd{bbits} -show y",
     ])
     proc = subprocess.run([tools.yosys, "-p", script.replace("\n", "; ")], check=False,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
-    # the table row of step 3: time, name, decimal (signed), hex, binary
-    vals = re.findall(r"^\s+3\s+\\y\s+-?\d+\s+([0-9a-f]+)\s", proc.stdout, re.MULTILINE)
+    # the table row of step 4: time, name, decimal (signed), hex, binary
+    vals = re.findall(r"^\s+4\s+\\y\s+-?\d+\s+([0-9a-f]+)\s", proc.stdout, re.MULTILINE)
     assert vals, proc.stdout[-2000:]
     return int(vals[0], 16)
 
 
 @pytest.mark.parametrize("a,b", [(1.5, -2.25), (3.1415927, 2.7182817), (1e-3, 7e5), (-0.1, -0.3)])
 def test_mapped_fp32_multiplier_computes_ieee_products(small_run, a, b):
-    got = _sat_product(small_run["tools"], small_run["dir"] / "work", a, b)
+    got = _sat_result(small_run["tools"], small_run["dir"] / "work", "sattn_fpu_mul", a, b)
     want = np.float32(np.float32(a) * np.float32(b)).view(np.uint32)
+    assert got == int(want), (hex(got), hex(int(want)))
+
+
+# a cancellation (normalisation by many bits), an aligned-off tiny operand (sticky rounding),
+# a tie rounded to even, opposite signs
+@pytest.mark.parametrize("a,b", [(1.0000001, -1.0), (3.0e7, 1.2345), (16777216.0, 1.0),
+                                 (-0.1, 0.30000001)])
+def test_mapped_fp32_adder_computes_ieee_sums(small_run, a, b):
+    got = _sat_result(small_run["tools"], small_run["dir"] / "work", "sattn_fpu_add", a, b)
+    want = (np.float32(a) + np.float32(b)).view(np.uint32)
     assert got == int(want), (hex(got), hex(int(want)))
 
 
