@@ -58,19 +58,22 @@ module sattn_core
   import sattn_fp_pkg::*;
 
   localparam int CW = $clog2(DMAX / LANES_QK + 1);
-  localparam int SCORE_DEPTH = 8;
+  // keys (and row ends) between QK issue and the softmax: covers the MAC array's pipeline (15
+  // cycles from issue at 16 lanes) when a key is one chunk (D <= LANES_QK), plus slack
+  localparam int SCORE_DEPTH = 24;
+  localparam int FW = $clog2(SCORE_DEPTH + 1);
   localparam int TAGW = 1 + KW + AW;  // {is_end, key, oaddr}
 
   // ---------------- QK issue ----------------
   logic [CW-1:0] qk_c, qk_nch, pv_nch;
-  logic [3:0]    inflight;             // keys/ends issued but not yet popped from the score FIFO
+  logic [FW-1:0] inflight;             // keys/ends issued but not yet popped from the score FIFO
   logic          credit_ok;
   logic          qk_go, qk_first, qk_last;
   logic [EW-1:0] qk_rem;
 
   assign qk_nch = CW'((head_dim + EW'(LANES_QK - 1)) / EW'(LANES_QK));
   assign pv_nch = CW'((head_dim + EW'(LANES_PV - 1)) / EW'(LANES_PV));
-  assign credit_ok = inflight < 4'(SCORE_DEPTH);
+  assign credit_ok = inflight < FW'(SCORE_DEPTH);
   assign k_query = tok.key;
   assign q_query = tok.slot;
   assign qk_first = qk_c == '0;
@@ -144,7 +147,7 @@ module sattn_core
   logic sm_in_ready;
   /* verilator lint_off UNUSEDSIGNAL */
   logic sf_full;
-  logic [$clog2(SCORE_DEPTH+1)-1:0] sf_count;
+  logic [FW-1:0] sf_count;
   /* verilator lint_on UNUSEDSIGNAL */
 
   sattn_fifo #(.W(1 + TAGW + 32), .DEPTH(SCORE_DEPTH)) u_scores (
@@ -156,7 +159,7 @@ module sattn_core
 
   always_ff @(posedge clk) begin
     if (!rst_n || soft_reset) inflight <= '0;
-    else inflight <= inflight + 4'(qk_go && (tok.is_end || qk_first)) - 4'(sf_pop);
+    else inflight <= inflight + FW'(qk_go && (tok.is_end || qk_first)) - FW'(sf_pop);
   end
 
   // ---------------- softmax ----------------

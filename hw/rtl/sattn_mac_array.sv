@@ -1,11 +1,24 @@
-// sattn_mac_array: the QK multiply-accumulate lanes.
+// sattn_mac_array: the QK multiply-accumulate lanes, pipelined: one chunk per cycle, no stall.
 //
-// Each cycle LANES element pairs (a[k], b[k]) are multiplied and reduced into a running dot
-// product. Integer mode (i8/i4 codes, sign-extended in the low 8 bits): exact int32 products and
-// sums. Floating mode (fp32, bf16 widened to fp32): fp32 products summed by a pairwise adder tree,
-// then accumulated, every step rounded to nearest even. `in_first` starts a new dot product,
-// `in_last` ends it: one cycle later out_valid carries it as fp32 (integers converted exactly
-// while |sum| < 2^24). `in_end` passes a row-end marker through in order with the results.
+// Each cycle LANES element pairs (a[k], b[k]) may enter as one chunk of a dot product. Float mode
+// (fp32, bf16 widened to fp32): fp32 products (two stages: fmul_s1 | fmul_s2), a pairwise adder
+// tree (two stages per level: fadd_s1 | fadd_s23), an accumulator, every step rounded to nearest
+// even. An adder takes two cycles and a chunk may come every cycle, so the accumulator keeps two
+// interleaved partial sums: chunk i of a dot product is added to partial i mod 2 (written by its
+// chunk i - 2 two cycles before; the first two chunks start from zero), and after the last chunk
+// the two partials are added (two more stages). Integer mode (i8/i4 codes, sign-extended in the
+// low 8 bits): exact int32 products and sums in the same stages, one int32 accumulator (a 32-bit
+// add fits a cycle), converted to fp32 exactly (while |sum| < 2^24) in the last two stages.
+// `in_first` starts a new dot product, `in_last` ends it: DEPTH = 6 + 2 log2(LANES) cycles later
+// (14 at 16 lanes) out_valid carries it. `in_end` passes a row-end marker through the same
+// stages, so results and markers leave in order. `is_int` must not change while chunks are in
+// flight (it is a job's precision).
+//
+// The summation order is pairwise over the lanes, then over the even and the odd chunks, then the
+// two partials: per term one product rounding, log2(LANES) tree additions and at most
+// ceil(chunks / 2) + 1 accumulator additions (up to 4 + 4 + 1 at D = 128, 16 lanes; the bound
+// tests/hw/test_rocc_units.py asserts). With one or two chunks the result is bit-identical to a
+// single running sum.
 module sattn_mac_array #(
   parameter int LANES = 16,
   parameter int TAGW = 8
@@ -28,38 +41,111 @@ module sattn_mac_array #(
 );
   import sattn_fp_pkg::*;
 
-  logic signed [31:0] acc_i, sum_i, next_i;
-  logic [31:0] acc_f, next_f;
-  logic [31:0] tree [2*LANES];
+  localparam int LEVELS = $clog2(LANES);
+  // the stage (register) holding the tree's root value: two product stages, two per tree level
+  localparam int TA = 2 + 2 * LEVELS;
+  // registers from the operands to out_dot: the tree, two accumulator and two final-add stages
+  localparam int DEPTH = TA + 4;
 
-  always_comb begin
-    sum_i = '0;
+  // the control of the chunk (or marker) in each stage
+  typedef struct packed {
+    logic            valid;
+    logic            first;
+    logic            last;
+    logic            is_end;
+    logic [TAGW-1:0] tag;
+  } ctl_t;
+
+  ctl_t ctl [DEPTH - 1];  // ctl[s]: the chunk in register stage s + 1 (out_* is stage DEPTH)
+
+  // ---- products: fmul_s1 | fmul_s2 ----
+  fmul1_t m1 [LANES];
+  logic [LANES-1:0] m1_en;
+  logic signed [15:0] ip1 [LANES];
+  logic [31:0] lvl [LEVELS+1][LANES];          // tree inputs of each level (level 0: products)
+  logic signed [31:0] ilvl [LEVELS+1][LANES];
+  fadd1_t t1 [LEVELS][LANES];                   // first adder stage of each level
+  logic signed [31:0] it1 [LEVELS][LANES];
+
+  // ---- accumulator ----
+  fadd1_t a1;
+  logic a1_ph, a1_single;
+  logic signed [31:0] acc_i, a1_i, a2_i;
+  logic [31:0] part [2];
+  logic a2_ph, a2_single;
+  logic ph_n, zero_n;       // phase and zero-start of the next chunk entering the accumulator
+  logic cur_ph, cur_zero;
+  logic signed [31:0] next_i;
+  fadd1_t c1;
+  fint1_t c1_i;
+
+  /* verilator lint_off UNUSEDSIGNAL */
+  ctl_t ta;                 // the chunk entering the accumulator (the tree root's control)
+  /* verilator lint_on UNUSEDSIGNAL */
+  assign ta = ctl[TA - 1];
+  assign cur_ph = ta.first ? 1'b0 : ph_n;
+  assign cur_zero = ta.first || zero_n;
+  assign next_i = (ta.first ? 32'sd0 : acc_i) + ilvl[LEVELS][0];
+
+  always_ff @(posedge clk) begin
+    // products
     for (int k = 0; k < LANES; k++) begin
-      tree[LANES + k] = lane_en[k] ? fp_mul(a[k*32 +: 32], b[k*32 +: 32]) : 32'd0;
-      if (lane_en[k]) sum_i = sum_i + 32'(signed'(a[k*32 +: 8]) * signed'(b[k*32 +: 8]));
+      m1[k] <= fmul_s1(a[k*32 +: 32], b[k*32 +: 32]);
+      ip1[k] <= lane_en[k] ? 16'(signed'(a[k*32 +: 8]) * signed'(b[k*32 +: 8])) : 16'sd0;
     end
-    tree[0] = 32'd0;
-    for (int n = LANES - 1; n >= 1; n--) tree[n] = fp_add(tree[2*n], tree[2*n + 1]);
-    next_i = (in_first ? 32'sd0 : acc_i) + sum_i;
-    next_f = fp_add(in_first ? 32'd0 : acc_f, tree[1]);
+    m1_en <= lane_en;
+    for (int k = 0; k < LANES; k++) begin
+      lvl[0][k] <= m1_en[k] ? fmul_s2(m1[k]) : 32'd0;
+      ilvl[0][k] <= 32'(ip1[k]);
+    end
+    // adder tree: level j adds pairs of level j's values into level j + 1
+    for (int j = 0; j < LEVELS; j++) begin
+      for (int n = 0; n < (LANES >> (j + 1)); n++) begin
+        t1[j][n] <= fadd_s1(lvl[j][2*n], lvl[j][2*n + 1]);
+        it1[j][n] <= ilvl[j][2*n] + ilvl[j][2*n + 1];
+        lvl[j + 1][n] <= fadd_s23(t1[j][n]);
+        ilvl[j + 1][n] <= it1[j][n];
+      end
+    end
+    // accumulator, first stage: the partial of this chunk's phase (zero for the first two
+    // chunks); the int sum
+    a1 <= fadd_s1(lvl[LEVELS][0], cur_zero ? 32'd0 : part[cur_ph]);
+    a1_ph <= cur_ph;
+    a1_single <= ta.first && ta.last;
+    a1_i <= next_i;
+    // second stage: the partial written
+    if (ctl[TA].valid && !ctl[TA].is_end) part[a1_ph] <= fadd_s23(a1);
+    a2_ph <= a1_ph;
+    a2_single <= a1_single;
+    a2_i <= a1_i;
+    // final add of the two partials (the one just written and the other), the int conversion
+    c1 <= fadd_s1(part[a2_ph], a2_single ? 32'd0 : part[!a2_ph]);
+    c1_i <= fint_s1(a2_i);
+    if (ctl[DEPTH - 2].valid && !ctl[DEPTH - 2].is_end && ctl[DEPTH - 2].last)
+      out_dot <= is_int ? fint_s2(c1_i) : fadd_s23(c1);
   end
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
+      for (int s = 0; s < DEPTH - 1; s++) ctl[s] <= '0;
+      ph_n <= 1'b0;
+      zero_n <= 1'b0;
       acc_i <= '0;
-      acc_f <= '0;
       out_valid <= 1'b0;
       out_end <= 1'b0;
       out_tag <= '0;
-      out_dot <= '0;
     end else begin
-      out_valid <= in_valid && (in_end || in_last);
-      out_end <= in_valid && in_end;
-      out_tag <= in_tag;
-      if (in_valid && !in_end) begin
-        if (is_int) acc_i <= next_i; else acc_f <= next_f;
-        if (in_last) out_dot <= is_int ? fp_from_int(next_i) : next_f;
+      ctl[0] <= '{valid: in_valid, first: in_first, last: in_last, is_end: in_end, tag: in_tag};
+      for (int s = 1; s < DEPTH - 1; s++) ctl[s] <= ctl[s - 1];
+      if (ta.valid && !ta.is_end) begin
+        ph_n <= !cur_ph;
+        zero_n <= ta.first;
+        acc_i <= next_i;
       end
+      out_valid <= ctl[DEPTH - 2].valid && (ctl[DEPTH - 2].is_end || ctl[DEPTH - 2].last);
+      out_end <= ctl[DEPTH - 2].valid && ctl[DEPTH - 2].is_end;
+      out_tag <= ctl[DEPTH - 2].tag;
     end
   end
+
 endmodule

@@ -2,9 +2,10 @@
 //
 //   Vsattn_unit_top [--seed N] [--cases N]
 //
-// MAC array: random dot products of 1..8 chunks of up to 16 lanes (partial lane masks), integer
-// mode (int8/int4 codes: must be exact) and fp32 mode (compared with a double-precision dot:
-// error / sum|a_i b_i| reported); row-end markers must come out in order.
+// MAC array: random dot products of 1..8 chunks of up to 16 lanes (partial lane masks), fed one
+// chunk per cycle back to back (the array is pipelined and never stalls), integer mode (int8/int4
+// codes: must be exact) and fp32 mode (compared with a double-precision dot: error /
+// sum|a_i b_i| reported); results and row-end markers must come out in order, each once.
 // Softmax: random rows of scores, each (p, alpha) and the final l compared with double math:
 // p = e^(s - m'), alpha = e^(m - m'), l = sum_j e^(s_j - max). Errors are printed as one line
 //   unit: mac_int_mismatch=N mac_fp_max_rel=F marker_errors=N sm_p_max_ulp=F sm_alpha_max_ulp=F
@@ -56,11 +57,37 @@ int main(int argc, char **argv) {
   double fp_max_rel = 0;
 
   // ---------------- MAC array ----------------
+  // Dot products are fed back to back (one chunk per cycle, as the core issues them), a row-end
+  // marker after every third; each output must be the next expected one, in order. The mode
+  // (a job's precision) changes only when the pipeline has drained.
+  struct Want { bool end; uint32_t tag; bool is_int; long long iref; double fref, fabs_sum; };
+  std::deque<Want> want;
+  long mac_results = 0;
+  auto check_out = [&]() {
+    if (!t.mac_out_valid) return;
+    if (want.empty()) { ++marker_err; return; }
+    Want w = want.front();
+    want.pop_front();
+    if ((bool)t.mac_out_end != w.end || t.mac_out_tag != w.tag) { ++marker_err; return; }
+    if (w.end) return;
+    ++mac_results;
+    float got = bitsf(t.mac_out_dot);
+    if (w.is_int) { if (got != (float)w.iref) ++int_mismatch; }
+    else fp_max_rel = std::max(fp_max_rel, std::fabs(got - w.fref) / std::max(w.fabs_sum, 1e-30));
+  };
+  auto mac_tick = [&]() { tb.tick(); check_out(); };
+  auto drain = [&]() {
+    t.mac_in_valid = 0;
+    for (int i = 0; i < 64 && !want.empty(); ++i) mac_tick();
+    if (!want.empty()) { marker_err += (long)want.size(); want.clear(); }
+  };
+  bool mode = true;
   for (int c = 0; c < cases; ++c) {
-    bool is_int = c % 2 == 0;
+    bool is_int = (c / 8) % 2 == 0;
+    if (is_int != mode) { drain(); mode = is_int; }
     int d = 1 + rng() % 128;
     int nch = (d + L - 1) / L;
-    long long iref = 0; double fref = 0, fabs_sum = 0;
+    Want w{false, (uint32_t)(c & 0xff), is_int, 0, 0, 0};
     t.mac_is_int = is_int;
     for (int ch = 0; ch < nch; ++ch) {
       int n = std::min(L, d - ch * L);
@@ -71,35 +98,33 @@ int main(int argc, char **argv) {
           int qmax = (c % 4 == 0) ? 127 : 7;
           int ia = (int)(rng() % (2 * qmax + 1)) - qmax, ib = (int)(rng() % (2 * qmax + 1)) - qmax;
           a = (uint32_t)ia; b = (uint32_t)ib;
-          if (k < n) iref += (long long)ia * ib;
+          if (k < n) w.iref += (long long)ia * ib;
         } else {
           std::normal_distribution<float> nd(0.f, 1.f);
           float fa = nd(rng), fb = nd(rng);
           a = fbits(fa); b = fbits(fb);
-          if (k < n) { fref += (double)fa * fb; fabs_sum += std::fabs((double)fa * fb); }
+          if (k < n) { w.fref += (double)fa * fb; w.fabs_sum += std::fabs((double)fa * fb); }
         }
         if (k < n) en |= 1u << k;
         t.mac_a[k] = a; t.mac_b[k] = b;
       }
       t.mac_lane_en = en; t.mac_in_valid = 1; t.mac_in_first = ch == 0; t.mac_in_last = ch == nch - 1;
       t.mac_in_end = 0; t.mac_in_tag = c & 0xff;
-      tb.tick();
-      if (ch < nch - 1 && t.mac_out_valid) ++marker_err;  // a result only after the last chunk
+      if (ch == nch - 1) want.push_back(w);
+      mac_tick();
     }
-    t.mac_in_valid = 0;
-    // the result is registered: visible now
-    if (!t.mac_out_valid || t.mac_out_end || t.mac_out_tag != (uint32_t)(c & 0xff)) ++marker_err;
-    float got = bitsf(t.mac_out_dot);
-    if (is_int) { if (got != (float)iref) ++int_mismatch; }
-    else fp_max_rel = std::max(fp_max_rel, std::fabs(got - fref) / std::max(fabs_sum, 1e-30));
-    // a row-end marker passes through in order, one cycle later
-    t.mac_in_valid = 1; t.mac_in_end = 1; t.mac_in_tag = 0xAA;
-    tb.tick();
-    t.mac_in_valid = 0; t.mac_in_end = 0;
-    if (!t.mac_out_valid || !t.mac_out_end || t.mac_out_tag != 0xAA) ++marker_err;
-    tb.tick();
-    if (t.mac_out_valid) ++marker_err;
+    if (c % 3 == 2) {  // a row-end marker passes through in order
+      t.mac_in_valid = 1; t.mac_in_end = 1; t.mac_in_first = 0; t.mac_in_last = 0;
+      t.mac_in_tag = 0xAA;
+      want.push_back({true, 0xAA, is_int, 0, 0, 0});
+      mac_tick();
+      t.mac_in_end = 0;
+    }
   }
+  drain();
+  tb.tick();
+  if (t.mac_out_valid) ++marker_err;
+  if (mac_results != cases) ++marker_err;
 
   // ---------------- softmax ----------------
   double p_ulp = 0, a_ulp = 0, l_rel = 0;
