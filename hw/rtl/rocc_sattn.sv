@@ -155,15 +155,18 @@ module rocc_sattn
   logic [LANES_QK*32-1:0] k_rdata, q_rdata;
   logic [LANES_PV*32-1:0] v_rdata;
 
-  sattn_spad #(.ROWS(KV_ROWS), .DMAX(DMAX), .WLANES(32), .RLANES(LANES_QK)) u_kspad (
+  sattn_spad #(.ROWS(KV_ROWS), .DMAX(DMAX), .WLANES(32), .WALIGN(BUS_BYTES / 4), .RLANES(LANES_QK),
+               .GROUP(SPAD_GROUP), .BW(SPAD_GROUP / KV_BANKS)) u_kspad (
     .clk, .we(d_k_we), .waddr(d_waddr), .wmask(d_wmask), .wdata(d_wdata),
     .re(k_re), .raddr(k_raddr), .rdata(k_rdata)
   );
-  sattn_spad #(.ROWS(KV_ROWS), .DMAX(DMAX), .WLANES(32), .RLANES(LANES_PV)) u_vspad (
+  sattn_spad #(.ROWS(KV_ROWS), .DMAX(DMAX), .WLANES(32), .WALIGN(BUS_BYTES / 4), .RLANES(LANES_PV),
+               .GROUP(SPAD_GROUP), .BW(SPAD_GROUP / KV_BANKS)) u_vspad (
     .clk, .we(d_v_we), .waddr(d_waddr), .wmask(d_wmask), .wdata(d_wdata),
     .re(v_re), .raddr(v_raddr), .rdata(v_rdata)
   );
-  sattn_spad #(.ROWS(Q_SLOTS), .DMAX(DMAX), .WLANES(32), .RLANES(LANES_QK)) u_qbuf (
+  sattn_spad #(.ROWS(Q_SLOTS), .DMAX(DMAX), .WLANES(32), .WALIGN(BUS_BYTES / 4), .RLANES(LANES_QK),
+               .GROUP(SPAD_GROUP), .BW(SPAD_GROUP / Q_BANKS)) u_qbuf (
     .clk, .we(d_q_we), .waddr(QBUF_AW'(d_waddr)), .wmask(d_wmask), .wdata(d_wdata),
     .re(q_re), .raddr(q_raddr), .rdata(q_rdata)
   );

@@ -17,6 +17,9 @@ package sattn_isa_pkg;
   localparam int BUS_BYTES = 16;
   localparam int TOKEN_FIFO = 64;
   localparam int OUTSTANDING = 64;
+  localparam int SPAD_GROUP = 32;
+  localparam int KV_BANKS = 32;
+  localparam int Q_BANKS = 2;
 
   // funct7 codes
   localparam logic [6:0] F_SET_REG = 7'd0;  // rs1 = register id, rs2 = value: write a descriptor register

@@ -17,6 +17,9 @@ constexpr uint32_t Q_SLOTS = 4;
 constexpr uint32_t BUS_BYTES = 16;
 constexpr uint32_t TOKEN_FIFO = 64;
 constexpr uint32_t OUTSTANDING = 64;
+constexpr uint32_t SPAD_GROUP = 32;
+constexpr uint32_t KV_BANKS = 32;
+constexpr uint32_t Q_BANKS = 2;
 
 constexpr uint32_t F_SET_REG = 0x00;  // rs1 = register id, rs2 = value: write a descriptor register
 constexpr uint32_t F_GET_REG = 0x01;  // rs1 = register id; rd <- value (descriptor, id/caps or counter)

@@ -95,11 +95,16 @@ def test_macros_are_the_rtl_arrays(small_run):
 
     hw = small_config().hw
     macros = {m["cell_type"]: m for m in small_run["report"]["macros"]}
-    k = macros["sattn_ram_spad_kspad_mem"]
-    assert (k["words"], k["width"]) == (hw.kv_rows * hw.dmax, 32)
-    assert len(k["read_sync"]) == hw.lanes_qk and k["write_ports"] == 32
-    q = macros["sattn_ram_spad_qbuf_mem"]
-    assert q["words"] == hw.q_slots * hw.dmax and len(q["read_sync"]) == hw.lanes_qk
+    # the scratchpads are banks of one-read-one-write SRAM: spad_group elements per bank row,
+    # spread over the banks (a bank's word holds spad_group / banks elements, written with a mask)
+    for spad, rows, banks in (("kspad", hw.kv_rows, hw.kv_banks), ("vspad", hw.kv_rows, hw.kv_banks),
+                              ("qbuf", hw.q_slots, hw.q_banks)):
+        bank = [m for t, m in macros.items() if t.startswith(f"sattn_ram_spad_{spad}_g_bank_")]
+        assert len(bank) == banks, (spad, sorted(macros))
+        for m in bank:
+            assert (m["words"], m["width"]) == (rows * hw.dmax // hw.spad_group,
+                                                32 * hw.spad_group // banks)
+            assert len(m["read_sync"]) == 1 and m["write_ports"] == 1
     assert small_run["report"]["memory_bits"] == sum(m["words"] * m["width"]
                                                      for m in macros.values())
     # smaller memories (the FIFOs) are flip-flops: the token FIFO holds token_fifo entries

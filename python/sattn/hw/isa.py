@@ -134,6 +134,9 @@ class HwParams:
     bus_bytes: int = 16  # memory beat width
     token_fifo: int = 64  # keys the gather unit may run ahead of the MAC stages
     outstanding: int = 64  # memory read requests in flight
+    spad_group: int = 32  # scratchpad elements per bank row (one i4 beat; flat element a in bank row a // group)
+    kv_banks: int = 32  # K/V scratchpad banks (1R1W SRAM, group / kv_banks elements per word)
+    q_banks: int = 2  # Q row-buffer banks (1R1W SRAM, group / q_banks elements per word)
 
     @property
     def lanes(self) -> int:
@@ -191,6 +194,7 @@ def _hw_items(hw: HwParams = HW) -> list[tuple[str, int]]:
         ("DMAX", hw.dmax), ("KV_ROWS", hw.kv_rows), ("RUN_DEPTH", hw.run_depth),
         ("ROWPTR_DEPTH", hw.rowptr_depth), ("Q_SLOTS", hw.q_slots), ("BUS_BYTES", hw.bus_bytes),
         ("TOKEN_FIFO", hw.token_fifo), ("OUTSTANDING", hw.outstanding),
+        ("SPAD_GROUP", hw.spad_group), ("KV_BANKS", hw.kv_banks), ("Q_BANKS", hw.q_banks),
     ]
 
 

@@ -73,6 +73,7 @@ class SynthConfig:
             "lanes_qk": h.lanes_qk, "lanes_pv": h.lanes_pv, "dmax": h.dmax, "kv_rows": h.kv_rows,
             "run_depth": h.run_depth, "rowptr_depth": h.rowptr_depth, "q_slots": h.q_slots,
             "token_fifo": h.token_fifo, "outstanding": h.outstanding, "bus_bytes": h.bus_bytes,
+            "kv_banks": h.kv_banks, "q_banks": h.q_banks,
             "precisions": "fp32 bf16 i8 i4",
         }
 
@@ -90,9 +91,11 @@ def lane_config(lanes_qk: int = HW.lanes_qk, **overrides) -> SynthConfig:
 def small_config(**overrides) -> SynthConfig:
     """A few lanes, DMAX 16 and tiny RAMs: the whole flow in seconds (the `make test` check)."""
     hw = HwParams(lanes_qk=2, lanes_pv=2, dmax=16, kv_rows=8, run_depth=16, rowptr_depth=8,
-                  q_slots=4, bus_bytes=16, token_fifo=4, outstanding=4)
-    # 2048 bits: the K/V scratchpads (4096) and the Q buffers (2048) become macros, the FIFOs
-    # (whose depths 8 and 16 are fixed in the RTL) and the tiny index RAMs stay flip-flops
+                  q_slots=4, bus_bytes=16, token_fifo=4, outstanding=4, kv_banks=2,
+                  q_banks=1)
+    # 2048 bits: the K/V scratchpads' banks (2 x 4 words of 16 elements) and the Q buffers' bank
+    # (2 words of 32) become macros, and so does the 24-entry score FIFO (2352 bits here; it stays
+    # flip-flops in the full configuration); the other FIFOs and the tiny index RAMs stay flip-flops
     base = {"name": "small", "hw": hw, "macro_min_bits": 2048, "step_timeout_s": 600.0}
     base.update(overrides)
     return SynthConfig(**base)

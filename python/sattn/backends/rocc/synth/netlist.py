@@ -109,6 +109,7 @@ def cut_macros(design: dict, min_bits: int) -> list[Macro]:
                      and _memid_matches(c["parameters"]["MEMID"], memid)}
             if words * width < min_bits or any(c["type"] in _INIT for c in cells.values()):
                 continue
+            merge_masked_writes(mod, cells)
             macro = _macro_cell(unit, memid, words, width, cells)
             for n in cells:
                 del mod["cells"][n]
@@ -117,6 +118,65 @@ def cut_macros(design: dict, min_bits: int) -> list[Macro]:
             design["modules"][macro["info"].cell_type] = macro["module"]
             macros.append(macro["info"])
     return macros
+
+
+def _next_bit(mod: dict) -> int:
+    bits = [b for c in mod["cells"].values() for v in c["connections"].values() for b in v
+            if isinstance(b, int)]
+    bits += [b for p in mod["ports"].values() for b in p["bits"] if isinstance(b, int)]
+    bits += [b for n in mod.get("netnames", {}).values() for b in n["bits"] if isinstance(b, int)]
+    return max(bits, default=1) + 1
+
+
+def _gate(mod: dict, kind: str, ins: dict[str, list], width: int, nxt: list[int]) -> list:
+    """Add a bitwise Yosys cell ($and, $or, $not) of ``width`` bits; its output bits."""
+    y = list(range(nxt[0], nxt[0] + width))
+    nxt[0] += width
+    params = {"A_SIGNED": 0, "A_WIDTH": width, "Y_WIDTH": width}
+    if "B" in ins:
+        params.update({"B_SIGNED": 0, "B_WIDTH": width})
+    mod["cells"][f"$sattn_wmerge${y[0]}"] = {
+        "hide_name": 1, "type": kind, "parameters": params, "attributes": {},
+        "port_directions": {**{k: "input" for k in ins}, "Y": "output"},
+        "connections": {**ins, "Y": y}}
+    return y
+
+
+def merge_masked_writes(mod: dict, cells: dict[str, dict]) -> None:
+    """One write port per clock and address, as an SRAM's bit-masked write port.
+
+    The RTL writes a word's element slots in separate statements (`mem[a][w*32 +: 32] <= ...`
+    under a per-slot enable); the front end emits one write cell per statement, each with a full
+    width enable and undefined (x) data outside its slot. Write cells of one memory with the
+    same clock and address are merged (in ``mod`` and ``cells``, changed in place) into the
+    first: where only one cell has defined data, that cell's enable and data (writing x is
+    undefined, so not writing is a valid choice for the others); where several have, enable =
+    OR of the enables and data = the later cell's where its enable is set (the RTL's priority:
+    the later statement wins)."""
+    writes = sorted(((n, c) for n, c in cells.items() if c["type"] in _WR),
+                    key=lambda nc: _int(nc[1]["parameters"].get("PORTID", "0")))
+    nxt = [_next_bit(mod)]
+    keep: dict[tuple, tuple[str, dict]] = {}
+    for name, c in writes:
+        key = (tuple(map(str, c["connections"]["CLK"])), tuple(map(str, c["connections"]["ADDR"])))
+        if key not in keep:
+            keep[key] = (name, c)
+            continue
+        base = keep[key][1]["connections"]
+        en, data = c["connections"]["EN"], c["connections"]["DATA"]
+        both = [i for i, (a, b) in enumerate(zip(base["DATA"], data)) if a != "x" and b != "x"]
+        if both:  # both cells may write these bits: gates
+            w = len(en)
+            nen = _gate(mod, "$not", {"A": en}, w, nxt)
+            old = _gate(mod, "$and", {"A": base["DATA"], "B": nen}, w, nxt)
+            new = _gate(mod, "$and", {"A": data, "B": en}, w, nxt)
+            base["DATA"] = _gate(mod, "$or", {"A": old, "B": new}, w, nxt)
+            base["EN"] = _gate(mod, "$or", {"A": base["EN"], "B": en}, w, nxt)
+        else:  # disjoint slots: a bit whose data is undefined (x) is one the cell never writes
+            base["EN"] = [b if d != "x" else a for a, b, d in zip(base["EN"], en, data)]
+            base["DATA"] = [b if b != "x" else a for a, b in zip(base["DATA"], data)]
+        del mod["cells"][name]
+        del cells[name]
 
 
 def _macro_cell(unit: str, memid: str, words: int, width: int, cells: dict) -> dict:
