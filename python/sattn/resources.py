@@ -36,7 +36,11 @@ import resource
 from dataclasses import dataclass, field
 
 from sattn.errors import SattnError
+from sattn.hw.isa import HW
+from sattn.ir.precisions import BITS as PRECISION_BITS
+from sattn.ir.precisions import ELEMENT_BYTES
 from sattn.ir.schema import AttentionParams, Shape
+from sattn.specs import pattern_of
 
 #: Share of MemAvailable a run may use (the rest is for everything else on the machine).
 SAFETY = 0.5
@@ -238,75 +242,19 @@ def _spec_term(params: AttentionParams, pairs: float) -> str:
 
 
 def pair_bound(params: AttentionParams, shape: Shape) -> float:
-    """Selected (query, key) pairs summed over KV heads: exact for dense and sliding windows,
-    the pattern's bound otherwise (as float: no overflow at any shape)."""
-    from sattn.specs import dense, sliding_window
-
-    s, g = shape.seq_len, shape.kv_heads
-    spec = params.spec
-    if spec == "dense":
-        return float(g) * dense.pair_count(params, s)
-    if spec == "sliding_window":
-        n = sliding_window.pair_count(params, s)
-        if n is None:
-            w, _ = sliding_window.clamped(params, s)
-            n = s * min(s, 2 * w + 1)
-        return float(g) * n
-    return float(g) * _pattern_bound(params, s)
-
-
-def _pattern_bound(params: AttentionParams, s: int) -> float:
-    from sattn.specs import bsr, landmark, nm_structured, topk_per_query
-
-    spec = params.spec
-    if spec == "bsr":
-        b = params.effective_block_size(s)
-        return float(min(s * s, s * bsr.num_kept(params, -(-s // b)) * b))
-    if spec == "block_local_global":
-        gt = min(params.global_tokens, s)
-        return float(min(s * s, s * (3 * params.effective_block_size(s) + gt) + gt * s))
-    if spec == "nm_structured":
-        n, m = nm_structured.clamped(params, s)
-        return float(s) * min(s, n * -(-s // m))
-    if spec == "topk_per_query":
-        k = topk_per_query.DEFAULT_TOPK if params.topk_k is None else params.topk_k
-        return float(s) * min(s, k)
-    if spec == "landmark":
-        return float(s) * landmark.num_landmarks(params, s)
-    return float(s) * s  # lsh: one bucket at worst
+    """Selected (query, key) pairs summed over KV heads: the pattern's exact count where it
+    has a closed form (dense, sliding windows), its bound otherwise (as float: no overflow at
+    any shape)."""
+    pattern = pattern_of(params.spec)
+    s = shape.seq_len
+    n = pattern.pair_count(params, s)
+    return float(shape.kv_heads) * (pattern.pair_bound(params, s) if n is None else n)
 
 
 def _scoring(est: Estimate, params: AttentionParams, shape: Shape) -> None:
     """The host's selection work and memory for a data-dependent pattern (float64 scores)."""
-    from sattn.specs import landmark, lsh
-    from sattn.specs.gqa import CHUNK_ELEMENTS
-
-    s, d, g, h = shape.seq_len, shape.head_dim, shape.kv_heads, shape.heads
-    spec = params.spec
-    operands = 8.0 * (h + g) * s * d  # float64 views of Q (group sums) and K
-    if spec in ("nm_structured", "topk_per_query"):
-        est.add("selection scores", host=operands + 6 * 8.0 * CHUNK_ELEMENTS,
-                seconds=(g * float(s) * s * (d + 16)) / SCORING_RATE)
-    elif spec == "lsh":
-        bits = lsh.num_bits(params.lsh_buckets or 1)
-        est.add("lsh hashing", host=operands + 8.0 * (h + g) * s * max(1, bits),
-                seconds=(float(h + g) * s * d * max(1, bits)) / SCORING_RATE)
-    elif spec == "landmark":
-        nl = landmark.num_landmarks(params, s)
-        est.add(f"landmark_iters={params.landmark_iters} k-means iterations",
-                host=operands + 24.0 * s * nl,
-                seconds=(g * float(params.landmark_iters + 1) * s * nl * (d + 2)) / SCORING_RATE)
-    elif spec == "bsr":
-        b = params.effective_block_size(s)
-        nb = -(-s // b)
-        if params.comp_block_size > 0:
-            nc = -(-s // min(params.comp_block_size, s))
-            est.add(f"comp_block_size={params.comp_block_size} compression scoring",
-                    host=operands + 8.0 * (nb * nb + nc * nb) + 6 * 8.0 * CHUNK_ELEMENTS,
-                    seconds=(float(h) * s * nc * (d + 8)) / SCORING_RATE)
-        else:
-            est.add("block scoring", host=operands + 24.0 * nb * nb,
-                    seconds=(float(g) * (s * d + nb * nb * (d + 8))) / SCORING_RATE)
+    for what, host, work in pattern_of(params.spec).host_scoring(params, shape):
+        est.add(what, host=host, seconds=work / SCORING_RATE)
 
 
 def selection(params: AttentionParams, shape: Shape, what: str = "selection",
@@ -317,7 +265,7 @@ def selection(params: AttentionParams, shape: Shape, what: str = "selection",
     est.add("the per-KV-head selections", host=48.0 * shape.kv_heads)
     if token_lists:
         pairs = pair_bound(params, shape)
-        if params.spec in ("dense", "sliding_window", "block_local_global"):
+        if not pattern_of(params.spec).data_dependent:
             pairs /= shape.kv_heads  # structural: one selection shared by every KV head
         # int32 indices plus the int64 / padded temporaries the patterns build them from
         est.add(_spec_term(params, pairs) + " as index lists", host=24.0 * pairs,
@@ -342,13 +290,14 @@ def inputs(shape: Shape, params: AttentionParams | None = None, *, synthetic: bo
 
 def reference(params: AttentionParams, shape: Shape, pairs: float | None = None) -> Estimate:
     """The NumPy reference (:func:`sattn.reference.executor.run`) with the selection it makes."""
-    from sattn.reference.executor import _is_band  # the executor's own test (no cycle: lazy)
-
+    pattern = pattern_of(params.spec)
     est = Estimate("reference", shape_words(params, shape))
-    structural = params.spec == "bsr" or _is_band(params, shape)
+    tables = hasattr(pattern, "block_tables")  # attended from block tables (no token rows)
+    band = getattr(pattern, "band", None)
+    structural = tables or (band is not None and band(params, shape.seq_len) is not None)
     if not structural:
         est = selection(params, shape, "reference")
-    elif params.spec == "bsr":
+    elif tables:
         _scoring(est, params, shape)
     est.add("the input tensors Q, K, V and the output", host=_inputs_bytes(shape))
     if params.precision != "fp32":  # the precision's operands are copies
@@ -366,13 +315,12 @@ def rvv(params: AttentionParams, shape: Shape, pairs: float, *, vlen: int = 256,
         table_nnz: float = 0.0) -> Estimate:
     """The RVV kernel under qemu: its input file on the host, the guest's memory (input file,
     output, the kernel's arena) and the instructions (see the module doc for the rate)."""
-    from sattn.specs import landmark, lsh
-
     s, d, g, h = shape.seq_len, shape.head_dim, shape.kv_heads, shape.heads
     est = Estimate("rvv (qemu-riscv64)", shape_words(params, shape))
-    per_elem = {"fp32": 4.0, "bf16": 2.0, "i8": 1.0, "i4": 0.5}.get(params.precision, 4.0)
+    per_elem = ELEMENT_BYTES.get(params.precision, 4.0)
     blob = per_elem * (h + 2 * g) * s * d + 8.0 * g * (s + 1) + 4.0 * table_nnz + 4096
-    nl = landmark.num_landmarks(params, s) if params.spec == "landmark" else 0
+    pattern = pattern_of(params.spec)
+    nl = pattern.keys_bound(params, s) if pattern.key_space == "landmarks" else 0
     arena = 16.0 * g * s * d + 256.0 * s + (d + 64) * 4096.0 + 64.0 * nl * d + (1 << 22)
     est.add("the kernel's input file", host=2 * blob)
     est.add("the guest's memory (input, output, kernel arena)",
@@ -381,20 +329,8 @@ def rvv(params: AttentionParams, shape: Shape, pairs: float, *, vlen: int = 256,
     strips = -(-d // lanes)
     qpairs = pairs * shape.group
     est.add(_spec_term(params, qpairs), seconds=qpairs * (6 + 2 * strips) / QEMU_RATE)
-    spec = params.spec
-    if spec in ("nm_structured", "topk_per_query"):
-        est.add("in-kernel selection scores",
-                seconds=g * float(s) * s * (20 + 2 * -(-2 * d // lanes)) * shape.group / QEMU_RATE)
-    elif spec == "lsh":
-        bits = max(1, lsh.num_bits(params.lsh_buckets or 1))
-        est.add("in-kernel lsh hashing", seconds=float(h + g) * s * bits * (d + 4) / QEMU_RATE)
-    elif spec == "landmark":
-        est.add(f"landmark_iters={params.landmark_iters} in-kernel k-means iterations",
-                seconds=g * float(params.landmark_iters + 1) * s * nl * (d / 2 + 4) / QEMU_RATE)
-    elif spec == "bsr" and params.comp_block_size > 0:
-        nc = -(-s // min(params.comp_block_size, s))
-        est.add(f"comp_block_size={params.comp_block_size} in-kernel compression scoring",
-                seconds=float(h) * s * nc * (d / 2 + 10) / QEMU_RATE)
+    for what, instructions in pattern.kernel_scoring(params, shape, lanes):
+        est.add(what, seconds=instructions / QEMU_RATE)
     return est
 
 
@@ -402,8 +338,6 @@ def rocc(params: AttentionParams, shape: Shape, pairs: float, *, latency: int,
          bandwidth: float) -> Estimate:
     """The RoCC RTL under Verilator: the index table as text on the host and in the
     simulator, and the cycles (the testbench's MAC, row and memory terms) at the model's rate."""
-    from sattn.hw.isa import HW, PRECISION_BITS
-
     s, d, g, h = shape.seq_len, shape.head_dim, shape.kv_heads, shape.heads
     est = Estimate("rocc (Verilator)", shape_words(params, shape))
     qpairs = pairs * shape.group

@@ -18,6 +18,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from sattn.ir import precisions as _precisions
+
 #: Hardware version: major.minor in the low 16 bits (0x0100 = 1.0).
 VERSION = 0x0100
 
@@ -114,10 +116,10 @@ CAPS: tuple[Field, ...] = (
     Field("CAUSAL", 10, "causal masking through the index table"),
 )
 
-#: Precision codes of the PRECISION register.
-PRECISION_CODES: dict[str, int] = {"fp32": 0, "bf16": 1, "i8": 2, "i4": 3}
+#: Precision codes of the PRECISION register (the precision table, :mod:`sattn.ir.precisions`).
+PRECISION_CODES: dict[str, int] = dict(_precisions.CODES)
 #: Bits per element of each precision in memory.
-PRECISION_BITS: dict[str, int] = {"fp32": 32, "bf16": 16, "i8": 8, "i4": 4}
+PRECISION_BITS: dict[str, int] = dict(_precisions.BITS)
 
 
 @dataclass(frozen=True)

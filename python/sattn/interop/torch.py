@@ -22,23 +22,24 @@ rejected with a clear error. torch is an optional extra: ``pip install torch==2.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sattn.errors import SattnError
+from sattn.ir.patterns import patterns
 from sattn.ir.schema import AttentionParams, Shape
+from sattn.specs import pattern_of, select_indices
+from sattn.specs.block_local_global import local_global_mask
+from sattn.specs.pattern import Pattern
+from sattn.specs.sliding_window import band_mask
 
 if TYPE_CHECKING:
     import torch as _torch
     from torch.nn.attention.flex_attention import BlockMask
 
 INSTALL_HINT = "pip install torch==2.13.0  (or: pip install -e 'python[torch]')"
-
-#: Patterns whose mask follows from the shape and the attributes alone.
-STATIC_SPECS: tuple[str, ...] = ("dense", "sliding_window", "block_local_global")
 
 #: Default FlexAttention block size (its own default is 128; small tests use smaller shapes).
 DEFAULT_BLOCK = 128
@@ -65,73 +66,34 @@ def causal_mask(b, h, q_idx, kv_idx):
 
 def sliding_window_mask(seq_len: int, window: int, dilation: int = 1, wrap: int = 0) -> MaskMod:
     """``j = i + dilation * t``, ``|t| <= window``; ``wrap`` takes ``j`` modulo ``seq_len``
-    (the semantics of :mod:`sattn.specs.sliding_window`)."""
-    s, w, dil = seq_len, window, dilation
-    if not wrap:
-        def band(b, h, q_idx, kv_idx):
-            diff = kv_idx - q_idx
-            return ((diff % dil) == 0) & (diff.abs() <= w * dil)
-        return band
-    g = math.gcd(dil, s)
-    period = s // g
-    if 2 * w + 1 >= period:
-        # every ring position reachable by a multiple of dil is selected: d = 0 (mod gcd)
-        def ring_all(b, h, q_idx, kv_idx):
-            return ((kv_idx - q_idx) % g) == 0
-        return ring_all
-    offsets = sorted({(dil * t) % s for t in range(-w, w + 1)})
-
-    def ring(b, h, q_idx, kv_idx):
-        d = (kv_idx - q_idx) % s
-        hit = d == offsets[0]
-        for off in offsets[1:]:  # 2w+1 < period terms, each elementwise
-            hit = hit | (d == off)
-        return hit
-    return ring
+    (the pattern's own closed form, :func:`sattn.specs.sliding_window.band_mask`)."""
+    return band_mask(seq_len, window, dilation, wrap)
 
 
 def block_local_global_mask(block: int, global_tokens: int) -> MaskMod:
     """Key blocks ``qb-1..qb+1`` around the query block, the first ``global_tokens`` keys for
-    every query, and every key for the first ``global_tokens`` queries."""
-    b, gt = block, global_tokens
-
-    def local(bb, h, q_idx, kv_idx):
-        return ((q_idx // b) - (kv_idx // b)).abs() <= 1
-
-    if gt <= 0:
-        return local
-    _, fa = _torch()
-
-    def global_keys(bb, h, q_idx, kv_idx):
-        return kv_idx < gt
-
-    def global_queries(bb, h, q_idx, kv_idx):
-        return q_idx < gt
-
-    return fa.or_masks(local, global_keys, global_queries)
+    every query, and every key for the first ``global_tokens`` queries
+    (:func:`sattn.specs.block_local_global.local_global_mask`)."""
+    return local_global_mask(block, global_tokens)
 
 
 def pattern_mask_mod(params: AttentionParams, shape: Shape) -> MaskMod:
-    """The closed-form ``mask_mod`` of a static pattern (:data:`STATIC_SPECS`)."""
+    """The closed-form ``mask_mod`` of a structural pattern (the pattern's own,
+    :meth:`sattn.specs.pattern.Pattern.mask_mod`), and-ed with the causal term."""
     _, fa = _torch()
-    spec = params.spec
-    s = shape.seq_len
-    if spec == "dense":
-        def everything(b, h, q_idx, kv_idx):
-            return q_idx >= 0
-        base = everything
-    elif spec == "sliding_window":
-        from sattn.specs.sliding_window import window
-
-        base = sliding_window_mask(s, window(params), params.dilation, params.wrap)
-    elif spec == "block_local_global":
-        base = block_local_global_mask(params.effective_block_size(s), min(params.global_tokens, s))
-    else:
+    base = pattern_of(params.spec).mask_mod(params, shape.seq_len)
+    if base is None:
         raise SattnError(
-            f"spec '{spec}' is data-dependent: export its selection with selection_mask_mod "
-            f"(static specs: {', '.join(STATIC_SPECS)})"
+            f"spec '{params.spec}' is data-dependent: export its selection with selection_mask_mod "
+            f"(static specs: {', '.join(static_specs())})"
         )
     return fa.and_masks(base, causal_mask) if params.causal else base
+
+
+def static_specs() -> tuple[str, ...]:
+    """The registered patterns whose mask follows from the shape and the attributes alone."""
+    return tuple(p.name for p in patterns() if p.mask_mod is not Pattern.mask_mod
+                 and not p.data_dependent)
 
 
 # ---------------------------------------------------------------- selections as masks
@@ -158,15 +120,14 @@ def mask_mod(params: AttentionParams, shape: Shape, q: np.ndarray | None = None,
              k: np.ndarray | None = None) -> MaskMod:
     """The ``mask_mod`` of ``params.spec``: closed form for static patterns, else the lookup
     of the selection :func:`sattn.specs.select_indices` makes on ``q``/``k``."""
-    if params.spec == "landmark":
+    pattern = pattern_of(params.spec)
+    if pattern.key_space != "tokens":
         raise SattnError(
-            "spec 'landmark' attends over compressed keys (segment means): a FlexAttention "
-            "mask cannot express it"
+            f"spec '{params.spec}' attends over compressed keys ({pattern.key_space}, not "
+            "tokens): a FlexAttention mask cannot express it"
         )
-    if params.spec in STATIC_SPECS:
+    if pattern.mask_mod(params, shape.seq_len) is not None:
         return pattern_mask_mod(params, shape)
-    from sattn.specs import select_indices
-
     return selection_mask_mod(select_indices(params, shape, q, k))
 
 
@@ -179,7 +140,7 @@ def block_mask(params: AttentionParams, shape: Shape, q: np.ndarray | None = Non
     """
     _, fa = _torch()
     mod = mod if mod is not None else mask_mod(params, shape, q, k)
-    heads = None if params.spec in STATIC_SPECS else shape.heads
+    heads = None if params.spec in static_specs() else shape.heads
     s = shape.seq_len
     return fa.create_block_mask(mod, B=None, H=heads, Q_LEN=s, KV_LEN=s, device="cpu",
                                 BLOCK_SIZE=min(block_size, max(s, 1)))
@@ -195,8 +156,8 @@ def flex_attention(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.
     """
     import warnings
 
+    from sattn.precision import resolved_scales, view
     from sattn.reference.data import check_qkv
-    from sattn.reference.precision import resolved_scales, view
 
     torch, fa = _torch()
     shape = check_qkv(q, k, v, params.gqa_group_size)
@@ -215,7 +176,6 @@ def flex_attention(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.
 
 
 __all__ = [
-    "STATIC_SPECS",
     "block_local_global_mask",
     "block_mask",
     "causal_mask",
@@ -224,4 +184,5 @@ __all__ = [
     "pattern_mask_mod",
     "selection_mask_mod",
     "sliding_window_mask",
+    "static_specs",
 ]

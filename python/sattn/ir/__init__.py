@@ -11,7 +11,6 @@ from sattn.ir.schema import (
     DEFAULT_TILES,
     PRECISIONS,
     SCHEMA,
-    SPECS,
     AttentionParams,
     AttrSpec,
     Shape,
@@ -31,6 +30,10 @@ _DIALECT_NAMES = (
 
 
 def __getattr__(name: str):
+    if name == "SPECS":  # the registered pattern names (sattn.ir.patterns)
+        from sattn.ir import patterns
+
+        return patterns.names()
     if name in _DIALECT_NAMES:
         from sattn.ir import dialect
 

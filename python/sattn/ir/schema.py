@@ -15,24 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sattn.errors import SattnError
+from sattn.ir import patterns as _patterns
+from sattn.ir.precisions import DEFAULT_SCALES as _DEFAULT_SCALES
+from sattn.ir.precisions import PRECISIONS as _PRECISIONS
 
-#: Every sparsity pattern the product knows, in the spec's vocabulary.
-SPECS: tuple[str, ...] = (
-    "sliding_window",
-    "bsr",
-    "block_local_global",
-    "nm_structured",
-    "topk_per_query",
-    "lsh",
-    "landmark",
-    "dense",
-)
-
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "i8", "i4")
-
-#: Symmetric per-tensor scales used when ``precision`` is i8/i4 and no scale is given
-#: (the spec's guidance: 0.05 for int8, 0.10-0.125 for int4).
-DEFAULT_SCALES: dict[str, float] = {"i8": 0.05, "i4": 0.125}
+#: The precisions and their default scales: the table of :mod:`sattn.ir.precisions`.
+PRECISIONS = _PRECISIONS
+DEFAULT_SCALES = _DEFAULT_SCALES
 
 #: Defaults ``sattn-tile`` fills in for missing tile sizes (design: tile_M=64, tile_D=64, tile_S=128).
 DEFAULT_TILES: dict[str, int] = {"tile_M": 64, "tile_D": 64, "tile_S": 128}
@@ -72,6 +61,12 @@ def _fp32_scale(v: float) -> str | None:
     return problem
 
 
+def _registered_spec(v: str) -> str | None:
+    """A spec name must name a registered pattern (:mod:`sattn.ir.patterns`)."""
+    return None if _patterns.known(v) else (
+        f"must be one of {', '.join(_patterns.names())}, got {v!r}")
+
+
 def _ratio(v: float) -> str | None:
     return None if (math.isfinite(v) and 0 < v <= 1) else f"must be in (0, 1], got {v}"
 
@@ -106,8 +101,8 @@ SCHEMA: tuple[AttrSpec, ...] = (
     AttrSpec("gqa_group_size", "int", 1, "query heads sharing one K/V and one selection", _at_least(1)),
     AttrSpec("comp_block_size", "int", 0, "compression block for NSA-style scoring; 0 disables", _at_least(0)),
     # overrides
-    AttrSpec("spec", "str", None, "explicit spec override (bypasses selection)", _one_of(*SPECS)),
-    AttrSpec("force_spec", "str", None, "explicit spec override (bypasses selection)", _one_of(*SPECS)),
+    AttrSpec("spec", "str", None, "explicit spec override (bypasses selection)", _registered_spec),
+    AttrSpec("force_spec", "str", None, "explicit spec override (bypasses selection)", _registered_spec),
     # shapes
     AttrSpec("seq_len", "int", None, "sequence length S", _at_least(1)),
     AttrSpec("head_dim", "int", None, "head dimension D", _at_least(1)),
@@ -173,51 +168,13 @@ class Shape:
         return self.heads // self.group
 
 
-@dataclass(frozen=True)
-class AttentionParams:
-    """The validated attributes of one attention op, with defaults filled in.
+class _ParamsMethods:
+    """The derived values of :class:`AttentionParams` (one place for each default)."""
 
-    ``None`` means "not set" for attributes whose presence matters to the selector
-    (nm_n, topk_k, lsh_buckets, window_size, keep_ratio, block_size, tiles, scales).
-    ``spec`` is the selected (or overridden) pattern once selection ran.
-    """
-
-    global_tokens: int = 0
-    nm_n: int | None = None
-    nm_m: int | None = None
-    topk_k: int | None = None
-    lsh_buckets: int | None = None
-    num_landmarks: int = 0
-    landmark_iters: int = 0
-    window_size: int | None = None
-    dilation: int = 1
-    wrap: int = 0
-    causal: int = 0
-    keep_ratio: float | None = None
-    block_size: int | None = None
-    tile_S: int | None = None
-    tile_M: int | None = None
-    tile_D: int | None = None
-    precision: str = "fp32"
-    scale_q: float | None = None
-    scale_k: float | None = None
-    scale_v: float | None = None
-    gqa_group_size: int = 1
-    comp_block_size: int = 0
-    spec: str | None = None
-    force_spec: str | None = None
-    seq_len: int | None = None
-    head_dim: int | None = None
-    num_heads: int | None = None
-    batch: int | None = None
-    max_error: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    # ---- derived values (one place for each default) ----
     def scales(self) -> tuple[float, float, float]:
         """(scale_q, scale_k, scale_v) with the spec's defaults for i8/i4 filled in."""
         d = DEFAULT_SCALES.get(self.precision, 1.0)
-        return (self.scale_q or d, self.scale_k or d, self.scale_v or d)
+        return (self.scale_q or d, self.scale_k or d, self.scale_v or d)  # type: ignore[attr-defined]
 
     def effective_block_size(self, seq_len: int) -> int:
         """Block size for block patterns: the attribute, else 64, never more than S."""
@@ -245,6 +202,26 @@ class AttentionParams:
             if v is not None or include_unset:
                 out[a.name] = v
         return out
+
+
+_PY_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+
+#: The validated attributes of one attention op, with defaults filled in: one field per row
+#: of :data:`SCHEMA` (generated from it: each attribute is declared once), plus ``extra``
+#: (pass records and discardable attributes of lowered calls). ``None`` means "not set" for
+#: attributes whose presence matters to the selector (nm_n, topk_k, lsh_buckets, window_size,
+#: keep_ratio, block_size, tiles, scales); what "not set" resolves to is the pattern's to say
+#: (:mod:`sattn.specs`). ``spec`` is the selected (or overridden) pattern once selection ran.
+AttentionParams = dataclasses.make_dataclass(
+    "AttentionParams",
+    [(a.name, _PY_TYPES[a.kind] | None, field(default=a.default)) for a in SCHEMA]
+    + [("extra", dict, field(default_factory=dict, compare=False))],
+    bases=(_ParamsMethods,),
+    frozen=True,
+)
+AttentionParams.__module__ = __name__  # picklable by name (the sweep's worker processes)
+AttentionParams.__doc__ = ("The validated attributes of one attention op (one field per "
+                           "SCHEMA row, generated), with defaults filled in.")
 
 
 def check_consistency(p: AttentionParams) -> None:
@@ -277,3 +254,10 @@ def params_from_dict(attrs: dict[str, Any], *, allow_extra: bool = False) -> Att
     p = AttentionParams(**known, extra=extra)
     check_consistency(p)
     return p
+
+
+def __getattr__(name: str) -> Any:
+    # ``SPECS``: the registered pattern names, read when asked (patterns register at run time)
+    if name == "SPECS":
+        return _patterns.names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,7 +13,7 @@ import numpy as np
 
 from sattn.errors import SattnError
 from sattn.ir.schema import DEFAULT_SCALES
-from sattn.reference.precision import QMAX
+from sattn.precision import QMAX
 
 
 def tensor_scale(x: np.ndarray, precision: str, percentile: float | None = None) -> float:

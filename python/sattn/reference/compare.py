@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sattn.result import checksum
+from sattn.specs import pattern_of
 
 #: Unit roundoff of fp32 (round to nearest): every correctly rounded operation is within a
 #: relative ``U32`` of the exact result.
@@ -129,14 +130,14 @@ def attention_tolerance(params, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     ``keys``: the most keys any row attends (the largest row of the selection); default the
     size of the key space (S, or the landmarks), which is always an upper bound.
     """
-    from sattn.reference import precision as prec
-    from sattn.specs import landmark
+    from sattn import precision as prec
 
     ops = prec.prepare(params, q, k, v)
     s, d = q.shape[-2], q.shape[-1]
-    landmarks = params.spec == "landmark"
+    pattern = pattern_of(params.spec)
+    landmarks = pattern.key_space == "landmarks"
     if keys is None:
-        keys = landmark.num_landmarks(params, s) if landmarks else s
+        keys = pattern.keys_bound(params, s) if landmarks else s
     # landmark keys/values are fp32 means of up to S rows (integer codes: exact sums, and the
     # rounded mean is the same on every path)
     mean_terms = s if landmarks and not prec.is_integer(params.precision) else 1

@@ -222,7 +222,7 @@ def check_values(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.nd
     - values that overflow the precision's storage (bf16 rounds |x| >= 3.3961e38 to inf).
 
     The error names the tensor and its largest value (and where it is)."""
-    from sattn.reference.precision import QMAX, is_integer, resolved_scales, round_bf16
+    from sattn.precision import QMAX, is_integer, resolved_scales, round_bf16
 
     for name, a in (("Q", q), ("K", k), ("V", v)):
         check_finite(a, name)

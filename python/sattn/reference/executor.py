@@ -3,7 +3,7 @@
 ``out[h, i] = softmax_j(score(h, i, j)) . V[g, j]`` over the keys ``j`` that
 :func:`sattn.specs.select_indices` selected for row ``i`` of KV head ``g = h // group``, with
 ``score = (Q[h,i] . K[g,j]) / sqrt(D)`` on the operands of the precision
-(:mod:`sattn.reference.precision`): fp32 accumulation for fp32/bf16, an exact int32 dot times
+(:mod:`sattn.precision`): fp32 accumulation for fp32/bf16, an exact int32 dot times
 ``scale_q * scale_k / sqrt(D)`` for i8/i4, whose output is ``scale_v * (P . V_codes)``.
 Softmax is fp32 with the row maximum subtracted. A row with no selected key yields zeros.
 For landmark selections K/V are first compressed to segment means (see
@@ -30,13 +30,13 @@ import time
 
 import numpy as np
 
+from sattn import precision as prec
 from sattn.errors import SattnError
 from sattn.ir.schema import AttentionParams, Shape
-from sattn.reference import precision as prec
 from sattn.reference.data import check_qkv, check_unbatched
 from sattn.reference.threads import parallel_map, single_threaded_blas
 from sattn.result import RunResult
-from sattn.specs import bsr, bsr_tables, select_indices, sliding_window
+from sattn.specs import pattern_of, select_indices
 from sattn.specs.selection import GroupSelection, Selection, compress_kv
 
 #: Every counter :func:`run` reports (``RunResult.counters`` keys).
@@ -387,9 +387,10 @@ def attention(
     not fit the machine is refused (:func:`sattn.resources.reference`)."""
     shape = check_qkv(q, k, v, params.gqa_group_size)
     _check(params, shape, q, k, v, selection)
-    if selection is None and params.spec == "bsr":
-        # bsr rows are whole key blocks: attend from the block tables, never build token rows
-        return _attend_tables(params, shape, q, k, v, _bsr_tables(params, shape, q, k))
+    pattern = pattern_of(params.spec)
+    if selection is None and hasattr(pattern, "block_tables"):
+        # rows are whole key blocks (bsr): attend from the block tables, never build token rows
+        return _attend_tables(params, shape, q, k, v, _block_tables(params, shape, q, k))
     if selection is None and _is_band(params, shape):
         # dense and a non-wrapping window are bands: attend slab by slab, no index lists
         return _attend_band(params, q, k, v)
@@ -426,37 +427,39 @@ def _attend_tables(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.n
                   bool(params.causal))
 
 
-def _bsr_tables(params: AttentionParams, shape: Shape, q: np.ndarray,
-                k: np.ndarray) -> tuple[GroupSelection, ...]:
+def _block_tables(params: AttentionParams, shape: Shape, q: np.ndarray,
+                  k: np.ndarray) -> tuple[GroupSelection, ...]:
     # the block scores are tiny GEMMs ([nb, D] x [D, nb] per KV head): multi-threaded
     # OpenBLAS took 170 ms for what one thread does in 1-2 ms when the cores were shared
     with single_threaded_blas():
-        return bsr_tables(params, shape, q, k)
+        return pattern_of(params.spec).block_tables(params, shape, q, k)
+
+
+_bsr_tables = _block_tables  # the name the tests know
+
+
+def band_of(params: AttentionParams, shape: Shape) -> tuple[int, int] | None:
+    """(half-width, dilation) when :func:`attend_band` computes this selection (the pattern's
+    :meth:`band`: dense, a band of half-width S - 1, no index lists, O(S x D) memory at any S;
+    sliding_window without wrap, with residue classes long enough for slab tiles), else None."""
+    band = getattr(pattern_of(params.spec), "band", None)
+    return None if band is None else band(params, shape.seq_len)
 
 
 def _is_band(params: AttentionParams, shape: Shape) -> bool:
-    """Whether :func:`attend_band` computes this selection: dense (a band of half-width
-    S - 1: no index lists, O(S x D) memory at any S), or sliding_window without wrap, with
-    residue classes long enough for slab tiles (very large dilations take the token path)."""
-    return params.spec == "dense" or (params.spec == "sliding_window" and not params.wrap
-                                      and shape.seq_len // max(1, params.dilation) >= 64)
+    return band_of(params, shape) is not None
 
 
 def _band_pairs(params: AttentionParams, seq_len: int) -> int:
-    from sattn.specs import dense
-
-    if params.spec == "dense":
-        return dense.pair_count(params, seq_len)
-    return sliding_window.pair_count(params, seq_len)
+    n = pattern_of(params.spec).pair_count(params, seq_len)
+    assert n is not None  # a band has a closed-form count
+    return n
 
 
 def _attend_band(params: AttentionParams, q: np.ndarray, k: np.ndarray,
                  v: np.ndarray) -> np.ndarray:
     ops = prec.prepare(params, q, k, v)
-    if params.spec == "dense":
-        w, dil = q.shape[1] - 1, 1
-    else:
-        w, dil = sliding_window.clamped(params, q.shape[1])
+    w, dil = band_of(params, Shape(q.shape[0], q.shape[1], q.shape[2], params.gqa_group_size))
     return attend_band(ops.q, ops.k, ops.v, w, dil, bool(params.causal), ops.score_scale,
                        ops.v_scale, _exact_f64(ops))
 
@@ -476,11 +479,12 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     _check(params, shape, q, k, v, options.get("selection"))
     t0 = time.perf_counter()
     sel = options.get("selection")
-    if sel is None and params.spec == "bsr":  # block tables suffice (see attention())
-        tables = _bsr_tables(params, shape, q, k)
+    pattern = pattern_of(params.spec)
+    if sel is None and hasattr(pattern, "block_tables"):  # block tables suffice (attention())
+        tables = _block_tables(params, shape, q, k)
         t1 = time.perf_counter()
         out = _attend_tables(params, shape, q, k, v, tables)
-        nnz, key_space = sum(bsr.table_nnz(shape, params, t) for t in tables), "tokens"
+        nnz, key_space = sum(pattern.table_nnz(params, shape, t) for t in tables), "tokens"
     elif sel is None and _is_band(params, shape):  # the band needs no index lists
         t1 = time.perf_counter()
         out = _attend_band(params, q, k, v)

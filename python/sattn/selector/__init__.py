@@ -7,13 +7,13 @@ from sattn.selector.cost import MODELS, Cost, TargetModel
 from sattn.selector.hints import (
     DEFAULT_L1_BYTES,
     DEFAULT_TARGET,
-    DISABLE_VARS,
-    ENV_VARS,
     TARGETS,
     Hints,
     check_target,
+    disable_vars,
+    env_vars,
 )
-from sattn.selector.rules import RULES, Candidate, Decision, select_spec
+from sattn.selector.rules import Candidate, Decision, rules, select_spec
 
 __all__ = [
     "DEFAULT_L1_BYTES",
@@ -31,3 +31,14 @@ __all__ = [
     "check_target",
     "select_spec",
 ]
+
+
+def __getattr__(name: str):
+    # RULES, DISABLE_VARS, ENV_VARS follow the pattern registry (read when asked)
+    if name == "RULES":
+        return rules()
+    if name == "DISABLE_VARS":
+        return disable_vars()
+    if name == "ENV_VARS":
+        return env_vars()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

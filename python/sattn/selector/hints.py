@@ -1,22 +1,25 @@
-"""Selector hints from the environment: overrides, preferences, probes and the L1 size.
+"""Selector hints: overrides, preferences, probes and the L1 size, as one value.
 
-The tools map their flags to these variables (``--prefer-bsr`` -> ``SATTN_PREFER_BSR=1``,
-``--l1-bytes N`` -> ``SATTN_HW_L1_BYTES=N``, ``--use-hw-probe`` -> ``SATTN_DISABLE_*``), so one
-parser serves every entry point. ``SATTN_TARGET`` (rvv, rocc, reference; default rvv) says
-what the selection is for; the API and the sweep set it for the backend they run. A flag
-variable (``SATTN_PREFER_*``, ``SATTN_DISABLE_*``) is on for ``1``, ``true``, ``yes``, ``on``
-and off for ``0``, ``false``, ``no``, ``off`` or empty (any case); anything else is a one-line
-error naming the variable -- a typo never silently counts as on.
+:class:`Hints` is what ``sattn-select-spec``'s options say (``target``, ``prefer``,
+``l1-bytes``, ``disable``, ``force``; :meth:`Hints.with_options`). The environment variables
+of the spec (``SATTN_FORCE_SPEC``, ``SATTN_PREFER_BSR``/``_SW``, ``SATTN_HW_L1_BYTES``,
+``SATTN_DISABLE_*``, ``SATTN_TARGET``) are read ONCE, at the command-line edge (the tools and
+the API entry points call :meth:`Hints.from_env` with ``os.environ`` and hand the result to the
+pass pipeline); nothing below the edge reads or writes the environment. The tools' flags map
+to the same values (``--prefer-bsr`` -> prefer bsr, ``--l1-bytes N``, ``--use-hw-probe`` ->
+disable what the hardware lacks). A flag variable (``SATTN_PREFER_*``, ``SATTN_DISABLE_*``) is
+on for ``1``, ``true``, ``yes``, ``on`` and off for ``0``, ``false``, ``no``, ``off`` or empty
+(any case); anything else is a one-line error naming the variable -- a typo never silently
+counts as on.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sattn.errors import SattnError
-from sattn.ir.schema import SPECS
+from sattn.ir.patterns import known, names, patterns
 
 #: Default L1 data-cache size for the block cache-fit heuristic (bytes).
 DEFAULT_L1_BYTES = 32768
@@ -34,27 +37,35 @@ def check_target(value: str, where: str = "environment variable SATTN_TARGET") -
         raise SattnError(f"{where} must be one of {', '.join(TARGETS)}, got {value!r}")
     return value
 
-#: ``SATTN_DISABLE_<KEY>`` -> the spec it removes from consideration.
-DISABLE_VARS: dict[str, str] = {
-    "SATTN_DISABLE_SW": "sliding_window",
-    "SATTN_DISABLE_BSR": "bsr",
-    "SATTN_DISABLE_BLG": "block_local_global",
-    "SATTN_DISABLE_NM": "nm_structured",
-    "SATTN_DISABLE_TOPK": "topk_per_query",
-    "SATTN_DISABLE_LSH": "lsh",
-    "SATTN_DISABLE_LANDMARK": "landmark",
-}
+def disable_vars() -> dict[str, str]:
+    """``SATTN_DISABLE_<KEY>`` -> the spec it removes from consideration (each registered
+    pattern's :attr:`~sattn.specs.pattern.Pattern.disable_key`)."""
+    return {f"SATTN_DISABLE_{p.disable_key}": p.name for p in patterns()
+            if p.disable_key is not None}
 
-#: Every variable the selector reads (documentation and ``--explain-selection``).
-ENV_VARS: tuple[str, ...] = (
-    "SATTN_FORCE_SPEC",
-    "SATTN_PREFER_BSR",
-    "SATTN_PREFER_SW",
-    "SATTN_HW_L1_BYTES",
-    "SATTN_TARGET",
-    "SATTN_MAX_ERROR_DATA",  # the data of the max_error estimates (sattn.selector.accuracy)
-    *DISABLE_VARS,
-)
+
+def spec_of_key(name: str, where: str = "disable") -> str:
+    """The pattern a ``disable`` entry names: a pattern name or its disable key (any case)."""
+    text = str(name).strip()
+    if known(text):
+        return text
+    for p in patterns():
+        if p.disable_key is not None and p.disable_key.lower() == text.lower():
+            return p.name
+    keys = ", ".join(p.disable_key.lower() for p in patterns() if p.disable_key)
+    raise SattnError(f"{where}: unknown pattern {name!r} (a pattern name, or one of {keys})")
+
+
+def disable_var(spec: str) -> str:
+    """The variable that disables ``spec`` (``SATTN_DISABLE_<KEY>``)."""
+    return next((var for var, name in disable_vars().items() if name == spec),
+                f"disable={spec}")
+
+
+def env_vars() -> tuple[str, ...]:
+    """Every variable the selector reads (documentation and ``--explain-selection``)."""
+    return ("SATTN_FORCE_SPEC", "SATTN_PREFER_BSR", "SATTN_PREFER_SW", "SATTN_HW_L1_BYTES",
+            "SATTN_TARGET", "SATTN_MAX_ERROR_DATA", *disable_vars())
 
 _OFF = ("", "0", "false", "no", "off")
 _ON = ("1", "true", "yes", "on")
@@ -85,12 +96,15 @@ class Hints:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Hints:
-        """Parse the hints from ``env`` (default: ``os.environ``); bad values raise SattnError."""
+        """Parse the hints from the variables of ``env`` (the edge passes ``os.environ``); bad
+        values raise SattnError naming the variable."""
+        import os
+
         env = os.environ if env is None else env
         force = env.get("SATTN_FORCE_SPEC", "").strip() or None
-        if force is not None and force not in SPECS:
+        if force is not None and not known(force):
             raise SattnError(
-                f"environment variable SATTN_FORCE_SPEC must be one of {', '.join(SPECS)}, "
+                f"environment variable SATTN_FORCE_SPEC must be one of {', '.join(names())}, "
                 f"got {force!r}"
             )
         raw_l1 = env.get("SATTN_HW_L1_BYTES", "").strip()
@@ -107,10 +121,39 @@ class Hints:
         prefer_bsr, prefer_sw = _flag(env, "SATTN_PREFER_BSR"), _flag(env, "SATTN_PREFER_SW")
         if prefer_bsr and prefer_sw:
             raise SattnError("SATTN_PREFER_BSR and SATTN_PREFER_SW are both set; choose one")
-        disabled = frozenset(spec for var, spec in DISABLE_VARS.items() if _flag(env, var))
+        disabled = frozenset(spec for var, spec in disable_vars().items() if _flag(env, var))
         target = check_target(env.get("SATTN_TARGET", "").strip() or DEFAULT_TARGET)
         data = env.get("SATTN_MAX_ERROR_DATA", "").strip() or None
         return cls(force, prefer_bsr, prefer_sw, l1, disabled, target, data)
+
+    def with_options(self, *, target: str | None = None, prefer: str | None = None,
+                     l1_bytes: int | None = None, disable: tuple[str, ...] = (),
+                     force: str | None = None, where: str = "sattn-select-spec") -> Hints:
+        """These hints with pass options applied (an option beats the edge's value; ``disable``
+        adds to it). ``prefer`` is ``bsr``, ``sw`` (or ``sliding_window``) or ``none``;
+        ``disable`` names patterns or their keys (``sliding_window``/``sw``, ``nm``, ...)."""
+        changes: dict = {}
+        if target is not None:
+            changes["target"] = check_target(str(target), f"{where} option target")
+        if prefer is not None:
+            choice = str(prefer).strip().lower()
+            if choice not in ("bsr", "sw", "sliding_window", "none"):
+                raise SattnError(f"{where} option prefer must be bsr, sw or none, got {prefer!r}")
+            changes["prefer_bsr"] = choice == "bsr"
+            changes["prefer_sw"] = choice in ("sw", "sliding_window")
+        if l1_bytes is not None:
+            if isinstance(l1_bytes, bool) or not isinstance(l1_bytes, int) or l1_bytes <= 0:
+                raise SattnError(f"{where} option l1-bytes expects a positive integer, got {l1_bytes!r}")
+            changes["l1_bytes"] = l1_bytes
+        if disable:
+            changes["disabled"] = self.disabled | {spec_of_key(d, f"{where} option disable")
+                                                   for d in disable}
+        if force is not None:
+            if not known(str(force)):
+                raise SattnError(f"{where} option force must be one of {', '.join(names())}, "
+                                 f"got {force!r}")
+            changes["force_spec"] = str(force)
+        return replace(self, **changes) if changes else self
 
     def describe(self) -> str:
         """One line: the hints in effect."""
@@ -121,3 +164,12 @@ class Hints:
             f"force={self.force_spec or 'none'} prefer={prefer} l1_bytes={self.l1_bytes} "
             f"disabled={disabled} target={self.target}{data}"
         )
+
+
+def __getattr__(name: str):
+    # DISABLE_VARS / ENV_VARS: computed from the registry when asked (patterns register at run time)
+    if name == "DISABLE_VARS":
+        return disable_vars()
+    if name == "ENV_VARS":
+        return env_vars()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,6 +6,9 @@ Order (the first rule that applies decides):
    ``force_spec`` attributes included (when it beats an attribute, the explanation says so and
    a one-line note goes to stderr);
 2. the ``force_spec`` attribute, then the ``spec`` attribute (explicit overrides);
+3.-7. the forcing rules of the registered patterns, in registry order
+   (:attr:`sattn.specs.pattern.Pattern.rule`; the built-ins:)
+
 3. ``global_tokens > 0``     -> block_local_global   (unless SATTN_DISABLE_BLG)
 4. ``nm_n`` and ``nm_m`` set -> nm_structured        (unless SATTN_DISABLE_NM)
 5. ``topk_k`` set            -> topk_per_query       (unless SATTN_DISABLE_TOPK)
@@ -27,28 +30,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sattn.ir.patterns import patterns
 from sattn.ir.schema import AttentionParams
 from sattn.selector.accuracy import apply_budget
 from sattn.selector.cost import COST_MODELS, Cost, blg_competes
-from sattn.selector.hints import DISABLE_VARS, Hints
+from sattn.selector.hints import Hints, disable_var
 
-#: Rule identifiers, in order (``Decision.rule`` is one of these).
-RULES: tuple[str, ...] = (
-    "env_force_spec",
-    "attr_force_spec",
-    "attr_spec",
-    "global_tokens",
-    "nm",
-    "topk",
-    "lsh",
-    "landmark",
-    "cost_model",
-    "default_bsr",
-    "max_error",
-    "fallback_dense",
-)
 
-_VAR_OF = {spec: var for var, spec in DISABLE_VARS.items()}
+def forcing_patterns() -> tuple:
+    """The registered patterns with a forcing rule, in registry order (rules 3-7 above)."""
+    return tuple(p for p in patterns() if p.rule is not None)
+
+
+def rules() -> tuple[str, ...]:
+    """Rule identifiers, in order (``Decision.rule`` is one of these)."""
+    return ("env_force_spec", "attr_force_spec", "attr_spec",
+            *(p.rule.rule for p in forcing_patterns()),
+            "cost_model", "default_bsr", "max_error", "fallback_dense")
 
 
 @dataclass(frozen=True)
@@ -96,7 +94,7 @@ def _cost_candidates(p: AttentionParams, hints: Hints) -> list[Candidate]:
         elif cost is None:
             out.append(Candidate(spec, None, f"not computable ({needs})"))
         elif spec in hints.disabled:
-            out.append(Candidate(spec, cost, f"disabled by {_VAR_OF[spec]}"))
+            out.append(Candidate(spec, cost, f"disabled by {disable_var(spec)}"))
         else:
             out.append(Candidate(spec, cost, "ok"))
     return out
@@ -111,8 +109,10 @@ def _mark(cands: list[Candidate], spec: str) -> tuple[Candidate, ...]:
 
 def select_spec(params: AttentionParams, env: Mapping[str, str] | None = None,
                 *, hints: Hints | None = None) -> Decision:
-    """Choose the spec of one attention op (``env`` defaults to ``os.environ``)."""
-    hints = hints if hints is not None else Hints.from_env(env)
+    """Choose the spec of one attention op under ``hints`` (or the variables of the mapping
+    ``env``; neither: no hints -- the environment is read at the edge, not here)."""
+    if hints is None:
+        hints = Hints.from_env(env) if env is not None else Hints()
     p = params
     cands = _cost_candidates(p, hints)
 
@@ -140,20 +140,15 @@ def select_spec(params: AttentionParams, env: Mapping[str, str] | None = None,
     if p.spec:
         return done(p.spec, "attr_spec", f"attribute spec = \"{p.spec}\"", skipped)
 
-    forcing = (
-        ("global_tokens", "block_local_global", p.global_tokens > 0, f"global_tokens = {p.global_tokens} > 0"),
-        ("nm", "nm_structured", p.nm_n is not None and p.nm_m is not None, f"nm_n = {p.nm_n}, nm_m = {p.nm_m} set"),
-        ("topk", "topk_per_query", p.topk_k is not None, f"topk_k = {p.topk_k} set"),
-        ("lsh", "lsh", p.lsh_buckets is not None, f"lsh_buckets = {p.lsh_buckets} set"),
-        ("landmark", "landmark", p.num_landmarks > 0, f"num_landmarks = {p.num_landmarks} > 0"),
-    )
-    for rule, spec, applies, why in forcing:
-        if not applies:
+    for pattern in forcing_patterns():  # the registry's order: the spec's rule order
+        rule = pattern.rule
+        if not rule.applies(p):
             continue
-        if spec in hints.disabled:
-            skipped.append(f"{rule} ({why}) disabled by {_VAR_OF[spec]}")
+        why = rule.why(p)
+        if pattern.name in hints.disabled:
+            skipped.append(f"{rule.rule} ({why}) disabled by {disable_var(pattern.name)}")
             continue
-        return done(spec, rule, why, skipped)
+        return done(pattern.name, rule.rule, why, skipped)
 
     usable = [c for c in cands if c.status == "ok"]
     if usable:
@@ -169,3 +164,9 @@ def select_spec(params: AttentionParams, env: Mapping[str, str] | None = None,
             p, done("bsr", "default_bsr", "no cost computable: the spec's default is bsr", skipped)
         )
     return done("dense", "fallback_dense", "no cost computable and bsr disabled: dense attention", skipped)
+
+
+def __getattr__(name: str):
+    if name == "RULES":  # the rule identifiers of the registered patterns
+        return rules()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,9 +23,14 @@ import math
 
 import numpy as np
 
+from sattn.ir.patterns import register
 from sattn.ir.schema import AttentionParams, Shape
-from sattn.specs import csr
-from sattn.specs.selection import GroupSelection
+from sattn.precision import resolved_scales, view
+from sattn.specs import compression, csr
+from sattn.specs.blocks import block_means, block_sums  # noqa: F401  (part of this module's API)
+from sattn.specs.gqa import CHUNK_ELEMENTS, group_operands
+from sattn.specs.pattern import Pattern, block_csr_table, check_data, num_blocks
+from sattn.specs.selection import GroupSelection, Selection
 
 DEFAULT_KEEP_RATIO = 0.25
 
@@ -45,63 +50,6 @@ def num_kept(params: AttentionParams, num_blocks: int) -> int:
     if params.comp_block_size > 0 and params.topk_k is not None:
         return max(1, min(num_blocks, params.topk_k))
     return kept_blocks(keep_ratio(params), num_blocks)
-
-
-#: float64 elements of the transposed scratch block_sums() sums from (256 KiB: stays in L2).
-_SUM_CHUNK = 1 << 15
-
-
-def block_sums(x: np.ndarray, block: int) -> np.ndarray:
-    """float64 sum of each block of rows of ``x`` [S, D] (any real dtype; the last block sums
-    the rows it has).
-
-    Bit for bit ``np.add.reduceat(x.astype(float64), starts, axis=0)`` (which sums each
-    column of a block pairwise, as ``sum`` does along a contiguous axis; only the sign of an
-    exact zero may differ, and -0.0 == 0.0 in every ranking), 2-4x faster and
-    without a float64 copy of ``x``: blocks of 9..129 rows replay that order vectorised
-    (:func:`_pairwise_sums`); other sizes copy chunks of blocks transposed to a small float64
-    scratch [blocks, D, block] and sum along its contiguous last axis."""
-    s, d = x.shape
-    full = s // block
-    out = np.empty((-(-s // block), d), dtype=np.float64)
-    if full and 9 <= block <= 129:
-        out[:full] = _pairwise_sums(x[: full * block].reshape(full, block, d))
-    elif full:
-        xt = x[: full * block].reshape(full, block, d).transpose(0, 2, 1)
-        step = max(1, _SUM_CHUNK // (block * d))
-        buf = np.empty((min(step, full), d, block), dtype=np.float64)
-        for c0 in range(0, full, step):
-            c1 = min(full, c0 + step)
-            np.copyto(buf[: c1 - c0], xt[c0:c1])
-            np.sum(buf[: c1 - c0], axis=-1, out=out[c0:c1])
-    if full * block < s:
-        out[full] = np.ascontiguousarray(x[full * block :].T, dtype=np.float64).sum(axis=-1)
-    return out
-
-
-def _pairwise_sums(x3: np.ndarray) -> np.ndarray:
-    """Sum over axis 1 of ``x3`` [nb, B, D], 9 <= B <= 129, in exactly the order NumPy sums a
-    contiguous row of B elements: ``a[0] + pairwise(a[1:])``, where the pairwise sum of
-    n <= 128 elements keeps 8 running sums ``r[j] += a[i + j]`` over the first ``n - n % 8``,
-    combines them as ``((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))`` and adds the rest in order.
-    Vectorised over the blocks and columns: no transposed copy (twice as fast)."""
-    n = x3.shape[1] - 1
-    m = n - n % 8
-    r = x3[:, 1:9].astype(np.float64)
-    for i in range(9, m + 1, 8):
-        r += x3[:, i : i + 8]
-    res = (r[:, 0] + r[:, 1] + (r[:, 2] + r[:, 3])) + (r[:, 4] + r[:, 5] + (r[:, 6] + r[:, 7]))
-    for i in range(m + 1, n + 1):
-        res += x3[:, i]
-    return x3[:, 0] + res
-
-
-def block_means(x: np.ndarray, block: int) -> np.ndarray:
-    """Mean (float64) of each block of rows of ``x`` [S, D] (the last block averages the rows
-    it has)."""
-    s = x.shape[0]
-    lens = np.minimum(block, s - np.arange(0, s, block)).astype(np.float64)
-    return block_sums(x, block) / lens[:, None]
 
 
 def block_scores(qsum: np.ndarray, k: np.ndarray, block: int) -> np.ndarray:
@@ -156,3 +104,117 @@ def select(
     b = params.effective_block_size(shape.seq_len)
     table = table_from_scores(shape, params, block_scores(qsum, k, b))
     return expand(shape, params, table), table
+
+
+def tables(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray
+           ) -> tuple[GroupSelection, ...]:
+    """The bsr block tables (query block -> kept key blocks), one per KV head, without the
+    token rows: :func:`expand` turns one into its token selection."""
+    check_data("bsr", shape, q, k)
+    s, g = shape.seq_len, shape.kv_heads
+    b = params.effective_block_size(s)
+    if params.comp_block_size > 0:
+        sq, sk, _ = resolved_scales(params)
+        qv = view(q, params.precision, sq).astype(np.float64)
+        kv = view(k, params.precision, sk).astype(np.float64)
+        grp = shape.group
+        scores = [compression.importance(qv[i * grp:(i + 1) * grp], kv[i], b,
+                                         params.comp_block_size, bool(params.causal))
+                  for i in range(g)]
+    else:
+        # one KV head at a time: the same values, but float64 copies of 1/g of the data
+        # (whole-tensor copies exceed malloc's reuse threshold and page-fault on every call)
+        # fp32 without GQA sums: the float32 values are the float64 operands exactly, and
+        # block_scores widens them block by block (no 8 MB float64 copies at all)
+        one = Shape(shape.group, s, shape.head_dim, shape.group)
+        as_is = (shape.group == 1 and params.precision == "fp32"
+                 and q.dtype == np.float32 and k.dtype == np.float32)
+        scores = []
+        for i in range(g):
+            if as_is:
+                qsum, ks = q[i:i + 1], k[i:i + 1]
+            else:
+                qsum, ks = group_operands(params, one, q[i * shape.group:(i + 1) * shape.group],
+                                          k[i:i + 1])
+            scores.append(block_scores(qsum[0], ks[0], b))
+    return tuple(table_from_scores(shape, params, sc) for sc in scores)
+
+
+class Bsr(Pattern):
+    """bsr: block-sparse rows kept by block scores (data-dependent; the selector's default)."""
+
+    name = "bsr"
+    data_dependent = True
+    disable_key = "BSR"
+    block_tunable = True
+    #: materialize-indices records the table its plan yields on the synthetic data
+    synthetic_table = True
+
+    def select(self, params: AttentionParams, shape: Shape, q=None, k=None) -> Selection:
+        check_data(self.name, shape, q, k)
+        tabs = tables(params, shape, q, k)
+        groups = tuple(expand(shape, params, t) for t in tabs)
+        return Selection(spec=self.name, seq_len=shape.seq_len, num_keys=shape.seq_len,
+                         group_size=shape.group, groups=groups,
+                         block_size=params.effective_block_size(shape.seq_len), block_table=tabs)
+
+    def block_tables(self, params: AttentionParams, shape: Shape, q, k):
+        """The block tables alone (the reference attends from them, no token rows)."""
+        return tables(params, shape, q, k)
+
+    def table_nnz(self, params: AttentionParams, shape: Shape, table: GroupSelection) -> int:
+        return table_nnz(shape, params, table)
+
+    def pair_bound(self, params: AttentionParams, seq_len: int) -> int:
+        s, b = seq_len, params.effective_block_size(seq_len)
+        return min(s * s, s * num_kept(params, num_blocks(s, b)) * b)
+
+    def plan(self, params: AttentionParams) -> dict:
+        s = params.shape().seq_len
+        b = params.effective_block_size(s)
+        nb = num_blocks(s, b)
+        plan = {"kind": "block_topk", "block_size": b, "keep_blocks": num_kept(params, nb),
+                "keep_ratio": keep_ratio(params), "always": "diagonal"}
+        score = "mean_pool_blocks"
+        if params.comp_block_size > 0:
+            score = "compression_blocks"
+            plan["comp_block_size"] = params.comp_block_size
+        return {**plan, "data_dependent": 1, "score": score}
+
+    def table_of(self, params: AttentionParams, sel: Selection, source: str) -> dict:
+        """The index table of a selection this pattern made (``source``: what it ran on)."""
+        return block_csr_table(params, sel, source)
+
+    def rvv_mode(self, params: AttentionParams) -> str:
+        return "compblock" if params.comp_block_size > 0 else "bsr"
+
+    def rvv_header(self, params: AttentionParams, seq_len: int) -> dict[str, int]:
+        b = params.effective_block_size(seq_len)
+        return {"block_size": b, "keep_blocks": num_kept(params, num_blocks(seq_len, b)),
+                "comp_block": min(params.comp_block_size, seq_len)}  # one block covers [0, S)
+
+    def desc_fields(self, params: AttentionParams, seq_len: int) -> dict:
+        return {"keep_ratio": keep_ratio(params)}
+
+    def host_scoring(self, params: AttentionParams, shape: Shape) -> list[tuple[str, float, float]]:
+        s, d, g, h = shape.seq_len, shape.head_dim, shape.kv_heads, shape.heads
+        operands = 8.0 * (h + g) * s * d
+        b = params.effective_block_size(s)
+        nb = -(-s // b)
+        if params.comp_block_size > 0:
+            nc = -(-s // min(params.comp_block_size, s))
+            return [(f"comp_block_size={params.comp_block_size} compression scoring",
+                     operands + 8.0 * (nb * nb + nc * nb) + 6 * 8.0 * CHUNK_ELEMENTS,
+                     float(h) * s * nc * (d + 8))]
+        return [("block scoring", operands + 24.0 * nb * nb, float(g) * (s * d + nb * nb * (d + 8)))]
+
+    def kernel_scoring(self, params: AttentionParams, shape: Shape, lanes: int) -> list[tuple[str, float]]:
+        if params.comp_block_size <= 0:
+            return []
+        s, d, h = shape.seq_len, shape.head_dim, shape.heads
+        nc = -(-s // min(params.comp_block_size, s))
+        return [(f"comp_block_size={params.comp_block_size} in-kernel compression scoring",
+                 float(h) * s * nc * (d / 2 + 10))]
+
+
+PATTERN = register(Bsr())

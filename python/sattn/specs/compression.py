@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from sattn.specs import csr
-from sattn.specs.bsr import block_means
+from sattn.specs.blocks import block_means
 from sattn.specs.gqa import row_chunks
 
 

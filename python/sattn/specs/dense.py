@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from sattn.ir.patterns import register
 from sattn.ir.schema import AttentionParams, Shape
+from sattn.specs.pattern import Pattern
 from sattn.specs.selection import GroupSelection
 
 
@@ -21,3 +23,33 @@ def select(shape: Shape, params: AttentionParams) -> GroupSelection:
 def pair_count(params: AttentionParams, seq_len: int) -> int:
     """Selected (query, key) pairs of one KV head: S^2, or S(S+1)/2 when causal."""
     return seq_len * (seq_len + 1) // 2 if params.causal else seq_len * seq_len
+
+
+class Dense(Pattern):
+    """dense: every key (the selector's fallback when bsr is disabled)."""
+
+    name = "dense"
+    rvv_kernel = "dense"
+
+    def select_group(self, shape: Shape, params: AttentionParams) -> GroupSelection:
+        return select(shape, params)
+
+    def pair_count(self, params: AttentionParams, seq_len: int) -> int:
+        return pair_count(params, seq_len)
+
+    def band(self, params: AttentionParams, seq_len: int) -> tuple[int, int]:
+        """(half-width, dilation) of the band the reference attends slab by slab."""
+        return seq_len - 1, 1
+
+    def index_table(self, params: AttentionParams) -> dict:
+        shape = params.shape()
+        return {"kind": "dense", "rows": shape.seq_len, "heads": shape.kv_heads,
+                "causal": params.causal, "nnz": pair_count(params, shape.seq_len)}
+
+    def mask_mod(self, params: AttentionParams, seq_len: int):
+        def everything(b, h, q_idx, kv_idx):
+            return q_idx >= 0
+        return everything
+
+
+PATTERN = register(Dense())

@@ -4,7 +4,7 @@ Query head ``h`` reads KV head ``g = h // gqa_group_size``; the ``gqa_group_size
 group share one K/V and one selection. A data-dependent pattern ranks keys of KV head ``g`` by
 the group score ``sum_{h in group} Q[h, i] . K[g, j]`` = ``Qsum[g, i] . K[g, j]`` with
 ``Qsum[g] = sum of the group's queries``, computed on the inputs *as the precision sees them*
-(:func:`sattn.reference.precision.selection_operands`: rounded values for bf16, integer codes
+(:func:`sattn.precision.selection_operands`: rounded values for bf16, integer codes
 for i8/i4) in float64. The attention scale ``1/sqrt(D)`` (and ``scale_q * scale_k``) is a
 positive factor common to all keys of a query, so it is left out: it never changes a ranking.
 With ``causal = 1`` keys ``j > i`` are not candidates (score ``-inf``): every budget
@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from sattn.ir.schema import AttentionParams, Shape
-from sattn.reference.precision import selection_operands
+from sattn.precision import selection_operands
 
 #: Score-matrix elements per chunk of queries (float64): bounds memory to O(S) per query row.
 CHUNK_ELEMENTS = 1 << 22

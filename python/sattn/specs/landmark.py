@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from sattn.ir.patterns import register
 from sattn.ir.schema import AttentionParams, Shape
-from sattn.specs.selection import GroupSelection
+from sattn.precision import selection_operands
+from sattn.specs.pattern import ForcingRule, Pattern, check_data
+from sattn.specs.selection import GroupSelection, Selection
 
 DEFAULT_LANDMARKS = 64
 
@@ -83,3 +86,62 @@ def select(
         return GroupSelection.from_dense(mask)
     indptr = np.arange(s + 1, dtype=np.int64) * len(present)
     return GroupSelection(indptr, np.tile(present, s))
+
+
+class Landmark(Pattern):
+    """landmark: attention over k-means landmarks of the keys (data-dependent; the indices
+    name landmarks, whose K/V are segment means)."""
+
+    name = "landmark"
+    data_dependent = True
+    rule = ForcingRule("landmark", lambda p: p.num_landmarks > 0,
+                       lambda p: f"num_landmarks = {p.num_landmarks} > 0")
+    disable_key = "LANDMARK"
+    call_flag = "landmark_enabled"
+    rvv_kernel = "landmark"
+    key_space = "landmarks"
+
+    def select(self, params: AttentionParams, shape: Shape, q=None, k=None) -> Selection:
+        check_data(self.name, shape, q, k)
+        s, g = shape.seq_len, shape.kv_heads
+        nl = num_landmarks(params, s)
+        _, ks = selection_operands(params, q, k)
+        a = np.stack([assign(ks[i], nl, params.landmark_iters) for i in range(g)])
+        groups = tuple(select(shape, params, a[i], nl) for i in range(g))
+        return Selection(spec=self.name, seq_len=s, num_keys=nl, group_size=shape.group,
+                         groups=groups, key_space="landmarks", landmark_assign=a.astype(np.int32))
+
+    def pair_bound(self, params: AttentionParams, seq_len: int) -> int:
+        return seq_len * num_landmarks(params, seq_len)
+
+    def keys_bound(self, params: AttentionParams, seq_len: int) -> int:
+        return num_landmarks(params, seq_len)
+
+    def plan(self, params: AttentionParams) -> dict:
+        s = params.shape().seq_len
+        return {"kind": "landmark", "landmarks": num_landmarks(params, s),
+                "iters": params.landmark_iters, "init": "evenly_spaced", "key_space": "landmarks",
+                "data_dependent": 1, "score": "kmeans_k"}
+
+    def rvv_header(self, params: AttentionParams, seq_len: int) -> dict[str, int]:
+        return {"landmarks": num_landmarks(params, seq_len),
+                "landmark_iters": params.landmark_iters}
+
+    def desc_fields(self, params: AttentionParams, seq_len: int) -> dict:
+        return {"num_landmarks": num_landmarks(params, seq_len)}
+
+    def host_scoring(self, params: AttentionParams, shape: Shape) -> list[tuple[str, float, float]]:
+        s, d, g, h = shape.seq_len, shape.head_dim, shape.kv_heads, shape.heads
+        nl = num_landmarks(params, s)
+        return [(f"landmark_iters={params.landmark_iters} k-means iterations",
+                 8.0 * (h + g) * s * d + 24.0 * s * nl,
+                 g * float(params.landmark_iters + 1) * s * nl * (d + 2))]
+
+    def kernel_scoring(self, params: AttentionParams, shape: Shape, lanes: int) -> list[tuple[str, float]]:
+        s, d, g = shape.seq_len, shape.head_dim, shape.kv_heads
+        nl = num_landmarks(params, s)
+        return [(f"landmark_iters={params.landmark_iters} in-kernel k-means iterations",
+                 g * float(params.landmark_iters + 1) * s * nl * (d / 2 + 4))]
+
+
+PATTERN = register(Landmark())

@@ -24,8 +24,10 @@ import math
 
 import numpy as np
 
+from sattn.ir.patterns import register
 from sattn.ir.schema import AttentionParams, Shape
 from sattn.specs import csr
+from sattn.specs.pattern import ForcingRule, PerGroupPattern
 from sattn.specs.selection import GroupSelection
 
 #: The fixed seed of the hyperplanes.
@@ -83,3 +85,48 @@ def select(shape: Shape, params: AttentionParams, qsum: np.ndarray, k: np.ndarra
     np.cumsum(np.bincount(kid.ravel(), minlength=len(used) + 1), out=ptr[1:])
     sel = csr.gather_rows(qid, ptr, order)
     return csr.causal(sel) if params.causal else sel
+
+
+class Lsh(PerGroupPattern):
+    """lsh: queries attend the keys of their hash bucket (data-dependent)."""
+
+    name = "lsh"
+    rule = ForcingRule("lsh", lambda p: p.lsh_buckets is not None,
+                       lambda p: f"lsh_buckets = {p.lsh_buckets} set")
+    disable_key = "LSH"
+    call_flag = "lsh_enabled"
+    rvv_kernel = "lsh"
+
+    def select_scored(self, shape, params, qsum, k):
+        return select(shape, params, qsum, k)
+
+    def plan(self, params: AttentionParams) -> dict:
+        buckets = params.lsh_buckets or 1
+        return {"kind": "lsh", "buckets": buckets, "hash": "random_hyperplane",
+                "bits": num_bits(buckets), "seed": LSH_SEED, "data_dependent": 1,
+                "score": "group_qk"}
+
+    def rvv_header(self, params: AttentionParams, seq_len: int) -> dict[str, int]:
+        buckets = params.lsh_buckets or 1
+        return {"lsh_buckets": buckets, "lsh_planes": num_bits(buckets)}
+
+    def rvv_aux(self, params: AttentionParams, shape: Shape) -> np.ndarray | None:
+        bits = num_bits(params.lsh_buckets or 1)
+        return hyperplanes(shape.head_dim, bits) if bits > 0 else None
+
+    def desc_fields(self, params: AttentionParams, seq_len: int) -> dict:
+        return {"lsh_seed": LSH_SEED}
+
+    def host_scoring(self, params: AttentionParams, shape: Shape) -> list[tuple[str, float, float]]:
+        s, d, g, h = shape.seq_len, shape.head_dim, shape.kv_heads, shape.heads
+        bits = num_bits(params.lsh_buckets or 1)
+        return [("lsh hashing", 8.0 * (h + g) * s * d + 8.0 * (h + g) * s * max(1, bits),
+                 float(h + g) * s * d * max(1, bits))]
+
+    def kernel_scoring(self, params: AttentionParams, shape: Shape, lanes: int) -> list[tuple[str, float]]:
+        s, d, g, h = shape.seq_len, shape.head_dim, shape.kv_heads, shape.heads
+        bits = max(1, num_bits(params.lsh_buckets or 1))
+        return [("in-kernel lsh hashing", float(h + g) * s * bits * (d + 4))]
+
+
+PATTERN = register(Lsh())

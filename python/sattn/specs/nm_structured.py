@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from sattn.ir.patterns import register
 from sattn.ir.schema import AttentionParams, Shape
 from sattn.specs import csr
 from sattn.specs.gqa import candidate_scores, row_chunks
+from sattn.specs.pattern import ForcingRule, PerGroupPattern
 from sattn.specs.selection import GroupSelection
 
 
@@ -49,3 +51,34 @@ def select(shape: Shape, params: AttentionParams, qsum: np.ndarray, k: np.ndarra
         sc = candidate_scores(qsum, k, r0, r1, bool(params.causal))
         parts.append(csr.mask_to_csr(nm_mask(sc, n, m)))
     return csr.concat_rows(parts)
+
+
+class NmStructured(PerGroupPattern):
+    """nm_structured: N of every M consecutive keys per query (data-dependent)."""
+
+    name = "nm_structured"
+    rule = ForcingRule("nm", lambda p: p.nm_n is not None and p.nm_m is not None,
+                       lambda p: f"nm_n = {p.nm_n}, nm_m = {p.nm_m} set")
+    disable_key = "NM"
+    call_flag = "nm_enabled"
+    rvv_kernel = "nm"
+
+    def select_scored(self, shape, params, qsum, k):
+        return select(shape, params, qsum, k)
+
+    def pair_bound(self, params: AttentionParams, seq_len: int) -> int:
+        n, m = clamped(params, seq_len)
+        return seq_len * min(seq_len, n * -(-seq_len // m))
+
+    def plan(self, params: AttentionParams) -> dict:
+        s = params.shape().seq_len
+        n, m = params.nm_n or 1, params.nm_m or 1  # the reference's defaults when forced without them
+        return {"kind": "nm", "n": n, "m": m, "groups_per_row": -(-s // m),
+                "data_dependent": 1, "score": "group_qk"}
+
+    def rvv_header(self, params: AttentionParams, seq_len: int) -> dict[str, int]:
+        n, m = clamped(params, seq_len)
+        return {"nm_n": n, "nm_m": m}
+
+
+PATTERN = register(NmStructured())

@@ -14,7 +14,9 @@ import math
 
 import numpy as np
 
+from sattn.ir.patterns import register
 from sattn.ir.schema import AttentionParams, Shape
+from sattn.specs.pattern import MAX_COUNTED_PAIRS, MAX_TABLE_ENTRIES, Pattern, one_kv_head
 from sattn.specs.selection import GroupSelection
 
 DEFAULT_WINDOW = 64
@@ -111,3 +113,94 @@ def select(shape: Shape, params: AttentionParams) -> GroupSelection:
     if params.causal:
         j[j > i] = -1
     return GroupSelection.from_padded(j)
+
+
+def band_mask(seq_len: int, window: int, dilation: int = 1, wrap: int = 0):
+    """The closed-form mask_mod of the band (index arithmetic only): ``j = i + dilation * t``,
+    ``|t| <= window``; ``wrap`` takes ``j`` modulo ``seq_len``."""
+    s, w, dil = seq_len, window, dilation
+    if not wrap:
+        def band(b, h, q_idx, kv_idx):
+            diff = kv_idx - q_idx
+            return ((diff % dil) == 0) & (abs(diff) <= w * dil)
+        return band
+    g = math.gcd(dil, s)
+    period = s // g
+    if 2 * w + 1 >= period:
+        # every ring position reachable by a multiple of dil is selected: d = 0 (mod gcd)
+        def ring_all(b, h, q_idx, kv_idx):
+            return ((kv_idx - q_idx) % g) == 0
+        return ring_all
+    offsets = sorted({(dil * t) % s for t in range(-w, w + 1)})
+
+    def ring(b, h, q_idx, kv_idx):
+        d = (kv_idx - q_idx) % s
+        hit = d == offsets[0]
+        for off in offsets[1:]:  # 2w+1 < period terms, each elementwise
+            hit = hit | (d == off)
+        return hit
+    return ring
+
+
+class SlidingWindow(Pattern):
+    """sliding_window: the band around each query (see the module docstring)."""
+
+    name = "sliding_window"
+    disable_key = "SW"
+    rvv_kernel = "window"
+
+    def select_group(self, shape: Shape, params: AttentionParams) -> GroupSelection:
+        return select(shape, params)
+
+    def pair_count(self, params: AttentionParams, seq_len: int) -> int | None:
+        return pair_count(params, seq_len)
+
+    def pair_bound(self, params: AttentionParams, seq_len: int) -> int:
+        return seq_len * min(seq_len, 2 * window(params) + 1)
+
+    def keys_bound(self, params: AttentionParams, seq_len: int) -> int:
+        return min(seq_len, 2 * clamped(params, seq_len)[0] + 1)
+
+    def band(self, params: AttentionParams, seq_len: int) -> tuple[int, int] | None:
+        """(half-width, dilation) when the reference attends it as a band (no wrap, residue
+        classes long enough for slab tiles), else None (token lists)."""
+        if params.wrap or seq_len // max(1, params.dilation) < 64:
+            return None
+        return clamped(params, seq_len)
+
+    def index_table(self, params: AttentionParams) -> dict:
+        """The offset stencil ``j - i = dilation * t`` with its exact counts (closed form: a
+        stencil wider than MAX_TABLE_ENTRIES offsets is given by its range)."""
+        shape = params.shape()
+        s = shape.seq_len
+        w, dil = clamped(params, s)
+        table: dict = {"kind": "stencil"}
+        if 2 * w + 1 <= MAX_TABLE_ENTRIES:
+            table["offsets"] = [dil * t for t in range(-w, w + 1)]
+        else:
+            table.update(offset_min=-dil * w, offset_max=dil * w, offset_step=dil)
+        table.update(wrap=params.wrap, causal=params.causal, rows=s, heads=shape.kv_heads)
+        nnz = pair_count(params, s)
+        keys = keys_per_row(params, s)
+        if nnz is None and s * min(s, 2 * w + 1) <= MAX_COUNTED_PAIRS:  # a causal ring: count it
+            g = self.select_group(one_kv_head(shape), params)
+            counts = g.counts()
+            nnz, keys = g.nnz, (int(counts.min()), int(counts.max()))
+        if nnz is None or keys is None:
+            table["counted"] = 0
+        else:
+            table.update(nnz=int(nnz), min_keys=int(keys[0]), max_keys=int(keys[1]))
+        return table
+
+    def rvv_header(self, params: AttentionParams, seq_len: int) -> dict[str, int]:
+        w, dil = clamped(params, seq_len)
+        return {"window": w, "dilation": dil, "wrap": params.wrap}
+
+    def desc_fields(self, params: AttentionParams, seq_len: int) -> dict:
+        return {"window_size": window(params)}
+
+    def mask_mod(self, params: AttentionParams, seq_len: int):
+        return band_mask(seq_len, window(params), params.dilation, params.wrap)
+
+
+PATTERN = register(SlidingWindow())

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from sattn.ir.patterns import register
 from sattn.ir.schema import AttentionParams, Shape
 from sattn.specs import csr
 from sattn.specs.gqa import candidate_scores, row_chunks
+from sattn.specs.pattern import ForcingRule, PerGroupPattern
 from sattn.specs.selection import GroupSelection
 
 DEFAULT_TOPK = 64
@@ -23,3 +25,37 @@ def select(shape: Shape, params: AttentionParams, qsum: np.ndarray, k: np.ndarra
         sc = candidate_scores(qsum, k, r0, r1, bool(params.causal))
         parts.append(csr.mask_to_csr(csr.topk_mask(sc, kk)))
     return csr.concat_rows(parts)
+
+
+def topk(params: AttentionParams) -> int:
+    """Keys kept per query: the attribute, else DEFAULT_TOPK."""
+    return DEFAULT_TOPK if params.topk_k is None else params.topk_k
+
+
+class TopkPerQuery(PerGroupPattern):
+    """topk_per_query: the k best-scoring keys per query (data-dependent)."""
+
+    name = "topk_per_query"
+    rule = ForcingRule("topk", lambda p: p.topk_k is not None, lambda p: f"topk_k = {p.topk_k} set")
+    disable_key = "TOPK"
+    call_flag = "topk_enabled"
+    rvv_kernel = "topk"
+
+    def select_scored(self, shape, params, qsum, k):
+        return select(shape, params, qsum, k)
+
+    def pair_bound(self, params: AttentionParams, seq_len: int) -> int:
+        return seq_len * min(seq_len, topk(params))
+
+    def plan(self, params: AttentionParams) -> dict:
+        s = params.shape().seq_len
+        return {"kind": "topk", "k": min(topk(params), s), "data_dependent": 1, "score": "group_qk"}
+
+    def rvv_header(self, params: AttentionParams, seq_len: int) -> dict[str, int]:
+        return {"topk": min(topk(params), seq_len)}  # a row has at most S candidates
+
+    def desc_fields(self, params: AttentionParams, seq_len: int) -> dict:
+        return {"topk_k": topk(params)}
+
+
+PATTERN = register(TopkPerQuery())

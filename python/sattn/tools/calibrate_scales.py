@@ -7,8 +7,8 @@ import argparse
 
 import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
 
+from sattn import precision as _precision  # noqa: F401  (ml_dtypes)
 from sattn.cli.common import ArgumentParser, add_input_arguments, add_strict_attributes, guarded
-from sattn.reference import precision as _precision  # noqa: F401  (ml_dtypes)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

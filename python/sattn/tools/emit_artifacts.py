@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
 
+from sattn import precision as _precision  # noqa: F401  (ml_dtypes)
 from sattn.cli.common import ArgumentParser, add_input_arguments, add_strict_attributes, guarded
 from sattn.errors import SattnError
-from sattn.ir.schema import AttentionParams, Shape
-from sattn.reference import precision as _precision  # noqa: F401  (ml_dtypes)
+from sattn.ir.schema import DEFAULT_TILES, AttentionParams, Shape
 from sattn.specs.selection import Selection
 from sattn.toolrun import atomic_write
 
@@ -42,22 +42,12 @@ def k_blocks(selection: Selection, block: int) -> int:
 
 def descriptor(params: AttentionParams, shape: Shape, selection: Selection) -> dict[str, Any]:
     """The ``key=value`` fields of ``S.desc`` (values used, 0 for unset/not applicable)."""
-    from sattn.reference.precision import resolved_scales
-    from sattn.specs import bsr, landmark, lsh, sliding_window, topk_per_query
+    from sattn.precision import resolved_scales
+    from sattn.specs import pattern_of
 
     spec, s = selection.spec, shape.seq_len
     b = params.effective_block_size(s)
     sq, sk, sv = resolved_scales(params)
-    if spec == "sliding_window":
-        window = sliding_window.window(params)
-    else:
-        window = params.window_size or 0
-    if spec == "topk_per_query":
-        topk = params.topk_k if params.topk_k is not None else topk_per_query.DEFAULT_TOPK
-    else:
-        topk = params.topk_k or 0
-    keep = bsr.keep_ratio(params) if spec == "bsr" else float(params.keep_ratio or 0.0)
-    nl = landmark.num_landmarks(params, s) if spec == "landmark" else params.num_landmarks
     indptr = np.concatenate(
         [[0]] + [g.indptr[1:] + off for g, off in
                  zip(selection.groups, np.cumsum([0] + [g.nnz for g in selection.groups])[:-1])]
@@ -65,7 +55,7 @@ def descriptor(params: AttentionParams, shape: Shape, selection: Selection) -> d
     desc: dict[str, Any] = {
         "spec": spec,
         "precision": params.precision,
-        "m_rows": params.tile_M or 64,
+        "m_rows": params.tile_M or DEFAULT_TILES["tile_M"],
         "head_dim_d": shape.head_dim,
         "s_tokens": s,
         "block_size": b,
@@ -77,14 +67,14 @@ def descriptor(params: AttentionParams, shape: Shape, selection: Selection) -> d
         "global_tokens": params.global_tokens,
         "nm_n": params.nm_n or 0,
         "nm_m": params.nm_m or 0,
-        "topk_k": topk,
+        "topk_k": params.topk_k or 0,
         "lsh_buckets": params.lsh_buckets or 0,
-        "keep_ratio": float(keep),
-        "window_size": window,
+        "keep_ratio": float(params.keep_ratio or 0.0),
+        "window_size": params.window_size or 0,
         "dilation": params.dilation,
         "wrap": params.wrap,
         "causal": params.causal,
-        "num_landmarks": nl,
+        "num_landmarks": params.num_landmarks,
         "landmark_iters": params.landmark_iters,
         "scale_q": float(sq),
         "scale_k": float(sk),
@@ -93,8 +83,8 @@ def descriptor(params: AttentionParams, shape: Shape, selection: Selection) -> d
         "num_keys": selection.num_keys,
         "index_nnz": selection.nnz,
     }
-    if spec == "lsh":
-        desc["lsh_seed"] = lsh.LSH_SEED
+    # the selected pattern's own values (its defaults for unset attributes, extra fields)
+    desc.update(pattern_of(spec).desc_fields(params, s))
     desc["row_ptr"] = ",".join(map(str, indptr.astype(np.int64).tolist()))
     return desc
 

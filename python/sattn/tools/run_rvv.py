@@ -18,7 +18,7 @@ import argparse
 import math
 import sys
 
-import sattn.reference.precision  # noqa: F401  (its imports make a launcher without deps re-exec)
+import sattn.precision  # noqa: F401  (its imports make a launcher without deps re-exec)
 from sattn.cli.common import (
     ArgumentParser,
     add_strict_attributes,

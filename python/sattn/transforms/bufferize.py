@@ -14,7 +14,6 @@ the pattern's upper bound::
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +21,10 @@ from xdsl.dialects.builtin import StringAttr
 
 from sattn.ir.attrs import UNIT, from_py
 from sattn.ir.dialect import SattnOp
+from sattn.ir.precisions import TABLE as PRECISION_TABLE
 from sattn.ir.schema import AttentionParams
 from sattn.selector import Hints
+from sattn.specs import pattern_of
 from sattn.transforms.common import AnnotatePass, selected_params
 
 LAYOUT = "rowmajor"
@@ -44,32 +45,12 @@ class BufferizePass(AnnotatePass):
 
 
 def _elem_bytes(n: int, precision: str) -> int:
-    return (n + 1) // 2 if precision == "i4" else n * {"fp32": 4, "bf16": 2, "i8": 1}[precision]
+    return PRECISION_TABLE[precision].storage_bytes(n)
 
 
 def pair_bound(p: AttentionParams) -> int:
-    """Upper bound of selected (query, key) pairs per KV head for the spec."""
-    from sattn.specs import bsr, landmark, sliding_window, topk_per_query
-
-    s = p.shape().seq_len
-    spec = p.spec
-    if spec == "sliding_window":
-        return s * min(s, 2 * sliding_window.window(p) + 1)
-    if spec == "bsr":
-        b = p.effective_block_size(s)
-        return min(s * s, s * bsr.num_kept(p, math.ceil(s / b)) * b)
-    if spec == "block_local_global":
-        g = min(p.global_tokens, s)
-        return min(s * s, s * (3 * p.effective_block_size(s) + g) + g * s)
-    if spec == "nm_structured":
-        n, m = p.nm_n or 1, p.nm_m or 1
-        return s * min(s, n * math.ceil(s / m))
-    if spec == "topk_per_query":
-        k = topk_per_query.DEFAULT_TOPK if p.topk_k is None else p.topk_k
-        return s * min(s, k)
-    if spec == "landmark":
-        return s * landmark.num_landmarks(p, s)
-    return s * s  # lsh (one bucket at worst) and dense
+    """Upper bound of selected (query, key) pairs per KV head (the pattern's own)."""
+    return pattern_of(p.spec).pair_bound(p, p.shape().seq_len)
 
 
 def buffers(p: AttentionParams) -> dict[str, Any]:

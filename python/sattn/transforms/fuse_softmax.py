@@ -23,6 +23,7 @@ from sattn.ir.attrs import UNIT, from_py
 from sattn.ir.dialect import SattnOp
 from sattn.ir.schema import DEFAULT_TILES, AttentionParams
 from sattn.selector import Hints
+from sattn.specs import pattern_of
 from sattn.transforms.common import AnnotatePass, selected_params
 
 
@@ -40,7 +41,7 @@ class FuseSoftmaxPass(AnnotatePass):
 def stages(p: AttentionParams) -> list[str]:
     """The fused region's stages for a spec and precision, in execution order."""
     pre: list[str] = []
-    if p.spec == "landmark":
+    if pattern_of(p.spec).key_space == "landmarks":
         pre.append("compress_kv")  # segment means of K/V per landmark
     if p.spec != "dense":
         pre.append("gather_kv")  # index-driven loads of the selected keys

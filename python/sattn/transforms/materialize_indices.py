@@ -38,22 +38,21 @@ cached by op content.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
+from sattn import resources
 from sattn.ir.attrs import UNIT, from_py, int_array
 from sattn.ir.dialect import SattnOp
 from sattn.ir.schema import AttentionParams
+from sattn.reference.data import synthetic
 from sattn.selector import Hints
+from sattn.specs import pattern_of, select_indices
+from sattn.specs.pattern import MAX_COUNTED_PAIRS, MAX_TABLE_ENTRIES  # noqa: F401  (documented here)
 from sattn.transforms.common import AnnotatePass, selected_params
 
-#: Largest index table (indices + indptr entries) written into the IR.
-MAX_TABLE_ENTRIES = 65536
 #: Largest H*S*D for which the synthetic-data bsr table is computed at compile time.
 MAX_SYNTHETIC_ELEMENTS = 1 << 22
-#: Largest pair count (bound) for which a structural table or count is built from index lists.
-MAX_COUNTED_PAIRS = 1 << 24
 #: Longest estimated time (s) of the synthetic bsr table's selection at compile time.
 MAX_TABLE_SECONDS = 2.0
 
@@ -68,164 +67,29 @@ class MaterializeIndicesPass(AnnotatePass):
         out: dict[str, Any] = {"materialized_indices": UNIT}
         table, plan = materialize(selected_params(op, context))
         if table is not None:
-            out["index_table"] = table
+            # index lists are i32 arrays even when empty (a list is an array only when not)
+            out["index_table"] = {k: int_array(v) if k in ("indptr", "indices") else v
+                                  for k, v in table.items()}
         if plan is not None:
             out["selection_plan"] = plan
         return {k: from_py(v, k) for k, v in out.items()}
 
 
 def materialize(p: AttentionParams) -> tuple[dict | None, dict | None]:
-    """(index table, selection plan) for params whose ``spec`` is set (plain Python)."""
-    from sattn.specs import DATA_DEPENDENT
-
-    spec = p.spec
-    assert spec is not None
+    """(index table, selection plan) for params whose ``spec`` is set (plain Python): the
+    pattern's own (:meth:`~sattn.specs.pattern.Pattern.index_table`,
+    :meth:`~sattn.specs.pattern.Pattern.plan`), plus, for a pattern that asks for it
+    (``synthetic_table``), the table its plan yields on the synthetic data."""
+    pattern = pattern_of(p.spec)
+    plan = pattern.plan(p)
+    table = pattern.index_table(p)
+    if not getattr(pattern, "synthetic_table", False):
+        return table, plan
     shape = p.shape()
-    plan = _plan(p) if spec in DATA_DEPENDENT else None
-    if spec == "sliding_window":
-        return _stencil(p), None
-    if spec == "dense":
-        return _dense(p), None
-    if spec == "block_local_global":
-        from sattn.transforms.bufferize import pair_bound
-
-        if pair_bound(p) > MAX_COUNTED_PAIRS:
-            return _blg_uncounted(p), None
-        from sattn.specs import one_kv_head, select_indices
-
-        return _block_table(p, select_indices(p, one_kv_head(shape)), "structural"), None
-    if spec == "bsr":
-        if shape.heads * shape.seq_len * shape.head_dim > MAX_SYNTHETIC_ELEMENTS:
-            return None, {**plan, "synthetic_table": "skipped: shape too large"}  # type: ignore[dict-item]
-        from sattn import resources
-
-        est = resources.selection(p, shape, "the synthetic bsr table")
-        if not resources.fits(est, seconds=MAX_TABLE_SECONDS):  # e.g. block_size = 1 at 64k
-            return None, {**plan, "synthetic_table": "skipped: too costly to compile"}  # type: ignore[dict-item]
-        from sattn.reference.data import synthetic
-        from sattn.specs import select_indices
-
-        q, k, _ = synthetic(shape)
-        return _block_table(p, select_indices(p, shape, q, k), "synthetic"), plan
-    return None, plan
-
-
-def _stencil(p: AttentionParams) -> dict:
-    from sattn.specs import sliding_window
-
-    shape = p.shape()
-    s = shape.seq_len
-    w, dil = sliding_window.clamped(p, s)
-    table: dict[str, Any] = {"kind": "stencil"}
-    if 2 * w + 1 <= MAX_TABLE_ENTRIES:
-        table["offsets"] = [dil * t for t in range(-w, w + 1)]
-    else:
-        table.update(offset_min=-dil * w, offset_max=dil * w, offset_step=dil)
-    table.update(wrap=p.wrap, causal=p.causal, rows=s, heads=shape.kv_heads)
-    nnz = sliding_window.pair_count(p, s)
-    keys = sliding_window.keys_per_row(p, s)
-    if nnz is None and s * min(s, 2 * w + 1) <= MAX_COUNTED_PAIRS:  # a causal ring: count it
-        from sattn.specs import one_kv_head, select_indices
-
-        g = select_indices(p, one_kv_head(shape)).groups[0]
-        counts = g.counts()
-        nnz, keys = g.nnz, (int(counts.min()), int(counts.max()))
-    if nnz is None or keys is None:
-        table["counted"] = 0
-    else:
-        table.update(nnz=int(nnz), min_keys=int(keys[0]), max_keys=int(keys[1]))
-    return table
-
-
-def _blg_uncounted(p: AttentionParams) -> dict:
-    """The block_local_global structure without its table (too many pairs to count here)."""
-    shape = p.shape()
-    b = p.effective_block_size(shape.seq_len)
-    nb = math.ceil(shape.seq_len / b)
-    from sattn.specs.block_local_global import NEIGHBOURS
-
-    return {"kind": "block_csr", "source": "structural", "block_size": b, "q_blocks": nb,
-            "k_blocks": nb, "heads": shape.kv_heads, "per_head": 0, "neighbours": NEIGHBOURS,
-            "global_tokens": min(p.global_tokens, shape.seq_len), "counted": 0, "elided": 1}
-
-
-def _block_table(p: AttentionParams, sel: Any, source: str) -> dict:
-    import numpy as np
-
-    shape = p.shape()
-    b = sel.block_size or p.effective_block_size(shape.seq_len)
-    tables = sel.block_table
-    per_head = source != "structural"
-    heads = tables if per_head else tables[:1]
-    # CSR over (head, query block) rows when per head: one indptr, concatenated indices.
-    indptr = [0]
-    indices: list = []
-    for t in heads:
-        base = indptr[-1]
-        indptr.extend(base + int(x) for x in t.indptr[1:])
-        indices.append(t.indices)
-    flat = np.concatenate(indices) if indices else np.zeros(0, dtype=np.int32)
-    nb = math.ceil(shape.seq_len / b)
-    table: dict[str, Any] = {
-        "kind": "block_csr",
-        "source": source,
-        "block_size": b,
-        "q_blocks": nb,
-        "k_blocks": nb,
-        "heads": shape.kv_heads,
-        "per_head": int(per_head),
-        "nnz_blocks": len(flat),
-        "nnz": int(sel.groups[0].nnz) if not per_head else int(sel.nnz),
-    }
-    if p.spec == "block_local_global":
-        table["global_tokens"] = min(p.global_tokens, shape.seq_len)
-    if len(flat) + len(indptr) <= MAX_TABLE_ENTRIES:
-        table["indptr"] = int_array(indptr)
-        table["indices"] = int_array(flat)
-    else:
-        table["elided"] = 1
-    return table
-
-
-def _dense(p: AttentionParams) -> dict:
-    from sattn.specs import dense
-
-    shape = p.shape()
-    return {"kind": "dense", "rows": shape.seq_len, "heads": shape.kv_heads,
-            "causal": p.causal, "nnz": dense.pair_count(p, shape.seq_len)}
-
-
-def _plan(p: AttentionParams) -> dict:
-    """What a runtime selects on for a data-dependent pattern."""
-    from sattn.specs import bsr, landmark, lsh, topk_per_query
-
-    shape = p.shape()
-    s = shape.seq_len
-    # selection runs on the precision's view of Q/K, shared by a GQA group, causal-aware
-    # (sattn.specs.gqa): those come from the op's own attributes, not repeated here
-    common: dict[str, Any] = {"data_dependent": 1, "score": "group_qk"}
-    spec = p.spec
-    if spec == "nm_structured":
-        n, m = p.nm_n or 1, p.nm_m or 1  # the reference's defaults when forced without them
-        plan = {"kind": "nm", "n": n, "m": m, "groups_per_row": math.ceil(s / m)}
-    elif spec == "topk_per_query":
-        k = topk_per_query.DEFAULT_TOPK if p.topk_k is None else p.topk_k
-        plan = {"kind": "topk", "k": min(k, s)}
-    elif spec == "lsh":
-        buckets = p.lsh_buckets or 1
-        plan = {"kind": "lsh", "buckets": buckets, "hash": "random_hyperplane",
-                "bits": lsh.num_bits(buckets), "seed": lsh.LSH_SEED}
-    elif spec == "landmark":
-        plan = {"kind": "landmark", "landmarks": landmark.num_landmarks(p, s),
-                "iters": p.landmark_iters, "init": "evenly_spaced", "key_space": "landmarks"}
-        common["score"] = "kmeans_k"
-    else:  # bsr
-        b = p.effective_block_size(s)
-        nb = math.ceil(s / b)
-        plan = {"kind": "block_topk", "block_size": b, "keep_blocks": bsr.num_kept(p, nb),
-                "keep_ratio": bsr.keep_ratio(p), "always": "diagonal"}
-        common["score"] = "mean_pool_blocks"
-        if p.comp_block_size > 0:
-            common["score"] = "compression_blocks"
-            plan["comp_block_size"] = p.comp_block_size
-    return {**plan, **common}
+    if shape.heads * shape.seq_len * shape.head_dim > MAX_SYNTHETIC_ELEMENTS:
+        return None, {**plan, "synthetic_table": "skipped: shape too large"}
+    est = resources.selection(p, shape, f"the synthetic {p.spec} table")
+    if not resources.fits(est, seconds=MAX_TABLE_SECONDS):  # e.g. block_size = 1 at 64k
+        return None, {**plan, "synthetic_table": "skipped: too costly to compile"}
+    q, k, _ = synthetic(shape)
+    return pattern.table_of(p, select_indices(p, shape, q, k), "synthetic"), plan

@@ -9,7 +9,7 @@ size of its last, partial tile (``*_rem``, 0 when the tile divides the extent)::
                  d_rem = 0, tiles = 2, active_tiles = 2, active_source = "structural"}
 
 ``active_tiles`` counts the (m, s) tile pairs holding at least one selected key, from the index
-selection of static patterns (sliding_window, block_local_global, dense) -- the tiles a
+selection of static (structural) patterns -- the tiles a
 tile-skipping loop visits; data-dependent patterns report every pair (``upper_bound``).
 """
 
@@ -19,17 +19,18 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from xdsl.dialects.builtin import IntegerAttr, i64
 
 from sattn.ir.attrs import UNIT, from_py
 from sattn.ir.dialect import SattnOp
 from sattn.ir.schema import DEFAULT_TILES, AttentionParams
 from sattn.selector import Hints
+from sattn.specs import one_kv_head, pattern_of, select_indices
 from sattn.transforms.common import AnnotatePass, params_of, spec_of
 
 #: Above this many selected pairs the active-tile count is not computed at compile time.
 MAX_PAIRS_FOR_ACTIVE = 1 << 24
-STATIC_SPECS = ("sliding_window", "block_local_global", "dense")
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def tile_grid(p: AttentionParams) -> dict[str, Any]:
         "d_tiles": math.ceil(d / td), "d_rem": d % td,
     }
     grid["tiles"] = grid["m_tiles"] * grid["s_tiles"]
-    active = _active_tiles(p, tm, ts) if p.spec in STATIC_SPECS else None
+    active = None if pattern_of(p.spec).data_dependent else _active_tiles(p, tm, ts)
     if active is None:
         grid["active_tiles"], grid["active_source"] = grid["tiles"], "upper_bound"
     else:
@@ -72,24 +73,10 @@ def tile_grid(p: AttentionParams) -> dict[str, Any]:
     return grid
 
 
-def _pair_estimate(p: AttentionParams, s: int) -> int:
-    if p.spec == "sliding_window":
-        from sattn.specs.sliding_window import window
-
-        return s * min(s, 2 * window(p) + 1)
-    if p.spec == "block_local_global":
-        return s * min(s, 3 * p.effective_block_size(s) + 2 * p.global_tokens)
-    return s * s
-
-
 def _active_tiles(p: AttentionParams, tm: int, ts: int) -> int | None:
-    import numpy as np
-
-    from sattn.specs import one_kv_head, select_indices
-
     shape = p.shape()
     s = shape.seq_len
-    if _pair_estimate(p, s) > MAX_PAIRS_FOR_ACTIVE:
+    if pattern_of(p.spec).pair_bound(p, s) > MAX_PAIRS_FOR_ACTIVE:
         return None
     g = select_indices(p, one_kv_head(shape)).groups[0]  # static: the same for every KV head
     rows = np.repeat(np.arange(g.rows, dtype=np.int64) // tm, g.counts())

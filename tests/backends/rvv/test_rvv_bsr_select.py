@@ -107,6 +107,8 @@ def test_no_table_from_the_host():
     table (the block scoring runs inside the counted region), unlike block_local_global."""
     import struct
 
+    from sattn.backends.rvv import abi
+
     p = params_from_dict({"seq_len": 64, "head_dim": 16, "block_size": 16,
                           "keep_ratio": 0.25}).replace(spec="bsr")
     q, k, v = synthetic(p.shape(), seed=2)
@@ -114,10 +116,11 @@ def test_no_table_from_the_host():
     assert runner.kernel_mode(p) == "bsr"
     blob = runner.build_input(p, st, p.shape(), "bsr", None, 8)
     hdr = struct.unpack("<64q", blob[:512])
-    assert hdr[runner.H_MODE] == runner.MODE["bsr"]
-    assert hdr[runner.H_INDPTR] == 0 and hdr[runner.H_INDICES] == 0 and hdr[runner.H_NNZ] == 0
-    assert (hdr[runner.H_BLOCK], hdr[runner.H_KEEP]) == (16, 1)
+    slot = abi.SLOTS
+    assert hdr[slot["mode"]] == abi.MODES["bsr"]
+    assert hdr[slot["indptr_off"]] == 0 and hdr[slot["indices_off"]] == 0 and hdr[slot["nnz"]] == 0
+    assert (hdr[slot["block_size"]], hdr[slot["keep_blocks"]]) == (16, 1)
     blg = p.replace(spec="block_local_global", global_tokens=2)
     sel = select_indices(blg, blg.shape(), q, k)
     hdr = struct.unpack("<64q", runner.build_input(blg, st, p.shape(), "table", sel, 8)[:512])
-    assert hdr[runner.H_INDPTR] > 0 and hdr[runner.H_NNZ] == sel.nnz
+    assert hdr[slot["indptr_off"]] > 0 and hdr[slot["nnz"]] == sel.nnz

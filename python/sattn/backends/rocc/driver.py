@@ -3,7 +3,7 @@
 ``run(params, q, k, v, **options)`` selects the keys on the host (:func:`sattn.specs.select_indices`
 for every pattern: the structural ones and the data-dependent ones alike; the accelerator then
 executes the index table with one datapath), prepares the operands exactly as the reference sees
-them (:func:`sattn.reference.precision.prepare`: bf16 rounding, i8/i4 codes; landmark K/V are the
+them (:func:`sattn.precision.prepare`: bf16 rounding, i8/i4 codes; landmark K/V are the
 reference's compressed operands), writes the artifacts (``indices.txt`` / ``indices.desc`` through
 :func:`sattn.tools.emit_artifacts.emit_artifacts`) and the Q/K/V memory images into a private
 temporary directory, runs ``hw/sim/obj_dir/Vrocc_sattn`` (built if needed), and returns the
@@ -111,7 +111,7 @@ def probe(timeout: float = 60.0) -> HwInfo:
 def pack_operand(x: np.ndarray, precision: str) -> bytes:
     """The memory image of one operand: fp32 / bf16 little-endian, int8 codes, or int4 codes two
     per byte (element 2i in the low nibble)."""
-    from sattn.reference.precision import to_bf16_bits
+    from sattn.precision import to_bf16_bits
 
     if precision == "fp32":
         return np.ascontiguousarray(x, dtype="<f4").tobytes()
@@ -138,8 +138,8 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     (bytes/cycle, default 16) of the memory model; ``keep_dir`` keeps the artifacts and memory
     images there; ``timeout`` in seconds; ``max_cycles`` stops a hung simulation.
     """
+    from sattn import precision as prec
     from sattn import resources
-    from sattn.reference import precision as prec
     from sattn.reference.data import check_qkv, check_unbatched, check_values
     from sattn.reference.executor import landmark_operands
     from sattn.specs import select_indices

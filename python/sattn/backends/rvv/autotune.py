@@ -30,6 +30,7 @@ import numpy as np
 from sattn.backends.rvv import cycle_model, runner
 from sattn.errors import SattnError
 from sattn.ir.schema import AttentionParams
+from sattn.specs import pattern_of
 from sattn.toolrun import atomic_write
 
 #: Accept block-size changes only while the density stays within this relative band.
@@ -85,7 +86,7 @@ class Tuned:
 def candidates(params: AttentionParams, seq_len: int) -> list[dict[str, int]]:
     """Attribute variations to try for the selected spec (always includes 'no change')."""
     out: list[dict[str, int]] = [{}]
-    if params.spec in ("bsr", "block_local_global"):
+    if pattern_of(params.spec).block_tunable:
         own = params.effective_block_size(seq_len)
         sizes = sorted({b for b in BLOCK_SIZES if b <= seq_len} | {own})
         comp = [params.comp_block_size] if params.comp_block_size > 0 else [0]

@@ -1,7 +1,7 @@
 """Run one attention op on the RVV kernels under qemu-riscv64 and measure it.
 
 ``run(params, q, k, v, vlen=256, lmul=8)``: converts Q/K/V to the storage format of the
-precision (the quantisation is :mod:`sattn.reference.precision`'s, done on the host so that
+precision (the quantisation is :mod:`sattn.precision`'s, done on the host so that
 outputs are comparable), writes one input file in a private temporary directory, runs the
 cached ``sattn_rvv`` binary under ``qemu-riscv64 -cpu rv64,v=true,vlen=N,vext_spec=v1.0``
 with the counting plugin, and reads the output tensor and the counters back.
@@ -30,13 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-from sattn.backends.rvv import build, cycle_model
+from sattn import precision as prec
+from sattn.backends.rvv import abi, build, cycle_model
 from sattn.errors import SattnError
+from sattn.ir.patterns import patterns
 from sattn.ir.schema import AttentionParams
-from sattn.reference import precision as prec
 from sattn.reference.data import check_qkv, check_unbatched
 from sattn.result import RunResult
-from sattn.specs import select_indices
+from sattn.specs import pattern_of, select_indices
 from sattn.specs.selection import Selection
 from sattn.toolrun import find_tool, run_tool, scratch_dir
 
@@ -50,36 +51,18 @@ DEFAULT_LMUL = 8
 COUNTERS: tuple[str, ...] = ("instructions", "vector", "vector_mem", "scalar", "model_cycles",
                              "selected_pairs", "dense_pairs")
 
-MODE = {"dense": 0, "window": 1, "table": 2, "topk": 3, "nm": 4, "lsh": 5, "landmark": 6,
-        "compblock": 7, "bsr": 8}
-PREC_CODE = {"fp32": 0, "bf16": 1, "i8": 2, "i4": 3}
-MAGIC = 0x3156565254544153
-
-# header slots (kernels/main.c HDR_*)
-H_MODE, H_PREC, H_LMUL, H_H, H_HKV, H_S, H_D = 2, 3, 4, 5, 6, 7, 8
-H_CAUSAL, H_WINDOW, H_DIL, H_WRAP, H_TOPK, H_NM_N, H_NM_M = 9, 10, 11, 12, 13, 14, 15
-H_LSH_B, H_LSH_P, H_LM, H_LM_IT, H_BLOCK, H_COMP, H_KEEP, H_GLOBAL, H_ROWB = range(16, 25)
-H_Q, H_K, H_V, H_INDPTR, H_INDICES, H_AUX, H_NNZ, H_SELCAP, H_BYTES = range(30, 39)
+#: Kernel drivers and precision codes (the ABI: :mod:`sattn.backends.rvv.abi`).
+MODE = abi.MODES
+PREC_CODE = abi.PREC_CODES
+MAGIC = abi.MAGIC
 
 
 def kernel_mode(params: AttentionParams) -> str:
-    """Which kernel driver runs ``params.spec`` (see the module docstring)."""
-    spec = params.spec
-    if spec == "dense":
-        return "dense"
-    if spec == "sliding_window":
-        return "window"
-    if spec == "topk_per_query":
-        return "topk"
-    if spec == "nm_structured":
-        return "nm"
-    if spec in ("lsh", "landmark"):
-        return spec
-    if spec == "bsr":
-        return "compblock" if params.comp_block_size > 0 else "bsr"
-    if spec == "block_local_global":
-        return "table"
-    raise SattnError(f"the RVV backend has no kernel for spec {spec!r}")
+    """Which kernel driver runs ``params.spec``: the pattern's (:meth:`Pattern.rvv_mode`)."""
+    mode = pattern_of(params.spec).rvv_mode(params)
+    if mode not in abi.MODES:
+        raise SattnError(f"the RVV backend has no kernel for spec {params.spec!r}")
+    return mode
 
 
 @dataclass
@@ -101,7 +84,7 @@ def _pack_i4(codes: np.ndarray) -> np.ndarray:
 
 
 def to_storage(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray) -> Storage:
-    """Convert float32 inputs to the precision's storage (quantised with sattn.reference.precision)."""
+    """Convert float32 inputs to the precision's storage (quantised with sattn.precision)."""
     ops = prec.prepare(params, q, k, v)
     p = params.precision
     if p == "fp32":
@@ -132,78 +115,62 @@ def _check_options(vlen: int, lmul: int) -> None:
 
 def build_input(params: AttentionParams, st: Storage, shape, mode: str, sel: Selection | None,
                 lmul: int, sel_cap: int = 0) -> bytes:
-    """The kernel's input file (layout: kernels/main.c)."""
-    hdr = [0] * 64
-    fh = [0.0] * 16
-    hdr[0], hdr[1] = MAGIC, 1
-    hdr[H_MODE], hdr[H_PREC], hdr[H_LMUL] = MODE[mode], PREC_CODE[params.precision], lmul
-    hdr[H_H], hdr[H_HKV], hdr[H_S], hdr[H_D] = shape.heads, shape.kv_heads, shape.seq_len, shape.head_dim
-    hdr[H_CAUSAL] = params.causal
-    from sattn.specs import nm_structured, sliding_window
+    """The kernel's input file (layout: :mod:`sattn.backends.rvv.abi`).
 
-    # parameters reduced to what they can mean at S (the same selection, no overflow in C)
+    Every registered pattern writes its own header slots (its parameters reduced to what they
+    mean at S: the same selection, no overflow in C), whichever pattern runs: the header does
+    not depend on the spec beyond the mode."""
+    slot = abi.SLOTS
+    hdr = [0] * abi.HEADER_INTS
+    fh = [0.0] * abi.FHEADER_DOUBLES
     s = shape.seq_len
-    hdr[H_WINDOW], hdr[H_DIL] = sliding_window.clamped(params, s)
-    hdr[H_WRAP] = params.wrap
-    hdr[H_ROWB] = st.row_bytes
-    hdr[H_GLOBAL] = min(params.global_tokens, s)
-    hdr[H_COMP] = min(params.comp_block_size, s)  # one compression block covers [0, S)
-    hdr[H_LM_IT] = params.landmark_iters
-    hdr[H_NM_N], hdr[H_NM_M] = nm_structured.clamped(params, s)
-    fh[0], fh[1] = st.score_scale, st.v_scale
-    fh[2], fh[3], fh[4] = prec.resolved_scales(params)
-    aux = extra_header(params, shape, hdr)
-    offset = 640
+    hdr[slot["magic"]], hdr[slot["version"]] = abi.MAGIC, abi.VERSION
+    hdr[slot["mode"]], hdr[slot["prec"]], hdr[slot["lmul"]] = (
+        abi.MODES[mode], abi.PREC_CODES[params.precision], lmul)
+    hdr[slot["h"]], hdr[slot["hkv"]], hdr[slot["s"]], hdr[slot["d"]] = (
+        shape.heads, shape.kv_heads, s, shape.head_dim)
+    hdr[slot["causal"]] = params.causal
+    hdr[slot["row_bytes"]] = st.row_bytes
+    for pattern in patterns():
+        for name, value in pattern.rvv_header(params, s).items():
+            hdr[slot[name]] = value
+    fs = abi.FSLOTS
+    fh[fs["score_scale"]], fh[fs["v_scale"]] = st.score_scale, st.v_scale
+    fh[fs["scale_q"]], fh[fs["scale_k"]], fh[fs["scale_v"]] = prec.resolved_scales(params)
+    aux = pattern_of(params.spec).rvv_aux(params, shape)
+    offset = abi.DATA_OFFSET
     chunks: list[bytes] = []
 
-    def add(slot: int, data: bytes) -> None:
+    def add(name: str, data: bytes) -> None:
         nonlocal offset
-        pad = (-offset) % 64
+        pad = (-offset) % abi.SECTION_ALIGN
         chunks.append(b"\0" * pad)
         offset += pad
-        hdr[slot] = offset
+        hdr[slot[name]] = offset
         chunks.append(data)
         offset += len(data)
 
-    add(H_Q, st.q.tobytes())
-    add(H_K, st.k.tobytes())
-    add(H_V, st.v.tobytes())
+    add("q_off", st.q.tobytes())
+    add("k_off", st.k.tobytes())
+    add("v_off", st.v.tobytes())
     if mode == "table":
         assert sel is not None
-        s1 = shape.seq_len + 1
+        s1 = s + 1
         indptr = np.zeros(shape.kv_heads * s1, dtype=np.int64)
         base = 0
         for g, grp in enumerate(sel.groups):
             indptr[g * s1:(g + 1) * s1] = grp.indptr + base
             base += grp.nnz
-        add(H_INDPTR, indptr.tobytes())
-        add(H_INDICES, np.concatenate([grp.indices for grp in sel.groups]).astype(np.int32).tobytes()
+        add("indptr_off", indptr.tobytes())
+        add("indices_off", np.concatenate([grp.indices for grp in sel.groups]).astype(np.int32).tobytes()
             + b"\0" * 4)
-        hdr[H_NNZ] = base
+        hdr[slot["nnz"]] = base
     if aux is not None:
-        add(H_AUX, aux.astype(np.float32).tobytes())
-    hdr[H_SELCAP] = sel_cap
-    hdr[H_BYTES] = offset
-    return struct.pack("<64q", *hdr) + struct.pack("<16d", *fh) + b"".join(chunks)
-
-
-def extra_header(params: AttentionParams, shape, hdr: list[int]) -> np.ndarray | None:
-    """Pattern parameters the kernel needs, with the defaults of sattn.specs filled in."""
-    from sattn.specs import bsr, landmark, lsh, topk_per_query
-
-    s = shape.seq_len
-    topk = topk_per_query.DEFAULT_TOPK if params.topk_k is None else params.topk_k
-    hdr[H_TOPK] = min(topk, s)  # a row has at most S candidates
-    hdr[H_BLOCK] = params.effective_block_size(s)
-    nb = -(-s // hdr[H_BLOCK])
-    hdr[H_KEEP] = bsr.num_kept(params, nb)
-    hdr[H_LM] = landmark.num_landmarks(params, s)
-    buckets = params.lsh_buckets or 1
-    hdr[H_LSH_B] = buckets
-    hdr[H_LSH_P] = lsh.num_bits(buckets)
-    if params.spec == "lsh" and hdr[H_LSH_P] > 0:
-        return lsh.hyperplanes(shape.head_dim, hdr[H_LSH_P])
-    return None
+        add("aux_off", aux.astype(np.float32).tobytes())
+    hdr[slot["sel_cap"]] = sel_cap
+    hdr[slot["file_bytes"]] = offset
+    return (struct.pack(f"<{abi.HEADER_INTS}q", *hdr) + struct.pack(f"<{abi.FHEADER_DOUBLES}d", *fh)
+            + b"".join(chunks))
 
 
 def parse_counts(text: str) -> dict[str, int]:
@@ -317,14 +284,10 @@ MAX_HEAD_DIM = 4096
 def _structural_pairs(params: AttentionParams, shape, mode: str) -> int | None:
     """Selected pairs over KV heads of the modes whose keys the kernel computes (dense, window),
     in closed form (None: not available, build the selection)."""
-    from sattn.specs import dense, sliding_window
-
-    if mode == "dense":
-        return shape.kv_heads * dense.pair_count(params, shape.seq_len)
-    if mode == "window":
-        n = sliding_window.pair_count(params, shape.seq_len)
-        return None if n is None else shape.kv_heads * n
-    return None
+    if mode not in ("dense", "window"):
+        return None
+    n = pattern_of(params.spec).pair_count(params, shape.seq_len)
+    return None if n is None else shape.kv_heads * n
 
 
 def _read_selection(path: Path, shape, num_keys: int):
