@@ -4,7 +4,8 @@
  *   sattn_rvv IN.bin OUT.bin [SEL.bin]
  *
  * IN.bin  = int64 hdr[64] | double fhdr[16] | sections at the byte offsets given in hdr
- *           (see HDR_* below and runner.py, which writes it).
+ *           (HDR_*: sattn_rvv_abi.h, generated from python/sattn/backends/rvv/abi.py;
+ *           runner.py writes the file).
  * OUT.bin = float32 [H, S, D] attention output.
  * SEL.bin = (optional, data-dependent patterns) the selection the kernel made, as CSR per KV
  *           head: int64 indptr[Hkv*(S+1)] (absolute offsets) | int32 indices[nnz].
@@ -19,52 +20,9 @@
 
 #include "sattn_rvv.h"
 
-enum {
-    HDR_MAGIC = 0, HDR_VERSION, HDR_MODE, HDR_PREC, HDR_LMUL, HDR_H, HDR_HKV, HDR_S, HDR_D,
-    HDR_CAUSAL, HDR_WINDOW, HDR_DILATION, HDR_WRAP, HDR_TOPK, HDR_NM_N, HDR_NM_M,
-    HDR_LSH_BUCKETS, HDR_LSH_PLANES, HDR_LANDMARKS, HDR_LANDMARK_ITERS, HDR_BLOCK_SIZE,
-    HDR_COMP_BLOCK, HDR_KEEP_BLOCKS, HDR_GLOBAL_TOKENS, HDR_ROW_BYTES,
-    HDR_Q_OFF = 30, HDR_K_OFF, HDR_V_OFF, HDR_INDPTR_OFF, HDR_INDICES_OFF, HDR_AUX_OFF,
-    HDR_NNZ, HDR_SEL_CAP, HDR_FILE_BYTES,
-};
-#define MAGIC 0x3156565254544153LL /* "SATTRVV1" little-endian */
-
 /* Markers the counting plugin looks for (RISC-V HINTs: slti with rd = x0 does nothing). */
 __attribute__((noinline)) static void region_begin(void) { __asm__ volatile("slti x0, x0, 0x5a1" ::: "memory"); }
 __attribute__((noinline)) static void region_end(void) { __asm__ volatile("slti x0, x0, 0x5a2" ::: "memory"); }
-
-/* Memory for the kernels comes from one arena reserved before the region starts, so that the
- * counted region makes no allocator calls or system calls: its count is exactly repeatable. */
-static uint8_t *arena;
-static size_t arena_used, arena_size;
-
-void *xmalloc(size_t n) {
-    n = (n + 63) & ~(size_t)63;
-    if (arena && arena_used + n <= arena_size) {
-        void *p = arena + arena_used;
-        arena_used += n;
-        return p;
-    }
-    void *p = aligned_alloc(64, n); /* only when the arena estimate was too small */
-    if (!p) {
-        fprintf(stderr, "sattn_rvv: out of memory (%zu bytes)\n", n);
-        exit(5);
-    }
-    return p;
-}
-
-/* Append row i of KV head g to the selection dump (rows arrive in order per head). */
-void sel_record(ctx_t *c, long g, long i, const int32_t *idx, long n, long *cursor) {
-    if (!c->sel_indptr) return;
-    if (*cursor + n > c->sel_cap) {
-        fprintf(stderr, "sattn_rvv: selection dump overflow (%ld > %ld)\n", *cursor + n, c->sel_cap);
-        exit(6);
-    }
-    memcpy(c->sel_indices + *cursor, idx, (size_t)n * 4);
-    c->sel_indptr[g * (c->S + 1) + i] = *cursor;
-    *cursor += n;
-    c->sel_indptr[g * (c->S + 1) + i + 1] = *cursor;
-}
 
 static int fail(int code, const char *msg) {
     fprintf(stderr, "sattn_rvv: %s\n", msg);
@@ -77,8 +35,9 @@ int main(int argc, char **argv) {
     if (!f) return fail(3, "cannot open the input file");
     int64_t hdr[64];
     double fhdr[16];
-    if (fread(hdr, 8, 64, f) != 64 || fread(fhdr, 8, 16, f) != 16) return fail(4, "short header");
-    if (hdr[HDR_MAGIC] != MAGIC || hdr[HDR_VERSION] != 1) return fail(4, "bad magic or version");
+    if (fread(hdr, 8, SATTN_RVV_HEADER_INTS, f) != SATTN_RVV_HEADER_INTS ||
+        fread(fhdr, 8, SATTN_RVV_FHEADER_DOUBLES, f) != SATTN_RVV_FHEADER_DOUBLES) return fail(4, "short header");
+    if (hdr[HDR_MAGIC] != SATTN_RVV_MAGIC || hdr[HDR_VERSION] != SATTN_RVV_VERSION) return fail(4, "bad magic or version");
     long nbytes = hdr[HDR_FILE_BYTES];
     if (nbytes < 640 || nbytes > (1L << 34)) return fail(4, "bad file size in header");
     uint8_t *buf = xmalloc((size_t)nbytes);
@@ -122,11 +81,8 @@ int main(int argc, char **argv) {
     }
 
     /* the arena: scratch of the core, per-KV-head K copies and selection buffers */
-    arena_size = (size_t)(c.Hkv * c.S * c.D) * 16 + (size_t)c.S * 256 + (size_t)(c.D + 64) * 4096 +
-                 (size_t)c.landmarks * (size_t)c.D * 64 + ((size_t)1 << 22);
-    arena = aligned_alloc(4096, arena_size);
-    if (!arena) return fail(5, "out of memory for the kernel arena");
-    memset(arena, 0, arena_size); /* touch it now, not inside the region */
+    arena_reserve((size_t)(c.Hkv * c.S * c.D) * 16 + (size_t)c.S * 256 + (size_t)(c.D + 64) * 4096 +
+                  (size_t)c.landmarks * (size_t)c.D * 64 + ((size_t)1 << 22));
 
     region_begin();
     int rc;

@@ -11,14 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { MODE_DENSE = 0, MODE_WINDOW = 1, MODE_TABLE = 2, MODE_TOPK = 3, MODE_NM = 4,
-       MODE_LSH = 5, MODE_LANDMARK = 6, MODE_COMPBLOCK = 7, MODE_BSR = 8, MODE_COUNT };
-/* macros, not an enum: attend_core.h tests them in #if */
-#define PREC_FP32 0
-#define PREC_BF16 1
-#define PREC_I8 2
-#define PREC_I4 3
-#define PREC_COUNT 4
+/* header slots, modes, precision codes: generated from python/sattn/backends/rvv/abi.py */
+#include "sattn_rvv_abi.h"
 
 #define LOG2E 1.4426950408889634f
 
@@ -107,6 +101,8 @@ int run_landmark(ctx_t *c);
 int run_compblock(ctx_t *c);
 int run_bsr(ctx_t *c);
 
+/* runtime.c: the kernel arena and the selection dump */
+void arena_reserve(size_t n);
 void *xmalloc(size_t n);
 void sel_record(ctx_t *c, long g, long i, const int32_t *idx, long n, long *cursor);
 
