@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,11 @@ import numpy as np
 
 from sattn.diagnostics import once
 from sattn.errors import SattnError
-from sattn.frontend import hints_applied
+from sattn.frontend import edge_hints
 from sattn.ir.schema import AttentionParams, params_from_dict
 from sattn.result import RunResult
+from sattn.selector import Hints, select_spec
+from sattn.selector.hints import disable_vars
 
 #: The lowering pipeline each backend's calls come from.
 PIPELINE_OF: dict[str, str] = {
@@ -31,13 +34,18 @@ PIPELINE_OF: dict[str, str] = {
 def load_op(
     mlir: str | Path, *, pipeline: str | None = "sattn-lower-rvv", op: int | None = None,
     text: bool = False, need_spec: bool = True, strict_attributes: bool = False,
+    hints: Hints | None = None,
 ) -> AttentionParams:
     """The parameters of one attention op of an MLIR file (``op`` picks one of several), with
     ``spec`` selected (by the pipeline, else by the selector unless ``need_spec`` is False).
-    ``strict_attributes``: attributes nothing reads are an error, not a warning."""
+    ``strict_attributes``: attributes nothing reads are an error, not a warning. ``hints``:
+    the selector hints (default: the environment's, read here -- this is an API edge)."""
     from sattn.frontend import load_params
 
-    ops = load_params(mlir, pipeline=pipeline, text=text, strict_attributes=strict_attributes)
+    if hints is None:
+        hints = edge_hints(os.environ)
+    ops = load_params(mlir, pipeline=pipeline, text=text, strict_attributes=strict_attributes,
+                      hints=hints)
     name = "<string>" if text else str(mlir)
     if op is None:
         if len(ops) > 1:
@@ -49,7 +57,7 @@ def load_op(
         raise SattnError(f"{name} has {len(ops)} attention op(s); --op {op} is out of range")
     p = ops[op]
     if p.spec is None and need_spec:
-        p = p.replace(spec=select(p).spec)
+        p = p.replace(spec=select_spec(p, hints=hints).spec)
     return p
 
 
@@ -85,25 +93,20 @@ def run(
 
     if backend not in PIPELINE_OF:
         raise SattnError(f"unknown backend '{backend}' (choose from {', '.join(PIPELINE_OF)})")
-    env = target_env(backend)
-    if max_error_data is not None:
-        from sattn.selector.accuracy import DATA_VAR
-
-        env[DATA_VAR] = str(max_error_data)
-    with hints_applied(env):
-        params = load_op(mlir, pipeline=PIPELINE_OF[backend], op=op,
-                         strict_attributes=strict_attributes)
+    params = load_op(mlir, pipeline=PIPELINE_OF[backend], op=op,
+                     strict_attributes=strict_attributes,
+                     hints=edge_hints(os.environ, default_target=backend,
+                                      max_error_data=max_error_data))
     got = load_inputs(params, q, k, v, seed)
     result = get_backend(backend).run(params, got.q, got.k, got.v, **options)
     return _shaped(_compared(result, params, got.q, got.k, got.v) if compare else result, got)
 
 
 def select(attrs: dict[str, Any] | AttentionParams):
-    """The selector's :class:`~sattn.selector.Decision` for an attribute dict (or params)."""
-    from sattn.selector import select_spec
-
+    """The selector's :class:`~sattn.selector.Decision` for an attribute dict (or params),
+    with the hints of the environment (this is an API edge)."""
     params = attrs if isinstance(attrs, AttentionParams) else params_from_dict(attrs)
-    return select_spec(params)
+    return select_spec(params, hints=edge_hints(os.environ))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -114,17 +117,30 @@ def hint_env(
     *, prefer_bsr: bool = False, prefer_sw: bool = False, l1_bytes: int | None = None,
     use_hw_probe: bool = False,
 ) -> dict[str, str]:
-    """The selector variables the tools' hint flags map to. ``use_hw_probe`` reads the RoCC
-    model's capability bits (:func:`sattn.backends.rocc.driver.probe`) and disables the
-    patterns the hardware lacks (SATTN_DISABLE_BSR / SATTN_DISABLE_SW)."""
-    return _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes,
-                  use_hw_probe=use_hw_probe)[0]
+    """The selector variables the tools' hint flags stand for, as a mapping (the sweep hands
+    it to :func:`sattn.selector.select_spec`; nothing sets them in the environment).
+    ``use_hw_probe`` reads the RoCC model's capability bits
+    (:func:`sattn.backends.rocc.driver.probe`) and disables the patterns the hardware lacks."""
+    hints, _, _ = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes,
+                         use_hw_probe=use_hw_probe, env={})
+    env: dict[str, str] = {}
+    if hints.prefer_bsr:
+        env["SATTN_PREFER_BSR"] = "1"
+    if hints.prefer_sw:
+        env["SATTN_PREFER_SW"] = "1"
+    if l1_bytes is not None:
+        env["SATTN_HW_L1_BYTES"] = str(l1_bytes)
+    for var, spec in disable_vars().items():
+        if spec in hints.disabled:
+            env[var] = "1"
+    return env
 
 
-def _hints(*, prefer_bsr: bool, prefer_sw: bool, l1_bytes: int | None, use_hw_probe: bool):
-    """(env, probed HwInfo or None, ``hw_probe:`` line or None)."""
-    from sattn.frontend import env_from_flags
-
+def _hints(*, prefer_bsr: bool, prefer_sw: bool, l1_bytes: int | None, use_hw_probe: bool,
+           backend: str | None = None, env: Any = None) -> tuple[Hints, Any, str | None]:
+    """(the edge's hints: ``env`` -- default the environment -- and the flags; the probed
+    HwInfo or None; the ``hw_probe:`` line or None). ``backend``: the target when neither
+    the environment nor a flag names one."""
     if prefer_bsr and prefer_sw:
         raise SattnError("prefer_bsr and prefer_sw (--prefer-bsr, --prefer-sw) exclude each other")
     if l1_bytes is not None and (isinstance(l1_bytes, bool) or not isinstance(l1_bytes, int)
@@ -139,9 +155,10 @@ def _hints(*, prefer_bsr: bool, prefer_sw: bool, l1_bytes: int | None, use_hw_pr
         disable = [name for name, bit in (("BSR", info.bsr), ("SW", info.sw)) if not bit]
         line = (f"hw_probe: ver=0x{info.ver:04x} caps=0x{info.caps:04x} "
                 f"disable=[{','.join(d.lower() for d in disable) or 'none'}]")
-    env = env_from_flags(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes,
-                         disable=tuple(disable))
-    return env, info, line
+    hints = edge_hints(os.environ if env is None else env, prefer_bsr=prefer_bsr,
+                       prefer_sw=prefer_sw, l1_bytes=l1_bytes, disable=tuple(disable),
+                       default_target=backend)
+    return hints, info, line
 
 
 def _mlir_attr(name: str, value: Any) -> str:
@@ -210,28 +227,18 @@ def with_overrides(mlir: str | Path, overrides: dict[str, Any], *, op: int | Non
     return mlir_for(attrs, loc=location_of(target) if keep_location else None)
 
 
-def target_env(backend: str) -> dict[str, str]:
-    """``SATTN_TARGET=<backend>`` -- the selector selects for the backend that will run the op,
-    with that target's fitted cost weights -- unless the caller's environment already names a
-    target (selecting for one target and running on another is then deliberate)."""
-    import os
-
-    from sattn.frontend import env_from_flags
-
-    return {} if os.environ.get("SATTN_TARGET", "").strip() else env_from_flags(target=backend)
-
-
-def _load_with_hints(mlir: str | Path, pipeline: str, env: dict[str, str],
+def _load_with_hints(mlir: str | Path, pipeline: str, hints: Hints,
                      overrides: dict[str, Any] | None, op: int | None,
-                     backend: str, strict_attributes: bool = False) -> AttentionParams:
-    with hints_applied({**target_env(backend), **env}), once():
+                     strict_attributes: bool = False) -> AttentionParams:
+    with once():
         if overrides and any(v is not None for v in overrides.values()):
             # the rewritten op keeps the original's location, so its warnings are the same
             # lines as the first parse's and `once` prints them once
             text = with_overrides(mlir, overrides, op=op, strict_attributes=strict_attributes,
                                   keep_location=True)
-            return load_op(text, pipeline=pipeline, text=True)
-        return load_op(mlir, pipeline=pipeline, op=op, strict_attributes=strict_attributes)
+            return load_op(text, pipeline=pipeline, text=True, hints=hints)
+        return load_op(mlir, pipeline=pipeline, op=op, strict_attributes=strict_attributes,
+                       hints=hints)
 
 
 def _shaped(result: RunResult, inputs) -> RunResult:
@@ -286,10 +293,9 @@ def run_rvv_from_mlir(
     from sattn.backends.rvv import runner
     from sattn.reference.data import load_inputs
 
-    env, _, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes,
-                                use_hw_probe=use_hw_probe)
-    params = _load_with_hints(path, "sattn-lower-rvv", env, overrides, op, "rvv",
-                              strict_attributes)
+    hints, _, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes,
+                                  use_hw_probe=use_hw_probe, backend="rvv")
+    params = _load_with_hints(path, "sattn-lower-rvv", hints, overrides, op, strict_attributes)
     got = load_inputs(params, q, k, v, seed)
     qa, ka, va = got.q, got.k, got.v
     tune_line = None
@@ -344,10 +350,9 @@ def compile_and_sim(
     from sattn.reference.data import load_inputs
 
     driver.check_options(options.get("latency"), options.get("bandwidth"))  # before any work
-    env, info, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw,
-                                   l1_bytes=l1_bytes, use_hw_probe=use_hw_probe)
-    params = _load_with_hints(path, "sattn-lower-rocc", env, overrides, op, "rocc",
-                              strict_attributes)
+    hints, info, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw,
+                                     l1_bytes=l1_bytes, use_hw_probe=use_hw_probe, backend="rocc")
+    params = _load_with_hints(path, "sattn-lower-rocc", hints, overrides, op, strict_attributes)
     if info is not None and not info.supports(params.precision):
         raise SattnError(f"precision '{params.precision}' is not supported by the RoCC hardware "
                          f"(caps=0x{info.caps:04x} lists {', '.join(info.precisions)})")
@@ -398,13 +403,13 @@ def compile(
     from sattn.frontend import make_context, module_params, parse_module, read_source, run_pipeline
 
     src, name = read_source(mlir) if isinstance(mlir, Path) else (str(mlir), "<string>")
-    env = hint_env(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes)
-    with hints_applied(env):
-        ctx = make_context()
-        module = parse_module(src, name, ctx=ctx, strict_attributes=strict_attributes)
-        if pipeline:
-            run_pipeline(module, pipeline, ctx)
-        params = module_params(module)
+    hints, _, _ = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes,
+                         use_hw_probe=False)
+    ctx = make_context()
+    module = parse_module(src, name, ctx=ctx, strict_attributes=strict_attributes)
+    if pipeline:
+        run_pipeline(module, pipeline, ctx, hints)
+    params = module_params(module, hints)
     return Module(module, pipeline, params)
 
 
@@ -517,22 +522,26 @@ def compare(
         raise SattnError(f"spec (--spec) must be one of {', '.join(SPECS)}, got {spec!r}")
     if spec is not None and per_target:
         raise SattnError("spec (--spec) and per_target (--per-target) exclude each other")
-    env, _, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes,
-                                use_hw_probe=use_hw_probe)
+    flags = {"prefer_bsr": prefer_bsr, "prefer_sw": prefer_sw, "l1_bytes": l1_bytes}
+    _, _, probe_line = _hints(**flags, use_hw_probe=use_hw_probe)  # checks the flags, probes once
+    disabled = _probe_disabled(probe_line)
     options = options or {}
     inputs = got = None
     selected_for = None
+    force: str | None = None
     if not per_target:
         if spec is None:
             selected_for = next((b for b in names if b != "reference"), names[0])
-            spec = _load_with_hints(mlir, PIPELINE_OF[selected_for], env, overrides, op,
-                                    selected_for, strict_attributes).spec
+            spec = _load_with_hints(mlir, PIPELINE_OF[selected_for],
+                                    _backend_hints(flags, disabled, selected_for), overrides, op,
+                                    strict_attributes).spec
         else:
             selected_for = "--spec"
-        env = {**env, "SATTN_FORCE_SPEC": spec}  # every pipeline lowers that one spec
+        force = spec  # every pipeline lowers that one spec
     out = Comparison({}, selected_for=selected_for)
     for b in dict.fromkeys(names):
-        params = _load_with_hints(mlir, PIPELINE_OF[b], env, overrides, op, b, strict_attributes)
+        hints = _backend_hints(flags, disabled, b).with_options(force=force)
+        params = _load_with_hints(mlir, PIPELINE_OF[b], hints, overrides, op, strict_attributes)
         if got is None:
             got = load_inputs(params, q, k, v, seed)
             inputs = out.inputs = (got.q, got.k, got.v)
@@ -551,3 +560,17 @@ def compare(
             out.verdicts[b] = res.verdict
         out.results[b] = _shaped(res, got)
     return out
+
+
+def _probe_disabled(line: str | None) -> tuple[str, ...]:
+    """The pattern keys a ``hw_probe:`` line disabled."""
+    if not line:
+        return ()
+    inside = line.rsplit("disable=[", 1)[1].rstrip("]")
+    return tuple(d for d in inside.split(",") if d and d != "none")
+
+
+def _backend_hints(flags: dict[str, Any], disabled: tuple[str, ...], backend: str) -> Hints:
+    """The edge's hints for one backend of :func:`compare` (its target unless the environment
+    names one)."""
+    return edge_hints(os.environ, **flags, disable=disabled, default_target=backend)

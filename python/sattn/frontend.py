@@ -11,14 +11,14 @@ error), :func:`verify_module` turns xDSL's verification failures into one-line
 from __future__ import annotations
 
 import bisect
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sattn.errors import SattnError
 from sattn.ir.schema import AttentionParams
+from sattn.selector import Hints, select_spec
+from sattn.transforms import build_pipeline
 
 if TYPE_CHECKING:
     from xdsl.context import Context
@@ -234,12 +234,12 @@ def read_source(source: str | Path) -> tuple[str, str]:
         raise SattnError(f"cannot read '{source}': {e}") from None
 
 
-def run_pipeline(module: ModuleOp, pipeline: str, ctx: Context | None = None) -> None:
-    """Apply a pipeline (``builtin.module(a,b{opt=v})``, ``a,b`` or one name) in place."""
-    from sattn.transforms import build_pipeline
-
+def run_pipeline(module: ModuleOp, pipeline: str, ctx: Context | None = None,
+                 hints: Hints | None = None) -> None:
+    """Apply a pipeline (``builtin.module(a,b{opt=v})``, ``a,b`` or one name) in place, with
+    the edge's selector ``hints`` (see :func:`edge_hints`)."""
     ctx = ctx if ctx is not None else make_context()
-    for p in build_pipeline(pipeline):
+    for p in build_pipeline(pipeline, hints=hints):
         p.apply(ctx, module)
 
 
@@ -256,6 +256,7 @@ def load_params(
     pipeline: str | None = "sattn-lower-rvv",
     text: bool = False,
     strict_attributes: bool = False,
+    hints: Hints | None = None,
 ) -> list[AttentionParams]:
     """Parse, verify and lower an MLIR file (or ``text=True``: MLIR text); return one
     :class:`AttentionParams` per attention op after the pipeline (per lowered call; per
@@ -263,7 +264,7 @@ def load_params(
     spec and every pass marker / record (and every discardable attribute) in ``.extra``.
     ``strict_attributes`` refuses attributes nothing reads instead of warning.
 
-    Selector hints come from the environment (SATTN_PREFER_BSR, SATTN_FORCE_SPEC, ...).
+    ``hints`` are the edge's selector hints (:func:`edge_hints`; None: none).
     """
     if text:
         src, name = str(source), "<string>"
@@ -272,21 +273,20 @@ def load_params(
     ctx = make_context()
     module = parse_module(src, name, ctx=ctx, strict_attributes=strict_attributes)
     if pipeline:
-        run_pipeline(module, pipeline, ctx)
-    out = module_params(module)
+        run_pipeline(module, pipeline, ctx, hints)
+    out = module_params(module, hints)
     if not out:
         raise SattnError(f"{name}: no sattn.sparse_attention op found")
     return out
 
 
-def module_params(module: ModuleOp) -> list[AttentionParams]:
+def module_params(module: ModuleOp, hints: Hints | None = None) -> list[AttentionParams]:
     """The :class:`AttentionParams` of every sattn op of ``module``, in program order, with
-    ``spec`` selected (by the selector, hints from the environment, where no pass set it).
-    A schema or selector error names the op and its location."""
+    ``spec`` selected: the recorded one (a pipeline ran select-spec), else the selection runs
+    once with ``hints``. A schema or selector error names the op and its location."""
     from sattn.ir.dialect import located
-    from sattn.selector import Hints, select_spec
 
-    hints = Hints.from_env()
+    hints = hints or Hints()
     out = []
     for op in attention_ops(module):
         try:
@@ -299,44 +299,25 @@ def module_params(module: ModuleOp) -> list[AttentionParams]:
     return out
 
 
-def env_from_flags(
-    *,
-    prefer_bsr: bool = False,
-    prefer_sw: bool = False,
-    l1_bytes: int | None = None,
-    force_spec: str | None = None,
-    disable: tuple[str, ...] = (),
-    target: str | None = None,
-) -> dict[str, str]:
-    """The environment variables the selector flags of every tool map to (merge into os.environ).
-    ``target`` (rvv, rocc, reference) is what the selection is for: ``SATTN_TARGET``."""
-    env: dict[str, str] = {}
-    if target:
-        env["SATTN_TARGET"] = target
-    if prefer_bsr:
-        env["SATTN_PREFER_BSR"] = "1"
-    if prefer_sw:
-        env["SATTN_PREFER_SW"] = "1"
-    if l1_bytes is not None:
-        env["SATTN_HW_L1_BYTES"] = str(l1_bytes)
-    if force_spec:
-        env["SATTN_FORCE_SPEC"] = force_spec
-    for key in disable:
-        env[f"SATTN_DISABLE_{key.upper()}"] = "1"
-    return env
-
-
-@contextmanager
-def hints_applied(env: dict[str, str]) -> Iterator[None]:
-    """Set selector variables (SATTN_PREFER_BSR, ...) for the duration of a block, then restore
-    the caller's values: the API and the tools never leave a hint behind."""
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+def edge_hints(env: Mapping[str, str] | None = None, *, prefer_bsr: bool = False,
+               prefer_sw: bool = False, l1_bytes: int | None = None,
+               force_spec: str | None = None, disable: tuple[str, ...] = (),
+               target: str | None = None, default_target: str | None = None,
+               max_error_data: str | Path | None = None) -> Hints:
+    """The selector hints of a command-line or API edge: the spec's environment variables of
+    ``env`` (the edge passes ``os.environ``; this is the one place they are read), then the
+    tool's flags on top. ``default_target`` applies when neither names a target (the API
+    selects for the backend it runs); ``max_error_data`` (``--max-error-data``) beats
+    ``SATTN_MAX_ERROR_DATA``. Nothing here writes the environment."""
+    base = Hints.from_env(env if env is not None else {})
+    if prefer_bsr and prefer_sw:
+        raise SattnError("prefer_bsr and prefer_sw (--prefer-bsr, --prefer-sw) exclude each other")
+    if default_target is not None and target is None and not base.explicit_target:
+        target = default_target
+    prefer = "bsr" if prefer_bsr else "sw" if prefer_sw else None
+    if l1_bytes is not None and (isinstance(l1_bytes, bool) or not isinstance(l1_bytes, int)
+                                 or l1_bytes <= 0):
+        raise SattnError(f"l1_bytes (--l1-bytes) must be a positive integer, got {l1_bytes!r}")
+    return base.with_options(target=target, prefer=prefer, l1_bytes=l1_bytes, disable=disable,
+                             force=force_spec, where="the selector flags",
+                             max_error_data=None if max_error_data is None else str(max_error_data))

@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sattn.errors import SattnError, Terminated
+from sattn.reference.threads import limit_blas
 
 #: Default cost counter per backend (see the module docstring).
 DEFAULT_COST: dict[str, str] = {"rvv": "model_cycles", "rocc": "cycles", "reference": "wall_s"}
@@ -353,17 +354,17 @@ class Progress:
 
 #: Workers run single-threaded BLAS: several workers (and other processes) on few cores would
 #: otherwise oversubscribe them, and measured wall times became up to 100x slower under load.
+#: Local workers limit the BLAS they loaded (:func:`sattn.reference.threads.limit_blas`, no
+#: environment is written); Ray workers get these variables in their runtime environment.
 WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def _local(tasks: list[tuple], jobs: int) -> Iterator[tuple[int, CaseResult]]:
-    """Worker processes started fresh ("spawn") with :data:`WORKER_ENV`, even for one job, so
+    """Worker processes started fresh ("spawn") with single-threaded BLAS, even for one job, so
     every measurement runs under the same conditions."""
     import multiprocessing
 
-    from sattn.frontend import hints_applied
-
-    with hints_applied(WORKER_ENV), ProcessPoolExecutor(
+    with ProcessPoolExecutor(
             max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn"),
             initializer=_worker_init) as pool:
         try:
@@ -398,6 +399,7 @@ def _worker_init() -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
+    limit_blas(1)
 
 
 def ray_available() -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sattn.errors import SattnError
-from sattn.frontend import env_from_flags, load_params, parse_module
+from sattn.frontend import edge_hints, load_params, parse_module
 
 BLG = (
     'module {\n  "sattn.sparse_attention"() { global_tokens = 8 : i64, block_size = 64 : i64, '
@@ -34,18 +34,20 @@ def test_load_params_rocc_pipeline_and_text() -> None:
 def test_load_params_without_pipeline_still_selects(monkeypatch) -> None:
     (p,) = load_params(SW, pipeline=None, text=True)
     assert p.spec == "sliding_window" and p.precision == "bf16" and p.extra == {}
-    monkeypatch.setenv("SATTN_FORCE_SPEC", "bsr")
-    (p,) = load_params(SW, pipeline=None, text=True)
+    (p,) = load_params(SW, pipeline=None, text=True, hints=edge_hints({"SATTN_FORCE_SPEC": "bsr"}))
     assert p.spec == "bsr"
 
 
-def test_load_params_honours_env_hints(monkeypatch) -> None:
+def test_load_params_honours_the_edge_hints_and_never_the_environment(monkeypatch) -> None:
     # window 20 against 37.5% of the blocks: sliding_window, within the nudges of the fitted rvv
     # weights (613k vs 763k modelled cycles)
     src = '"sattn.sparse_attention"() { seq_len = 128 : i64, head_dim = 64 : i64, window_size = 20 : i64, keep_ratio = 0.375 : f64, block_size = 16 : i64, tile_D = 32 : i64 } : () -> ()'
     assert load_params(src, text=True)[0].spec == "sliding_window"
+    assert load_params(src, text=True, hints=edge_hints({"SATTN_PREFER_BSR": "1"}))[0].spec == "bsr"
+    # below the edge nothing reads the environment: the pipeline and the hints decide
     monkeypatch.setenv("SATTN_PREFER_BSR", "1")
-    assert load_params(src, text=True)[0].spec == "bsr"
+    assert load_params(src, text=True)[0].spec == "sliding_window"
+    assert load_params(src, text=True, pipeline="sattn-lower-rvv{prefer=bsr}")[0].spec == "bsr"
 
 
 def test_one_params_per_op_in_order() -> None:
@@ -72,11 +74,14 @@ def test_parse_errors_keep_original_line_numbers() -> None:
     assert str(e.value).startswith("f.mlir:1:") and "out of range for type i8" in str(e.value)
 
 
-def test_env_from_flags() -> None:
-    assert env_from_flags(prefer_bsr=True, l1_bytes=65536, disable=("sw", "bsr")) == {
-        "SATTN_PREFER_BSR": "1",
-        "SATTN_HW_L1_BYTES": "65536",
-        "SATTN_DISABLE_SW": "1",
-        "SATTN_DISABLE_BSR": "1",
-    }
-    assert env_from_flags() == {}
+def test_edge_hints_from_variables_and_flags() -> None:
+    h = edge_hints({}, prefer_bsr=True, l1_bytes=65536, disable=("sw", "bsr"))
+    assert (h.prefer_bsr, h.prefer_sw, h.l1_bytes) == (True, False, 65536)
+    assert h.disabled == {"sliding_window", "bsr"} and h.force_spec is None
+    env = {"SATTN_DISABLE_NM": "1", "SATTN_TARGET": "rocc", "SATTN_VLEN": "512"}
+    h = edge_hints(env, l1_bytes=4096, default_target="rvv")
+    assert h.disabled == {"nm_structured"} and h.target == "rocc" and h.vlen == 512
+    assert edge_hints({}, default_target="reference").target == "reference"
+    assert edge_hints({}) == edge_hints({}, prefer_bsr=False)
+    with pytest.raises(SattnError, match="environment variable SATTN_PREFER_BSR"):
+        edge_hints({"SATTN_PREFER_BSR": "maybe"})

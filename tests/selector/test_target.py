@@ -91,16 +91,17 @@ def test_select_spec_pass_option(tmp_path) -> None:
 
 def test_api_selects_for_the_backend_it_runs(tmp_path, monkeypatch) -> None:
     from sattn import api
+    from sattn.frontend import edge_hints
 
     monkeypatch.delenv("SATTN_TARGET", raising=False)
     f = tmp_path / "t.mlir"
     f.write_text('"sattn.sparse_attention"() { window_size = 119 : i64, keep_ratio = 0.46 : f64, '
                  'block_size = 16 : i64, tile_M = 32 : i64, tile_D = 32 : i64, tile_S = 232 : i64 } : () -> ()\n')
     assert api.run(f, backend="reference").spec == "sliding_window"
-    assert api.target_env("rocc") == {"SATTN_TARGET": "rocc"}
+    assert edge_hints(os.environ, default_target="rocc").target == "rocc"
     # the caller's own SATTN_TARGET is a deliberate choice and wins; nothing is left behind
     monkeypatch.setenv("SATTN_TARGET", "rvv")
-    assert api.target_env("reference") == {}
+    assert edge_hints(os.environ, default_target="reference").target == "rvv"
     assert api.run(f, backend="reference").spec == "bsr"
     monkeypatch.delenv("SATTN_TARGET")
     api.run(f, backend="reference")

@@ -26,6 +26,8 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute
 
+from sattn.ir import patterns as _patterns
+
 #: Attributes the passes attach to a ``sattn.sparse_attention`` before lowering (and which the
 #: lowered calls keep). The verifier accepts exactly these beyond the schema; each one is the
 #: record of work a pass did.
@@ -45,22 +47,33 @@ PASS_ATTRS: dict[str, str] = {
     "buffer_layout": "sattn-bufferize: memory layout of every buffer",
 }
 
-#: Per-spec flags a lowering adds to the call (the spec's "per-spec hooks").
-SPEC_FLAGS: dict[str, str] = {
-    "block_local_global": "blg_enabled",
-    "nm_structured": "nm_enabled",
-    "topk_per_query": "topk_enabled",
-    "lsh": "lsh_enabled",
-    "landmark": "landmark_enabled",
-}
-
-#: Attributes only lowered calls carry (beyond the source op's).
-CALL_ATTRS: dict[str, str] = {
+#: Attributes only lowered calls carry (beyond the source op's), besides the per-spec flags
+#: (:func:`spec_flags`).
+TILE_CALL_ATTRS: dict[str, str] = {
     "m_rows": "query rows per tile (tile_M, default 64)",
     "head_dim_d": "head-dimension tile (tile_D, default 64)",
     "s_tokens": "key tile / tokens (tile_S, default 128)",
-    **{flag: f"set when spec = {spec}" for spec, flag in SPEC_FLAGS.items()},
 }
+
+
+def spec_flags() -> dict[str, str]:
+    """Per-spec flags a lowering adds to the call (the spec's "per-spec hooks"): each
+    registered pattern's ``call_flag``, spec -> flag."""
+    return {p.name: p.call_flag for p in _patterns.patterns() if p.call_flag}
+
+
+_CALL_ATTRS: tuple[int, dict[str, str]] = (-1, {})
+
+
+def call_attrs() -> dict[str, str]:
+    """Attributes only lowered calls carry: the tiles and every registered pattern's flag
+    (cached until the registry changes: the verifier asks for every attribute of every op)."""
+    global _CALL_ATTRS
+    v = _patterns.version()
+    if _CALL_ATTRS[0] != v:
+        _CALL_ATTRS = (v, {**TILE_CALL_ATTRS,
+                           **{flag: f"set when spec = {spec}" for spec, flag in spec_flags().items()}})
+    return _CALL_ATTRS[1]
 
 
 def to_py(attr: Attribute) -> Any:
@@ -129,12 +142,13 @@ UNIT = UnitAttr()
 TRUE: Attribute = IntegerAttr.from_bool(True)
 
 __all__ = [
-    "CALL_ATTRS",
     "PASS_ATTRS",
-    "SPEC_FLAGS",
+    "TILE_CALL_ATTRS",
     "TRUE",
     "UNIT",
+    "call_attrs",
     "from_py",
     "int_array",
+    "spec_flags",
     "to_py",
 ]

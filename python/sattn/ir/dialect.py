@@ -49,7 +49,7 @@ from xdsl.traits import MemoryReadEffect, MemoryWriteEffect
 from xdsl.utils.exceptions import VerifyException
 
 from sattn.errors import SattnError
-from sattn.ir.attrs import CALL_ATTRS, PASS_ATTRS, to_py
+from sattn.ir.attrs import PASS_ATTRS, call_attrs, to_py
 from sattn.ir.schema import SCHEMA_BY_NAME, AttentionParams, params_from_dict, suggest
 
 _DICT_ATTRS = frozenset(
@@ -126,7 +126,7 @@ class SattnOp(IRDLOperation):
             if name in SCHEMA_BY_NAME:
                 _check_attr_kind(name, attr)
                 known[name] = to_py(attr)
-            elif name in PASS_ATTRS or name in CALL_ATTRS:
+            elif name in PASS_ATTRS or name in call_attrs():
                 _check_pass_attr(name, attr)
                 extra[name] = to_py(attr)
             else:  # discardable: kept, never read (the frontend warns or, strict, refuses)
@@ -147,7 +147,7 @@ class SattnOp(IRDLOperation):
 
 def is_known_attribute(name: str) -> bool:
     """A schema attribute or one of the records the passes and lowerings attach."""
-    return name in SCHEMA_BY_NAME or name in PASS_ATTRS or name in CALL_ATTRS
+    return name in SCHEMA_BY_NAME or name in PASS_ATTRS or name in call_attrs()
 
 
 def unknown_attributes(op: Operation) -> list[str]:
@@ -179,7 +179,7 @@ def _check_attr_kind(name: str, attr: Attribute) -> None:
 
 
 def _check_pass_attr(name: str, attr: Attribute) -> None:
-    if name in _MARKERS or (name in CALL_ATTRS and name.endswith("_enabled")):
+    if name in _MARKERS or (name in call_attrs() and name.endswith("_enabled")):
         if not isinstance(attr, UnitAttr) and not (
             isinstance(attr, IntegerAttr) and to_py(attr) in (0, 1)
         ):

@@ -24,6 +24,7 @@ BUILTIN_PACKAGE = "sattn.specs"
 
 _REGISTRY: dict[str, Any] = {}
 _loading = False
+_version = 0
 
 
 def _ensure_builtins() -> None:
@@ -48,13 +49,23 @@ def register(pattern: Any, *, replace: bool = False) -> Any:
         raise SattnError(f"a pattern name must be an identifier, got {name!r}")
     if name in _REGISTRY and not replace and _REGISTRY[name] is not pattern:
         raise SattnError(f"pattern '{name}' is already registered")
+    global _version
     _REGISTRY[name] = pattern
+    _version += 1
     return pattern
 
 
 def unregister(name: str) -> None:
     """Remove a pattern registered at run time (tests)."""
+    global _version
     _REGISTRY.pop(name, None)
+    _version += 1
+
+
+def version() -> int:
+    """A number that changes whenever the registry does (for caches of derived tables)."""
+    _ensure_builtins()
+    return _version
 
 
 def patterns() -> tuple[Any, ...]:
@@ -86,4 +97,5 @@ def get(name: str | None) -> Any:
                          "or run selection") from None
 
 
-__all__ = ["BUILTIN_PACKAGE", "get", "known", "names", "patterns", "register", "unregister"]
+__all__ = ["BUILTIN_PACKAGE", "get", "known", "names", "patterns", "register", "unregister",
+           "version"]

@@ -72,6 +72,13 @@ def _find_controls() -> list:
     return _controls
 
 
+def limit_blas(threads: int = 1) -> None:
+    """Limit every loaded OpenBLAS to ``threads`` threads for the rest of the process (a
+    sweep's worker processes: several workers on few cores would oversubscribe them)."""
+    for _, put in _find_controls():
+        put(threads)
+
+
 def workers() -> int:
     """Threads the reference uses: SATTN_REFERENCE_THREADS, else the usable cores when the
     BLAS thread count can be controlled, else 1."""

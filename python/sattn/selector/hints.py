@@ -44,6 +44,21 @@ def disable_vars() -> dict[str, str]:
             if p.disable_key is not None}
 
 
+def parse_vlen(value: str | int | None, where: str) -> int | None:
+    """A VLEN (bits): a power of two in [128, 65536]; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = int(value, 0)
+        except ValueError:
+            raise SattnError(f"{where} expects a power of two >= 128, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 128 or value > 65536 \
+            or value & (value - 1):
+        raise SattnError(f"{where} expects a power of two in [128, 65536], got {value!r}")
+    return value
+
+
 def spec_of_key(name: str, where: str = "disable") -> str:
     """The pattern a ``disable`` entry names: a pattern name or its disable key (any case)."""
     text = str(name).strip()
@@ -93,14 +108,15 @@ class Hints:
     target: str = DEFAULT_TARGET
     #: ``SATTN_MAX_ERROR_DATA``: the .safetensors file the max_error estimates measure on
     max_error_data: str | None = None
+    #: whether ``target`` was asked for (an edge variable or option), not the default
+    explicit_target: bool = False
+    #: the RVV vector length the edge asked for (``SATTN_VLEN``): sattn-vectorize's default
+    vlen: int | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Hints:
+    def from_env(cls, env: Mapping[str, str]) -> Hints:
         """Parse the hints from the variables of ``env`` (the edge passes ``os.environ``); bad
         values raise SattnError naming the variable."""
-        import os
-
-        env = os.environ if env is None else env
         force = env.get("SATTN_FORCE_SPEC", "").strip() or None
         if force is not None and not known(force):
             raise SattnError(
@@ -122,19 +138,25 @@ class Hints:
         if prefer_bsr and prefer_sw:
             raise SattnError("SATTN_PREFER_BSR and SATTN_PREFER_SW are both set; choose one")
         disabled = frozenset(spec for var, spec in disable_vars().items() if _flag(env, var))
-        target = check_target(env.get("SATTN_TARGET", "").strip() or DEFAULT_TARGET)
+        raw_target = env.get("SATTN_TARGET", "").strip()
+        target = check_target(raw_target or DEFAULT_TARGET)
         data = env.get("SATTN_MAX_ERROR_DATA", "").strip() or None
-        return cls(force, prefer_bsr, prefer_sw, l1, disabled, target, data)
+        vlen = parse_vlen(env.get("SATTN_VLEN", "").strip() or None,
+                          "environment variable SATTN_VLEN")
+        return cls(force, prefer_bsr, prefer_sw, l1, disabled, target, data, bool(raw_target),
+                   vlen)
 
     def with_options(self, *, target: str | None = None, prefer: str | None = None,
                      l1_bytes: int | None = None, disable: tuple[str, ...] = (),
-                     force: str | None = None, where: str = "sattn-select-spec") -> Hints:
+                     force: str | None = None, max_error_data: str | None = None,
+                     where: str = "sattn-select-spec") -> Hints:
         """These hints with pass options applied (an option beats the edge's value; ``disable``
         adds to it). ``prefer`` is ``bsr``, ``sw`` (or ``sliding_window``) or ``none``;
         ``disable`` names patterns or their keys (``sliding_window``/``sw``, ``nm``, ...)."""
         changes: dict = {}
         if target is not None:
             changes["target"] = check_target(str(target), f"{where} option target")
+            changes["explicit_target"] = True
         if prefer is not None:
             choice = str(prefer).strip().lower()
             if choice not in ("bsr", "sw", "sliding_window", "none"):
@@ -153,6 +175,8 @@ class Hints:
                 raise SattnError(f"{where} option force must be one of {', '.join(names())}, "
                                  f"got {force!r}")
             changes["force_spec"] = str(force)
+        if max_error_data is not None:
+            changes["max_error_data"] = str(max_error_data).strip() or None
         return replace(self, **changes) if changes else self
 
     def describe(self) -> str:

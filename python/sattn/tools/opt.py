@@ -19,11 +19,21 @@ file is written.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
+from io import StringIO
+
+from xdsl.printer import Printer
 
 from sattn.cli.common import ArgumentParser, add_strict_attributes, error_line, guarded
 from sattn.errors import SattnError
+from sattn.frontend import edge_hints, make_context, parse_module, run_pipeline
+from sattn.ir.dialect import SparseAttentionOp, location_of
+from sattn.selector import Hints
+from sattn.transforms import build_pipeline
+from sattn.transforms.common import attention_ops, decision_for, params_of
+from sattn.transforms.select_spec import SelectSpecPass
 
 SPLIT_MARKER = re.compile(r"^// -----\s*$", re.MULTILINE)
 
@@ -73,27 +83,20 @@ def _chunks(text: str, split: bool) -> list[tuple[str, int]]:
     return out
 
 
-def _selection_hints(pipeline: str | None):
-    """The hints the pipeline's own select-spec pass will use (its target option or the
-    pipeline's default target), else those of the environment."""
-    from sattn.selector import Hints
-    from sattn.transforms import build_pipeline
-    from sattn.transforms.select_spec import SelectSpecPass
-
-    stack = list(build_pipeline(pipeline)) if pipeline else []
+def _selection_hints(pipeline: str | None, edge: Hints) -> Hints:
+    """The hints the pipeline's own select-spec pass will use (its options, the pipeline's
+    default target, the edge's), else the edge's."""
+    stack = list(build_pipeline(pipeline, hints=edge)) if pipeline else []
     while stack:
         p = stack.pop(0)
         if isinstance(p, SelectSpecPass):
-            return p.context()
+            return p.hints()
         stack[:0] = list(getattr(p, "passes", lambda: ())())
-    return Hints.from_env()
+    return edge
 
 
-def _explain(module, pipeline: str | None) -> str:
-    from sattn.ir.dialect import SparseAttentionOp, location_of
-    from sattn.transforms.common import attention_ops, decision_for, params_of
-
-    hints = _selection_hints(pipeline)
+def _explain(module, pipeline: str | None, edge: Hints) -> str:
+    hints = _selection_hints(pipeline, edge)
     parts = []
     for i, op in enumerate(attention_ops(module, (SparseAttentionOp,))):
         where = location_of(op) or f"op #{i}"
@@ -102,19 +105,13 @@ def _explain(module, pipeline: str | None) -> str:
 
 
 def _process(text: str, name: str, first_line: int, args: argparse.Namespace) -> str:
-    from io import StringIO
-
-    from xdsl.printer import Printer
-
-    from sattn.frontend import make_context, parse_module, run_pipeline
-
     ctx = make_context(allow_unregistered=args.allow_unregistered)
     module = parse_module(text, name, ctx=ctx, first_line=first_line,
                           strict_attributes=args.strict_attributes)
     if args.explain_selection:
-        sys.stderr.write(_explain(module, args.pipeline))
+        sys.stderr.write(_explain(module, args.pipeline, args.hints))
     if args.pipeline:
-        run_pipeline(module, args.pipeline, ctx)
+        run_pipeline(module, args.pipeline, ctx, args.hints)
     out = StringIO()
     Printer(stream=out, print_generic_format=args.print_op_generic).print_op(module)
     out.write("\n")
@@ -138,9 +135,8 @@ def _verify_chunk(chunk: str, name: str, first_line: int,
 
 
 def execute(args: argparse.Namespace) -> int:
-    """Run sattn-opt on parsed arguments."""
-    from sattn.frontend import env_from_flags, hints_applied
-
+    """Run sattn-opt on parsed arguments: the command-line edge, where the spec's environment
+    variables and the hint flags become the passes' hints (read once, written nowhere)."""
     if args.list_passes:
         from sattn.transforms import PASSES, PIPELINES
 
@@ -149,10 +145,9 @@ def execute(args: argparse.Namespace) -> int:
         return 0
     if args.l1_bytes is not None and args.l1_bytes <= 0:
         raise SattnError(f"--l1-bytes expects a positive integer, got {args.l1_bytes}")
-    env = env_from_flags(prefer_bsr=args.prefer_bsr, prefer_sw=args.prefer_sw,
-                         l1_bytes=args.l1_bytes, force_spec=args.force_spec)
-    with hints_applied(env):
-        return _run(args)
+    args.hints = edge_hints(os.environ, prefer_bsr=args.prefer_bsr, prefer_sw=args.prefer_sw,
+                            l1_bytes=args.l1_bytes, force_spec=args.force_spec)
+    return _run(args)
 
 
 def _run(args: argparse.Namespace) -> int:

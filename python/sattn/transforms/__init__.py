@@ -18,6 +18,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sattn.errors import SattnError
+from sattn.selector import Hints
+from sattn.transforms.common import with_edge
 
 if TYPE_CHECKING:
     from xdsl.passes import ModulePass
@@ -123,8 +125,12 @@ def strip_module_anchor(pipeline: str) -> str:
     return text
 
 
-def build_pipeline(pipeline: str, available: dict[str, Callable[[], type[ModulePass]]] | None = None) -> list[ModulePass]:
-    """The pass instances of a pipeline string; unknown names and bad options are SattnError."""
+def build_pipeline(pipeline: str, available: dict[str, Callable[[], type[ModulePass]]] | None = None,
+                   *, hints: Hints | None = None) -> list[ModulePass]:
+    """The pass instances of a pipeline string, each carrying the edge's ``hints`` (the
+    environment variables and flags the command line or the API call turned into selector
+    hints; None: no hints). The pipeline string and these hints alone determine what the
+    passes do. Unknown names and bad options are SattnError."""
     from xdsl.utils.arg_spec import parse_pipeline
     from xdsl.utils.exceptions import ArgSpecParseError
 
@@ -147,9 +153,16 @@ def build_pipeline(pipeline: str, available: dict[str, Callable[[], type[ModuleP
     for s in specs:
         cls = available[s.name]()
         try:
-            passes.append(cls.from_pass_spec(s))
+            p = cls.from_pass_spec(s)
         except (ValueError, TypeError, KeyError) as e:  # how xDSL reports bad pass options
             raise SattnError(f"bad options for pass '{s.name}': {e}") from None
+        p = with_edge(p, hints)
+        check = getattr(p, "select_pass", None)
+        if check is not None:  # a pipeline: its selection options are checked now
+            with_edge(check(), hints).hints()
+        elif hasattr(p, "hints"):  # sattn-select-spec itself
+            p.hints()
+        passes.append(p)
     return passes
 
 

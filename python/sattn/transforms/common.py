@@ -9,22 +9,27 @@ A pass that only adds a record derives from :class:`AnnotatePass` and says how t
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import itertools
 import weakref
 from abc import abstractmethod
 from collections.abc import Callable, Hashable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i64
 from xdsl.ir import Attribute
 from xdsl.passes import ModulePass
+from xdsl.rewriter import Rewriter
 
 from sattn.errors import SattnError
+from sattn.ir.attrs import TRUE
 from sattn.ir.dialect import SattnOp, SparseAttentionOp, located, location_of
-from sattn.ir.schema import AttentionParams
+from sattn.ir.schema import DEFAULT_TILES, AttentionParams
 from sattn.selector import Decision, Hints, select_spec
+from sattn.specs import pattern_of
 
 _CACHE_LIMIT = 8192
 _INTERN_LIMIT = 1 << 20
@@ -126,8 +131,18 @@ def decision_for(params: AttentionParams, hints: Hints) -> Decision:
     return select_spec(params, hints=hints)
 
 
+def is_selected(op: SattnOp) -> bool:
+    """Whether ``sattn-select-spec`` (or a lowering) recorded the op's spec: every later pass
+    and every backend then reads the ``spec`` attribute and never selects again."""
+    return "spec_rule" in op.attributes and "spec" in op.attributes
+
+
 def spec_of(op: SattnOp, params: AttentionParams, hints: Hints) -> str:
-    """The op's spec: ``SATTN_FORCE_SPEC``, else its ``spec``/``force_spec``, else the selector's."""
+    """The op's spec: the recorded ``spec`` once selected (:func:`is_selected`); a pass run
+    alone on an unselected op runs the selection once, with the hints the pass was given
+    (the edge's options: see :func:`sattn.transforms.build_pipeline`)."""
+    if is_selected(op) and params.spec is not None:
+        return params.spec
     return decision_for(params, hints).spec
 
 
@@ -143,12 +158,20 @@ class AnnotatePass(ModulePass):
 
     A subclass names itself (``name = "sattn-..."``), may narrow :attr:`kinds`, and defines
     :meth:`record`; :meth:`context` is what the record depends on besides the op's content
-    (default: the selector hints of the environment). Records are cached by op content and
-    context, one :class:`ContentCache` per pass.
+    (default: the edge hints the pass was given, :attr:`edge`). Records are cached by op
+    content and context, one :class:`ContentCache` per pass.
     """
 
     kinds: ClassVar[tuple[type[SattnOp], ...]] = (SattnOp,)
     _cache: ClassVar[ContentCache]
+
+    edge: Hints | None = field(default=None, init=False, compare=False, repr=False)
+    """The edge's hints (from the command line or the API call: :meth:`with_edge`); a pass
+    constructed without them uses none. Not a textual pass option."""
+
+    def with_edge(self, hints: Hints | None) -> AnnotatePass:
+        """This pass with the edge's hints."""
+        return with_edge(self, hints)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -157,7 +180,7 @@ class AnnotatePass(ModulePass):
 
     def context(self) -> Hashable:
         """What every record of this run depends on beyond the op (read once per run)."""
-        return Hints.from_env()
+        return self.edge or Hints()
 
     @abstractmethod
     def record(self, op: SattnOp, context: Any) -> dict[str, Attribute]:
@@ -186,18 +209,18 @@ def is_source_op(op: SattnOp) -> bool:
 
 def lowered_attributes(op: SattnOp, params: AttentionParams, hints: Hints) -> dict[str, Attribute]:
     """The attributes of the call that replaces ``op``: every source attribute, the selected
-    ``spec`` (and ``spec_rule``), the per-spec flag, and m_rows/head_dim_d/s_tokens."""
-    from xdsl.dialects.builtin import IntegerAttr, StringAttr, i64
-
-    from sattn.ir.attrs import SPEC_FLAGS, TRUE
-    from sattn.ir.schema import DEFAULT_TILES
-
-    decision = decision_for(params, hints)
+    ``spec`` (and ``spec_rule``: recorded by select-spec, else the selection runs once here),
+    the pattern's call flag, and m_rows/head_dim_d/s_tokens."""
     attrs: dict[str, Attribute] = dict(op.attributes)
-    attrs["spec"] = StringAttr(decision.spec)
-    if "spec_rule" not in attrs:
-        attrs["spec_rule"] = StringAttr(decision.rule)
-    flag = SPEC_FLAGS.get(decision.spec)
+    if is_selected(op) and params.spec is not None:
+        spec = params.spec
+    else:
+        decision = decision_for(params, hints)
+        spec = decision.spec
+        attrs["spec"] = StringAttr(spec)
+        if "spec_rule" not in attrs:
+            attrs["spec_rule"] = StringAttr(decision.rule)
+    flag = pattern_of(spec).call_flag
     if flag:
         attrs[flag] = TRUE
     for call_name, tile in (("m_rows", "tile_M"), ("head_dim_d", "tile_D"), ("s_tokens", "tile_S")):
@@ -219,15 +242,25 @@ class LowerPass(ModulePass):
 
     target: ClassVar[type[SattnOp]]
 
+    edge: Hints | None = field(default=None, init=False, compare=False, repr=False)
+    """The edge's hints (see :class:`AnnotatePass`)."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        lower_ops(op, self.target)
+        lower_ops(op, self.target, self.edge or Hints())
 
 
-def lower_ops(module: ModuleOp, target: type[SattnOp]) -> None:
+def with_edge(p: ModulePass, hints: Hints | None) -> ModulePass:
+    """A copy of pass ``p`` that carries the edge's hints (passes without an ``edge`` field,
+    and ``hints=None``, are returned as they are)."""
+    if hints is None or not any(f.name == "edge" for f in dataclasses.fields(p)):
+        return p
+    new = copy.copy(p)
+    object.__setattr__(new, "edge", hints)
+    return new
+
+
+def lower_ops(module: ModuleOp, target: type[SattnOp], hints: Hints) -> None:
     """Replace every ``sattn.sparse_attention`` with a ``target`` call (cached by content)."""
-    from xdsl.rewriter import Rewriter
-
-    hints = Hints.from_env()
     for op in attention_ops(module, (SparseAttentionOp,)):
         parent = content_key(op)
         attrs = _LOWER_CACHE.get(op, (hints,), lambda o: lowered_attributes(o, params_of(o), hints))

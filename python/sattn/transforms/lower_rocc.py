@@ -1,7 +1,9 @@
 """``sattn-lower-rocc``: the RoCC pipeline.
 
 select-spec -> materialize-indices -> tile -> fuse-softmax -> lower-to-rocc -> bufferize.
-Selection uses the accelerator's cost weights (target ``rocc``) unless SATTN_TARGET says otherwise.
+Selection uses the accelerator's cost weights (target ``rocc``) unless the edge or the
+``target`` option says otherwise; the selection options are forwarded to
+``sattn-select-spec`` (``sattn-lower-rocc{prefer=bsr l1-bytes=65536}``).
 """
 
 from __future__ import annotations
@@ -16,18 +18,19 @@ from sattn.transforms.bufferize import BufferizePass
 from sattn.transforms.fuse_softmax import FuseSoftmaxPass
 from sattn.transforms.lower_to_rocc import LowerToRoccPass
 from sattn.transforms.materialize_indices import MaterializeIndicesPass
-from sattn.transforms.select_spec import SelectSpecPass
+from sattn.transforms.select_spec import PipelinePass
 from sattn.transforms.tile import TilePass
 
 
 @dataclass(frozen=True)
-class LowerRoccPipeline(ModulePass):
+class LowerRoccPipeline(PipelinePass):
     """Select, materialize indices, tile, fuse softmax, lower to RoCC calls, bufferize."""
 
     name = "sattn-lower-rocc"
+    default_target = "rocc"
 
-    def passes(self) -> tuple[ModulePass, ...]:
-        return (SelectSpecPass(default_target="rocc"), MaterializeIndicesPass(), TilePass(), FuseSoftmaxPass(),
+    def stages(self) -> tuple[ModulePass, ...]:
+        return (self.select_pass(), MaterializeIndicesPass(), TilePass(), FuseSoftmaxPass(),
                 LowerToRoccPass(), BufferizePass())
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:

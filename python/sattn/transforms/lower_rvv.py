@@ -1,7 +1,9 @@
 """``sattn-lower-rvv``: the RVV pipeline.
 
-select-spec -> lower-to-rvv -> vectorize -> bufferize. The ``vlen`` option is forwarded to
-``sattn-vectorize`` (``sattn-lower-rvv{vlen=512}``).
+select-spec -> lower-to-rvv -> vectorize -> bufferize. The selection options (``target``,
+``prefer``, ``l1-bytes``, ``disable``, ``force``) are forwarded to ``sattn-select-spec``
+(``sattn-lower-rvv{prefer=bsr}``) and ``vlen`` to ``sattn-vectorize``
+(``sattn-lower-rvv{vlen=512}``); the edge's hints reach every pass.
 """
 
 from __future__ import annotations
@@ -14,21 +16,22 @@ from xdsl.passes import ModulePass
 
 from sattn.transforms.bufferize import BufferizePass
 from sattn.transforms.lower_to_rvv import LowerToRvvPass
-from sattn.transforms.select_spec import SelectSpecPass
+from sattn.transforms.select_spec import PipelinePass
 from sattn.transforms.vectorize import VectorizePass
 
 
 @dataclass(frozen=True)
-class LowerRvvPipeline(ModulePass):
+class LowerRvvPipeline(PipelinePass):
     """Select, lower to RVV calls, vectorize, bufferize."""
 
     name = "sattn-lower-rvv"
 
     vlen: int | None = None
-    """Vector register length for sattn-vectorize (default: SATTN_VLEN, else 256)."""
+    """Vector register length for sattn-vectorize (default: the edge's SATTN_VLEN, else 256)."""
 
-    def passes(self) -> tuple[ModulePass, ...]:
-        return (SelectSpecPass(), LowerToRvvPass(), VectorizePass(vlen=self.vlen), BufferizePass())
+    def stages(self) -> tuple[ModulePass, ...]:
+        return (self.select_pass(), LowerToRvvPass(), VectorizePass(vlen=self.vlen),
+                BufferizePass())
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for p in self.passes():

@@ -11,7 +11,8 @@ none)::
     vector_strips = {vlen = 256, sew = 32, lmul = "m4", load_lmul = "m4", strip = 32,
                      d_strips = 2, d_tail = 0}
 
-VLEN comes from the pass option (``sattn-vectorize{vlen=512}``), else ``SATTN_VLEN``, else 256.
+VLEN comes from the pass option (``sattn-vectorize{vlen=512}``), else the edge's ``SATTN_VLEN``
+(read by the command line or the API call, never here), else 256.
 Applies to ``sattn.rvv_call`` and to not-yet-lowered ``sattn.sparse_attention`` (the RoCC
 target has no vector unit).
 """
@@ -19,39 +20,29 @@ target has no vector unit).
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
-from sattn.errors import SattnError
+from sattn.ir import precisions as _precisions
 from sattn.ir.attrs import UNIT, from_py
 from sattn.ir.dialect import RvvCallOp, SattnOp, SparseAttentionOp
 from sattn.ir.schema import AttentionParams
+from sattn.selector.hints import Hints, parse_vlen
 from sattn.transforms.common import AnnotatePass, params_of
 
 DEFAULT_VLEN = 256
-#: Load element width per precision (i4 is unpacked to bytes before use).
-LOAD_SEW = {"fp32": 32, "bf16": 16, "i8": 8, "i4": 8}
+#: Load element width per precision (the precision table's; i4 is unpacked to bytes before use).
+LOAD_SEW = _precisions.LOAD_SEW
 ACC_SEW = 32
 MAX_ACC_LMUL = 4
 
 
-def resolve_vlen(option: int | None) -> int:
-    """VLEN from the pass option, else SATTN_VLEN, else 256; must be a power of two >= 128."""
-    where = "option vlen of sattn-vectorize"
-    value: Any = option
-    if value is None:
-        raw = os.environ.get("SATTN_VLEN", "").strip()
-        if not raw:
-            return DEFAULT_VLEN
-        where = "environment variable SATTN_VLEN"
-        try:
-            value = int(raw, 0)
-        except ValueError:
-            raise SattnError(f"{where} expects a power of two >= 128, got {raw!r}") from None
-    if not isinstance(value, int) or value < 128 or value > 65536 or value & (value - 1):
-        raise SattnError(f"{where} expects a power of two in [128, 65536], got {value!r}")
-    return value
+def resolve_vlen(option: int | None, edge: int | None = None) -> int:
+    """VLEN from the pass option, else the edge's (SATTN_VLEN at the command line), else 256;
+    a power of two in [128, 65536]."""
+    if option is not None:
+        return parse_vlen(option, "option vlen of sattn-vectorize")  # type: ignore[return-value]
+    return DEFAULT_VLEN if edge is None else edge
 
 
 def _lmul_name(lmul: float) -> str:
@@ -86,11 +77,11 @@ class VectorizePass(AnnotatePass):
     kinds = (RvvCallOp, SparseAttentionOp)
 
     vlen: int | None = None
-    """Vector register length in bits (default: SATTN_VLEN, else 256)."""
+    """Vector register length in bits (default: the edge's SATTN_VLEN, else 256)."""
 
     def context(self) -> int:
         """The resolved VLEN (the records depend on nothing else)."""
-        return resolve_vlen(self.vlen)
+        return resolve_vlen(self.vlen, (self.edge or Hints()).vlen)
 
     def record(self, op: SattnOp, context: int) -> dict:
         return {"vectorized": UNIT, "vector_strips": from_py(vector_strips(params_of(op), context), "vector_strips")}
