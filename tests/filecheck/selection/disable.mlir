@@ -10,6 +10,11 @@
 // RUN: env SATTN_DISABLE_BSR=1 %sattn-opt %s -pass-pipeline='builtin.module(sattn-select-spec)' | filecheck %s --check-prefix=BSR
 // RUN: env SATTN_DISABLE_BSR=1 SATTN_DISABLE_SW=1 %sattn-opt %s -pass-pipeline='builtin.module(sattn-select-spec)' | filecheck %s --check-prefix=BOTH
 
+// The option disable= (names or keys) is the same hint and adds to the variables.
+// RUN: %sattn-opt %s -pass-pipeline='builtin.module(sattn-select-spec{disable=nm,topk_per_query})' | filecheck %s --check-prefix=TOPK
+// RUN: %sattn-opt %s -pass-pipeline='builtin.module(sattn-select-spec{disable=sliding_window,bsr})' | filecheck %s --check-prefix=BOTH
+// RUN: env SATTN_DISABLE_BSR=1 %sattn-opt %s -pass-pipeline='builtin.module(sattn-select-spec{disable=sw})' | filecheck %s --check-prefix=BOTH
+// RUN: %sattn-opt %s -pass-pipeline='builtin.module(sattn-lower-rocc{disable=bsr})' | filecheck %s --check-prefix=BSR
 // Every forcing attribute at once, plus both costs computable.
 "sattn.sparse_attention"() { nm_n = 2 : i64, nm_m = 4 : i64, topk_k = 4 : i64, lsh_buckets = 4 : i64, num_landmarks = 4 : i64, window_size = 4 : i64, keep_ratio = 0.25 : f64, seq_len = 1024 : i64 } : () -> ()
 // NM: spec = "topk_per_query", spec_rule = "topk"

@@ -8,6 +8,13 @@
 // The tool's flags map to the same variables.
 // RUN: %sattn-opt %s --prefer-bsr -pass-pipeline='builtin.module(sattn-select-spec)' | filecheck %s --check-prefix=PBSR
 // RUN: %sattn-opt %s --l1-bytes 65536 -pass-pipeline='builtin.module(sattn-select-spec)' | filecheck %s --check-prefix=L1
+// The pass options are the same hints (sattn-select-spec's and the pipelines', forwarded).
+// RUN: %sattn-opt %s -pass-pipeline='builtin.module(sattn-select-spec{prefer=bsr})' | filecheck %s --check-prefix=PBSR
+// RUN: %sattn-opt %s -pass-pipeline='builtin.module(sattn-select-spec{prefer=sw})' | filecheck %s --check-prefix=PSW
+// RUN: %sattn-opt %s -pass-pipeline='builtin.module(sattn-select-spec{l1-bytes=65536})' | filecheck %s --check-prefix=L1
+// RUN: %sattn-opt %s -pass-pipeline='builtin.module(sattn-lower-rvv{prefer=bsr})' | filecheck %s --check-prefix=PBSR
+// An option beats the edge's variable.
+// RUN: env SATTN_PREFER_BSR=1 %sattn-opt %s -pass-pipeline='builtin.module(sattn-select-spec{prefer=none})' | filecheck %s --check-prefix=BASE
 // Conflicting preferences are an error.
 // RUN: env SATTN_PREFER_BSR=1 SATTN_PREFER_SW=1 not %sattn-opt %s -pass-pipeline='builtin.module(sattn-select-spec)' 2>&1 | filecheck %s --check-prefix=BOTH
 // BOTH: sattn-opt: error: SATTN_PREFER_BSR and SATTN_PREFER_SW are both set; choose one
