@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 
 from sattn.diagnostics import once
 from sattn.errors import SattnError
-from sattn.frontend import edge_hints
+from sattn.frontend import edge_hints, mlir_for, with_overrides  # noqa: F401  (API names)
 from sattn.ir.schema import AttentionParams, params_from_dict
 from sattn.result import RunResult
 from sattn.selector import Hints, select_spec
@@ -159,72 +158,6 @@ def _hints(*, prefer_bsr: bool, prefer_sw: bool, l1_bytes: int | None, use_hw_pr
                        prefer_sw=prefer_sw, l1_bytes=l1_bytes, disable=tuple(disable),
                        default_target=backend)
     return hints, info, line
-
-
-def _mlir_attr(name: str, value: Any) -> str:
-    if isinstance(value, str):
-        return f'{name} = "{value}"'
-    if isinstance(value, float):
-        return f"{name} = {value!r} : f64"
-    if not isinstance(value, int):  # an xDSL attribute (a discardable one, kept as written)
-        import io
-
-        from xdsl.printer import Printer
-
-        buf = io.StringIO()
-        Printer(stream=buf).print_attribute(value)
-        return f"{name} = {buf.getvalue()}"
-    return f"{name} = {int(value)} : i64"
-
-
-def mlir_for(attrs: dict[str, Any], *, loc: str | None = None) -> str:
-    """MLIR text of one ``sattn.sparse_attention`` op with ``attrs`` (plain Python values or
-    xDSL attributes, in the generic form of the spec's examples). Values are written as given:
-    the parser and the verifier judge them, exactly as for a file. ``loc`` (``file:line:col``)
-    becomes the op's ``loc(...)``: errors and warnings then name where the op came from."""
-    body = ", ".join(_mlir_attr(n, v) for n, v in attrs.items())
-    where = ""
-    if loc:
-        file, line, col = loc.rsplit(":", 2)
-        where = f" loc({json.dumps(file)}:{line}:{col})"
-    return f'module {{\n  "sattn.sparse_attention"() {{ {body} }} : () -> (){where}\n}}\n'
-
-
-def with_overrides(mlir: str | Path, overrides: dict[str, Any], *, op: int | None = None,
-                   text: bool = False, strict_attributes: bool = False,
-                   keep_location: bool = False) -> str:
-    """MLIR text of one ``sattn.sparse_attention`` whose attributes are those of ``mlir``'s op
-    with ``overrides`` applied (what the runners' ``--precision``, ``--dilation``, ... flags
-    do), so that selection and lowering see the overridden values. Unknown or ill-typed
-    overrides are rejected by the schema with the attribute's name. Discardable attributes of
-    the op are kept as written (``strict_attributes`` refuses them); the shape of operand types
-    becomes ``seq_len``/``head_dim``/``num_heads``/``batch`` attributes. ``keep_location``
-    gives the op the location of the original (errors and warnings then name that file)."""
-    from sattn.frontend import attention_ops, parse_module, read_source
-    from sattn.ir.dialect import located, location_of, unknown_attributes
-    from sattn.ir.schema import coerce
-
-    src, name = (str(mlir), "<string>") if text else read_source(mlir)
-    module = parse_module(src, name, strict_attributes=strict_attributes)
-    ops = [o for o in attention_ops(module) if o.name == "sattn.sparse_attention"]
-    if not ops:
-        raise SattnError(f"{name}: no sattn.sparse_attention op to apply the overrides to")
-    if op is None and len(ops) > 1:
-        raise SattnError(f"{name} has {len(ops)} attention ops; choose one with op=N (--op N)")
-    if not 0 <= (op or 0) < len(ops):
-        raise SattnError(f"{name} has {len(ops)} attention op(s); --op {op} is out of range")
-    target = ops[op or 0]
-    attrs = target.params().as_dict()  # as written (shape from operand types), unselected
-    try:
-        for key, value in overrides.items():
-            if value is not None:
-                attrs[key] = coerce(key, value)
-        params_from_dict(attrs)  # cross-attribute rules (nm_n <= nm_m, heads % group, ...)
-    except SattnError as e:
-        raise SattnError(located(target, f"override: {e}")) from None
-    for unknown in unknown_attributes(target):
-        attrs[unknown] = target.attributes[unknown]
-    return mlir_for(attrs, loc=location_of(target) if keep_location else None)
 
 
 def _load_with_hints(mlir: str | Path, pipeline: str, hints: Hints,

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from sattn.backends.rocc.artifacts import emit_artifacts, read_desc
 from sattn.ir.schema import Shape, params_from_dict
 from sattn.reference.data import synthetic
 from sattn.specs import select_indices
-from sattn.tools.emit_artifacts import emit_artifacts, read_desc
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,7 +62,7 @@ def test_artifacts_round_trip(tmp_path, spec, attrs):
 
 def test_values_used_are_written():
     shape = Shape(1, 16, 8)
-    from sattn.tools.emit_artifacts import descriptor
+    from sattn.backends.rocc.artifacts import descriptor
 
     p = params_from_dict({}).replace(spec="bsr")
     d = descriptor(p, shape, select_indices(p, shape, *synthetic(shape)[:2]))

@@ -4,6 +4,7 @@
 """
 
 from sattn.selector.cost import MODELS, Cost, TargetModel
+from sattn.selector.decision import Candidate, Decision
 from sattn.selector.hints import (
     DEFAULT_L1_BYTES,
     DEFAULT_TARGET,
@@ -13,7 +14,7 @@ from sattn.selector.hints import (
     disable_vars,
     env_vars,
 )
-from sattn.selector.rules import Candidate, Decision, rules, select_spec
+from sattn.selector.rules import rules, select_spec
 
 __all__ = [
     "DEFAULT_L1_BYTES",

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from sattn.ir.schema import AttentionParams
+from sattn.selector.decision import Candidate, Decision
 
 #: Default threshold of ``off_share``, relative to max|dense|.
 DEFAULT_THRESHOLD = 1e-2
@@ -113,8 +114,6 @@ def apply_budget(params: AttentionParams, decision, *, seed: int = 0):
     """The decision under ``params.max_error``: the cheapest usable candidate whose estimated
     ``max_rel_error`` is within the budget (see the module docstring). Returns ``decision``
     unchanged when there is no budget or another rule decided."""
-    from sattn.selector.rules import Candidate, Decision
-
     budget = params.max_error
     if budget is None or decision.rule not in BUDGET_RULES:
         return decision

@@ -28,12 +28,12 @@ candidate whatever rule decides, so the explanation always shows them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from sattn.ir.patterns import patterns
 from sattn.ir.schema import AttentionParams
 from sattn.selector.accuracy import apply_budget
-from sattn.selector.cost import COST_MODELS, Cost, blg_competes
+from sattn.selector.cost import COST_MODELS, blg_competes
+from sattn.selector.decision import Candidate, Decision
 from sattn.selector.hints import Hints, disable_var
 
 
@@ -47,42 +47,6 @@ def rules() -> tuple[str, ...]:
     return ("env_force_spec", "attr_force_spec", "attr_spec",
             *(p.rule.rule for p in forcing_patterns()),
             "cost_model", "default_bsr", "max_error", "fallback_dense")
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One spec of the cost comparison: its cost, or why it has none."""
-
-    spec: str
-    cost: Cost | None
-    status: str  # "chosen" | "ok" | "not computable (...)" | "disabled by SATTN_DISABLE_..." | ...
-
-    def describe(self) -> str:
-        cost = self.cost.describe() if self.cost is not None else "-"
-        return f"{self.spec:<20} {self.status:<28} cost={cost}"
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The selected spec, the rule that decided, and every candidate considered."""
-
-    spec: str
-    rule: str
-    reason: str
-    candidates: tuple[Candidate, ...]
-    hints: Hints
-    skipped: tuple[str, ...] = ()  # forcing rules that applied but were disabled
-
-    def explain(self) -> str:
-        """Human-readable account: decision, hints, skipped rules, each candidate and its cost."""
-        lines = [
-            f"selection: spec={self.spec} rule={self.rule}",
-            f"  reason: {self.reason}",
-            f"  hints: {self.hints.describe()}",
-        ]
-        lines += [f"  skipped: {s}" for s in self.skipped]
-        lines += [f"  candidate {c.describe()}" for c in self.candidates]
-        return "\n".join(lines)
 
 
 def _cost_candidates(p: AttentionParams, hints: Hints) -> list[Candidate]:

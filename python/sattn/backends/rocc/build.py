@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sattn.errors import SattnError
+from sattn.guard import guarded
 from sattn.toolrun import find_tool, run_tool, user_cache_dir
 
 REPO = Path(__file__).resolve().parents[4]
@@ -143,8 +144,6 @@ def build(target: Target | None = None, *, force: bool = False, verbose: bool = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sattn.cli.common import guarded
-
     @guarded
     def _main() -> int:
         ap = argparse.ArgumentParser(prog="python -m sattn.backends.rocc.build",

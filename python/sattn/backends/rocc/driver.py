@@ -5,7 +5,7 @@ for every pattern: the structural ones and the data-dependent ones alike; the ac
 executes the index table with one datapath), prepares the operands exactly as the reference sees
 them (:func:`sattn.precision.prepare`: bf16 rounding, i8/i4 codes; landmark K/V are the
 reference's compressed operands), writes the artifacts (``indices.txt`` / ``indices.desc`` through
-:func:`sattn.tools.emit_artifacts.emit_artifacts`) and the Q/K/V memory images into a private
+:func:`sattn.backends.rocc.artifacts.emit_artifacts`) and the Q/K/V memory images into a private
 temporary directory, runs ``hw/sim/obj_dir/Vrocc_sattn`` (built if needed), and returns the
 output tensor with the RTL's counters.
 
@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from sattn.backends.rocc.artifacts import emit_artifacts
 from sattn.errors import SattnError
 from sattn.ir.schema import AttentionParams
 from sattn.result import RunResult
@@ -143,7 +144,6 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     from sattn.reference.data import check_qkv, check_unbatched, check_values
     from sattn.reference.executor import landmark_operands
     from sattn.specs import select_indices
-    from sattn.tools.emit_artifacts import emit_artifacts
 
     check_unbatched(params)
     latency, bandwidth = check_options(options.get("latency"), options.get("bandwidth"))

@@ -29,6 +29,7 @@ import numpy as np
 
 from sattn.backends.rvv import cycle_model, runner
 from sattn.errors import SattnError
+from sattn.frontend import with_overrides
 from sattn.ir.schema import AttentionParams
 from sattn.specs import pattern_of
 from sattn.toolrun import atomic_write
@@ -143,8 +144,6 @@ def write_back(mlir: str | Path, out: str | Path, attrs: dict[str, Any], note: s
                op: int | None = None) -> None:
     """Write ``mlir``'s op with the winning attributes ``attrs`` to ``out`` (atomically);
     ``note`` (the autotune line) goes in a comment above it."""
-    from sattn.api import with_overrides
-
     text = with_overrides(mlir, attrs, op=op)
     atomic_write(out, (f"// {note}\n" if note else "") + text)
 
