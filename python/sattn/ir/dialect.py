@@ -49,6 +49,7 @@ from xdsl.traits import MemoryReadEffect, MemoryWriteEffect
 from xdsl.utils.exceptions import VerifyException
 
 from sattn.errors import SattnError
+from sattn.ir import patterns as _patterns
 from sattn.ir.attrs import PASS_ATTRS, call_attrs, to_py
 from sattn.ir.schema import SCHEMA_BY_NAME, AttentionParams, params_from_dict, suggest
 
@@ -104,8 +105,10 @@ class SattnOp(IRDLOperation):
     def params(self) -> AttentionParams:
         """The validated attributes as :class:`AttentionParams` (cached by content).
 
-        Raises :class:`SattnError` (without location; see :meth:`verify_`)."""
-        key = (self.name, tuple(self.attributes.items()), tuple(v.type for v in self.operands))
+        Raises :class:`SattnError` (without location; see :meth:`verify_`). The key holds
+        the registry's version: registering a pattern changes what ``spec`` accepts."""
+        key = (self.name, tuple(self.attributes.items()), tuple(v.type for v in self.operands),
+               _patterns.version())
         hit = _PARAMS_CACHE.get(key)
         if hit is None:
             try:

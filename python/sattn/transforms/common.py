@@ -25,6 +25,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 
 from sattn.errors import SattnError
+from sattn.ir import patterns as _patterns
 from sattn.ir.attrs import TRUE
 from sattn.ir.dialect import SattnOp, SparseAttentionOp, located, location_of
 from sattn.ir.schema import DEFAULT_TILES, AttentionParams
@@ -86,6 +87,18 @@ def reset_caches() -> None:
         cache._data.clear()
 
 
+_REGISTRY_SEEN = [-1]
+
+
+def _check_registry() -> None:
+    """Forget every record when the pattern registry changed since the last look-up (a
+    pattern registered or removed at run time changes what a ``spec`` name means)."""
+    v = _patterns.version()
+    if v != _REGISTRY_SEEN[0]:
+        reset_caches()
+        _REGISTRY_SEEN[0] = v
+
+
 class ContentCache:
     """Results of ``compute(op)`` per (op content, extra key); see :func:`content_key`."""
 
@@ -96,6 +109,7 @@ class ContentCache:
 
     def get(self, op: SattnOp, extra: Hashable, compute: Callable[[SattnOp], Any]) -> Any:
         """``compute(op)`` (its SattnErrors located at ``op``), or the cached result."""
+        _check_registry()
         key = (content_key(op), extra)
         try:
             return self._data[key]
