@@ -78,9 +78,8 @@ def add_hooks(net, seen: dict[str, dict[int, np.ndarray]]) -> list:
 
 def eager_run(model: Path, ids) -> dict[str, dict[int, np.ndarray]]:
     """A separate forward pass of the model with the eager attention (:func:`add_hooks`)."""
-    with hf.offline():
-        net = transformers.AutoModel.from_pretrained(str(model), local_files_only=True,
-                                                     attn_implementation="eager").eval()
+    net = transformers.AutoModel.from_pretrained(str(model), local_files_only=True,
+                                                 attn_implementation="eager").eval()
     seen: dict[str, dict[int, np.ndarray]] = {"out": {}, "q_pre": {}, "k_pre": {}}
     add_hooks(net, seen)
     with torch.inference_mode():
@@ -114,8 +113,7 @@ def heads_first(x, d: int) -> np.ndarray:
 
 
 def tokens(model: Path, text: str):
-    with hf.offline():
-        tok = transformers.AutoTokenizer.from_pretrained(str(model), local_files_only=True)
+    tok = transformers.AutoTokenizer.from_pretrained(str(model), local_files_only=True)
     return tok(text, return_tensors="pt")["input_ids"]
 
 

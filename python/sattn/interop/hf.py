@@ -18,8 +18,9 @@ Scale. sattn's attention scales scores by ``1/sqrt(D)``. When the model uses ano
 written pre-multiplied by ``scale * sqrt(D)`` so that sattn computes the model's attention; the
 metadata keeps the model's ``scale`` and the factor (``q_prescaled_by``).
 
-Offline. Only a local directory is read (``local_files_only=True``, ``HF_HUB_OFFLINE=1``,
-``TRANSFORMERS_OFFLINE=1``, safetensors weights only, no remote code): nothing is downloaded.
+Offline. Only a local directory is read (every load passes ``local_files_only=True``;
+safetensors weights only, no remote code): nothing is downloaded. The environment is not
+touched (nothing in sattn writes ``os.environ``).
 
 ``transformers`` and ``safetensors`` (with torch) are the optional extra ``capture``: without
 them :func:`capture` is one error line with the install command.
@@ -29,8 +30,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,22 +197,6 @@ def read_text(path: str | Path) -> str:
 
 # ----------------------------------------------------------------------------- the extras
 
-@contextmanager
-def offline():
-    """HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE set for the block (then the caller's values)."""
-    keys = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(dict.fromkeys(keys, "1"))
-    try:
-        yield
-    finally:
-        for k, old in saved.items():
-            if old is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = old
-
-
 def extras():
     """(torch, transformers), quiet; missing packages are one line with the install command."""
     try:
@@ -360,40 +343,39 @@ def capture(model: str | Path, text: str | Path, out: str | Path, *,
     limits = [x for x in (max_tokens, context) if isinstance(x, int) and x > 0]
     limit = min(limits) if limits else None
 
-    with offline():
-        torch, transformers = extras()
-        try:
-            tokenizer = transformers.AutoTokenizer.from_pretrained(
-                str(model), local_files_only=True, trust_remote_code=False)
-        except Exception as e:  # noqa: BLE001  (transformers raises OSError, ValueError, ...)
-            raise SattnError(f"--model {model}: cannot load its tokenizer (tokenizer.json / "
-                             f"tokenizer_config.json): {_first_line(e)}") from None
-        ids = tokenizer(words, return_tensors="pt")["input_ids"]
-        total = int(ids.shape[-1])
-        if total == 0:
-            raise SattnError(f"--text {text}: the tokenizer made no tokens of it")
-        truncated = None
-        if limit is not None and total > limit:
-            ids, truncated = ids[:, :limit], total
-        tokens = int(ids.shape[-1])
-        torch_dtype = getattr(torch, dtype)
-        _estimate(cfg, model, tokens, len(chosen), torch_dtype.itemsize)
+    torch, transformers = extras()
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(
+            str(model), local_files_only=True, trust_remote_code=False)
+    except Exception as e:  # noqa: BLE001  (transformers raises OSError, ValueError, ...)
+        raise SattnError(f"--model {model}: cannot load its tokenizer (tokenizer.json / "
+                         f"tokenizer_config.json): {_first_line(e)}") from None
+    ids = tokenizer(words, return_tensors="pt")["input_ids"]
+    total = int(ids.shape[-1])
+    if total == 0:
+        raise SattnError(f"--text {text}: the tokenizer made no tokens of it")
+    truncated = None
+    if limit is not None and total > limit:
+        ids, truncated = ids[:, :limit], total
+    tokens = int(ids.shape[-1])
+    torch_dtype = getattr(torch, dtype)
+    _estimate(cfg, model, tokens, len(chosen), torch_dtype.itemsize)
 
-        _register(transformers)
-        try:
-            net = transformers.AutoModel.from_pretrained(
-                str(model), local_files_only=True, trust_remote_code=False,
-                use_safetensors=True, attn_implementation=IMPLEMENTATION)
-        except Exception as e:  # noqa: BLE001  (corrupt weights, shape mismatches, ...)
-            raise SattnError(f"--model {model}: cannot load the model: {_first_line(e)}") from None
-        net = net.to(torch_dtype).eval()
-        global _ACTIVE
-        recorder = _ACTIVE = _Recorder(chosen)
-        try:
-            with torch.inference_mode():
-                net(input_ids=ids, use_cache=False)
-        finally:
-            _ACTIVE = None
+    _register(transformers)
+    try:
+        net = transformers.AutoModel.from_pretrained(
+            str(model), local_files_only=True, trust_remote_code=False,
+            use_safetensors=True, attn_implementation=IMPLEMENTATION)
+    except Exception as e:  # noqa: BLE001  (corrupt weights, shape mismatches, ...)
+        raise SattnError(f"--model {model}: cannot load the model: {_first_line(e)}") from None
+    net = net.to(torch_dtype).eval()
+    global _ACTIVE
+    recorder = _ACTIVE = _Recorder(chosen)
+    try:
+        with torch.inference_mode():
+            net(input_ids=ids, use_cache=False)
+    finally:
+        _ACTIVE = None
     missing = [i for i in chosen if i not in recorder.seen]
     if missing:
         raise SattnError(f"layers {missing} never called the attention interface (transformers "

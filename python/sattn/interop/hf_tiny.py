@@ -58,15 +58,14 @@ def tiny_config(family: str, vocab_size: int, *, layers: int = 2, hidden: int = 
 def tiny_model(family: str, out: str | Path, *, seed: int = 0, **config) -> Path:
     """Write a tiny random ``family`` model (:func:`tiny_config`; ``config`` overrides its
     sizes) with the byte tokenizer to the directory ``out``; returns it."""
-    from sattn.interop.hf import extras, offline
+    from sattn.interop.hf import extras
 
-    with offline():
-        torch, transformers = extras()
-        tokenizer = byte_tokenizer()
-        cfg = tiny_config(family, len(tokenizer), **config)
-        torch.manual_seed(seed)
-        model = transformers.AutoModelForCausalLM.from_config(cfg)
-        out = Path(out)
-        model.save_pretrained(out)
-        tokenizer.save_pretrained(out)
+    torch, transformers = extras()
+    tokenizer = byte_tokenizer()
+    cfg = tiny_config(family, len(tokenizer), **config)
+    torch.manual_seed(seed)
+    model = transformers.AutoModelForCausalLM.from_config(cfg)
+    out = Path(out)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
     return out
