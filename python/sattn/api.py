@@ -92,13 +92,22 @@ def run(
 
     if backend not in PIPELINE_OF:
         raise SattnError(f"unknown backend '{backend}' (choose from {', '.join(PIPELINE_OF)})")
-    params = load_op(mlir, pipeline=PIPELINE_OF[backend], op=op,
+    pipeline = _rvv_pipeline(options) if backend == "rvv" else PIPELINE_OF[backend]
+    params = load_op(mlir, pipeline=pipeline, op=op,
                      strict_attributes=strict_attributes,
                      hints=edge_hints(os.environ, default_target=backend,
                                       max_error_data=max_error_data))
     got = load_inputs(params, q, k, v, seed)
     result = get_backend(backend).run(params, got.q, got.k, got.v, **options)
     return _shaped(_compared(result, params, got.q, got.k, got.v) if compare else result, got)
+
+
+def _rvv_pipeline(options: dict[str, Any]) -> str:
+    """``sattn-lower-rvv`` with the runner's ``vlen``/``lmul`` options as sattn-vectorize's:
+    the lowered call's ``vector_strips`` record then names what the kernel runs."""
+    opts = " ".join(f"{name}={options[name]}" for name in ("vlen", "lmul")
+                    if options.get(name) is not None)
+    return f"sattn-lower-rvv{{{opts}}}" if opts else "sattn-lower-rvv"
 
 
 def select(attrs: dict[str, Any] | AttentionParams):
@@ -228,7 +237,8 @@ def run_rvv_from_mlir(
 
     hints, _, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes,
                                   use_hw_probe=use_hw_probe, backend="rvv")
-    params = _load_with_hints(path, "sattn-lower-rvv", hints, overrides, op, strict_attributes)
+    params = _load_with_hints(path, _rvv_pipeline(options), hints, overrides, op,
+                              strict_attributes)
     got = load_inputs(params, q, k, v, seed)
     qa, ka, va = got.q, got.k, got.v
     tune_line = None
@@ -250,7 +260,9 @@ def _autotune(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarr
     best = tuner.autotune(params, q, k, v, **{k_: v_ for k_, v_ in options.items()
                                                if k_ in ("vlen", "dlen", "mem_bytes_per_cycle",
                                                          "scalar_ipc")})
-    return best.params, {**options, **best.options}, best.line()
+    # the winner's LMUL is in best.params' vector_strips record: no explicit lmul beats it
+    rest = {k_: v_ for k_, v_ in options.items() if k_ != "lmul"}
+    return best.params, {**rest, **best.options}, best.line()
 
 
 def compile_and_sim(
@@ -474,7 +486,8 @@ def compare(
     out = Comparison({}, selected_for=selected_for)
     for b in dict.fromkeys(names):
         hints = _backend_hints(flags, disabled, b).with_options(force=force)
-        params = _load_with_hints(mlir, PIPELINE_OF[b], hints, overrides, op, strict_attributes)
+        pipeline = _rvv_pipeline(options.get(b, {})) if b == "rvv" else PIPELINE_OF[b]
+        params = _load_with_hints(mlir, pipeline, hints, overrides, op, strict_attributes)
         if got is None:
             got = load_inputs(params, q, k, v, seed)
             inputs = out.inputs = (got.q, got.k, got.v)

@@ -251,6 +251,14 @@ def attention_ops(module: ModuleOp) -> list:
     return [op for op in module.walk() if isinstance(op, SattnOp)]
 
 
+def is_lowered(module: ModuleOp) -> bool:
+    """Whether the module has attention ops and every one is a lowered call."""
+    from sattn.ir.dialect import SparseAttentionOp
+
+    ops = attention_ops(module)
+    return bool(ops) and not any(isinstance(op, SparseAttentionOp) for op in ops)
+
+
 def load_params(
     source: str | Path,
     *,
@@ -266,6 +274,10 @@ def load_params(
     ``strict_attributes`` refuses attributes nothing reads instead of warning.
 
     ``hints`` are the edge's selector hints (:func:`edge_hints`; None: none).
+
+    A module whose attention ops are all lowered calls (``sattn.rvv_call``,
+    ``sattn.rocc_call``) is run as written: the pipeline does not run again, so the recorded
+    ``spec``, index table and vector strips are what the backends run.
     """
     if text:
         src, name = str(source), "<string>"
@@ -273,7 +285,7 @@ def load_params(
         src, name = read_source(source)
     ctx = make_context()
     module = parse_module(src, name, ctx=ctx, strict_attributes=strict_attributes)
-    if pipeline:
+    if pipeline and not is_lowered(module):
         run_pipeline(module, pipeline, ctx, hints)
     out = module_params(module, hints)
     if not out:

@@ -167,17 +167,21 @@ def test_exact_index_bytes_from_the_selection() -> None:
 @pytest.mark.parametrize("d", [1, 7, 16, 40, 64, 100, 128, 256])
 @pytest.mark.parametrize("vlen", [128, 256, 512, 1024])
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "i8", "i4"])
-def test_vector_strips_cover_head_dim(d, vlen, precision) -> None:
+@pytest.mark.parametrize("lmul", [None, 1, 2, 4, 8])
+def test_vector_strips_cover_head_dim(d, vlen, precision, lmul) -> None:
     from sattn.transforms.vectorize import vector_strips
 
-    v = vector_strips(params_from_dict({'head_dim': d, 'precision': precision}), vlen)
-    lmul = int(v["lmul"][1:])
-    assert lmul in (1, 2, 4)
-    assert v["strip"] == vlen * lmul // 32
+    p = params_from_dict({'head_dim': d, 'precision': precision})
+    v = vector_strips(p, vlen) if lmul is None else vector_strips(p, vlen, lmul)
+    want = 8 if lmul is None else lmul  # the kernel's default register group
+    assert v["lmul"] == f"m{want}"
+    assert v["strip"] == vlen * want // 32
+    sew = {"fp32": 32, "bf16": 16, "i8": 8, "i4": 8}[precision]
+    assert v["sew"] == sew
+    load = want * sew / 32  # the load group holds as many elements as the accumulator group
+    assert v["load_lmul"] == (f"m{int(load)}" if load >= 1 else f"mf{round(1 / load)}")
     assert (v["d_strips"] - 1) * v["strip"] < d <= v["d_strips"] * v["strip"]
     assert v["d_tail"] == d % v["strip"]
-    if lmul < 4:  # a smaller group would not hold D at once
-        assert d <= v["strip"]
 
 
 def test_lowering_keeps_operands_location_and_every_attribute() -> None:

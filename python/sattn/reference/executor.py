@@ -37,6 +37,7 @@ from sattn.reference.data import check_qkv, check_unbatched
 from sattn.reference.threads import parallel_map, single_threaded_blas
 from sattn.result import RunResult
 from sattn.specs import pattern_of, select_indices
+from sattn.specs.recorded import recorded_selection
 from sattn.specs.selection import GroupSelection, Selection, compress_kv
 
 #: Every counter :func:`run` reports (``RunResult.counters`` keys).
@@ -388,6 +389,8 @@ def attention(
     shape = check_qkv(q, k, v, params.gqa_group_size)
     _check(params, shape, q, k, v, selection)
     pattern = pattern_of(params.spec)
+    if selection is None:  # a lowered op's edited index table is its selection
+        selection = recorded_selection(params, shape)
     if selection is None and hasattr(pattern, "block_tables"):
         # rows are whole key blocks (bsr): attend from the block tables, never build token rows
         return _attend_tables(params, shape, q, k, v, _block_tables(params, shape, q, k))
@@ -479,6 +482,8 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     _check(params, shape, q, k, v, options.get("selection"))
     t0 = time.perf_counter()
     sel = options.get("selection")
+    if sel is None:  # a lowered op's edited index table is its selection
+        sel = recorded_selection(params, shape)
     pattern = pattern_of(params.spec)
     if sel is None and hasattr(pattern, "block_tables"):  # block tables suffice (attention())
         tables = _block_tables(params, shape, q, k)

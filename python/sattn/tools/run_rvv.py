@@ -79,8 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--autotune", action="store_true", help="sweep LMUL/block sizes, run the best")
     p.add_argument("--autotune-out", default=None,
                    help="with --autotune: write the op with the winning attributes to this .mlir")
-    p.add_argument("--vlen", type=int, default=256, choices=[128, 256, 512], help="vector length (bits)")
-    p.add_argument("--lmul", type=int, default=None, choices=[1, 2, 4, 8], help="LMUL of the kernels")
+    p.add_argument("--vlen", type=int, default=None, choices=[128, 256, 512],
+                   help="vector length in bits (default: SATTN_VLEN, else 256; a lowered "
+                        "file's vector_strips record)")
+    p.add_argument("--lmul", type=int, default=None, choices=[1, 2, 4, 8],
+                   help="LMUL of the kernels (default 8; a lowered file's vector_strips record)")
     p.add_argument("--dlen", type=int, default=None,
                    help="modelled vector datapath width in bits for rvv_cycles(model) (default 128)")
     p.add_argument("--mem-bytes-per-cycle", type=int, default=None,
@@ -123,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         check_keep_path(args.keep, "--keep")
     from sattn.api import run_rvv_from_mlir
 
-    options = {"vlen": args.vlen}
+    options = {}
+    if args.vlen is not None:
+        options["vlen"] = args.vlen
     for opt in ("dlen", "mem_bytes_per_cycle", "scalar_ipc"):
         if getattr(args, opt) is not None:
             options[opt] = getattr(args, opt)

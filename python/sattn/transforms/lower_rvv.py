@@ -2,8 +2,8 @@
 
 select-spec -> lower-to-rvv -> vectorize -> bufferize. The selection options (``target``,
 ``prefer``, ``l1-bytes``, ``disable``, ``force``) are forwarded to ``sattn-select-spec``
-(``sattn-lower-rvv{prefer=bsr}``) and ``vlen`` to ``sattn-vectorize``
-(``sattn-lower-rvv{vlen=512}``); the edge's hints reach every pass.
+(``sattn-lower-rvv{prefer=bsr}``) and ``vlen``, ``lmul`` to ``sattn-vectorize``
+(``sattn-lower-rvv{vlen=512 lmul=4}``); the edge's hints reach every pass.
 """
 
 from __future__ import annotations
@@ -29,8 +29,11 @@ class LowerRvvPipeline(PipelinePass):
     vlen: int | None = None
     """Vector register length for sattn-vectorize (default: the edge's SATTN_VLEN, else 256)."""
 
+    lmul: int | None = None
+    """Register group of the kernel's strips for sattn-vectorize (1, 2, 4, 8; default 8)."""
+
     def stages(self) -> tuple[ModulePass, ...]:
-        return (self.select_pass(), LowerToRvvPass(), VectorizePass(vlen=self.vlen),
+        return (self.select_pass(), LowerToRvvPass(), VectorizePass(vlen=self.vlen, lmul=self.lmul),
                 BufferizePass())
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:

@@ -144,6 +144,7 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     from sattn.reference.data import check_qkv, check_unbatched, check_values
     from sattn.reference.executor import landmark_operands
     from sattn.specs import select_indices
+    from sattn.specs.recorded import recorded_selection
 
     check_unbatched(params)
     latency, bandwidth = check_options(options.get("latency"), options.get("bandwidth"))
@@ -151,6 +152,8 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     check_values(params, q, k, v)
     t0 = time.perf_counter()
     sel = options.get("selection")
+    if sel is None:  # a lowered op's edited index table is its selection (sattn.specs.recorded)
+        sel = recorded_selection(params, shape)
     if sel is None:
         resources.require(resources.selection(params, shape, "rocc: the host's selection"))
         sel = select_indices(params, shape, q, k)

@@ -14,7 +14,8 @@ winner is the fewest modelled cycles among configurations whose density is withi
 ``DENSITY_SLACK`` of the op's own (so the tuner does not "win" by attending to fewer keys).
 
 :func:`autotune` returns a :class:`Tuned` whose ``params``/``options`` the caller runs and whose
-``line()`` is the ``autotune:`` line; :func:`write_back` writes the winner as attributes of the
+``line()`` is the ``autotune:`` line (the winning LMUL is written into the params'
+``vector_strips`` record, which the runner reads); :func:`write_back` writes the winner as attributes of the
 op into an MLIR file.
 """
 
@@ -70,7 +71,7 @@ class Tuned:
 
     @property
     def attrs(self) -> dict[str, int]:
-        """Attributes to write back (block sizes; LMUL is a kernel option, not an attribute)."""
+        """Attributes to write back (block sizes; LMUL is in ``params``' vector_strips record)."""
         return dict(self.best.attrs)
 
     def line(self) -> str:
@@ -105,7 +106,7 @@ def candidates(params: AttentionParams, seq_len: int) -> list[dict[str, int]]:
 
 
 def autotune(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
-             vlen: int = runner.DEFAULT_VLEN, lmuls: tuple[int, ...] = runner.LMULS,
+             vlen: int | None = None, lmuls: tuple[int, ...] = runner.LMULS,
              dlen: int | None = None, mem_bytes_per_cycle: int | None = None,
              scalar_ipc: float | None = None, **options: Any) -> Tuned:
     """Measure every (LMUL, attributes) configuration of ``params.spec`` and pick the one with
@@ -114,10 +115,11 @@ def autotune(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarra
     if params.spec is None:
         raise SattnError("autotune: no spec selected")
     seq_len = q.shape[1]
+    vlen = runner.vector_config(params, vlen)[0]
     machine = cycle_model.machine_for(vlen, dlen, mem_bytes_per_cycle, scalar_ipc)
     trials: list[Trial] = []
     for attrs in candidates(params, seq_len):
-        p = params.replace(**attrs)
+        p = _with_attrs(params, attrs)
         for lmul in lmuls:
             r = runner.run(p, q, k, v, vlen=vlen, lmul=lmul, dlen=machine.dlen,
                            mem_bytes_per_cycle=machine.mem_bytes_per_cycle,
@@ -134,10 +136,20 @@ def autotune(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarra
         base = next(t for t in trials if t.attrs == own and t.lmul == runner.DEFAULT_LMUL)
     ok = [t for t in trials if abs(t.density - base.density) <= DENSITY_SLACK * base.density]
     best = min(ok, key=lambda t: (t.model_cycles, t.instructions, t.lmul))
-    tuned_params = params.replace(**best.attrs)
-    opts = {"lmul": best.lmul, "vlen": vlen, "dlen": machine.dlen,
+    # the winning LMUL goes into the op's vector_strips record: the run reads it from there
+    tuned_params = runner.with_strips(_with_attrs(params, best.attrs), vlen, best.lmul)
+    opts = {"dlen": machine.dlen,
             "mem_bytes_per_cycle": machine.mem_bytes_per_cycle, "scalar_ipc": machine.scalar_ipc}
     return Tuned(tuned_params, opts, best, base, trials, machine.describe())
+
+
+def _with_attrs(params: AttentionParams, attrs: dict[str, int]) -> AttentionParams:
+    """``params`` with a candidate's attributes; the index records of a lowered op are made
+    from the attributes a candidate changes, so they go with the change."""
+    if not attrs:
+        return params
+    extra = {k: v for k, v in params.extra.items() if k not in ("index_table", "selection_plan")}
+    return params.replace(**attrs, extra=extra)
 
 
 def write_back(mlir: str | Path, out: str | Path, attrs: dict[str, Any], note: str = "", *,

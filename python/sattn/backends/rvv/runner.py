@@ -1,6 +1,6 @@
 """Run one attention op on the RVV kernels under qemu-riscv64 and measure it.
 
-``run(params, q, k, v, vlen=256, lmul=8)``: converts Q/K/V to the storage format of the
+``run(params, q, k, v)``: converts Q/K/V to the storage format of the
 precision (the quantisation is :mod:`sattn.precision`'s, done on the host so that
 outputs are comparable), writes one input file in a private temporary directory, runs the
 cached ``sattn_rvv`` binary under ``qemu-riscv64 -cpu rv64,v=true,vlen=N,vext_spec=v1.0``
@@ -13,6 +13,11 @@ topk_per_query, nm_structured, lsh, landmark and compression-block scoring selec
 kernel, so the instruction count includes the selection. ``check_selection=True`` also returns the selection the kernel
 made (every mode but the index table; for dense and sliding_window the key lists exactly as
 the attention core receives them), which the tests compare with ``select_indices``.
+
+A lowered call is run as written: the LMUL and VLEN are its ``vector_strips`` record's
+(:func:`vector_config`), and an edited ``index_table`` record is expanded by
+:func:`sattn.specs.recorded.recorded_selection` and run in table mode (the reference attends
+the same edited table).
 
 Counters (measured by the plugin over the kernel region only): ``instructions``, ``vector``,
 ``vector_mem``, ``scalar`` (= instructions - vector), plus ``selected_pairs``/``dense_pairs``;
@@ -38,13 +43,16 @@ from sattn.ir.schema import AttentionParams
 from sattn.reference.data import check_qkv, check_unbatched
 from sattn.result import RunResult
 from sattn.specs import pattern_of, select_indices
+from sattn.specs.recorded import recorded_selection
 from sattn.specs.selection import Selection
 from sattn.toolrun import find_tool, run_tool, scratch_dir
+from sattn.transforms import vectorize
 
 VLENS: tuple[int, ...] = (128, 256, 512)
-LMULS: tuple[int, ...] = (1, 2, 4, 8)
-DEFAULT_VLEN = 256
-DEFAULT_LMUL = 8
+#: The kernel's register groups and its default (what ``sattn-vectorize`` records by default).
+LMULS: tuple[int, ...] = vectorize.LMULS
+DEFAULT_VLEN = vectorize.DEFAULT_VLEN
+DEFAULT_LMUL = vectorize.DEFAULT_LMUL
 
 #: Every counter :func:`run` reports (``RunResult.counters`` keys; the first five only with the
 #: counting plugin; ``model_cycles`` is a model, named so).
@@ -183,13 +191,30 @@ def parse_counts(text: str) -> dict[str, int]:
     return vals
 
 
+def vector_config(params: AttentionParams, vlen: int | None = None,
+                  lmul: int | None = None) -> tuple[int, int]:
+    """The (VLEN, LMUL) the kernel runs: an explicit argument (the autotuner's sweep), else the
+    lowered call's ``vector_strips`` record (what ``sattn-vectorize`` chose; an edited record
+    changes the run), else the defaults."""
+    rec = vectorize.strips_choice(params) or (DEFAULT_VLEN, DEFAULT_LMUL)
+    return (rec[0] if vlen is None else vlen), (rec[1] if lmul is None else lmul)
+
+
+def with_strips(params: AttentionParams, vlen: int, lmul: int) -> AttentionParams:
+    """``params`` whose ``vector_strips`` record names (vlen, lmul) (the autotuner writes its
+    choice into the record the run reads)."""
+    return params.replace(extra={**params.extra, "vectorized": True,
+                                 "vector_strips": vectorize.vector_strips(params, vlen, lmul)})
+
+
 def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
-        vlen: int = DEFAULT_VLEN, lmul: int = DEFAULT_LMUL, keep: str | Path | None = None,
+        vlen: int | None = None, lmul: int | None = None, keep: str | Path | None = None,
         check_selection: bool = False, count: bool = True, selection: Selection | None = None,
         dlen: int | None = None, mem_bytes_per_cycle: int | None = None,
         scalar_ipc: float | None = None, **options) -> RunResult:
     """Run the RVV kernel for ``params.spec`` under qemu (see the module docstring).
 
+    ``vlen``/``lmul``: default the op's ``vector_strips`` record (:func:`vector_config`).
     ``keep``: directory to keep the input/output files in (default: a private temp dir).
     ``dlen``, ``mem_bytes_per_cycle``, ``scalar_ipc``: the modelled machine of the
     ``rvv_cycles(model):`` line (defaults: :mod:`sattn.backends.rvv.cycle_model`).
@@ -201,6 +226,7 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
     from sattn import resources
     from sattn.reference.data import check_values
 
+    vlen, lmul = vector_config(params, vlen, lmul)
     _check_options(vlen, lmul)
     check_unbatched(params)
     machine = cycle_model.machine_for(vlen, dlen, mem_bytes_per_cycle, scalar_ipc)
@@ -212,6 +238,10 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
     check_values(params, q, k, v)
     t0 = time.perf_counter()
     sel = selection
+    if sel is None:  # a lowered op's edited index table: the kernel runs it as a token table
+        sel = recorded_selection(params, shape)
+        if sel is not None:
+            mode = "table"
     # the kernel computes dense and window keys itself: the host only needs their count
     nnz = None if sel is not None or check_selection else _structural_pairs(params, shape, mode)
     if nnz is None:
@@ -270,7 +300,7 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
         lines.append(modelled.line())
     res = RunResult(backend="rvv", spec=params.spec, output=out, density=density,
                     counters=counters, timings={"prepare_s": t1 - t0, "qemu_s": t2 - t1},
-                    lines=lines, params=params)
+                    lines=lines, params=with_strips(params, vlen, lmul))  # what ran
     res.kernel_selection = kernel_sel  # type: ignore[attr-defined]
     res.vector_profile = profile  # type: ignore[attr-defined]
     res.selection = sel  # None when counted in closed form

@@ -1,0 +1,162 @@
+"""The index table recorded on a lowered op as the selection a run uses.
+
+A lowered file runs as written (docs/architecture.md, "The lowered IR is the contract"): the
+``index_table`` of ``sattn-materialize-indices`` is an input of the run. When the recorded
+table describes the selection the op's attributes give, nothing changes (every backend keeps
+its own fast path); when it was edited, :func:`recorded_selection` expands the recorded table
+into the :class:`Selection` the reference and the RVV kernel (table mode) then attend.
+
+What a table kind can say:
+
+- ``stencil`` (sliding_window): row ``i`` selects ``i + o`` for each offset ``o`` (``offsets``,
+  or the range ``offset_min..offset_max`` step ``offset_step``), taken modulo S with ``wrap``,
+  dropped outside ``[0, S)`` without it, then ``j <= i`` with ``causal``.
+- ``csr`` (the default table of a structural pattern): the token lists themselves.
+- ``dense`` and ``block_csr`` are not expanded: a dense table holds no entries to edit, and a
+  ``block_csr`` table is a cover of the token selection (block_local_global lists key block 0
+  for every query block because of its global keys, and which tokens of a listed block are
+  attended is the pattern's rule), so an edited entry does not say which tokens to attend.
+  An edited one is refused.
+
+The counts (``nnz``, ``min_keys``, ``max_keys``, ``nnz_blocks``, ``counted``, ``elided``) are
+derived, not inputs. Data-dependent patterns run their ``selection_plan`` (bsr's table is the
+layout on synthetic data, not an input); a plan that is not the one the attributes give is
+refused, since the runtime selects by the attributes the plan is made from.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sattn.errors import SattnError
+from sattn.ir.schema import AttentionParams, Shape
+from sattn.specs import csr, pattern_of
+from sattn.specs.selection import GroupSelection, Selection
+
+#: Fields of a table that are counts (derived from the rest, never inputs).
+COUNT_FIELDS = frozenset({"nnz", "min_keys", "max_keys", "nnz_blocks", "counted", "elided"})
+
+
+def _norm(value: Any) -> Any:
+    """Plain comparable Python (tuples of ints for arrays, dicts sorted)."""
+    if isinstance(value, dict):
+        return {k: _norm(v) for k, v in sorted(value.items())}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return tuple(_norm(v) for v in value)
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _inputs(table: dict) -> dict:
+    return {k: v for k, v in _norm(table).items() if k not in COUNT_FIELDS}
+
+
+def is_edited(params: AttentionParams) -> bool:
+    """Whether the op's recorded index table says something else than its attributes."""
+    rec = params.extra.get("index_table")
+    if rec is None or pattern_of(params.spec).data_dependent:
+        return False
+    if not isinstance(rec, dict):
+        raise SattnError(f"index_table must be a dictionary, got {rec!r}")
+    own = pattern_of(params.spec).index_table(params)
+    return own is None or _inputs(rec) != _inputs(own)
+
+
+def check_plan(params: AttentionParams) -> None:
+    """Refuse a ``selection_plan`` that is not the one the op's attributes give."""
+    rec = params.extra.get("selection_plan")
+    if rec is None:
+        return
+    own = pattern_of(params.spec).plan(params)
+    if own is None or not isinstance(rec, dict) or _plan_inputs(rec) != _plan_inputs(own):
+        raise SattnError(f"selection_plan {rec!r} is not the plan of the op's attributes "
+                         f"({own!r}); a data-dependent pattern selects by its attributes: "
+                         f"edit those")
+
+
+def _plan_inputs(plan: dict) -> dict:
+    """A plan without its note on the synthetic table (not an input)."""
+    return {k: v for k, v in _norm(plan).items() if k != "synthetic_table"}
+
+
+def recorded_selection(params: AttentionParams, shape: Shape) -> Selection | None:
+    """The selection of the op's edited recorded index table (None: no table, or the table
+    the attributes give -- run the pattern as usual)."""
+    check_plan(params)
+    if not is_edited(params):
+        return None
+    rec = _norm(params.extra["index_table"])
+    kind = rec.get("kind")
+    where = f"index_table (kind = {kind!r})"
+    s = shape.seq_len
+    if rec.get("rows", s) != s:
+        raise SattnError(f"{where} has rows = {rec['rows']}, but the op has S = {s}")
+    if rec.get("heads", shape.kv_heads) != shape.kv_heads:
+        raise SattnError(f"{where} has heads = {rec['heads']}, but the op has "
+                         f"{shape.kv_heads} KV heads")
+    if kind == "stencil":
+        group = _stencil(rec, s, where)
+    elif kind == "csr":
+        group = _csr(rec, s, where)
+    else:
+        raise SattnError(f"{where} was edited, but a {kind!r} table is not a selection a run "
+                         f"can take (sattn.specs.recorded): edit the op's attributes instead")
+    return Selection(spec=params.spec, seq_len=s, num_keys=s, group_size=shape.group,
+                     groups=(group,) * shape.kv_heads)
+
+
+def _ints(rec: dict, name: str, where: str) -> tuple[int, ...]:
+    v = rec.get(name)
+    if not isinstance(v, tuple) or not all(isinstance(x, int) for x in v):
+        raise SattnError(f"{where}: {name} must be an array of integers, got {v!r}")
+    return v
+
+
+def _stencil(rec: dict, s: int, where: str) -> GroupSelection:
+    if "offsets" in rec:
+        offsets = np.array(_ints(rec, "offsets", where), dtype=np.int64)
+    else:
+        lo, hi, step = (rec.get(k) for k in ("offset_min", "offset_max", "offset_step"))
+        if not all(isinstance(x, int) for x in (lo, hi, step)) or step <= 0:
+            raise SattnError(f"{where}: needs offsets, or offset_min/offset_max/offset_step")
+        offsets = np.arange(lo, hi + 1, step, dtype=np.int64)
+    if len(offsets) * s > 1 << 26:
+        raise SattnError(f"{where}: {len(offsets)} offsets over {s} rows is too many pairs")
+    rows = np.repeat(np.arange(s, dtype=np.int64), len(offsets))
+    cols = rows + np.tile(offsets, s)
+    if rec.get("wrap"):
+        cols %= s
+    else:
+        keep = (cols >= 0) & (cols < s)
+        rows, cols = rows[keep], cols[keep]
+    group = _unique_rows(rows, cols, s)
+    return csr.causal(group) if rec.get("causal") else group
+
+
+def _unique_rows(rows: np.ndarray, cols: np.ndarray, s: int) -> GroupSelection:
+    """CSR of the (row, col) pairs, ascending and unique within each row."""
+    key = np.unique(rows * s + cols)
+    r, c = key // s, key % s
+    indptr = np.zeros(s + 1, dtype=np.int64)
+    np.cumsum(np.bincount(r, minlength=s), out=indptr[1:])
+    return GroupSelection(indptr, c.astype(np.int32))
+
+
+def _csr(rec: dict, s: int, where: str) -> GroupSelection:
+    indptr = np.array(_ints(rec, "indptr", where), dtype=np.int64)
+    indices = np.array(_ints(rec, "indices", where), dtype=np.int64)
+    if len(indptr) != s + 1 or indptr[0] != 0 or indptr[-1] != len(indices) \
+            or np.any(np.diff(indptr) < 0):
+        raise SattnError(f"{where}: indptr must rise from 0 to len(indices) = {len(indices)} "
+                         f"over {s + 1} entries")
+    if len(indices) and (indices.min() < 0 or indices.max() >= s):
+        raise SattnError(f"{where}: indices must lie in [0, {s})")
+    rows = np.repeat(np.arange(s, dtype=np.int64), np.diff(indptr))
+    if len(indices) > 1 and np.any((np.diff(indices) <= 0) & (np.diff(rows) == 0)):
+        raise SattnError(f"{where}: the keys of each row must be ascending and unique")
+    return GroupSelection(indptr, indices.astype(np.int32))
