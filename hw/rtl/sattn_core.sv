@@ -163,8 +163,8 @@ module sattn_core
   end
 
   // ---------------- softmax ----------------
-  logic sm_valid, sm_end, sm_ready;
-  logic [31:0] sm_p, sm_alpha, sm_l;
+  logic sm_valid, sm_end, sm_ready, sm_busy;
+  logic [31:0] sm_p, sm_alpha;
   /* verilator lint_off UNUSEDSIGNAL */
   logic [TAGW-1:0] sm_tag;
   /* verilator lint_on UNUSEDSIGNAL */
@@ -173,80 +173,198 @@ module sattn_core
     .clk, .rst_n, .soft_reset, .score_scale,
     .in_valid(!sf_empty), .in_end(sf_dout[TAGW+32]), .in_dot(sf_dout[31:0]),
     .in_tag(sf_dout[TAGW+31:32]), .in_ready(sm_in_ready),
-    .out_valid(sm_valid), .out_end(sm_end), .out_p(sm_p), .out_alpha(sm_alpha), .out_l(sm_l),
-    .out_tag(sm_tag), .out_ready(sm_ready)
+    .out_valid(sm_valid), .out_end(sm_end), .out_p(sm_p), .out_alpha(sm_alpha),
+    .out_tag(sm_tag), .out_ready(sm_ready), .busy(sm_busy)
   );
 
-  // ---------------- PV issue / finalize ----------------
+  // ---------------- PV issue / PV lanes / finalize ----------------
+  // PV lanes, pipelined (stage pN holds chunk c of a key issued at cycle t during cycle t+N):
+  //   p1: V data arrives, integer codes converted (exact, fp_from_int8)
+  //   p2: acc[c] read; fmul_s1(acc, alpha), fmul_s1(p, v)      (l lane, chunk 0: fmul_s1(l, alpha))
+  //   p3: fmul_s2 both                                          (l lane: fmul_s2)
+  //   p4: fadd_s1(acc * alpha, p * v)                           (l lane: fadd_s1(l * alpha, p))
+  //   p5: acc[c] written (fadd_s23)                             (l lane: l written)
+  // acc = acc * alpha + p * v and l = l * alpha + p, as the single-cycle lanes computed them
+  // (bit-identical). acc[c] is read at t+2 and written at the end of t+5: the loop is PV_LOOP = 4
+  // cycles, so chunk c of the next key may issue at t+4 at the earliest. A key of pv_nch >= 4
+  // chunks (D >= 4 * LANES_PV) therefore never waits; a shorter key waits 4 - pv_nch cycles (the
+  // measured cost is in docs/rocc.md).
+  // Finalize (row end, once the lanes have drained): acc is copied into the output buffer, one
+  // chunk per cycle, clearing it, so the next row's keys may start right after. Meanwhile 1/l
+  // (the eight reciprocal stages) times out_scale (two stages) comes out FIN_LAT + 1 = 10 cycles
+  // after the copy's first chunk, and the buffer is scaled in place, one chunk per cycle
+  // (obuf = obuf * fin_mul, two multiplier stages), before it goes to the write-back unit.
+  localparam int PV_LOOP = 4;
+  localparam int FIN_LAT = 9;   // fin_start to fin_mul's register (see fin_cnt)
+  localparam int FCW = $clog2(FIN_LAT + 1);
+  localparam int WW = $clog2(PV_LOOP + 1);
+
+  typedef struct packed {
+    logic          valid;
+    logic          first;  // chunk 0: the l lane updates too
+    logic [CW-1:0] c;
+    logic [LANES_PV-1:0] en;
+    logic [31:0]   p;
+    logic [31:0]   alpha;
+  } pv_t;
+
   logic [KW-1:0] sm_key;
   logic [AW-1:0] sm_oaddr;
   logic [CW-1:0] pv_c;
-  logic pv_last, pv_go, fin_go;
+  logic pv_last, pv_go, pv_gap_ok, fin_start, fin_go, sc_go;
+  logic [WW-1:0] pv_wait;             // cycles a new key must still wait (the loop above)
   logic [EW-1:0] pv_rem;
-  logic p1_valid;
-  logic [CW-1:0] p1_c;
-  logic [31:0] p1_p, p1_alpha;
-  logic [LANES_PV-1:0] p1_en;
+  pv_t p1, p2, p3;
+  /* verilator lint_off UNUSEDSIGNAL */
+  pv_t p4, p5;  // their p and alpha were used in earlier stages
+  /* verilator lint_on UNUSEDSIGNAL */
   logic [EW-1:0] p1_n;
-  logic [DMAX-1:0][31:0] acc;   // the output row being accumulated (registers)
-  logic [DMAX-1:0][31:0] obuf;  // the finished row waiting for write-back
-  logic [31:0] fin_mul;
+  logic [LANES_PV-1:0][31:0] p2_v;
+  fmul1_t ma1 [LANES_PV], pm1 [LANES_PV];
+  logic [31:0] ma2 [LANES_PV], pm2 [LANES_PV];
+  fadd1_t ad1 [LANES_PV];
+  fmul1_t la1;
+  logic [31:0] la2, lp2, lp3;
+  fadd1_t lad1;
+  logic [31:0] l;                     // the row's softmax denominator
+  logic [DMAX-1:0][31:0] acc;         // the output row being accumulated (registers)
+  logic [DMAX-1:0][31:0] obuf;        // the finished row waiting for write-back
+  // finalize
+  logic sc_busy, l_zero;               // scaling the output buffer
+  logic [FCW-1:0] fin_cnt;
+  logic [CW-1:0] sc_c;
+  logic sc_last;
+  frec_t rc [7];
+  logic [31:0] rcp, fin_mul;
+  fmul1_t fs1;
+  logic f1_valid, f1_last;
+  logic [CW-1:0] f1_c;
+  fmul1_t fm1 [LANES_PV];
+  logic [AW-1:0] f_oaddr;
 
   assign sm_key = sm_tag[AW +: KW];  // sm_tag[TAGW-1] (is_end) duplicates sm_end
   assign sm_oaddr = sm_tag[AW-1:0];
   assign v_query = sm_key;
   assign pv_last = pv_c == pv_nch - 1'b1;
   assign pv_rem = head_dim - EW'(pv_c) * EW'(LANES_PV);
-  // a row end waits until the last key's lanes have written the accumulator, and until the
-  // output buffer has been drained by the write-back unit
-  assign pv_go = sm_valid && !sm_end && v_ready;
-  assign fin_go = sm_valid && sm_end && !p1_valid && !ob_valid;
+  assign pv_gap_ok = pv_c != '0 || pv_wait == '0;
+  assign pv_go = sm_valid && !sm_end && v_ready && pv_gap_ok;
+  // a row end waits until the lanes have drained (acc and l final) and the output buffer is free
+  assign fin_start = sm_valid && sm_end && pv_c == '0 && !p1.valid && !p2.valid && !p3.valid
+                     && !p4.valid && !p5.valid && !sc_busy && !f1_valid && !ob_valid;
+  assign fin_go = fin_start || (sm_valid && sm_end && pv_c != '0);
+  assign sc_go = sc_busy && fin_cnt == '0;
+  assign sc_last = sc_c == pv_nch - 1'b1;
   assign sm_ready = (pv_go || fin_go) && pv_last;
   assign v_re = pv_go;
   assign v_raddr = SPAD_AW'(sm_key) * SPAD_AW'(DMAX) + SPAD_AW'(pv_c) * SPAD_AW'(LANES_PV);
-  // out_scale / l (an empty row has l == 0 and yields zeros)
-  assign fin_mul = fp_is_zero(sm_l) ? 32'd0 : fp_mul(out_scale, fp_recip(sm_l));
+
+  // datapath registers (no reset needed: qualified by the valid bits below)
+  always_ff @(posedge clk) begin
+    // p1 -> p2: V conversion
+    for (int k = 0; k < LANES_PV; k++)
+      p2_v[k] <= is_int ? fp_from_int8(v_rdata[k*32 +: 8]) : v_rdata[k*32 +: 32];
+    // p2 -> p3: products
+    for (int k = 0; k < LANES_PV; k++) begin
+      ma1[k] <= fmul_s1(acc[int'(p2.c) * LANES_PV + k], p2.alpha);
+      pm1[k] <= fmul_s1(p2.p, p2_v[k]);
+    end
+    la1 <= fmul_s1(l, p2.alpha);
+    lp2 <= p2.p;
+    // p3 -> p4
+    for (int k = 0; k < LANES_PV; k++) begin
+      ma2[k] <= fmul_s2(ma1[k]);
+      pm2[k] <= fmul_s2(pm1[k]);
+    end
+    la2 <= fmul_s2(la1);
+    lp3 <= lp2;
+    // p4 -> p5: first adder stage
+    for (int k = 0; k < LANES_PV; k++) ad1[k] <= fadd_s1(ma2[k], pm2[k]);
+    lad1 <= fadd_s1(la2, lp3);
+    // finalize: out_scale / l (an empty row has l == 0 and yields zeros)
+    rc[0] <= frec_seed(l);
+    rc[1] <= frec_my(rc[0]);
+    rc[2] <= frec_two_minus(rc[1]);
+    rc[3] <= frec_step(rc[2]);
+    rc[4] <= frec_my(rc[3]);
+    rc[5] <= frec_two_minus(rc[4]);
+    rc[6] <= frec_step(rc[5]);
+    rcp <= frec_pack(rc[6]);
+    fs1 <= fmul_s1(out_scale, rcp);
+    if (sc_busy && fin_cnt == FCW'(1)) fin_mul <= l_zero ? 32'd0 : fmul_s2(fs1);
+    for (int k = 0; k < LANES_PV; k++) fm1[k] <= fmul_s1(obuf[int'(sc_c) * LANES_PV + k], fin_mul);
+    f1_c <= sc_c;
+    // the copy (chunk c at T + c) always precedes the scaling of chunk c (T + 10 + c)
+    if (f1_valid)
+      for (int k = 0; k < LANES_PV; k++) obuf[int'(f1_c) * LANES_PV + k] <= fmul_s2(fm1[k]);
+    else if (fin_go)
+      for (int k = 0; k < LANES_PV; k++)
+        obuf[int'(pv_c) * LANES_PV + k] <= acc[int'(pv_c) * LANES_PV + k];
+  end
 
   always_ff @(posedge clk) begin
     if (!rst_n || soft_reset) begin
       pv_c <= '0;
-      p1_valid <= 1'b0;
-      p1_c <= '0;
-      p1_p <= '0;
-      p1_alpha <= '0;
-      p1_en <= '0;
+      pv_wait <= '0;
+      p1 <= '0;
+      p2 <= '0;
+      p3 <= '0;
+      p4 <= '0;
+      p5 <= '0;
       p1_n <= '0;
+      l <= '0;
+      acc <= '0;
+      sc_busy <= 1'b0;
+      sc_c <= '0;
+      fin_cnt <= '0;
+      l_zero <= 1'b0;
+      f1_valid <= 1'b0;
+      f1_last <= 1'b0;
+      f_oaddr <= '0;
       ob_valid <= 1'b0;
       ob_addr <= '0;
-      acc <= '0;
     end else begin
-      p1_valid <= pv_go;
-      p1_c <= pv_c;
-      p1_p <= sm_p;
-      p1_alpha <= sm_alpha;
+      p1.valid <= pv_go;
+      p1.first <= pv_c == '0;
+      p1.c <= pv_c;
+      p1.p <= sm_p;
+      p1.alpha <= sm_alpha;
       p1_n <= (pv_rem > EW'(LANES_PV)) ? EW'(LANES_PV) : pv_rem;
-      for (int k = 0; k < LANES_PV; k++) p1_en[k] <= EW'(k) < pv_rem;
+      for (int k = 0; k < LANES_PV; k++) p1.en[k] <= EW'(k) < pv_rem;
+      p2 <= p1;
+      p3 <= p2;
+      p4 <= p3;
+      p5 <= p4;
       if (pv_go || fin_go) pv_c <= pv_last ? '0 : pv_c + 1'b1;
-      // PV lanes: acc = acc * alpha + p * v
-      if (p1_valid) begin
-        for (int k = 0; k < LANES_PV; k++) begin
-          if (p1_en[k]) begin
-            acc[int'(p1_c) * LANES_PV + k] <= fp_add(
-              fp_mul(acc[int'(p1_c) * LANES_PV + k], p1_alpha),
-              fp_mul(p1_p, is_int ? fp_from_int(v_rdata[k*32 +: 32]) : v_rdata[k*32 +: 32]));
-          end
-        end
+      if (pv_go && pv_last)
+        pv_wait <= (int'(pv_nch) >= PV_LOOP) ? '0 : WW'(PV_LOOP) - WW'(pv_nch);
+      else if (pv_wait != '0) pv_wait <= pv_wait - 1'b1;
+      // p5: accumulators and l written
+      if (p5.valid) begin
+        for (int k = 0; k < LANES_PV; k++)
+          if (p5.en[k]) acc[int'(p5.c) * LANES_PV + k] <= fadd_s23(ad1[k]);
+        if (p5.first) l <= fadd_s23(lad1);
       end
-      // finalize: out = acc * out_scale / l, clearing the accumulator for the next row
+      // finalize
+      if (fin_start) begin
+        sc_busy <= 1'b1;
+        fin_cnt <= FCW'(FIN_LAT);
+        l_zero <= fp_is_zero(l);
+        f_oaddr <= sm_oaddr;
+      end else if (sc_busy && fin_cnt != '0) fin_cnt <= fin_cnt - 1'b1;
       if (fin_go) begin
-        for (int k = 0; k < LANES_PV; k++) begin
-          obuf[int'(pv_c) * LANES_PV + k] <= fp_mul(acc[int'(pv_c) * LANES_PV + k], fin_mul);
-          acc[int'(pv_c) * LANES_PV + k] <= 32'd0;
-        end
-        if (pv_last) begin
-          ob_valid <= 1'b1;
-          ob_addr <= sm_oaddr;
-        end
+        for (int k = 0; k < LANES_PV; k++) acc[int'(pv_c) * LANES_PV + k] <= 32'd0;
+        if (pv_last) l <= '0;
+      end
+      if (sc_go) begin
+        sc_c <= sc_last ? '0 : sc_c + 1'b1;
+        if (sc_last) sc_busy <= 1'b0;
+      end
+      f1_valid <= sc_go;
+      f1_last <= sc_go && sc_last;
+      if (f1_valid && f1_last) begin
+        ob_valid <= 1'b1;
+        ob_addr <= f_oaddr;
       end
       if (ob_done) ob_valid <= 1'b0;
     end
@@ -254,9 +372,10 @@ module sattn_core
 
   assign ob_data = obuf;
 
-  assign pv_lanes_busy = p1_valid ? p1_n : '0;
+  assign pv_lanes_busy = p1.valid ? p1_n : '0;
   assign pair_done = pv_go && pv_last;
   assign row_done = fin_go && pv_last;
-  assign idle = !tok_valid && !s1_valid && sf_empty && inflight == '0 && !mac_valid && !sm_valid
-                && !p1_valid && !ob_valid;
+  assign idle = !tok_valid && !s1_valid && sf_empty && inflight == '0 && !mac_valid && !sm_busy
+                && !p1.valid && !p2.valid && !p3.valid && !p4.valid && !p5.valid && !sc_busy && !f1_valid
+                && !ob_valid;
 endmodule

@@ -4,7 +4,9 @@ Bounds asserted (and documented in docs/rocc.md): integer dot products exact; fp
 within gamma(10) = 6.0e-7 of sum|a_i b_i| (docs/precision.md "Tolerance policy": one rounding per
 product, 4 levels of the 16-lane adder tree, up to 4 accumulations into the even- or odd-chunk
 partial sum and 1 adding the two partials; the pipelined array takes a chunk every cycle); softmax p and alpha within 2 ulp of e^x (for the fp32 argument the
-unit computes); the row's denominator l within 1e-5 relative; row-end markers in order.
+unit computes); l = l·α + p over its outputs in fp32 (what the core's l lane computes) within 1e-5
+relative of the row's denominator; results and row-end markers in order under random input gaps
+and output back-pressure.
 """
 
 from __future__ import annotations

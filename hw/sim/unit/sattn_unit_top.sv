@@ -32,9 +32,9 @@ module sattn_unit_top #(
   output logic                sm_out_end,
   output logic [31:0]         sm_out_p,
   output logic [31:0]         sm_out_alpha,
-  output logic [31:0]         sm_out_l,
   output logic [TAGW-1:0]     sm_out_tag,
-  input  logic                sm_out_ready
+  input  logic                sm_out_ready,
+  output logic                sm_busy
 );
   sattn_mac_array #(.LANES(LANES), .TAGW(TAGW)) u_mac (
     .clk, .rst_n, .in_valid(mac_in_valid), .in_first(mac_in_first), .in_last(mac_in_last),
@@ -46,6 +46,7 @@ module sattn_unit_top #(
     .clk, .rst_n, .soft_reset(sm_soft_reset), .score_scale(sm_score_scale),
     .in_valid(sm_in_valid), .in_end(sm_in_end), .in_dot(sm_in_dot), .in_tag(sm_in_tag),
     .in_ready(sm_in_ready), .out_valid(sm_out_valid), .out_end(sm_out_end), .out_p(sm_out_p),
-    .out_alpha(sm_out_alpha), .out_l(sm_out_l), .out_tag(sm_out_tag), .out_ready(sm_out_ready)
+    .out_alpha(sm_out_alpha), .out_tag(sm_out_tag), .out_ready(sm_out_ready),
+    .busy(sm_busy)
   );
 endmodule

@@ -6,8 +6,9 @@
 // chunk per cycle back to back (the array is pipelined and never stalls), integer mode (int8/int4
 // codes: must be exact) and fp32 mode (compared with a double-precision dot: error /
 // sum|a_i b_i| reported); results and row-end markers must come out in order, each once.
-// Softmax: random rows of scores, each (p, alpha) and the final l compared with double math:
-// p = e^(s - m'), alpha = e^(m - m'), l = sum_j e^(s_j - max). Errors are printed as one line
+// Softmax: random rows of scores streamed with random gaps and back-pressure, each (p, alpha)
+// compared with double math: p = e^(s - m'), alpha = e^(m - m'); l = l * alpha + p over the
+// unit's outputs in fp32 (what the core's l lane computes) against sum_j e^(s_j - max). Errors are printed as one line
 //   unit: mac_int_mismatch=N mac_fp_max_rel=F marker_errors=N sm_p_max_ulp=F sm_alpha_max_ulp=F
 //         sm_l_max_rel=F sm_out_rows=N
 // and the exit status is 1 when a bound (int exact, fp 1e-6, p/alpha <= 2 ulp, l 1e-6) fails.
@@ -127,8 +128,10 @@ int main(int argc, char **argv) {
   if (mac_results != cases) ++marker_err;
 
   // ---------------- softmax ----------------
-  double p_ulp = 0, a_ulp = 0, l_rel = 0;
-  long rows = 0;
+  // Every row's scores and its end marker, streamed with random input gaps and random output
+  // back-pressure (the unit is pipelined: results come out in order some cycles later).
+  struct SmItem { bool end; float s; int tag; double pw, aw, l_want; };
+  std::vector<SmItem> items;
   std::normal_distribution<float> sd(0.f, 4.f);
   const float scale = 0.125f;
   t.sm_score_scale = fbits(scale);
@@ -136,44 +139,59 @@ int main(int argc, char **argv) {
     int n = rng() % 40;  // 0 keys: an empty row (l = 0)
     std::vector<float> s(n);
     for (auto &x : s) x = sd(rng) * (c % 3 == 0 ? 10.f : 1.f);
-    double m = -INFINITY, l = 0;
-    for (int j = 0; j <= n; ++j) {
-      bool end = j == n;
-      t.sm_in_valid = 1; t.sm_in_end = end; t.sm_in_dot = end ? 0 : fbits(s[j]); t.sm_in_tag = j & 0xff;
-      // random back-pressure on the output
-      t.sm_out_ready = 0;
-      tb.tick();
-      t.sm_in_valid = 0;
-      int wait = rng() % 3;
-      for (int w = 0; w < wait; ++w) {
-        t.clk = 0; t.eval();
-        if (t.sm_in_ready && w == 0 && t.sm_out_valid) ++marker_err;  // must hold while not ready
-        tb.tick();
-      }
-      t.clk = 0; t.eval();
-      if (!t.sm_out_valid || t.sm_out_end != end || t.sm_out_tag != (uint32_t)(j & 0xff)) { ++marker_err; }
-      if (!end) {
-        // the unit scales and subtracts in fp32 (as NumPy does); the exp is what is measured
-        float sc = s[j] * scale;
-        float mn = std::isinf(m) ? sc : std::max((float)m, sc);
-        double pw = std::exp((double)(float)(sc - mn));
-        double aw = std::isinf(m) ? 0.0 : std::exp((double)(float)((float)m - mn));
-        p_ulp = std::max(p_ulp, ulp_err(bitsf(t.sm_out_p), pw));
-        if (aw > 1e-37) a_ulp = std::max(a_ulp, ulp_err(bitsf(t.sm_out_alpha), aw));
-        l = l * aw + pw; m = mn;
+    double m = -INFINITY;
+    for (int j = 0; j < n; ++j) {
+      // the unit scales and subtracts in fp32 (as NumPy does); the exp is what is measured
+      float sc = s[j] * scale;
+      float mn = std::isinf(m) ? sc : std::max((float)m, sc);
+      double pw = std::exp((double)(float)(sc - mn));
+      double aw = std::isinf(m) ? 0.0 : std::exp((double)(float)((float)m - mn));
+      items.push_back({false, s[j], j & 0xff, pw, aw, 0});
+      m = mn;
+    }
+    double want = 0;
+    if (n) { double mx = -INFINITY; for (float x : s) mx = std::max(mx, (double)(x * scale));
+             for (float x : s) want += std::exp((double)(x * scale) - mx); }
+    items.push_back({true, 0.f, n & 0xff, 0, 0, want});
+  }
+  double p_ulp = 0, a_ulp = 0, l_rel = 0;
+  long rows = 0;
+  size_t nin = 0, nout = 0;
+  float l = 0;  // l = l * alpha + p from the unit's outputs, as the core's l lane computes it
+  bool held = false; uint32_t held_p = 0, held_a = 0;
+  for (long cyc = 0; nout < items.size() && cyc < 200L * (long)items.size(); ++cyc) {
+    t.clk = 0;
+    t.sm_in_valid = nin < items.size() && rng() % 4 != 0;
+    if (t.sm_in_valid) {
+      const SmItem &it = items[nin];
+      t.sm_in_end = it.end; t.sm_in_dot = it.end ? 0 : fbits(it.s); t.sm_in_tag = it.tag;
+    }
+    t.sm_out_ready = rng() % 3 != 0;
+    t.eval();
+    if (held && (!t.sm_out_valid || t.sm_out_p != held_p || t.sm_out_alpha != held_a))
+      ++marker_err;  // an output must hold while not taken
+    held = false;
+    if (t.sm_out_valid && t.sm_out_ready) {
+      const SmItem &it = items[nout++];
+      if (t.sm_out_end != it.end || t.sm_out_tag != (uint32_t)it.tag) ++marker_err;
+      if (!it.end) {
+        float p = bitsf(t.sm_out_p), a = bitsf(t.sm_out_alpha);
+        p_ulp = std::max(p_ulp, ulp_err(p, it.pw));
+        if (it.aw > 1e-37) a_ulp = std::max(a_ulp, ulp_err(a, it.aw));
+        else if (it.aw == 0 && a != 0.f) ++marker_err;  // a row's first key: alpha = 0
+        l = l * a + p;
       } else {
-        double want = 0;
-        if (n) { double mx = -INFINITY; for (float x : s) mx = std::max(mx, (double)(x * scale));
-                 for (float x : s) want += std::exp((double)(x * scale) - mx); }
-        float got = bitsf(t.sm_out_l);
-        l_rel = std::max(l_rel, want == 0 ? std::fabs(got) : std::fabs(got - want) / want);
+        l_rel = std::max(l_rel, it.l_want == 0 ? std::fabs(l) : std::fabs(l - it.l_want) / it.l_want);
+        l = 0;
         ++rows;
       }
-      t.sm_out_ready = 1;
-      tb.tick();
-      t.sm_out_ready = 1;
+    } else if (t.sm_out_valid) {
+      held = true; held_p = t.sm_out_p; held_a = t.sm_out_alpha;
     }
+    if (t.sm_in_valid && t.sm_in_ready) ++nin;
+    t.clk = 1; t.eval();
   }
+  if (nout != items.size()) ++marker_err;
   std::printf("unit: mac_int_mismatch=%ld mac_fp_max_rel=%.3e marker_errors=%ld sm_p_max_ulp=%.3f "
               "sm_alpha_max_ulp=%.3f sm_l_max_rel=%.3e sm_out_rows=%ld\n",
               int_mismatch, fp_max_rel, marker_err, p_ulp, a_ulp, l_rel, rows);

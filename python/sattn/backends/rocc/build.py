@@ -78,7 +78,9 @@ def main_target() -> Target:
 
 def unit_target() -> Target:
     """The MAC array and the softmax alone, with their C++ unit test."""
-    files = ("sattn_isa_pkg.sv", "sattn_fp_pkg.sv", "sattn_mac_array.sv", "sattn_softmax.sv")
+    files = (
+        "sattn_isa_pkg.sv", "sattn_fp_pkg.sv", "sattn_fifo.sv", "sattn_mac_array.sv", "sattn_softmax.sv",
+    )
     return Target(
         name="Vsattn_unit_top", top="sattn_unit_top",
         sv=tuple(RTL / f for f in files) + (SIM / "unit" / "sattn_unit_top.sv",),
