@@ -65,22 +65,11 @@ def load_npy(path: str | Path, what: str) -> np.ndarray:
     before allocating), a dtype that is not a float, not rank 3 or 4, NaN or infinite values.
     float16 and float64 are converted to float32 with a note on stderr (float64 values beyond
     the float32 range are refused); big-endian float32 is float32 and is simply converted."""
-    import stat as stat_mod
-
     from sattn import resources
+    from sattn.reference import tensorfile
 
     p = Path(path)
-    try:
-        st = p.stat()
-    except FileNotFoundError:
-        raise SattnError(f"{what}: file not found: {p}") from None
-    except OSError as e:
-        raise SattnError(f"{what}: cannot read {p}: {e.strerror or e}") from None
-    if stat_mod.S_ISDIR(st.st_mode):
-        raise SattnError(f"{what}: {p} is a directory, expected a .npy file")
-    if not stat_mod.S_ISREG(st.st_mode):
-        raise SattnError(f"{what}: {p} is not a regular file (a FIFO, socket or device), "
-                         "expected a .npy file")
+    size = tensorfile.checked_file(p, what, ".npy")
     try:
         with p.open("rb") as f:
             head = f.read(6)
@@ -96,10 +85,10 @@ def load_npy(path: str | Path, what: str) -> np.ndarray:
             _check_rank(shape, what, p)
             count = math.prod(shape)
             need = count * dtype.itemsize
-            if offset + need > st.st_size:
+            if offset + need > size:
                 raise SattnError(
                     f"{what}: {p}: its header says shape {shape} {dtype} ({resources.fmt_bytes(need)}) "
-                    f"but the file holds {resources.fmt_bytes(max(0, st.st_size - offset))} of data "
+                    f"but the file holds {resources.fmt_bytes(max(0, size - offset))} of data "
                     "(truncated or corrupt)")
             est = resources.Estimate(f"loading {what}", f"{p} shape {shape}")
             est.add(f"the array {what}", host=need + 4.0 * count)

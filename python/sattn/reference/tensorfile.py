@@ -132,8 +132,9 @@ class Header:
         return self.entries[name]
 
 
-def _checked_file(p: Path, what: str) -> int:
-    """The size of ``p``; a missing, unreadable or non-regular file is one SattnError line."""
+def checked_file(p: Path, what: str, expected: str = SUFFIX) -> int:
+    """The size of ``p``; a missing, unreadable or non-regular file is one SattnError line
+    (naming ``expected``, the kind of file wanted, e.g. ``.npy``)."""
     try:
         st = p.stat()
     except FileNotFoundError:
@@ -141,17 +142,17 @@ def _checked_file(p: Path, what: str) -> int:
     except OSError as e:
         raise SattnError(f"{what}: cannot read {p}: {e.strerror or e}") from None
     if stat_mod.S_ISDIR(st.st_mode):
-        raise SattnError(f"{what}: {p} is a directory, expected a {SUFFIX} file")
+        raise SattnError(f"{what}: {p} is a directory, expected a {expected} file")
     if not stat_mod.S_ISREG(st.st_mode):
         raise SattnError(f"{what}: {p} is not a regular file (a FIFO, socket or device), "
-                         f"expected a {SUFFIX} file")
+                         f"expected a {expected} file")
     return st.st_size
 
 
 def read_header(path: str | Path, what: str) -> Header:
     """Parse and validate the header of ``path`` (see the module doc); reads only the header."""
     p = Path(path)
-    size = _checked_file(p, what)
+    size = checked_file(p, what)
     bad = f"{what}: {p} is not a {SUFFIX} file"
     try:
         with p.open("rb") as f:
