@@ -251,9 +251,11 @@ def test_bad_shapes_and_values_are_one_clear_error():
         ref_nsa.attention(rnd((1, 3, 8, 8), 0), rnd((1, 2, 8, 8), 1), rnd((1, 2, 8, 8), 2), cfg)
     with pytest.raises(SattnError, match=r"g_slc must be \[B, Sq, H\]"):
         ref_nsa.attention(q[:, :, :8], k, v, cfg, g_slc=np.ones((1, 8, 3)))
+    with pytest.raises(SattnError, match=r"nsa: g_swa contains inf"):
+        ref_nsa.attention(q[:, :, :8], k, v, cfg, g_swa=np.full((1, 8, 2), np.inf))
     bad = k.copy()
     bad[0, 0, 3, 1] = np.nan
-    with pytest.raises(SattnError, match="K holds NaN"):
+    with pytest.raises(SattnError, match=r"nsa: K contains nan at \[0, 0, 3, 1\]"):
         ref_nsa.attention(q[:, :, :8], bad, v, cfg)
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from sattn.errors import SattnError
 from sattn.reference.compare import gamma, path_error, score_bound
+from sattn.reference.data import check_finite
 from sattn.specs import nsa
 
 #: Largest intermediate (scores or gathered keys) per tile, in elements.
@@ -53,8 +54,7 @@ def _gates(g, b: int, sq: int, h: int, name: str) -> np.ndarray:
         g = g[None]
     if g.shape != (b, sq, h):
         raise SattnError(f"nsa: {name} must be [B, Sq, H] = {[b, sq, h]}, got {list(g.shape)}")
-    if not np.isfinite(g).all():
-        raise SattnError(f"nsa: {name} holds NaN or infinity")
+    check_finite(g, f"nsa: {name}")
     return g
 
 
@@ -84,8 +84,7 @@ def attention(q, k, v, cfg: nsa.NsaConfig, *, g_cmp=None, g_slc=None, g_swa=None
     if hkv == 0 or h % hkv:
         raise SattnError(f"nsa: {h} query heads are not a multiple of {hkv} KV heads")
     for x, n in ((q4, "Q"), (k4, "K"), (v4, "V")):
-        if not np.isfinite(x).all():
-            raise SattnError(f"nsa: {n} holds NaN or infinity")
+        check_finite(x, f"nsa: {n}")
     grp, dv = h // hkv, v4.shape[-1]
     gates = [_gates(x, b, sq, h, n) for x, n in ((g_cmp, "g_cmp"), (g_slc, "g_slc"), (g_swa, "g_swa"))]
     pos = nsa.positions(sq, skv)
@@ -143,7 +142,7 @@ def tolerance(q, k, v, cfg: nsa.NsaConfig, gates=(None, None, None)) -> float:
     of the gated sum (two products and two additions)."""
     q4, k4, v4 = (_as_rank4(x, n).astype(np.float64) for x, n in ((q, "Q"), (k, "K"), (v, "V")))
     d, skv = q4.shape[-1], k4.shape[-2]
-    a = score_bound(q4, k4, nsa.NsaConfig.score_scale(cfg, d))
+    a = score_bound(q4, k4, cfg.score_scale(d))
     vmax = float(np.abs(v4).max()) if v4.size else 0.0
     gmax = [1.0 if g is None else float(np.abs(np.asarray(g)).max()) for g in gates]
     eps = [path_error(d, nsa.num_compressed(skv, cfg), a, mean_terms=cfg.comp_block),
