@@ -6,6 +6,7 @@ namespace sattn_isa {
 
 constexpr uint32_t VERSION = 0x0100;
 constexpr uint32_t CAPS_VALUE = 0x000007ff;
+constexpr const char *PROGRAM_MAGIC = "sattn-rocc-program 1";
 constexpr uint32_t LANES_QK = 16;
 constexpr uint32_t LANES_PV = 16;
 constexpr uint32_t LANES = 32;

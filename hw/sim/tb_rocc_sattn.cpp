@@ -1,15 +1,20 @@
-// Verilator testbench of rocc_sattn: a RoCC "core" issuing custom instructions, and a memory
+// Verilator testbench of rocc_sattn: a RoCC "core" replaying a command stream, and a memory
 // model with configurable latency (cycles from request to first beat) and bandwidth (bytes per
 // cycle, shared by reads and writes).
 //
-//   Vrocc_sattn --desc S.desc --idx S.txt --q Q.bin --k K.bin --v V.bin --out OUT.bin
+//   Vrocc_sattn --program P.txt --q Q.bin --k K.bin --v V.bin --out OUT.bin
 //               [--lat N] [--bw B] [--max-cycles N]
 //   Vrocc_sattn --probe
 //
-// Q.bin is [H, S, D], K.bin/V.bin are [G, NUM_KEYS, D], in the precision's element format
-// (fp32 / bf16 little-endian, int8 codes, or int4 codes two per byte, low nibble first).
-// OUT.bin receives [H, S, D] float32. Everything printed as a counter is read from the RTL's
-// counter registers; the memory model's own byte counts are printed for cross-checking.
+// P.txt is the program sattn-lower-rocc recorded (python/sattn/hw/program.py; format in
+// docs/rocc.md): the operand layout and the custom instructions in order. The testbench plans
+// nothing: it loads Q/K/V at the layout's addresses, issues every instruction (after START it
+// waits for the job and reads STATUS; a GET_REG must read the value in its rs2, the value the
+// program was planned for), then reads the counters and writes OUT.
+// Q.bin/K.bin/V.bin are in the precision's element format (fp32 / bf16 little-endian, int8
+// codes, or int4 codes two per byte, low nibble first); OUT.bin receives the fp32 output.
+// Everything printed as a counter is read from the RTL's counter registers; the memory model's
+// own byte counts are printed for cross-checking.
 #include "Vrocc_sattn.h"
 #include "verilated.h"
 #include "sattn_isa.h"
@@ -20,6 +25,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <cerrno>
+#include <algorithm>
 #include <deque>
 #include <fstream>
 #include <map>
@@ -42,7 +49,7 @@ namespace {
 }
 
 struct Args {
-  std::string desc, idx, q, k, v, out;
+  std::string program, q, k, v, out;
   int lat = 20;
   double bw = 16.0;
   uint64_t max_cycles = 2000000000ull;
@@ -57,8 +64,7 @@ Args parse_args(int argc, char **argv) {
       if (i + 1 >= argc) fail(2, "option %s needs a value", s.c_str());
       return argv[++i];
     };
-    if (s == "--desc") a.desc = next();
-    else if (s == "--idx") a.idx = next();
+    if (s == "--program") a.program = next();
     else if (s == "--q") a.q = next();
     else if (s == "--k") a.k = next();
     else if (s == "--v") a.v = next();
@@ -72,9 +78,8 @@ Args parse_args(int argc, char **argv) {
   }
   if (a.lat < 1) fail(2, "--lat must be >= 1, got %d", a.lat);
   if (!(a.bw > 0)) fail(2, "--bw must be > 0 bytes/cycle, got %g", a.bw);
-  if (!a.probe && (a.desc.empty() || a.idx.empty() || a.q.empty() || a.k.empty() ||
-                   a.v.empty() || a.out.empty()))
-    fail(2, "need --desc, --idx, --q, --k, --v and --out (or --probe)");
+  if (!a.probe && (a.program.empty() || a.q.empty() || a.k.empty() || a.v.empty() || a.out.empty()))
+    fail(2, "need --program, --q, --k, --v and --out (or --probe)");
   return a;
 }
 
@@ -84,49 +89,76 @@ std::vector<uint8_t> read_file(const std::string &path, const char *what) {
   return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
-struct Desc {
-  std::map<std::string, std::string> kv;
-  std::string path;
-  bool has(const std::string &k) const { return kv.count(k) != 0; }
-  std::string str(const std::string &k, const char *dflt = nullptr) const {
-    auto it = kv.find(k);
-    if (it == kv.end()) {
-      if (dflt) return dflt;
-      fail(2, "%s: missing key '%s'", path.c_str(), k.c_str());
-    }
+struct Command {
+  uint32_t funct;
+  uint64_t rs1, rs2;
+  size_t line;
+  std::string note;  // what a START line says about its job
+};
+
+struct Program {
+  std::string path, info;
+  std::map<std::string, uint64_t> layout;
+  std::vector<Command> cmds;
+  uint64_t at(const char *key) const {
+    auto it = layout.find(key);
+    if (it == layout.end()) fail(2, "%s: the layout line has no '%s'", path.c_str(), key);
     return it->second;
-  }
-  long long integer(const std::string &k, const char *dflt = nullptr) const {
-    std::string s = str(k, dflt);
-    char *end = nullptr;
-    long long v = std::strtoll(s.c_str(), &end, 10);
-    if (s.empty() || *end) fail(2, "%s: key '%s' is not an integer: '%s'", path.c_str(), k.c_str(), s.c_str());
-    return v;
-  }
-  double real(const std::string &k, const char *dflt = nullptr) const {
-    std::string s = str(k, dflt);
-    char *end = nullptr;
-    double v = std::strtod(s.c_str(), &end);
-    if (s.empty() || *end) fail(2, "%s: key '%s' is not a number: '%s'", path.c_str(), k.c_str(), s.c_str());
-    return v;
   }
 };
 
-Desc read_desc(const std::string &path) {
-  Desc d;
-  d.path = path;
+uint64_t parse_u64(const std::string &s, const std::string &path, size_t n, const char *what) {
+  char *end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(s.c_str(), &end, 0);
+  if (s.empty() || *end || errno || s[0] == '-')
+    fail(2, "%s:%zu: %s is not an unsigned 64-bit number: '%s'", path.c_str(), n, what, s.c_str());
+  return v;
+}
+
+Program read_program(const std::string &path) {
+  Program p;
+  p.path = path;
   std::ifstream f(path);
-  if (!f) fail(2, "cannot open descriptor '%s'", path.c_str());
+  if (!f) fail(2, "cannot open program '%s'", path.c_str());
   std::string line;
-  int n = 0;
+  size_t n = 0;
   while (std::getline(f, line)) {
     ++n;
-    if (line.empty() || line[0] == '#') continue;
-    auto eq = line.find('=');
-    if (eq == std::string::npos) fail(2, "%s:%d: expected key=value, got '%s'", path.c_str(), n, line.c_str());
-    d.kv[line.substr(0, eq)] = line.substr(eq + 1);
+    if (n == 1) {
+      if (line != PROGRAM_MAGIC) fail(2, "%s:1: not a sattn RoCC program (expected '%s')", path.c_str(), PROGRAM_MAGIC);
+      continue;
+    }
+    std::string note;
+    auto hash = line.find('#');
+    if (hash != std::string::npos) {
+      note = line.substr(hash + 1);
+      while (!note.empty() && note[0] == ' ') note.erase(0, 1);
+      line = line.substr(0, hash);
+    }
+    std::istringstream ss(line);
+    std::string head;
+    if (!(ss >> head)) continue;
+    if (head == "info") {
+      std::getline(ss, p.info);
+      while (!p.info.empty() && p.info[0] == ' ') p.info.erase(0, 1);
+    } else if (head == "layout") {
+      std::string kv;
+      while (ss >> kv) {
+        auto eq = kv.find('=');
+        if (eq == std::string::npos) fail(2, "%s:%zu: expected key=value, got '%s'", path.c_str(), n, kv.c_str());
+        p.layout[kv.substr(0, eq)] = parse_u64(kv.substr(eq + 1), path, n, kv.substr(0, eq).c_str());
+      }
+    } else {
+      std::string a, b, extra;
+      if (!(ss >> a >> b) || (ss >> extra))
+        fail(2, "%s:%zu: expected 'funct rs1 rs2', got '%s'", path.c_str(), n, line.c_str());
+      uint64_t funct = parse_u64(head, path, n, "funct");
+      if (funct > 127) fail(2, "%s:%zu: funct %" PRIu64 " does not fit funct7", path.c_str(), n, funct);
+      p.cmds.push_back({(uint32_t)funct, parse_u64(a, path, n, "rs1"), parse_u64(b, path, n, "rs2"), n, note});
+    }
   }
-  return d;
+  return p;
 }
 
 // ---------------------------------------------------------------- the simulated system
@@ -261,29 +293,6 @@ struct System {
   uint64_t get(uint32_t reg) { return rocc(F_GET_REG, reg, 0, true); }
 };
 
-int precision_code(const std::string &p) {
-  if (p == "fp32") return P_FP32;
-  if (p == "bf16") return P_BF16;
-  if (p == "i8") return P_I8;
-  if (p == "i4") return P_I4;
-  return 7;  // not a precision this hardware knows: it refuses the job (ERR_PRECISION)
-}
-
-uint32_t float_bits(double x) {
-  float f = (float)x;
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-
-uint32_t bits_from_desc(const Desc &d, const std::string &key, double fallback) {
-  if (d.has(key)) {
-    std::string s = d.str(key);
-    return (uint32_t)std::strtoul(s.c_str(), nullptr, 0);
-  }
-  return float_bits(fallback);
-}
-
 void print_hw(System &sys) {
   uint64_t ver = sys.get(R_VERSION), caps = sys.get(R_CAPS);
   auto b = [&](uint32_t m) { return (caps & m) ? 1 : 0; };
@@ -308,145 +317,51 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  Desc d = read_desc(args.desc);
-  const std::string spec = d.str("spec", "unknown");
-  const std::string prec = d.str("precision", "fp32");
-  const long long D = d.integer("head_dim_d"), S = d.integer("s_tokens");
-  const long long H = d.integer("num_heads"), G = d.integer("kv_heads");
-  const long long group = d.integer("gqa_group_size", "1");
-  const long long nkeys = d.integer("num_keys", std::to_string(S).c_str());
-  const long long nnz = d.integer("index_nnz");
-  if (D <= 0 || S <= 0 || H <= 0 || G <= 0 || nkeys <= 0)
-    fail(2, "%s: head_dim_d, s_tokens, num_heads, kv_heads and num_keys must be > 0", args.desc.c_str());
-  if (H != G * group)
-    fail(2, "%s: num_heads=%lld is not kv_heads=%lld x gqa_group_size=%lld", args.desc.c_str(), H, G, group);
-  const int pcode = precision_code(prec);
-  // an unknown precision is sized as bytes here; the hardware refuses it at START
-  const int bits = pcode == P_FP32 ? 32 : pcode == P_BF16 ? 16 : pcode == P_I4 ? 4 : 8;
-  const long long row_bytes = (D * bits + 7) / 8;
+  const Program prog = read_program(args.program);
+  const uint64_t q_base = prog.at("q_base"), q_bytes = prog.at("q_bytes");
+  const uint64_t k_base = prog.at("k_base"), v_base = prog.at("v_base"), kv_bytes = prog.at("kv_bytes");
+  const uint64_t o_base = prog.at("o_base"), o_bytes = prog.at("o_bytes");
+  const uint64_t limit = uint64_t(1) << 36;  // 64 GiB: beyond any program the driver plans
+  for (uint64_t x : {q_base, q_bytes, k_base, v_base, kv_bytes, o_base, o_bytes})
+    if (x > limit) fail(2, "%s: the layout addresses more than 64 GiB", args.program.c_str());
 
-  // row pointers (token CSR over g*S + r) and the index list
-  std::vector<long long> row_ptr;
-  {
-    std::stringstream ss(d.str("row_ptr"));
-    std::string tok;
-    while (std::getline(ss, tok, ',')) row_ptr.push_back(std::strtoll(tok.c_str(), nullptr, 10));
-  }
-  if ((long long)row_ptr.size() != G * S + 1)
-    fail(2, "%s: row_ptr has %zu entries, expected kv_heads*s_tokens+1 = %lld", args.desc.c_str(),
-         row_ptr.size(), G * S + 1);
-  std::vector<long long> idx;
-  {
-    std::ifstream f(args.idx);
-    if (!f) fail(2, "cannot open index file '%s'", args.idx.c_str());
-    std::string line;
-    while (std::getline(f, line)) {
-      if (line.empty()) continue;
-      char *end = nullptr;
-      long long v = std::strtoll(line.c_str(), &end, 10);
-      if (*end) fail(2, "%s:%zu: not an integer: '%s'", args.idx.c_str(), idx.size() + 1, line.c_str());
-      idx.push_back(v);
-    }
-  }
-  if ((long long)idx.size() != nnz)
-    fail(2, "%s has %zu indices but %s says index_nnz=%lld", args.idx.c_str(), idx.size(), args.desc.c_str(), nnz);
-  for (size_t i = 1; i < row_ptr.size(); ++i)
-    if (row_ptr[i] < row_ptr[i - 1] || row_ptr[i] > nnz || row_ptr[0] != 0)
-      fail(2, "%s: row_ptr is not ascending within [0, index_nnz]", args.desc.c_str());
-
-  // memory image: Q, K, V, OUT at 4 KiB-aligned bases
+  // memory image: Q, K, V and OUT where the layout puts them
   std::vector<uint8_t> qb = read_file(args.q, "Q"), kb = read_file(args.k, "K"), vb = read_file(args.v, "V");
-  const long long q_bytes = H * S * row_bytes, kv_bytes = G * nkeys * row_bytes, o_bytes = H * S * D * 4;
-  if ((long long)qb.size() != q_bytes) fail(2, "Q file '%s' has %zu bytes, expected %lld", args.q.c_str(), qb.size(), q_bytes);
-  if ((long long)kb.size() != kv_bytes) fail(2, "K file '%s' has %zu bytes, expected %lld", args.k.c_str(), kb.size(), kv_bytes);
-  if ((long long)vb.size() != kv_bytes) fail(2, "V file '%s' has %zu bytes, expected %lld", args.v.c_str(), vb.size(), kv_bytes);
-  auto align = [](uint64_t x) { return (x + 4095) & ~uint64_t(4095); };
-  const uint64_t q_base = 0x1000, k_base = align(q_base + q_bytes), v_base = align(k_base + kv_bytes);
-  const uint64_t o_base = align(v_base + kv_bytes);
-  sys.mem.assign(o_base + o_bytes + 64, 0);
+  if (qb.size() != q_bytes) fail(2, "Q file '%s' has %zu bytes, the layout says %" PRIu64, args.q.c_str(), qb.size(), q_bytes);
+  if (kb.size() != kv_bytes) fail(2, "K file '%s' has %zu bytes, the layout says %" PRIu64, args.k.c_str(), kb.size(), kv_bytes);
+  if (vb.size() != kv_bytes) fail(2, "V file '%s' has %zu bytes, the layout says %" PRIu64, args.v.c_str(), vb.size(), kv_bytes);
+  sys.mem.assign(std::max({q_base + q_bytes, k_base + kv_bytes, v_base + kv_bytes, o_base + o_bytes}) + 64, 0);
   std::memcpy(&sys.mem[q_base], qb.data(), qb.size());
   std::memcpy(&sys.mem[k_base], kb.data(), kb.size());
   std::memcpy(&sys.mem[v_base], vb.data(), vb.size());
 
-  // identification and the static descriptor
-  sys.rocc(F_CLEAR_COUNTERS, 0, 0, false);
-  const uint64_t caps = sys.get(R_CAPS);
-  const uint64_t run_depth = sys.get(R_RUN_DEPTH), rp_depth = sys.get(R_ROWPTR_DEPTH);
-  const double inv_sqrt_d = 1.0 / std::sqrt((double)D);
-  const bool is_int = pcode == P_I8 || pcode == P_I4;
-  const double sq = d.real("scale_q", "1"), sk = d.real("scale_k", "1"), sv = d.real("scale_v", "1");
-  sys.rocc(F_IDX_RESET, 0, 0, false);
-  sys.set(R_PRECISION, pcode);
-  sys.set(R_HEAD_DIM, D);
-  sys.set(R_SEQ_LEN, S);
-  sys.set(R_NUM_KEYS, nkeys);
-  sys.set(R_GROUP, group);
-  sys.set(R_Q_HSTRIDE, S * row_bytes);
-  sys.set(R_O_HSTRIDE, S * D * 4);
-  sys.set(R_SCORE_SCALE, bits_from_desc(d, "hw_score_scale_bits", is_int ? sq * sk * inv_sqrt_d : inv_sqrt_d));
-  sys.set(R_OUT_SCALE, bits_from_desc(d, "hw_out_scale_bits", is_int ? sv : 1.0));
-
+  // the replay
+  std::map<uint64_t, uint64_t> written;  // descriptor registers as the program set them
   long long jobs = 0;
-  for (long long g = 0; g < G; ++g) {
-    // runs of consecutive keys per row; rows split into jobs that fit the index RAMs
-    std::vector<std::vector<uint32_t>> runs(S);
-    for (long long r = 0; r < S; ++r) {
-      long long a = row_ptr[g * S + r], b = row_ptr[g * S + r + 1];
-      for (long long i = a; i < b;) {
-        long long st = idx[i];
-        if (st < 0 || st > 0xffff)
-          fail(2, "%s:%lld: index %lld does not fit the 16-bit index-run format", args.idx.c_str(), i + 1, st);
-        long long n = 1;
-        while (i + n < b && idx[i + n] == st + n && n < 0xffff) ++n;
-        runs[r].push_back((uint32_t)st | (uint32_t)n << 16);
-        i += n;
-      }
-    }
-    long long r0 = 0;
-    bool first = true;
-    while (r0 < S) {
-      long long r1 = r0, nruns = 0;
-      while (r1 < S && (r1 - r0 + 2) <= (long long)rp_depth - 3 &&
-             nruns + (long long)runs[r1].size() <= (long long)run_depth - 3) {
-        nruns += runs[r1].size();
-        ++r1;
-      }
-      if (r1 == r0) fail(2, "row %lld of kv head %lld has %zu index runs: more than the run RAM holds (%" PRIu64 ")",
-                         r0, g, runs[r0].size(), run_depth);
-      std::vector<uint32_t> flat, ptr{0};
-      for (long long r = r0; r < r1; ++r) {
-        flat.insert(flat.end(), runs[r].begin(), runs[r].end());
-        ptr.push_back((uint32_t)flat.size());
-      }
-      sys.rocc(F_IDX_RESET, 0, 0, false);
-      auto load4 = [&](uint32_t funct, const std::vector<uint32_t> &v) {
-        for (size_t i = 0; i < v.size(); i += 4) {
-          uint32_t e[4] = {0, 0, 0, 0};
-          for (size_t k = 0; k < 4 && i + k < v.size(); ++k) e[k] = v[i + k];
-          sys.rocc(funct, (uint64_t)e[1] << 32 | e[0], (uint64_t)e[3] << 32 | e[2], false);
-        }
-      };
-      load4(F_LOAD_RUNS, flat);
-      load4(F_LOAD_ROWPTR, ptr);
-      sys.set(R_ROW_BASE, r0);
-      sys.set(R_ROW_COUNT, r1 - r0);
-      sys.set(R_N_RUNS, flat.size());
-      sys.set(R_Q_BASE, q_base + (uint64_t)(g * group) * S * row_bytes);
-      sys.set(R_K_BASE, k_base + (uint64_t)g * nkeys * row_bytes);
-      sys.set(R_V_BASE, v_base + (uint64_t)g * nkeys * row_bytes);
-      sys.set(R_O_BASE, o_base + (uint64_t)(g * group) * S * D * 4);
-      sys.rocc(F_START, first ? 1 : 0, 0, false);
+  for (const Command &c : prog.cmds) {
+    if (c.funct == F_GET_REG) {
+      uint64_t got = sys.get(c.rs1);
+      if (got != c.rs2)
+        fail(2, "%s:%zu: register 0x%02" PRIx64 " reads %" PRIu64 ", the program was planned for %" PRIu64
+             " (lower it again for this hardware)", args.program.c_str(), c.line, c.rs1, got, c.rs2);
+    } else if (c.funct == F_STATUS) {
+      sys.rocc(F_STATUS, c.rs1, c.rs2, true);
+    } else if (c.funct == F_START) {
+      sys.rocc(F_START, c.rs1, c.rs2, false);
       while (sys.top->busy) sys.cycle();
       uint64_t status = sys.rocc(F_STATUS, 0, 0, true);
       uint32_t err = (status >> 8) & 0xff;
       if (err != E_NONE)
-        fail(3, "hardware refused the job (kv head %lld, rows %lld..%lld): error %s: %s [status=0x%04" PRIx64 "]",
-             g, r0, r1 - 1, error_name(err), error_doc(err), status);
+        fail(3, "hardware refused job %lld (%s, %s:%zu): error %s: %s [status=0x%04" PRIx64 "]", jobs,
+             c.note.empty() ? "no note" : c.note.c_str(), args.program.c_str(), c.line, error_name(err),
+             error_doc(err), status);
       ++jobs;
-      first = false;
-      r0 = r1;
+    } else {
+      if (c.funct == F_SET_REG) written[c.rs1] = c.rs2;
+      sys.rocc(c.funct, c.rs1, c.rs2, false);
     }
   }
+  const long long D = (long long)written[R_HEAD_DIM];
 
   // counters (read from the RTL), then the output tensor
   uint64_t total = sys.get(R_CYC_TOTAL);
@@ -463,23 +378,15 @@ int main(int argc, char **argv) {
   }
   const double ideal = (double)pairs * D * 2.0 / lanes;
   // existing scripts read the integer after "completed in": it is the RTL's total_cycles
-  std::printf("verilator_tb: completed in %" PRIu64 " cycles spec=%s precision=%s heads=%lld "
-              "kv_heads=%lld S=%lld D=%lld num_keys=%lld jobs=%lld total_cycles=%" PRIu64
+  std::printf("verilator_tb: completed in %" PRIu64 " cycles %s jobs=%lld total_cycles=%" PRIu64
               " mem_read_bytes=%" PRIu64 " mem_write_bytes=%" PRIu64 " lat=%d bw=%g\n",
-              total, spec.c_str(), prec.c_str(), H, G, S, D, nkeys, jobs, total, sys.served_read,
-              sys.received_write, args.lat, args.bw);
+              total, prog.info.c_str(), jobs, total, sys.served_read, sys.received_write, args.lat, args.bw);
   std::printf("rocc_counters(rtl): gather_cycles=%" PRIu64 " mac_cycles=%" PRIu64 " dma_bytes=%" PRIu64
               " dma_q=%" PRIu64 " dma_k=%" PRIu64 " dma_out=%" PRIu64 " total_cycles=%" PRIu64
               " busy_cycles=%" PRIu64 " lane_cycles=%" PRIu64 " pairs=%" PRIu64 " rows=%" PRIu64
               " stall_kv_cycles=%" PRIu64 " gather_active_cycles=%" PRIu64 " dma_reqs=%" PRIu64 "\n",
               gather, mac, dq + dk, dq, dk, dout, total, busy, lanes_c, pairs, rows, stall, gather_act, reqs);
-  std::printf("spec_info: global_tokens=%lld gqa_group_size=%lld comp_block_size=%lld nm=(%lld,%lld) "
-              "lsh_buckets=%lld keep_ratio=%g\n",
-              d.integer("global_tokens", "0"), group, d.integer("comp_block_size", "0"),
-              d.integer("nm_n", "0"), d.integer("nm_m", "0"), d.integer("lsh_buckets", "0"),
-              d.real("keep_ratio", "0"));
   print_hw(sys);
-  (void)caps;
   std::printf("rocc_util: util_mac=%.4f util_gather=%.4f lanes=%" PRIu64 " ideal_mac_cycles=%.0f "
               "ideal_ratio=%.4f\n",
               total ? (double)lanes_c / ((double)lanes * total) : 0.0,

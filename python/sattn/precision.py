@@ -113,19 +113,28 @@ def resolved_scales(params: AttentionParams) -> tuple[float, float, float]:
     return (check_scale("scale_q", sq), check_scale("scale_k", sk), check_scale("scale_v", sv))
 
 
+def score_scales(params: AttentionParams, head_dim: int) -> tuple[float, float]:
+    """(score_scale, v_scale): what multiplies the raw dot product (1/sqrt(D), times
+    scale_q * scale_k for i8/i4) and the normalised P.V (scale_v for i8/i4, else 1)."""
+    inv_sqrt_d = 1.0 / math.sqrt(head_dim)
+    if not is_integer(params.precision):
+        return inv_sqrt_d, 1.0
+    sq, sk, sv = resolved_scales(params)
+    return sq * sk * inv_sqrt_d, sv
+
+
 def prepare(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray) -> Operands:
     """Convert float32 Q [H,S,D], K/V [H_kv,S,D] to the operands of ``params.precision``."""
     prec = params.precision
     if prec not in PRECISIONS:
         raise SattnError(f"unknown precision '{prec}' (choose from {', '.join(PRECISIONS)})")
-    d = q.shape[-1]
-    inv_sqrt_d = 1.0 / math.sqrt(d)
+    score_scale, v_scale = score_scales(params, q.shape[-1])
     if prec in ("fp32", "bf16"):
         f = round_bf16 if prec == "bf16" else (lambda a: np.asarray(a, dtype=np.float32))
-        return Operands(prec, f(q), f(k), f(v), (1.0, 1.0, 1.0), inv_sqrt_d, 1.0)
+        return Operands(prec, f(q), f(k), f(v), (1.0, 1.0, 1.0), score_scale, v_scale)
     sq, sk, sv = resolved_scales(params)
     codes = [quantize(x, s, prec).astype(np.float32) for x, s in ((q, sq), (k, sk), (v, sv))]
-    return Operands(prec, *codes, (sq, sk, sv), sq * sk * inv_sqrt_d, sv)
+    return Operands(prec, *codes, (sq, sk, sv), score_scale, v_scale)
 
 
 def selection_operands(params: AttentionParams, q: np.ndarray, k: np.ndarray

@@ -22,6 +22,8 @@ from sattn.ir import precisions as _precisions
 
 #: Hardware version: major.minor in the low 16 bits (0x0100 = 1.0).
 VERSION = 0x0100
+#: First line of a command-stream file the testbench replays (:mod:`sattn.hw.program`).
+PROGRAM_MAGIC = "sattn-rocc-program 1"
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,7 @@ def render_h() -> str:
     out = [f"// {BANNER}", "#pragma once", "#include <cstdint>", "", "namespace sattn_isa {", ""]
     out.append(f"constexpr uint32_t VERSION = 0x{VERSION:04x};")
     out.append(f"constexpr uint32_t CAPS_VALUE = 0x{CAPS_VALUE:08x};")
+    out.append(f'constexpr const char *PROGRAM_MAGIC = "{PROGRAM_MAGIC}";')
     for name, v in _hw_items():
         out.append(f"constexpr uint32_t {name} = {v};")
     out.append("")

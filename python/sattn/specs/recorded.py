@@ -1,7 +1,10 @@
 """The index table recorded on a lowered op as the selection a run uses.
 
 A lowered file runs as written (docs/architecture.md, "The lowered IR is the contract"): the
-``index_table`` of ``sattn-materialize-indices`` is an input of the run. When the recorded
+``index_table`` of ``sattn-materialize-indices`` is an input of the run, and so are the index
+runs of the ``rocc_program`` that ``sattn-rocc-program`` records on a RoCC call (the program is
+planned from the table; an edited run or row pointer is a selection too, which the reference
+then attends as the accelerator does; both edited and disagreeing is refused). When the recorded
 table describes the selection the op's attributes give, nothing changes (every backend keeps
 its own fast path); when it was edited, :func:`recorded_selection` expands the recorded table
 into the :class:`Selection` the reference and the RVV kernel (table mode) then attend.
@@ -31,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from sattn.errors import SattnError
+from sattn.hw.program import Program
 from sattn.ir.schema import AttentionParams, Shape
 from sattn.specs import csr, pattern_of
 from sattn.specs.selection import GroupSelection, Selection
@@ -85,8 +89,47 @@ def _plan_inputs(plan: dict) -> dict:
 
 
 def recorded_selection(params: AttentionParams, shape: Shape) -> Selection | None:
+    """The selection of the op's edited records (None: none was edited -- run the pattern as
+    usual): its ``index_table`` when that was edited, else the index runs of its
+    ``rocc_program`` when those were (:func:`program_selection`)."""
+    table = _table_selection(params, shape)
+    from_program = program_selection(params, shape)
+    if from_program is None or same_selection(from_program, table or _own(params, shape)):
+        return table
+    if table is not None and not same_selection(from_program, _own(params, shape)):
+        raise SattnError("the index_table and the rocc_program's index runs were both edited "
+                         "and disagree: edit one of them, or lower the file again")
+    return table or from_program
+
+
+def _own(params: AttentionParams, shape: Shape) -> Selection:
+    """The selection the op's attributes give."""
+    return pattern_of(params.spec).select(params, shape, None, None)
+
+
+def same_selection(a: Selection, b: Selection) -> bool:
+    """Whether two selections attend the same keys from every row of every KV head."""
+    return a.num_keys == b.num_keys and len(a.groups) == len(b.groups) and all(
+        np.array_equal(x.indptr, y.indptr) and np.array_equal(x.indices, y.indices)
+        for x, y in zip(a.groups, b.groups))
+
+
+def program_selection(params: AttentionParams, shape: Shape) -> Selection | None:
+    """The keys the op's recorded ``rocc_program`` attends (:meth:`Program.selection`), for a
+    static pattern whose program is recorded whole (None otherwise)."""
+    rec = params.extra.get("rocc_program")
+    if not isinstance(rec, dict) or "commands" not in rec or pattern_of(params.spec).data_dependent:
+        return None
+    prog = Program.from_record(rec, {})
+    groups = tuple(GroupSelection(indptr, indices.astype(np.int32))
+                   for indptr, indices in prog.selection(shape.kv_heads, shape.seq_len))
+    return Selection(spec=params.spec, seq_len=shape.seq_len, num_keys=shape.seq_len,
+                     group_size=shape.group, groups=groups)
+
+
+def _table_selection(params: AttentionParams, shape: Shape) -> Selection | None:
     """The selection of the op's edited recorded index table (None: no table, or the table
-    the attributes give -- run the pattern as usual)."""
+    the attributes give)."""
     check_plan(params)
     if not is_edited(params):
         return None

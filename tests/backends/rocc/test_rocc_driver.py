@@ -173,23 +173,26 @@ def test_probe_reports_capabilities(driver):
 
 # ---------------- refusals ----------------
 def write_job(tmp_path, *, d=8, s=8, precision="i8", indices=None, num_keys=None):
-    """A hand-made artifact set: every row attends to `indices` (default: all keys)."""
+    """A hand-made program: every row attends to `indices` (default: all keys). A precision
+    the hardware does not know gets code 7 and byte-sized rows."""
+    from sattn.hw import program
+
     nk = num_keys or s
-    idx = list(range(nk)) if indices is None else indices
-    rows = [idx] * s
-    flat = [j for r in rows for j in r]
-    ptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])])
-    desc = {"spec": "dense", "precision": precision, "head_dim_d": d, "s_tokens": s, "num_heads": 1,
-                "kv_heads": 1, "gqa_group_size": 1, "num_keys": nk, "index_nnz": len(flat),
-                "scale_q": 0.05, "scale_k": 0.05, "scale_v": 0.05, "row_ptr": ",".join(map(str, ptr))}
-    (tmp_path / "i.desc").write_text("".join(f"{a}={b}\n" for a, b in desc.items()))
-    (tmp_path / "i.txt").write_text("".join(f"{j}\n" for j in flat))
-    rb = (d * {"fp32": 32, "bf16": 16, "i4": 4}.get(precision, 8) + 7) // 8
-    (tmp_path / "q.bin").write_bytes(bytes(s * rb))
-    (tmp_path / "k.bin").write_bytes(bytes(nk * rb))
-    (tmp_path / "v.bin").write_bytes(bytes(nk * rb))
+    idx = np.array(list(range(nk)) if indices is None else indices, dtype=np.int64)
+    indptr = np.arange(s + 1, dtype=np.int64) * len(idx)
+    known = precision in ("fp32", "bf16", "i8", "i4")
+    lay = program.layout(1, 1, s, nk, d, precision if known else "i8")
+    cmds = np.concatenate([
+        program.setup(precision_code={"fp32": 0, "bf16": 1, "i8": 2, "i4": 3}.get(precision, 7),
+                      head_dim=d, seq_len=s, num_keys=nk, group=1, lay=lay, score_scale=0.05,
+                      out_scale=0.05),
+        program.jobs([(indptr, np.tile(idx, s))], seq_len=s, num_keys=nk, group=1, head_dim=d, lay=lay)])
+    (tmp_path / "p.txt").write_text(program.Program(lay, cmds, {"spec": "dense"}).text())
+    (tmp_path / "q.bin").write_bytes(bytes(lay.q_bytes))
+    (tmp_path / "k.bin").write_bytes(bytes(lay.kv_bytes))
+    (tmp_path / "v.bin").write_bytes(bytes(lay.kv_bytes))
     return [
-        "--desc", str(tmp_path / "i.desc"), "--idx", str(tmp_path / "i.txt"),
+        "--program", str(tmp_path / "p.txt"),
         "--q", str(tmp_path / "q.bin"), "--k", str(tmp_path / "k.bin"),
         "--v", str(tmp_path / "v.bin"), "--out", str(tmp_path / "o.bin")]
 

@@ -5,10 +5,14 @@ reference of the edited table."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
+import pytest
 from conftest import need_tool
 from sattn import api
+from sattn.errors import SattnError
+from sattn.hw import isa, program
 from sattn.reference.data import synthetic
 from tolerance import assert_attention_close
 
@@ -48,3 +52,154 @@ def test_edited_stencil_runs_on_rocc(tmp_path):
     assert_attention_close(r.output, want, p, q, k, v, keys=7, what="rocc vs oracle")
     pairs = sum(len({i + o for o in (-3, -2, -1, 0, 1, 2, 9) if 0 <= i + o < 48}) for i in range(48))
     assert r.counters["pairs"] == 2 * pairs  # two query heads
+
+
+# ---------------- the recorded command stream is what runs ----------------
+COMMANDS = re.compile(r"commands = array<i64: ([-0-9, ]+)>")
+
+
+def program_words(text: str) -> list[int]:
+    m = COMMANDS.search(text)
+    assert m, text
+    return [int(x) for x in m.group(1).split(",")]
+
+
+def with_words(text: str, words: list[int]) -> str:
+    return COMMANDS.sub(f"commands = array<i64: {', '.join(map(str, words))}>", text, count=1)
+
+
+def triples(words: list[int]) -> list[list[int]]:
+    return [words[i: i + 3] for i in range(0, len(words), 3)]
+
+
+def flat(cmds: list[list[int]]) -> list[int]:
+    return [w for c in cmds for w in c]
+
+
+def window_keys(i: int, s: int = 48) -> list[int]:
+    return [j for j in range(i - 3, i + 4) if 0 <= j < s]
+
+
+def test_lowering_records_the_program_the_backend_runs():
+    """The record decodes to the window's selection: a run per row of the keys i-3..i+3."""
+    text = str(api.compile(WINDOW, "sattn-lower-rocc"))
+    cmds = triples(program_words(text))
+    f = {x.name: x.value for x in isa.FUNCTS}
+    decoded = []  # two runs a word: {r1, r0} in rs1, {r3, r2} in rs2
+    for c in cmds:
+        if c[0] == f["LOAD_RUNS"]:
+            for word in (c[1] & (2**64 - 1), c[2] & (2**64 - 1)):
+                decoded += [word & 0xFFFFFFFF, word >> 32]
+    want = [min(window_keys(i)) | len(window_keys(i)) << 16 for i in range(48)]
+    assert decoded[:48] == want and not any(decoded[48:])  # padding of the last command
+    assert [c[0] for c in cmds].count(f["START"]) == 1
+    assert [c[0] for c in cmds][:4] == [f["CLEAR_COUNTERS"]] + [f["GET_REG"]] * 3
+
+
+def test_an_edited_index_run_is_what_rocc_and_the_reference_attend(tmp_path):
+    """Row 0's run 0..3 becomes 20..23 in the lowered file: the accelerator attends those keys,
+    the reference follows the same record, both match a float64 oracle."""
+    need_tool("verilator")
+    text = str(api.compile(WINDOW, "sattn-lower-rocc"))
+    cmds = triples(program_words(text))
+    first = next(c for c in cmds if c[0] == 3)  # LOAD_RUNS
+    assert first[1] & 0xFFFF == 0 and (first[1] >> 16) & 0xFFFF == 4
+    first[1] = (first[1] & ~0xFFFFFFFF) | 20 | 4 << 16
+    path = tmp_path / "edited.mlir"
+    path.write_text(with_words(text, flat(cmds)))
+    r = api.run(path, "rocc", compare=True)
+    p = r.params
+    q, k, v = synthetic(p.shape())
+    keys = {i: window_keys(i) for i in range(48)}
+    keys[0] = [20, 21, 22, 23]
+    want = oracle_keys(q, k, v, keys)
+    assert_attention_close(r.output, want, p, q, k, v, keys=7, what="rocc vs oracle")
+    assert r.verdict.passed  # the reference attends the edited record too
+    assert r.counters["pairs"] == 2 * sum(len(x) for x in keys.values())
+    ref = api.run(path, "reference")
+    assert_attention_close(ref.output, want, p, q, k, v, keys=7, what="reference vs oracle")
+
+
+def test_an_edited_register_write_is_what_rocc_runs(tmp_path):
+    """SCORE_SCALE edited to 2/sqrt(D): the accelerator's output is attention with doubled
+    scores, and the verdict against the op's reference says FAIL."""
+    need_tool("verilator")
+    text = str(api.compile(WINDOW, "sattn-lower-rocc"))
+    cmds = triples(program_words(text))
+    reg = next(c for c in cmds if c[0] == 0 and c[1] == 0x0E)  # SET_REG SCORE_SCALE
+    assert reg[2] == program.f32_bits(1 / math.sqrt(16))
+    reg[2] = program.f32_bits(2 / math.sqrt(16))
+    path = tmp_path / "scaled.mlir"
+    path.write_text(with_words(text, flat(cmds)))
+    r = api.run(path, "rocc", compare=True)
+    p = r.params
+    q, k, v = synthetic(p.shape())
+    want = oracle_keys(q, k, v, {i: window_keys(i) for i in range(48)}, scale=2.0)
+    assert_attention_close(r.output, want, p, q, k, v, keys=7, what="rocc vs doubled-scale oracle")
+    assert not r.verdict.passed
+
+
+def test_a_program_planned_for_other_hardware_is_refused(tmp_path):
+    need_tool("verilator")
+    text = str(api.compile(WINDOW, "sattn-lower-rocc"))
+    cmds = triples(program_words(text))
+    depth = next(c for c in cmds if c[0] == 1 and c[1] == 0x25)  # GET_REG RUN_DEPTH
+    depth[2] = 8192
+    path = tmp_path / "other.mlir"
+    path.write_text(with_words(text, flat(cmds)))
+    with pytest.raises(SattnError) as e:
+        api.run(path, "rocc")
+    msg = str(e.value)
+    assert "\n" not in msg and "register 0x25 reads 16384, the program was planned for 8192" in msg
+
+
+def test_a_table_and_a_program_edited_apart_are_refused(tmp_path):
+    text = str(api.compile(WINDOW, "sattn-lower-rocc"))
+    cmds = triples(program_words(text))
+    first = next(c for c in cmds if c[0] == 3)
+    first[1] = (first[1] & ~0xFFFFFFFF) | 20 | 4 << 16
+    path = tmp_path / "both.mlir"
+    path.write_text(with_words(text, flat(cmds)).replace(STENCIL, EDITED))
+    with pytest.raises(SattnError, match="both edited and disagree"):
+        api.run(path, "reference")
+
+
+def test_lowering_again_keeps_an_edited_program():
+    text = str(api.compile(WINDOW, "sattn-lower-rocc"))
+    words = program_words(text)
+    words[-3 * 8 + 2] += 4096  # a job register's value
+    again = str(api.compile(with_words(text, words), "sattn-lower-rocc"))
+    assert program_words(again) == words
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda w: w[:-1], "(funct, rs1, rs2) triples"),
+    (lambda w: [99] + w[1:], "funct 99 is not an instruction"),
+])
+def test_a_malformed_program_is_refused_in_one_line(tmp_path, edit, message):
+    text = str(api.compile(WINDOW, "sattn-lower-rocc"))
+    path = tmp_path / "bad.mlir"
+    path.write_text(with_words(text, edit(program_words(text))))
+    with pytest.raises(SattnError, match=re.escape(message)):
+        api.run(path, "reference")
+
+
+def test_a_data_dependent_pattern_records_that_the_host_selects():
+    src = WINDOW.replace('spec = "sliding_window", window_size = 3 : i64',
+                         'spec = "topk_per_query", topk_k = 5 : i64')
+    assert "rocc_program = {host_selected = 1 : i64}" in str(api.compile(src, "sattn-lower-rocc"))
+
+
+def oracle_keys(q, k, v, keys: dict[int, list[int]], scale: float = 1.0) -> np.ndarray:
+    """Float64 softmax attention of row i over ``keys[i]`` with scores q.k * scale / sqrt(D)."""
+    h, s, d = q.shape
+    group = h // k.shape[0]
+    out = np.zeros(q.shape, dtype=np.float64)
+    for hh in range(h):
+        for i in range(s):
+            kk = keys[i]
+            sc = np.array([float(np.dot(q[hh, i].astype(np.float64), k[hh // group, j]))
+                           for j in kk]) * scale / math.sqrt(d)
+            w = np.exp(sc - sc.max())
+            out[hh, i] = (w / w.sum()) @ v[hh // group, kk].astype(np.float64)
+    return out

@@ -1,13 +1,16 @@
 """The RoCC backend: run one attention op on the accelerator RTL under Verilator.
 
-``run(params, q, k, v, **options)`` selects the keys on the host (:func:`sattn.specs.select_indices`
-for every pattern: the structural ones and the data-dependent ones alike; the accelerator then
-executes the index table with one datapath), prepares the operands exactly as the reference sees
-them (:func:`sattn.precision.prepare`: bf16 rounding, i8/i4 codes; landmark K/V are the
-reference's compressed operands), writes the artifacts (``indices.txt`` / ``indices.desc`` through
-:func:`sattn.backends.rocc.artifacts.emit_artifacts`) and the Q/K/V memory images into a private
-temporary directory, runs ``hw/sim/obj_dir/Vrocc_sattn`` (built if needed), and returns the
-output tensor with the RTL's counters.
+``run(params, q, k, v, **options)`` runs the op's command stream: the ``rocc_program`` that
+``sattn-lower-rocc`` recorded (:mod:`sattn.transforms.rocc_program`), as written. When the op
+has none (not lowered, a data-dependent pattern that selects at run time, or a program too large
+to record) the same planner (:mod:`sattn.hw.program`) makes it from the host's selection
+(:func:`sattn.specs.select_indices`, or the op's edited ``index_table``). The operands are
+prepared exactly as the reference sees them (:func:`sattn.precision.prepare`: bf16 rounding,
+i8/i4 codes; landmark K/V are the reference's compressed operands); the program file, the
+artifacts (``indices.txt`` / ``indices.desc``, :func:`sattn.backends.rocc.artifacts.emit_artifacts`)
+and the Q/K/V memory images go into a private temporary directory; ``hw/sim/obj_dir/Vrocc_sattn``
+(built if needed) replays the program, and the output tensor comes back with the RTL's
+counters.
 
 ``probe()`` runs the simulator's capability read (version, CAPS and hardware parameters).
 """
@@ -15,7 +18,6 @@ output tensor with the RTL's counters.
 from __future__ import annotations
 
 import re
-import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from sattn.backends.rocc.artifacts import emit_artifacts
+from sattn.backends.rocc.artifacts import descriptor, emit_artifacts
 from sattn.errors import SattnError
-from sattn.ir.schema import AttentionParams
+from sattn.hw.program import Program
+from sattn.ir.schema import AttentionParams, Shape
 from sattn.result import RunResult
-from sattn.toolrun import run_tool, scratch_dir
+from sattn.specs.selection import Selection
+from sattn.toolrun import atomic_write, run_tool, scratch_dir
+from sattn.transforms.rocc_program import program_of
 
 #: Memory-model defaults of the testbench: cycles from request to first beat, bytes per cycle.
 DEFAULT_LATENCY = 20
@@ -42,7 +47,7 @@ COUNTERS: tuple[str, ...] = (
     "model_ideal_mac_cycles", "hw_ver", "hw_caps",
 )
 
-_LINE_PREFIXES = ("verilator_tb:", "rocc_counters(rtl):", "spec_info:", "rocc_hw:", "rocc_util:")
+_LINE_PREFIXES = ("verilator_tb:", "rocc_counters(rtl):", "rocc_hw:", "rocc_util:")
 _KV = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(0x[0-9a-fA-F]+|[-+0-9.eE]+)(?=[\s\],)]|$)")
 
 
@@ -128,10 +133,6 @@ def pack_operand(x: np.ndarray, precision: str) -> bytes:
     return (nib[:, 0] | (nib[:, 1] << 4)).astype(np.uint8).tobytes()
 
 
-def _f32_bits(x: float) -> str:
-    return "0x{:08x}".format(struct.unpack("<I", struct.pack("<f", float(np.float32(x))))[0])
-
-
 def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **options: Any) -> RunResult:
     """Run ``params`` (spec selected) on the RTL. Options:
 
@@ -152,12 +153,13 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     check_values(params, q, k, v)
     t0 = time.perf_counter()
     sel = options.get("selection")
-    if sel is None:  # a lowered op's edited index table is its selection (sattn.specs.recorded)
+    if sel is None:  # a lowered op's edited records are its selection (sattn.specs.recorded)
         sel = recorded_selection(params, shape)
     if sel is None:
         resources.require(resources.selection(params, shape, "rocc: the host's selection"))
         sel = select_indices(params, shape, q, k)
     resources.require(resources.rocc(params, shape, sel.nnz, latency=latency, bandwidth=bandwidth))
+    prog = program_to_run(params, shape, sel)
     ops = prec.prepare(params, q, k, v)
     kk, vv = ops.k, ops.v
     if sel.key_space == "landmarks":
@@ -166,16 +168,12 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     exe = simulator()
     t2 = time.perf_counter()
     with scratch_dir(options.get("keep_dir"), "keep_dir (--keep-dir)") as work:
-        extra = {
-            "hw_score_scale_bits": _f32_bits(ops.score_scale),
-            "hw_out_scale_bits": _f32_bits(ops.v_scale),
-            "hw_memory_layout": "q[H,S,D] k,v[G,num_keys,D] out[H,S,D]fp32",
-        }
-        emit_artifacts(params, shape, sel, work / "indices", extra=extra)
+        emit_artifacts(params, shape, sel, work / "indices")
+        atomic_write(work / "program.txt", prog.text())
         for name, arr in (("q", ops.q), ("k", kk), ("v", vv)):
             (work / f"{name}.bin").write_bytes(pack_operand(arr, ops.precision))
         out_path = work / "out.bin"
-        cmd = [str(exe), "--desc", str(work / "indices.desc"), "--idx", str(work / "indices.txt"),
+        cmd = [str(exe), "--program", str(work / "program.txt"),
                "--q", str(work / "q.bin"), "--k", str(work / "k.bin"), "--v", str(work / "v.bin"),
                "--out", str(out_path), "--lat", str(latency), "--bw", repr(bandwidth)]
         cmd += ["--max-cycles", str(int(options.get("max_cycles") or _cycle_budget(
@@ -189,11 +187,41 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
         out = out.reshape(shape.heads, shape.seq_len, shape.head_dim).astype(np.float32)
     lines = [ln for ln in proc.stdout.decode().splitlines() if ln.startswith(_LINE_PREFIXES)]
     counters = parse_counters(lines)
+    lines.insert(min(2, len(lines)), spec_info(params, shape, sel))
     return RunResult(
         backend="rocc", spec=sel.spec, output=out, density=sel.density, counters=counters,
         timings={"select_s": t1 - t0, "build_s": t2 - t1, "sim_s": t3 - t2}, lines=lines,
         params=params, selection=sel,
     )
+
+
+def program_to_run(params: AttentionParams, shape: Shape, sel: Selection) -> Program:
+    """The command stream this run replays: the op's recorded ``rocc_program`` as written when
+    it runs the selection ``sel`` (its registers included: an edited register write is what
+    runs), else the plan of ``sel`` (no program recorded, a data-dependent pattern, an elided
+    program, or a recorded program planned from another selection: an edited ``index_table``,
+    or ``selection=``)."""
+    planned = program_of(params, shape, sel)
+    rec = params.extra.get("rocc_program")
+    if not isinstance(rec, dict) or "commands" not in rec:
+        return planned
+    recorded = Program.from_record(rec, planned.info)
+    if recorded.same_as(planned):
+        return planned
+    runs = recorded.selection(shape.kv_heads, shape.seq_len)
+    if sel.num_keys == shape.seq_len and all(
+            np.array_equal(g.indptr, a) and np.array_equal(g.indices, b)
+            for g, (a, b) in zip(sel.groups, runs)):
+        return recorded
+    return planned
+
+
+def spec_info(params: AttentionParams, shape: Shape, sel: Selection) -> str:
+    """The ``spec_info:`` line: the pattern parameters the run used."""
+    d = descriptor(params, shape, sel)
+    return (f"spec_info: global_tokens={d['global_tokens']} gqa_group_size={d['gqa_group_size']} "
+            f"comp_block_size={d['comp_block_size']} nm=({d['nm_n']},{d['nm_m']}) "
+            f"lsh_buckets={d['lsh_buckets']} keep_ratio={float(d['keep_ratio']):g}")
 
 
 #: The testbench reads --lat as a C int.

@@ -1,0 +1,326 @@
+"""The RoCC command stream of one attention op: what ``sattn-lower-rocc`` records and what the
+testbench replays.
+
+A :class:`Program` is the memory layout of the operands plus the exact sequence of custom
+instructions the core issues (:mod:`sattn.hw.isa`): the identification reads the plan relies on,
+the descriptor registers, and per job the index runs, the row pointers, the job's registers and
+``START``. The testbench (``hw/sim/tb_rocc_sattn.cpp``) builds nothing: it loads the operands at
+the layout's addresses, issues the commands in order (after each ``START`` it waits for the job
+and reads ``STATUS``; a ``GET_REG`` must read the value in its ``rs2``, the value the plan was made
+for) and reads the counters.
+
+Planning (:func:`plan`): each query row's selected keys become runs of consecutive keys
+(``run = start | len << 16``, a run at most 0xffff keys); rows are packed greedily into jobs
+while the job's runs and row pointers fit the index RAMs (``RUN_DEPTH - 3`` runs,
+``ROWPTR_DEPTH - 3`` pointers); the first job of each KV head invalidates the K/V scratchpad,
+the others keep it (no refetch). Commands are ``(funct, rs1, rs2)`` triples of unsigned 64-bit
+words; the file format is in docs/rocc.md.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sattn.errors import SattnError
+from sattn.hw import isa
+from sattn.ir.precisions import TABLE as PRECISION_TABLE
+
+#: Custom-instruction funct codes and register ids by name.
+F = {f.name: f.value for f in isa.FUNCTS}
+R = {r.name: r.value for r in isa.REGS}
+#: Registers a program reads to check that the hardware is the one it was planned for.
+PLANNED_FOR = ("CAPS", "RUN_DEPTH", "ROWPTR_DEPTH")
+#: Largest key a run can start at and longest run (16-bit fields).
+RUN_MAX = 0xFFFF
+#: Bytes the operand bases are aligned to.
+ALIGN = 4096
+#: Format line of the replay file.
+MAGIC = isa.PROGRAM_MAGIC
+
+
+def f32_bits(x: float) -> int:
+    """The IEEE single bits of ``x`` rounded to float32."""
+    return struct.unpack("<I", struct.pack("<f", float(np.float32(x))))[0]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the operands live in the accelerator's memory: Q ``[H, S, D]`` and OUT
+    ``[H, S, D]`` fp32 per query head, K and V ``[G, NUM_KEYS, D]`` per KV head, each at a
+    4 KiB-aligned base, in the precision's element format."""
+
+    q_base: int
+    q_bytes: int
+    k_base: int
+    v_base: int
+    kv_bytes: int
+    o_base: int
+    o_bytes: int
+    row_bytes: int  # bytes of one Q/K/V row
+
+    @property
+    def mem_bytes(self) -> int:
+        return self.o_base + self.o_bytes + 64
+
+    def fields(self) -> dict[str, int]:
+        return {"q_base": self.q_base, "q_bytes": self.q_bytes, "k_base": self.k_base,
+                "v_base": self.v_base, "kv_bytes": self.kv_bytes, "o_base": self.o_base,
+                "o_bytes": self.o_bytes, "row_bytes": self.row_bytes}
+
+
+def layout(heads: int, kv_heads: int, seq_len: int, num_keys: int, head_dim: int,
+           precision: str) -> Layout:
+    """The operand layout of one op (Q at 0x1000, then K, V and OUT)."""
+    row = PRECISION_TABLE[precision].storage_bytes(head_dim)
+
+    def align(x: int) -> int:
+        return (x + ALIGN - 1) // ALIGN * ALIGN
+
+    q_bytes, kv_bytes, o_bytes = heads * seq_len * row, kv_heads * num_keys * row, heads * seq_len * head_dim * 4
+    q_base = ALIGN
+    k_base = align(q_base + q_bytes)
+    v_base = align(k_base + kv_bytes)
+    return Layout(q_base, q_bytes, k_base, v_base, kv_bytes, align(v_base + kv_bytes), o_bytes, row)
+
+
+@dataclass(frozen=True)
+class Program:
+    """A command stream and the layout it addresses. ``commands`` is ``uint64 [n, 3]``
+    (funct, rs1, rs2); ``info`` names the op (printed by the testbench)."""
+
+    layout: Layout
+    commands: np.ndarray
+    info: dict[str, Any]
+
+    @property
+    def jobs(self) -> int:
+        return int(np.count_nonzero(self.commands[:, 0] == F["START"]))
+
+    def same_as(self, other: Program) -> bool:
+        return self.layout == other.layout and np.array_equal(self.commands, other.commands)
+
+    # ---- the IR record (sattn-lower-rocc) ----
+    def record(self) -> dict[str, Any]:
+        """The ``rocc_program`` attribute: layout, job count and the commands as one i64 array
+        of (funct, rs1, rs2) triples (64-bit words as two's-complement i64)."""
+        return {"layout": self.layout.fields(), "jobs": self.jobs,
+                "commands": self.commands.reshape(-1).view(np.int64).tolist()}
+
+    @classmethod
+    def from_record(cls, rec: Any, info: dict[str, Any]) -> Program:
+        """The program of a ``rocc_program`` attribute (edited or not); one-line errors."""
+        if not isinstance(rec, dict):
+            raise SattnError(f"rocc_program must be a dictionary, got {rec!r}")
+        lay = rec.get("layout")
+        names = tuple(Layout.__dataclass_fields__)
+        if not isinstance(lay, dict) or sorted(lay) != sorted(names) \
+                or not all(isinstance(lay[n], int) and lay[n] >= 0 for n in names):
+            raise SattnError(f"rocc_program: layout must give {', '.join(names)} as integers >= 0")
+        words = rec.get("commands")
+        if not isinstance(words, (tuple, list, np.ndarray)) or len(words) % 3 \
+                or not all(isinstance(w, (int, np.integer)) for w in words):
+            raise SattnError("rocc_program: commands must be an integer array of "
+                             "(funct, rs1, rs2) triples")
+        cmds = np.asarray(words, dtype=np.int64).view(np.uint64).reshape(-1, 3)
+        prog = cls(Layout(**{n: int(lay[n]) for n in names}), cmds, info)
+        known = set(F.values())
+        bad = [int(f) for f in cmds[:, 0] if int(f) not in known]
+        if bad:
+            raise SattnError(f"rocc_program: funct {bad[0]} is not an instruction of the ISA")
+        return prog
+
+    def selection(self, kv_heads: int, seq_len: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The keys each query row attends when the hardware runs this program: per KV head an
+        ``(indptr, indices)`` CSR over ``seq_len`` rows, decoded from the jobs' index runs and
+        row pointers (a row no job covers attends nothing; a row two jobs cover, the last).
+        The inverse of :func:`jobs`; register edits other than the job's rows and K base do
+        not change a selection."""
+        rows: list[dict[int, np.ndarray]] = [{} for _ in range(kv_heads)]
+        regs: dict[int, int] = {}
+        runs: list[int] = []
+        ptrs: list[int] = []
+        lo, hi = np.uint64(0xFFFFFFFF), np.uint64(32)
+        for f, a, b in self.commands:
+            f = int(f)
+            if f == F["IDX_RESET"]:
+                runs, ptrs = [], []
+            elif f in (F["LOAD_RUNS"], F["LOAD_ROWPTR"]):
+                (runs if f == F["LOAD_RUNS"] else ptrs).extend(
+                    int(x) for x in (a & lo, a >> hi, b & lo, b >> hi))
+            elif f == F["SET_REG"]:
+                regs[int(a)] = int(b)
+            elif f == F["START"]:
+                head_bytes = regs.get(R["NUM_KEYS"], 0) * self.layout.row_bytes
+                g, off = divmod(regs.get(R["K_BASE"], 0) - self.layout.k_base, head_bytes or 1)
+                if off or not 0 <= g < kv_heads:
+                    raise SattnError(f"rocc_program: a job's K_BASE {regs.get(R['K_BASE'], 0):#x} "
+                                     f"is not the base of a kv head")
+                base, count = regs.get(R["ROW_BASE"], 0), regs.get(R["ROW_COUNT"], 0)
+                n = regs.get(R["N_RUNS"], 0)
+                if count + 1 > len(ptrs) or n > len(runs) or base + count > seq_len:
+                    raise SattnError("rocc_program: a job's ROW_COUNT/N_RUNS exceed what it loaded "
+                                     "or the rows of the op")
+                for r in range(count):
+                    job_runs = runs[ptrs[r]: min(ptrs[r + 1], n)]
+                    rows[g][base + r] = (np.concatenate(
+                        [np.arange(x & 0xFFFF, (x & 0xFFFF) + (x >> 16)) for x in job_runs])
+                        if job_runs else np.zeros(0, dtype=np.int64))
+        out = []
+        for per_row in rows:
+            counts = [len(per_row.get(r, ())) for r in range(seq_len)]
+            indptr = np.zeros(seq_len + 1, dtype=np.int64)
+            np.cumsum(counts, out=indptr[1:])
+            keys = [per_row[r] for r in range(seq_len) if r in per_row]
+            out.append((indptr, np.concatenate(keys).astype(np.int64) if keys
+                        else np.zeros(0, dtype=np.int64)))
+        return out
+
+    # ---- the replay file (hw/sim/tb_rocc_sattn.cpp) ----
+    def text(self) -> str:
+        """The file the testbench replays: a format line, ``info``, ``layout`` and one
+        ``funct rs1 rs2`` line per command (hex words); a ``START`` line says which rows its
+        job covers."""
+        lay = self.layout
+        info = " ".join(f"{k}={v}" for k, v in self.info.items())
+        head = [MAGIC, f"info {info}",
+                "layout " + " ".join(f"{k}={v}" for k, v in lay.fields().items())]
+        start, set_reg = F["START"], F["SET_REG"]
+        regs: dict[int, int] = {}
+        lines = []
+        job = 0
+        for f, a, b in self.commands.tolist():
+            line = f"{f} {a:#x} {b:#x}"
+            if f == set_reg:
+                regs[a] = b
+            elif f == start:
+                rb, rc = regs.get(R["ROW_BASE"], 0), regs.get(R["ROW_COUNT"], 0)
+                head_bytes = regs.get(R["NUM_KEYS"], 0) * lay.row_bytes
+                g, off = divmod(regs.get(R["K_BASE"], 0) - lay.k_base, head_bytes or 1)
+                who = f"kv head {g}" if not off and g >= 0 else f"K at {regs.get(R['K_BASE'], 0):#x}"
+                line += f" # job {job}: {who}, rows {rb}..{rb + rc - 1}"
+                job += 1
+            lines.append(line)
+        return "\n".join(head + lines) + "\n"
+
+
+def index_runs(indptr: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(runs, runs_indptr): each row's keys as runs of consecutive keys (``start | len << 16``,
+    at most :data:`RUN_MAX` keys a run) and where each row's runs begin."""
+    indptr = np.asarray(indptr, dtype=np.int64)
+    idx = np.asarray(indices, dtype=np.int64)
+    n, rows = len(idx), len(indptr) - 1
+    if n and (idx.min() < 0 or idx.max() > RUN_MAX):
+        bad = int(np.flatnonzero((idx < 0) | (idx > RUN_MAX))[0])
+        raise SattnError(f"index {int(idx[bad])} (entry {bad} of the index table) does not fit "
+                         f"the 16-bit index-run format")
+    brk = np.ones(n, dtype=bool)
+    if n > 1:
+        brk[1:] = idx[1:] != idx[:-1] + 1
+    row_start = indptr[:-1][np.diff(indptr) > 0]
+    brk[row_start] = True
+    # a run longer than RUN_MAX keys is cut every RUN_MAX keys
+    first = np.flatnonzero(brk)
+    run_of = np.cumsum(brk) - 1
+    offset = np.arange(n) - first[run_of]
+    brk |= (offset > 0) & (offset % RUN_MAX == 0)
+    first = np.flatnonzero(brk)
+    lengths = np.diff(np.append(first, n))
+    runs = (idx[first].astype(np.uint64) | (lengths.astype(np.uint64) << np.uint64(16)))
+    per_row = np.zeros(rows, dtype=np.int64)
+    if n:
+        row_of = np.searchsorted(indptr, first, side="right") - 1
+        per_row = np.bincount(row_of, minlength=rows)
+    runs_indptr = np.zeros(rows + 1, dtype=np.int64)
+    np.cumsum(per_row, out=runs_indptr[1:])
+    return runs.astype(np.uint32), runs_indptr
+
+
+def _load4(funct: int, values: np.ndarray) -> np.ndarray:
+    """Commands appending ``values`` (32-bit) four at a time: rs1 = {v1, v0}, rs2 = {v3, v2}."""
+    v = np.zeros(-(-len(values) // 4) * 4, dtype=np.uint64)
+    v[: len(values)] = values
+    v = v.reshape(-1, 4)
+    out = np.empty((len(v), 3), dtype=np.uint64)
+    out[:, 0] = funct
+    out[:, 1] = v[:, 0] | (v[:, 1] << np.uint64(32))
+    out[:, 2] = v[:, 2] | (v[:, 3] << np.uint64(32))
+    return out
+
+
+def _sets(pairs: Sequence[tuple[str, int]]) -> list[tuple[int, int, int]]:
+    return [(F["SET_REG"], R[name], int(value)) for name, value in pairs]
+
+
+def setup(*, precision_code: int, head_dim: int, seq_len: int, num_keys: int, group: int,
+          lay: Layout, score_scale: float, out_scale: float,
+          hw: isa.HwParams = isa.HW) -> np.ndarray:
+    """The commands before the first job: counters cleared, the plan's hardware checked, the
+    index RAMs reset and the op's descriptor registers written."""
+    expect = {"CAPS": isa.CAPS_VALUE, "RUN_DEPTH": hw.run_depth, "ROWPTR_DEPTH": hw.rowptr_depth}
+    cmds = [(F["CLEAR_COUNTERS"], 0, 0)]
+    cmds += [(F["GET_REG"], R[name], expect[name]) for name in PLANNED_FOR]
+    cmds += [(F["IDX_RESET"], 0, 0)]
+    cmds += _sets([("PRECISION", precision_code), ("HEAD_DIM", head_dim), ("SEQ_LEN", seq_len),
+                   ("NUM_KEYS", num_keys), ("GROUP", group),
+                   ("Q_HSTRIDE", seq_len * lay.row_bytes), ("O_HSTRIDE", seq_len * head_dim * 4),
+                   ("SCORE_SCALE", f32_bits(score_scale)), ("OUT_SCALE", f32_bits(out_scale))])
+    return np.array(cmds, dtype=np.uint64).reshape(-1, 3)
+
+
+def jobs(groups: Sequence[tuple[np.ndarray, np.ndarray]], *, seq_len: int, num_keys: int,
+         group: int, head_dim: int, lay: Layout, hw: isa.HwParams = isa.HW) -> np.ndarray:
+    """The commands of every job: per KV head ``g`` (its ``(indptr, indices)``), rows packed
+    greedily while their runs and row pointers fit the index RAMs."""
+    max_runs, max_rows = hw.run_depth - 3, hw.rowptr_depth - 4
+    s = seq_len
+    out: list[np.ndarray] = []
+    for g, (indptr, indices) in enumerate(groups):
+        runs, rptr = index_runs(indptr, indices)
+        r0 = 0
+        while r0 < s:
+            fit = int(np.searchsorted(rptr, rptr[r0] + max_runs, side="right")) - 1
+            r1 = min(fit, r0 + max_rows, s)
+            if r1 == r0:
+                raise SattnError(f"row {r0} of kv head {g} has {int(rptr[r0 + 1] - rptr[r0])} index "
+                                 f"runs: more than the run RAM holds ({hw.run_depth})")
+            ptr = (rptr[r0: r1 + 1] - rptr[r0]).astype(np.uint64)
+            job = [np.array([(F["IDX_RESET"], 0, 0)], dtype=np.uint64),
+                   _load4(F["LOAD_RUNS"], runs[rptr[r0]: rptr[r1]]),
+                   _load4(F["LOAD_ROWPTR"], ptr),
+                   np.array(_sets([
+                       ("ROW_BASE", r0), ("ROW_COUNT", r1 - r0), ("N_RUNS", int(ptr[-1])),
+                       ("Q_BASE", lay.q_base + g * group * s * lay.row_bytes),
+                       ("K_BASE", lay.k_base + g * num_keys * lay.row_bytes),
+                       ("V_BASE", lay.v_base + g * num_keys * lay.row_bytes),
+                       ("O_BASE", lay.o_base + g * group * s * head_dim * 4)])
+                       + [(F["START"], int(r0 == 0), 0)], dtype=np.uint64)]
+            out += job
+            r0 = r1
+    return np.concatenate(out) if out else np.zeros((0, 3), dtype=np.uint64)
+
+
+def plan(*, precision: str, heads: int, kv_heads: int, seq_len: int, num_keys: int,
+         head_dim: int, score_scale: float, out_scale: float,
+         groups: Sequence[tuple[np.ndarray, np.ndarray]], info: dict[str, Any],
+         hw: isa.HwParams = isa.HW) -> Program:
+    """The whole program of one op: :func:`setup`, then :func:`jobs` of ``groups`` (one
+    ``(indptr, indices)`` per KV head over ``num_keys`` keys)."""
+    if heads % kv_heads or len(groups) != kv_heads:
+        raise SattnError(f"{len(groups)} index tables for {kv_heads} kv heads of {heads} heads")
+    group = heads // kv_heads
+    lay = layout(heads, kv_heads, seq_len, num_keys, head_dim, precision)
+    head = setup(precision_code=PRECISION_TABLE[precision].code, head_dim=head_dim,
+                 seq_len=seq_len, num_keys=num_keys, group=group, lay=lay,
+                 score_scale=score_scale, out_scale=out_scale, hw=hw)
+    body = jobs(groups, seq_len=seq_len, num_keys=num_keys, group=group, head_dim=head_dim,
+                lay=lay, hw=hw)
+    return Program(lay, np.concatenate([head, body]), info)
+
+
+__all__ = ["MAGIC", "Layout", "Program", "f32_bits", "index_runs", "jobs",
+           "layout", "plan", "setup"]

@@ -1,0 +1,87 @@
+"""The RoCC command stream ``sattn-lower-to-rocc`` records on each ``sattn.rocc_call``.
+
+For a static pattern the record is the whole program (:mod:`sattn.hw.program`: the operand
+layout, the identification reads, the descriptor registers, and per job the index runs, row
+pointers, job registers and ``START``), planned from the op's selection -- its recorded
+``index_table`` when that was edited (:mod:`sattn.specs.recorded`), else the pattern's own::
+
+    rocc_program = {layout = {q_base = 4096 : i64, q_bytes = 512 : i64, ...}, jobs = 1 : i64,
+                    commands = array<i64: 7, 0, 0, 1, 33, 2047, ...>}
+
+``commands`` holds (funct, rs1, rs2) triples; the RoCC backend runs exactly these (the testbench
+replays them). A data-dependent pattern selects on Q/K at run time: its record says so
+(``{host_selected = 1}``) and the backend plans the jobs of the selection its
+``selection_plan`` yields with the same planner. A program of more than
+:data:`MAX_PROGRAM_COMMANDS` commands (or over more than :data:`MAX_PLANNED_PAIRS` pairs) is
+elided like a large index table (``{elided = 1, pairs = N}``) and planned at run time from the
+same selection. A call that already has a record keeps it (lowering again changes nothing; an
+edited program stays edited).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xdsl.dialects.builtin import ModuleOp
+
+from sattn.hw.program import Program, plan
+from sattn.ir.attrs import from_py
+from sattn.ir.dialect import RoccCallOp
+from sattn.ir.schema import AttentionParams, Shape
+from sattn.precision import score_scales
+from sattn.selector import Hints
+from sattn.specs import pattern_of, select_indices
+from sattn.specs.pattern import MAX_TABLE_ENTRIES
+from sattn.specs.recorded import recorded_selection
+from sattn.specs.selection import Selection
+from sattn.transforms.common import ContentCache, attention_ops, selected_params
+
+#: Largest recorded program: as many i64 words as the largest recorded index table.
+MAX_PROGRAM_COMMANDS = MAX_TABLE_ENTRIES // 3
+#: Largest selection planned at compile time.
+MAX_PLANNED_PAIRS = 1 << 22
+
+
+def record_programs(module: ModuleOp, hints: Hints) -> None:
+    """Add ``rocc_program`` to every RoCC call of ``module`` that has none (cached by content)."""
+    for call in attention_ops(module, (RoccCallOp,)):
+        if "rocc_program" not in call.attributes:
+            _CACHE.apply(call, (hints,), lambda o: {"rocc_program": from_py(
+                program_record(selected_params(o, hints)), "rocc_program")})
+
+
+_CACHE = ContentCache("rocc-program")
+
+
+def program_of(params: AttentionParams, shape: Shape, sel: Selection) -> Program:
+    """The program of ``params`` running the selection ``sel`` on operands of ``shape``."""
+    score, out = score_scales(params, shape.head_dim)
+    return plan(precision=params.precision, heads=shape.heads, kv_heads=shape.kv_heads,
+                seq_len=shape.seq_len, num_keys=sel.num_keys, head_dim=shape.head_dim,
+                score_scale=score, out_scale=out,
+                groups=[(g.indptr, g.indices) for g in sel.groups], info=info_of(params, shape, sel))
+
+
+def info_of(params: AttentionParams, shape: Shape, sel: Selection) -> dict[str, Any]:
+    """What the testbench prints about the op it ran."""
+    return {"spec": sel.spec, "precision": params.precision, "heads": shape.heads,
+            "kv_heads": shape.kv_heads, "S": shape.seq_len, "D": shape.head_dim,
+            "num_keys": sel.num_keys}
+
+
+def program_record(p: AttentionParams) -> dict[str, Any]:
+    """The ``rocc_program`` attribute of params whose spec is selected (plain Python)."""
+    if pattern_of(p.spec).data_dependent:
+        return {"host_selected": 1}
+    shape = p.shape()
+    table = p.extra.get("index_table") or pattern_of(p.spec).index_table(p)
+    pairs = table.get("nnz") if isinstance(table, dict) and table.get("counted", 1) else None
+    # the row pointers alone take (S + 1) / 4 commands per KV head
+    too_many_rows = shape.kv_heads * (shape.seq_len + 1) // 4 > MAX_PROGRAM_COMMANDS
+    if not isinstance(pairs, int) or pairs > MAX_PLANNED_PAIRS or too_many_rows:
+        return {"elided": 1, **({"pairs": pairs} if isinstance(pairs, int) else {})}
+    sel = recorded_selection(p, shape) or select_indices(p, shape)
+    prog = program_of(p, shape, sel)
+    if len(prog.commands) > MAX_PROGRAM_COMMANDS:
+        return {"elided": 1, "pairs": pairs, "command_count": len(prog.commands)}
+    return prog.record()
