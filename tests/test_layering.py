@@ -1,10 +1,13 @@
-"""The import structure of ``python/sattn``: no cycles, no upward edges (docs/architecture.md).
+"""The import structure of ``python/sattn``: no cycles, no upward edges, imports at module level
+(docs/architecture.md).
 
 Every ``import`` / ``from ... import`` of a sattn module -- at module level or inside a
 function, except under ``if TYPE_CHECKING:`` (annotations only, never executed) -- is an edge.
 Each module belongs to one layer of :data:`LAYERS` (the longest matching prefix); an edge may
 go sideways (same layer) or down, never up, and the graph has no cycle. A failure names the
-offending edges with file and line.
+offending edges with file and line. An import inside a function is allowed only for the heavy
+optional dependencies of :data:`DEFERRED`; any other (a sattn module, numpy, xdsl, the standard
+library) belongs at the top of its module, where it cannot hide a cycle.
 """
 
 from __future__ import annotations
@@ -33,6 +36,55 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("api", ("sattn.api", "sattn.universe")),
     ("edge", ("sattn", "sattn.cli", "sattn.tools", "sattn.__main__")),
 )
+
+
+#: Top-level packages that may be imported inside a function, and why: each is an optional
+#: extra of python/pyproject.toml, absent from a base install, and most cost a noticeable time
+#: to import (measured on the dev machine), so the code paths that do not need one never load it.
+DEFERRED: dict[str, str] = {
+    "torch": "extras 'torch'/'capture'; ~1.5 s to import; only the torch interop and capture",
+    "transformers": "extra 'capture'; ~0.7 s to import; only `sattn capture`",
+    "safetensors": "extra 'capture'; only `sattn capture` (transformers reads weights with it)",
+    "tokenizers": "extra 'capture' (a transformers dependency); ~0.35 s; the tiny capture models",
+    "ray": "extra 'ray'; ~0.4 s to import; only `sattn sweep --executor ray`",
+    "matplotlib": "extra 'plot'; ~0.5 s to import (pyplot); only the pictures",
+    "iree": "extra 'iree'; only the IREE peer of bench/rvv_vs_iree.py",
+}
+
+
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    """The ids of every node under an ``if TYPE_CHECKING:`` (never executed)."""
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skip |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
+    return skip
+
+
+def _imports_in_functions(node: ast.AST, in_function: bool = False):
+    """The import statements under ``node`` that sit inside a function or lambda."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.Import, ast.ImportFrom)) and in_function:
+            yield child
+        yield from _imports_in_functions(child, in_function or isinstance(
+            child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
+
+
+def function_local_imports(root: Path = ROOT) -> list[str]:
+    """Every import statement inside a function (or lambda) of a module under ``root/sattn``
+    that loads anything but a :data:`DEFERRED` package, as ``file:line: statement``."""
+    found: list[str] = []
+    for path, _ in modules(root).values():
+        tree = ast.parse(path.read_text(), str(path))
+        skip = _type_checking_nodes(tree)
+        for node in _imports_in_functions(tree):
+            if isinstance(node, ast.Import):
+                tops = {a.name.split(".")[0] for a in node.names}
+            else:
+                tops = {"sattn" if node.level else (node.module or "").split(".")[0]}
+            if id(node) not in skip and not tops <= set(DEFERRED):
+                found.append(f"{path.relative_to(root)}:{node.lineno}: {ast.unparse(node)}")
+    return found
 
 
 def modules(root: Path = ROOT) -> dict[str, tuple[Path, bool]]:
@@ -75,10 +127,7 @@ def edges(root: Path = ROOT) -> dict[tuple[str, str], list[str]]:
     out: dict[tuple[str, str], list[str]] = {}
     for mod, (path, is_pkg) in mods.items():
         tree = ast.parse(path.read_text(), str(path))
-        skip: set[int] = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-                skip |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
+        skip = _type_checking_nodes(tree)
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in skip:
                 for target in _targets(mod, is_pkg, node, known):
@@ -190,6 +239,31 @@ def test_the_checker_finds_a_cycle_and_an_upward_edge(tmp_path: Path) -> None:
     assert cycles(graph) == [["sattn.specs.a", "sattn.specs.b"]]
     assert upward(graph) == ["sattn.specs.c (specs) -> sattn.api (api) at sattn/specs/c.py:1"]
     assert ("sattn.specs.b", "sattn.cli") not in graph  # TYPE_CHECKING imports are not edges
+
+
+def test_imports_are_at_module_level() -> None:
+    assert function_local_imports() == []
+
+
+def test_the_checker_finds_a_function_local_import(tmp_path: Path) -> None:
+    """The check can fail: a sattn module, numpy and the standard library inside functions are
+    found; a deferred heavy package, a module-level import and a TYPE_CHECKING one are not."""
+    pkg = tmp_path / "sattn"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("import os\n")
+    (pkg / "a.py").write_text(
+        "from typing import TYPE_CHECKING\n"
+        "def f():\n    from . import b\n    import torch\n"
+        "def g():\n    if TYPE_CHECKING:\n        import numpy\n"
+        "    h = lambda: __import__('x')\n"
+        "    class C:\n        def m(self):\n            import numpy as np, ray\n"
+        "    import matplotlib.pyplot as plt, json\n")
+    (pkg / "b.py").write_text("")
+    assert function_local_imports(tmp_path) == [
+        "sattn/a.py:3: from . import b",
+        "sattn/a.py:11: import numpy as np, ray",
+        "sattn/a.py:12: import matplotlib.pyplot as plt, json",
+    ]
 
 
 @pytest.mark.parametrize("mod,layer", [("sattn.ir.schema", "ir"), ("sattn.specs.bsr", "specs"),

@@ -6,6 +6,8 @@ The public API is imported lazily so that ``import sattn`` stays cheap for the l
 
 from __future__ import annotations
 
+import importlib
+
 __version__ = "0.1.0"
 
 _API = {
@@ -24,7 +26,5 @@ __all__ = list(_API)
 
 def __getattr__(name: str):
     if name in _API:
-        import importlib
-
         return getattr(importlib.import_module(_API[name]), name)
     raise AttributeError(f"module 'sattn' has no attribute {name!r}")

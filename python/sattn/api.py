@@ -7,20 +7,42 @@
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from xdsl.printer import Printer
 
+from sattn import resources
+from sattn.backends import get_backend
+from sattn.backends.rocc import driver
+from sattn.backends.rocc.driver import probe
+from sattn.backends.rvv import autotune as tuner
+from sattn.backends.rvv import runner
 from sattn.diagnostics import once
 from sattn.errors import SattnError
-from sattn.frontend import edge_hints, mlir_for, with_overrides  # noqa: F401  (API names)
-from sattn.ir.schema import AttentionParams, params_from_dict
+from sattn.frontend import (  # noqa: F401  (API names)
+    edge_hints,
+    load_params,
+    make_context,
+    mlir_for,
+    module_params,
+    parse_module,
+    read_source,
+    run_pipeline,
+    with_overrides,
+)
+from sattn.ir.schema import SPECS, AttentionParams, params_from_dict
+from sattn.reference.compare import attention_tolerance, max_keys, verdict
+from sattn.reference.data import load_inputs, resolve_inputs
+from sattn.reference.executor import attention
 from sattn.result import RunResult
 from sattn.selector import Hints, select_spec
 from sattn.selector.hints import disable_vars
+from sattn.specs import select_indices
 
 #: The lowering pipeline each backend's calls come from.
 PIPELINE_OF: dict[str, str] = {
@@ -39,8 +61,6 @@ def load_op(
     ``spec`` selected (by the pipeline, else by the selector unless ``need_spec`` is False).
     ``strict_attributes``: attributes nothing reads are an error, not a warning. ``hints``:
     the selector hints (default: the environment's, read here -- this is an API edge)."""
-    from sattn.frontend import load_params
-
     if hints is None:
         hints = edge_hints(os.environ)
     ops = load_params(mlir, pipeline=pipeline, text=text, strict_attributes=strict_attributes,
@@ -87,9 +107,6 @@ def run(
     budget instead of synthetic data (``SATTN_MAX_ERROR_DATA``, :mod:`sattn.selector.accuracy`).
     ``options`` go to the backend's runner.
     """
-    from sattn.backends import get_backend
-    from sattn.reference.data import load_inputs
-
     if backend not in PIPELINE_OF:
         raise SattnError(f"unknown backend '{backend}' (choose from {', '.join(PIPELINE_OF)})")
     pipeline = _rvv_pipeline(options) if backend == "rvv" else PIPELINE_OF[backend]
@@ -157,8 +174,6 @@ def _hints(*, prefer_bsr: bool, prefer_sw: bool, l1_bytes: int | None, use_hw_pr
     disable: list[str] = []
     info = line = None
     if use_hw_probe:
-        from sattn.backends.rocc.driver import probe
-
         info = probe()
         disable = [name for name, bit in (("BSR", info.bsr), ("SW", info.sw)) if not bit]
         line = (f"hw_probe: ver=0x{info.ver:04x} caps=0x{info.caps:04x} "
@@ -192,9 +207,6 @@ def _shaped(result: RunResult, inputs) -> RunResult:
 def _compared(result: RunResult, params: AttentionParams, q: np.ndarray, k: np.ndarray,
               v: np.ndarray) -> RunResult:
     """Attach the verdict against the reference (same params, same tensors) to ``result``."""
-    from sattn.reference.compare import attention_tolerance, max_keys, verdict
-    from sattn.reference.executor import attention
-
     # the policy's fp32 bound (docs/precision.md, "Tolerance policy"), over the longest row
     tol = attention_tolerance(params, q, k, v, keys=max_keys(result.selection))
     ver = verdict(result.backend, result.output, attention(params, q, k, v), tol)
@@ -232,9 +244,6 @@ def run_rvv_from_mlir(
     reference and the verdict line is part of ``str(result)``. ``strict_attributes`` makes
     attributes nothing reads an error instead of a warning.
     """
-    from sattn.backends.rvv import runner
-    from sattn.reference.data import load_inputs
-
     hints, _, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes,
                                   use_hw_probe=use_hw_probe, backend="rvv")
     params = _load_with_hints(path, _rvv_pipeline(options), hints, overrides, op,
@@ -255,8 +264,6 @@ def run_rvv_from_mlir(
 def _autotune(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
               options: dict[str, Any]) -> tuple[AttentionParams, dict[str, Any], str]:
     """Run the RVV autotuner (``sattn.backends.rvv.autotune``) and adopt its winner."""
-    from sattn.backends.rvv import autotune as tuner
-
     best = tuner.autotune(params, q, k, v, **{k_: v_ for k_, v_ in options.items()
                                                if k_ in ("vlen", "dlen", "mem_bytes_per_cycle",
                                                          "scalar_ipc")})
@@ -291,9 +298,6 @@ def compile_and_sim(
     ``-> PASS`` or ``-> FAIL`` (``result.verdict``). ``options`` go to the RoCC driver
     (``latency``, ``bandwidth``, ``keep_dir``, ``timeout``, ``max_cycles``).
     """
-    from sattn.backends.rocc import driver
-    from sattn.reference.data import load_inputs
-
     driver.check_options(options.get("latency"), options.get("bandwidth"))  # before any work
     hints, info, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw,
                                      l1_bytes=l1_bytes, use_hw_probe=use_hw_probe, backend="rocc")
@@ -323,10 +327,6 @@ class Module:
         return [p.spec or "" for p in self.params]
 
     def __str__(self) -> str:
-        import io
-
-        from xdsl.printer import Printer
-
         out = io.StringIO()
         Printer(stream=out).print_op(self.op)
         return out.getvalue().rstrip("\n")
@@ -345,8 +345,6 @@ def compile(
     (``None``: none; e.g. ``"sattn-lower-rocc"`` or ``"builtin.module(sattn-select-spec)"``).
     Errors are one-line :class:`SattnError` naming the op, attribute and location; attributes
     nothing reads are kept with a warning (an error with ``strict_attributes``)."""
-    from sattn.frontend import make_context, module_params, parse_module, read_source, run_pipeline
-
     src, name = read_source(mlir) if isinstance(mlir, Path) else (str(mlir), "<string>")
     hints, _, _ = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes,
                          use_hw_probe=False)
@@ -370,10 +368,6 @@ def pattern(
 ):
     """The :class:`~sattn.specs.selection.Selection` the selected spec makes on the op's
     inputs (the given tensors, else the synthetic data of its shape)."""
-    from sattn import resources
-    from sattn.reference.data import resolve_inputs
-    from sattn.specs import select_indices
-
     params = load_op(mlir, op=op, strict_attributes=strict_attributes)
     shape, qa, ka, _ = resolve_inputs(params, q, k, v, seed)
     resources.require(resources.selection(params, shape, "pattern"))  # token lists of every row
@@ -455,10 +449,6 @@ def compare(
     target named that is not the reference (the reference's own selection when it is the only
     one). With ``per_target`` each backend runs its own target's selection instead (they may
     differ; :attr:`Comparison.header` then says so)."""
-    from sattn.backends import get_backend
-    from sattn.ir.schema import SPECS
-    from sattn.reference.data import load_inputs
-
     names = [BACKEND_ALIASES.get(b, b) for b in backends]
     for b in names:
         if b not in PIPELINE_OF:

@@ -7,6 +7,8 @@ print its message as a single line, with a non-zero exit and no traceback.
 
 from __future__ import annotations
 
+import sys
+
 
 class SattnError(Exception):
     """A user-facing error: one line that names what went wrong and where."""
@@ -32,8 +34,6 @@ class Terminated(BaseException):
 def note(message: str) -> None:
     """Print a one-line note on stderr (``sattn: note: ...``), once per process per message:
     for things a user should know that are not errors (an input converted, an override)."""
-    import sys
-
     if message in _NOTED:
         return
     _NOTED.add(message)

@@ -11,28 +11,41 @@ error), :func:`verify_module` turns xDSL's verification failures into one-line
 from __future__ import annotations
 
 import bisect
+import difflib
+import io
 import json
+import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from xdsl.context import Context
+from xdsl.dialects import get_all_dialects
+from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr, UnknownLoc
+from xdsl.parser import Parser
+from xdsl.printer import Printer
+from xdsl.utils.exceptions import DiagnosticException, ParseError
+from xdsl.utils.mlir_lexer import MLIRTokenKind
+
+from sattn.diagnostics import Diagnostic, warn
 from sattn.errors import SattnError
-from sattn.ir.schema import AttentionParams, params_from_dict
+from sattn.ir.dialect import (
+    Sattn,
+    SattnOp,
+    SparseAttentionOp,
+    located,
+    location_of,
+    unknown_attribute_message,
+    unknown_attributes,
+)
+from sattn.ir.schema import AttentionParams, coerce, params_from_dict
 from sattn.selector import Hints, select_spec
 from sattn.transforms import build_pipeline
-
-if TYPE_CHECKING:
-    from xdsl.context import Context
-    from xdsl.dialects.builtin import ModuleOp
 
 
 def make_context(*, allow_unregistered: bool = True) -> Context:
     """An xDSL context that knows the sattn dialect and (lazily) every xDSL dialect."""
-    from xdsl.context import Context
-    from xdsl.dialects import get_all_dialects
-
-    from sattn.ir.dialect import Sattn
-
     ctx = Context(allow_unregistered=allow_unregistered)
     for name, factory in get_all_dialects().items():
         if name != "sattn":
@@ -41,40 +54,32 @@ def make_context(*, allow_unregistered: bool = True) -> Context:
     return ctx
 
 
-def _locating_parser_class():
-    from xdsl.dialects.builtin import FileLineColLoc, IntAttr, StringAttr, UnknownLoc
-    from xdsl.parser import Parser
+class LocatingParser(Parser):
+    """A parser that gives every sattn op the ``file:line:col`` where its text starts."""
 
-    from sattn.ir.dialect import SattnOp
+    def __init__(self, ctx, text: str, name: str, first_line: int = 1):
+        super().__init__(ctx, text, name)
+        self._text = text
+        self._name = name
+        self._first_line = first_line
+        self._starts: list[tuple[SattnOp, int]] = []
 
-    class LocatingParser(Parser):
-        """A parser that gives every sattn op the ``file:line:col`` where its text starts."""
+    def parse_operation(self):
+        start = self._current_token.span.start
+        op = super().parse_operation()
+        if isinstance(op, SattnOp) and isinstance(op.location, UnknownLoc):
+            self._starts.append((op, start))
+        return op
 
-        def __init__(self, ctx, text: str, name: str, first_line: int = 1):
-            super().__init__(ctx, text, name)
-            self._text = text
-            self._name = name
-            self._first_line = first_line
-            self._starts: list[tuple[SattnOp, int]] = []
-
-        def parse_operation(self):
-            start = self._current_token.span.start
-            op = super().parse_operation()
-            if isinstance(op, SattnOp) and isinstance(op.location, UnknownLoc):
-                self._starts.append((op, start))
-            return op
-
-        def attach_locations(self) -> None:
-            if not self._starts:
-                return
-            newlines = _newlines(self._text)
-            fname = StringAttr(self._name)
-            for op, start in self._starts:
-                line = bisect.bisect_left(newlines, start)  # newlines before start
-                col = start - (newlines[line - 1] + 1 if line else 0) + 1
-                op.location = FileLineColLoc(fname, IntAttr(line + self._first_line), IntAttr(col))
-
-    return LocatingParser
+    def attach_locations(self) -> None:
+        if not self._starts:
+            return
+        newlines = _newlines(self._text)
+        fname = StringAttr(self._name)
+        for op, start in self._starts:
+            line = bisect.bisect_left(newlines, start)  # newlines before start
+            col = start - (newlines[line - 1] + 1 if line else 0) + 1
+            op.location = FileLineColLoc(fname, IntAttr(line + self._first_line), IntAttr(col))
 
 
 def _newlines(text: str) -> list[int]:
@@ -83,9 +88,6 @@ def _newlines(text: str) -> list[int]:
         out.append(i)
         i = text.find("\n", i + 1)
     return out
-
-
-_PARSER_CLASS = None
 
 
 def parse_module(
@@ -104,13 +106,8 @@ def parse_module(
     are kept with one warning each, or refused when ``strict_attributes`` is set
     (:func:`check_unknown_attributes`).
     """
-    global _PARSER_CLASS
-    from xdsl.utils.exceptions import DiagnosticException, ParseError
-
-    if _PARSER_CLASS is None:
-        _PARSER_CLASS = _locating_parser_class()
     ctx = ctx if ctx is not None else make_context()
-    parser = _PARSER_CLASS(ctx, text, filename, first_line)
+    parser = LocatingParser(ctx, text, filename, first_line)
     try:
         module = parser.parse_module()
     except ParseError as e:
@@ -120,9 +117,6 @@ def parse_module(
             msg += " (pass --allow-unregistered-dialect to accept it)"
         elif msg.endswith("builtin.unregistered does not have a custom format."):
             # a bare word xDSL does not know as an op (e.g. `modul {`): name the word
-            import difflib
-            import re
-
             words = re.findall(r"[A-Za-z_][\w.$-]*", text[: e.span.start])
             name = words[-1] if words else "?"
             msg = f"unknown operation '{name}' in custom syntax"
@@ -130,8 +124,6 @@ def parse_module(
                 msg += " (did you mean 'module'?)"
         elif msg.strip() == "in block definition":
             # xDSL looked for a block label where a region's ops stopped: say what is missing
-            from xdsl.utils.mlir_lexer import MLIRTokenKind
-
             at_eof = parser._current_token.kind == MLIRTokenKind.EOF
             msg = ("unexpected end of input: '}' expected to close a region" if at_eof
                    else "expected an operation, a block label or '}'")
@@ -153,14 +145,6 @@ def check_unknown_attributes(module: ModuleOp, *, strict: bool = False) -> None:
     attribute 'windw_size' (did you mean 'window_size'?); kept and ignored``, see
     :func:`sattn.diagnostics.warn`) and travels through the lowerings untouched. ``strict``
     makes the first one an error instead."""
-    from sattn.diagnostics import warn
-    from sattn.ir.dialect import (
-        SparseAttentionOp,
-        located,
-        unknown_attribute_message,
-        unknown_attributes,
-    )
-
     for op in module.walk():
         if not isinstance(op, SparseAttentionOp):
             continue
@@ -172,10 +156,6 @@ def check_unknown_attributes(module: ModuleOp, *, strict: bool = False) -> None:
 
 
 def _diagnostic(severity: str, message: str, op):
-    from xdsl.dialects.builtin import FileLineColLoc
-
-    from sattn.diagnostics import Diagnostic
-
     loc = op.location
     if isinstance(loc, FileLineColLoc):
         return Diagnostic(severity, message, loc.filename.data, loc.line.data, loc.column.data)
@@ -184,8 +164,6 @@ def _diagnostic(severity: str, message: str, op):
 
 def verify_module(module: ModuleOp) -> None:
     """Verify every op; a failure becomes one SattnError line (with the op's location)."""
-    from xdsl.utils.exceptions import DiagnosticException
-
     try:
         module.verify()
     except DiagnosticException as e:
@@ -199,10 +177,6 @@ def _one_line(e: BaseException) -> str:
 
 def _first_failure(module: ModuleOp) -> str | None:
     """The first op that fails to verify on its own, as '<location>: <message>' (error path only)."""
-    from xdsl.utils.exceptions import DiagnosticException
-
-    from sattn.ir.dialect import location_of
-
     for op in module.walk():
         if op is module:
             continue
@@ -221,8 +195,6 @@ def read_source(source: str | Path) -> tuple[str, str]:
     """(text, name) of an MLIR file; ``-`` reads stdin. A leading UTF-8 byte-order mark (as some
     editors write) is dropped. A missing or unreadable file is a SattnError."""
     if str(source) == "-":
-        import sys
-
         return sys.stdin.read().removeprefix("\ufeff"), "<stdin>"
     path = Path(source)
     try:
@@ -246,15 +218,11 @@ def run_pipeline(module: ModuleOp, pipeline: str, ctx: Context | None = None,
 
 def attention_ops(module: ModuleOp) -> list:
     """Every sattn op of a module, in program order."""
-    from sattn.ir.dialect import SattnOp
-
     return [op for op in module.walk() if isinstance(op, SattnOp)]
 
 
 def is_lowered(module: ModuleOp) -> bool:
     """Whether the module has attention ops and every one is a lowered call."""
-    from sattn.ir.dialect import SparseAttentionOp
-
     ops = attention_ops(module)
     return bool(ops) and not any(isinstance(op, SparseAttentionOp) for op in ops)
 
@@ -297,8 +265,6 @@ def module_params(module: ModuleOp, hints: Hints | None = None) -> list[Attentio
     """The :class:`AttentionParams` of every sattn op of ``module``, in program order, with
     ``spec`` selected: the recorded one (a pipeline ran select-spec), else the selection runs
     once with ``hints``. A schema or selector error names the op and its location."""
-    from sattn.ir.dialect import located
-
     hints = hints or Hints()
     out = []
     for op in attention_ops(module):
@@ -342,9 +308,6 @@ def _mlir_attr(name: str, value: Any) -> str:
     if isinstance(value, float):
         return f"{name} = {value!r} : f64"
     if not isinstance(value, int):  # an xDSL attribute (a discardable one, kept as written)
-        import io
-
-        from xdsl.printer import Printer
 
         buf = io.StringIO()
         Printer(stream=buf).print_attribute(value)
@@ -375,9 +338,6 @@ def with_overrides(mlir: str | Path, overrides: dict[str, Any], *, op: int | Non
     the op are kept as written (``strict_attributes`` refuses them); the shape of operand types
     becomes ``seq_len``/``head_dim``/``num_heads``/``batch`` attributes. ``keep_location``
     gives the op the location of the original (errors and warnings then name that file)."""
-    from sattn.ir.dialect import located, location_of, unknown_attributes
-    from sattn.ir.schema import coerce
-
     src, name = (str(mlir), "<string>") if text else read_source(mlir)
     module = parse_module(src, name, strict_attributes=strict_attributes)
     ops = [o for o in attention_ops(module) if o.name == "sattn.sparse_attention"]

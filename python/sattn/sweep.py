@@ -33,8 +33,12 @@ Cases run in parallel local processes (``concurrent.futures``) or on Ray.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
+import multiprocessing
 import os
+import signal
+import socket
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -42,8 +46,15 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
+from sattn.backends import BACKENDS, get_backend
 from sattn.errors import SattnError, Terminated
+from sattn.ir.schema import params_from_dict
+from sattn.reference.data import synthetic
 from sattn.reference.threads import limit_blas
+from sattn.selector import select_spec
+from sattn.selector.accuracy import apply_budget, dense_output, measure
 
 #: Default cost counter per backend (see the module docstring).
 DEFAULT_COST: dict[str, str] = {"rvv": "model_cycles", "rocc": "cycles", "reference": "wall_s"}
@@ -83,8 +94,6 @@ def check_cost(backend: str, cost: str) -> str:
     """``cost`` if ``backend`` reports it (a counter of the backend's ``COUNTERS``, ``wall_s``,
     ``model_pairs``, or ``cycles`` for rocc), else one SattnError line listing the choices --
     checked once, before any case runs."""
-    from sattn.backends import get_backend
-
     choices = ["wall_s", "model_pairs", *(["cycles"] if backend == "rocc" else []),
                *get_backend(backend).COUNTERS]
     if cost not in choices:
@@ -121,8 +130,6 @@ def random_cases(seed: int, n: int, form: str) -> list[dict[str, Any]]:
     i8 (20% each), GQA groups of 2 (25%; block_local_global then competes), causal (25%).
     ``tiles`` gives the shape as tile_S = S, tile_D = D with tile_M 16/32/64; ``explicit``
     as seq_len, head_dim and num_heads (1 or 2 KV heads), with tile hints half the time."""
-    import numpy as np
-
     if form not in FORMS:
         raise SattnError(f"unknown input form '{form}' (choose from {', '.join(FORMS)})")
     rng = np.random.default_rng([seed, FORMS.index(form)])
@@ -249,12 +256,6 @@ def run_case(attrs: dict[str, Any], backend: str = "reference", cost: str | None
              threshold: float = 1e-2, seed: int = 0, env: dict[str, str] | None = None,
              options: dict[str, Any] | None = None) -> CaseResult:
     """Measure every candidate of one case (runs in a worker process)."""
-    from sattn.backends import get_backend
-    from sattn.ir.schema import params_from_dict
-    from sattn.reference.data import synthetic
-    from sattn.selector import select_spec
-    from sattn.selector.accuracy import apply_budget, dense_output, measure
-
     t0 = time.perf_counter()
     cost = cost or DEFAULT_COST[backend]
     params = params_from_dict(attrs)
@@ -362,8 +363,6 @@ WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THRE
 def _local(tasks: list[tuple], jobs: int) -> Iterator[tuple[int, CaseResult]]:
     """Worker processes started fresh ("spawn") with single-threaded BLAS, even for one job, so
     every measurement runs under the same conditions."""
-    import multiprocessing
-
     with ProcessPoolExecutor(
             max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn"),
             initializer=_worker_init) as pool:
@@ -389,8 +388,6 @@ def _local(tasks: list[tuple], jobs: int) -> Iterator[tuple[int, CaseResult]]:
 def _worker_init() -> None:
     """In each worker: SIGTERM raises :class:`sattn.errors.Terminated`, so that a running tool
     is stopped with its process group and the scratch directory removed (sattn.toolrun)."""
-    import signal
-
     def handler(signum, frame):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if not _IN_CASE:
@@ -418,8 +415,6 @@ def _ray(tasks: list[tuple], jobs: int, address: str | None) -> Iterator[tuple[i
         raise SattnError(f"--executor ray needs the optional Ray extra; install it with: {RAY_INSTALL}") from None
     started = False
     if not ray.is_initialized():
-        import logging
-
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                   "logging_level": logging.ERROR,
                                   "runtime_env": {"env_vars": dict(WORKER_ENV)}}
@@ -453,8 +448,6 @@ RAY_CONNECT_TIMEOUT = 5.0
 def check_ray_address(address: str) -> None:
     """Refuse, within :data:`RAY_CONNECT_TIMEOUT` seconds, a Ray address whose port does not
     answer (``host:port``, ``ray://host:port``; ``auto`` and ``local`` are Ray's to resolve)."""
-    import socket
-
     if address in ("auto", "local"):
         return
     hostport = address.removeprefix("ray://")
@@ -496,15 +489,12 @@ def sweep(
     ``env`` holds the selector variables (``SATTN_PREFER_BSR``, ...) every case selects with
     (default: none, whatever this process's environment says); ``SATTN_TARGET`` defaults to
     ``backend``."""
-    from sattn.backends import BACKENDS
-
     if backend not in BACKENDS:
         raise SattnError(f"unknown backend '{backend}' (choose from {', '.join(BACKENDS)})")
     if executor not in ("local", "ray"):
         raise SattnError(f"unknown executor '{executor}' (choose from local, ray)")
     if not cases:
         raise SattnError("the sweep grid is empty")
-    from sattn.ir.schema import params_from_dict
 
     for attrs in cases:  # bad attributes fail the whole sweep up front, with the name
         params_from_dict(attrs)

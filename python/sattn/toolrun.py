@@ -14,6 +14,7 @@ init.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -47,13 +48,11 @@ def find_tool(name: str) -> str:
 
 def zig_cc() -> list[str]:
     """The command prefix for zig's C compiler from the ziglang wheel."""
-    try:
-        import ziglang  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("ziglang") is None:
         raise ToolMissingError(
             "the zig C compiler (python package 'ziglang') is not installed; "
             f"install it with: {INSTALL_HINTS['zig']}"
-        ) from None
+        )
     return [sys.executable, "-m", "ziglang", "cc"]
 
 

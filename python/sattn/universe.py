@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from xdsl.universe import Universe
 
+from sattn.ir.dialect import Sattn
 from sattn.transforms import PASSES
 
 
 def _sattn_dialect():
-    from sattn.ir.dialect import Sattn
-
     return Sattn
 
 

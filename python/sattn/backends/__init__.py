@@ -9,19 +9,18 @@ returns measured counters only.
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 
+from sattn.backends.rocc import driver
+from sattn.backends.rvv import runner
 from sattn.errors import SattnError
+from sattn.reference import executor
 
-BACKENDS: dict[str, str] = {
-    "reference": "sattn.reference.executor",
-    "rvv": "sattn.backends.rvv.runner",
-    "rocc": "sattn.backends.rocc.driver",
-}
+#: Backend name -> the module that runs it.
+BACKENDS: dict[str, ModuleType] = {"reference": executor, "rvv": runner, "rocc": driver}
 
 
 def get_backend(name: str) -> ModuleType:
     if name not in BACKENDS:
         raise SattnError(f"unknown backend '{name}' (choose from {', '.join(BACKENDS)})")
-    return importlib.import_module(BACKENDS[name])
+    return BACKENDS[name]

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import argparse
 
+from sattn.interop.hf import DTYPES, FAMILIES, capture
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from sattn.interop.hf import DTYPES, FAMILIES
-
     parser.add_argument("--model", required=True, metavar="DIR",
                         help=f"a local Hugging Face model directory ({', '.join(sorted(FAMILIES))}; "
                              "config.json, .safetensors weights, a tokenizer); nothing is downloaded")
@@ -26,8 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from sattn.interop.hf import capture
-
     result = capture(args.model, args.text, args.out, layers=args.layers,
                      max_tokens=args.max_tokens, dtype=args.dtype)
     for line in result.lines():

@@ -10,17 +10,11 @@ from typing import TYPE_CHECKING
 
 from sattn.errors import SattnError
 from sattn.guard import guarded, prog_name
+from sattn.reference import tensorfile
+from sattn.toolrun import check_output_path
 
 if TYPE_CHECKING:
     from sattn.result import RunResult
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """``argparse.ArgumentParser`` whose usage errors are one line (``prog: error: ... (see
-    --help)``, exit 2) instead of the usage block followed by the error."""
-
-    def error(self, message: str):  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def error_line(message: str) -> str:
@@ -88,8 +82,6 @@ def check_npy_out(out: str | None, flag: str = "--out") -> None:
     """Reject, before any work is done, an ``--out`` that is not a ``.npy`` or ``.safetensors``
     file or whose directory does not exist."""
     if out:
-        from sattn.toolrun import check_output_path
-
         if not str(out).endswith((".npy", ".safetensors")):
             raise SattnError(f"{flag} {out}: the output file must end in .npy or .safetensors")
         check_output_path(out, flag)
@@ -111,21 +103,7 @@ def finish(result: RunResult, out: str | None) -> int:
     ``.safetensors`` with the tensor ``out``; atomically: never half-written); the exit status
     is 1 when the result was compared and failed, else 0."""
     if out:
-        import io
-
-        import numpy as np
-
-        from sattn.toolrun import atomic_write
-
-        output = np.asarray(result.output, dtype=np.float32)
-        if str(out).endswith(".safetensors"):
-            from sattn.reference import tensorfile
-
-            tensorfile.save(out, {"out": output}, {"spec": str(result.spec)})
-        else:
-            buf = io.BytesIO()
-            np.save(buf, output)
-            atomic_write(out, buf.getvalue())
+        tensorfile.save_output(out, result.output, {"spec": str(result.spec)})
     return 1 if result.verdict is not None and not result.verdict.passed else 0
 
 

@@ -7,7 +7,8 @@ import argparse
 import importlib
 import sys
 
-from sattn.cli.common import ArgumentParser, guarded
+from sattn.cli.parser import ArgumentParser
+from sattn.guard import guarded
 
 #: subcommand -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {

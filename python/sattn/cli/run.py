@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from sattn.api import run
 from sattn.cli.common import add_input_arguments, add_strict_attributes, check_npy_out, report
 
 
@@ -23,8 +24,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from sattn.api import run
-
     check_npy_out(args.out)
     result = run(args.mlir, args.backend, args.q, args.k, args.v, seed=args.seed, op=args.op,
                  compare=args.backend != "reference" and not args.no_compare,

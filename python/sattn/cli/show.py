@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 
+from sattn.api import pattern
 from sattn.cli.common import add_input_arguments, add_strict_attributes
+from sattn.toolrun import atomic_write, check_output_path
+from sattn.viz import image_format, render_pattern
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,10 +23,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from sattn.api import pattern
-    from sattn.toolrun import atomic_write, check_output_path
-    from sattn.viz import image_format, render_pattern
-
     fmt = image_format(args.out)  # check the name and its directory before any work
     check_output_path(args.out, "--out")
     sel = pattern(args.mlir, q=args.q, k=args.k, v=args.v, seed=args.seed, op=args.op,

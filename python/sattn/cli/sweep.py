@@ -9,8 +9,11 @@ import argparse
 import json
 import sys
 
+from sattn.api import hint_env
 from sattn.cli.common import add_strict_attributes
 from sattn.errors import SattnError
+from sattn.sweep import GRIDS, case_table, check_cost, grid_cases, sweep, to_json
+from sattn.toolrun import atomic_write, check_output_path
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -45,8 +48,6 @@ AXIS_FLAGS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from sattn.sweep import GRIDS
-
     parser.add_argument("--backend", default="reference", choices=["reference", "rvv", "rocc"])
     parser.add_argument("--grid", default="small", choices=sorted(GRIDS),
                         help="named grid of cases (default small); the axis flags override its axes")
@@ -81,10 +82,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from sattn.api import hint_env
-    from sattn.sweep import GRIDS, case_table, grid_cases, sweep, to_json
-    from sattn.toolrun import atomic_write, check_output_path
-
     if args.jobs is not None and args.jobs < 1:
         raise SattnError(f"--jobs must be >= 1, got {args.jobs}")
     if not args.threshold > 0:
@@ -101,8 +98,6 @@ def execute(args: argparse.Namespace) -> int:
                 raise SattnError(f"{flag} needs at least one value")
             axes[attr] = values
     if args.cost is not None:
-        from sattn.sweep import check_cost
-
         check_cost(args.backend, args.cost)  # before any case runs
     fixed = {"max_error": args.max_error} if args.max_error is not None else {}
     env = hint_env(prefer_bsr=args.prefer_bsr, prefer_sw=args.prefer_sw, l1_bytes=args.l1_bytes)

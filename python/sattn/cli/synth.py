@@ -11,6 +11,13 @@ from __future__ import annotations
 
 import argparse
 
+from sattn.backends.rocc.synth import lane_config, small_config, synthesize
+from sattn.backends.rocc.synth.config import UNITS
+from sattn.backends.rocc.synth.tools import find_tools
+from sattn.errors import SattnError
+from sattn.hw.isa import HW
+from sattn.toolrun import atomic_write, check_output_path
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lanes", type=int, default=None,
@@ -34,13 +41,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from sattn.backends.rocc.synth import lane_config, small_config, synthesize
-    from sattn.backends.rocc.synth.config import UNITS
-    from sattn.backends.rocc.synth.tools import find_tools
-    from sattn.errors import SattnError
-    from sattn.hw.isa import HW
-    from sattn.toolrun import atomic_write, check_output_path
-
     for opt in ("out", "json"):
         if getattr(args, opt):
             check_output_path(getattr(args, opt), f"--{opt}")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sattn.ir import precisions as _precisions
+from sattn.toolrun import atomic_write
 
 #: Hardware version: major.minor in the low 16 bits (0x0100 = 1.0).
 VERSION = 0x0100
@@ -316,8 +317,6 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--check", action="store_true", help="exit 1 when a generated file is stale")
     args = ap.parse_args(argv)
     if args.write:
-        from sattn.toolrun import atomic_write
-
         for path, text in generated().items():
             if not path.exists() or path.read_text() != text:
                 atomic_write(path, text)

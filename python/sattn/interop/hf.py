@@ -34,9 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 
+from sattn import resources
 from sattn.errors import SattnError
+from sattn.reference import tensorfile
+from sattn.toolrun import atomic_write, check_keep_path
 
 #: config.json ``model_type`` -> (family name, key of the layer count, key of the context length).
 FAMILIES: dict[str, tuple[str, str, str]] = {
@@ -281,8 +285,6 @@ def _numpy(torch, t) -> np.ndarray:
     """A CPU tensor as a NumPy array of the same dtype (bfloat16 through ml_dtypes)."""
     t = t.contiguous().cpu()
     if t.dtype == torch.bfloat16:
-        import ml_dtypes
-
         return t.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
     return t.numpy()
 
@@ -293,8 +295,6 @@ def _weights_bytes(model: Path) -> int:
 
 def _estimate(cfg: dict[str, Any], model: Path, tokens: int, layers: int, dtype_bytes: int):
     """Memory and time of loading the model and one forward pass over ``tokens``."""
-    from sattn import resources
-
     hidden = int(cfg.get("hidden_size") or cfg.get("n_embd") or 0)
     heads = int(cfg.get("num_attention_heads") or cfg.get("n_head") or 1)
     n = num_layers(cfg)
@@ -325,8 +325,6 @@ def capture(model: str | Path, text: str | Path, out: str | Path, *,
     tensors are written in (float32, bfloat16, float16; sattn converts the last two to float32
     when it reads them). Every problem is one :class:`SattnError` line; files are written
     atomically and only after the forward pass succeeded, the manifest last."""
-    from sattn.toolrun import check_keep_path
-
     if dtype not in DTYPES:
         raise SattnError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
@@ -396,9 +394,6 @@ def capture(model: str | Path, text: str | Path, out: str | Path, *,
 
 
 def _write(result: Capture, model: Path, text: str | Path, dtype: str, version: str) -> None:
-    from sattn.reference import tensorfile
-    from sattn.toolrun import atomic_write
-
     common = {"format": FORMAT, "model_type": result.model_type, "model": str(model),
               "dtype": dtype, "transformers": version}
     for layer in result.layers:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sattn.errors import SattnError
+from sattn.interop.hf import extras
 
 #: The families :func:`tiny_model` builds (the ones ``sattn capture`` supports).
 FAMILIES: tuple[str, ...] = ("llama", "qwen2", "gpt2")
@@ -58,8 +59,6 @@ def tiny_config(family: str, vocab_size: int, *, layers: int = 2, hidden: int = 
 def tiny_model(family: str, out: str | Path, *, seed: int = 0, **config) -> Path:
     """Write a tiny random ``family`` model (:func:`tiny_config`; ``config`` overrides its
     sizes) with the byte tokenizer to the directory ``out``; returns it."""
-    from sattn.interop.hf import extras
-
     torch, transformers = extras()
     tokenizer = byte_tokenizer()
     cfg = tiny_config(family, len(tokenizer), **config)

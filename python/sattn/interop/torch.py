@@ -22,6 +22,7 @@ rejected with a clear error. torch is an optional extra: ``pip install torch==2.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,8 @@ import numpy as np
 from sattn.errors import SattnError
 from sattn.ir.patterns import patterns
 from sattn.ir.schema import AttentionParams, Shape
+from sattn.precision import resolved_scales, view
+from sattn.reference.data import check_qkv
 from sattn.specs import pattern_of, select_indices
 from sattn.specs.block_local_global import local_global_mask
 from sattn.specs.pattern import Pattern
@@ -154,11 +157,6 @@ def flex_attention(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.
     This is an independent implementation of the reference semantics: agreement with
     :func:`sattn.reference.executor.attention` checks both the pattern and the arithmetic.
     """
-    import warnings
-
-    from sattn.precision import resolved_scales, view
-    from sattn.reference.data import check_qkv
-
     torch, fa = _torch()
     shape = check_qkv(q, k, v, params.gqa_group_size)
     mod = mask_mod(params, shape, q, k)

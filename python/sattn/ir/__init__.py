@@ -1,11 +1,21 @@
 """The sattn dialect (xDSL) and its attribute schema.
 
-Importing ``sattn.ir`` is cheap for schema users; the xDSL dialect is loaded when one of its
-names is first used.
+``SPECS`` is read from the pattern registry (:mod:`sattn.ir.patterns`) on each use: the
+registry can grow at run time.
 """
 
 from __future__ import annotations
 
+from sattn.ir import patterns
+from sattn.ir.dialect import (
+    ATTENTION_OPS,
+    RoccCallOp,
+    RvvCallOp,
+    Sattn,
+    SattnOp,
+    SparseAttentionOp,
+    location_of,
+)
 from sattn.ir.schema import (
     DEFAULT_SCALES,
     DEFAULT_TILES,
@@ -18,26 +28,10 @@ from sattn.ir.schema import (
     params_from_dict,
 )
 
-_DIALECT_NAMES = (
-    "Sattn",
-    "SattnOp",
-    "SparseAttentionOp",
-    "RvvCallOp",
-    "RoccCallOp",
-    "ATTENTION_OPS",
-    "location_of",
-)
-
 
 def __getattr__(name: str):
     if name == "SPECS":  # the registered pattern names (sattn.ir.patterns)
-        from sattn.ir import patterns
-
         return patterns.names()
-    if name in _DIALECT_NAMES:
-        from sattn.ir import dialect
-
-        return getattr(dialect, name)
     raise AttributeError(f"module 'sattn.ir' has no attribute {name!r}")
 
 

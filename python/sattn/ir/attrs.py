@@ -26,6 +26,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute
 
+from sattn.errors import SattnError
 from sattn.ir import patterns as _patterns
 
 #: Attributes the passes attach to a ``sattn.sparse_attention`` before lowering (and which the
@@ -127,8 +128,6 @@ def from_py(value: Any, _path: str = "") -> Attribute:
 
 def _check_i64(value: int, path: str) -> None:
     if not -(2**63) <= value < 2**63:
-        from sattn.errors import SattnError
-
         raise SattnError(f"record '{path or 'value'}' = {value} does not fit a 64-bit integer: "
                          "the op's shape or attributes are too large to compile")
 

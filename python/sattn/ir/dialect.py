@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from xdsl.dialects.builtin import (
+    AnyFloat,
     DictionaryAttr,
     FileLineColLoc,
     FloatAttr,
@@ -274,8 +275,6 @@ def _dims(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _is_float(t: Attribute) -> bool:
-    from xdsl.dialects.builtin import AnyFloat
-
     return isinstance(t, AnyFloat)
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sattn import precision as prec
 from sattn.result import checksum
 from sattn.specs import pattern_of
 
@@ -130,8 +131,6 @@ def attention_tolerance(params, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     ``keys``: the most keys any row attends (the largest row of the selection); default the
     size of the key space (S, or the landmarks), which is always an upper bound.
     """
-    from sattn import precision as prec
-
     ops = prec.prepare(params, q, k, v)
     s, d = q.shape[-2], q.shape[-1]
     pattern = pattern_of(params.spec)

@@ -27,9 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npf
 
-from sattn.errors import SattnError
+from sattn import resources
+from sattn.errors import SattnError, note
 from sattn.ir.schema import AttentionParams, Shape
+from sattn.precision import QMAX, is_integer, resolved_scales, round_bf16
+from sattn.reference import tensorfile
 
 
 def synthetic(shape: Shape, seed: int = 0, params: AttentionParams | None = None
@@ -38,8 +42,6 @@ def synthetic(shape: Shape, seed: int = 0, params: AttentionParams | None = None
 
     A shape whose tensors would not fit the machine is refused first (:mod:`sattn.resources`;
     ``params`` names the attributes the shape came from)."""
-    from sattn import resources
-
     if shape.heads % shape.group:
         raise SattnError(
             f"num_heads={shape.heads} is not divisible by gqa_group_size={shape.group}"
@@ -65,9 +67,6 @@ def load_npy(path: str | Path, what: str) -> np.ndarray:
     before allocating), a dtype that is not a float, not rank 3 or 4, NaN or infinite values.
     float16 and float64 are converted to float32 with a note on stderr (float64 values beyond
     the float32 range are refused); big-endian float32 is float32 and is simply converted."""
-    from sattn import resources
-    from sattn.reference import tensorfile
-
     p = Path(path)
     size = tensorfile.checked_file(p, what, ".npy")
     try:
@@ -111,8 +110,6 @@ def _check_rank(shape: tuple[int, ...], what: str, where: str | Path) -> None:
 def _as_float32(arr: np.ndarray, what: str, where: str) -> np.ndarray:
     """``arr`` as contiguous float32: other floats converted with a note (values beyond the
     float32 range refused), NaN and infinities refused."""
-    from sattn.errors import note
-
     native = arr.dtype.newbyteorder("=")
     if native != np.float32:
         finite = np.isfinite(arr)
@@ -134,9 +131,6 @@ def load_tensor(path: str | Path, what: str, default_name: str | None = None) ->
     the file holds it, else the file's only tensor). The same checks as for ``.npy``: the header
     against the file's size and the memory estimate before reading, float dtypes only
     (F32, F16, BF16, F64; converted to float32), NaN and infinities refused."""
-    from sattn import resources
-    from sattn.reference import tensorfile
-
     p, name = tensorfile.split_name(path)
     if not tensorfile.is_safetensors(p):
         return load_npy(p, what)
@@ -159,8 +153,6 @@ def load_tensor(path: str | Path, what: str, default_name: str | None = None) ->
 
 def _read_header(f, what: str, p: Path):
     """(shape, fortran_order, dtype) of an NPY stream positioned at its start."""
-    from numpy.lib import format as npf
-
     try:
         version = npf.read_magic(f)
         if version == (1, 0):
@@ -211,8 +203,6 @@ def check_values(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.nd
     - values that overflow the precision's storage (bf16 rounds |x| >= 3.3961e38 to inf).
 
     The error names the tensor and its largest value (and where it is)."""
-    from sattn.precision import QMAX, is_integer, resolved_scales, round_bf16
-
     for name, a in (("Q", q), ("K", k), ("V", v)):
         check_finite(a, name)
     if q.size == 0:
@@ -331,8 +321,6 @@ def _heads(a, name: str) -> np.ndarray:
 
 def _is_qkv_file(q, k, v) -> bool:
     """``q`` alone names a whole ``.safetensors`` file (``--qkv``): tensors q, k, v inside."""
-    from sattn.reference import tensorfile
-
     if k is not None or v is not None or not isinstance(q, (str, Path)):
         return False
     path, name = tensorfile.split_name(q)

@@ -31,9 +31,10 @@ import time
 import numpy as np
 
 from sattn import precision as prec
+from sattn import resources
 from sattn.errors import SattnError
 from sattn.ir.schema import AttentionParams, Shape
-from sattn.reference.data import check_qkv, check_unbatched
+from sattn.reference.data import check_qkv, check_unbatched, check_values
 from sattn.reference.threads import parallel_map, single_threaded_blas
 from sattn.result import RunResult
 from sattn.specs import pattern_of, select_indices
@@ -414,9 +415,6 @@ def attention(
 
 def _check(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray, v: np.ndarray,
            selection: Selection | None) -> None:
-    from sattn import resources
-    from sattn.reference.data import check_values
-
     check_values(params, q, k, v)
     pairs = selection.nnz if selection is not None else None
     resources.require(resources.reference(params, shape, pairs))

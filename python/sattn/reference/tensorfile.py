@@ -19,6 +19,7 @@ large is allocated. A tensor is picked by name: ``FILE:name`` on the command lin
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import math
@@ -26,9 +27,11 @@ import stat as stat_mod
 from dataclasses import dataclass
 from pathlib import Path
 
+import ml_dtypes
 import numpy as np
 
 from sattn.errors import SattnError
+from sattn.toolrun import atomic_write
 
 #: File suffix of the format.
 SUFFIX = ".safetensors"
@@ -47,8 +50,6 @@ _SIZES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U1
 def np_dtype(code: str) -> np.dtype:
     """The NumPy dtype of a float dtype name of the format (F32, F16, BF16, F64)."""
     if code == "BF16":
-        import ml_dtypes
-
         return np.dtype(ml_dtypes.bfloat16)
     return np.dtype(_FLOATS[code])
 
@@ -236,6 +237,16 @@ def encode(tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = Non
 def save(path: str | Path, tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = None,
          *, make_parents: bool = False) -> None:
     """Write ``tensors`` to ``path`` atomically (:func:`sattn.toolrun.atomic_write`)."""
-    from sattn.toolrun import atomic_write
-
     atomic_write(path, encode(tensors, metadata), make_parents=make_parents)
+
+
+def save_output(path: str | Path, output: np.ndarray, metadata: dict[str, str] | None = None) -> None:
+    """Write one output tensor to ``path`` as float32, atomically: ``.safetensors`` (the tensor
+    ``out``, with ``metadata``) or else ``.npy``."""
+    output = np.asarray(output, dtype=np.float32)
+    if str(path).endswith(SUFFIX):
+        save(path, {"out": output}, metadata)
+    else:
+        buf = io.BytesIO()
+        np.save(buf, output)
+        atomic_write(path, buf.getvalue())

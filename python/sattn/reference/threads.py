@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TypeVar
 
+import numpy  # noqa: F401  (its BLAS must be loaded before /proc/self/maps is read)
+
 T = TypeVar("T")
 
 # (get, set) symbol pairs of the OpenBLAS builds NumPy ships or links against
@@ -41,8 +43,6 @@ _controls: list | None = None
 
 def _loaded_openblas() -> list[str]:
     """Paths of the OpenBLAS libraries mapped into this process (Linux: /proc/self/maps)."""
-    import numpy  # noqa: F401  (make sure NumPy's BLAS is loaded)
-
     try:
         with open("/proc/self/maps") as f:
             paths = {line.split()[-1] for line in f if "openblas" in line.lower()}

@@ -30,7 +30,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from sattn.errors import SattnError
 from sattn.ir.schema import AttentionParams
+from sattn.reference.data import load_inputs, synthetic
+from sattn.reference.executor import attention
 from sattn.selector.decision import Candidate, Decision
 
 #: Default threshold of ``off_share``, relative to max|dense|.
@@ -70,8 +73,6 @@ def measure(out: np.ndarray, dense: np.ndarray, threshold: float = DEFAULT_THRES
 
 def dense_output(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Dense fp32 attention (causal when the op is): the truth the errors are measured against."""
-    from sattn.reference.executor import attention
-
     return attention(params.replace(spec="dense", precision="fp32"), q, k, v)
 
 
@@ -80,9 +81,6 @@ def budget_inputs(params: AttentionParams, seed: int = 0, data: str | None = Non
     """(q, k, v) the errors are measured on: the tensors q, k, v of the ``.safetensors`` file
     ``data`` (``SATTN_MAX_ERROR_DATA``), which must have the op's shape, else the synthetic
     data of the op's shape."""
-    from sattn.errors import SattnError
-    from sattn.reference.data import load_inputs, synthetic
-
     path = data
     if not path:
         return synthetic(params.shape(), seed)
@@ -103,8 +101,6 @@ def estimate(params: AttentionParams, specs: list[str] | tuple[str, ...], *, see
              threshold: float = DEFAULT_THRESHOLD, data: str | None = None) -> dict[str, Accuracy]:
     """The :class:`Accuracy` of each spec in ``specs`` for ``params`` on the inputs of
     :func:`budget_inputs` (synthetic, or the tensors of the file ``data``)."""
-    from sattn.reference.executor import attention
-
     q, k, v = budget_inputs(params, seed, data)
     dense = dense_output(params, q, k, v)
     return {s: measure(attention(params.replace(spec=s), q, k, v), dense, threshold) for s in specs}

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from sattn.errors import note
 from sattn.ir.patterns import patterns
 from sattn.ir.schema import AttentionParams
 from sattn.selector.accuracy import apply_budget
@@ -94,7 +95,6 @@ def select_spec(params: AttentionParams, env: Mapping[str, str] | None = None,
             reason += f" (wins over the attribute {' and '.join(beaten)})"
             skipped += [f"attribute {b} overridden by SATTN_FORCE_SPEC={hints.force_spec}"
                         for b in beaten]
-            from sattn.errors import note
 
             note(f"SATTN_FORCE_SPEC={hints.force_spec} wins over the attribute "
                  f"{' and '.join(beaten)}")

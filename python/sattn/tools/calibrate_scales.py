@@ -8,7 +8,11 @@ import argparse
 import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
 
 from sattn import precision as _precision  # noqa: F401  (ml_dtypes)
-from sattn.cli.common import ArgumentParser, add_input_arguments, add_strict_attributes, guarded
+from sattn.api import load_op
+from sattn.cli.common import add_input_arguments, add_strict_attributes, guarded
+from sattn.cli.parser import ArgumentParser
+from sattn.reference.calibrate import calibrate, calibrate_line
+from sattn.reference.data import resolve_inputs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,10 +25,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from sattn.api import load_op
-    from sattn.reference.calibrate import calibrate, calibrate_line
-    from sattn.reference.data import resolve_inputs
-
     params = load_op(args.mlir, pipeline=None, op=args.op, need_spec=False,
                      strict_attributes=args.strict_attributes)
     _, q, k, v = resolve_inputs(params, args.q, args.k, args.v, args.seed)

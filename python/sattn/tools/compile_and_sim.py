@@ -17,14 +17,17 @@ import argparse
 
 import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
 
+from sattn.api import compile_and_sim
+from sattn.backends.rocc.driver import check_options
 from sattn.cli.common import (
-    ArgumentParser,
     add_input_arguments,
     add_strict_attributes,
     check_npy_out,
     guarded,
     report,
 )
+from sattn.cli.parser import ArgumentParser
+from sattn.toolrun import check_keep_path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,14 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from sattn.backends.rocc.driver import check_options
-    from sattn.toolrun import check_keep_path
-
     check_npy_out(args.out)
     check_options(args.lat, args.bw)  # the API's own check, before any work
     if args.keep_dir:
         check_keep_path(args.keep_dir, "--keep-dir")
-    from sattn.api import compile_and_sim
 
     result = compile_and_sim(
         args.mlir, prefer_bsr=args.prefer_bsr, prefer_sw=args.prefer_sw, l1_bytes=args.l1_bytes,

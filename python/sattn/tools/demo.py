@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sattn.cli.common import ArgumentParser, add_strict_attributes, guarded
+from sattn import api
+from sattn.cli.common import add_strict_attributes, guarded
+from sattn.cli.parser import ArgumentParser
 from sattn.diagnostics import once
+from sattn.tools.profile import table
 
 DEFAULT_MLIR = Path(__file__).resolve().parents[3] / "examples" / "input.mlir"
 
@@ -24,9 +27,6 @@ def _section(title: str) -> None:
 @guarded
 @once()  # the demo parses its input six times; each warning is printed once
 def main(argv: list[str] | None = None) -> int:
-    from sattn import api
-    from sattn.tools.profile import table
-
     parser = ArgumentParser(prog="sattn_demo.py", description=__doc__.split("\n")[0])
     parser.add_argument("--mlir", default=str(DEFAULT_MLIR), help="input .mlir (default: examples/input.mlir)")
     parser.add_argument("--skip-rocc", action="store_true", help="leave out the Verilator run")

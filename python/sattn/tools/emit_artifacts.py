@@ -12,8 +12,13 @@ import argparse
 import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
 
 from sattn import precision as _precision  # noqa: F401  (ml_dtypes)
+from sattn import resources
+from sattn.api import load_op
 from sattn.backends.rocc.artifacts import check_stem, emit_artifacts
-from sattn.cli.common import ArgumentParser, add_input_arguments, add_strict_attributes, guarded
+from sattn.cli.common import add_input_arguments, add_strict_attributes, guarded
+from sattn.cli.parser import ArgumentParser
+from sattn.reference.data import resolve_inputs
+from sattn.specs import select_indices
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,11 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from sattn import resources
-    from sattn.api import load_op
-    from sattn.reference.data import resolve_inputs
-    from sattn.specs import select_indices
-
     check_stem(args.out_stem)  # before any work
     params = load_op(args.mlir, pipeline=args.pipeline, op=args.op,
                      strict_attributes=args.strict_attributes)

@@ -26,12 +26,15 @@ from io import StringIO
 
 from xdsl.printer import Printer
 
-from sattn.cli.common import ArgumentParser, add_strict_attributes, error_line, guarded
+from sattn.cli.common import add_strict_attributes, error_line, guarded
+from sattn.cli.parser import ArgumentParser
+from sattn.diagnostics import collecting, expectations, from_error, verify
 from sattn.errors import SattnError
-from sattn.frontend import edge_hints, make_context, parse_module, run_pipeline
+from sattn.frontend import edge_hints, make_context, parse_module, read_source, run_pipeline
 from sattn.ir.dialect import SparseAttentionOp, location_of
 from sattn.selector import Hints
-from sattn.transforms import build_pipeline
+from sattn.toolrun import atomic_write, check_output_path
+from sattn.transforms import PASSES, PIPELINES, build_pipeline
 from sattn.transforms.common import attention_ops, decision_for, params_of
 from sattn.transforms.select_spec import SelectSpecPass
 
@@ -122,8 +125,6 @@ def _verify_chunk(chunk: str, name: str, first_line: int,
                   args: argparse.Namespace) -> tuple[str | None, list[str]]:
     """(printed module or None when the chunk failed, the mismatches between the chunk's
     ``expected-*`` comments and the diagnostics it produced)."""
-    from sattn.diagnostics import collecting, expectations, from_error, verify
-
     expected = expectations(chunk, first_line, name)
     with collecting() as produced:
         try:
@@ -138,8 +139,6 @@ def execute(args: argparse.Namespace) -> int:
     """Run sattn-opt on parsed arguments: the command-line edge, where the spec's environment
     variables and the hint flags become the passes' hints (read once, written nowhere)."""
     if args.list_passes:
-        from sattn.transforms import PASSES, PIPELINES
-
         for name in PASSES:
             print(f"{name}: " + ", ".join(PIPELINES[name]) if name in PIPELINES else name)
         return 0
@@ -151,14 +150,9 @@ def execute(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sattn.frontend import read_source
-    from sattn.toolrun import atomic_write, check_output_path
-
     if args.output != "-":
         check_output_path(args.output, "-o")  # a bad output path fails before any work
     if args.pipeline:
-        from sattn.transforms import build_pipeline
-
         build_pipeline(args.pipeline)  # unknown pass names fail before any work is done
     text, name = read_source(args.input)
     results, problems = [], []

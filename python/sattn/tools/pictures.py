@@ -7,7 +7,14 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from sattn.cli.common import ArgumentParser, guarded
+from sattn.cli.common import guarded
+from sattn.cli.parser import ArgumentParser
+from sattn.errors import SattnError
+from sattn.ir.schema import params_from_dict
+from sattn.reference.data import synthetic
+from sattn.specs import select_indices
+from sattn.toolrun import atomic_write
+from sattn.viz import render_pattern
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -32,11 +39,6 @@ PICTURES: dict[str, dict] = {
 
 def draw(name: str, fmt: str = "png") -> bytes:
     """The picture ``name`` of :data:`PICTURES` as image bytes."""
-    from sattn.ir.schema import params_from_dict
-    from sattn.reference.data import synthetic
-    from sattn.specs import select_indices
-    from sattn.viz import render_pattern
-
     attrs = PICTURES[name]
     params = params_from_dict(attrs)
     shape = params.shape()
@@ -49,9 +51,6 @@ def draw(name: str, fmt: str = "png") -> bytes:
 
 @guarded
 def main(argv: list[str] | None = None) -> int:
-    from sattn.errors import SattnError
-    from sattn.toolrun import atomic_write
-
     parser = ArgumentParser(prog="make_pictures.py", description=__doc__.split("\n")[0])
     parser.add_argument("--out-dir", default=str(REPO_ROOT / "docs" / "img"),
                         help="where to write <pattern>.png (default docs/img)")

@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sattn.cli.common import ArgumentParser, add_input_arguments, add_strict_attributes, guarded
+from sattn import api
+from sattn.cli.common import add_input_arguments, add_strict_attributes, guarded
+from sattn.cli.parser import ArgumentParser
 from sattn.errors import SattnError
 from sattn.ir.schema import SPECS
 
@@ -107,8 +109,6 @@ def profile_rows(comparison) -> tuple[list[str], list[tuple[str, list[Any]]]]:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from sattn import api
-
     if args.autotune and args.backend in ("sim", "rocc", "reference"):
         raise SattnError(f"--autotune tunes the RVV kernels; it does not apply to --backend {args.backend}")
     backends = ALL if args.backend == "all" else (args.backend,)

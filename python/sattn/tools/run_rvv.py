@@ -19,8 +19,9 @@ import math
 import sys
 
 import sattn.precision  # noqa: F401  (its imports make a launcher without deps re-exec)
+from sattn.api import run_rvv_from_mlir
+from sattn.backends.rvv.autotune import tuned_attrs, write_back
 from sattn.cli.common import (
-    ArgumentParser,
     add_strict_attributes,
     add_tensor_arguments,
     check_npy_out,
@@ -28,6 +29,7 @@ from sattn.cli.common import (
     guarded,
     print_result,
 )
+from sattn.cli.parser import ArgumentParser
 from sattn.errors import SattnError
 from sattn.toolrun import check_keep_path, check_output_path
 
@@ -124,7 +126,6 @@ def main(argv: list[str] | None = None) -> int:
         check_output_path(args.autotune_out, "--autotune-out")
     if args.keep:
         check_keep_path(args.keep, "--keep")
-    from sattn.api import run_rvv_from_mlir
 
     options = {}
     if args.vlen is not None:
@@ -144,8 +145,6 @@ def main(argv: list[str] | None = None) -> int:
         strict_attributes=args.strict_attributes, **options)
     print_result(result)
     if args.autotune_out:
-        from sattn.backends.rvv.autotune import tuned_attrs, write_back
-
         note = next((ln for ln in result.lines if ln.startswith("autotune:")), "")
         write_back(args.mlir, args.autotune_out, tuned_attrs(result.params), note, op=args.op)
         print(f"autotune: wrote {args.autotune_out}")

@@ -1,4 +1,4 @@
-"""sattn passes and pipelines: the name -> factory table (lazy imports) and pipeline parsing.
+"""sattn passes and pipelines: the name -> factory table and pipeline parsing.
 
 Pipelines (each also usable as one name inside ``builtin.module(...)``):
 
@@ -15,75 +15,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+
+from xdsl.passes import ModulePass
+from xdsl.utils.arg_spec import parse_pipeline
+from xdsl.utils.exceptions import ArgSpecParseError
 
 from sattn.errors import SattnError
 from sattn.selector import Hints
+from sattn.transforms.bufferize import BufferizePass
 from sattn.transforms.common import with_edge
-
-if TYPE_CHECKING:
-    from xdsl.passes import ModulePass
-
-
-def _select_spec():
-    from sattn.transforms.select_spec import SelectSpecPass
-
-    return SelectSpecPass
-
-
-def _materialize_indices():
-    from sattn.transforms.materialize_indices import MaterializeIndicesPass
-
-    return MaterializeIndicesPass
-
-
-def _tile():
-    from sattn.transforms.tile import TilePass
-
-    return TilePass
-
-
-def _fuse_softmax():
-    from sattn.transforms.fuse_softmax import FuseSoftmaxPass
-
-    return FuseSoftmaxPass
-
-
-def _lower_to_rvv():
-    from sattn.transforms.lower_to_rvv import LowerToRvvPass
-
-    return LowerToRvvPass
-
-
-def _lower_to_rocc():
-    from sattn.transforms.lower_to_rocc import LowerToRoccPass
-
-    return LowerToRoccPass
-
-
-def _vectorize():
-    from sattn.transforms.vectorize import VectorizePass
-
-    return VectorizePass
-
-
-def _bufferize():
-    from sattn.transforms.bufferize import BufferizePass
-
-    return BufferizePass
-
-
-def _lower_rvv():
-    from sattn.transforms.lower_rvv import LowerRvvPipeline
-
-    return LowerRvvPipeline
-
-
-def _lower_rocc():
-    from sattn.transforms.lower_rocc import LowerRoccPipeline
-
-    return LowerRoccPipeline
-
+from sattn.transforms.fuse_softmax import FuseSoftmaxPass
+from sattn.transforms.lower_rocc import LowerRoccPipeline
+from sattn.transforms.lower_rvv import LowerRvvPipeline
+from sattn.transforms.lower_to_rocc import LowerToRoccPass
+from sattn.transforms.lower_to_rvv import LowerToRvvPass
+from sattn.transforms.materialize_indices import MaterializeIndicesPass
+from sattn.transforms.select_spec import SelectSpecPass
+from sattn.transforms.tile import TilePass
+from sattn.transforms.vectorize import VectorizePass
 
 #: The two pipelines, and the single passes in pipeline order.
 PIPELINES: dict[str, tuple[str, ...]] = {
@@ -98,18 +47,18 @@ PIPELINES: dict[str, tuple[str, ...]] = {
     "sattn-lower-rvv": ("sattn-select-spec", "sattn-lower-to-rvv", "sattn-vectorize", "sattn-bufferize"),
 }
 
-#: Pass name -> factory returning the ModulePass class (imported on first use).
+#: Pass name -> a factory returning its ModulePass class (the form xDSL's pass registry takes).
 PASSES: dict[str, Callable[[], type[ModulePass]]] = {
-    "sattn-lower-rocc": _lower_rocc,
-    "sattn-lower-rvv": _lower_rvv,
-    "sattn-select-spec": _select_spec,
-    "sattn-materialize-indices": _materialize_indices,
-    "sattn-tile": _tile,
-    "sattn-fuse-softmax": _fuse_softmax,
-    "sattn-lower-to-rvv": _lower_to_rvv,
-    "sattn-lower-to-rocc": _lower_to_rocc,
-    "sattn-vectorize": _vectorize,
-    "sattn-bufferize": _bufferize,
+    "sattn-lower-rocc": lambda: LowerRoccPipeline,
+    "sattn-lower-rvv": lambda: LowerRvvPipeline,
+    "sattn-select-spec": lambda: SelectSpecPass,
+    "sattn-materialize-indices": lambda: MaterializeIndicesPass,
+    "sattn-tile": lambda: TilePass,
+    "sattn-fuse-softmax": lambda: FuseSoftmaxPass,
+    "sattn-lower-to-rvv": lambda: LowerToRvvPass,
+    "sattn-lower-to-rocc": lambda: LowerToRoccPass,
+    "sattn-vectorize": lambda: VectorizePass,
+    "sattn-bufferize": lambda: BufferizePass,
 }
 
 _WRAPPER = re.compile(r"^\s*builtin\.module\s*\((.*)\)\s*$", re.DOTALL)
@@ -131,9 +80,6 @@ def build_pipeline(pipeline: str, available: dict[str, Callable[[], type[ModuleP
     environment variables and flags the command line or the API call turned into selector
     hints; None: no hints). The pipeline string and these hints alone determine what the
     passes do. Unknown names and bad options are SattnError."""
-    from xdsl.utils.arg_spec import parse_pipeline
-    from xdsl.utils.exceptions import ArgSpecParseError
-
     available = PASSES if available is None else available
     text = strip_module_anchor(pipeline)
     if not text:

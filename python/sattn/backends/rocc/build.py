@@ -24,6 +24,7 @@ from pathlib import Path
 
 from sattn.errors import SattnError
 from sattn.guard import guarded
+from sattn.hw.isa import stale
 from sattn.toolrun import find_tool, run_tool, user_cache_dir
 
 REPO = Path(__file__).resolve().parents[4]
@@ -103,7 +104,6 @@ def build(target: Target | None = None, *, force: bool = False, verbose: bool = 
     t = target or main_target()
     stamp = t.obj_dir / ".sattn_hash"
     verilator = _verilator()
-    from sattn.hw.isa import stale
 
     if t.name == "Vrocc_sattn" and stale():
         raise SattnError("generated ISA files are stale: run `python -m sattn.hw.isa --write`")

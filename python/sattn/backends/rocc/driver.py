@@ -25,11 +25,20 @@ from typing import Any
 
 import numpy as np
 
+from sattn import precision as prec
+from sattn import resources
 from sattn.backends.rocc.artifacts import descriptor, emit_artifacts
+from sattn.backends.rocc.build import build
 from sattn.errors import SattnError
+from sattn.hw.isa import HW, PRECISION_BITS
 from sattn.hw.program import Program
 from sattn.ir.schema import AttentionParams, Shape
+from sattn.precision import to_bf16_bits
+from sattn.reference.data import check_qkv, check_unbatched, check_values
+from sattn.reference.executor import landmark_operands
 from sattn.result import RunResult
+from sattn.specs import select_indices
+from sattn.specs.recorded import recorded_selection
 from sattn.specs.selection import Selection
 from sattn.toolrun import atomic_write, run_tool, scratch_dir
 from sattn.transforms.rocc_program import program_of
@@ -100,8 +109,6 @@ def parse_hw(line: str) -> HwInfo:
 
 def simulator() -> Path:
     """The simulator binary, built (or copied from the cache) when its sources changed."""
-    from sattn.backends.rocc.build import build
-
     return build()
 
 
@@ -117,8 +124,6 @@ def probe(timeout: float = 60.0) -> HwInfo:
 def pack_operand(x: np.ndarray, precision: str) -> bytes:
     """The memory image of one operand: fp32 / bf16 little-endian, int8 codes, or int4 codes two
     per byte (element 2i in the low nibble)."""
-    from sattn.precision import to_bf16_bits
-
     if precision == "fp32":
         return np.ascontiguousarray(x, dtype="<f4").tobytes()
     if precision == "bf16":
@@ -140,13 +145,6 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     (bytes/cycle, default 16) of the memory model; ``keep_dir`` keeps the artifacts and memory
     images there; ``timeout`` in seconds; ``max_cycles`` stops a hung simulation.
     """
-    from sattn import precision as prec
-    from sattn import resources
-    from sattn.reference.data import check_qkv, check_unbatched, check_values
-    from sattn.reference.executor import landmark_operands
-    from sattn.specs import select_indices
-    from sattn.specs.recorded import recorded_selection
-
     check_unbatched(params)
     latency, bandwidth = check_options(options.get("latency"), options.get("bandwidth"))
     shape = check_qkv(q, k, v, params.gqa_group_size)
@@ -251,8 +249,6 @@ def check_options(latency: Any = None, bandwidth: Any = None) -> tuple[int, floa
 def _cycle_budget(pairs: int, shape, precision: str, bandwidth: float, latency: int) -> int:
     """A generous cycle limit that stops a hung simulation (50x the MAC-bound and memory-bound
     estimates; a healthy run stays within ~1.2x of their sum)."""
-    from sattn.hw.isa import HW, PRECISION_BITS
-
     mac = pairs * shape.head_dim * 2 / HW.lanes
     rows = shape.heads * shape.seq_len
     nbytes = (rows + 2 * shape.kv_heads * shape.seq_len) * shape.head_dim * PRECISION_BITS[precision] / 8

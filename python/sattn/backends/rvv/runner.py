@@ -36,15 +36,16 @@ from pathlib import Path
 import numpy as np
 
 from sattn import precision as prec
+from sattn import resources
 from sattn.backends.rvv import abi, build, cycle_model
 from sattn.errors import SattnError
 from sattn.ir.patterns import patterns
 from sattn.ir.schema import AttentionParams
-from sattn.reference.data import check_qkv, check_unbatched
+from sattn.reference.data import check_qkv, check_unbatched, check_values
 from sattn.result import RunResult
 from sattn.specs import pattern_of, select_indices
 from sattn.specs.recorded import recorded_selection
-from sattn.specs.selection import Selection
+from sattn.specs.selection import GroupSelection, Selection
 from sattn.toolrun import find_tool, run_tool, scratch_dir
 from sattn.transforms import vectorize
 
@@ -223,9 +224,6 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
     ``result.selection`` (what sattn.specs selected). The dump is written inside the kernel
     region, so counts taken with it include that copy: benchmarks leave it off.
     """
-    from sattn import resources
-    from sattn.reference.data import check_values
-
     vlen, lmul = vector_config(params, vlen, lmul)
     _check_options(vlen, lmul)
     check_unbatched(params)
@@ -322,8 +320,6 @@ def _structural_pairs(params: AttentionParams, shape, mode: str) -> int | None:
 
 def _read_selection(path: Path, shape, num_keys: int):
     """The kernel's selection dump as one GroupSelection per KV head."""
-    from sattn.specs.selection import GroupSelection
-
     s1 = shape.seq_len + 1
     raw = path.read_bytes()
     indptr = np.frombuffer(raw[: 8 * shape.kv_heads * s1], dtype=np.int64).reshape(shape.kv_heads, s1)

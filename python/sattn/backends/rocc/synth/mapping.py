@@ -10,6 +10,7 @@ with a large fan-out outside ABC's network (flip-flop outputs, ports) get buffer
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,8 +91,6 @@ def parse_stat(text: str, unit: str) -> tuple[int, dict[str, int], float]:
 def map_unit(cfg: SynthConfig, tools: SynthTools, work: Path, unit: str,
              macro_lib: Path) -> MappedUnit:
     """Synthesise ``work/<unit>.json`` into ``work/<unit>.v``: map, buffer the fan-out, write."""
-    import time
-
     ys = work / f"{unit}.ys"
     ys.write_text(script(unit, f"{unit}.json", f"{unit}_mapped.json", tools.liberty,
                          cfg.abc_script))

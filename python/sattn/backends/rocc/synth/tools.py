@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,9 +67,6 @@ def run_bounded(cmd: list[str], *, cwd: Path, what: str, timeout: float) -> str:
     """Run ``cmd`` at niceness 15 in its own process group (Yosys starts ABC as a child): stdout
     on success; on failure, timeout or interrupt the whole group is killed and a one-line
     SattnError raised."""
-    import signal
-    import subprocess
-
     try:
         proc = subprocess.Popen(_niced(cmd), cwd=cwd, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True)

@@ -33,6 +33,7 @@ import os
 import re
 import shutil
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -62,8 +63,6 @@ def iree_compile() -> str:
 def iree_version() -> str:
     """The installed iree-base-compiler version ('' when not installed)."""
     try:
-        from importlib.metadata import version
-
         return version("iree-base-compiler")
     except Exception:  # noqa: BLE001  (not installed, or broken metadata: no version to print)
         return ""
