@@ -19,6 +19,7 @@ from xdsl.printer import Printer
 from sattn import resources
 from sattn.backends import get_backend
 from sattn.backends.rocc import driver
+from sattn.backends.rocc.artifacts import check_stem, emit_for_op
 from sattn.backends.rocc.driver import probe
 from sattn.backends.rvv import autotune as tuner
 from sattn.backends.rvv import runner
@@ -36,6 +37,7 @@ from sattn.frontend import (  # noqa: F401  (API names)
     with_overrides,
 )
 from sattn.ir.schema import SPECS, AttentionParams, params_from_dict
+from sattn.reference.calibrate import calibrate
 from sattn.reference.compare import attention_tolerance, max_keys, verdict
 from sattn.reference.data import load_inputs, resolve_inputs
 from sattn.reference.executor import attention
@@ -43,6 +45,7 @@ from sattn.result import RunResult
 from sattn.selector import Hints, select_spec
 from sattn.selector.hints import disable_vars
 from sattn.specs import select_indices
+from sattn.specs.selection import Selection
 
 #: The lowering pipeline each backend's calls come from.
 PIPELINE_OF: dict[str, str] = {
@@ -354,6 +357,50 @@ def compile(
         run_pipeline(module, pipeline, ctx, hints)
     params = module_params(module, hints)
     return Module(module, pipeline, params)
+
+
+def calibrate_scales(
+    mlir: str | Path,
+    precision: str,
+    percentile: float | None = None,
+    *,
+    op: int | None = None,
+    q: np.ndarray | str | Path | None = None,
+    k: np.ndarray | str | Path | None = None,
+    v: np.ndarray | str | Path | None = None,
+    seed: int = 0,
+    strict_attributes: bool = False,
+) -> tuple[float, float, float]:
+    """(scale_q, scale_k, scale_v) for ``precision`` (i8/i4) from the data of one op of an MLIR
+    file -- Q/K/V arrays or files, else its synthetic data of ``seed`` -- by max-abs, or the
+    ``percentile`` of |x| (:func:`sattn.reference.calibrate.calibrate`). Nothing is selected."""
+    params = load_op(mlir, pipeline=None, op=op, need_spec=False,
+                     strict_attributes=strict_attributes)
+    _, q, k, v = resolve_inputs(params, q, k, v, seed)
+    return calibrate(q, k, v, precision, percentile)
+
+
+def emit(
+    mlir: str | Path,
+    out_stem: str | Path,
+    *,
+    pipeline: str | None = "sattn-lower-rocc",
+    op: int | None = None,
+    q: np.ndarray | str | Path | None = None,
+    k: np.ndarray | str | Path | None = None,
+    v: np.ndarray | str | Path | None = None,
+    seed: int = 0,
+    strict_attributes: bool = False,
+    hints: Hints | None = None,
+) -> tuple[Selection, Path, Path]:
+    """Load one op of an MLIR file (:func:`load_op`, lowered by ``pipeline``) and write its index
+    table and descriptor, ``<out_stem>.txt`` / ``.desc``, selected on Q/K/V (else the synthetic
+    data of ``seed``): :func:`sattn.backends.rocc.artifacts.emit_for_op`. A bad ``out_stem``
+    fails before any work. Returns (the selection, the .txt path, the .desc path)."""
+    check_stem(out_stem)
+    params = load_op(mlir, pipeline=pipeline, op=op, strict_attributes=strict_attributes,
+                     hints=hints)
+    return emit_for_op(params, out_stem, q, k, v, seed)
 
 
 def pattern(

@@ -529,6 +529,32 @@ def summarize(results: list[CaseResult], backend: str, cost: str,
     )
 
 
+def accuracy_table(summary: Summary) -> str:
+    """Per spec: how often it was a candidate, selected and best, its mean cost share of the
+    best, and its error against dense attention (mean and max of max_rel_error, mean off_share)."""
+    stats: dict[str, dict[str, list[float]]] = {}
+    for r in summary.per_case:
+        for c in r.candidates:
+            s = stats.setdefault(c.spec, {"n": [], "sel": [], "best": [], "err": [], "off": [],
+                                          "ratio": []})
+            best = next(x for x in r.candidates if x.spec == r.best)
+            s["n"].append(1)
+            s["sel"].append(float(r.selected == c.spec))
+            s["best"].append(float(r.best == c.spec))
+            s["err"].append(c.max_rel_error)
+            s["off"].append(c.off_share)
+            s["ratio"].append(c.cost / best.cost if best.cost else 1.0)
+    head = (f"{'spec':<20} {'cases':>6} {'selected':>9} {'best':>6} {'cost/best':>10} "
+            f"{'mean_err':>10} {'max_err':>10} {'off_share':>10}")
+    lines = [head, "-" * len(head)]
+    for spec, s in sorted(stats.items()):
+        n = len(s["n"])
+        lines.append(f"{spec:<20} {n:>6} {int(sum(s['sel'])):>9} {int(sum(s['best'])):>6} "
+                     f"{sum(s['ratio']) / n:>10.3f} {sum(s['err']) / n:>10.3e} "
+                     f"{max(s['err']):>10.3e} {sum(s['off']) / n:>10.4f}")
+    return "\n".join(lines)
+
+
 def case_table(summary: Summary, limit: int | None = None) -> str:
     """One line per case: attributes, selected vs best, regret, and each candidate's cost and
     error (the sweep's detailed report)."""

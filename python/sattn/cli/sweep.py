@@ -12,7 +12,7 @@ import sys
 from sattn.api import hint_env
 from sattn.cli.common import add_strict_attributes
 from sattn.errors import SattnError
-from sattn.sweep import GRIDS, case_table, check_cost, grid_cases, sweep, to_json
+from sattn.sweep import GRIDS, accuracy_table, case_table, check_cost, grid_cases, sweep, to_json
 from sattn.toolrun import atomic_write, check_output_path
 
 
@@ -120,29 +120,3 @@ def execute(args: argparse.Namespace) -> int:
     for error, n in failures.items():  # on stderr, each distinct error once
         print(f"sweep: {n} case{'s' if n > 1 else ''} failed: {error}", file=sys.stderr)
     return 1 if summary.failed else 0
-
-
-def accuracy_table(summary) -> str:
-    """Per spec: how often it was a candidate, selected and best, its mean cost share of the
-    best, and its error against dense attention (mean and max of max_rel_error, mean off_share)."""
-    stats: dict[str, dict[str, list[float]]] = {}
-    for r in summary.per_case:
-        for c in r.candidates:
-            s = stats.setdefault(c.spec, {"n": [], "sel": [], "best": [], "err": [], "off": [],
-                                          "ratio": []})
-            best = next(x for x in r.candidates if x.spec == r.best)
-            s["n"].append(1)
-            s["sel"].append(float(r.selected == c.spec))
-            s["best"].append(float(r.best == c.spec))
-            s["err"].append(c.max_rel_error)
-            s["off"].append(c.off_share)
-            s["ratio"].append(c.cost / best.cost if best.cost else 1.0)
-    head = (f"{'spec':<20} {'cases':>6} {'selected':>9} {'best':>6} {'cost/best':>10} "
-            f"{'mean_err':>10} {'max_err':>10} {'off_share':>10}")
-    lines = [head, "-" * len(head)]
-    for spec, s in sorted(stats.items()):
-        n = len(s["n"])
-        lines.append(f"{spec:<20} {n:>6} {int(sum(s['sel'])):>9} {int(sum(s['best'])):>6} "
-                     f"{sum(s['ratio']) / n:>10.3f} {sum(s['err']) / n:>10.3e} "
-                     f"{max(s['err']):>10.3e} {sum(s['off']) / n:>10.4f}")
-    return "\n".join(lines)

@@ -8,11 +8,10 @@ import argparse
 import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
 
 from sattn import precision as _precision  # noqa: F401  (ml_dtypes)
-from sattn.api import load_op
+from sattn.api import calibrate_scales
 from sattn.cli.common import add_input_arguments, add_strict_attributes, guarded
 from sattn.cli.parser import ArgumentParser
-from sattn.reference.calibrate import calibrate, calibrate_line
-from sattn.reference.data import resolve_inputs
+from sattn.reference.calibrate import calibrate_line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,10 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    params = load_op(args.mlir, pipeline=None, op=args.op, need_spec=False,
-                     strict_attributes=args.strict_attributes)
-    _, q, k, v = resolve_inputs(params, args.q, args.k, args.v, args.seed)
-    scales = calibrate(q, k, v, args.precision, args.percentile)
+    scales = calibrate_scales(args.mlir, args.precision, args.percentile, op=args.op, q=args.q,
+                              k=args.k, v=args.v, seed=args.seed,
+                              strict_attributes=args.strict_attributes)
     method = "max-abs" if args.percentile is None else f"percentile-{args.percentile:g}"
     print(calibrate_line(args.precision, scales, method))
     return 0

@@ -1,8 +1,8 @@
 """sattn_emit_artifacts: write the index table ``S.txt`` and descriptor ``S.desc`` of an MLIR
 attention op (format: docs/artifacts.md), the one source both the RVV and RoCC flows read.
 
-The writer itself lives with the RoCC backend (:mod:`sattn.backends.rocc.artifacts`); the
-command line selects on the synthetic data (or --q/--k/--v) first.
+The writer itself lives with the RoCC backend (:func:`sattn.backends.rocc.artifacts.emit_for_op`,
+through :func:`sattn.api.emit`); it selects on the synthetic data (or --q/--k/--v) first.
 """
 
 from __future__ import annotations
@@ -12,13 +12,9 @@ import argparse
 import xdsl  # noqa: F401  (imported early: a launcher under a bare python re-executes in the venv)
 
 from sattn import precision as _precision  # noqa: F401  (ml_dtypes)
-from sattn import resources
-from sattn.api import load_op
-from sattn.backends.rocc.artifacts import check_stem, emit_artifacts
+from sattn.api import emit
 from sattn.cli.common import add_input_arguments, add_strict_attributes, guarded
 from sattn.cli.parser import ArgumentParser
-from sattn.reference.data import resolve_inputs
-from sattn.specs import select_indices
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,15 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    check_stem(args.out_stem)  # before any work
-    params = load_op(args.mlir, pipeline=args.pipeline, op=args.op,
-                     strict_attributes=args.strict_attributes)
-    shape, q, k, _ = resolve_inputs(params, args.q, args.k, args.v, args.seed)
-    est = resources.selection(params, shape, "emit")
-    est.add("the index table as text", host=100.0 * resources.pair_bound(params, shape))
-    resources.require(est)
-    sel = select_indices(params, shape, q, k)
-    txt, desc = emit_artifacts(params, shape, sel, args.out_stem)
+    sel, txt, desc = emit(args.mlir, args.out_stem, pipeline=args.pipeline, op=args.op,
+                          q=args.q, k=args.k, v=args.v, seed=args.seed,
+                          strict_attributes=args.strict_attributes)
     print(f"emit: spec={sel.spec} index_nnz={sel.nnz} wrote {txt} and {desc}")
     return 0
 

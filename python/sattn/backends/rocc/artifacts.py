@@ -1,6 +1,8 @@
 """The RoCC backend's artifact writer: the index table ``S.txt`` and descriptor ``S.desc`` of
 an attention op's selection (format: docs/artifacts.md), the one source both the RVV and RoCC
-flows read. ``sattn_emit_artifacts`` (:mod:`sattn.tools.emit_artifacts`) is its command line.
+flows read. :func:`emit_for_op` selects on an op's inputs and writes them;
+``sattn_emit_artifacts`` (:mod:`sattn.tools.emit_artifacts`, through :func:`sattn.api.emit`) is
+its command line.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from sattn import resources
 from sattn.errors import SattnError
 from sattn.ir.schema import DEFAULT_TILES, AttentionParams, Shape
 from sattn.precision import resolved_scales
-from sattn.specs import pattern_of
+from sattn.reference.data import resolve_inputs
+from sattn.specs import pattern_of, select_indices
 from sattn.specs.selection import Selection
 from sattn.toolrun import atomic_write
 
@@ -110,6 +114,29 @@ def emit_artifacts(
     return txt_path, desc_path
 
 
+def emit_for_op(
+    params: AttentionParams,
+    out_stem: str | Path,
+    q: np.ndarray | str | Path | None = None,
+    k: np.ndarray | str | Path | None = None,
+    v: np.ndarray | str | Path | None = None,
+    seed: int = 0,
+) -> tuple[Selection, Path, Path]:
+    """Select the keys of an op (``spec`` selected) on its inputs -- Q/K/V arrays or files
+    (:func:`sattn.reference.data.load_inputs`), else the synthetic data of ``seed``; the
+    data-dependent patterns select on Q/K -- and write ``<out_stem>.txt`` / ``.desc``
+    (:func:`emit_artifacts`). The memory this needs is checked first (:mod:`sattn.resources`).
+    Returns (the selection, the .txt path, the .desc path)."""
+    check_stem(out_stem)  # before any work
+    shape, q, k, _ = resolve_inputs(params, q, k, v, seed)
+    est = resources.selection(params, shape, "emit")
+    est.add("the index table as text", host=100.0 * resources.pair_bound(params, shape))
+    resources.require(est)
+    sel = select_indices(params, shape, q, k)
+    txt, desc = emit_artifacts(params, shape, sel, out_stem)
+    return sel, txt, desc
+
+
 def check_stem(out_stem: str | Path, what: str = "--out-stem") -> Path:
     """The stem as a Path, or a one-line SattnError when it names no file (``''``, ``dir/``,
     ``.``): ``S`` writes ``S.txt`` and ``S.desc``, never hidden ``.txt`` / ``.desc`` files."""
@@ -132,4 +159,4 @@ def read_desc(path: str | Path) -> dict[str, str]:
     return out
 
 
-__all__ = ["check_stem", "descriptor", "emit_artifacts", "k_blocks", "read_desc"]
+__all__ = ["check_stem", "descriptor", "emit_artifacts", "emit_for_op", "k_blocks", "read_desc"]
