@@ -4,6 +4,7 @@ and the pipeline string plus the edge's hints alone determine what the passes do
 from __future__ import annotations
 
 import ast
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from sattn.frontend import (
     parse_module,
     run_pipeline,
 )
+from sattn.transforms import build_pipeline
+from sattn.transforms.select_spec import SelectionOptions
 
 PKG = Path(__file__).resolve().parents[2] / "python" / "sattn"
 
@@ -103,3 +106,24 @@ def test_bad_options_name_the_pass_and_the_option() -> None:
         load_params(SRC, text=True, pipeline="sattn-lower-rvv{prefer=maybe}")
     with pytest.raises(SattnError, match="banded"):
         load_params(SRC, text=True, pipeline="sattn-select-spec{disable=banded}")
+
+
+_OPTION_TEXT = {"target": "rocc", "prefer": "bsr", "l1_bytes": "65536", "disable": "sliding_window,nm",
+                "force": "bsr", "max_error_data": '"q.safetensors"'}
+_OPTION_VALUE = {"target": "rocc", "prefer": "bsr", "l1_bytes": 65536,
+                 "disable": ("sliding_window", "nm"), "force": "bsr", "max_error_data": "q.safetensors"}
+
+
+@pytest.mark.parametrize("name", ["sattn-select-spec", "sattn-lower-rvv", "sattn-lower-rocc"])
+def test_selection_options_are_declared_once_and_forwarded(name: str) -> None:
+    """select-spec and both pipelines take exactly the options of SelectionOptions; each one
+    parses (``l1-bytes`` spelled with a dash), reaches the select-spec stage and prints back."""
+    declared = [f.name for f in dataclasses.fields(SelectionOptions)]
+    assert declared == list(_OPTION_VALUE)
+    for option, text in _OPTION_TEXT.items():
+        (p,) = build_pipeline(f"{name}{{{option.replace('_', '-')}={text}}}")
+        stage = p.select_pass() if hasattr(p, "select_pass") else p
+        assert stage.selection_options() == {**dict.fromkeys(declared), "disable": (),
+                                             option: _OPTION_VALUE[option]}
+        (again,) = build_pipeline(str(p.pipeline_pass_spec()))
+        assert again == p

@@ -24,8 +24,8 @@ turns the spec's environment variables and the tools' flags into the same hints)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import ClassVar
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
 from xdsl.dialects.builtin import StringAttr
 from xdsl.passes import ModulePass
@@ -36,11 +36,11 @@ from sattn.transforms.common import AnnotatePass, decision_for, params_of, with_
 
 
 @dataclass(frozen=True)
-class SelectSpecPass(AnnotatePass):
-    """Select the sparsity pattern of each attention op."""
-
-    name = "sattn-select-spec"
-    kinds = (SparseAttentionOp,)
+class SelectionOptions:
+    """The selection options, declared once: the fields of :class:`SelectSpecPass` and of every
+    named pipeline (:class:`PipelinePass`), which forwards them to its select-spec stage. xDSL
+    reads a pass's options from its dataclass fields (``l1_bytes`` is spelled ``l1-bytes`` in a
+    pipeline string)."""
 
     target: str | None = None
     """What to select for: rvv, rocc or reference (default: the edge's, else rvv)."""
@@ -59,6 +59,18 @@ class SelectSpecPass(AnnotatePass):
 
     max_error_data: str | None = None
     """The .safetensors file of the max_error estimates (default: the edge's)."""
+
+    def selection_options(self) -> dict[str, Any]:
+        """The options by field name (what a pipeline forwards to sattn-select-spec)."""
+        return {f.name: getattr(self, f.name) for f in fields(SelectionOptions)}
+
+
+@dataclass(frozen=True)
+class SelectSpecPass(SelectionOptions, AnnotatePass):
+    """Select the sparsity pattern of each attention op."""
+
+    name = "sattn-select-spec"
+    kinds = (SparseAttentionOp,)
 
     default_target: str | None = None
     """The target when neither the option nor the edge names one (set by the pipelines)."""
@@ -83,40 +95,18 @@ class SelectSpecPass(AnnotatePass):
         return {"spec": StringAttr(d.spec), "spec_rule": StringAttr(d.rule)}
 
 
-
 @dataclass(frozen=True)
-class PipelinePass(ModulePass):
+class PipelinePass(SelectionOptions, ModulePass):
     """A named pipeline: its selection options are ``sattn-select-spec``'s, forwarded to the
     select-spec stage; the edge's hints reach every stage."""
 
     default_target: ClassVar[str | None] = None
 
-    target: str | None = None
-    """Forwarded to sattn-select-spec."""
-
-    prefer: str | None = None
-    """Forwarded to sattn-select-spec."""
-
-    l1_bytes: int | None = None
-    """Forwarded to sattn-select-spec."""
-
-    disable: tuple[str, ...] = ()
-    """Forwarded to sattn-select-spec."""
-
-    force: str | None = None
-    """Forwarded to sattn-select-spec."""
-
-    max_error_data: str | None = None
-    """Forwarded to sattn-select-spec."""
-
     edge: Hints | None = field(default=None, init=False, compare=False, repr=False)
     """The edge's hints (see :class:`~sattn.transforms.common.AnnotatePass`)."""
 
     def select_pass(self) -> SelectSpecPass:
-        return SelectSpecPass(target=self.target, prefer=self.prefer, l1_bytes=self.l1_bytes,
-                              disable=self.disable, force=self.force,
-                              max_error_data=self.max_error_data,
-                              default_target=self.default_target)
+        return SelectSpecPass(**self.selection_options(), default_target=self.default_target)
 
     def stages(self) -> tuple[ModulePass, ...]:
         """The passes of the pipeline, in order."""
