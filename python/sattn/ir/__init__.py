@@ -1,21 +1,14 @@
-"""The sattn dialect (xDSL) and its attribute schema.
+"""The sattn dialect (xDSL, :mod:`sattn.ir.dialect`) and its attribute schema.
 
-``SPECS`` is read from the pattern registry (:mod:`sattn.ir.patterns`) on each use: the
-registry can grow at run time.
+The package re-exports the schema only, so that importing it stays cheap for schema users (the
+reference and the patterns load no xDSL); import the dialect's names from
+:mod:`sattn.ir.dialect`. ``SPECS`` is read from the pattern registry
+(:mod:`sattn.ir.patterns`) on each use: the registry can grow at run time.
 """
 
 from __future__ import annotations
 
 from sattn.ir import patterns
-from sattn.ir.dialect import (
-    ATTENTION_OPS,
-    RoccCallOp,
-    RvvCallOp,
-    Sattn,
-    SattnOp,
-    SparseAttentionOp,
-    location_of,
-)
 from sattn.ir.schema import (
     DEFAULT_SCALES,
     DEFAULT_TILES,
@@ -36,7 +29,6 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "ATTENTION_OPS",
     "DEFAULT_SCALES",
     "DEFAULT_TILES",
     "PRECISIONS",
@@ -44,13 +36,7 @@ __all__ = [
     "SPECS",
     "AttentionParams",
     "AttrSpec",
-    "RoccCallOp",
-    "RvvCallOp",
-    "Sattn",
-    "SattnOp",
     "Shape",
-    "SparseAttentionOp",
     "coerce",
-    "location_of",
     "params_from_dict",
 ]
