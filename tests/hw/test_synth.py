@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import REQUIRE_TOOLS
+from sattn.backends.rocc.synth.config import UNITS as FLOW_UNITS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "frontdoor"))
 from fd_util import PY, assert_one_line_error, run_cmd
@@ -118,6 +119,16 @@ def test_linked_top_is_timed(small_run):
     # units not run here are black boxes of the top's timing, and the report says so
     assert "sattn_core" in small_run["report"]["top_missing"]
     assert "black boxes: " in small_run["text"]
+
+
+def test_every_unit_of_the_hierarchy_is_a_unit_of_the_flow(small_run):
+    """The top's hierarchy = the units run + its black boxes: each must be a unit `make synth`
+    maps, or the full run's linked top would time it as a black box."""
+    known = {name for name, _ in FLOW_UNITS}
+    rep = small_run["report"]
+    hierarchy = {u["unit"] for u in rep["units"]} | set(rep["top_missing"])
+    assert hierarchy - known == set()
+    assert "sattn_fifo_out" in hierarchy  # the softmax's output FIFO
 
 
 def _sat_result(tools, work: Path, unit: str, a: float, b: float) -> int:

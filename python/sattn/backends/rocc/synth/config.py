@@ -23,6 +23,7 @@ UNITS: tuple[tuple[str, str], ...] = (
     ("sattn_fifo_requests", "DMA request FIFO"),
     ("sattn_fifo_scores", "score FIFO (MAC -> softmax)"),
     ("sattn_fifo_outstanding", "outstanding-read FIFO (DMA)"),
+    ("sattn_fifo_out", "softmax output FIFO (softmax -> P.V issue)"),
     ("sattn_spad_kspad", "K scratchpad (memory macro + address logic)"),
     ("sattn_spad_vspad", "V scratchpad (memory macro + address logic)"),
     ("sattn_spad_qbuf", "Q row buffers (memory macro + address logic)"),
