@@ -55,8 +55,13 @@ def test_check_qkv_errors():
         check_qkv(q, kv, kv, 1)
     with pytest.raises(SattnError, match="not a multiple"):
         check_qkv(np.zeros((3, 8, 16), np.float32), kv, kv, 1)
-    with pytest.raises(SattnError, match="S and D must match"):
-        check_qkv(q, np.zeros((2, 9, 16), np.float32), np.zeros((2, 9, 16), np.float32), 2)
+    # a KV cache longer than Q is a shape (Sq < Skv); a shorter one is refused
+    assert check_qkv(q, np.zeros((2, 9, 16), np.float32), np.zeros((2, 9, 16), np.float32),
+                     2) == Shape(4, 8, 16, 2, kv_len=9)
+    with pytest.raises(SattnError, match=r"Sq=8 query rows exceed Skv=7 keys"):
+        check_qkv(q, np.zeros((2, 7, 16), np.float32), np.zeros((2, 7, 16), np.float32), 2)
+    with pytest.raises(SattnError, match="D must match"):
+        check_qkv(q, np.zeros((2, 8, 8), np.float32), np.zeros((2, 8, 8), np.float32), 2)
     with pytest.raises(SattnError, match="V has shape"):
         check_qkv(q, kv, np.zeros((2, 8, 8), np.float32), 2)
     with pytest.raises(SattnError, match="float32"):

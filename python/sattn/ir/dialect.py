@@ -233,13 +233,20 @@ def _shape_from_operands(op: SattnOp, attrs: dict[str, object]) -> dict[str, obj
         )
     if b != bk:
         raise SattnError(f"operands Q and K disagree on the batch B: {b} vs {bk}")
-    if (s, d) != (sk, dk):
+    if d != dk:
         raise SattnError(
             f"operands Q and K disagree on [S,D]: {_dims(shapes[0])} vs {_dims(shapes[1])}"
+        )
+    if s > sk:
+        raise SattnError(
+            f"operand Q has Sq={s} rows but K has Skv={sk}: query rows sit at the last Sq key "
+            f"positions, so Sq <= Skv ({_dims(shapes[0])} vs {_dims(shapes[1])})"
         )
     if h % hk:
         raise SattnError(f"query heads {h} are not a multiple of key/value heads {hk}")
     derived: dict[str, object] = {"seq_len": s, "head_dim": d, "num_heads": h}
+    if sk != s or "kv_len" in attrs:  # Skv from K's type (only written when it says something)
+        derived["kv_len"] = sk
     if ranked4:
         derived["batch"] = b
     group = h // hk

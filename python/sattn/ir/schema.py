@@ -104,7 +104,8 @@ SCHEMA: tuple[AttrSpec, ...] = (
     AttrSpec("spec", "str", None, "explicit spec override (bypasses selection)", _registered_spec),
     AttrSpec("force_spec", "str", None, "explicit spec override (bypasses selection)", _registered_spec),
     # shapes
-    AttrSpec("seq_len", "int", None, "sequence length S", _at_least(1)),
+    AttrSpec("seq_len", "int", None, "query rows Sq (the sequence length S of self-attention)", _at_least(1)),
+    AttrSpec("kv_len", "int", None, "keys Skv (the KV cache's length; unset: seq_len); query row i sits at position Skv - Sq + i", _at_least(1)),
     AttrSpec("head_dim", "int", None, "head dimension D", _at_least(1)),
     AttrSpec("num_heads", "int", None, "query heads H", _at_least(1)),
     AttrSpec("batch", "int", None, "batch B (from rank-4 operand types [B,H,S,D]); runs need B = 1 until batched execution lands", _at_least(1)),
@@ -156,16 +157,33 @@ def _describe(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Shape:
-    """Attention shape: Q is [H, S, D]; K and V are [H_kv, S, D] with H = H_kv * group."""
+    """Attention shape: Q is [H, Sq, D]; K and V are [H_kv, Skv, D] with H = H_kv * group.
+
+    ``seq_len`` is Sq (the query rows), ``kv_len`` is Skv (the keys; unset: Sq, self-attention).
+    Query row ``i`` sits at position ``p(i) = Skv - Sq + i`` (bottom-right alignment, as a KV
+    cache puts it): :attr:`offset` is ``Skv - Sq``. Sq > Skv is refused."""
 
     heads: int
     seq_len: int
     head_dim: int
     group: int = 1
+    kv_len: int = None  # type: ignore[assignment]  (None: seq_len)
+
+    def __post_init__(self) -> None:
+        if self.kv_len is None:
+            object.__setattr__(self, "kv_len", self.seq_len)
+        elif self.kv_len < self.seq_len:
+            raise SattnError(f"Sq={self.seq_len} query rows exceed Skv={self.kv_len} keys: query "
+                             "rows sit at the last Sq key positions, so Sq <= Skv (kv_len >= seq_len)")
 
     @property
     def kv_heads(self) -> int:
         return self.heads // self.group
+
+    @property
+    def offset(self) -> int:
+        """``Skv - Sq``: the position of query row 0."""
+        return self.kv_len - self.seq_len
 
 
 class _ParamsMethods:
@@ -189,7 +207,8 @@ class _ParamsMethods:
             raise SattnError(
                 f"num_heads={h} is not divisible by gqa_group_size={self.gqa_group_size}"
             )
-        return Shape(heads=h, seq_len=s, head_dim=d, group=self.gqa_group_size)
+        return Shape(heads=h, seq_len=s, head_dim=d, group=self.gqa_group_size,
+                     kv_len=self.kv_len or s)
 
     def replace(self, **changes: Any) -> AttentionParams:
         return dataclasses.replace(self, **changes)
@@ -230,6 +249,9 @@ def check_consistency(p: AttentionParams) -> None:
         raise SattnError("attributes 'nm_n' and 'nm_m' must be set together")
     if p.nm_n is not None and p.nm_m is not None and p.nm_n > p.nm_m:
         raise SattnError(f"attribute 'nm_n' must be <= nm_m, got nm_n={p.nm_n} nm_m={p.nm_m}")
+    if p.kv_len is not None and p.seq_len is not None and p.kv_len < p.seq_len:
+        raise SattnError(f"attribute 'kv_len'={p.kv_len} is less than seq_len={p.seq_len}: query "
+                         "rows sit at the last seq_len key positions, so kv_len >= seq_len")
     if p.num_heads is not None and p.num_heads % p.gqa_group_size:
         raise SattnError(
             f"attribute 'num_heads'={p.num_heads} is not divisible by gqa_group_size={p.gqa_group_size}"

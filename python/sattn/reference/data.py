@@ -243,7 +243,8 @@ def check_values(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.nd
 
 
 def check_qkv(q: np.ndarray, k: np.ndarray, v: np.ndarray, gqa_group_size: int = 1) -> Shape:
-    """Check Q [H,S,D] and K/V [H_kv,S,D] against each other and the group size; return the Shape."""
+    """Check Q [H,Sq,D] and K/V [H_kv,Skv,D] against each other and the group size; return the
+    Shape (``kv_len`` = Skv; Sq <= Skv: query row i sits at position Skv - Sq + i)."""
     for name, a in (("Q", q), ("K", k), ("V", v)):
         if not isinstance(a, np.ndarray) or a.ndim != 3:
             got = getattr(a, "shape", type(a).__name__)
@@ -254,8 +255,11 @@ def check_qkv(q: np.ndarray, k: np.ndarray, v: np.ndarray, gqa_group_size: int =
         raise SattnError(f"K has shape {k.shape} but V has shape {v.shape}; they must match")
     h, s, d = q.shape
     hk, sk, dk = k.shape
-    if (s, d) != (sk, dk):
-        raise SattnError(f"Q has shape {q.shape} but K has {k.shape}: S and D must match")
+    if d != dk:
+        raise SattnError(f"Q has shape {q.shape} but K has {k.shape}: D must match")
+    if s > sk:
+        raise SattnError(f"Q has shape {q.shape} but K has {k.shape}: Sq={s} query rows exceed "
+                         f"Skv={sk} keys (query rows sit at the last Sq key positions)")
     if hk == 0 or h % hk:
         raise SattnError(f"Q has {h} heads, not a multiple of K's {hk} heads")
     if h // hk != gqa_group_size:
@@ -265,7 +269,7 @@ def check_qkv(q: np.ndarray, k: np.ndarray, v: np.ndarray, gqa_group_size: int =
         )
     if s == 0 or d == 0:
         raise SattnError(f"Q has an empty shape {q.shape}")
-    return Shape(heads=h, seq_len=s, head_dim=d, group=gqa_group_size)
+    return Shape(heads=h, seq_len=s, head_dim=d, group=gqa_group_size, kv_len=sk)
 
 
 def load_qkv(

@@ -392,7 +392,7 @@ def attention(
     pattern = pattern_of(params.spec)
     if selection is None:  # a lowered op's edited index table is its selection
         selection = recorded_selection(params, shape)
-    if selection is None and hasattr(pattern, "block_tables"):
+    if selection is None and hasattr(pattern, "block_tables") and not shape.offset:
         # rows are whole key blocks (bsr): attend from the block tables, never build token rows
         return _attend_tables(params, shape, q, k, v, _block_tables(params, shape, q, k))
     if selection is None and _is_band(params, shape):
@@ -405,6 +405,9 @@ def attention(
             f"selection is for S={selection.seq_len} with {len(selection.groups)} KV heads, "
             f"but the inputs have S={shape.seq_len} with {shape.kv_heads}"
         )
+    if selection.key_space == "tokens" and selection.num_keys != shape.kv_len:
+        raise SattnError(f"selection is over {selection.num_keys} keys, but K and V have "
+                         f"Skv={shape.kv_len}")
     ops = prec.prepare(params, q, k, v)
     kk, vv = ops.k, ops.v
     if selection.key_space == "landmarks":
@@ -444,7 +447,9 @@ def band_of(params: AttentionParams, shape: Shape) -> tuple[int, int] | None:
     :meth:`band`: dense, a band of half-width S - 1, no index lists, O(S x D) memory at any S;
     sliding_window without wrap, with residue classes long enough for slab tiles), else None."""
     band = getattr(pattern_of(params.spec), "band", None)
-    return None if band is None else band(params, shape.seq_len)
+    if band is None or shape.offset:  # Sq < Skv: the token path (rows are not the keys' rows)
+        return None
+    return band(params, shape.seq_len)
 
 
 def _is_band(params: AttentionParams, shape: Shape) -> bool:
@@ -465,6 +470,11 @@ def _attend_band(params: AttentionParams, q: np.ndarray, k: np.ndarray,
                        ops.v_scale, _exact_f64(ops))
 
 
+def _kv_note(shape: Shape) -> str:
+    """`` Skv=N`` when the keys outnumber the query rows (else nothing: the line as before)."""
+    return f" Skv={shape.kv_len}" if shape.offset else ""
+
+
 def _exact_f64(ops: prec.Operands) -> bool:
     return prec.is_integer(ops.precision) and not ops.exact_int_dot_in_fp32
 
@@ -483,7 +493,7 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     if sel is None:  # a lowered op's edited index table is its selection
         sel = recorded_selection(params, shape)
     pattern = pattern_of(params.spec)
-    if sel is None and hasattr(pattern, "block_tables"):  # block tables suffice (attention())
+    if sel is None and hasattr(pattern, "block_tables") and not shape.offset:  # (attention())
         tables = _block_tables(params, shape, q, k)
         t1 = time.perf_counter()
         out = _attend_tables(params, shape, q, k, v, tables)
@@ -499,10 +509,10 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
         out = attention(params, q, k, v, selection=sel)
         nnz, key_space = sel.nnz, sel.key_space
     t2 = time.perf_counter()
-    dense_pairs = shape.kv_heads * shape.seq_len * shape.seq_len
+    dense_pairs = shape.kv_heads * shape.seq_len * shape.kv_len
     counters = {"selected_pairs": nnz, "dense_pairs": dense_pairs}
     line = (f"reference: precision={params.precision} H={shape.heads} kv_heads={shape.kv_heads} "
-            f"S={shape.seq_len} D={shape.head_dim} selected_pairs={nnz} "
+            f"S={shape.seq_len}{_kv_note(shape)} D={shape.head_dim} selected_pairs={nnz} "
             f"dense_pairs={dense_pairs} key_space={key_space}")
     return RunResult(
         backend="reference", spec=params.spec, output=out, density=nnz / dense_pairs,

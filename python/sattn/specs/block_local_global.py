@@ -1,14 +1,14 @@
 """block_local_global: local blocks, global keys and global queries (Longformer/BigBird style).
 
-With ``B`` the block size (``block_size``, else 64, at most S) query ``i`` in block
-``qb = i // B`` selects
+With ``B`` the block size (``block_size``, else 64, at most S = Skv) query row ``i`` at position
+``p = Skv - Sq + i`` (``p = i`` for self-attention), in block ``qb = p // B``, selects
 
 - every key of key blocks ``qb - 1``, ``qb`` and ``qb + 1`` (those that exist; the last block
   may be partial),
 - the global keys ``j < global_tokens`` (every query sees them),
-- every key when ``i < global_tokens`` (global queries see everything).
+- every key when ``p < global_tokens`` (global queries see everything).
 
-``causal = 1`` then keeps ``j <= i``. The selection is structural: the same for every KV head.
+``causal = 1`` then keeps ``j <= p``. The selection is structural: the same for every KV head.
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ def select(shape: Shape, params: AttentionParams) -> tuple[GroupSelection, Group
     ``[lo, max(hi, G_t))`` with ``[lo, hi)`` the keys of blocks ``qb-1 .. qb+1`` — the union of
     the three parts without sorting; a global query's row is ``[0, S)``; causal caps at ``i+1``.
     """
-    s = shape.seq_len
+    s = shape.kv_len
     b = params.effective_block_size(s)
     gt = min(params.global_tokens, s)
-    i = np.arange(s, dtype=np.int64)
+    i = np.arange(shape.offset, s, dtype=np.int64)  # the rows' positions
     qb = i // b
     lo = np.maximum(qb - NEIGHBOURS, 0) * b
     hi = np.minimum((qb + NEIGHBOURS + 1) * b, s)
@@ -53,7 +53,10 @@ def select(shape: Shape, params: AttentionParams) -> tuple[GroupSelection, Group
     if params.causal:
         a = np.minimum(a, i + 1)
         e = np.minimum(e, i + 1)
-    sel = csr.from_ranges(np.stack([np.zeros(s, np.int64), lo], axis=1), np.stack([a, e], axis=1))
+    sel = csr.from_ranges(np.stack([np.zeros(len(i), np.int64), lo], axis=1),
+                          np.stack([a, e], axis=1))
+    if shape.offset:  # query blocks over positions: the token rows are the selection
+        return sel, None
     return sel, csr.block_table_from_tokens(sel, b, s)
 
 
@@ -67,6 +70,7 @@ class BlockLocalGlobal(Pattern):
     block_tunable = True
     call_flag = "blg_enabled"
     rvv_kernel = "table"
+    positions = True
 
     def select_group(self, shape: Shape, params: AttentionParams) -> GroupSelection:
         return select(shape, params)[0]
@@ -74,6 +78,9 @@ class BlockLocalGlobal(Pattern):
     def select(self, params: AttentionParams, shape: Shape, q=None, k=None) -> Selection:
         sel, table = select(one_kv_head(shape), params)
         g = shape.kv_heads
+        if table is None:  # Sq < Skv: token rows only (rows are not block-aligned)
+            return Selection(spec=self.name, seq_len=shape.seq_len, num_keys=shape.kv_len,
+                             group_size=shape.group, groups=(sel,) * g)
         return Selection(spec=self.name, seq_len=shape.seq_len, num_keys=shape.seq_len,
                          group_size=shape.group, groups=(sel,) * g,
                          block_size=params.effective_block_size(shape.seq_len),

@@ -13,6 +13,11 @@ ties to the lower block id. With ``causal = 1`` only blocks ``kb <= qb`` are can
 ``n`` is capped at ``qb + 1``) and the token rows keep ``j <= i``. Every query of a block
 selects every key of its kept blocks, ascending.
 
+Sq < Skv (a KV cache): blocks are over the Skv positions (``S = Skv`` above); query row ``i``
+sits at position ``p(i) = Skv - Sq + i`` and belongs to query block ``p(i) // B``, whose
+``Qsum`` mean is over the query rows it holds; only the query blocks holding rows are ranked,
+and causal keeps ``j <= p(i)``.
+
 With ``comp_block_size > 0`` the block scores come from NSA-style compression scoring instead
 (:mod:`sattn.specs.compression`), and ``n`` is ``topk_k`` when that is set.
 """
@@ -27,7 +32,7 @@ from sattn.ir.patterns import register
 from sattn.ir.schema import AttentionParams, Shape
 from sattn.precision import resolved_scales, view
 from sattn.specs import compression, csr
-from sattn.specs.blocks import block_means, block_sums  # noqa: F401  (part of this module's API)
+from sattn.specs.blocks import block_means, block_sums
 from sattn.specs.gqa import CHUNK_ELEMENTS, group_operands
 from sattn.specs.pattern import Pattern, block_csr_table, check_data, num_blocks
 from sattn.specs.selection import GroupSelection, Selection
@@ -71,20 +76,23 @@ def rank_blocks(scores: np.ndarray, n: int, causal: bool) -> GroupSelection:
 
 
 def table_from_scores(shape: Shape, params: AttentionParams, scores: np.ndarray) -> GroupSelection:
-    """Block table of one KV head from its [nb, nb] block scores."""
-    nb = csr.num_blocks(shape.seq_len, params.effective_block_size(shape.seq_len))
-    return rank_blocks(scores, num_kept(params, nb), bool(params.causal))
+    """Block table of one KV head from its [nb, nb] block scores (Sq < Skv: the rows of the
+    query blocks holding query rows, from the block of position ``Skv - Sq`` on)."""
+    b = params.effective_block_size(shape.kv_len)
+    nb = csr.num_blocks(shape.kv_len, b)
+    table = rank_blocks(scores, num_kept(params, nb), bool(params.causal))
+    return table.tail(nb - shape.offset // b) if shape.offset else table
 
 
 def expand(shape: Shape, params: AttentionParams, table: GroupSelection) -> GroupSelection:
-    """Token rows of a block table: every key of the kept blocks (``j <= i`` when causal)."""
-    s = shape.seq_len
-    tokens = csr.expand_blocks(table, params.effective_block_size(s), s, s)
-    return csr.causal(tokens) if params.causal else tokens
+    """Token rows of a block table: every key of the kept blocks (``j <= p(i)`` when causal)."""
+    s, n = shape.seq_len, shape.kv_len
+    tokens = csr.expand_blocks(table, params.effective_block_size(n), s, n, shape.offset)
+    return csr.causal(tokens, shape.offset) if params.causal else tokens
 
 
 def table_nnz(shape: Shape, params: AttentionParams, table: GroupSelection) -> int:
-    """Selected (query, key) pairs of a block table without expanding it."""
+    """Selected (query, key) pairs of a block table without expanding it (Sq = Skv)."""
     s = shape.seq_len
     b = params.effective_block_size(s)
     lens = np.minimum(b, s - np.arange(csr.num_blocks(s, b)) * b)
@@ -100,10 +108,24 @@ def table_nnz(shape: Shape, params: AttentionParams, table: GroupSelection) -> i
 def select(
     shape: Shape, params: AttentionParams, qsum: np.ndarray, k: np.ndarray
 ) -> tuple[GroupSelection, GroupSelection]:
-    """(token selection, block table) of one KV head: Qsum [S, D], K [S, D] float64."""
-    b = params.effective_block_size(shape.seq_len)
-    table = table_from_scores(shape, params, block_scores(qsum, k, b))
+    """(token selection, block table) of one KV head: Qsum [Sq, D], K [Skv, D] float64."""
+    b = params.effective_block_size(shape.kv_len)
+    table = table_from_scores(shape, params, position_block_scores(qsum, k, b, shape.offset))
     return expand(shape, params, table), table
+
+
+def position_block_scores(qsum: np.ndarray, k: np.ndarray, block: int, offset: int) -> np.ndarray:
+    """:func:`block_scores` with query row ``i`` at position ``offset + i``: query block
+    ``qb`` is the mean of the rows it holds (zeros for a block holding none; its row of the
+    table is cut). ``offset = 0`` is :func:`block_scores` itself."""
+    if offset == 0:
+        return block_scores(qsum, k, block)
+    n, d = k.shape
+    placed = np.zeros((n, d), dtype=np.float64)
+    placed[offset:] = qsum
+    held = np.bincount(np.arange(offset, n) // block, minlength=-(-n // block))
+    qmeans = block_sums(placed, block) / np.maximum(held, 1)[:, None]
+    return qmeans @ block_means(k, block).T
 
 
 def tables(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray
@@ -112,21 +134,22 @@ def tables(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray
     token rows: :func:`expand` turns one into its token selection."""
     check_data("bsr", shape, q, k)
     s, g = shape.seq_len, shape.kv_heads
-    b = params.effective_block_size(s)
+    b = params.effective_block_size(shape.kv_len)
     if params.comp_block_size > 0:
         sq, sk, _ = resolved_scales(params)
         qv = view(q, params.precision, sq).astype(np.float64)
         kv = view(k, params.precision, sk).astype(np.float64)
         grp = shape.group
         scores = [compression.importance(qv[i * grp:(i + 1) * grp], kv[i], b,
-                                         params.comp_block_size, bool(params.causal))
+                                         params.comp_block_size, bool(params.causal),
+                                         shape.offset)
                   for i in range(g)]
     else:
         # one KV head at a time: the same values, but float64 copies of 1/g of the data
         # (whole-tensor copies exceed malloc's reuse threshold and page-fault on every call)
         # fp32 without GQA sums: the float32 values are the float64 operands exactly, and
         # block_scores widens them block by block (no 8 MB float64 copies at all)
-        one = Shape(shape.group, s, shape.head_dim, shape.group)
+        one = Shape(shape.group, s, shape.head_dim, shape.group, shape.kv_len)
         as_is = (shape.group == 1 and params.precision == "fp32"
                  and q.dtype == np.float32 and k.dtype == np.float32)
         scores = []
@@ -136,7 +159,7 @@ def tables(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray
             else:
                 qsum, ks = group_operands(params, one, q[i * shape.group:(i + 1) * shape.group],
                                           k[i:i + 1])
-            scores.append(block_scores(qsum[0], ks[0], b))
+            scores.append(position_block_scores(qsum[0], ks[0], b, shape.offset))
     return tuple(table_from_scores(shape, params, sc) for sc in scores)
 
 
@@ -154,6 +177,9 @@ class Bsr(Pattern):
         check_data(self.name, shape, q, k)
         tabs = tables(params, shape, q, k)
         groups = tuple(expand(shape, params, t) for t in tabs)
+        if shape.offset:  # Sq < Skv: rows are not block-aligned, the token rows are the selection
+            return Selection(spec=self.name, seq_len=shape.seq_len, num_keys=shape.kv_len,
+                             group_size=shape.group, groups=groups)
         return Selection(spec=self.name, seq_len=shape.seq_len, num_keys=shape.seq_len,
                          group_size=shape.group, groups=groups,
                          block_size=params.effective_block_size(shape.seq_len), block_table=tabs)

@@ -30,13 +30,17 @@ def compression_keys(k: np.ndarray, comp_block: int) -> np.ndarray:
 
 
 def importance(
-    q_heads: np.ndarray, k: np.ndarray, block: int, comp_block: int, causal: bool
+    q_heads: np.ndarray, k: np.ndarray, block: int, comp_block: int, causal: bool,
+    offset: int = 0,
 ) -> np.ndarray:
     """[nb, nb] block importance of one KV head (see the module doc).
 
-    ``q_heads``: the group's queries [group, S, D]; ``k``: [S, D]; both the values as the
-    precision sees them.
+    ``q_heads``: the group's queries [group, Sq, D]; ``k``: [Skv, D]; both the values as the
+    precision sees them. Query row ``i`` sits at position ``offset + i`` (``offset = Skv -
+    Sq``): it adds to the query block of its position, and causal compares ``c*C`` with it.
     """
+    if offset:
+        return _importance_at(q_heads, k, block, comp_block, causal, offset)
     _, s, d = q_heads.shape
     kc = compression_keys(k, comp_block)
     nc = kc.shape[0]
@@ -57,4 +61,29 @@ def importance(
         imp[r0 // block : csr.num_blocks(r1, block)] += np.add.reduceat(
             pooled, np.arange(0, r1 - r0, block), axis=0
         )
+    return imp
+
+
+def _importance_at(q_heads: np.ndarray, k: np.ndarray, block: int, comp_block: int,
+                   causal: bool, offset: int) -> np.ndarray:
+    """:func:`importance` for Sq < Skv (rows at positions ``offset + i``)."""
+    _, s, d = q_heads.shape
+    n = k.shape[0]
+    kc = compression_keys(k, comp_block)
+    nc = kc.shape[0]
+    nb = csr.num_blocks(n, block)
+    starts = np.arange(nc) * comp_block
+    to_block = np.zeros((nc, nb))
+    to_block[np.arange(nc), starts // block] = 1.0
+    imp = np.zeros((nb, nb))
+    qh = np.asarray(q_heads, dtype=np.float64)
+    for r0, r1 in row_chunks(s, nc * len(qh)):
+        pos = np.arange(r0, r1) + offset
+        sc = qh[:, r0:r1] @ kc.T / math.sqrt(d)  # [group, R, nc]
+        if causal:
+            sc[:, starts[None, :] > pos[:, None]] = -np.inf
+        sc -= sc.max(axis=2, keepdims=True)
+        p = np.exp(sc)
+        p /= p.sum(axis=2, keepdims=True)
+        np.add.at(imp, pos // block, p.sum(axis=0) @ to_block)
     return imp

@@ -30,11 +30,12 @@ def filter_entries(sel: GroupSelection, keep: np.ndarray) -> GroupSelection:
     return GroupSelection(c[sel.indptr], sel.indices[keep])
 
 
-def causal(sel: GroupSelection) -> GroupSelection:
-    """And-compose with the causal mask: keep entries with key index j <= query index i."""
+def causal(sel: GroupSelection, offset: int = 0) -> GroupSelection:
+    """And-compose with the causal mask: keep entries with key index j <= the position
+    ``offset + i`` of query row i (``offset = Skv - Sq``)."""
     if sel.nnz == 0:
         return sel
-    return filter_entries(sel, sel.indices <= row_ids(sel))
+    return filter_entries(sel, sel.indices <= row_ids(sel) + offset)
 
 
 def from_pairs(rows: np.ndarray, cols: np.ndarray, num_rows: int, num_cols: int) -> GroupSelection:
@@ -80,9 +81,12 @@ def num_blocks(n: int, block: int) -> int:
     return -(-n // block)
 
 
-def expand_blocks(table: GroupSelection, block: int, seq_len: int, num_keys: int) -> GroupSelection:
+def expand_blocks(table: GroupSelection, block: int, seq_len: int, num_keys: int,
+                  offset: int = 0) -> GroupSelection:
     """Token CSR of a block table: every query of query block ``qb`` selects every key of each
-    key block of row ``qb`` (ascending block ids give ascending keys; last block partial)."""
+    key block of row ``qb`` (ascending block ids give ascending keys; last block partial).
+    With ``offset = Skv - Sq`` query row i sits at position ``offset + i`` and the table's
+    row 0 is the block holding position ``offset``."""
     kb = table.indices.astype(np.int64)
     lens = np.minimum(block, num_keys - kb * block)
     ptr = _indptr(lens)
@@ -90,7 +94,7 @@ def expand_blocks(table: GroupSelection, block: int, seq_len: int, num_keys: int
     tokens = starts + np.arange(int(ptr[-1]))
     # per query block, the offsets of its tokens in ``tokens``
     qb_ptr = ptr[table.indptr]
-    row_group = np.arange(seq_len) // block
+    row_group = (np.arange(seq_len) + offset) // block - offset // block
     return gather_rows(row_group, qb_ptr, tokens)
 
 

@@ -1,4 +1,5 @@
-"""dense: every query attends every key (``causal = 1``: keys ``j <= i``)."""
+"""dense: every query attends every key (``causal = 1``: keys ``j <= p(i)``, the row's
+position ``Skv - Sq + i``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from sattn.specs.selection import GroupSelection
 
 
 def select(shape: Shape, params: AttentionParams) -> GroupSelection:
-    """All keys for every query (shared by all KV heads)."""
-    s = shape.seq_len
-    counts = np.arange(1, s + 1, dtype=np.int64) if params.causal else np.full(s, s, np.int64)
+    """All Skv keys for every query (shared by all KV heads)."""
+    s, n = shape.seq_len, shape.kv_len
+    counts = (np.arange(n - s + 1, n + 1, dtype=np.int64) if params.causal
+              else np.full(s, n, np.int64))
     indptr = np.zeros(s + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     indices = np.arange(int(indptr[-1]), dtype=np.int64) - np.repeat(indptr[:-1], counts)
@@ -30,6 +32,7 @@ class Dense(Pattern):
 
     name = "dense"
     rvv_kernel = "dense"
+    positions = True
 
     def select_group(self, shape: Shape, params: AttentionParams) -> GroupSelection:
         return select(shape, params)

@@ -7,7 +7,8 @@ the group score ``sum_{h in group} Q[h, i] . K[g, j]`` = ``Qsum[g, i] . K[g, j]`
 (:func:`sattn.precision.selection_operands`: rounded values for bf16, integer codes
 for i8/i4) in float64. The attention scale ``1/sqrt(D)`` (and ``scale_q * scale_k``) is a
 positive factor common to all keys of a query, so it is left out: it never changes a ranking.
-With ``causal = 1`` keys ``j > i`` are not candidates (score ``-inf``): every budget
+Query row ``i`` of ``Sq`` sits at position ``p(i) = Skv - Sq + i``. With ``causal = 1`` keys
+``j > p(i)`` are not candidates (score ``-inf``): every budget
 (top-k, N:M, kept blocks) is spent on candidates only.
 """
 
@@ -27,7 +28,7 @@ CHUNK_ELEMENTS = 1 << 22
 def group_operands(
     params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(Qsum [H_kv,S,D], K [H_kv,S,D]) in float64 as the precision sees them (see module doc)."""
+    """(Qsum [H_kv,Sq,D], K [H_kv,Skv,D]) in float64 as the precision sees them (see module doc)."""
     qs, ks = selection_operands(params, q, k)
     if shape.group == 1:  # a one-head group's sum is the head itself (the reduction is slow)
         return qs.reshape(shape.kv_heads, shape.seq_len, shape.head_dim), ks
@@ -44,11 +45,12 @@ def row_chunks(rows: int, cols: int, align: int = 1) -> Iterator[tuple[int, int]
 
 
 def candidate_scores(
-    qsum: np.ndarray, k: np.ndarray, r0: int, r1: int, causal: bool
+    qsum: np.ndarray, k: np.ndarray, r0: int, r1: int, causal: bool, offset: int = 0
 ) -> np.ndarray:
-    """Group scores of queries r0..r1-1 on every key (float64), ``-inf`` for non-candidates."""
+    """Group scores of queries r0..r1-1 on every key (float64), ``-inf`` for non-candidates
+    (causal: keys after the row's position ``offset + i``)."""
     s = qsum[r0:r1] @ k.T
     if causal:
-        i = np.arange(r0, r1)[:, None]
+        i = np.arange(r0 + offset, r1 + offset)[:, None]
         s[np.arange(k.shape[0])[None, :] > i] = -np.inf
     return s

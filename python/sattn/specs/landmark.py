@@ -1,4 +1,5 @@
-"""landmark: attend to ``L = min(num_landmarks, S)`` compressed keys/values per KV head.
+"""landmark: attend to ``L = min(num_landmarks, S)`` compressed keys/values per KV head
+(``S = Skv``: the landmarks are made of the Skv key tokens).
 
 Every key token ``j`` is assigned to one landmark (:func:`assign`):
 
@@ -14,7 +15,7 @@ The compressed key/value of landmark ``l`` is the mean of its members' K/V opera
 (:func:`sattn.specs.selection.compress_kv`; i8/i4 average the integer codes and round the mean
 half to even, bf16 rounds the mean of the rounded values again). Query ``i`` attends every
 non-empty landmark. With ``causal = 1`` landmark ``l`` is visible to query ``i`` only when all
-its members are ``<= i`` (``max member <= i``): early rows may then have no key and yield zeros.
+its members are ``<= p(i)`` (``max member <= p(i)``, ``p(i) = Skv - Sq + i``): early rows may then have no key and yield zeros.
 Unset ``num_landmarks`` means :data:`DEFAULT_LANDMARKS`.
 """
 
@@ -69,16 +70,16 @@ def assign(k: np.ndarray, landmarks: int, iters: int) -> np.ndarray:
 def select(
     shape: Shape, params: AttentionParams, assignment: np.ndarray, landmarks: int
 ) -> GroupSelection:
-    """Selection of one KV head in landmark space from its assignment."""
-    s = shape.seq_len
+    """Selection of one KV head in landmark space from its assignment (over the Skv keys)."""
+    s, n = shape.seq_len, shape.kv_len
     counts = np.bincount(assignment, minlength=landmarks)
     present = np.flatnonzero(counts > 0).astype(np.int32)
     if params.causal:
         last = np.full(landmarks, -1, dtype=np.int64)
-        np.maximum.at(last, assignment, np.arange(s))
+        np.maximum.at(last, assignment, np.arange(n))
         # row i sees landmark l iff last[l] <= i: a prefix of the landmarks sorted by last member
         order = present[np.argsort(last[present], kind="stable")]
-        visible = np.searchsorted(np.sort(last[present]), np.arange(s), side="right")
+        visible = np.searchsorted(np.sort(last[present]), np.arange(n - s, n), side="right")
         mask = np.zeros((s, landmarks), dtype=bool)
         rows = np.repeat(np.arange(s), visible)
         cols = order[np.arange(int(visible.sum())) - np.repeat(np.cumsum(visible) - visible, visible)]
@@ -104,7 +105,7 @@ class Landmark(Pattern):
     def select(self, params: AttentionParams, shape: Shape, q=None, k=None) -> Selection:
         check_data(self.name, shape, q, k)
         s, g = shape.seq_len, shape.kv_heads
-        nl = num_landmarks(params, s)
+        nl = num_landmarks(params, shape.kv_len)
         _, ks = selection_operands(params, q, k)
         a = np.stack([assign(ks[i], nl, params.landmark_iters) for i in range(g)])
         groups = tuple(select(shape, params, a[i], nl) for i in range(g))

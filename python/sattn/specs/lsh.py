@@ -15,7 +15,7 @@ with ``mix64`` the splitmix64 finaliser (:func:`splitmix64`). With
 inputs as the precision sees them (rounded bf16 values, or i8/i4 integer codes: the positive
 scale never changes a sign). Queries hash by their GQA group sum ``Qsum`` (:mod:`sattn.specs.gqa`),
 keys by ``K``. Query ``i`` selects every key ``j`` with ``bucket(K[j]) == bucket(Qsum[i])``,
-ascending; ``causal = 1`` keeps ``j <= i``. A query whose bucket holds no key gets a zero row.
+ascending; ``causal = 1`` keeps ``j <= p(i) = Skv - Sq + i``. A query whose bucket holds no key gets a zero row.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def bucket_ids(x: np.ndarray, buckets: int, seed: int = LSH_SEED) -> np.ndarray:
 
 
 def select(shape: Shape, params: AttentionParams, qsum: np.ndarray, k: np.ndarray) -> GroupSelection:
-    """Selection of one KV head: Qsum [S, D], K [S, D] float64."""
+    """Selection of one KV head: Qsum [Sq, D], K [Skv, D] float64."""
     buckets = params.lsh_buckets or 1
     qb = bucket_ids(qsum, buckets)
     kb = bucket_ids(k, buckets)
@@ -84,7 +84,7 @@ def select(shape: Shape, params: AttentionParams, qsum: np.ndarray, k: np.ndarra
     ptr = np.zeros(len(used) + 2, dtype=np.int64)
     np.cumsum(np.bincount(kid.ravel(), minlength=len(used) + 1), out=ptr[1:])
     sel = csr.gather_rows(qid, ptr, order)
-    return csr.causal(sel) if params.causal else sel
+    return csr.causal(sel, shape.offset) if params.causal else sel
 
 
 class Lsh(PerGroupPattern):

@@ -2,7 +2,8 @@
 highest group scores (:mod:`sattn.specs.gqa`), ties to the lower key.
 
 Key groups are ``[g*nm_m, (g+1)*nm_m)``; the last one may be shorter and keeps
-``min(nm_n, its length)``. With ``causal = 1`` only keys ``j <= i`` are candidates, so a group
+``min(nm_n, its length)`` (groups over the Skv keys). With ``causal = 1`` only keys
+``j <= p(i) = Skv - Sq + i`` are candidates, so a group
 keeps ``min(nm_n, candidates in it)``.
 """
 
@@ -44,11 +45,11 @@ def clamped(params: AttentionParams, seq_len: int) -> tuple[int, int]:
 
 
 def select(shape: Shape, params: AttentionParams, qsum: np.ndarray, k: np.ndarray) -> GroupSelection:
-    """Selection of one KV head: Qsum [S, D], K [S, D] float64."""
-    n, m = clamped(params, shape.seq_len)
+    """Selection of one KV head: Qsum [Sq, D], K [Skv, D] float64."""
+    n, m = clamped(params, shape.kv_len)
     parts = []
-    for r0, r1 in row_chunks(shape.seq_len, shape.seq_len):
-        sc = candidate_scores(qsum, k, r0, r1, bool(params.causal))
+    for r0, r1 in row_chunks(shape.seq_len, shape.kv_len):
+        sc = candidate_scores(qsum, k, r0, r1, bool(params.causal), shape.offset)
         parts.append(csr.mask_to_csr(nm_mask(sc, n, m)))
     return csr.concat_rows(parts)
 

@@ -63,7 +63,7 @@ def one_kv_head(shape: Shape) -> Shape:
     """``shape`` with one KV head (its group of query heads): what a structural pattern's
     selection, the same for every KV head, is computed on (no copy per head at any H)."""
     return Shape(heads=shape.group, seq_len=shape.seq_len, head_dim=shape.head_dim,
-                 group=shape.group)
+                 group=shape.group, kv_len=shape.kv_len)
 
 
 class Pattern:
@@ -86,6 +86,9 @@ class Pattern:
     #: Whether ``block_size`` (and ``comp_block_size``) are the pattern's tuning knobs
     #: (the RVV autotuner tries other block sizes).
     block_tunable: bool = False
+    #: Whether :meth:`select_group` places query rows at their positions ``Skv - Sq + i``
+    #: itself (``shape.kv_len``); else Sq < Skv cuts the square Skv selection (see select).
+    positions: bool = False
 
     @property
     def doc(self) -> str:
@@ -100,9 +103,15 @@ class Pattern:
     def select(self, params: AttentionParams, shape: Shape, q: np.ndarray | None = None,
                k: np.ndarray | None = None) -> Selection:
         """The selected keys of every query of every KV head (structural: one selection
-        shared by every KV head, computed once)."""
-        sel = self.select_group(one_kv_head(shape), params)
-        return Selection(spec=self.name, seq_len=shape.seq_len, num_keys=shape.seq_len,
+        shared by every KV head, computed once). For a pattern whose :meth:`select_group`
+        does not read ``kv_len`` (:attr:`positions`), Sq < Skv is the square selection over
+        the Skv positions cut to its last Sq rows (positions ``Skv - Sq ..``)."""
+        one = one_kv_head(shape)
+        if shape.offset and not self.positions:
+            one = Shape(heads=shape.group, seq_len=shape.kv_len, head_dim=shape.head_dim,
+                        group=shape.group)
+        sel = self.select_group(one, params).tail(shape.seq_len)
+        return Selection(spec=self.name, seq_len=shape.seq_len, num_keys=shape.kv_len,
                          group_size=shape.group, groups=(sel,) * shape.kv_heads)
 
     # ---- counts ----
@@ -189,7 +198,7 @@ def check_data(name: str, shape: Shape, q, k) -> None:
     if q is None or k is None:
         raise SattnError(f"spec '{name}' selects keys from the data: pass q and k")
     want_q = (shape.heads, shape.seq_len, shape.head_dim)
-    want_k = (shape.kv_heads, shape.seq_len, shape.head_dim)
+    want_k = (shape.kv_heads, shape.kv_len, shape.head_dim)
     if tuple(q.shape) != want_q:
         raise SattnError(f"Q has shape {tuple(q.shape)}, expected {want_q} for spec '{name}'")
     if tuple(k.shape) != want_k:
@@ -251,7 +260,7 @@ class PerGroupPattern(Pattern):
 
     def select_scored(self, shape: Shape, params: AttentionParams, qsum: np.ndarray,
                       k: np.ndarray) -> GroupSelection:
-        """Selection of one KV head from Qsum [S, D] and K [S, D] (float64)."""
+        """Selection of one KV head from Qsum [Sq, D] and K [Skv, D] (float64)."""
         raise NotImplementedError
 
     def select(self, params: AttentionParams, shape: Shape, q=None, k=None) -> Selection:
@@ -259,7 +268,7 @@ class PerGroupPattern(Pattern):
         qsum, ks = group_operands(params, shape, q, k)
         groups = tuple(self.select_scored(shape, params, qsum[i], ks[i])
                        for i in range(shape.kv_heads))
-        return Selection(spec=self.name, seq_len=shape.seq_len, num_keys=shape.seq_len,
+        return Selection(spec=self.name, seq_len=shape.seq_len, num_keys=shape.kv_len,
                          group_size=shape.group, groups=groups)
 
     def host_scoring(self, params: AttentionParams, shape: Shape) -> list[tuple[str, float, float]]:

@@ -44,6 +44,15 @@ class GroupSelection:
     def counts(self) -> np.ndarray:
         return np.diff(self.indptr)
 
+    def tail(self, n: int) -> GroupSelection:
+        """The last ``n`` rows (a square selection over Skv positions cut to the Sq query rows
+        at positions ``Skv - Sq ..``)."""
+        a = self.rows - n
+        if a == 0:
+            return self
+        base = self.indptr[a]
+        return GroupSelection(self.indptr[a:] - base, self.indices[int(base):])
+
     def to_dense(self, cols: int) -> np.ndarray:
         """Boolean [rows, cols] mask (for small shapes: tests, pictures)."""
         m = np.zeros((self.rows, cols), dtype=bool)
@@ -72,12 +81,12 @@ class Selection:
     """Selected keys for every query of every KV head (see the module docstring)."""
 
     spec: str
-    seq_len: int  # number of queries S
-    num_keys: int  # size of the key space: S tokens, or L landmarks
+    seq_len: int  # number of query rows Sq (row i sits at position num_keys - Sq + i for tokens)
+    num_keys: int  # size of the key space: Skv tokens, or L landmarks
     group_size: int  # query heads per selection group (gqa_group_size)
     groups: tuple[GroupSelection, ...]  # one per KV head
     key_space: str = "tokens"  # "tokens" | "landmarks"
-    landmark_assign: np.ndarray | None = None  # int32 [H_kv, S] (key_space == "landmarks")
+    landmark_assign: np.ndarray | None = None  # int32 [H_kv, Skv] (key_space == "landmarks")
     block_size: int | None = None
     block_table: tuple[GroupSelection, ...] | None = None  # per KV head, query block -> key blocks
 
@@ -88,8 +97,10 @@ class Selection:
 
     @property
     def density(self) -> float:
-        """Selected pairs / dense pairs (S x S per KV head; landmarks count as S-space pairs)."""
-        return self.nnz / float(len(self.groups) * self.seq_len * self.seq_len)
+        """Selected pairs / dense pairs (Sq x Skv per KV head; landmarks count as token pairs)."""
+        keys = (self.num_keys if self.landmark_assign is None
+                else self.landmark_assign.shape[1])
+        return self.nnz / float(len(self.groups) * self.seq_len * keys)
 
 
 def compress_kv(

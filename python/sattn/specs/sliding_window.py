@@ -1,10 +1,11 @@
 """sliding_window: a (dilated, optionally ring-wrapped) band around each query.
 
-Query ``i`` selects ``j = i + dilation * t`` for ``t`` in ``[-window_size, window_size]``.
-Without ``wrap`` out-of-range ``j`` are dropped; with ``wrap = 1`` ``j`` is taken modulo S
-(ring mode), which gives ``2 * window_size + 1`` keys whenever those ring positions are
+Query row ``i`` at position ``p = p(i) = Skv - Sq + i`` (``p = i`` for self-attention) selects
+``j = p + dilation * t`` for ``t`` in ``[-window_size, window_size]``.
+Without ``wrap`` out-of-range ``j`` (outside ``[0, Skv)``) are dropped; with ``wrap = 1`` ``j``
+is taken modulo S = Skv (ring mode), which gives ``2 * window_size + 1`` keys whenever those ring positions are
 distinct (``2 * window_size + 1 <= S / gcd(dilation, S)``); positions that coincide are kept
-once. ``causal = 1`` keeps ``j <= i`` (after wrapping). Unset ``window_size`` means
+once. ``causal = 1`` keeps ``j <= p`` (after wrapping). Unset ``window_size`` means
 :data:`DEFAULT_WINDOW`.
 """
 
@@ -95,10 +96,10 @@ def keys_per_row(params: AttentionParams, seq_len: int) -> tuple[int, int] | Non
 
 
 def select(shape: Shape, params: AttentionParams) -> GroupSelection:
-    """The band of every query (shared by all KV heads)."""
-    s = shape.seq_len
+    """The band of every query (shared by all KV heads), around its position."""
+    s = shape.kv_len
     w, dil = clamped(params, s)
-    i = np.arange(s, dtype=np.int64)[:, None]
+    i = np.arange(shape.offset, s, dtype=np.int64)[:, None]
     if params.wrap:
         period = s // math.gcd(dil, s)  # distinct ring positions reachable from i
         t = np.arange(period) if 2 * w + 1 >= period else np.arange(-w, w + 1)
@@ -148,6 +149,7 @@ class SlidingWindow(Pattern):
     name = "sliding_window"
     disable_key = "SW"
     rvv_kernel = "window"
+    positions = True
 
     def select_group(self, shape: Shape, params: AttentionParams) -> GroupSelection:
         return select(shape, params)
