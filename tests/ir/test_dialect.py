@@ -177,3 +177,25 @@ def test_attribute_conversion_round_trip() -> None:
     value = {"a": 1, "b": 2.5, "c": "x", "d": [1, -2, 3], "e": {"f": True}, "g": ["u", "v"]}
     assert to_py(from_py(value)) == {"a": 1, "b": 2.5, "c": "x", "d": [1, -2, 3], "e": {"f": 1}, "g": ["u", "v"]}
     assert str(int_array([0, 4, 7])) == "array<i32: 0, 4, 7>"
+
+
+def test_operands_give_kv_len() -> None:
+    """K's type gives Skv (kv_len); Sq > Skv and a disagreeing kv_len are one line each."""
+    def params(types: str, attrs: str = ""):
+        q, k, v = types.split(";")
+        m = parse_module(
+            f'%q, %k, %v = "test.m"() : () -> ({q}, {k}, {v})\n'
+            f'"sattn.sparse_attention"(%q, %k, %v) {{{attrs}}} : ({q}, {k}, {v}) -> ()\n')
+        return next(o for o in m.walk() if isinstance(o, SparseAttentionOp)).params()
+
+    p = params("tensor<4x1x16xf32>;tensor<2x64x16xf32>;tensor<2x64x16xf32>")
+    assert (p.seq_len, p.kv_len, p.num_heads, p.gqa_group_size) == (1, 64, 4, 2)
+    assert (p.shape().seq_len, p.shape().kv_len, p.shape().offset) == (1, 64, 63)
+    # self-attention records no kv_len (the op as before)
+    assert params("tensor<2x8x4xf32>;tensor<1x8x4xf32>;tensor<1x8x4xf32>").kv_len is None
+    assert params("tensor<2x8x4xf32>;tensor<1x8x4xf32>;tensor<1x8x4xf32>").shape().kv_len == 8
+    with pytest.raises(SattnError, match=r"operand Q has Sq=9 rows but K has Skv=8: query rows "
+                                         r"sit at the last Sq key positions, so Sq <= Skv"):
+        params("tensor<1x9x4xf32>;tensor<1x8x4xf32>;tensor<1x8x4xf32>")
+    with pytest.raises(SattnError, match=r"attribute 'kv_len'=9 disagrees with the operand types \(8\)"):
+        params("tensor<1x2x4xf32>;tensor<1x8x4xf32>;tensor<1x8x4xf32>", "kv_len = 9 : i64")

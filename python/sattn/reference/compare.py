@@ -129,10 +129,10 @@ def attention_tolerance(params, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     """The policy's bound for comparing two computations of ``attention(params, q, k, v)``.
 
     ``keys``: the most keys any row attends (the largest row of the selection); default the
-    size of the key space (S, or the landmarks), which is always an upper bound.
+    size of the key space (Skv, or the landmarks), which is always an upper bound.
     """
     ops = prec.prepare(params, q, k, v)
-    s, d = q.shape[-2], q.shape[-1]
+    s, d = k.shape[-2], q.shape[-1]  # Skv: the keys a row can attend, the rows a mean averages
     pattern = pattern_of(params.spec)
     landmarks = pattern.key_space == "landmarks"
     if keys is None:
