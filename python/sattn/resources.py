@@ -342,10 +342,12 @@ def rocc(params: AttentionParams, shape: Shape, pairs: float, *, latency: int,
     est = Estimate("rocc (Verilator)", shape_words(params, shape))
     qpairs = pairs * shape.group
     est.add("the index table indices.txt", host=100.0 * pairs, child=24.0 * pairs)
-    est.add("the memory images", host=8.0 * (h + 2 * g) * s * d, child=8.0 * (2 * h + 2 * g) * s * d)
+    n = shape.kv_len
+    est.add("the memory images", host=8.0 * (h * s + 2 * g * n) * d,
+            child=8.0 * (2 * h * s + 2 * g * n) * d)
     bits = PRECISION_BITS.get(params.precision, 32)
     rows = float(h) * s
-    nbytes = (rows + 2 * g * s) * d * bits / 8 + rows * d * 4
+    nbytes = (rows + 2 * g * n) * d * bits / 8 + rows * d * 4
     est.add(_spec_term(params, qpairs) + " on the MAC array",
             seconds=qpairs * d * 2 / HW.lanes / SIM_RATE)
     est.add(f"memory latency={latency} cycles per row", seconds=rows * (8 + latency) / SIM_RATE)

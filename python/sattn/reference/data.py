@@ -7,6 +7,8 @@ Synthetic data (computed in float64, stored as float32; ``h`` a query head, ``g`
     k[g, s, d] = cos(0.017 * (s + 1) * (d + 1) + 0.5 * g + 1.7 * seed)
     v[g, s, d] = sin(0.011 * (s + 1) * (d + 2) + 0.3 * g + 0.9 * seed)
 
+With Sq < Skv (``kv_len``) K and V have Skv rows and query row ``i`` takes the formula's
+values at its position ``s = Skv - Sq + i`` (a decode step's Q is the prefill's last row).
 Every value lies in [-1, 1]; the products ``(s+1)(d+1)`` make neighbouring rows differ, so the
 data-dependent patterns have non-trivial choices to make.
 
@@ -38,7 +40,8 @@ from sattn.reference import tensorfile
 
 def synthetic(shape: Shape, seed: int = 0, params: AttentionParams | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Deterministic (q [H,S,D], k [H_kv,S,D], v [H_kv,S,D]) float32 (formula in the module doc).
+    """Deterministic (q [H,Sq,D], k [H_kv,Skv,D], v [H_kv,Skv,D]) float32 (formula in the
+    module doc).
 
     A shape whose tensors would not fit the machine is refused first (:mod:`sattn.resources`;
     ``params`` names the attributes the shape came from)."""
@@ -47,12 +50,12 @@ def synthetic(shape: Shape, seed: int = 0, params: AttentionParams | None = None
             f"num_heads={shape.heads} is not divisible by gqa_group_size={shape.group}"
         )
     resources.require(resources.inputs(shape, params, synthetic=True))
-    s = np.arange(1, shape.seq_len + 1, dtype=np.float64)[:, None]
+    s = np.arange(1, shape.kv_len + 1, dtype=np.float64)[:, None]
     sd = s * np.arange(1, shape.head_dim + 1, dtype=np.float64)[None, :]
     sd2 = s * np.arange(2, shape.head_dim + 2, dtype=np.float64)[None, :]
     h = np.arange(shape.heads, dtype=np.float64)[:, None, None]
     g = np.arange(shape.kv_heads, dtype=np.float64)[:, None, None]
-    q = np.sin(0.013 * sd[None] + 0.7 * h + 1.3 * seed)
+    q = np.sin(0.013 * sd[None, shape.offset:] + 0.7 * h + 1.3 * seed)
     k = np.cos(0.017 * sd[None] + 0.5 * g + 1.7 * seed)
     v = np.sin(0.011 * sd2[None] + 0.3 * g + 0.9 * seed)
     return q.astype(np.float32), k.astype(np.float32), v.astype(np.float32)

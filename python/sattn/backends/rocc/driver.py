@@ -149,6 +149,10 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     latency, bandwidth = check_options(options.get("latency"), options.get("bandwidth"))
     shape = check_qkv(q, k, v, params.gqa_group_size)
     check_values(params, q, k, v)
+    if shape.offset and shape.kv_len > HW.kv_rows:
+        raise SattnError(f"rocc: Skv={shape.kv_len} keys per KV head exceed the accelerator's "
+                         f"K/V scratchpad (KV_ROWS = {HW.kv_rows} rows); streaming K/V through "
+                         "it is not implemented yet")
     t0 = time.perf_counter()
     sel = options.get("selection")
     if sel is None:  # a lowered op's edited records are its selection (sattn.specs.recorded)
@@ -207,7 +211,7 @@ def program_to_run(params: AttentionParams, shape: Shape, sel: Selection) -> Pro
     if recorded.same_as(planned):
         return planned
     runs = recorded.selection(shape.kv_heads, shape.seq_len)
-    if sel.num_keys == shape.seq_len and all(
+    if sel.num_keys == shape.kv_len and all(
             np.array_equal(g.indptr, a) and np.array_equal(g.indices, b)
             for g, (a, b) in zip(sel.groups, runs)):
         return recorded
@@ -251,7 +255,7 @@ def _cycle_budget(pairs: int, shape, precision: str, bandwidth: float, latency: 
     estimates; a healthy run stays within ~1.2x of their sum)."""
     mac = pairs * shape.head_dim * 2 / HW.lanes
     rows = shape.heads * shape.seq_len
-    nbytes = (rows + 2 * shape.kv_heads * shape.seq_len) * shape.head_dim * PRECISION_BITS[precision] / 8
+    nbytes = (rows + 2 * shape.kv_heads * shape.kv_len) * shape.head_dim * PRECISION_BITS[precision] / 8
     nbytes += rows * shape.head_dim * 4
     return int(50 * (mac + rows * (8 + latency) + nbytes / bandwidth) + 1_000_000)
 

@@ -229,6 +229,10 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
     check_unbatched(params)
     machine = cycle_model.machine_for(vlen, dlen, mem_bytes_per_cycle, scalar_ipc)
     shape = check_qkv(q, k, v, params.gqa_group_size)
+    if shape.offset:
+        raise SattnError(f"rvv: not yet: Sq != Skv (Q has Sq={shape.seq_len} rows, K/V "
+                         f"Skv={shape.kv_len}): the RVV kernels run Sq = Skv only; use the "
+                         "reference or the rocc backend")
     mode = kernel_mode(params)
     if shape.head_dim > MAX_HEAD_DIM:
         raise SattnError(f"head_dim D={shape.head_dim} is more than the RVV kernels' limit of "
