@@ -92,6 +92,8 @@ class BlockLocalGlobal(Pattern):
 
     def index_table(self, params: AttentionParams) -> dict:
         shape = params.shape()
+        if shape.offset:  # Sq < Skv: query rows are not block-aligned, the token lists
+            return Pattern.index_table(self, params)
         s = shape.seq_len
         gt = {"global_tokens": min(params.global_tokens, s)}
         if self.pair_bound(params, s) > MAX_COUNTED_PAIRS:

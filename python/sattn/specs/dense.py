@@ -46,8 +46,12 @@ class Dense(Pattern):
 
     def index_table(self, params: AttentionParams) -> dict:
         shape = params.shape()
-        return {"kind": "dense", "rows": shape.seq_len, "heads": shape.kv_heads,
-                "causal": params.causal, "nnz": pair_count(params, shape.seq_len)}
+        table = {"kind": "dense", "rows": shape.seq_len, "heads": shape.kv_heads,
+                 "causal": params.causal, "nnz": pair_count(params, shape.seq_len)}
+        if shape.offset:  # Sq rows at positions Skv - Sq .. Skv - 1
+            n, sq = shape.kv_len, shape.seq_len
+            table.update(keys=n, nnz=(sq * (2 * n - sq + 1) // 2) if params.causal else sq * n)
+        return table
 
     def mask_mod(self, params: AttentionParams, seq_len: int):
         def everything(b, h, q_idx, kv_idx):

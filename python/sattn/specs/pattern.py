@@ -141,8 +141,10 @@ class Pattern:
                                  "causal": params.causal}
         if self.pair_bound(params, s) > MAX_COUNTED_PAIRS:
             return {**table, "counted": 0, "elided": 1}
-        g = self.select_group(one_kv_head(shape), params)
+        g = self.select(params, one_kv_head(shape)).groups[0]
         counts = g.counts()
+        if shape.offset:  # the key space (Skv) when it is not the rows'
+            table["keys"] = shape.kv_len
         table.update(nnz=g.nnz, min_keys=int(counts.min()) if s else 0,
                      max_keys=int(counts.max()) if s else 0)
         if g.nnz + s + 1 <= MAX_TABLE_ENTRIES:

@@ -11,10 +11,12 @@ into the :class:`Selection` the reference and the RVV kernel (table mode) then a
 
 What a table kind can say:
 
-- ``stencil`` (sliding_window): row ``i`` selects ``i + o`` for each offset ``o`` (``offsets``,
-  or the range ``offset_min..offset_max`` step ``offset_step``), taken modulo S with ``wrap``,
-  dropped outside ``[0, S)`` without it, then ``j <= i`` with ``causal``.
-- ``csr`` (the default table of a structural pattern): the token lists themselves.
+- ``stencil`` (sliding_window): row ``i`` at position ``p = Skv - Sq + i`` (``p = i`` when
+  Sq = Skv = S) selects ``p + o`` for each offset ``o`` (``offsets``, or the range
+  ``offset_min..offset_max`` step ``offset_step``), taken modulo Skv with ``wrap``, dropped
+  outside ``[0, Skv)`` without it, then ``j <= p`` with ``causal``.
+- ``csr`` (the default table of a structural pattern): the token lists themselves (keys in
+  ``[0, Skv)``).
 - ``dense`` and ``block_csr`` are not expanded: a dense table holds no entries to edit, and a
   ``block_csr`` table is a cover of the token selection (block_local_global lists key block 0
   for every query block because of its global keys, and which tokens of a listed block are
@@ -123,7 +125,7 @@ def program_selection(params: AttentionParams, shape: Shape) -> Selection | None
     prog = Program.from_record(rec, {})
     groups = tuple(GroupSelection(indptr, indices.astype(np.int32))
                    for indptr, indices in prog.selection(shape.kv_heads, shape.seq_len))
-    return Selection(spec=params.spec, seq_len=shape.seq_len, num_keys=shape.seq_len,
+    return Selection(spec=params.spec, seq_len=shape.seq_len, num_keys=shape.kv_len,
                      group_size=shape.group, groups=groups)
 
 
@@ -143,13 +145,13 @@ def _table_selection(params: AttentionParams, shape: Shape) -> Selection | None:
         raise SattnError(f"{where} has heads = {rec['heads']}, but the op has "
                          f"{shape.kv_heads} KV heads")
     if kind == "stencil":
-        group = _stencil(rec, s, where)
+        group = _stencil(rec, s, where, shape.kv_len)
     elif kind == "csr":
-        group = _csr(rec, s, where)
+        group = _csr(rec, s, where, shape.kv_len)
     else:
         raise SattnError(f"{where} was edited, but a {kind!r} table is not a selection a run "
                          f"can take (sattn.specs.recorded): edit the op's attributes instead")
-    return Selection(spec=params.spec, seq_len=s, num_keys=s, group_size=shape.group,
+    return Selection(spec=params.spec, seq_len=s, num_keys=shape.kv_len, group_size=shape.group,
                      groups=(group,) * shape.kv_heads)
 
 
@@ -160,7 +162,7 @@ def _ints(rec: dict, name: str, where: str) -> tuple[int, ...]:
     return v
 
 
-def _stencil(rec: dict, s: int, where: str) -> GroupSelection:
+def _stencil(rec: dict, s: int, where: str, n: int) -> GroupSelection:
     if "offsets" in rec:
         offsets = np.array(_ints(rec, "offsets", where), dtype=np.int64)
     else:
@@ -171,34 +173,35 @@ def _stencil(rec: dict, s: int, where: str) -> GroupSelection:
     if len(offsets) * s > 1 << 26:
         raise SattnError(f"{where}: {len(offsets)} offsets over {s} rows is too many pairs")
     rows = np.repeat(np.arange(s, dtype=np.int64), len(offsets))
-    cols = rows + np.tile(offsets, s)
+    cols = rows + (n - s) + np.tile(offsets, s)  # around each row's position
     if rec.get("wrap"):
-        cols %= s
+        cols %= n
     else:
-        keep = (cols >= 0) & (cols < s)
+        keep = (cols >= 0) & (cols < n)
         rows, cols = rows[keep], cols[keep]
-    group = _unique_rows(rows, cols, s)
-    return csr.causal(group) if rec.get("causal") else group
+    group = _unique_rows(rows, cols, s, n)
+    return csr.causal(group, n - s) if rec.get("causal") else group
 
 
-def _unique_rows(rows: np.ndarray, cols: np.ndarray, s: int) -> GroupSelection:
-    """CSR of the (row, col) pairs, ascending and unique within each row."""
-    key = np.unique(rows * s + cols)
-    r, c = key // s, key % s
+def _unique_rows(rows: np.ndarray, cols: np.ndarray, s: int, n: int) -> GroupSelection:
+    """CSR of the (row, col) pairs over ``s`` rows and ``n`` keys, ascending and unique within
+    each row."""
+    key = np.unique(rows * n + cols)
+    r, c = key // n, key % n
     indptr = np.zeros(s + 1, dtype=np.int64)
     np.cumsum(np.bincount(r, minlength=s), out=indptr[1:])
     return GroupSelection(indptr, c.astype(np.int32))
 
 
-def _csr(rec: dict, s: int, where: str) -> GroupSelection:
+def _csr(rec: dict, s: int, where: str, n: int) -> GroupSelection:
     indptr = np.array(_ints(rec, "indptr", where), dtype=np.int64)
     indices = np.array(_ints(rec, "indices", where), dtype=np.int64)
     if len(indptr) != s + 1 or indptr[0] != 0 or indptr[-1] != len(indices) \
             or np.any(np.diff(indptr) < 0):
         raise SattnError(f"{where}: indptr must rise from 0 to len(indices) = {len(indices)} "
                          f"over {s + 1} entries")
-    if len(indices) and (indices.min() < 0 or indices.max() >= s):
-        raise SattnError(f"{where}: indices must lie in [0, {s})")
+    if len(indices) and (indices.min() < 0 or indices.max() >= n):
+        raise SattnError(f"{where}: indices must lie in [0, {n})")
     rows = np.repeat(np.arange(s, dtype=np.int64), np.diff(indptr))
     if len(indices) > 1 and np.any((np.diff(indices) <= 0) & (np.diff(rows) == 0)):
         raise SattnError(f"{where}: the keys of each row must be ascending and unique")

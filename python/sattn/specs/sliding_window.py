@@ -171,20 +171,22 @@ class SlidingWindow(Pattern):
         return clamped(params, seq_len)
 
     def index_table(self, params: AttentionParams) -> dict:
-        """The offset stencil ``j - i = dilation * t`` with its exact counts (closed form: a
+        """The offset stencil ``j - p(i) = dilation * t`` with its exact counts (closed form: a
         stencil wider than MAX_TABLE_ENTRIES offsets is given by its range)."""
         shape = params.shape()
         s = shape.seq_len
-        w, dil = clamped(params, s)
+        w, dil = clamped(params, shape.kv_len)
         table: dict = {"kind": "stencil"}
         if 2 * w + 1 <= MAX_TABLE_ENTRIES:
             table["offsets"] = [dil * t for t in range(-w, w + 1)]
         else:
             table.update(offset_min=-dil * w, offset_max=dil * w, offset_step=dil)
         table.update(wrap=params.wrap, causal=params.causal, rows=s, heads=shape.kv_heads)
-        nnz = pair_count(params, s)
-        keys = keys_per_row(params, s)
-        if nnz is None and s * min(s, 2 * w + 1) <= MAX_COUNTED_PAIRS:  # a causal ring: count it
+        if shape.offset:  # Sq < Skv: the key space, and counts from the rows themselves
+            table["keys"] = shape.kv_len
+        nnz = None if shape.offset else pair_count(params, s)
+        keys = None if shape.offset else keys_per_row(params, s)
+        if nnz is None and s * min(s, 2 * w + 1) <= MAX_COUNTED_PAIRS:  # count the rows
             g = self.select_group(one_kv_head(shape), params)
             counts = g.counts()
             nnz, keys = g.nnz, (int(counts.min()), int(counts.max()))

@@ -66,3 +66,24 @@ def test_kv_rows_limit_is_one_line(driver):
                                          rf"the accelerator's K/V scratchpad \(KV_ROWS = "
                                          rf"{HW.kv_rows} rows\); streaming"):
         driver.run(p, q, k, v)
+
+
+@pytest.mark.parametrize("attrs", ["window_size = 5 : i64", "window_size = 3 : i64, wrap = 1 : i64",
+                                   "global_tokens = 2 : i64, block_size = 16 : i64",
+                                   "spec = \"dense\", causal = 1 : i64"])
+def test_lowered_program_runs_sq_below_skv(driver, tmp_path, attrs):
+    """Through the RoCC pipeline: K's operand type gives Skv, the recorded program (structural
+    patterns) is planned over the Skv keys and runs as recorded."""
+    from sattn import api
+
+    types = "tensor<4x4x16xf32>, tensor<2x64x16xf32>, tensor<2x64x16xf32>"
+    mlir = tmp_path / "decode.mlir"
+    mlir.write_text(f'%q, %k, %v = "test.m"() : () -> ({types})\n'
+                    f'%o = "sattn.sparse_attention"(%q, %k, %v) {{{attrs}}} : ({types}) '
+                    f'-> tensor<4x4x16xf32>\n')
+    _, q, k, v = _case(4, 64, "fp32", {}, seed=5)
+    r = api.run(mlir, "rocc", q, k, v)
+    assert "commands" in r.params.extra["rocc_program"]  # the recorded program ran
+    sel = select_indices(r.params, check_qkv(q, k, v, H // G), q, k)
+    want, _ = oracle(r.params, q, k, v, sel)
+    assert_attention_close(r.output, want, r.params, q, k, v, selection=sel, what=attrs)
