@@ -99,8 +99,15 @@ def _checked_rows(p, q, k, sel, g):
 
             def bscore(kb, qm=qm, b=b):
                 return float(np.dot(qm, np.mean(kc[kb * b:(kb + 1) * b], axis=0)))
+            ratio = 0.25 if p.keep_ratio is None else p.keep_ratio  # the documented default
+            n = max(1, min(nb, math.ceil(ratio * nb - 1e-9)))
+            if p.comp_block_size:
+                imp = _importance(p, q, k, g, b, held)
+                n = max(1, min(nb, p.topk_k)) if p.topk_k is not None else n
+
+                def bscore(kb, imp=imp):
+                    return imp[kb]
             bc = [kb for kb in range(nb) if (not p.causal or kb <= qb) and kb != qb]
-            n = max(1, min(nb, math.ceil(p.keep_ratio * nb - 1e-9)))
             _check_ranked([kb for kb in kept if kb != qb], bc, bscore, n - 1, what)
             want = [j for kb in kept for j in range(kb * b, min(skv, kb * b + b))
                     if not p.causal or j <= pos]
@@ -108,6 +115,34 @@ def _checked_rows(p, q, k, sel, g):
         else:
             raise AssertionError(p.spec)
     return rows
+
+
+def _importance(p, q, k, g, b, held):
+    """NSA-style importance of every key block for the query block holding rows ``held``:
+    per query head of the group and row, the softmax over the compression blocks (means of
+    ``comp_block_size`` keys, visible when they start at or before the row's position when
+    causal) of the scaled scores on the values as the precision sees them, summed into the
+    selection block of each compression block's first key."""
+    sq, skv, d = q.shape[1], k.shape[1], q.shape[2]
+    sq_, sk_, _ = scales(p)
+    qv = codes(q, p.precision, sq_) * (sq_ if p.precision in QMAX else 1.0)
+    kv = codes(k, p.precision, sk_)[g] * (sk_ if p.precision in QMAX else 1.0)
+    c = p.comp_block_size
+    starts = list(range(0, skv, c))
+    kcm = [np.mean(kv[c0:c0 + c], axis=0) for c0 in starts]
+    grp = q.shape[0] // k.shape[0]
+    imp = [0.0] * (-(-skv // b))
+    for h in range(g * grp, (g + 1) * grp):
+        for r in held:
+            pos = skv - sq + r
+            vis = [t for t, c0 in enumerate(starts) if not p.causal or c0 <= pos]
+            sc = {t: float(np.dot(qv[h, r], kcm[t])) / math.sqrt(d) for t in vis}
+            mx = max(sc.values())
+            e = {t: math.exp(x - mx) for t, x in sc.items()}
+            z = sum(e.values())
+            for t, x in e.items():
+                imp[starts[t] // b] += x / z
+    return imp
 
 
 def _lsh_rows(p, q, k, g):

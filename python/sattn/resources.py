@@ -244,9 +244,11 @@ def _spec_term(params: AttentionParams, pairs: float) -> str:
 def pair_bound(params: AttentionParams, shape: Shape) -> float:
     """Selected (query, key) pairs summed over KV heads: the pattern's exact count where it
     has a closed form (dense, sliding windows), its bound otherwise (as float: no overflow at
-    any shape)."""
+    any shape). Sq < Skv: Sq rows of at most the keys a row selects at Skv."""
     pattern = pattern_of(params.spec)
     s = shape.seq_len
+    if shape.offset:
+        return float(shape.kv_heads) * s * min(shape.kv_len, pattern.keys_bound(params, shape.kv_len))
     n = pattern.pair_count(params, s)
     return float(shape.kv_heads) * (pattern.pair_bound(params, s) if n is None else n)
 
@@ -274,13 +276,13 @@ def selection(params: AttentionParams, shape: Shape, what: str = "selection",
 
 
 def _inputs_bytes(shape: Shape) -> float:
-    return 4.0 * (2 * shape.heads + 2 * shape.kv_heads) * shape.seq_len * shape.head_dim
+    return 4.0 * (2 * shape.heads * shape.seq_len + 2 * shape.kv_heads * shape.kv_len) * shape.head_dim
 
 
 def inputs(shape: Shape, params: AttentionParams | None = None, *, synthetic: bool) -> Estimate:
     """Q, K, V (float32) and the output; the synthetic data is computed in float64."""
     est = Estimate("inputs", shape_words(params, shape))
-    n = float(shape.heads + 2 * shape.kv_heads) * shape.seq_len * shape.head_dim
+    n = float(shape.heads * shape.seq_len + 2 * shape.kv_heads * shape.kv_len) * shape.head_dim
     est.add("the input tensors Q, K, V and the output", host=_inputs_bytes(shape))
     if synthetic:
         est.add("the input tensors Q, K, V and the output", host=8.0 * n + 16.0 * shape.seq_len * shape.head_dim,
@@ -302,7 +304,8 @@ def reference(params: AttentionParams, shape: Shape, pairs: float | None = None)
     est.add("the input tensors Q, K, V and the output", host=_inputs_bytes(shape))
     if params.precision != "fp32":  # the precision's operands are copies
         est.add("the precision's operand copies",
-                host=4.0 * (shape.heads + 2 * shape.kv_heads) * shape.seq_len * shape.head_dim)
+                host=4.0 * (shape.heads * shape.seq_len + 2 * shape.kv_heads * shape.kv_len)
+                * shape.head_dim)
     est.add("tile working set", host=REF_TILE_BYTES)
     pairs = pair_bound(params, shape) if pairs is None else float(pairs)
     qpairs = pairs * shape.group

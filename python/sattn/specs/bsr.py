@@ -63,25 +63,25 @@ def block_scores(qsum: np.ndarray, k: np.ndarray, block: int) -> np.ndarray:
     return block_means(qsum, block) @ block_means(k, block).T
 
 
-def rank_blocks(scores: np.ndarray, n: int, causal: bool) -> GroupSelection:
+def rank_blocks(scores: np.ndarray, n: int, causal: bool, first: int = 0) -> GroupSelection:
     """Block table keeping ``n`` blocks per query block: the diagonal, then the top scores
-    (ties to the lower block), only ``kb <= qb`` when causal."""
+    (ties to the lower block), only ``kb <= qb`` when causal. Row ``r`` of ``scores`` is query
+    block ``first + r`` (Sq < Skv: the blocks before the first query row are not ranked)."""
     s = np.array(scores, dtype=np.float64, copy=True)
     nq, nk = s.shape
-    qb = np.arange(nq)
+    qb = np.arange(nq) + first
     if causal:
         s[np.arange(nk)[None, :] > qb[:, None]] = -np.inf
-    s[qb, np.minimum(qb, nk - 1)] = np.inf  # the diagonal is always kept
+    s[np.arange(nq), np.minimum(qb, nk - 1)] = np.inf  # the diagonal is always kept
     return csr.mask_to_csr(csr.topk_mask(s, n))
 
 
 def table_from_scores(shape: Shape, params: AttentionParams, scores: np.ndarray) -> GroupSelection:
-    """Block table of one KV head from its [nb, nb] block scores (Sq < Skv: the rows of the
-    query blocks holding query rows, from the block of position ``Skv - Sq`` on)."""
+    """Block table of one KV head from its [nb, nb] block scores (Sq < Skv: [nb - qb0, nb],
+    the query blocks holding query rows, from ``qb0``, the block of position ``Skv - Sq``)."""
     b = params.effective_block_size(shape.kv_len)
     nb = csr.num_blocks(shape.kv_len, b)
-    table = rank_blocks(scores, num_kept(params, nb), bool(params.causal))
-    return table.tail(nb - shape.offset // b) if shape.offset else table
+    return rank_blocks(scores, num_kept(params, nb), bool(params.causal), shape.offset // b)
 
 
 def expand(shape: Shape, params: AttentionParams, table: GroupSelection) -> GroupSelection:
@@ -115,16 +115,17 @@ def select(
 
 
 def position_block_scores(qsum: np.ndarray, k: np.ndarray, block: int, offset: int) -> np.ndarray:
-    """:func:`block_scores` with query row ``i`` at position ``offset + i``: query block
-    ``qb`` is the mean of the rows it holds (zeros for a block holding none; its row of the
-    table is cut). ``offset = 0`` is :func:`block_scores` itself."""
+    """:func:`block_scores` with query row ``i`` at position ``offset + i``: [nb - qb0, nb]
+    scores of the query blocks from ``qb0 = offset // block`` (those holding query rows), each
+    the mean of the rows it holds. ``offset = 0`` is :func:`block_scores` itself."""
     if offset == 0:
         return block_scores(qsum, k, block)
     n, d = k.shape
-    placed = np.zeros((n, d), dtype=np.float64)
-    placed[offset:] = qsum
-    held = np.bincount(np.arange(offset, n) // block, minlength=-(-n // block))
-    qmeans = block_sums(placed, block) / np.maximum(held, 1)[:, None]
+    first = offset // block * block
+    placed = np.zeros((n - first, d), dtype=np.float64)  # the rows from block qb0's start
+    placed[offset - first:] = qsum
+    held = np.bincount((np.arange(offset, n) - first) // block, minlength=-(-(n - first) // block))
+    qmeans = block_sums(placed, block) / held[:, None]
     return qmeans @ block_means(k, block).T
 
 

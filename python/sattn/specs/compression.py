@@ -66,7 +66,8 @@ def importance(
 
 def _importance_at(q_heads: np.ndarray, k: np.ndarray, block: int, comp_block: int,
                    causal: bool, offset: int) -> np.ndarray:
-    """:func:`importance` for Sq < Skv (rows at positions ``offset + i``)."""
+    """:func:`importance` for Sq < Skv (rows at positions ``offset + i``): [nb - qb0, nb],
+    the query blocks from ``qb0 = offset // block`` on."""
     _, s, d = q_heads.shape
     n = k.shape[0]
     kc = compression_keys(k, comp_block)
@@ -75,7 +76,8 @@ def _importance_at(q_heads: np.ndarray, k: np.ndarray, block: int, comp_block: i
     starts = np.arange(nc) * comp_block
     to_block = np.zeros((nc, nb))
     to_block[np.arange(nc), starts // block] = 1.0
-    imp = np.zeros((nb, nb))
+    qb0 = offset // block
+    imp = np.zeros((nb - qb0, nb))
     qh = np.asarray(q_heads, dtype=np.float64)
     for r0, r1 in row_chunks(s, nc * len(qh)):
         pos = np.arange(r0, r1) + offset
@@ -85,5 +87,5 @@ def _importance_at(q_heads: np.ndarray, k: np.ndarray, block: int, comp_block: i
         sc -= sc.max(axis=2, keepdims=True)
         p = np.exp(sc)
         p /= p.sum(axis=2, keepdims=True)
-        np.add.at(imp, pos // block, p.sum(axis=0) @ to_block)
+        np.add.at(imp, pos // block - qb0, p.sum(axis=0) @ to_block)
     return imp
