@@ -136,3 +136,24 @@ def test_bad_shapes_one_line():
         Shape(1, 8, 16, kv_len=4)
     p = params_from_dict({"seq_len": 4, "kv_len": 64})
     assert p.shape() == Shape(1, 4, 64, kv_len=64) and p.shape().offset == 60
+
+
+def test_a_pattern_without_positions_is_cut_from_the_square_selection():
+    """A plugin pattern whose select_group knows only S (``positions = False``): Sq < Skv is
+    the last Sq rows of its Skv x Skv selection (the position rule), not an Sq x Sq one."""
+    from sattn.specs.pattern import Pattern
+    from sattn.specs.selection import GroupSelection
+
+    class Stride(Pattern):
+        name = "stride_for_test"
+
+        def select_group(self, shape, params):
+            s = shape.seq_len
+            return GroupSelection.from_dense(
+                np.array([[j % 3 == i % 3 and j <= i for j in range(s)] for i in range(s)]))
+
+    p = params_from_dict({})
+    sel = Stride().select(p, Shape(1, 3, D, kv_len=10))
+    assert sel.num_keys == 10
+    assert [list(map(int, sel.groups[0].row(i))) for i in range(3)] == [
+        [1, 4, 7], [2, 5, 8], [0, 3, 6, 9]]
