@@ -103,3 +103,24 @@ def test_data_dependent_pattern_needs_selection() -> None:
     p = params_from_dict({"spec": "topk_per_query", "topk_k": 3, "seq_len": 16, "head_dim": 8})
     with pytest.raises(SattnError, match="data-dependent"):
         ti.pattern_mask_mod(p, p.shape())
+
+
+@pytest.mark.parametrize("sq", [1, 24])
+@pytest.mark.parametrize("attrs", STATIC + DATA, ids=lambda a: a["spec"])
+def test_flex_attention_agrees_with_reference_sq_below_skv(attrs, sq) -> None:
+    """Sq < Skv (a KV cache): the exported mask is the pattern at each row's position
+    Skv - Sq + i, and FlexAttention on it agrees with the reference."""
+    skv = attrs["seq_len"]
+    p = params_from_dict({**attrs, "seq_len": sq, "kv_len": skv})
+    shape = p.shape()
+    q, k, v = synthetic(shape, seed=2)
+    sel = select_indices(p, shape, q, k)
+    if p.spec in ti.static_specs():
+        from torch.nn.attention.flex_attention import create_mask
+
+        got = create_mask(ti.pattern_mask_mod(p, shape), 1, 1, sq, skv, device="cpu")[0, 0]
+        np.testing.assert_array_equal(got.numpy(), sel.groups[0].to_dense(skv))
+    out = ti.flex_attention(p, q, k, v, block_size=16)
+    want = attention(p, q, k, v)
+    assert out.shape == want.shape == (shape.heads, sq, shape.head_dim)
+    assert_attention_close(out, want, p, q, k, v, selection=sel, what="FlexAttention vs reference")

@@ -82,15 +82,24 @@ def block_local_global_mask(block: int, global_tokens: int) -> MaskMod:
 
 def pattern_mask_mod(params: AttentionParams, shape: Shape) -> MaskMod:
     """The closed-form ``mask_mod`` of a structural pattern (the pattern's own,
-    :meth:`sattn.specs.pattern.Pattern.mask_mod`), and-ed with the causal term."""
+    :meth:`sattn.specs.pattern.Pattern.mask_mod`), and-ed with the causal term. With Sq < Skv
+    FlexAttention's ``q_idx`` is the query row: the mask is the pattern's at the row's position
+    ``q_idx + Skv - Sq``."""
     _, fa = _torch()
-    base = pattern_of(params.spec).mask_mod(params, shape.seq_len)
+    base = pattern_of(params.spec).mask_mod(params, shape.kv_len)
     if base is None:
         raise SattnError(
             f"spec '{params.spec}' is data-dependent: export its selection with selection_mask_mod "
             f"(static specs: {', '.join(static_specs())})"
         )
-    return fa.and_masks(base, causal_mask) if params.causal else base
+    mod = fa.and_masks(base, causal_mask) if params.causal else base
+    if not shape.offset:
+        return mod
+    offset = shape.offset
+
+    def at_position(b, h, q_idx, kv_idx):
+        return mod(b, h, q_idx + offset, kv_idx)
+    return at_position
 
 
 def static_specs() -> tuple[str, ...]:
@@ -144,8 +153,8 @@ def block_mask(params: AttentionParams, shape: Shape, q: np.ndarray | None = Non
     _, fa = _torch()
     mod = mod if mod is not None else mask_mod(params, shape, q, k)
     heads = None if params.spec in static_specs() else shape.heads
-    s = shape.seq_len
-    return fa.create_block_mask(mod, B=None, H=heads, Q_LEN=s, KV_LEN=s, device="cpu",
+    s, n = shape.seq_len, shape.kv_len
+    return fa.create_block_mask(mod, B=None, H=heads, Q_LEN=s, KV_LEN=n, device="cpu",
                                 BLOCK_SIZE=min(block_size, max(s, 1)))
 
 
