@@ -183,7 +183,7 @@ module sattn_core
   //   p2: acc[c] read; fmul_s1(acc, alpha), fmul_s1(p, v)      (l lane, chunk 0: fmul_s1(l, alpha))
   //   p3: fmul_s2 both                                          (l lane: fmul_s2)
   //   p4: fadd_s1(acc * alpha, p * v)                           (l lane: fadd_s1(l * alpha, p))
-  //   p5: acc[c] written (fadd_s23)                             (l lane: l written)
+  //   p5: acc[c] written (fadd_s23)                             (l lane: l written, one-sign add)
   // acc = acc * alpha + p * v and l = l * alpha + p, as the single-cycle lanes computed them
   // (bit-identical). acc[c] is read at t+2 and written at the end of t+5: the loop is PV_LOOP = 4
   // cycles, so chunk c of the next key may issue at t+4 at the earliest. A key of pv_nch >= 4
@@ -343,7 +343,9 @@ module sattn_core
       if (p5.valid) begin
         for (int k = 0; k < LANES_PV; k++)
           if (p5.en[k]) acc[int'(p5.c) * LANES_PV + k] <= fadd_s23(ad1[k]);
-        if (p5.first) l <= fadd_s23(lad1);
+        // l * alpha >= 0 and p >= 0: the one-sign adder (no leading-zero count), which kept
+        // this register off the 8.45 ns clock (8.77 ns with fadd_s23; docs/rocc.md)
+        if (p5.first) l <= fadd_same_sign_s23(lad1);
       end
       // finalize
       if (fin_start) begin

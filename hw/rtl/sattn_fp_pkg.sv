@@ -198,6 +198,27 @@ package sattn_fp_pkg;
     return fadd_s3(fadd_s2(p));
   endfunction
 
+  // fadd_s23 for operands of one sign (p.sub = 0; the core's l lane, whose l * alpha and p are
+  // never negative): a sum needs no leading-zero count or left shift, only the carry's one-bit
+  // right shift, so the stage is an add and a round. The result is fadd_s23's for every such
+  // pair (the same steps, without the difference path); a pair of opposite signs would get the
+  // sum of magnitudes, so only same-sign operands may use it.
+  /* verilator lint_off UNUSEDSIGNAL */  // p.sub: 0 by the caller's construction
+  function automatic logic [31:0] fadd_same_sign_s23(input fadd1_t p);
+    /* verilator no_inline_task */
+    logic [27:0] sum;
+    logic signed [11:0] e;
+    if (p.done) return p.res;
+    e = 12'(signed'({4'd0, p.ex}));
+    sum = {1'b0, p.mx} + {1'b0, p.my};
+    if (sum[27]) begin
+      sum = {1'b0, sum[27:2], sum[1] | sum[0]};
+      e = e + 12'sd1;
+    end
+    return fp_round_pack(p.s, e, sum[26:3], sum[2], |sum[1:0]);
+  endfunction
+  /* verilator lint_on UNUSEDSIGNAL */
+
   function automatic logic [31:0] fp_add(input logic [31:0] a, input logic [31:0] b);
     return fadd_s23(fadd_s1(a, b));
   endfunction
