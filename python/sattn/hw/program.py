@@ -67,6 +67,11 @@ class Layout:
     def mem_bytes(self) -> int:
         return self.o_base + self.o_bytes + 64
 
+    def same_sizes(self, other: Layout) -> bool:
+        """Whether both lay out operands of the same sizes (bases may differ)."""
+        return (self.q_bytes, self.kv_bytes, self.o_bytes, self.row_bytes) == \
+            (other.q_bytes, other.kv_bytes, other.o_bytes, other.row_bytes)
+
     def fields(self) -> dict[str, int]:
         return {"q_base": self.q_base, "q_bytes": self.q_bytes, "k_base": self.k_base,
                 "v_base": self.v_base, "kv_bytes": self.kv_bytes, "o_base": self.o_base,

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from sattn.errors import SattnError
-from sattn.hw.program import Program
+from sattn.hw.program import Program, layout
 from sattn.ir.schema import AttentionParams, Shape
 from sattn.specs import csr, pattern_of
 from sattn.specs.selection import GroupSelection, Selection
@@ -118,11 +118,17 @@ def same_selection(a: Selection, b: Selection) -> bool:
 
 def program_selection(params: AttentionParams, shape: Shape) -> Selection | None:
     """The keys the op's recorded ``rocc_program`` attends (:meth:`Program.selection`), for a
-    static pattern whose program is recorded whole (None otherwise)."""
+    static pattern whose program is recorded whole for operands of ``shape`` (None otherwise:
+    an op that fixes no shape is lowered for the default one, and inputs of another shape are
+    not what its program was planned for)."""
     rec = params.extra.get("rocc_program")
     if not isinstance(rec, dict) or "commands" not in rec or pattern_of(params.spec).data_dependent:
         return None
     prog = Program.from_record(rec, {})
+    run = layout(shape.heads, shape.kv_heads, shape.seq_len, shape.kv_len, shape.head_dim,
+                 params.precision)
+    if not prog.layout.same_sizes(run):  # planned for another shape (the op fixed none)
+        return None
     groups = tuple(GroupSelection(indptr, indices.astype(np.int32))
                    for indptr, indices in prog.selection(shape.kv_heads, shape.seq_len))
     return Selection(spec=params.spec, seq_len=shape.seq_len, num_keys=shape.kv_len,

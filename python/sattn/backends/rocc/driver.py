@@ -201,15 +201,16 @@ def program_to_run(params: AttentionParams, shape: Shape, sel: Selection) -> Pro
     """The command stream this run replays: the op's recorded ``rocc_program`` as written when
     it runs the selection ``sel`` (its registers included: an edited register write is what
     runs), else the plan of ``sel`` (no program recorded, a data-dependent pattern, an elided
-    program, or a recorded program planned from another selection: an edited ``index_table``,
-    or ``selection=``)."""
+    program, a program planned for operands of another shape -- an op that fixes no shape is
+    lowered for the default one --, or a recorded program planned from another selection: an
+    edited ``index_table``, or ``selection=``)."""
     planned = program_of(params, shape, sel)
     rec = params.extra.get("rocc_program")
     if not isinstance(rec, dict) or "commands" not in rec:
         return planned
     recorded = Program.from_record(rec, planned.info)
-    if recorded.same_as(planned):
-        return planned
+    if recorded.same_as(planned) or not recorded.layout.same_sizes(planned.layout):
+        return planned  # the same, or planned for operands of another shape
     runs = recorded.selection(shape.kv_heads, shape.seq_len)
     if sel.num_keys == shape.kv_len and all(
             np.array_equal(g.indptr, a) and np.array_equal(g.indices, b)
