@@ -100,7 +100,7 @@ test-blas: setup
 bench: setup
 	for b in $(filter-out bench/synth.py,$(wildcard bench/*.py)); do $(VPY) $$b || exit 1; done
 
-# Synthesis area and timing, unit by unit, at two lane counts (about two hours on 2 busy cores).
+# Synthesis area and timing, unit by unit, at two lane counts (about 40 minutes on 2 busy cores).
 synth: setup
 	nice -n 15 $(VPY) bench/synth.py
 

@@ -8,7 +8,8 @@ linked top. Then, for the simulated design (16 QK + 16 PV lanes), the RTL's meas
 bench/rocc_cycles.py's shapes times the top's critical path give the time per shape.
 
 Time budget: a lane count starts no new unit after --budget-min (default 90) minutes; one tool
-run is limited to 60 minutes. About two hours in all on two busy cores (66 min for 32 lanes).
+run is limited to 60 minutes. About 40 minutes in all on two busy cores (measured 20 for 32 lanes,
+16 for 16, on the current RTL).
 
     .venv/bin/python bench/synth.py [--lanes 16 8] [--budget-min 90] [--sizes 512 1024]
 """
