@@ -186,7 +186,10 @@ module sattn_core
   //   p5: acc[c] written (fadd_s23)                             (l lane: l written, one-sign add)
   // acc = acc * alpha + p * v and l = l * alpha + p, as the single-cycle lanes computed them
   // (bit-identical). acc[c] is read at t+2 and written at the end of t+5: the loop is PV_LOOP = 4
-  // cycles, so chunk c of the next key may issue at t+4 at the earliest. A key of pv_nch >= 4
+  // cycles, so chunk c of the next key may issue at t+4 at the earliest -- or at t+2 when its
+  // alpha is exactly 1.0 (the running max did not move): acc * 1.0 is acc, so such a key skips
+  // the multiply and reads acc (and l) at p4, straight into the adder (bit-identical; a SAT
+  // proof in tests/hw/test_pv_shortcuts.py). A key of pv_nch >= 4
   // chunks (D >= 4 * LANES_PV) therefore never waits; a shorter key waits 4 - pv_nch cycles (the
   // measured cost is in docs/rocc.md).
   // Finalize (row end, once the lanes have drained): acc is copied into the output buffer, one
@@ -202,6 +205,7 @@ module sattn_core
   typedef struct packed {
     logic          valid;
     logic          first;  // chunk 0: the l lane updates too
+    logic          one;    // alpha == 1.0: acc and l enter the adder unscaled (read at p4)
     logic [CW-1:0] c;
     logic [LANES_PV-1:0] en;
     logic [31:0]   p;
@@ -247,7 +251,9 @@ module sattn_core
   assign v_query = sm_key;
   assign pv_last = pv_c == pv_nch - 1'b1;
   assign pv_rem = head_dim - EW'(pv_c) * EW'(LANES_PV);
-  assign pv_gap_ok = pv_c != '0 || pv_wait == '0;
+  // a key whose alpha is 1.0 reads acc two stages later (at p4, skipping acc * 1.0, which is
+  // acc exactly), so it may issue two cycles sooner
+  assign pv_gap_ok = pv_c != '0 || pv_wait == '0 || (sm_alpha == FP_ONE && pv_wait <= WW'(2));
   assign pv_go = sm_valid && !sm_end && v_ready && pv_gap_ok;
   // a row end waits until the lanes have drained (acc and l final) and the output buffer is free
   assign fin_start = sm_valid && sm_end && pv_c == '0 && !p1.valid && !p2.valid && !p3.valid
@@ -279,8 +285,9 @@ module sattn_core
     la2 <= fmul_s2(la1);
     lp3 <= lp2;
     // p4 -> p5: first adder stage
-    for (int k = 0; k < LANES_PV; k++) ad1[k] <= fadd_s1(ma2[k], pm2[k]);
-    lad1 <= fadd_s1(la2, lp3);
+    for (int k = 0; k < LANES_PV; k++)
+      ad1[k] <= fadd_s1(p4.one ? acc[int'(p4.c) * LANES_PV + k] : ma2[k], pm2[k]);
+    lad1 <= fadd_s1(p4.one ? l : la2, lp3);
     // finalize: out_scale / l (an empty row has l == 0 and yields zeros)
     rc[0] <= frec_seed(l);
     rc[1] <= frec_my(rc[0]);
@@ -329,6 +336,7 @@ module sattn_core
       p1.c <= pv_c;
       p1.p <= sm_p;
       p1.alpha <= sm_alpha;
+      p1.one <= sm_alpha == FP_ONE;
       p1_n <= (pv_rem > EW'(LANES_PV)) ? EW'(LANES_PV) : pv_rem;
       for (int k = 0; k < LANES_PV; k++) p1.en[k] <= EW'(k) < pv_rem;
       p2 <= p1;
