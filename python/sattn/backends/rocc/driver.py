@@ -38,7 +38,7 @@ from sattn.reference.data import check_qkv, check_unbatched, check_values
 from sattn.reference.executor import landmark_operands
 from sattn.result import RunResult
 from sattn.specs import select_indices
-from sattn.specs.recorded import recorded_selection
+from sattn.specs.recorded import program_selection, recorded_selection, same_selection
 from sattn.specs.selection import Selection
 from sattn.toolrun import atomic_write, run_tool, scratch_dir
 from sattn.transforms.rocc_program import program_of
@@ -211,12 +211,8 @@ def program_to_run(params: AttentionParams, shape: Shape, sel: Selection) -> Pro
     recorded = Program.from_record(rec, planned.info)
     if recorded.same_as(planned) or not recorded.layout.same_sizes(planned.layout):
         return planned  # the same, or planned for operands of another shape
-    runs = recorded.selection(shape.kv_heads, shape.seq_len)
-    if sel.num_keys == shape.kv_len and all(
-            np.array_equal(g.indptr, a) and np.array_equal(g.indices, b)
-            for g, (a, b) in zip(sel.groups, runs)):
-        return recorded
-    return planned
+    from_program = program_selection(params, shape)
+    return recorded if from_program is not None and same_selection(sel, from_program) else planned
 
 
 def spec_info(params: AttentionParams, shape: Shape, sel: Selection) -> str:
