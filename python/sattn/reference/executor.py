@@ -385,13 +385,20 @@ def attention(
 ) -> np.ndarray:
     """The reference output float32 [H, S, D] (the oracle every backend is compared with).
 
-    Inputs are checked first (:func:`sattn.reference.data.check_values`), and a run that would
+    Inputs are checked first (:func:`_check`: the values the run reads), and a run that would
     not fit the machine is refused (:func:`sattn.resources.reference`)."""
     shape = check_qkv(q, k, v, params.gqa_group_size)
-    _check(params, shape, q, k, v, selection)
-    pattern = pattern_of(params.spec)
     if selection is None:  # a lowered op's edited index table is its selection
         selection = recorded_selection(params, shape)
+    selection = _static_kv_cache_selection(params, shape, selection)
+    _check(params, shape, q, k, v, selection)
+    return _attention_checked(params, shape, q, k, v, selection)
+
+
+def _attention_checked(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray,
+                       v: np.ndarray, selection: Selection | None) -> np.ndarray:
+    """:func:`attention` on inputs :func:`_check` has passed."""
+    pattern = pattern_of(params.spec)
     if selection is None and hasattr(pattern, "block_tables") and not shape.offset:
         # rows are whole key blocks (bsr): attend from the block tables, never build token rows
         return _attend_tables(params, shape, q, k, v, _block_tables(params, shape, q, k))
@@ -416,9 +423,49 @@ def attention(
                   selection.block_size, _exact_f64(ops), selection.block_table)
 
 
+def _static_kv_cache_selection(params: AttentionParams, shape: Shape,
+                               selection: Selection | None) -> Selection | None:
+    """With Sq < Skv (a KV cache) a pattern that selects without looking at the data selects
+    before the inputs are checked, so that :func:`_check` reads only the K/V rows the run uses."""
+    if selection is None and shape.offset and not pattern_of(params.spec).data_dependent:
+        return select_indices(params, shape)
+    return selection
+
+
+def _rows_read(params: AttentionParams, shape: Shape, selection: Selection | None) -> np.ndarray | None:
+    """The K/V rows (token ids, any KV head) a KV-cache run of a static pattern reads, or None
+    for all of them (Sq = Skv, a data-dependent pattern that scores every key, landmark means,
+    or a selection reading most of the cache)."""
+    if (selection is None or not shape.offset or selection.key_space != "tokens"
+            or pattern_of(params.spec).data_dependent):
+        return None
+    read = np.zeros(shape.kv_len, dtype=bool)
+    for g in selection.groups:
+        read[g.indices] = True
+    rows = np.flatnonzero(read)
+    # gathering more than half the cache costs more than checking all of it
+    return rows if 2 * len(rows) <= shape.kv_len else None
+
+
 def _check(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray, v: np.ndarray,
            selection: Selection | None) -> None:
-    check_values(params, q, k, v)
+    """Check the values the run reads and that it fits the machine.
+
+    A decode step of a static pattern reads its selected K/V rows only: those are what
+    :func:`check_values` sees (a pass over the whole cache would cost more than the step; rows
+    no query reads cannot change the output). The checks are monotone in the rows (non-finite
+    values, largest values, row norms, the keys a row can sum), so a failure on the rows read
+    is a failure on the whole tensors too: the message is then the whole tensors' (indices into
+    the cache as given)."""
+    rows = _rows_read(params, shape, selection)
+    if rows is None:
+        check_values(params, q, k, v)
+    else:
+        try:
+            check_values(params, q, k[:, rows], v[:, rows])
+        except SattnError:
+            check_values(params, q, k, v)
+            raise
     pairs = selection.nnz if selection is not None else None
     resources.require(resources.reference(params, shape, pairs))
 
@@ -487,11 +534,14 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     """
     check_unbatched(params)
     shape = check_qkv(q, k, v, params.gqa_group_size)
-    _check(params, shape, q, k, v, options.get("selection"))
     t0 = time.perf_counter()
     sel = options.get("selection")
     if sel is None:  # a lowered op's edited index table is its selection
         sel = recorded_selection(params, shape)
+    sel = _static_kv_cache_selection(params, shape, sel)
+    t_static = time.perf_counter()
+    _check(params, shape, q, k, v, sel)
+    t0 += time.perf_counter() - t_static  # the check is neither selection nor attention
     pattern = pattern_of(params.spec)
     if sel is None and hasattr(pattern, "block_tables") and not shape.offset:  # (attention())
         tables = _block_tables(params, shape, q, k)
@@ -506,7 +556,7 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     else:
         sel = sel if sel is not None else select_indices(params, shape, q, k)
         t1 = time.perf_counter()
-        out = attention(params, q, k, v, selection=sel)
+        out = _attention_checked(params, shape, q, k, v, sel)
         nnz, key_space = sel.nnz, sel.key_space
     t2 = time.perf_counter()
     dense_pairs = shape.kv_heads * shape.seq_len * shape.kv_len
