@@ -15,12 +15,12 @@ import re
 import numpy as np
 import pytest
 from decode_oracle import oracle
-from tolerance import assert_attention_close
 from sattn.errors import SattnError
 from sattn.ir.schema import params_from_dict
 from sattn.reference.data import synthetic
 from sattn.reference.executor import attention, run
 from sattn.specs import select_indices
+from tolerance import assert_attention_close
 
 SQ, SKV, D = 1, 96, 16
 
@@ -65,8 +65,8 @@ def test_nan_in_a_read_row_is_refused_with_its_cache_index(spec, extra):
 
 def test_self_attention_and_scoring_patterns_check_every_row():
     # Sq = Skv: every key row is some query's position; topk scores all keys
-    p = params_from_dict(dict(spec="sliding_window", window_size=2, seq_len=SKV, head_dim=D,
-                              num_heads=2, causal=1))
+    p = params_from_dict({"spec": "sliding_window", "window_size": 2, "seq_len": SKV, "head_dim": D,
+                              "num_heads": 2, "causal": 1})
     q, k, v = synthetic(p.shape())
     k[0, 0, 0] = np.nan
     with pytest.raises(SattnError, match=re.escape("K contains nan at [0, 0, 0]")):

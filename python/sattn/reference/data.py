@@ -182,8 +182,14 @@ FLT_MAX = float(np.finfo(np.float32).max)
 
 
 def _largest(a: np.ndarray) -> tuple[float, list[int]]:
+    """max|a| and where (for messages: it takes a pass and an |a| copy more than :func:`_top`)."""
     idx = np.unravel_index(int(np.argmax(np.abs(a))), a.shape)
     return float(np.abs(a[idx])), list(map(int, idx))
+
+
+def _top(a: np.ndarray) -> float:
+    """max|a| without a copy of |a| (finite values, checked first)."""
+    return max(float(a.max()), -float(a.min())) if a.size else 0.0
 
 
 def _max_row_norm(a: np.ndarray) -> float:
@@ -215,7 +221,7 @@ def check_values(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.nd
     if is_integer(params.precision):
         sq, sk, sv = resolved_scales(params)
         qmax = QMAX[params.precision]
-        codes = [math.floor(min(qmax, _largest(x)[0] / sc) + 0.5) for x, sc in ((q, sq), (k, sk))]
+        codes = [math.floor(min(qmax, _top(x) / sc) + 0.5) for x, sc in ((q, sq), (k, sk))]
         if sq * sk / math.sqrt(d) > limit:
             raise SattnError(f"scale_q x scale_k / sqrt(D) = {sq * sk / math.sqrt(d):.4g} overflows "
                              f"fp32 (> {limit:.4g}; scale_q={sq:g}, scale_k={sk:g})")
@@ -230,8 +236,8 @@ def check_values(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.nd
         return
     widen = 1.0 + 2.0**-8 if params.precision == "bf16" else 1.0
     for name, a in (("Q", q), ("K", k), ("V", v)):
-        top, where = _largest(a)
-        if params.precision == "bf16" and not np.isfinite(round_bf16(np.float32(top))):
+        if params.precision == "bf16" and not np.isfinite(round_bf16(np.float32(_top(a)))):
+            top, where = _largest(a)
             raise SattnError(f"{name} has |x| = {top:.6g} at {where}, which rounds to infinity in bf16")
     bound = _max_row_norm(q) * _max_row_norm(k) * widen * widen / math.sqrt(d)
     if bound > limit:
@@ -239,8 +245,8 @@ def check_values(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.nd
         raise SattnError(
             f"{name} has |x| = {top:.6g} at {where}: scores can overflow fp32 "
             f"(max|q_i| x max|k_j| / sqrt(D) = {bound:.4g} > {limit:.4g}; see docs/limits.md)")
-    top, where = _largest(v)
-    if top * widen * s > limit:
+    if _top(v) * widen * s > limit:
+        top, where = _largest(v)
         raise SattnError(f"V has |x| = {top:.6g} at {where}: the weighted sum over {s} keys can "
                          f"overflow fp32 ({s} x {top:.4g} > {limit:.4g}; see docs/limits.md)")
 

@@ -164,7 +164,8 @@ def attend(
             return
         if shared:
             union, bias = parts[0]
-            ku, vu = k[:, union], v[:, union]  # [G, U, D]
+            # every key (a dense decode step): the cache itself, not a gathered copy of it
+            ku, vu = (k, v) if len(union) == n else (k[:, union], v[:, union])  # [G, U, D]
         else:
             width = max(len(p[0]) for p in parts if p is not None)
             ku = np.zeros((g, width, d), dtype=k.dtype)
