@@ -30,8 +30,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sattn.ir.schema import DEFAULT_TILES, AttentionParams
+from sattn.selector import terms_kv
 from sattn.selector.hints import DEFAULT_L1_BYTES, TARGETS, Hints
-from sattn.selector.terms import ELEMENT_BYTES, TERMS, terms
+from sattn.selector.terms import ELEMENT_BYTES, TERMS, Op, terms
 
 #: Relative sliding-window penalty per extra query head in a GQA group.
 GQA_PENALTY = 0.1
@@ -126,13 +127,21 @@ def cache_fit(p: AttentionParams, block: int, l1_bytes: int) -> float:
 def l1_factor(p: AttentionParams, hints: Hints) -> float:
     """The SATTN_HW_L1_BYTES multiplier of a block candidate: its cache fit at the hinted L1
     over the cache fit at the default L1 the weights were fitted at (1 by default)."""
-    block = p.effective_block_size(p.shape().seq_len)
+    block = p.effective_block_size(p.shape().kv_len)
     return cache_fit(p, block, hints.l1_bytes) / cache_fit(p, block, DEFAULT_L1_BYTES)
+
+
+def op_terms(target: str, spec: str, p: AttentionParams) -> dict[str, float]:
+    """The terms of ``spec`` for ``p``: the square model, or a KV-cache step's
+    (:mod:`sattn.selector.terms_kv`) when Sq < Skv."""
+    if p.shape().offset:
+        return terms_kv.terms(target, spec, p, Op.of(p))
+    return terms(target, spec, p)
 
 
 def _cost(spec: str, p: AttentionParams, hints: Hints, mult: dict[str, float]) -> Cost:
     model = MODELS[hints.target]
-    t = terms(hints.target, spec, p)
+    t = op_terms(hints.target, spec, p)
     total = model.apply(t)
     for v in mult.values():
         total *= v
@@ -170,7 +179,7 @@ def blg_cost(p: AttentionParams, hints: Hints) -> Cost | None:
     """None unless block_size is set (global_tokens > 0 forces the spec before costs matter)."""
     if p.block_size is None:
         return None
-    b = p.effective_block_size(p.shape().seq_len)
+    b = p.effective_block_size(p.shape().kv_len)
     c = p.comp_block_size
     comp = 1.0 - COMP_DISCOUNT * (1.0 - c / b) if 0 < c < b else 1.0
     return _cost("block_local_global", p, hints,
