@@ -130,11 +130,15 @@ def _rvv_pipeline(options: dict[str, Any]) -> str:
     return f"sattn-lower-rvv{{{opts}}}" if opts else "sattn-lower-rvv"
 
 
-def select(attrs: dict[str, Any] | AttentionParams):
+def select(attrs: dict[str, Any] | AttentionParams, *, target: str | None = None,
+           max_error_data: str | Path | None = None):
     """The selector's :class:`~sattn.selector.Decision` for an attribute dict (or params),
-    with the hints of the environment (this is an API edge)."""
+    with the hints of the environment (this is an API edge); ``target`` (rvv, rocc, reference)
+    and ``max_error_data`` (a ``.safetensors`` file of q, k, v for the ``max_error`` budget)
+    as the command line's ``--target`` and ``--max-error-data``."""
     params = attrs if isinstance(attrs, AttentionParams) else params_from_dict(attrs)
-    return select_spec(params, hints=edge_hints(os.environ))
+    return select_spec(params, hints=edge_hints(os.environ, target=target,
+                                                max_error_data=max_error_data))
 
 
 # ---------------------------------------------------------------------------------------------

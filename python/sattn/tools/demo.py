@@ -3,8 +3,10 @@ spec's example, through the public API only.
 
 1. selection, with the selector's explanation;  2. lowering for RVV and for RoCC (the lowered
 ops printed);  3. the NumPy reference;  4. the RVV kernels under qemu;  5. the RoCC RTL under
-Verilator, each output tensor compared with the reference;  6. a short table. Exit status 1 if a backend
-disagrees with the reference.
+Verilator, each output tensor compared with the reference;  6. a short table;  7. what the
+product is for: a decode step against a 16k-token KV cache (``examples/decode.mlir``,
+:mod:`sattn.tools.demo_decode`), the selected sparse pattern against dense on every backend.
+Exit status 1 if a backend disagrees with the reference.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sattn import api
 from sattn.cli.common import add_strict_attributes, guarded
 from sattn.cli.parser import ArgumentParser
 from sattn.diagnostics import once
+from sattn.tools import demo_decode
 from sattn.tools.profile import table
 
 DEFAULT_MLIR = Path(__file__).resolve().parents[3] / "examples" / "input.mlir"
@@ -29,7 +32,10 @@ def _section(title: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="sattn_demo.py", description=__doc__.split("\n")[0])
     parser.add_argument("--mlir", default=str(DEFAULT_MLIR), help="input .mlir (default: examples/input.mlir)")
-    parser.add_argument("--skip-rocc", action="store_true", help="leave out the Verilator run")
+    parser.add_argument("--skip-rocc", action="store_true", help="leave out the Verilator runs")
+    parser.add_argument("--decode-mlir", default=str(demo_decode.DEFAULT_DECODE_MLIR),
+                        help="the decode step of section 7 (default: examples/decode.mlir)")
+    parser.add_argument("--skip-decode", action="store_true", help="leave out section 7")
     add_strict_attributes(parser)
     args = parser.parse_args(argv)
     path = Path(args.mlir)
@@ -77,4 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         ("dma_bytes (RTL)", [r.counters.get("dma_bytes") for r in results.values()]),
     ]
     print(table(rows, cols))
-    return 0 if all(r.verdict.passed for r in results.values() if r.verdict) else 1
+    ok = all(r.verdict.passed for r in results.values() if r.verdict)
+    if not args.skip_decode:
+        _section("7. a long-context decode step: the selected sparse pattern against dense")
+        backends = tuple(b for b in ("reference", "rvv", "rocc") if b != "rocc" or not args.skip_rocc)
+        ok &= demo_decode.section(Path(args.decode_mlir), backends)
+    return 0 if ok else 1
