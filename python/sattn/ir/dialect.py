@@ -13,7 +13,9 @@ All three use the generic form the spec's inputs use::
     "sattn.sparse_attention"(%q, %k, %v) {topk_k = 4 : i64}
         : (tensor<2x64x32xf32>, tensor<1x64x32xf32>, tensor<1x64x32xf32>) -> tensor<2x64x32xf32>
 
-Operands may carry a batch dimension, ``tensor<BxHxSxD>`` (``batch`` in the params).
+Operands may carry a batch dimension, ``tensor<BxHxSxD>`` (``batch`` in the params); V's last
+dimension is Dv (``head_dim_v``), which may differ from D, and the result is Q's shape with Dv
+last.
 
 The verifier reads attributes through the schema only: wrong kinds and out-of-range values are
 rejected with the op's source location. Names the schema does not know are discardable
@@ -84,10 +86,12 @@ class SattnOp(IRDLOperation):
     """Common shape of the three ops: optional Q, K, V operands, optional output tensor."""
 
     inputs = var_operand_def(TensorType)
-    """Q [B,H,S,D] or [H,S,D], K and V [B,H_kv,S,D] or [H_kv,S,D] -- all three or none."""
+    """Q [B,H,S,D] or [H,S,D], K [B,H_kv,S,D] and V [B,H_kv,S,Dv] (or rank 3) -- all three or
+    none."""
 
     outputs = var_result_def(TensorType)
-    """The attention output, Q's type (optional; without operands the runner makes the data)."""
+    """The attention output, Q's shape with Dv last (optional; without operands the runner
+    makes the data)."""
 
     traits = traits_def(MemoryReadEffect(), MemoryWriteEffect())
 
@@ -204,10 +208,12 @@ def _check_pass_attr(name: str, attr: Attribute) -> None:
 
 
 def _shape_from_operands(op: SattnOp, attrs: dict[str, object]) -> dict[str, object]:
-    """seq_len/head_dim/num_heads, the GQA group and (rank 4) the batch from Q, K, V types.
+    """seq_len/head_dim/num_heads, the GQA group, (rank 4) the batch and (V's last dim) Dv from
+    the Q, K, V types.
 
-    Each operand is ``[B,H,S,D]``, ``[H,S,D]`` (B = 1) or ``[S,D]`` (B = H = 1); ``batch`` is
-    derived only when an operand has rank 4."""
+    Each operand is ``[B,H,S,D]``, ``[H,S,D]`` (B = 1) or ``[S,D]`` (B = H = 1); V's last
+    dimension is Dv (may differ from D). ``batch`` is derived only when an operand has rank 4,
+    ``head_dim_v`` only when Dv differs from D or the attribute is given."""
     if not op.operands and not op.results:
         return {}
     if len(op.operands) != 3:
@@ -227,15 +233,21 @@ def _shape_from_operands(op: SattnOp, attrs: dict[str, object]) -> dict[str, obj
             raise SattnError(f"operand {role} must have a float element type, got {t}")
         shapes.append((1,) * (4 - len(shape)) + shape)
     (b, h, s, d), (bk, hk, sk, dk), (bv, hv, sv, dv) = shapes
-    if (bk, hk, sk, dk) != (bv, hv, sv, dv):
+    if (bk, hk, sk) != (bv, hv, sv):
         raise SattnError(
-            f"operands K and V must have the same shape, got {_dims(shapes[1])} and {_dims(shapes[2])}"
+            f"operands K and V must agree on [B,H,S] (V's last dim Dv may differ from D), got "
+            f"{_dims(shapes[1])} and {_dims(shapes[2])}"
         )
     if b != bk:
         raise SattnError(f"operands Q and K disagree on the batch B: {b} vs {bk}")
     if d != dk:
         raise SattnError(
             f"operands Q and K disagree on [S,D]: {_dims(shapes[0])} vs {_dims(shapes[1])}"
+        )
+    if "head_dim_v" in attrs and attrs["head_dim_v"] != dv:
+        raise SattnError(
+            f"attribute 'head_dim_v'={attrs['head_dim_v']} disagrees with operand V's last "
+            f"dimension Dv={dv} (V is {_dims(shapes[2])})"
         )
     if s > sk:
         raise SattnError(
@@ -249,6 +261,8 @@ def _shape_from_operands(op: SattnOp, attrs: dict[str, object]) -> dict[str, obj
         derived["kv_len"] = sk
     if ranked4:
         derived["batch"] = b
+    if dv != d or "head_dim_v" in attrs:  # Dv from V's type (only written when it says something)
+        derived["head_dim_v"] = dv
     group = h // hk
     if "gqa_group_size" in attrs and attrs["gqa_group_size"] != group:
         raise SattnError(
@@ -270,8 +284,10 @@ def _shape_from_operands(op: SattnOp, attrs: dict[str, object]) -> dict[str, obj
         if len(op.results) != 1:
             raise SattnError(f"expects at most one result, got {len(op.results)}")
         rt = op.results[0].type
-        if tuple(rt.get_shape()) != tuple(op.operands[0].type.get_shape()):  # type: ignore[attr-defined]
-            raise SattnError(f"result type {rt} must match Q's type {op.operands[0].type}")
+        want = tuple(op.operands[0].type.get_shape())[:-1] + (dv,)  # type: ignore[attr-defined]
+        if tuple(rt.get_shape()) != want:  # type: ignore[attr-defined]
+            raise SattnError(f"result type {rt} must be Q's shape with V's last dimension "
+                             f"Dv={dv} ({'x'.join(map(str, want))})")
     return derived
 
 

@@ -106,9 +106,10 @@ SCHEMA: tuple[AttrSpec, ...] = (
     # shapes
     AttrSpec("seq_len", "int", None, "query rows Sq (the sequence length S of self-attention)", _at_least(1)),
     AttrSpec("kv_len", "int", None, "keys Skv (the KV cache's length; unset: seq_len); query row i sits at position Skv - Sq + i", _at_least(1)),
-    AttrSpec("head_dim", "int", None, "head dimension D", _at_least(1)),
+    AttrSpec("head_dim", "int", None, "head dimension D (of Q and K)", _at_least(1)),
+    AttrSpec("head_dim_v", "int", None, "value head dimension Dv (V's and the output's last dim; unset: head_dim)", _at_least(1)),
     AttrSpec("num_heads", "int", None, "query heads H", _at_least(1)),
-    AttrSpec("batch", "int", None, "batch B (from rank-4 operand types [B,H,S,D]); runs need B = 1 until batched execution lands", _at_least(1)),
+    AttrSpec("batch", "int", None, "batch B (from rank-4 operand types [B,H,S,D]; unset: 1); the reference runs any B, the RVV and RoCC backends B = 1 until their batched runs land", _at_least(1)),
     # accuracy budget for the selector
     AttrSpec("max_error", "float", None, "largest acceptable max relative error against dense attention", _positive_float),
 )
@@ -157,19 +158,27 @@ def _describe(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Shape:
-    """Attention shape: Q is [H, Sq, D]; K and V are [H_kv, Skv, D] with H = H_kv * group.
+    """Attention shape: Q is [B, H, Sq, D]; K is [B, H_kv, Skv, D] and V [B, H_kv, Skv, Dv]
+    with H = H_kv * group; the output is [B, H, Sq, Dv].
 
-    ``seq_len`` is Sq (the query rows), ``kv_len`` is Skv (the keys; unset: Sq, self-attention).
-    Query row ``i`` sits at position ``p(i) = Skv - Sq + i`` (bottom-right alignment, as a KV
-    cache puts it): :attr:`offset` is ``Skv - Sq``. Sq > Skv is refused."""
+    ``seq_len`` is Sq (the query rows), ``kv_len`` is Skv (the keys; unset: Sq, self-attention),
+    ``batch`` is B (default 1), ``head_dim_v`` is Dv (unset: D). Query row ``i`` sits at
+    position ``p(i) = Skv - Sq + i`` (bottom-right alignment, as a KV cache puts it):
+    :attr:`offset` is ``Skv - Sq``. Sq > Skv is refused."""
 
     heads: int
     seq_len: int
     head_dim: int
     group: int = 1
     kv_len: int = None  # type: ignore[assignment]  (None: seq_len)
+    batch: int = 1
+    head_dim_v: int = None  # type: ignore[assignment]  (None: head_dim)
 
     def __post_init__(self) -> None:
+        if self.head_dim_v is None:
+            object.__setattr__(self, "head_dim_v", self.head_dim)
+        if self.batch < 1 or self.head_dim_v < 1:
+            raise SattnError(f"batch B={self.batch} and Dv={self.head_dim_v} must be >= 1")
         if self.kv_len is None:
             object.__setattr__(self, "kv_len", self.seq_len)
         elif self.kv_len < self.seq_len:
@@ -184,6 +193,16 @@ class Shape:
     def offset(self) -> int:
         """``Skv - Sq``: the position of query row 0."""
         return self.kv_len - self.seq_len
+
+    @property
+    def element(self) -> Shape:
+        """The shape of one batch element (B = 1): what selection and the backends see."""
+        return self if self.batch == 1 else dataclasses.replace(self, batch=1)
+
+    @property
+    def plain(self) -> bool:
+        """B = 1 and Dv = D: the shape every backend runs."""
+        return self.batch == 1 and self.head_dim_v == self.head_dim
 
 
 class _ParamsMethods:
@@ -208,7 +227,8 @@ class _ParamsMethods:
                 f"num_heads={h} is not divisible by gqa_group_size={self.gqa_group_size}"
             )
         return Shape(heads=h, seq_len=s, head_dim=d, group=self.gqa_group_size,
-                     kv_len=self.kv_len or s)
+                     kv_len=self.kv_len or s, batch=self.batch or 1,
+                     head_dim_v=self.head_dim_v or d)
 
     def replace(self, **changes: Any) -> AttentionParams:
         return dataclasses.replace(self, **changes)

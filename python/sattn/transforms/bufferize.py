@@ -56,6 +56,7 @@ def pair_bound(p: AttentionParams) -> int:
 def buffers(p: AttentionParams) -> dict[str, Any]:
     shape = p.shape()
     h, hk, s, d = shape.heads, shape.kv_heads, shape.seq_len, shape.head_dim
+    dv = shape.head_dim_v  # V and the output have Dv columns
     table = p.extra.get("index_table")
     exact = isinstance(table, dict) and "nnz" in table and not table.get("per_head")
     nnz = int(table["nnz"]) if exact else pair_bound(p)  # type: ignore[index]
@@ -63,8 +64,8 @@ def buffers(p: AttentionParams) -> dict[str, Any]:
     out = {
         "q": _elem_bytes(b * h * s * d, p.precision),
         "k": _elem_bytes(b * hk * s * d, p.precision),
-        "v": _elem_bytes(b * hk * s * d, p.precision),
-        "out": 4 * b * h * s * d,
+        "v": _elem_bytes(b * hk * s * dv, p.precision),
+        "out": 4 * b * h * s * dv,
         "index": b * hk * 4 * (s + 1 + nnz),
         "index_exact": int(exact),
     }

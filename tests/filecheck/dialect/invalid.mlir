@@ -118,7 +118,7 @@
 
 // -----
 %q, %k, %v = "test.make"() : () -> (tensor<2x16x8xf32>, tensor<1x16x8xf32>, tensor<1x16x8xf32>)
-// expected-error @+1 {{result type tensor<2x16x4xf32> must match Q's type tensor<2x16x8xf32>}}
+// expected-error @+1 {{result type tensor<2x16x4xf32> must be Q's shape with V's last dimension Dv=8 (2x16x8)}}
 %o = "sattn.sparse_attention"(%q, %k, %v) {} : (tensor<2x16x8xf32>, tensor<1x16x8xf32>, tensor<1x16x8xf32>) -> tensor<2x16x4xf32>
 
 // -----
@@ -135,7 +135,7 @@ func.func @f(%q: tensor<1x2x16x8xf32>, %k: tensor<2x2x16x8xf32>, %v: tensor<2x2x
 
 // -----
 func.func @f(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x1x16x8xf32>) {
-  // expected-error @+1 {{operands K and V must have the same shape, got (2, 16, 8) and (1, 16, 8)}}
+  // expected-error @+1 {{operands K and V must agree on [B,H,S] (V's last dim Dv may differ from D), got (2, 16, 8) and (1, 16, 8)}}
   "sattn.sparse_attention"(%q, %k, %v) {} : (tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x1x16x8xf32>) -> ()
   func.return
 }
@@ -177,7 +177,37 @@ func.func @f(%q: tensor<1x16x8xf32>, %k: tensor<1x16x8xf32>, %v: tensor<1x16x8xf
 
 // -----
 func.func @f(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) -> tensor<2x16x8xf32> {
-  // expected-error @+1 {{result type tensor<2x16x8xf32> must match Q's type tensor<1x2x16x8xf32>}}
+  // expected-error @+1 {{result type tensor<2x16x8xf32> must be Q's shape with V's last dimension Dv=8 (1x2x16x8)}}
   %o = "sattn.sparse_attention"(%q, %k, %v) {} : (tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>) -> tensor<2x16x8xf32>
   func.return %o : tensor<2x16x8xf32>
 }
+
+// -----
+// Dv (V's last dimension, head_dim_v) may differ from D; the attribute must agree with V.
+func.func @f(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x4xf32>) {
+  // expected-error @+1 {{attribute 'head_dim_v'=8 disagrees with operand V's last dimension Dv=4 (V is (2, 16, 4))}}
+  "sattn.sparse_attention"(%q, %k, %v) {head_dim_v = 8 : i64} : (tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x4xf32>) -> ()
+  func.return
+}
+
+// -----
+func.func @f(%q: tensor<2x2x16x8xf32>, %k: tensor<2x2x16x8xf32>, %v: tensor<3x2x16x8xf32>) {
+  // expected-error @+1 {{operands K and V must agree on [B,H,S] (V's last dim Dv may differ from D), got (2, 2, 16, 8) and (3, 2, 16, 8)}}
+  "sattn.sparse_attention"(%q, %k, %v) {} : (tensor<2x2x16x8xf32>, tensor<2x2x16x8xf32>, tensor<3x2x16x8xf32>) -> ()
+  func.return
+}
+
+// -----
+func.func @f(%q: tensor<2x2x16x8xf32>, %k: tensor<2x2x16x8xf32>, %v: tensor<2x2x16x4xf32>) -> tensor<2x2x16x8xf32> {
+  // expected-error @+1 {{result type tensor<2x2x16x8xf32> must be Q's shape with V's last dimension Dv=4 (2x2x16x4)}}
+  %o = "sattn.sparse_attention"(%q, %k, %v) {} : (tensor<2x2x16x8xf32>, tensor<2x2x16x8xf32>, tensor<2x2x16x4xf32>) -> tensor<2x2x16x8xf32>
+  func.return %o : tensor<2x2x16x8xf32>
+}
+
+// -----
+// expected-error @+1 {{'sattn.sparse_attention' attribute 'head_dim_v' must be >= 1, got 0}}
+"sattn.sparse_attention"() { head_dim_v = 0 : i64 } : () -> ()
+
+// -----
+// expected-error @+1 {{'sattn.sparse_attention' attribute 'batch' must be >= 1, got 0}}
+"sattn.sparse_attention"() { batch = 0 : i64 } : () -> ()
