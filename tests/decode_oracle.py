@@ -17,7 +17,27 @@ import math
 
 import numpy as np
 from naive_ref import QMAX, codes, scales
+from sattn.ir import patterns as registry
 from sattn.specs.lsh import LSH_SEED, hyperplanes
+
+#: Attributes per built-in pattern (the variants the oracle knows; shared by its tests).
+VARIANTS = {
+    "dense": [{}],
+    "sliding_window": [{"window_size": 5}, {"window_size": 3, "dilation": 3, "wrap": 1}],
+    "block_local_global": [{"block_size": 16, "global_tokens": 3}],
+    "bsr": [{"block_size": 16, "keep_ratio": 0.5}, {"block_size": 8, "keep_ratio": 0.3},
+            {"block_size": 8, "comp_block_size": 4, "keep_ratio": 0.4},
+            {"block_size": 16, "comp_block_size": 8, "topk_k": 2}],
+    "nm_structured": [{"nm_n": 2, "nm_m": 5}],
+    "topk_per_query": [{"topk_k": 7}],
+    "lsh": [{"lsh_buckets": 4}],
+    "landmark": [{"num_landmarks": 6}],
+}
+
+
+def builtin_names() -> list[str]:
+    return [p.name for p in registry.patterns() if type(p).__module__.startswith("sattn.specs.")]
+
 
 #: Slack for comparing float64 selection scores of different summation orders (|score| < 1e3).
 EPS = 1e-9
@@ -160,12 +180,13 @@ def _lsh_rows(p, q, k, g):
 
 
 def oracle(p, q, k, v, sel):
-    """float64 attention [H, Sq, D] and the rows it attended (per KV head)."""
+    """float64 attention [H, Sq, Dv] and the rows it attended (per KV head); V [Hkv, Skv, Dv]
+    may have another last dimension than Q and K (scores use D, the weighted sum Dv)."""
     (h_, sq, d), (g_, skv) = q.shape, k.shape[:2]
     sq_, sk_, sv_ = scales(p)
     integer = p.precision in QMAX
     qc, kc, vc = (codes(x, p.precision, s) for x, s in ((q, sq_), (k, sk_), (v, sv_)))
-    out = np.zeros((h_, sq, d))
+    out = np.zeros((h_, sq, v.shape[-1]))
     all_rows = []
     for g in range(g_):
         kk, vv = kc[g], vc[g]
@@ -200,3 +221,15 @@ def oracle(p, q, k, v, sel):
                 e = np.exp(s - s.max())
                 out[h, i] = (e / e.sum()) @ vv[js] * (sv_ if integer else 1.0)
     return out, all_rows
+
+
+def oracle_batched(p, q, k, v, sels):
+    """float64 attention [B, H, Sq, Dv] of rank-4 Q, K, V: :func:`oracle` of every batch
+    element on its own (``sels``: the selection of each element, for the data-dependent
+    patterns' key sets), and the rows of each element."""
+    outs, rows = [], []
+    for b in range(q.shape[0]):
+        o, r = oracle(p, q[b], k[b], v[b], sels[b])
+        outs.append(o)
+        rows.append(r)
+    return np.stack(outs), rows

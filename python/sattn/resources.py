@@ -234,6 +234,10 @@ def shape_words(params: AttentionParams | None, shape: Shape) -> str:
     words = [f"S={shape.seq_len}{src(shape.seq_len, 'seq_len', 'tile_S')}",
              f"D={shape.head_dim}{src(shape.head_dim, 'head_dim', 'tile_D')}"]
     words.append(f"H={shape.heads}" + (f" (gqa_group_size={shape.group})" if shape.group > 1 else ""))
+    if shape.head_dim_v != shape.head_dim:
+        words.append(f"Dv={shape.head_dim_v}")
+    if shape.batch != 1:
+        words.insert(0, f"B={shape.batch}")
     return ", ".join(words)
 
 
@@ -276,13 +280,17 @@ def selection(params: AttentionParams, shape: Shape, what: str = "selection",
 
 
 def _inputs_bytes(shape: Shape) -> float:
-    return 4.0 * (2 * shape.heads * shape.seq_len + 2 * shape.kv_heads * shape.kv_len) * shape.head_dim
+    """float32 Q [B,H,Sq,D], K [B,Hkv,Skv,D], V [B,Hkv,Skv,Dv] and the output [B,H,Sq,Dv]."""
+    d, dv = shape.head_dim, shape.head_dim_v
+    return 4.0 * shape.batch * (shape.heads * shape.seq_len + shape.kv_heads * shape.kv_len) * (d + dv)
 
 
 def inputs(shape: Shape, params: AttentionParams | None = None, *, synthetic: bool) -> Estimate:
     """Q, K, V (float32) and the output; the synthetic data is computed in float64."""
     est = Estimate("inputs", shape_words(params, shape))
-    n = float(shape.heads * shape.seq_len + 2 * shape.kv_heads * shape.kv_len) * shape.head_dim
+    # float64 temporaries of one batch element (the synthetic data is made element by element)
+    n = (float(shape.heads * shape.seq_len + shape.kv_heads * shape.kv_len) * shape.head_dim
+         + float(shape.kv_heads * shape.kv_len) * shape.head_dim_v)
     est.add("the input tensors Q, K, V and the output", host=_inputs_bytes(shape))
     if synthetic:
         est.add("the input tensors Q, K, V and the output", host=8.0 * n + 16.0 * shape.seq_len * shape.head_dim,
@@ -291,7 +299,9 @@ def inputs(shape: Shape, params: AttentionParams | None = None, *, synthetic: bo
 
 
 def reference(params: AttentionParams, shape: Shape, pairs: float | None = None) -> Estimate:
-    """The NumPy reference (:func:`sattn.reference.executor.run`) with the selection it makes."""
+    """The NumPy reference (:func:`sattn.reference.executor.run`) with the selection it makes
+    (``pairs``: of one batch element; the elements run one after the other, so only the
+    tensors grow with B)."""
     pattern = pattern_of(params.spec)
     est = Estimate("reference", shape_words(params, shape))
     tables = hasattr(pattern, "block_tables")  # attended from block tables (no token rows)
@@ -308,9 +318,10 @@ def reference(params: AttentionParams, shape: Shape, pairs: float | None = None)
                 * shape.head_dim)
     est.add("tile working set", host=REF_TILE_BYTES)
     pairs = pair_bound(params, shape) if pairs is None else float(pairs)
-    qpairs = pairs * shape.group
+    qpairs = pairs * shape.group * shape.batch  # batch elements run one after the other
     rate = REF_STRUCTURAL_RATE if structural else REF_LIST_RATE
-    est.add(_spec_term(params, qpairs), seconds=qpairs * shape.head_dim / rate)
+    est.add(_spec_term(params, qpairs),
+            seconds=qpairs * (shape.head_dim + shape.head_dim_v) / 2 / rate)
     return est
 
 

@@ -106,8 +106,8 @@ def test_api_rank4(files: Path) -> None:
 
 
 def test_input_flag_errors(files: Path) -> None:
-    """--qkv excludes --q/--k/--v (a usage error); a batch B > 1 and a missing tensor are one
-    line each; an --out of another suffix is refused before any work."""
+    """--qkv excludes --q/--k/--v (a usage error); tensors disagreeing on the batch B and a
+    missing tensor are one line each; an --out of another suffix is refused before any work."""
     proc = run_cmd([PY, "-m", "sattn", "run", "--mlir", "op.mlir", "--q", "q.npy",
                     "--qkv", "qkv.safetensors"], cwd=files)
     assert proc.returncode == 2
@@ -115,10 +115,39 @@ def test_input_flag_errors(files: Path) -> None:
     tensorfile.save(files / "b2.safetensors", {"q": np.concatenate([Q, Q]), "k": K, "v": V})
     proc = run_cmd([PY, "-m", "sattn", "run", "--mlir", "op.mlir", "--qkv", "b2.safetensors"],
                    cwd=files)
-    assert_one_line_error(proc, "Q has batch B=2", "batched execution is not implemented")
+    assert_one_line_error(proc, "Q, K and V disagree on the batch B: Q (2, 4, 32, 16), "
+                          "K (1, 2, 32, 16)")
     proc = run_cmd([PY, "-m", "sattn", "run", "--mlir", "op.mlir", "--q", "qkv.safetensors:x",
                     "--k", "k.npy", "--v", "v.npy"], cwd=files)
     assert_one_line_error(proc, "--q: qkv.safetensors has no tensor 'x' (it holds: q, k, v)")
     proc = run_cmd([PY, "-m", "sattn", "run", "--mlir", "op.mlir", "--qkv", "qkv.safetensors",
                     "--out", "o.txt"], cwd=files)
     assert_one_line_error(proc, "must end in .npy or .safetensors")
+
+
+def test_batch_and_dv_end_to_end(files: Path) -> None:
+    """B = 2 and Dv = 8 != D = 16 through `sattn run --backend reference` and ``api.run``: the
+    output has Q's rank with Dv last, each batch element is the reference of that element
+    (fp32 policy), the verdict line is there; rvv and rocc refuse it in one line each."""
+    rng = np.random.default_rng(12)
+    q2 = rng.standard_normal((2, 4, 32, 16)).astype(np.float32)
+    k2 = rng.standard_normal((2, 2, 32, 16)).astype(np.float32)
+    v2 = rng.standard_normal((2, 2, 32, 8)).astype(np.float32)
+    tensorfile.save(files / "b2.safetensors", {"q": q2, "k": k2, "v": v2})
+    proc = run_cmd([PY, "-m", "sattn", "run", "--mlir", "op.mlir", "--backend", "reference",
+                    "--qkv", "b2.safetensors", "--out", "o.npy"], cwd=files)
+    assert proc.returncode == 0, proc.stderr
+    assert "reference: precision=fp32 B=2 H=4 kv_heads=2 S=32 D=16 Dv=8 " in proc.stdout
+    res = api.run(files / "op.mlir", "reference", q2, k2, v2, compare=True)
+    assert res.verdict is not None and res.verdict.passed
+    assert res.lines[-1] == res.verdict.line()
+    for out in (load_tensor(files / "o.npy", "o"), res.output):
+        assert out.shape == (2, 4, 32, 8)
+        for b in range(2):
+            want = attention(PARAMS, q2[b], k2[b], v2[b])
+            assert_attention_close(out[b], want, PARAMS, q2[b], k2[b], v2[b], what=f"B={b}")
+    for backend in ("rvv", "rocc"):
+        proc = run_cmd([PY, "-m", "sattn", "run", "--mlir", "op.mlir", "--backend", backend,
+                        "--qkv", "b2.safetensors"], cwd=files)
+        assert_one_line_error(proc, f"{backend}: not yet: batch B=2 and Dv=8 != D=16 "
+                              "(Q [2, 4, 32, 16], V [2, 2, 32, 8])")

@@ -63,7 +63,10 @@ def test_check_qkv_errors():
     with pytest.raises(SattnError, match="D must match"):
         check_qkv(q, np.zeros((2, 8, 8), np.float32), np.zeros((2, 8, 8), np.float32), 2)
     with pytest.raises(SattnError, match="V has shape"):
-        check_qkv(q, kv, np.zeros((2, 8, 8), np.float32), 2)
+        check_qkv(q, kv, np.zeros((2, 9, 16), np.float32), 2)
+    # V's last dimension is Dv: it may differ from D
+    assert check_qkv(q, kv, np.zeros((2, 8, 8), np.float32), 2) == Shape(4, 8, 16, 2,
+                                                                         head_dim_v=8)
     with pytest.raises(SattnError, match="float32"):
         check_qkv(q.astype(np.float64), kv, kv, 2)
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from decode_oracle import oracle
+from decode_oracle import VARIANTS, builtin_names, oracle
 from sattn.errors import SattnError
-from sattn.ir import patterns as registry
 from sattn.ir.schema import Shape, params_from_dict
 from sattn.reference.data import check_qkv
 from sattn.reference.executor import attention
@@ -19,25 +18,6 @@ from tolerance import assert_attention_close
 H, G, D = 4, 2, 16
 SHAPES = [(1, 64), (4, 64), (24, 64), (5, 37)]
 PRECISIONS = ["fp32", "bf16", "i8", "i4"]
-#: Attributes per built-in pattern (the variants the oracle knows).
-VARIANTS = {
-    "dense": [{}],
-    "sliding_window": [{"window_size": 5}, {"window_size": 3, "dilation": 3, "wrap": 1}],
-    "block_local_global": [{"block_size": 16, "global_tokens": 3}],
-    "bsr": [{"block_size": 16, "keep_ratio": 0.5}, {"block_size": 8, "keep_ratio": 0.3},
-            {"block_size": 8, "comp_block_size": 4, "keep_ratio": 0.4},
-            {"block_size": 16, "comp_block_size": 8, "topk_k": 2}],
-    "nm_structured": [{"nm_n": 2, "nm_m": 5}],
-    "topk_per_query": [{"topk_k": 7}],
-    "lsh": [{"lsh_buckets": 4}],
-    "landmark": [{"num_landmarks": 6}],
-}
-
-
-def builtin_names() -> list[str]:
-    return [p.name for p in registry.patterns() if type(p).__module__.startswith("sattn.specs.")]
-
-
 def test_every_builtin_pattern_has_an_oracle():
     assert sorted(builtin_names()) == sorted(VARIANTS)
 

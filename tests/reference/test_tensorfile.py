@@ -166,14 +166,18 @@ def test_rank4_is_the_rank3_problem(tmp_path: Path) -> None:
     assert resolve_inputs(PARAMS, str(f))[0] == three.shape
 
 
-def test_batch_and_rank_refused(tmp_path: Path) -> None:
+def test_batch_mismatch_and_rank_refused(tmp_path: Path) -> None:
     q2 = np.concatenate([Q, Q])
-    with pytest.raises(SattnError, match=r"Q has batch B=2 .*batched execution is not implemented"):
+    with pytest.raises(SattnError, match=r"^Q, K and V disagree on the batch B: Q \(2, "):
         load_inputs(PARAMS, q2, K, V)
     f = tmp_path / "b2.safetensors"
     tensorfile.save(f, {"q": Q, "k": np.concatenate([K, K]), "v": V})
-    with pytest.raises(SattnError, match=r"K has batch B=2"):
+    with pytest.raises(SattnError, match=r"disagree on the batch B: Q \(1, .*K \(2, "):
         load_inputs(PARAMS, str(f))
+    # a batch in every tensor is a batched run: the tensors keep rank 4
+    tensorfile.save(f, {"q": q2, "k": np.concatenate([K, K]), "v": np.concatenate([V, V])})
+    got = load_inputs(PARAMS, str(f))
+    assert got.rank4 and got.shape.batch == 2 and got.q.shape == q2.shape
     with pytest.raises(SattnError, match=r"Q must have rank 3 \[heads, S, D\] or 4"):
         load_inputs(PARAMS, Q[None], K, V)
     with pytest.raises(SattnError, match=r"give Q, K and V together: missing --k, --v"):

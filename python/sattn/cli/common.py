@@ -59,13 +59,13 @@ class _TensorArgument(argparse.Action):
 
 def add_tensor_arguments(parser: argparse.ArgumentParser) -> None:
     """``--q/--k/--v`` (each a ``.npy`` file or ``FILE.safetensors[:name]``) or ``--qkv``
-    (one ``.safetensors`` file holding q, k and v); rank 3 or 4 (``[1, H, S, D]``)."""
-    shape = {"q": "[H, S, D]", "k": "[H_kv, S, D]", "v": "[H_kv, S, D]"}
+    (one ``.safetensors`` file holding q, k and v); rank 3 or 4 (``[B, H, S, D]``)."""
+    shape = {"q": "[H, Sq, D]", "k": "[H_kv, Skv, D]", "v": "[H_kv, Skv, Dv]"}
     for t in "qkv":
         parser.add_argument(
             f"--{t}", action=_TensorArgument, metavar="FILE",
             help=f"{t.upper()} as .npy or FILE.safetensors[:name], float {shape[t]} or "
-                 f"[1, ...]" + (" (default: synthetic data)" if t == "q" else ""))
+                 f"[B, ...]" + (" (default: synthetic data)" if t == "q" else ""))
     parser.add_argument("--qkv", action=_TensorArgument, metavar="FILE",
                         help="Q, K and V as the tensors q, k, v of one .safetensors file "
                              "(what `sattn capture` writes)")

@@ -1,11 +1,14 @@
 """Input tensors: the deterministic sine/cosine initialisation and ``.npy`` loading.
 
-Synthetic data (computed in float64, stored as float32; ``h`` a query head, ``g`` a KV head,
-``s`` a position, ``d`` a feature, ``seed`` an integer)::
+Synthetic data (computed in float64, stored as float32; ``b`` a batch element, ``h`` a query
+head, ``g`` a KV head, ``s`` a position, ``d`` a feature of Q/K (< D), ``e`` a feature of V
+(< Dv), ``seed`` an integer)::
 
-    q[h, s, d] = sin(0.013 * (s + 1) * (d + 1) + 0.7 * h + 1.3 * seed)
-    k[g, s, d] = cos(0.017 * (s + 1) * (d + 1) + 0.5 * g + 1.7 * seed)
-    v[g, s, d] = sin(0.011 * (s + 1) * (d + 2) + 0.3 * g + 0.9 * seed)
+    q[b, h, s, d] = sin(0.013 * (s + 1) * (d + 1) + 0.7 * h + 1.3 * seed + 0.37 * b)
+    k[b, g, s, d] = cos(0.017 * (s + 1) * (d + 1) + 0.5 * g + 1.7 * seed + 0.23 * b)
+    v[b, g, s, e] = sin(0.011 * (s + 1) * (e + 2) + 0.3 * g + 0.9 * seed + 0.19 * b)
+
+(``b = 0`` adds an exact zero: B = 1 is the data it was before the batch existed.)
 
 With Sq < Skv (``kv_len``) K and V have Skv rows and query row ``i`` takes the formula's
 values at its position ``s = Skv - Sq + i`` (a decode step's Q is the prefill's last row).
@@ -18,8 +21,11 @@ infinities are refused, and so are values whose attention scores could overflow 
 is in ``docs/limits.md``). A file's header is checked against its size before anything is
 allocated (:func:`load_tensor`); float16, bfloat16, float64 and big-endian float32 data are
 converted to float32 (all but the last with a one-line note on stderr). Tensors have rank 3
-(``[H, S, D]``) or rank 4 (``[B, H, S, D]`` with ``B = 1``: batched runs are not implemented);
-the output of a run has the rank of Q (:class:`Inputs`).
+(``[H, S, D]``, B = 1) or rank 4 (``[B, H, S, D]``); V's last dimension is Dv, which may differ
+from D. A run's tensors are ``[H, S, D]`` when B = 1 (what every backend runs) and
+``[B, H, S, D]`` when B > 1 (the reference runs them; the RVV and RoCC backends refuse them
+until their batched runs land, :func:`require_plain`); the output of a run has the rank of Q
+with Dv last (:class:`Inputs`).
 """
 
 from __future__ import annotations
@@ -40,8 +46,8 @@ from sattn.reference import tensorfile
 
 def synthetic(shape: Shape, seed: int = 0, params: AttentionParams | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Deterministic (q [H,Sq,D], k [H_kv,Skv,D], v [H_kv,Skv,D]) float32 (formula in the
-    module doc).
+    """Deterministic (q [H,Sq,D], k [H_kv,Skv,D], v [H_kv,Skv,Dv]) float32 (formula in the
+    module doc), each with a leading batch dimension B when ``shape.batch`` > 1.
 
     A shape whose tensors would not fit the machine is refused first (:mod:`sattn.resources`;
     ``params`` names the attributes the shape came from)."""
@@ -52,13 +58,18 @@ def synthetic(shape: Shape, seed: int = 0, params: AttentionParams | None = None
     resources.require(resources.inputs(shape, params, synthetic=True))
     s = np.arange(1, shape.kv_len + 1, dtype=np.float64)[:, None]
     sd = s * np.arange(1, shape.head_dim + 1, dtype=np.float64)[None, :]
-    sd2 = s * np.arange(2, shape.head_dim + 2, dtype=np.float64)[None, :]
+    sd2 = s * np.arange(2, shape.head_dim_v + 2, dtype=np.float64)[None, :]
     h = np.arange(shape.heads, dtype=np.float64)[:, None, None]
     g = np.arange(shape.kv_heads, dtype=np.float64)[:, None, None]
-    q = np.sin(0.013 * sd[None, shape.offset:] + 0.7 * h + 1.3 * seed)
-    k = np.cos(0.017 * sd[None] + 0.5 * g + 1.7 * seed)
-    v = np.sin(0.011 * sd2[None] + 0.3 * g + 0.9 * seed)
-    return q.astype(np.float32), k.astype(np.float32), v.astype(np.float32)
+    qs, ks, vs = [], [], []
+    for b in range(shape.batch):  # one element at a time: float64 temporaries of one element
+        qs.append(np.sin(0.013 * sd[None, shape.offset:] + 0.7 * h + 1.3 * seed + 0.37 * b
+                         ).astype(np.float32))
+        ks.append(np.cos(0.017 * sd[None] + 0.5 * g + 1.7 * seed + 0.23 * b).astype(np.float32))
+        vs.append(np.sin(0.011 * sd2[None] + 0.3 * g + 0.9 * seed + 0.19 * b).astype(np.float32))
+    if shape.batch == 1:
+        return qs[0], ks[0], vs[0]
+    return np.stack(qs), np.stack(ks), np.stack(vs)
 
 
 def load_npy(path: str | Path, what: str) -> np.ndarray:
@@ -252,18 +263,30 @@ def check_values(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.nd
 
 
 def check_qkv(q: np.ndarray, k: np.ndarray, v: np.ndarray, gqa_group_size: int = 1) -> Shape:
-    """Check Q [H,Sq,D] and K/V [H_kv,Skv,D] against each other and the group size; return the
-    Shape (``kv_len`` = Skv; Sq <= Skv: query row i sits at position Skv - Sq + i)."""
+    """Check Q [H,Sq,D], K [H_kv,Skv,D] and V [H_kv,Skv,Dv] (all three rank 3, or all rank 4
+    with a leading batch B) against each other and the group size; return the Shape
+    (``kv_len`` = Skv, ``batch`` = B, ``head_dim_v`` = Dv; Sq <= Skv: query row i sits at
+    position Skv - Sq + i)."""
     for name, a in (("Q", q), ("K", k), ("V", v)):
-        if not isinstance(a, np.ndarray) or a.ndim != 3:
+        if not isinstance(a, np.ndarray) or a.ndim not in (3, 4):
             got = getattr(a, "shape", type(a).__name__)
-            raise SattnError(f"{name} must be a 3-D array [heads, S, D], got shape {got}")
+            raise SattnError(f"{name} must be a 3-D array [heads, S, D] or 4-D [B, heads, S, D], "
+                             f"got shape {got}")
         if a.dtype != np.float32:
             raise SattnError(f"{name} must be float32, got {a.dtype}")
-    if k.shape != v.shape:
-        raise SattnError(f"K has shape {k.shape} but V has shape {v.shape}; they must match")
-    h, s, d = q.shape
-    hk, sk, dk = k.shape
+    if not q.ndim == k.ndim == v.ndim:
+        raise SattnError(f"Q, K and V must have the same rank, got shapes {q.shape}, {k.shape} "
+                         f"and {v.shape}")
+    if k.shape[:-1] != v.shape[:-1]:
+        raise SattnError(f"K has shape {k.shape} but V has shape {v.shape}; they must match "
+                         "(but for V's last dimension Dv)")
+    if q.ndim == 4 and q.shape[0] != k.shape[0]:
+        raise SattnError(f"Q has shape {q.shape} but K has {k.shape}: the batch B must match "
+                         f"({q.shape[0]} vs {k.shape[0]})")
+    b = q.shape[0] if q.ndim == 4 else 1
+    h, s, d = q.shape[-3:]
+    hk, sk, dk = k.shape[-3:]
+    dv = v.shape[-1]
     if d != dk:
         raise SattnError(f"Q has shape {q.shape} but K has {k.shape}: D must match")
     if s > sk:
@@ -276,9 +299,31 @@ def check_qkv(q: np.ndarray, k: np.ndarray, v: np.ndarray, gqa_group_size: int =
             f"Q has {h} heads and K/V {hk}: that is groups of {h // hk}, "
             f"but gqa_group_size={gqa_group_size}"
         )
+    if b == 0:
+        raise SattnError(f"Q has an empty batch (B=0): shape {q.shape}")
     if s == 0 or d == 0:
         raise SattnError(f"Q has an empty shape {q.shape}")
-    return Shape(heads=h, seq_len=s, head_dim=d, group=gqa_group_size, kv_len=sk)
+    if dv == 0:
+        raise SattnError(f"V has an empty value dimension (Dv=0): shape {v.shape}")
+    return Shape(heads=h, seq_len=s, head_dim=d, group=gqa_group_size, kv_len=sk, batch=b,
+                 head_dim_v=dv)
+
+
+def require_plain(backend: str, shape: Shape) -> None:
+    """Refuse, for ``backend`` ('rvv', 'rocc'), a batch B > 1 or a value dimension Dv != D:
+    the reference runs them; this backend's run takes one [H, S, D] problem until its batched
+    and Dv runs land. One line naming the backend and the shape."""
+    what = []
+    if shape.batch != 1:
+        what.append(f"batch B={shape.batch}")
+    if shape.head_dim_v != shape.head_dim:
+        what.append(f"Dv={shape.head_dim_v} != D={shape.head_dim}")
+    if what:
+        raise SattnError(
+            f"{backend}: not yet: {' and '.join(what)} (Q [{shape.batch}, {shape.heads}, "
+            f"{shape.seq_len}, {shape.head_dim}], V [{shape.batch}, {shape.kv_heads}, "
+            f"{shape.kv_len}, {shape.head_dim_v}]): this backend runs B = 1 and Dv = D; "
+            "the reference (--backend reference) runs any B and Dv")
 
 
 def load_qkv(
@@ -292,20 +337,11 @@ def load_qkv(
     return q, k, v
 
 
-def check_unbatched(params: AttentionParams) -> None:
-    """Refuse a batch B > 1 (rank-4 operand types): the op lowers, but runs take one
-    [H, S, D] problem until batched execution lands."""
-    if params.batch is not None and params.batch > 1:
-        raise SattnError(
-            f"batch {params.batch} (the B of [B,H,S,D] operands) is not supported by the runs "
-            "yet: batched execution is not implemented; run one batch element (B = 1) per op"
-        )
-
-
 @dataclass(frozen=True)
 class Inputs:
-    """The shape and the [H, S, D] tensors of one run, and whether Q was given with rank 4
-    (``[1, H, S, D]``): the run's output then gets that rank back (:meth:`shaped`)."""
+    """The shape and the tensors of one run -- [H, S, D] when B = 1, [B, H, S, D] when B > 1
+    (V with Dv last) -- and whether Q was given with rank 4: the run's output then gets that
+    rank back (:meth:`shaped`)."""
 
     shape: Shape
     q: np.ndarray
@@ -314,22 +350,26 @@ class Inputs:
     rank4: bool = False
 
     def shaped(self, out: np.ndarray) -> np.ndarray:
-        """``out`` [H, S, D] with the rank of Q (a leading batch of 1 for a rank-4 Q)."""
+        """``out`` with the rank of Q (a leading batch of 1 for a rank-4 Q with B = 1)."""
         return out[None] if self.rank4 and out.ndim == 3 else out
 
 
-def _heads(a, name: str) -> np.ndarray:
-    """A rank-4 array [B, H, S, D] as its [H, S, D] view when B = 1; B > 1 is refused."""
-    if isinstance(a, np.ndarray) and a.ndim == 4:
-        if a.shape[0] != 1:
-            raise SattnError(
-                f"{name} has batch B={a.shape[0]} (shape {a.shape}): batched execution is not "
-                "implemented yet; give one batch element (B = 1, or [H, S, D])")
-        return a[0]
-    if isinstance(a, np.ndarray) and a.ndim != 3:
-        raise SattnError(f"{name} must have rank 3 [heads, S, D] or 4 [1, heads, S, D], "
-                         f"got shape {a.shape}")
-    return a
+def _batched(arrs: list, names: str = "QKV") -> list:
+    """The run's form of the given arrays: B = 1 (rank 3, or rank 4 with B = 1) as [H, S, D]
+    views, else every tensor [B, H, S, D] (a rank-3 one is refused: its batch is 1)."""
+    for a, name in zip(arrs, names):
+        if isinstance(a, np.ndarray) and a.ndim not in (3, 4):
+            raise SattnError(f"{name} must have rank 3 [heads, S, D] or 4 [B, heads, S, D], "
+                             f"got shape {a.shape}")
+    if not all(isinstance(a, np.ndarray) for a in arrs):
+        return arrs  # check_qkv names what is not an array
+    batches = [a.shape[0] if a.ndim == 4 else 1 for a in arrs]
+    if all(b == 1 for b in batches):
+        return [a[0] if a.ndim == 4 else a for a in arrs]
+    if len(set(batches)) > 1:
+        raise SattnError("Q, K and V disagree on the batch B: "
+                         + ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(names, arrs)))
+    return arrs
 
 
 def _is_qkv_file(q, k, v) -> bool:
@@ -347,10 +387,8 @@ def load_inputs(params: AttentionParams, q=None, k=None, v=None, seed: int = 0, 
     gqa_group_size). Q, K and V are given all together or not at all, each an array or a file
     (``.npy``, or ``FILE.safetensors[:name]``: tensor ``name``, else the one named q, k or v);
     ``q`` alone may be a ``.safetensors`` file holding tensors q, k and v (``--qkv``). Each has
-    rank 3 [H, S, D] or rank 4 [1, H, S, D]. A batch B > 1 is refused (:func:`check_unbatched`
-    for the op's operand types, here for the tensors). ``qkv_what`` names the whole-file form in
-    errors."""
-    check_unbatched(params)
+    rank 3 [H, S, D] or rank 4 [B, H, S, D] (V: Dv last); the given tensors' B and Dv are the
+    run's. ``qkv_what`` names the whole-file form in errors."""
     if _is_qkv_file(q, k, v):
         q, k, v = (load_tensor(q, qkv_what, name) for name in ("q", "k", "v"))
     given = [x is not None for x in (q, k, v)]
@@ -362,7 +400,7 @@ def load_inputs(params: AttentionParams, q=None, k=None, v=None, seed: int = 0, 
         for flag, x in (("--q", q), ("--k", k), ("--v", v)):
             arrs.append(load_tensor(x, flag, flag[2:]) if isinstance(x, (str, Path)) else x)
         rank4 = isinstance(arrs[0], np.ndarray) and arrs[0].ndim == 4
-        arrs = [_heads(a, n) for a, n in zip(arrs, "QKV")]
+        arrs = _batched(arrs)
         shape = check_qkv(*arrs, params.gqa_group_size)
         check_values(params, *arrs)
         return Inputs(shape, *arrs, rank4=rank4)
@@ -377,6 +415,6 @@ def resolve_inputs(
     v: np.ndarray | str | Path | None = None,
     seed: int = 0,
 ) -> tuple[Shape, np.ndarray, np.ndarray, np.ndarray]:
-    """(shape, q, k, v) of :func:`load_inputs`, each tensor [H, S, D]."""
+    """(shape, q, k, v) of :func:`load_inputs` (tensors [H, S, D], or [B, H, S, D] for B > 1)."""
     got = load_inputs(params, q, k, v, seed)
     return got.shape, got.q, got.k, got.v

@@ -1,11 +1,14 @@
 """The reference backend: masked sparse attention in NumPy, the semantics every backend matches.
 
-``out[h, i] = softmax_j(score(h, i, j)) . V[g, j]`` over the keys ``j`` that
+``out[b, h, i] = softmax_j(score(b, h, i, j)) . V[b, g, j]`` over the keys ``j`` that
 :func:`sattn.specs.select_indices` selected for row ``i`` of KV head ``g = h // group``, with
 ``score = (Q[h,i] . K[g,j]) / sqrt(D)`` on the operands of the precision
 (:mod:`sattn.precision`): fp32 accumulation for fp32/bf16, an exact int32 dot times
 ``scale_q * scale_k / sqrt(D)`` for i8/i4, whose output is ``scale_v * (P . V_codes)``.
 Softmax is fp32 with the row maximum subtracted. A row with no selected key yields zeros.
+Q and K have D columns, V and the output Dv (which may differ: it only changes the P.V side).
+A batch (rank-4 tensors) runs element by element: each selects from its own Q and K, and
+memory is that of one element.
 For landmark selections K/V are first compressed to segment means (see
 :mod:`sattn.specs.landmark`).
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -34,7 +38,7 @@ from sattn import precision as prec
 from sattn import resources
 from sattn.errors import SattnError
 from sattn.ir.schema import AttentionParams, Shape
-from sattn.reference.data import check_qkv, check_unbatched, check_values
+from sattn.reference.data import check_qkv, check_values
 from sattn.reference.threads import parallel_map, single_threaded_blas
 from sattn.result import RunResult
 from sattn.specs import pattern_of, select_indices
@@ -135,9 +139,9 @@ def attend(
 ) -> np.ndarray:
     """Masked softmax attention of every head.
 
-    ``q``: [H, S, D] operands; ``k``/``v``: [H_kv, N, D] operands of the key space;
-    ``groups``: one selection (S rows over N keys) per KV head, shared by the H/H_kv query
-    heads of its group. Returns float32 [H, S, D]. ``exact_f64`` computes the dot in float64
+    ``q``: [H, S, D] operands; ``k``: [H_kv, N, D] and ``v``: [H_kv, N, Dv] operands of the key
+    space; ``groups``: one selection (S rows over N keys) per KV head, shared by the H/H_kv query
+    heads of its group. Returns float32 [H, S, Dv]. ``exact_f64`` computes the dot in float64
     (integer codes too long for an exact fp32 accumulation). ``tables`` (block patterns: the
     block table per KV head, blocks of ``block`` tokens) speed up finding a tile's keys; with
     ``groups=None`` the tables alone define the selection (bsr: every key of the kept blocks,
@@ -148,8 +152,9 @@ def attend(
         return attend_blocks(q, k, v, tables, block, causal, score_scale, v_scale, exact_f64)
     h, s, d = q.shape
     g, n, _ = k.shape
+    dv = v.shape[-1]
     grp = h // g
-    out = np.zeros((g, grp, s, d), dtype=np.float32)
+    out = np.zeros((g, grp, s, dv), dtype=np.float32)
     qg = q.reshape(g, grp, s, d)
     shared = all(x is groups[0] for x in groups)  # structural patterns: one selection object
     sels = groups[:1] if shared else groups
@@ -169,7 +174,7 @@ def attend(
         else:
             width = max(len(p[0]) for p in parts if p is not None)
             ku = np.zeros((g, width, d), dtype=k.dtype)
-            vu = np.zeros((g, width, d), dtype=v.dtype)
+            vu = np.zeros((g, width, dv), dtype=v.dtype)
             need_bias = any(p is None or p[1] is not None or len(p[0]) < width for p in parts)
             bias = np.full((g, 1, r1 - r0, width), -np.inf, np.float32) if need_bias else None
             for i, p in enumerate(parts):
@@ -186,11 +191,11 @@ def attend(
         sc = _scores(qt, kt, score_scale, exact_f64)  # [G, grp*rows, U]
         if bias is not None:
             sc.reshape(g, grp, rows, -1)[...] += bias
-        o = _softmax_pv(sc, vu, v_scale, True)  # [G, grp*rows, D]
-        out[:, :, r0:r1] = o.reshape(g, grp, rows, d)
+        o = _softmax_pv(sc, vu, v_scale, True)  # [G, grp*rows, Dv]
+        out[:, :, r0:r1] = o.reshape(g, grp, rows, dv)
 
     parallel_map(one_tile, range(0, s, tile))
-    return out.reshape(h, s, d)
+    return out.reshape(h, s, dv)
 
 
 def _head_chunk(g: int, elements_per_head: int) -> int:
@@ -236,8 +241,9 @@ def attend_band(
     """
     h, s, d = q.shape
     g = k.shape[0]
+    dv = v.shape[-1]
     grp = h // g
-    out = np.empty((g, grp, s, d), dtype=np.float32)
+    out = np.empty((g, grp, s, dv), dtype=np.float32)
     ahead = 0 if causal else window
     rows = 64  # tile rows: the masked triangles cost (rows - 1) / (rows + 2 * window)
     while rows > 8 and h * rows * (rows + window + ahead) > TILE_ELEMENTS:
@@ -276,10 +282,10 @@ def attend_band(
             np.copyto(sc4[..., right:], -np.inf,
                       where=np.arange(right, width)[None, :] > b[:, None])
         o = _softmax_pv(sc, vs[g0:g1, lo:hi], v_scale, False)  # every row keeps key i
-        og[g0:g1, :, r0:r1] = o.reshape(g1 - g0, grp, t, d)
+        og[g0:g1, :, r0:r1] = o.reshape(g1 - g0, grp, t, dv)
 
     parallel_map(one_tile, tasks)
-    return out.reshape(h, s, d)
+    return out.reshape(h, s, dv)
 
 
 def attend_blocks(
@@ -304,6 +310,7 @@ def attend_blocks(
     """
     h, s, d = q.shape
     g = k.shape[0]
+    dv = v.shape[-1]
     grp = h // g
     nb = -(-s // block)
     padded = nb * block
@@ -316,11 +323,11 @@ def attend_blocks(
         idx[gi, r, np.arange(t.nnz) - t.indptr[r]] = t.indices
     pad = np.arange(kept)[None, None, :] >= counts[:, :, None]
     if padded != s:  # zero rows complete the last block; their keys get -inf, rows are cut
-        q, k, v = (np.concatenate([x, np.zeros((x.shape[0], padded - s, d), x.dtype)], axis=1)
-                   for x in (q, k, v))
+        q, k, v = (np.concatenate([x, np.zeros((x.shape[0], padded - s, x.shape[-1]), x.dtype)],
+                                  axis=1) for x in (q, k, v))
     q5 = q.reshape(g, grp, nb, block, d)
-    k4, v4 = k.reshape(g, nb, block, d), v.reshape(g, nb, block, d)
-    out = np.empty((g, grp, nb, block, d), dtype=np.float32)
+    k4, v4 = k.reshape(g, nb, block, d), v.reshape(g, nb, block, dv)
+    out = np.empty((g, grp, nb, block, dv), dtype=np.float32)
     nq = max(1, 64 // block)  # query blocks per tile: >= 64 rows
     while nq > 1 and g * grp * nq * block * kept * block > TILE_ELEMENTS:
         nq //= 2
@@ -335,7 +342,7 @@ def attend_blocks(
         kb = idx[g0:g1, b0:b1]  # [gn, qn, kept]
         heads = np.arange(g0, g1)[:, None, None]
         kt = k4[heads, kb].reshape(gn * qn, kept * block, d)
-        vt = v4[heads, kb].reshape(gn * qn, kept * block, d)
+        vt = v4[heads, kb].reshape(gn * qn, kept * block, dv)
         qt = q5[g0:g1, :, b0:b1].transpose(0, 2, 1, 3, 4).reshape(gn * qn, grp * block, d)
         sc = _scores(qt, kt.transpose(0, 2, 1), score_scale, exact_f64)
         tpad = pad[g0:g1, b0:b1]
@@ -352,10 +359,10 @@ def attend_blocks(
             o = _softmax_pv(sc, vt, v_scale, True)
         else:
             o = _softmax_pv(sc, vt, v_scale, False)
-        out[g0:g1, :, b0:b1] = o.reshape(gn, qn, grp, block, d).transpose(0, 2, 1, 3, 4)
+        out[g0:g1, :, b0:b1] = o.reshape(gn, qn, grp, block, dv).transpose(0, 2, 1, 3, 4)
 
     parallel_map(one_tile, [(g0, b0) for b0 in range(0, nb, nq) for g0 in range(0, g, hc)])
-    return out.reshape(h, padded, d)[:, :s]
+    return out.reshape(h, padded, dv)[:, :s]
 
 
 def landmark_operands(
@@ -382,18 +389,49 @@ def attention(
     q: np.ndarray,
     k: np.ndarray,
     v: np.ndarray,
-    selection: Selection | None = None,
+    selection: Selection | Sequence[Selection] | None = None,
 ) -> np.ndarray:
-    """The reference output float32 [H, S, D] (the oracle every backend is compared with).
+    """The reference output float32 [H, Sq, Dv], or [B, H, Sq, Dv] for rank-4 inputs (the oracle
+    every backend is compared with).
 
+    Q [H, Sq, D], K [H_kv, Skv, D], V [H_kv, Skv, Dv], or all three with a leading batch B:
+    each batch element is attended on its own (a data-dependent pattern selects from that
+    element's Q and K), one after the other, so memory is that of one element.
+    ``selection``: a precomputed :class:`Selection` (B = 1), or one per batch element.
     Inputs are checked first (:func:`_check`: the values the run reads), and a run that would
     not fit the machine is refused (:func:`sattn.resources.reference`)."""
     shape = check_qkv(q, k, v, params.gqa_group_size)
-    if selection is None:  # a lowered op's edited index table is its selection
-        selection = recorded_selection(params, shape)
-    selection = _static_kv_cache_selection(params, shape, selection)
-    _check(params, shape, q, k, v, selection)
-    return _attention_checked(params, shape, q, k, v, selection)
+    sels = _selections(params, shape, selection)
+    _check(params, shape, q, k, v, sels)
+    if q.ndim == 3:
+        return _attention_checked(params, shape, q, k, v, sels[0])
+    out = np.empty(q.shape[:-1] + (shape.head_dim_v,), np.float32)
+    for b in range(shape.batch):
+        out[b] = _attention_checked(params, shape.element, q[b], k[b], v[b], sels[b])
+    return out
+
+
+def _selections(params: AttentionParams, shape: Shape,
+                selection: Selection | Sequence[Selection] | None) -> list[Selection | None]:
+    """One selection per batch element, or None where the element selects from its data: the
+    given ones, else a lowered op's edited index table, else (a KV cache and a static pattern)
+    the selection made before the inputs are checked. A selection that needs no data is made
+    once and shared by every element."""
+    if selection is None or isinstance(selection, Selection):
+        if selection is not None and shape.batch > 1:
+            raise SattnError(f"one selection given for a batch of B={shape.batch}: give one "
+                             "per batch element (data-dependent patterns select per element)")
+        sels = [selection] * shape.batch
+    else:
+        sels = list(selection)
+        if len(sels) != shape.batch:
+            raise SattnError(f"{len(sels)} selections given for a batch of B={shape.batch}")
+    if any(s is None for s in sels):
+        one = shape.element
+        made = recorded_selection(params, one)  # a lowered op's edited index table
+        made = _static_kv_cache_selection(params, one, made)
+        sels = [made if s is None else s for s in sels]
+    return sels
 
 
 def _attention_checked(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray,
@@ -449,7 +487,7 @@ def _rows_read(params: AttentionParams, shape: Shape, selection: Selection | Non
 
 
 def _check(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray, v: np.ndarray,
-           selection: Selection | None) -> None:
+           selections: list[Selection | None]) -> None:
     """Check the values the run reads and that it fits the machine.
 
     A decode step of a static pattern reads its selected K/V rows only: those are what
@@ -457,17 +495,21 @@ def _check(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray, 
     no query reads cannot change the output). The checks are monotone in the rows (non-finite
     values, largest values, row norms, the keys a row can sum), so a failure on the rows read
     is a failure on the whole tensors too: the message is then the whole tensors' (indices into
-    the cache as given)."""
-    rows = _rows_read(params, shape, selection)
+    the cache as given). ``selections``: one per batch element (the resources are those of one
+    element: elements run one after the other)."""
+    first = selections[0] if selections else None
+    shared = all(s is first for s in selections)  # a static selection serves every element
+    rows = _rows_read(params, shape, first) if shared else None
     if rows is None:
         check_values(params, q, k, v)
     else:
         try:
-            check_values(params, q, k[:, rows], v[:, rows])
+            check_values(params, q, k[..., rows, :], v[..., rows, :])
         except SattnError:
             check_values(params, q, k, v)
             raise
-    pairs = selection.nnz if selection is not None else None
+    pairs = (max(s.nnz for s in selections)
+             if selections and all(s is not None for s in selections) else None)
     resources.require(resources.reference(params, shape, pairs))
 
 
@@ -514,6 +556,7 @@ def _attend_band(params: AttentionParams, q: np.ndarray, k: np.ndarray,
                  v: np.ndarray) -> np.ndarray:
     ops = prec.prepare(params, q, k, v)
     w, dil = band_of(params, Shape(q.shape[0], q.shape[1], q.shape[2], params.gqa_group_size))
+    # (band_of reads S and the offset only: Dv does not change the band)
     return attend_band(ops.q, ops.k, ops.v, w, dil, bool(params.causal), ops.score_scale,
                        ops.v_scale, _exact_f64(ops))
 
@@ -530,19 +573,54 @@ def _exact_f64(ops: prec.Operands) -> bool:
 def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **options) -> RunResult:
     """The reference backend (``sattn run --backend reference``).
 
-    Options: ``selection`` (a precomputed :class:`Selection`). Counters are exact counts of
-    the work done: ``selected_pairs`` (query-key pairs over KV heads) and ``dense_pairs``.
+    Q/K/V as for :func:`attention` (rank 4: a batch, each element run on its own). Options:
+    ``selection`` (a precomputed :class:`Selection`, or one per batch element). Counters are
+    exact counts of the work done, summed over the batch: ``selected_pairs`` (query-key pairs
+    over KV heads) and ``dense_pairs``.
     """
-    check_unbatched(params)
     shape = check_qkv(q, k, v, params.gqa_group_size)
     t0 = time.perf_counter()
-    sel = options.get("selection")
-    if sel is None:  # a lowered op's edited index table is its selection
-        sel = recorded_selection(params, shape)
-    sel = _static_kv_cache_selection(params, shape, sel)
-    t_static = time.perf_counter()
-    _check(params, shape, q, k, v, sel)
-    t0 += time.perf_counter() - t_static  # the check is neither selection nor attention
+    sels = _selections(params, shape, options.get("selection"))
+    t_static = time.perf_counter() - t0  # a static KV-cache selection counts as selection
+    _check(params, shape, q, k, v, sels)
+    one = shape.element
+    if q.ndim == 3:
+        out, nnz, key_space, t_sel, t_att = _run_one(params, one, q, k, v, sels[0])
+    else:
+        out = np.empty(q.shape[:-1] + (shape.head_dim_v,), np.float32)
+        nnz, t_sel, t_att = 0, 0.0, 0.0
+        for b in range(shape.batch):
+            out[b], n, key_space, ts, ta = _run_one(params, one, q[b], k[b], v[b], sels[b])
+            nnz, t_sel, t_att = nnz + n, t_sel + ts, t_att + ta
+    dense_pairs = shape.batch * shape.kv_heads * shape.seq_len * shape.kv_len
+    counters = {"selected_pairs": nnz, "dense_pairs": dense_pairs}
+    line = (f"reference: precision={params.precision}{_batch_note(shape)} H={shape.heads} "
+            f"kv_heads={shape.kv_heads} S={shape.seq_len}{_kv_note(shape)} D={shape.head_dim}"
+            f"{_dv_note(shape)} selected_pairs={nnz} dense_pairs={dense_pairs} "
+            f"key_space={key_space}")
+    return RunResult(
+        backend="reference", spec=params.spec, output=out, density=nnz / dense_pairs,
+        counters=counters,
+        timings={"select_s": t_static + t_sel, "attend_s": t_att}, lines=[line], params=params,
+    )
+
+
+def _batch_note(shape: Shape) -> str:
+    """`` B=N`` for a batch (else nothing: the line as before)."""
+    return f" B={shape.batch}" if shape.batch != 1 else ""
+
+
+def _dv_note(shape: Shape) -> str:
+    """`` Dv=N`` when V's dimension differs from D (else nothing: the line as before)."""
+    return f" Dv={shape.head_dim_v}" if shape.head_dim_v != shape.head_dim else ""
+
+
+def _run_one(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray,
+             v: np.ndarray, sel: Selection | None
+             ) -> tuple[np.ndarray, int, str, float, float]:
+    """(output, selected pairs, key space, select seconds, attend seconds) of one batch
+    element ([H, S, D] tensors; its selection from :func:`_selections`, inputs checked)."""
+    t0 = time.perf_counter()
     pattern = pattern_of(params.spec)
     if sel is None and hasattr(pattern, "block_tables") and not shape.offset:  # (attention())
         tables = _block_tables(params, shape, q, k)
@@ -559,14 +637,4 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
         t1 = time.perf_counter()
         out = _attention_checked(params, shape, q, k, v, sel)
         nnz, key_space = sel.nnz, sel.key_space
-    t2 = time.perf_counter()
-    dense_pairs = shape.kv_heads * shape.seq_len * shape.kv_len
-    counters = {"selected_pairs": nnz, "dense_pairs": dense_pairs}
-    line = (f"reference: precision={params.precision} H={shape.heads} kv_heads={shape.kv_heads} "
-            f"S={shape.seq_len}{_kv_note(shape)} D={shape.head_dim} selected_pairs={nnz} "
-            f"dense_pairs={dense_pairs} key_space={key_space}")
-    return RunResult(
-        backend="reference", spec=params.spec, output=out, density=nnz / dense_pairs,
-        counters=counters,
-        timings={"select_s": t1 - t0, "attend_s": t2 - t1}, lines=[line], params=params,
-    )
+    return out, nnz, key_space, t1 - t0, time.perf_counter() - t1

@@ -108,12 +108,12 @@ def compress_kv(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Segment-mean K and V of one KV head into ``num_landmarks`` compressed rows.
 
-    ``k``, ``v``: [S, D]; ``assign``: [S] landmark id per token. An empty landmark gets zeros.
+    ``k``: [S, D], ``v``: [S, Dv]; ``assign``: [S] landmark id per token. An empty landmark
+    gets zeros.
     """
-    d = k.shape[1]
     counts = np.bincount(assign, minlength=num_landmarks).astype(np.float32)
-    kc = np.zeros((num_landmarks, d), dtype=np.float32)
-    vc = np.zeros((num_landmarks, d), dtype=np.float32)
+    kc = np.zeros((num_landmarks, k.shape[1]), dtype=np.float32)
+    vc = np.zeros((num_landmarks, v.shape[1]), dtype=np.float32)
     np.add.at(kc, assign, k.astype(np.float32))
     np.add.at(vc, assign, v.astype(np.float32))
     nz = counts > 0

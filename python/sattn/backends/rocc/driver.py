@@ -34,7 +34,7 @@ from sattn.hw.isa import HW, PRECISION_BITS
 from sattn.hw.program import Program
 from sattn.ir.schema import AttentionParams, Shape
 from sattn.precision import to_bf16_bits
-from sattn.reference.data import check_qkv, check_unbatched, check_values
+from sattn.reference.data import check_qkv, check_values, require_plain
 from sattn.reference.executor import landmark_operands
 from sattn.result import RunResult
 from sattn.specs import select_indices
@@ -145,9 +145,9 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     (bytes/cycle, default 16) of the memory model; ``keep_dir`` keeps the artifacts and memory
     images there; ``timeout`` in seconds; ``max_cycles`` stops a hung simulation.
     """
-    check_unbatched(params)
     latency, bandwidth = check_options(options.get("latency"), options.get("bandwidth"))
     shape = check_qkv(q, k, v, params.gqa_group_size)
+    require_plain("rocc", shape)  # B = 1 and Dv = D until this backend's batched runs land
     check_values(params, q, k, v)
     if shape.offset and shape.kv_len > HW.kv_rows:
         raise SattnError(f"rocc: Skv={shape.kv_len} keys per KV head exceed the accelerator's "

@@ -41,7 +41,7 @@ from sattn.backends.rvv import abi, build, cycle_model
 from sattn.errors import SattnError
 from sattn.ir.patterns import patterns
 from sattn.ir.schema import AttentionParams
-from sattn.reference.data import check_qkv, check_unbatched, check_values
+from sattn.reference.data import check_qkv, check_values, require_plain
 from sattn.result import RunResult
 from sattn.specs import pattern_of, select_indices
 from sattn.specs.recorded import recorded_selection
@@ -226,9 +226,9 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
     """
     vlen, lmul = vector_config(params, vlen, lmul)
     _check_options(vlen, lmul)
-    check_unbatched(params)
     machine = cycle_model.machine_for(vlen, dlen, mem_bytes_per_cycle, scalar_ipc)
     shape = check_qkv(q, k, v, params.gqa_group_size)
+    require_plain("rvv", shape)  # B = 1 and Dv = D until this backend's batched runs land
     if shape.offset:
         raise SattnError(f"rvv: not yet: Sq != Skv (Q has Sq={shape.seq_len} rows, K/V "
                          f"Skv={shape.kv_len}): the RVV kernels run Sq = Skv only; use the "
