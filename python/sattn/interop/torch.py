@@ -161,13 +161,17 @@ def block_mask(params: AttentionParams, shape: Shape, q: np.ndarray | None = Non
 def flex_attention(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
                    block_size: int = DEFAULT_BLOCK) -> np.ndarray:
     """FlexAttention on CPU with the exported mask, on the values the precision computes with
-    (bf16-rounded, or dequantised i8/i4 codes); float32 [H, S, D].
+    (bf16-rounded, or dequantised i8/i4 codes); float32 [H, Sq, Dv] (V [H_kv, Skv, Dv]), or
+    [B, H, Sq, Dv] for rank-4 inputs (each batch element with its own mask, as the reference).
 
     This is an independent implementation of the reference semantics: agreement with
     :func:`sattn.reference.executor.attention` checks both the pattern and the arithmetic.
     """
     torch, fa = _torch()
     shape = check_qkv(q, k, v, params.gqa_group_size)
+    if q.ndim == 4:  # data-dependent masks are per element: one call per batch element
+        return np.stack([flex_attention(params, q[b], k[b], v[b], block_size=block_size)
+                         for b in range(shape.batch)])
     mod = mask_mod(params, shape, q, k)
     bm = block_mask(params, shape, mod=mod, block_size=block_size)
     sq, sk, sv = resolved_scales(params)

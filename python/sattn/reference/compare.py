@@ -133,6 +133,8 @@ def attention_tolerance(params, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     """
     ops = prec.prepare(params, q, k, v)
     s, d = k.shape[-2], q.shape[-1]  # Skv: the keys a row can attend, the rows a mean averages
+    # d is Q's and K's D (the terms of a score), rightly not V's Dv: each output element is one
+    # P.V sum over the keys, whatever Dv is, so Dv enters no term of the bound (only max|V|)
     pattern = pattern_of(params.spec)
     landmarks = pattern.key_space == "landmarks"
     if keys is None:
