@@ -100,10 +100,11 @@ def run(
     """Run one attention op of ``mlir`` on ``backend`` (reference, rvv or rocc).
 
     ``q``/``k``/``v`` are arrays or files (all three or none; ``q`` alone may be a
-    ``.safetensors`` file holding q, k and v), rank 3 ``[H, S, D]`` or rank 4 ``[1, H, S, D]``
-    (:func:`sattn.reference.data.load_inputs`); the output has the rank of Q. Without them the
-    deterministic synthetic data of the op's shape is used (``seed`` varies it). With
-    ``compare`` the output tensor is checked against the reference (``result.verdict``, and
+    ``.safetensors`` file holding q, k and v), rank 3 ``[H, S, D]`` or rank 4 ``[B, H, S, D]``,
+    V with its own last dimension Dv (:func:`sattn.reference.data.load_inputs`; B > 1 and
+    Dv != D run on the reference only for now); the output has the rank of Q with Dv last.
+    Without them the deterministic synthetic data of the op's shape is used (``seed`` varies
+    it). With ``compare`` the output tensor is checked against the reference (``result.verdict``, and
     the verdict line is part of ``str(result)``). ``strict_attributes`` makes attributes
     nothing reads an error instead of a warning. ``max_error_data``: a ``.safetensors`` file
     (q, k, v of the op's shape) on which the selector measures the errors of its ``max_error``

@@ -82,11 +82,11 @@ def select_indices(
         raise SattnError(
             f"num_heads={shape.heads} is not divisible by gqa_group_size={shape.group}"
         )
-    if shape.batch != 1 or (q is not None and q.ndim != 3):
-        # a selection is one batch element's (data-dependent patterns select per element)
-        raise SattnError(f"selection: one batch element at a time (B={shape.batch}, Q shape "
-                         f"{None if q is None else tuple(q.shape)}): select each element's "
-                         "[H, S, D] Q and K")
+    if q is not None and np.ndim(q) != 3:
+        # a selection is one batch element's (data-dependent patterns select per element;
+        # a structural selection, made without data, serves every element)
+        raise SattnError(f"selection: one batch element at a time (Q shape {tuple(q.shape)}): "
+                         "select each element's [H, S, D] Q and K")
     return pattern.select(params, shape, q, k)
 
 

@@ -85,7 +85,7 @@ def materialize(p: AttentionParams) -> tuple[dict | None, dict | None]:
     table = pattern.index_table(p)
     if not getattr(pattern, "synthetic_table", False):
         return table, plan
-    shape = p.shape()
+    shape = p.shape().element  # a batch: the table of element 0 (each element selects its own)
     if shape.heads * shape.seq_len * shape.head_dim > MAX_SYNTHETIC_ELEMENTS:
         return None, {**plan, "synthetic_table": "skipped: shape too large"}
     est = resources.selection(p, shape, f"the synthetic {p.spec} table")
