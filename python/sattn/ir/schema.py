@@ -199,11 +199,6 @@ class Shape:
         """The shape of one batch element (B = 1): what selection and the backends see."""
         return self if self.batch == 1 else dataclasses.replace(self, batch=1)
 
-    @property
-    def plain(self) -> bool:
-        """B = 1 and Dv = D: the shape every backend runs."""
-        return self.batch == 1 and self.head_dim_v == self.head_dim
-
 
 class _ParamsMethods:
     """The derived values of :class:`AttentionParams` (one place for each default)."""
