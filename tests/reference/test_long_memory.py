@@ -66,9 +66,15 @@ def test_peak_rss_is_o_selected_pairs(case):
     # (H x Sq x Dv float32), at most 8 bytes per selected (query, key) pair per KV head for
     # the selection (an int32 key index and a float32 score: the index-list path; the band
     # and block-table paths keep less), and the constant tile working set. Dense scores would
-    # be 4 x H x Sq x Skv bytes: 128 GiB for the prefill, 4 MiB for the decode step (which
-    # therefore is checked against its own pairs, a few thousand).
+    # be 4 x H x Sq x Skv bytes: 128 GiB for the prefill, 4 MiB for the decode step (whose
+    # pairs are a few thousand: its bound is the working set and, for bsr, below).
     bound = got["out_bytes"] + 8 * got["pairs"] + WORKING_SET
+    if attrs["spec"] == "bsr" and sq < skv:
+        # a data-dependent decode step scores every key block, so it reads all of K: the
+        # scoring's float64 operands of one KV head's K (8 x Skv x D bytes; gqa.group_operands)
+        # and one float32-sized temporary over K and V (4 x Hkv x Skv x (D + Dv): the value
+        # checks). O(Skv x D) = O(the inputs), not O(Sq x Skv); the prefill's is in WORKING_SET.
+        bound += 8 * skv * D + 4 * HKV * skv * 2 * D
     print(f"\n{case}: B x H x Sq x Skv = 1 x {H} x {sq} x {skv}, D = Dv = {D}: "
           f"selected_pairs={got['pairs']} peak RSS {got['after'] / 2**20:.0f} MiB "
           f"(run grew it by {grown / 2**20:.0f} MiB; bound {bound / 2**20:.0f} MiB) "
