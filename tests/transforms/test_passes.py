@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from sattn.frontend import attention_ops, parse_module, run_pipeline
 from sattn.ir.schema import params_from_dict
+from sattn.reference.data import synthetic
 from sattn.specs import select_indices
 from sattn.transforms import PASSES, PIPELINES, build_pipeline
+from sattn.transforms.bufferize import buffers
 from xdsl.printer import Printer
 
 
@@ -224,3 +226,18 @@ def test_content_keys_follow_edits_between_passes() -> None:
     a, b, c = attention_ops(m)
     nnz = [op.params().extra["index_table"]["nnz"] for op in (a, b, c)]
     assert nnz == [32 * 3 - 2, 32 * 5 - 6, 32 * 3 - 2]
+
+
+@pytest.mark.parametrize("spec,extra", [("dense", {}), ("sliding_window", {"window_size": 8}),
+                                        ("topk_per_query", {"topk_k": 5})])
+def test_bufferize_sizes_a_kv_cache_by_its_keys(spec, extra):
+    """K and V hold Skv rows (V Dv wide); the index bound is Sq rows of at most a row's keys
+    over Skv, and every real selection fits it."""
+    p = params_from_dict({"spec": spec, "seq_len": 3, "kv_len": 200, "head_dim": 16,
+                          "head_dim_v": 8, "num_heads": 4, "gqa_group_size": 2, **extra})
+    b = buffers(p)
+    assert b["k"] == 2 * 200 * 16 * 4 and b["v"] == 2 * 200 * 8 * 4
+    assert b["q"] == 4 * 3 * 16 * 4 and b["out"] == 4 * 3 * 8 * 4
+    q, k, _ = synthetic(p.shape())
+    nnz = max(g.nnz for g in select_indices(p, p.shape(), q, k).groups)
+    assert b["index"] >= 2 * 4 * (3 + 1 + nnz)

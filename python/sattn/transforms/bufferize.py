@@ -1,6 +1,7 @@
 """``sattn-bufferize``: assign every operand a buffer, its size in bytes and its layout.
 
-Q and the output are ``[H, S, D]``, K and V ``[H_kv, S, D]``, all row-major
+Q and the output are ``[H, Sq, D]`` (the output ``Dv`` wide), K and V ``[H_kv, Skv, D]`` (V
+``Dv`` wide), all row-major
 (``buffer_layout = "rowmajor"``: d fastest, then s, then head, then batch: with rank-4
 operands ``[B, ...]`` every buffer, the index included, holds B of them). Inputs are stored in the
 precision's format (fp32 4 bytes, bf16 2, i8 1, i4 two per byte); the output is fp32. The
@@ -49,13 +50,18 @@ def _elem_bytes(n: int, precision: str) -> int:
 
 
 def pair_bound(p: AttentionParams) -> int:
-    """Upper bound of selected (query, key) pairs per KV head (the pattern's own)."""
-    return pattern_of(p.spec).pair_bound(p, p.shape().seq_len)
+    """Upper bound of selected (query, key) pairs per KV head (the pattern's own; a KV-cache
+    op's Sq rows each select at most the pattern's keys of a row over Skv keys)."""
+    shape, pattern = p.shape(), pattern_of(p.spec)
+    if shape.offset:
+        return shape.seq_len * pattern.keys_bound(p, shape.kv_len)
+    return pattern.pair_bound(p, shape.seq_len)
 
 
 def buffers(p: AttentionParams) -> dict[str, Any]:
     shape = p.shape()
     h, hk, s, d = shape.heads, shape.kv_heads, shape.seq_len, shape.head_dim
+    skv = shape.kv_len  # K and V hold the cache's Skv rows
     dv = shape.head_dim_v  # V and the output have Dv columns
     table = p.extra.get("index_table")
     exact = isinstance(table, dict) and "nnz" in table and not table.get("per_head")
@@ -63,8 +69,8 @@ def buffers(p: AttentionParams) -> dict[str, Any]:
     b = p.batch or 1  # data-dependent specs select per batch element: B index tables
     out = {
         "q": _elem_bytes(b * h * s * d, p.precision),
-        "k": _elem_bytes(b * hk * s * d, p.precision),
-        "v": _elem_bytes(b * hk * s * dv, p.precision),
+        "k": _elem_bytes(b * hk * skv * d, p.precision),
+        "v": _elem_bytes(b * hk * skv * dv, p.precision),
         "out": 4 * b * h * s * dv,
         "index": b * hk * 4 * (s + 1 + nnz),
         "index_exact": int(exact),
