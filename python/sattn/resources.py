@@ -330,12 +330,13 @@ def rvv(params: AttentionParams, shape: Shape, pairs: float, *, vlen: int = 256,
     """The RVV kernel under qemu: its input file on the host, the guest's memory (input file,
     output, the kernel's arena) and the instructions (see the module doc for the rate)."""
     s, d, g, h = shape.seq_len, shape.head_dim, shape.kv_heads, shape.heads
+    n = shape.kv_len  # Q and the output have Sq rows, K/V and the kernel's key buffers Skv
     est = Estimate("rvv (qemu-riscv64)", shape_words(params, shape))
     per_elem = ELEMENT_BYTES.get(params.precision, 4.0)
-    blob = per_elem * (h + 2 * g) * s * d + 8.0 * g * (s + 1) + 4.0 * table_nnz + 4096
+    blob = per_elem * (h * s + 2 * g * n) * d + 8.0 * g * (s + 1) + 4.0 * table_nnz + 4096
     pattern = pattern_of(params.spec)
-    nl = pattern.keys_bound(params, s) if pattern.key_space == "landmarks" else 0
-    arena = 16.0 * g * s * d + 256.0 * s + (d + 64) * 4096.0 + 64.0 * nl * d + (1 << 22)
+    nl = pattern.keys_bound(params, n) if pattern.key_space == "landmarks" else 0
+    arena = 16.0 * g * n * d + 256.0 * n + (d + 64) * 4096.0 + 64.0 * nl * d + (1 << 22)
     est.add("the kernel's input file", host=2 * blob)
     est.add("the guest's memory (input, output, kernel arena)",
             child=2 * blob + 4.0 * h * s * d + arena + QEMU_OVERHEAD)

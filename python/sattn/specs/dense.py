@@ -22,9 +22,12 @@ def select(shape: Shape, params: AttentionParams) -> GroupSelection:
     return GroupSelection(indptr, indices.astype(np.int32))
 
 
-def pair_count(params: AttentionParams, seq_len: int) -> int:
-    """Selected (query, key) pairs of one KV head: S^2, or S(S+1)/2 when causal."""
-    return seq_len * (seq_len + 1) // 2 if params.causal else seq_len * seq_len
+def pair_count(params: AttentionParams, seq_len: int, kv_len: int | None = None) -> int:
+    """Selected (query, key) pairs of one KV head: Sq * Skv, or when causal (row i sees the
+    p(i) + 1 = Skv - Sq + i + 1 keys up to its position) Sq (2 Skv - Sq + 1) / 2; ``kv_len``
+    defaults to ``seq_len`` (S^2 and S(S+1)/2)."""
+    n = seq_len if kv_len is None else kv_len
+    return seq_len * (2 * n - seq_len + 1) // 2 if params.causal else seq_len * n
 
 
 class Dense(Pattern):
@@ -49,8 +52,7 @@ class Dense(Pattern):
         table = {"kind": "dense", "rows": shape.seq_len, "heads": shape.kv_heads,
                  "causal": params.causal, "nnz": pair_count(params, shape.seq_len)}
         if shape.offset:  # Sq rows at positions Skv - Sq .. Skv - 1
-            n, sq = shape.kv_len, shape.seq_len
-            table.update(keys=n, nnz=(sq * (2 * n - sq + 1) // 2) if params.causal else sq * n)
+            table.update(keys=shape.kv_len, nnz=pair_count(params, shape.seq_len, shape.kv_len))
         return table
 
     def mask_mod(self, params: AttentionParams, seq_len: int):

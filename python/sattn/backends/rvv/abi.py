@@ -5,6 +5,8 @@ checks that the file in the tree is current, as for the RoCC ISA (:mod:`sattn.hw
 
 Input file: ``int64 hdr[HEADER_INTS]`` | ``double fhdr[FHEADER_DOUBLES]`` | sections at the
 byte offsets the ``*_off`` slots give, each aligned to :data:`SECTION_ALIGN` bytes.
+Q is ``[H, sq, row_bytes]``, K and V ``[hkv, skv, row_bytes]``, the output ``[H, sq, D]``
+float32; query row ``i`` sits at position ``skv - sq + i`` (``sq = skv``: self-attention).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from sattn.ir.precisions import CODES
 
 #: "SATTRVV1" little-endian.
 MAGIC = 0x3156565254544153
-VERSION = 1
+#: 2: ``skv`` (was ``s``) and ``sq`` (Sq != Skv: query row i at position skv - sq + i).
+VERSION = 2
 HEADER_INTS = 64
 FHEADER_DOUBLES = 16
 #: Byte offset of the first section (after both headers).
@@ -27,10 +30,10 @@ SECTION_ALIGN = 64
 #: Integer header slots: name -> index (what the C side calls ``HDR_<NAME>``).
 SLOTS: dict[str, int] = {
     name: i for i, name in enumerate((
-        "magic", "version", "mode", "prec", "lmul", "h", "hkv", "s", "d",
+        "magic", "version", "mode", "prec", "lmul", "h", "hkv", "skv", "d",
         "causal", "window", "dilation", "wrap", "topk", "nm_n", "nm_m",
         "lsh_buckets", "lsh_planes", "landmarks", "landmark_iters", "block_size",
-        "comp_block", "keep_blocks", "global_tokens", "row_bytes",
+        "comp_block", "keep_blocks", "global_tokens", "row_bytes", "sq",
     ))
 }
 SLOTS.update({name: 30 + i for i, name in enumerate((

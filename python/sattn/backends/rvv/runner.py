@@ -43,7 +43,7 @@ from sattn.ir.patterns import patterns
 from sattn.ir.schema import AttentionParams
 from sattn.reference.data import check_qkv, check_values, require_plain
 from sattn.result import RunResult
-from sattn.specs import pattern_of, select_indices
+from sattn.specs import dense, pattern_of, select_indices
 from sattn.specs.recorded import recorded_selection
 from sattn.specs.selection import GroupSelection, Selection
 from sattn.toolrun import find_tool, run_tool, scratch_dir
@@ -78,8 +78,8 @@ def kernel_mode(params: AttentionParams) -> str:
 class Storage:
     """Q/K/V in the kernel's storage format and the scales of the score and the output."""
 
-    q: np.ndarray  # [H, S, row_bytes] uint8 view
-    k: np.ndarray
+    q: np.ndarray  # [H, Sq, row_bytes] uint8 view
+    k: np.ndarray  # [Hkv, Skv, row_bytes]
     v: np.ndarray
     row_bytes: int
     score_scale: float
@@ -127,21 +127,22 @@ def build_input(params: AttentionParams, st: Storage, shape, mode: str, sel: Sel
     """The kernel's input file (layout: :mod:`sattn.backends.rvv.abi`).
 
     Every registered pattern writes its own header slots (its parameters reduced to what they
-    mean at S: the same selection, no overflow in C), whichever pattern runs: the header does
-    not depend on the spec beyond the mode."""
+    mean at S = Skv, the key positions: the same selection, no overflow in C), whichever
+    pattern runs: the header does not depend on the spec beyond the mode. ``skv`` and ``sq``
+    are the key and query counts (query row i at position Skv - Sq + i)."""
     slot = abi.SLOTS
     hdr = [0] * abi.HEADER_INTS
     fh = [0.0] * abi.FHEADER_DOUBLES
-    s = shape.seq_len
+    s, n = shape.seq_len, shape.kv_len
     hdr[slot["magic"]], hdr[slot["version"]] = abi.MAGIC, abi.VERSION
     hdr[slot["mode"]], hdr[slot["prec"]], hdr[slot["lmul"]] = (
         abi.MODES[mode], abi.PREC_CODES[params.precision], lmul)
-    hdr[slot["h"]], hdr[slot["hkv"]], hdr[slot["s"]], hdr[slot["d"]] = (
-        shape.heads, shape.kv_heads, s, shape.head_dim)
+    hdr[slot["h"]], hdr[slot["hkv"]], hdr[slot["skv"]], hdr[slot["sq"]], hdr[slot["d"]] = (
+        shape.heads, shape.kv_heads, n, s, shape.head_dim)
     hdr[slot["causal"]] = params.causal
     hdr[slot["row_bytes"]] = st.row_bytes
     for pattern in patterns():
-        for name, value in pattern.rvv_header(params, s).items():
+        for name, value in pattern.rvv_header(params, n).items():
             hdr[slot[name]] = value
     fs = abi.FSLOTS
     fh[fs["score_scale"]], fh[fs["v_scale"]] = st.score_scale, st.v_scale
@@ -229,10 +230,6 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
     machine = cycle_model.machine_for(vlen, dlen, mem_bytes_per_cycle, scalar_ipc)
     shape = check_qkv(q, k, v, params.gqa_group_size)
     require_plain("rvv", shape)  # B = 1 and Dv = D until this backend's batched runs land
-    if shape.offset:
-        raise SattnError(f"rvv: not yet: Sq != Skv (Q has Sq={shape.seq_len} rows, K/V "
-                         f"Skv={shape.kv_len}): the RVV kernels run Sq = Skv only; use the "
-                         "reference or the rocc backend")
     mode = kernel_mode(params)
     if shape.head_dim > MAX_HEAD_DIM:
         raise SattnError(f"head_dim D={shape.head_dim} is more than the RVV kernels' limit of "
@@ -289,10 +286,13 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
             counters["model_cycles"] = modelled.cycles
         kernel_sel = _read_selection(selp, shape, sel.num_keys) if sel_cap else None
     pairs = nnz * shape.group
-    density = nnz / float(shape.kv_heads * shape.seq_len ** 2)
-    counters.update(selected_pairs=nnz, dense_pairs=shape.kv_heads * shape.seq_len ** 2)
+    dense_pairs = shape.kv_heads * shape.seq_len * shape.kv_len
+    density = nnz / float(dense_pairs)
+    counters.update(selected_pairs=nnz, dense_pairs=dense_pairs)
+    sizes = (f"S={shape.seq_len}" if not shape.offset
+             else f"Sq={shape.seq_len} Skv={shape.kv_len}")
     lines = [(f"rvv_config: vlen={vlen} lmul={lmul} precision={params.precision} mode={mode} "
-              f"H={shape.heads} kv_heads={shape.kv_heads} S={shape.seq_len} D={shape.head_dim}")]
+              f"H={shape.heads} kv_heads={shape.kv_heads} {sizes} D={shape.head_dim}")]
     if plugin:
         lines.append(f"rvv_counters: total={counters['instructions']} vector={counters['vector']} "
                      f"vector_mem={counters['vector_mem']} scalar={counters['scalar']}")
@@ -316,14 +316,16 @@ MAX_HEAD_DIM = 4096
 def _structural_pairs(params: AttentionParams, shape, mode: str) -> int | None:
     """Selected pairs over KV heads of the modes whose keys the kernel computes (dense, window),
     in closed form (None: not available, build the selection)."""
-    if mode not in ("dense", "window"):
+    if mode == "dense":
+        return shape.kv_heads * dense.pair_count(params, shape.seq_len, shape.kv_len)
+    if mode != "window" or shape.offset:  # the window's closed form counts Sq = Skv
         return None
     n = pattern_of(params.spec).pair_count(params, shape.seq_len)
     return None if n is None else shape.kv_heads * n
 
 
 def _read_selection(path: Path, shape, num_keys: int):
-    """The kernel's selection dump as one GroupSelection per KV head."""
+    """The kernel's selection dump as one GroupSelection per KV head (Sq rows)."""
     s1 = shape.seq_len + 1
     raw = path.read_bytes()
     indptr = np.frombuffer(raw[: 8 * shape.kv_heads * s1], dtype=np.int64).reshape(shape.kv_heads, s1)

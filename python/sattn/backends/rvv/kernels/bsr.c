@@ -8,6 +8,9 @@
  *      ties to the lower block id (causal: only kb <= qb are candidates);
  *   4. every query of the block attends every key of its kept blocks (causal: j <= i) with
  *      the shared core, two rows per pass. The heads of a group share the selection.
+ * Sq < S = Skv (a KV cache): blocks are over the S positions, query row r sits at position
+ * off + r; a query block's Qsum mean is over the query rows it holds, and only the blocks from
+ * off / B on (those holding query rows) are ranked and attended.
  *
  * Rounding (docs/rvv.md): the block sums add the rows (and, within a row, the group's heads)
  * in order in float64. Rows of fp32, bf16 or integer codes sum exactly in float64 unless a
@@ -88,14 +91,17 @@ static long expand_blocks(const int32_t *blk, long nk, long B, long S, int32_t *
     return n;
 }
 
-/* Rows [i0, i1) of head h attend their block's list (n keys; causal: row i the prefix of the
- * keys <= i, the diagonal block being the list's last), two rows per pass. */
+/* The rows at positions [i0, i1) of head h attend their block's list (n keys; causal: position
+ * i the prefix of the keys <= i, the diagonal block being the list's last, ending at i1 - 1),
+ * two rows per pass. Position i is query row i - off. */
 static void attend_block(ctx_t *c, long h, long i0, long i1, const int32_t *list, long n,
                          attend_fn attend, attend2_fn attend2, void *scratch) {
     const long S = c->S, D = c->D, rb = c->row_bytes, g = h / c->group;
     const uint8_t *kb = c->k + g * S * rb, *vb = c->v + g * S * rb;
-    const uint8_t *qrow = c->q + (h * S + i0) * rb;
-    float *out = c->out + (h * S + i0) * D;
+    const uint8_t *q = c->q + (h * c->Sq - c->off) * rb; /* row of position i: q + i * rb */
+    float *o = c->out + (h * c->Sq - c->off) * D;
+    const uint8_t *qrow = q + i0 * rb;
+    float *out = o + i0 * D;
     long i = i0;
     if (attend2 && !c->causal && i1 - i0 >= 2) { /* every row sees the whole list: one call */
         const long np = (i1 - i0) / 2;
@@ -106,19 +112,19 @@ static void attend_block(ctx_t *c, long h, long i0, long i1, const int32_t *list
         for (; i + 1 < i1; i += 2) {
             const long ma = n - (i1 - 1 - i), mb = ma + 1;
             keys_t u = {list, 0, 1, mb};
-            attend2(c, c->q + (h * S + i) * rb, c->q + (h * S + i + 1) * rb, kb, vb, &u, 0, ma, 0,
-                    mb, c->out + (h * S + i) * D, c->out + (h * S + i + 1) * D, scratch, 1, 0);
+            attend2(c, q + i * rb, q + (i + 1) * rb, kb, vb, &u, 0, ma, 0,
+                    mb, o + i * D, o + (i + 1) * D, scratch, 1, 0);
         }
     }
     for (; i < i1; i++) {
         keys_t ks = {list, 0, 1, c->causal ? n - (i1 - 1 - i) : n};
-        attend(c, c->q + (h * S + i) * rb, kb, vb, &ks, c->out + (h * S + i) * D, scratch);
+        attend(c, q + i * rb, kb, vb, &ks, o + i * D, scratch);
     }
 }
 
 int run_bsr(ctx_t *c) {
-    const long S = c->S, D = c->D, B = c->block_size, rb = c->row_bytes;
-    const long nb = (S + B - 1) / B, keepn = c->keep_blocks;
+    const long S = c->S, Sq = c->Sq, off = c->off, D = c->D, B = c->block_size, rb = c->row_bytes;
+    const long nb = (S + B - 1) / B, keepn = c->keep_blocks, qb0 = off / B;
     attend_fn attend = attend_lookup(c->prec, c->lmul);
     attend2_fn attend2 = attend2_lookup(c->prec, c->lmul);
     void *scratch = xmalloc(attend_scratch_bytes(c, S));
@@ -129,7 +135,8 @@ int run_bsr(ctx_t *c) {
     int32_t *blk = xmalloc((size_t)nb * 2 * 4), *list = xmalloc((size_t)S * 4);
     long cursor = 0;
     for (long g = 0; g < c->Hkv; g++) {
-        const uint8_t *kbase = c->k + g * S * rb, *qbase = c->q + g * c->group * S * rb;
+        /* qbase + i * rb: the row at position i (>= off) of the group's first head */
+        const uint8_t *kbase = c->k + g * S * rb, *qbase = c->q + (g * c->group * Sq - off) * rb;
         /* 1. block means */
         for (long b = 0; b < nb; b++) {
             const long r0 = b * B, r1 = r0 + B < S ? r0 + B : S;
@@ -139,10 +146,11 @@ int run_bsr(ctx_t *c) {
                 __riscv_vsse64_v_f64m8(kmt + d * nb + b, nb * 8, __riscv_vle64_v_f64m8(col + d, vl), vl);
                 d += (long)vl;
             }
-            block_mean(c, qbase, S * rb, c->group, r0, r1, qm + b * D);
+            if (r1 > off) /* the query rows the block holds */
+                block_mean(c, qbase, Sq * rb, c->group, r0 > off ? r0 : off, r1, qm + b * D);
         }
         /* 2-3. query blocks in pairs (each K-mean column load scores both), top keep_blocks */
-        for (long qb = 0; qb < nb; qb += 2) {
+        for (long qb = qb0; qb < nb; qb += 2) {
             const int two = qb + 1 < nb;
             const long nc0 = c->causal ? qb + 1 : nb, nc1 = c->causal ? qb + 2 : nb;
             score_rows(qm + qb * D, two ? qm + (qb + 1) * D : NULL, kmt, nb, D, two ? nc1 : nc0, 1,
@@ -153,10 +161,10 @@ int run_bsr(ctx_t *c) {
                 kr[b] = UINT64_MAX; /* the diagonal is always kept */
                 const long nk = topk_select(kr, nc, keepn, work, blk);
                 /* 4. attend */
-                const long i0 = b * B, i1 = i0 + B < S ? i0 + B : S;
+                const long i0 = b * B > off ? b * B : off, i1 = b * B + B < S ? b * B + B : S;
                 const long n = expand_blocks(blk, nk, B, S, list);
                 for (long i = i0; i < i1; i++)
-                    sel_record(c, g, i, list, c->causal ? n - (i1 - 1 - i) : n, &cursor);
+                    sel_record(c, g, i - off, list, c->causal ? n - (i1 - 1 - i) : n, &cursor);
                 for (long h = g * c->group; h < (g + 1) * c->group; h++)
                     attend_block(c, h, i0, i1, list, n, attend, attend2, scratch);
             }

@@ -9,6 +9,8 @@
  *   4. per query block keep keep_blocks key blocks: the diagonal, then the most important
  *      (ties to the lower block; causal: kb <= qb). The heads of a group share the selection.
  * Then every query attends the keys of its kept blocks (causal: j <= i) with the core.
+ * Sq < S = Skv: query row r sits at position i = off + r and adds to the block of i; only
+ * the query blocks from off / B on (those holding query rows) are ranked.
  */
 #include <math.h>
 #include <riscv_vector.h>
@@ -24,7 +26,8 @@ static void view_row(const ctx_t *c, const uint8_t *row, double scale, float *ou
 }
 
 int run_compblock(ctx_t *c) {
-    const long S = c->S, D = c->D, C = c->comp_block_size, B = c->block_size, rb = c->row_bytes;
+    const long S = c->S, Sq = c->Sq, off = c->off, D = c->D, C = c->comp_block_size,
+               B = c->block_size, rb = c->row_bytes;
     const long nc = (S + C - 1) / C, nb = (S + B - 1) / B, keepn = c->keep_blocks;
     attend_fn attend = attend_lookup(c->prec, c->lmul);
     void *scratch = xmalloc(attend_scratch_bytes(c, S));
@@ -49,11 +52,11 @@ int run_compblock(ctx_t *c) {
         }
         /* 2-3. importance */
         memset(imp, 0, (size_t)(nb * nb) * 8);
-        for (long i = 0; i < S; i++) {
+        for (long i = off; i < S; i++) { /* positions of the query rows */
             const long ncand = c->causal ? i / C + 1 : nc; /* blocks starting at or before i */
             memset(psum, 0, (size_t)nc * 8);
             for (long h = g * c->group; h < (g + 1) * c->group; h++) {
-                view_row(c, c->q + (h * S + i) * rb, c->scales[0], f);
+                view_row(c, c->q + (h * Sq + i - off) * rb, c->scales[0], f);
                 for (long d = 0; d < D; d++) qd[d] = (double)f[d];
                 double mx = -INFINITY;
                 for (long cb = 0; cb < ncand; cb++) {
@@ -76,7 +79,7 @@ int run_compblock(ctx_t *c) {
             for (long cb = 0; cb < ncand; cb++) ir[(cb * C) / B] += psum[cb];
         }
         /* 4. rank the key blocks of every query block, then attend */
-        for (long qb = 0; qb < nb; qb++) {
+        for (long qb = off / B; qb < nb; qb++) {
             const long nk = c->causal ? qb + 1 : nb;
             const long diag = qb < nb - 1 ? qb : nb - 1;
             for (long kb = 0; kb < nk; kb++) row[kb] = kb == diag ? INFINITY : imp[qb * nb + kb];
@@ -87,13 +90,13 @@ int run_compblock(ctx_t *c) {
                 for (long j = kb * B; j < (kb + 1) * B && j < S; j++) list[n++] = (int32_t)j;
             }
             const uint8_t *kbase = c->k + g * S * rb, *vbase = c->v + g * S * rb;
-            for (long i = qb * B; i < (qb + 1) * B && i < S; i++) {
+            for (long i = qb * B > off ? qb * B : off; i < (qb + 1) * B && i < S; i++) {
                 long m = n;
                 if (c->causal) { /* ascending: the prefix j <= i */
                     m = 0;
                     while (m < n && list[m] <= i) m++;
                 }
-                attend_heads(c, g, i, kbase, vbase, list, m, attend, scratch, &cursor);
+                attend_heads(c, g, i - off, kbase, vbase, list, m, attend, scratch, &cursor);
             }
         }
     }

@@ -5,7 +5,7 @@
  * |c|^2 - 2 K.c, ties to the lower id; empty landmarks keep their centre); the compressed
  * K/V of a landmark is the float32 mean of its members (i8/i4: the mean code rounded half to
  * even; bf16: the mean rounded to bf16), and a query attends every non-empty landmark
- * (causal: those whose last member is <= i).
+ * (causal: those whose last member is <= p(i), the position off + i of query row i of Sq).
  */
 #include <math.h>
 #include <string.h>
@@ -48,7 +48,7 @@ static void centre_means(const float *kf, const int32_t *a, long S, long D, long
 }
 
 int run_landmark(ctx_t *c) {
-    const long S = c->S, D = c->D, L = c->landmarks, rb = c->row_bytes;
+    const long S = c->S, Sq = c->Sq, off = c->off, D = c->D, L = c->landmarks, rb = c->row_bytes;
     const long qmax = c->prec == PREC_I8 ? 127 : 7;
     attend_fn attend = attend_lookup(c->prec, c->lmul);
     void *scratch = xmalloc(attend_scratch_bytes(c, L));
@@ -109,7 +109,7 @@ int run_landmark(ctx_t *c) {
             store_row(c, kc + l * D, kst + l * rb);
             store_row(c, vc + l * D, vst + l * rb);
         }
-        for (long i = 0; i < S; i++) {
+        for (long i = 0; i < Sq; i++) {
             long n = np;
             const int32_t *row = list;
             int32_t *vis = list + np; /* room: list has L entries, np <= L; reuse tail below */
@@ -119,7 +119,7 @@ int run_landmark(ctx_t *c) {
                 if (cap < L) { buf = xmalloc((size_t)L * 4); cap = L; }
                 n = 0;
                 for (long u = 0; u < np; u++)
-                    if (last[list[u]] <= i) buf[n++] = list[u];
+                    if (last[list[u]] <= off + i) buf[n++] = list[u];
                 row = buf;
             }
             (void)vis;

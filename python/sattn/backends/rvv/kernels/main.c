@@ -6,9 +6,11 @@
  * IN.bin  = int64 hdr[64] | double fhdr[16] | sections at the byte offsets given in hdr
  *           (HDR_*: sattn_rvv_abi.h, generated from python/sattn/backends/rvv/abi.py;
  *           runner.py writes the file).
- * OUT.bin = float32 [H, S, D] attention output.
+ * Q is [H, Sq, D], K and V [Hkv, S, D] with S = Skv keys; query row i sits at position
+ * Skv - Sq + i (Sq = Skv: self-attention).
+ * OUT.bin = float32 [H, Sq, D] attention output.
  * SEL.bin = (optional, data-dependent patterns) the selection the kernel made, as CSR per KV
- *           head: int64 indptr[Hkv*(S+1)] (absolute offsets) | int32 indices[nnz].
+ *           head: int64 indptr[Hkv*(Sq+1)] (absolute offsets) | int32 indices[nnz].
  *
  * Only the work between the two region markers is the kernel; the instruction-counting plugin
  * counts exactly that (reading the input and writing the output are outside).
@@ -49,7 +51,7 @@ int main(int argc, char **argv) {
     ctx_t c;
     memset(&c, 0, sizeof c);
     c.mode = hdr[HDR_MODE]; c.prec = hdr[HDR_PREC]; c.lmul = hdr[HDR_LMUL];
-    c.H = hdr[HDR_H]; c.Hkv = hdr[HDR_HKV]; c.S = hdr[HDR_S]; c.D = hdr[HDR_D];
+    c.H = hdr[HDR_H]; c.Hkv = hdr[HDR_HKV]; c.S = hdr[HDR_SKV]; c.Sq = hdr[HDR_SQ]; c.D = hdr[HDR_D];
     c.causal = hdr[HDR_CAUSAL]; c.window = hdr[HDR_WINDOW]; c.dilation = hdr[HDR_DILATION];
     c.wrap = hdr[HDR_WRAP]; c.topk = hdr[HDR_TOPK]; c.nm_n = hdr[HDR_NM_N]; c.nm_m = hdr[HDR_NM_M];
     c.lsh_buckets = hdr[HDR_LSH_BUCKETS]; c.lsh_planes = hdr[HDR_LSH_PLANES];
@@ -60,24 +62,25 @@ int main(int argc, char **argv) {
     c.score_scale = (float)fhdr[0];
     c.v_scale = (float)fhdr[1];
     c.scales[0] = fhdr[2]; c.scales[1] = fhdr[3]; c.scales[2] = fhdr[4];
-    if (c.H <= 0 || c.Hkv <= 0 || c.H % c.Hkv || c.S <= 0 || c.D <= 0 || c.D > 4096 ||
+    if (c.H <= 0 || c.Hkv <= 0 || c.H % c.Hkv || c.S <= 0 || c.Sq <= 0 || c.Sq > c.S || c.D <= 0 || c.D > 4096 ||
         (c.prec == PREC_I4 && c.D % 2) || c.mode < 0 || c.mode >= MODE_COUNT)
         return fail(4, "bad shape or mode in header");
     if (!attend_lookup(c.prec, c.lmul)) return fail(4, "bad precision or LMUL in header");
     c.group = c.H / c.Hkv;
+    c.off = c.S - c.Sq;
     c.q = buf + hdr[HDR_Q_OFF];
     c.k = buf + hdr[HDR_K_OFF];
     c.v = buf + hdr[HDR_V_OFF];
     if (hdr[HDR_INDPTR_OFF]) c.indptr = (const int64_t *)(buf + hdr[HDR_INDPTR_OFF]);
     if (hdr[HDR_INDICES_OFF]) c.indices = (const int32_t *)(buf + hdr[HDR_INDICES_OFF]);
     if (hdr[HDR_AUX_OFF]) c.aux = (const float *)(buf + hdr[HDR_AUX_OFF]);
-    size_t out_bytes = (size_t)(c.H * c.S * c.D) * 4;
+    size_t out_bytes = (size_t)(c.H * c.Sq * c.D) * 4;
     c.out = xmalloc(out_bytes);
     if (argc > 3 && hdr[HDR_SEL_CAP] > 0) {
         c.sel_cap = hdr[HDR_SEL_CAP];
-        c.sel_indptr = xmalloc((size_t)(c.Hkv * (c.S + 1)) * 8);
+        c.sel_indptr = xmalloc((size_t)(c.Hkv * (c.Sq + 1)) * 8);
         c.sel_indices = xmalloc((size_t)c.sel_cap * 4);
-        memset(c.sel_indptr, 0, (size_t)(c.Hkv * (c.S + 1)) * 8);
+        memset(c.sel_indptr, 0, (size_t)(c.Hkv * (c.Sq + 1)) * 8);
     }
 
     /* the arena: scratch of the core, per-KV-head K copies and selection buffers */
@@ -104,8 +107,8 @@ int main(int argc, char **argv) {
     if (!o || fwrite(c.out, 1, out_bytes, o) != out_bytes || fclose(o)) return fail(3, "cannot write the output file");
     if (c.sel_indptr) {
         FILE *s = fopen(argv[3], "wb");
-        long nnz = c.sel_indptr[c.Hkv * (c.S + 1) - 1];
-        if (!s || fwrite(c.sel_indptr, 8, (size_t)(c.Hkv * (c.S + 1)), s) != (size_t)(c.Hkv * (c.S + 1)) ||
+        long nnz = c.sel_indptr[c.Hkv * (c.Sq + 1) - 1];
+        if (!s || fwrite(c.sel_indptr, 8, (size_t)(c.Hkv * (c.Sq + 1)), s) != (size_t)(c.Hkv * (c.Sq + 1)) ||
             fwrite(c.sel_indices, 4, (size_t)nnz, s) != (size_t)nnz || fclose(s))
             return fail(3, "cannot write the selection file");
     }

@@ -41,7 +41,7 @@ void *xmalloc(size_t n) {
     return p;
 }
 
-/* Append row i of KV head g to the selection dump (rows arrive in order per head). */
+/* Append query row i (of Sq) of KV head g to the selection dump (rows arrive in order per head). */
 void sel_record(ctx_t *c, long g, long i, const int32_t *idx, long n, long *cursor) {
     if (!c->sel_indptr) return;
     if (*cursor + n > c->sel_cap) {
@@ -49,7 +49,7 @@ void sel_record(ctx_t *c, long g, long i, const int32_t *idx, long n, long *curs
         exit(EXIT_SELECTION_OVERFLOW);
     }
     memcpy(c->sel_indices + *cursor, idx, (size_t)n * 4);
-    c->sel_indptr[g * (c->S + 1) + i] = *cursor;
+    c->sel_indptr[g * (c->Sq + 1) + i] = *cursor;
     *cursor += n;
-    c->sel_indptr[g * (c->S + 1) + i + 1] = *cursor;
+    c->sel_indptr[g * (c->Sq + 1) + i + 1] = *cursor;
 }

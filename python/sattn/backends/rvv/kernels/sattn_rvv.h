@@ -19,7 +19,8 @@
 /* Everything the kernels read; filled by main.c from the input file. */
 typedef struct {
     long mode, prec, lmul;
-    long H, Hkv, S, D, group;  /* group = H / Hkv query heads per KV head */
+    long H, Hkv, S, D, group;  /* S = Skv keys per KV head; group = H / Hkv query heads per KV head */
+    long Sq, off;              /* Sq query rows; row i sits at position off + i (off = S - Sq) */
     long causal;
     long window, dilation, wrap;
     long topk, nm_n, nm_m, lsh_buckets, lsh_planes;
@@ -29,13 +30,13 @@ typedef struct {
     float score_scale;  /* multiplies the raw dot product: 1/sqrt(D) [* scale_q * scale_k] */
     float v_scale;      /* multiplies P.V: 1 or scale_v */
     long row_bytes;     /* bytes of one row of Q/K/V in storage precision */
-    const uint8_t *q, *k, *v;        /* [H,S,row_bytes], [Hkv,S,row_bytes] */
-    const int64_t *indptr;           /* MODE_TABLE: [Hkv*(S+1)] offsets into indices */
+    const uint8_t *q, *k, *v;        /* [H,Sq,row_bytes], [Hkv,S,row_bytes] */
+    const int64_t *indptr;           /* MODE_TABLE: [Hkv*(Sq+1)] offsets into indices */
     const int32_t *indices;
     const float *aux;                /* LSH hyperplanes [lsh_planes, D] (fp32) */
-    float *out;                      /* [H,S,D] fp32 */
+    float *out;                      /* [H,Sq,D] fp32 */
     /* optional dump of the selection the kernel made (CSR per KV head, like MODE_TABLE) */
-    int64_t *sel_indptr;             /* [Hkv*(S+1)] or NULL */
+    int64_t *sel_indptr;             /* [Hkv*(Sq+1)] or NULL */
     int32_t *sel_indices;            /* capacity sel_cap */
     long sel_cap;
 } ctx_t;
@@ -88,7 +89,8 @@ long nm_select(double *sc, long n, long nkeep, long m, int32_t *out);
 vfloat64m8_t vexp_f64(vfloat64m8_t x, size_t vl);
 #endif
 
-/* Run row i of every head of KV head g over `list` (and record it in the selection dump). */
+/* Run query row i (of Sq) of every head of KV head g over `list` (and record it in the selection
+ * dump). */
 void attend_heads(ctx_t *c, long g, long i, const uint8_t *kb, const uint8_t *vb,
                   const int32_t *list, long n, attend_fn attend, void *scratch, long *cursor);
 

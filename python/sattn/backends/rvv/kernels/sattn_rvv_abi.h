@@ -4,7 +4,7 @@
 #define SATTN_RVV_ABI_H
 
 #define SATTN_RVV_MAGIC 0x3156565254544153LL
-#define SATTN_RVV_VERSION 1
+#define SATTN_RVV_VERSION 2
 #define SATTN_RVV_HEADER_INTS 64
 #define SATTN_RVV_FHEADER_DOUBLES 16
 #define SATTN_RVV_DATA_OFFSET 640
@@ -18,7 +18,7 @@ enum {
     HDR_LMUL = 4,
     HDR_H = 5,
     HDR_HKV = 6,
-    HDR_S = 7,
+    HDR_SKV = 7,
     HDR_D = 8,
     HDR_CAUSAL = 9,
     HDR_WINDOW = 10,
@@ -36,6 +36,7 @@ enum {
     HDR_KEEP_BLOCKS = 22,
     HDR_GLOBAL_TOKENS = 23,
     HDR_ROW_BYTES = 24,
+    HDR_SQ = 25,
     HDR_Q_OFF = 30,
     HDR_K_OFF = 31,
     HDR_V_OFF = 32,

@@ -37,12 +37,13 @@ float *key_floats(const ctx_t *c, long g) {
     return kf;
 }
 
-/* Qsum[g, i]: the GQA group's queries summed in float64, in head order (as NumPy sums them). */
+/* Qsum[g, i] (query row i of Sq): the GQA group's queries summed in float64, in head order (as
+ * NumPy sums them). */
 void query_sum(const ctx_t *c, long g, long i, float *tmp, double *out) {
     const long D = c->D;
     for (long d = 0; d < D; d++) out[d] = 0.0;
     for (long h = g * c->group; h < (g + 1) * c->group; h++) {
-        row_to_float(c, c->q + (h * c->S + i) * c->row_bytes, tmp);
+        row_to_float(c, c->q + (h * c->Sq + i) * c->row_bytes, tmp);
         for (long d = 0; d < D; d++) out[d] += (double)tmp[d];
     }
 }

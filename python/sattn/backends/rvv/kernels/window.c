@@ -1,6 +1,7 @@
 /*
  * Dense attention (the baseline) and sliding windows: the keys of a row are computed here,
- * not read from a table. Without wrap a window is one strided range
+ * not read from a table. Query row r sits at position i = off + r (Sq < S = Skv: a KV cache;
+ * everything below is about positions). Without wrap a window is one strided range
  *   j = i + dilation*t, t in [-w, w] (causal: t <= 0), clipped to [0, S);
  * with wrap (ring mode) the 2w+1 positions are taken modulo S. When 2w+1 reaches the length of
  * the ring {i + dilation*t mod S} the window is the whole orbit, a strided range again; a row
@@ -49,7 +50,7 @@ typedef struct {
     int32_t *list;
 } ring_t;
 
-/* The keys of row i (see the header comment). */
+/* The keys of the row at position i (see the header comment). */
 static keys_t row_keys(const ctx_t *c, long i, long orbit, const ring_t *ring) {
     const long S = c->S, w = c->window, dil = c->dilation > 0 ? c->dilation : 1;
     keys_t ks = {0, 0, 1, 0};
@@ -90,7 +91,7 @@ static keys_t row_keys(const ctx_t *c, long i, long orbit, const ring_t *ring) {
 }
 
 int run_dense_window(ctx_t *c) {
-    const long S = c->S, D = c->D, rb = c->row_bytes;
+    const long S = c->S, Sq = c->Sq, off = c->off, D = c->D, rb = c->row_bytes;
     attend_fn attend = attend_lookup(c->prec, c->lmul);
     attend2_fn attend2 = attend2_lookup(c->prec, c->lmul);
     void *scratch = xmalloc(attend_scratch_bytes(c, S));
@@ -107,21 +108,22 @@ int run_dense_window(ctx_t *c) {
         int32_t *rowbuf = xmalloc((size_t)S * 4);
         long cursor = 0;
         for (long g = 0; g < c->Hkv; g++) {
-            for (long i = 0; i < S; i++) {
-                keys_t ks = row_keys(c, i, orbit, &ring);
+            for (long r = 0; r < Sq; r++) {
+                keys_t ks = row_keys(c, off + r, orbit, &ring);
                 if (!ks.idx) {
                     for (long u = 0; u < ks.n; u++) rowbuf[u] = (int32_t)(ks.lo + u * ks.stride);
                 }
-                sel_record(c, g, i, ks.idx ? ks.idx : rowbuf, ks.n, &cursor);
+                sel_record(c, g, r, ks.idx ? ks.idx : rowbuf, ks.n, &cursor);
             }
         }
     }
     for (long h = 0; h < c->H; h++) {
         const long g = h / c->group;
         const uint8_t *kb = c->k + g * S * rb, *vb = c->v + g * S * rb;
-        for (long i = 0; i < S; i++) {
+        for (long r = 0; r < Sq; r++) {
+            const long i = off + r; /* the row's position */
             keys_t ks = row_keys(c, i, orbit, &ring);
-            if (attend2 && i + 1 < S && !ks.idx && ks.stride == 1) {
+            if (attend2 && r + 1 < Sq && !ks.idx && ks.stride == 1) {
                 /* rows i and i+1 over the union of their (contiguous, non-decreasing) ranges */
                 keys_t kb2 = row_keys(c, i + 1, orbit, &ring);
                 if (!kb2.idx && kb2.stride == 1 && kb2.lo >= ks.lo && kb2.lo <= ks.lo + ks.n) {
@@ -131,40 +133,40 @@ int run_dense_window(ctx_t *c) {
                      * all (dense), while every row keeps its full, unclipped range: one call */
                     long np = 1, step = 0;
                     if (c->mode == MODE_DENSE && !c->causal) {
-                        np = (S - i) / 2;
+                        np = (Sq - r) / 2;
                     } else if (c->mode == MODE_WINDOW && dil == 1 && i >= w && (!c->wrap || ring_list)) {
                         /* rows with a full, unclipped range (causal ring rows near the end also
-                         * see wrapped keys) */
+                         * see wrapped keys); positions end at S - 1 with the query rows */
                         const long last = c->causal && !c->wrap ? S - 1 : S - 1 - w;
                         if (i + 1 <= last) np = (last - i + 1) / 2;
                         step = 2;
                     }
-                    attend2(c, c->q + (h * S + i) * rb, c->q + (h * S + i + 1) * rb, kb, vb, &u,
+                    attend2(c, c->q + (h * Sq + r) * rb, c->q + (h * Sq + r + 1) * rb, kb, vb, &u,
                             0, ks.n, kb2.lo - ks.lo, hi_b - ks.lo,
-                            c->out + (h * S + i) * D, c->out + (h * S + i + 1) * D, scratch, np, step);
-                    i += 2 * np - 1;
+                            c->out + (h * Sq + r) * D, c->out + (h * Sq + r + 1) * D, scratch, np, step);
+                    r += 2 * np - 1;
                     continue;
                 }
             }
-            attend(c, c->q + (h * S + i) * rb, kb, vb, &ks, c->out + (h * S + i) * D, scratch);
+            attend(c, c->q + (h * Sq + r) * rb, kb, vb, &ks, c->out + (h * Sq + r) * D, scratch);
         }
     }
     return 0;
 }
 
 int run_table(ctx_t *c) {
-    const long S = c->S, D = c->D, rb = c->row_bytes;
+    const long S = c->S, Sq = c->Sq, D = c->D, rb = c->row_bytes;
     attend_fn attend = attend_lookup(c->prec, c->lmul);
     attend2_fn attend2 = attend2_lookup(c->prec, c->lmul);
     void *scratch = xmalloc(attend_scratch_bytes(c, S));
     for (long h = 0; h < c->H; h++) {
         const long g = h / c->group;
         const uint8_t *kb = c->k + g * S * rb, *vb = c->v + g * S * rb;
-        const int64_t *ip = c->indptr + g * (S + 1);
-        for (long i = 0; i < S; i++) {
+        const int64_t *ip = c->indptr + g * (Sq + 1);
+        for (long i = 0; i < Sq; i++) {
             const int32_t *la = c->indices + ip[i];
             const long na = ip[i + 1] - ip[i];
-            if (attend2 && i + 1 < S && na > 0) {
+            if (attend2 && i + 1 < Sq && na > 0) {
                 /* neighbouring rows whose lists nest (equal, or one a prefix of the other) */
                 const int32_t *lb = c->indices + ip[i + 1];
                 const long nb = ip[i + 2] - ip[i + 1];
@@ -172,15 +174,15 @@ int run_table(ctx_t *c) {
                 int b_in_a = !a_in_b && nb > 0 && na >= nb && is_prefix(lb, nb, la, na);
                 if (a_in_b || b_in_a) {
                     keys_t u = {a_in_b ? lb : la, 0, 1, a_in_b ? nb : na};
-                    attend2(c, c->q + (h * S + i) * rb, c->q + (h * S + i + 1) * rb, kb, vb, &u,
-                            0, na, 0, nb, c->out + (h * S + i) * D, c->out + (h * S + i + 1) * D,
+                    attend2(c, c->q + (h * Sq + i) * rb, c->q + (h * Sq + i + 1) * rb, kb, vb, &u,
+                            0, na, 0, nb, c->out + (h * Sq + i) * D, c->out + (h * Sq + i + 1) * D,
                             scratch, 1, 0);
                     i++;
                     continue;
                 }
             }
             keys_t ks = {la, 0, 1, na};
-            attend(c, c->q + (h * S + i) * rb, kb, vb, &ks, c->out + (h * S + i) * D, scratch);
+            attend(c, c->q + (h * Sq + i) * rb, kb, vb, &ks, c->out + (h * Sq + i) * D, scratch);
         }
     }
     return 0;

@@ -1,0 +1,163 @@
+"""The RVV kernels on Sq != Skv (decode against a KV cache, Sq < Skv prefill): every registered
+pattern at every precision against the reference (the tolerance policy) and against the
+float64 oracle of ``tests/decode_oracle.py`` (the position rule p(i) = Skv - Sq + i, sharing
+no selection code with sattn.specs); the selection the kernel made is the reference's, or the
+oracle accepts it (a near-tie); the instruction counters still count the kernel region.
+
+The default run takes every (pattern variant, precision) once, at a shape that rotates through
+:data:`SHAPES` (so every pattern meets every shape and every precision); ``-m slow`` runs the
+whole matrix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import need_tool
+from decode_oracle import oracle
+from sattn.backends.rvv import runner
+from sattn.ir import patterns as registry
+from sattn.ir.schema import params_from_dict
+from sattn.reference.data import check_qkv
+from sattn.reference.executor import attention
+from sattn.specs.selection import Selection
+from tolerance import assert_attention_close, same_groups
+
+H, G, D = 4, 2, 16
+#: (Sq, Skv): decode, speculative decode, prefill of a part, and a non-power-of-two cache.
+SHAPES = [(1, 64), (4, 64), (24, 64), (5, 37)]
+PRECISIONS = ["fp32", "bf16", "i8", "i4"]
+#: Attributes per registered pattern; ``oracle`` says whether tests/decode_oracle.py knows the
+#: variant (landmark only with landmark_iters = 0).
+VARIANTS = {
+    "dense": [{}],
+    "sliding_window": [{"window_size": 5}, {"window_size": 3, "dilation": 3, "wrap": 1},
+                       {"window_size": 40, "dilation": 4, "wrap": 1}],
+    "block_local_global": [{"block_size": 16, "global_tokens": 3}],
+    "bsr": [{"block_size": 16, "keep_ratio": 0.5}, {"block_size": 8, "keep_ratio": 0.3},
+            {"block_size": 8, "comp_block_size": 4, "keep_ratio": 0.4},
+            {"block_size": 16, "comp_block_size": 8, "topk_k": 2}],
+    "nm_structured": [{"nm_n": 2, "nm_m": 5}],
+    "topk_per_query": [{"topk_k": 7}],
+    "lsh": [{"lsh_buckets": 4}],
+    "landmark": [{"num_landmarks": 6}, {"num_landmarks": 6, "landmark_iters": 2}],
+}
+CASES = [(name, j, attrs, causal) for name, vs in VARIANTS.items() for j, attrs in enumerate(vs)
+         for causal in (0, 1)]
+
+
+def _ids(cases):
+    return [f"{n}{j}{'-causal' if c else ''}" for n, j, _, c in cases]
+
+
+@pytest.fixture(autouse=True)
+def _tools():
+    need_tool("qemu-riscv64")
+
+
+def test_every_registered_pattern_is_covered():
+    assert sorted(p.name for p in registry.patterns()) == sorted(VARIANTS)
+
+
+def _tensors(sq, skv, seed):
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal((H, sq, D)).astype(np.float32)
+    k = rng.standard_normal((G, skv, D)).astype(np.float32)
+    v = rng.standard_normal((G, skv, D)).astype(np.float32)
+    return q, k, v
+
+
+def _check(name, variant, attrs, causal, sq, skv, precision, vlen=256):
+    p = params_from_dict({"spec": name, "causal": causal, "precision": precision,
+                          "gqa_group_size": H // G, **attrs})
+    q, k, v = _tensors(sq, skv, seed=sq * 1000 + skv + variant)
+    shape = check_qkv(q, k, v, H // G)
+    what = f"rvv {name}{variant} causal={causal} Sq={sq} Skv={skv} {precision}"
+    res = runner.run(p, q, k, v, vlen=vlen, check_selection=True)
+    assert res.output.shape == (H, sq, D)
+    ref_sel = res.selection  # what sattn.specs selected (the reference's selection)
+    got = res.kernel_selection
+    if got is not None:  # the kernel's own key lists, Sq rows per KV head
+        assert [g.rows for g in got] == [sq] * G
+    exact = got is None or same_groups(got, ref_sel.groups)
+    if exact:
+        want = attention(p, q, k, v, selection=ref_sel)
+        assert_attention_close(res.output, want, p, q, k, v, selection=ref_sel,
+                               what=f"{what} vs reference")
+    # the independent oracle: checks the kernel's selection's defining property (a near-tie may
+    # go either way) and recomputes the attention on it in float64
+    if not attrs.get("landmark_iters"):
+        sel = ref_sel
+        if got is not None and ref_sel.key_space == "tokens":
+            sel = Selection(spec=name, seq_len=sq, num_keys=skv, group_size=H // G,
+                            groups=tuple(got))
+        want64, _ = oracle(p, q, k, v, sel)
+        assert_attention_close(res.output, want64, p, q, k, v, selection=sel,
+                               what=f"{what} vs oracle")
+    else:
+        assert exact, f"{what}: the kernel's k-means landmark selection differs"
+    # rows that attend nothing are zero (causal landmark rows before every landmark's end)
+    c = res.counters
+    assert c["instructions"] == c["vector"] + c["scalar"] and c["vector"] > 0
+    assert c["selected_pairs"] == ref_sel.nnz
+    assert c["dense_pairs"] == G * sq * skv
+    assert res.density == pytest.approx(ref_sel.nnz / (G * sq * skv))
+    return res, shape
+
+
+def _rotating():
+    """Every (case, precision) once, the shape rotating with both indices."""
+    out = []
+    for ci, case in enumerate(CASES):
+        for pi, prec in enumerate(PRECISIONS):
+            out.append((*case, *SHAPES[(ci + pi) % len(SHAPES)], prec))
+    return out
+
+
+ROT = _rotating()
+
+
+@pytest.mark.parametrize("name,variant,attrs,causal,sq,skv,precision", ROT,
+                         ids=[f"{n}{j}{'-causal' if c else ''}-{sq}of{skv}-{pr}"
+                              for n, j, _, c, sq, skv, pr in ROT])
+def test_kernel_against_reference_and_oracle(name, variant, attrs, causal, sq, skv, precision):
+    _check(name, variant, attrs, causal, sq, skv, precision)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("sq,skv", SHAPES)
+@pytest.mark.parametrize("name,variant,attrs,causal", CASES, ids=_ids(CASES))
+def test_kernel_full_matrix(name, variant, attrs, causal, sq, skv, precision):
+    for vlen in (128, 512):
+        _check(name, variant, attrs, causal, sq, skv, precision, vlen=vlen)
+
+
+def test_decode_row_is_the_last_row_of_self_attention():
+    """Decode (Sq = 1) over a cache of Skv keys computes what row Skv - 1 of self-attention over
+    the same keys computes (the same keys; the self-attention run may take that row in a
+    two-row pass, which sums in another order: the fp32 bound, not bit equality)."""
+    q, k, v = _tensors(64, 64, seed=11)
+    for attrs in ({"spec": "dense", "causal": 1}, {"spec": "sliding_window", "window_size": 5},
+                  {"spec": "topk_per_query", "topk_k": 7, "causal": 1}):
+        p = params_from_dict({**attrs, "gqa_group_size": H // G})
+        full = runner.run(p, q, k, v, count=False, check_selection=True)
+        one = runner.run(p, q[:, -1:], k, v, count=False, check_selection=True)
+        for a, b in zip(one.kernel_selection, full.kernel_selection):
+            assert np.array_equal(a.row(0), b.row(63)), attrs["spec"]
+        assert_attention_close(one.output[:, 0:1], full.output[:, -1:], p, q[:, -1:], k, v,
+                               keys=64, what=attrs["spec"])
+
+
+def test_decode_pairs_counter_against_definition():
+    """Counters of a decode step: selected_pairs is the selection's (query row, key) pairs per
+    KV head — for a causal window of w = 5 at Sq = 4 rows near the end of 64 keys, 6 keys per
+    row — and dense_pairs = Hkv * Sq * Skv; the counted instructions grow with the keys."""
+    q, k, v = _tensors(4, 64, seed=2)
+    p = params_from_dict({"spec": "sliding_window", "window_size": 5, "causal": 1,
+                          "gqa_group_size": H // G})
+    c = runner.run(p, q, k, v).counters
+    assert c["selected_pairs"] == G * 4 * 6
+    assert c["dense_pairs"] == G * 4 * 64
+    d = runner.run(p.replace(spec="dense"), q, k, v).counters
+    assert d["selected_pairs"] == G * (61 + 62 + 63 + 64)
+    assert c["instructions"] < d["instructions"]
