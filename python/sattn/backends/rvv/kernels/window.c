@@ -117,12 +117,23 @@ int run_dense_window(ctx_t *c) {
             }
         }
     }
+    long pending = -1; /* a head whose last row the previous head already ran (with its own) */
     for (long h = 0; h < c->H; h++) {
         const long g = h / c->group;
         const uint8_t *kb = c->k + g * S * rb, *vb = c->v + g * S * rb;
         for (long r = 0; r < Sq; r++) {
             const long i = off + r; /* the row's position */
+            if (r == Sq - 1 && pending == h) break;
             keys_t ks = row_keys(c, i, orbit, &ring);
+            if (attend2 && r == Sq - 1 && (h + 1) % c->group) {
+                /* a last row without a partner row (decode: the only row): the next head of
+                 * the GQA group has the same keys here, so the two heads go in one pass */
+                attend2(c, c->q + (h * Sq + r) * rb, c->q + ((h + 1) * Sq + r) * rb, kb, vb, &ks,
+                        0, ks.n, 0, ks.n, c->out + (h * Sq + r) * D, c->out + ((h + 1) * Sq + r) * D,
+                        scratch, 1, 0);
+                pending = h + 1;
+                break;
+            }
             if (attend2 && r + 1 < Sq && !ks.idx && ks.stride == 1) {
                 /* rows i and i+1 over the union of their (contiguous, non-decreasing) ranges */
                 keys_t kb2 = row_keys(c, i + 1, orbit, &ring);
@@ -159,6 +170,7 @@ int run_table(ctx_t *c) {
     attend_fn attend = attend_lookup(c->prec, c->lmul);
     attend2_fn attend2 = attend2_lookup(c->prec, c->lmul);
     void *scratch = xmalloc(attend_scratch_bytes(c, S));
+    long pending = -1; /* a head whose last row the previous head already ran */
     for (long h = 0; h < c->H; h++) {
         const long g = h / c->group;
         const uint8_t *kb = c->k + g * S * rb, *vb = c->v + g * S * rb;
@@ -166,6 +178,17 @@ int run_table(ctx_t *c) {
         for (long i = 0; i < Sq; i++) {
             const int32_t *la = c->indices + ip[i];
             const long na = ip[i + 1] - ip[i];
+            if (i == Sq - 1 && pending == h) break;
+            if (attend2 && i == Sq - 1 && (h + 1) % c->group && na > 0) {
+                /* the last row without a partner row: with the next head of the group (the
+                 * same list) in one pass, as run_dense_window does */
+                keys_t u = {la, 0, 1, na};
+                attend2(c, c->q + (h * Sq + i) * rb, c->q + ((h + 1) * Sq + i) * rb, kb, vb, &u,
+                        0, na, 0, na, c->out + (h * Sq + i) * D, c->out + ((h + 1) * Sq + i) * D,
+                        scratch, 1, 0);
+                pending = h + 1;
+                break;
+            }
             if (attend2 && i + 1 < Sq && na > 0) {
                 /* neighbouring rows whose lists nest (equal, or one a prefix of the other) */
                 const int32_t *lb = c->indices + ip[i + 1];
