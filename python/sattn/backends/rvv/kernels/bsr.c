@@ -50,6 +50,28 @@ static void block_mean(const ctx_t *c, const uint8_t *base, long hstride, long n
         }
         return;
     }
+    if (nh == 1 && c->prec == PREC_FP32) {
+        /* one head (the K means: every step of a decode reads the whole cache here): the
+         * widening add acc + f64(x) is the convert-then-add of the general path in one
+         * instruction (the conversion is exact), rows four at a time */
+        for (long d = 0; d < D;) {
+            size_t vl = __riscv_vsetvl_e64m8((size_t)(D - d));
+            vfloat64m8_t acc = __riscv_vfmv_v_f_f64m8(0.0, vl);
+            const float *row = (const float *)(base + r0 * rb) + d;
+            const long step = rb / 4;
+            long r = r0;
+            for (; r + 4 <= r1; r += 4, row += 4 * step) {
+                acc = __riscv_vfwadd_wv_f64m8(acc, __riscv_vle32_v_f32m4(row, vl), vl);
+                acc = __riscv_vfwadd_wv_f64m8(acc, __riscv_vle32_v_f32m4(row + step, vl), vl);
+                acc = __riscv_vfwadd_wv_f64m8(acc, __riscv_vle32_v_f32m4(row + 2 * step, vl), vl);
+                acc = __riscv_vfwadd_wv_f64m8(acc, __riscv_vle32_v_f32m4(row + 3 * step, vl), vl);
+            }
+            for (; r < r1; r++, row += step) acc = __riscv_vfwadd_wv_f64m8(acc, __riscv_vle32_v_f32m4(row, vl), vl);
+            __riscv_vse64_v_f64m8(out + d, __riscv_vfdiv_vf_f64m8(acc, len, vl), vl);
+            d += (long)vl;
+        }
+        return;
+    }
     for (long d = 0; d < D;) {
         size_t vl = __riscv_vsetvl_e64m8((size_t)(D - d));
         vfloat64m8_t acc = __riscv_vfmv_v_f_f64m8(0.0, vl);
@@ -95,7 +117,7 @@ static long expand_blocks(const int32_t *blk, long nk, long B, long S, int32_t *
  * i the prefix of the keys <= i, the diagonal block being the list's last, ending at i1 - 1),
  * two rows per pass. Position i is query row i - off. */
 static void attend_block(ctx_t *c, long h, long i0, long i1, const int32_t *list, long n,
-                         attend_fn attend, attend2_fn attend2, void *scratch) {
+                         attend_fn attend, attend2_fn attend2, void *scratch, long last_with) {
     const long S = c->S, D = c->D, rb = c->row_bytes, g = h / c->group;
     const uint8_t *kb = c->k + g * S * rb, *vb = c->v + g * S * rb;
     const uint8_t *q = c->q + (h * c->Sq - c->off) * rb; /* row of position i: q + i * rb */
@@ -118,6 +140,13 @@ static void attend_block(ctx_t *c, long h, long i0, long i1, const int32_t *list
     }
     for (; i < i1; i++) {
         keys_t ks = {list, 0, 1, c->causal ? n - (i1 - 1 - i) : n};
+        if (i == i1 - 1 && last_with == -2) break; /* the previous head ran it */
+        if (i == i1 - 1 && last_with >= 0) { /* with the same row of head last_with */
+            const long d2 = (last_with - h) * c->Sq;
+            attend2(c, q + i * rb, q + (d2 + i) * rb, kb, vb, &ks, 0, ks.n, 0, ks.n, o + i * D,
+                    o + (d2 + i) * D, scratch, 1, 0);
+            break;
+        }
         attend(c, q + i * rb, kb, vb, &ks, o + i * D, scratch);
     }
 }
@@ -165,8 +194,14 @@ int run_bsr(ctx_t *c) {
                 const long n = expand_blocks(blk, nk, B, S, list);
                 for (long i = i0; i < i1; i++)
                     sel_record(c, g, i - off, list, c->causal ? n - (i1 - 1 - i) : n, &cursor);
-                for (long h = g * c->group; h < (g + 1) * c->group; h++)
-                    attend_block(c, h, i0, i1, list, n, attend, attend2, scratch);
+                /* an odd block (decode: its one row) leaves its last row without a partner
+                 * row: the heads of the group run it in pairs (the same keys) */
+                const int odd = attend2 && (i1 - i0) % 2;
+                for (long h = g * c->group; h < (g + 1) * c->group; h++) {
+                    const long first = (h - g * c->group) % 2 == 0;
+                    const long with = !odd ? -1 : first ? (h + 1 < (g + 1) * c->group ? h + 1 : -1) : -2;
+                    attend_block(c, h, i0, i1, list, n, attend, attend2, scratch, with);
+                }
             }
         }
     }
