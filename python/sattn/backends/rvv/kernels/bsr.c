@@ -53,22 +53,40 @@ static void block_mean(const ctx_t *c, const uint8_t *base, long hstride, long n
     if (nh == 1 && c->prec == PREC_FP32) {
         /* one head (the K means: every step of a decode reads the whole cache here): the
          * widening add acc + f64(x) is the convert-then-add of the general path in one
-         * instruction (the conversion is exact), rows four at a time */
+         * instruction (the conversion is exact); two D-strips per pass over the rows, two rows
+         * per iteration */
+        const long step = rb / 4;
         for (long d = 0; d < D;) {
-            size_t vl = __riscv_vsetvl_e64m8((size_t)(D - d));
-            vfloat64m8_t acc = __riscv_vfmv_v_f_f64m8(0.0, vl);
+            const size_t vl0 = __riscv_vsetvl_e64m8((size_t)(D - d));
+            /* the second strip only when it is as long as the first: one VL, no vsetvli
+             * between the two strips' instructions */
+            const size_t vl1 = D - d >= 2 * (long)vl0 ? vl0 : 0;
+            vfloat64m8_t a0 = __riscv_vfmv_v_f_f64m8(0.0, vl0), a1 = a0;
             const float *row = (const float *)(base + r0 * rb) + d;
-            const long step = rb / 4;
             long r = r0;
-            for (; r + 4 <= r1; r += 4, row += 4 * step) {
-                acc = __riscv_vfwadd_wv_f64m8(acc, __riscv_vle32_v_f32m4(row, vl), vl);
-                acc = __riscv_vfwadd_wv_f64m8(acc, __riscv_vle32_v_f32m4(row + step, vl), vl);
-                acc = __riscv_vfwadd_wv_f64m8(acc, __riscv_vle32_v_f32m4(row + 2 * step, vl), vl);
-                acc = __riscv_vfwadd_wv_f64m8(acc, __riscv_vle32_v_f32m4(row + 3 * step, vl), vl);
+            if (vl1) {
+                for (; r + 2 <= r1; r += 2, row += 2 * step) {
+                    a0 = __riscv_vfwadd_wv_f64m8(a0, __riscv_vle32_v_f32m4(row, vl0), vl0);
+                    a1 = __riscv_vfwadd_wv_f64m8(a1, __riscv_vle32_v_f32m4(row + vl0, vl0), vl0);
+                    a0 = __riscv_vfwadd_wv_f64m8(a0, __riscv_vle32_v_f32m4(row + step, vl0), vl0);
+                    a1 = __riscv_vfwadd_wv_f64m8(a1, __riscv_vle32_v_f32m4(row + step + vl0, vl0), vl0);
+                }
+                for (; r < r1; r++, row += step) {
+                    a0 = __riscv_vfwadd_wv_f64m8(a0, __riscv_vle32_v_f32m4(row, vl0), vl0);
+                    a1 = __riscv_vfwadd_wv_f64m8(a1, __riscv_vle32_v_f32m4(row + vl0, vl0), vl0);
+                }
+                __riscv_vse64_v_f64m8(out + d + vl0, __riscv_vfdiv_vf_f64m8(a1, len, vl0), vl0);
+            } else {
+                for (; r + 4 <= r1; r += 4, row += 4 * step) {
+                    a0 = __riscv_vfwadd_wv_f64m8(a0, __riscv_vle32_v_f32m4(row, vl0), vl0);
+                    a0 = __riscv_vfwadd_wv_f64m8(a0, __riscv_vle32_v_f32m4(row + step, vl0), vl0);
+                    a0 = __riscv_vfwadd_wv_f64m8(a0, __riscv_vle32_v_f32m4(row + 2 * step, vl0), vl0);
+                    a0 = __riscv_vfwadd_wv_f64m8(a0, __riscv_vle32_v_f32m4(row + 3 * step, vl0), vl0);
+                }
+                for (; r < r1; r++, row += step) a0 = __riscv_vfwadd_wv_f64m8(a0, __riscv_vle32_v_f32m4(row, vl0), vl0);
             }
-            for (; r < r1; r++, row += step) acc = __riscv_vfwadd_wv_f64m8(acc, __riscv_vle32_v_f32m4(row, vl), vl);
-            __riscv_vse64_v_f64m8(out + d, __riscv_vfdiv_vf_f64m8(acc, len, vl), vl);
-            d += (long)vl;
+            __riscv_vse64_v_f64m8(out + d, __riscv_vfdiv_vf_f64m8(a0, len, vl0), vl0);
+            d += (long)(vl0 + vl1);
         }
         return;
     }
