@@ -105,14 +105,15 @@ def test_vlen_and_lmul_agree(case):
 
 def test_counts_are_repeatable_and_exclude_io():
     """Two runs count exactly the same; the region excludes reading/writing the files."""
-    p = _params("sliding_window", {"window_size": 4}, "fp32", s=32, d=16, heads=1, group=1)
+    p = _params("sliding_window", {"window_size": 4}, "fp32", s=64, d=16, heads=1, group=1)
     q, k, v = synthetic(p.shape())
     a = runner.run(p, q, k, v).counters
     b = runner.run(p, q, k, v).counters
     assert a == b
-    p2 = _params("sliding_window", {"window_size": 4}, "fp32", s=64, d=16, heads=1, group=1)
+    p2 = _params("sliding_window", {"window_size": 4}, "fp32", s=128, d=16, heads=1, group=1)
     c = runner.run(p2, *synthetic(p2.shape())).counters
-    # twice the rows of the same window: close to twice the instructions (not + a fixed I/O cost)
+    # twice the rows of the same window: close to twice the instructions (not + a fixed I/O cost;
+    # the kernel's own set-up, about 1.8k instructions, is why S starts at 64, not 32)
     assert 1.8 < c["instructions"] / a["instructions"] < 2.2
 
 

@@ -5,8 +5,10 @@ checks that the file in the tree is current, as for the RoCC ISA (:mod:`sattn.hw
 
 Input file: ``int64 hdr[HEADER_INTS]`` | ``double fhdr[FHEADER_DOUBLES]`` | sections at the
 byte offsets the ``*_off`` slots give, each aligned to :data:`SECTION_ALIGN` bytes.
-Q is ``[H, sq, row_bytes]``, K and V ``[hkv, skv, row_bytes]``, the output ``[H, sq, D]``
-float32; query row ``i`` sits at position ``skv - sq + i`` (``sq = skv``: self-attention).
+Q is ``[H, sq, row_bytes]``, K and V ``[hkv, skv, row_bytes]`` (rows of ``d`` values for Q
+and K, ``dv`` for V, each padded to ``row_bytes``, the longer of the two in storage
+precision), the output ``[H, sq, dv]`` float32; query row ``i`` sits at position
+``skv - sq + i`` (``sq = skv``: self-attention).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from sattn.ir.precisions import CODES
 
 #: "SATTRVV1" little-endian.
 MAGIC = 0x3156565254544153
-#: 2: ``skv`` (was ``s``) and ``sq`` (Sq != Skv: query row i at position skv - sq + i).
+#: 2: ``skv`` (was ``s``) and ``sq`` (Sq != Skv: query row i at position skv - sq + i), ``dv``
+#: (the value dimension; ``d`` is the query/key one).
 VERSION = 2
 HEADER_INTS = 64
 FHEADER_DOUBLES = 16
@@ -33,7 +36,7 @@ SLOTS: dict[str, int] = {
         "magic", "version", "mode", "prec", "lmul", "h", "hkv", "skv", "d",
         "causal", "window", "dilation", "wrap", "topk", "nm_n", "nm_m",
         "lsh_buckets", "lsh_planes", "landmarks", "landmark_iters", "block_size",
-        "comp_block", "keep_blocks", "global_tokens", "row_bytes", "sq",
+        "comp_block", "keep_blocks", "global_tokens", "row_bytes", "sq", "dv",
     ))
 }
 SLOTS.update({name: 30 + i for i, name in enumerate((

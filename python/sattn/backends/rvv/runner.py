@@ -78,7 +78,7 @@ def kernel_mode(params: AttentionParams) -> str:
 class Storage:
     """Q/K/V in the kernel's storage format and the scales of the score and the output."""
 
-    q: np.ndarray  # [H, Sq, row_bytes] uint8 view
+    q: np.ndarray  # [H, Sq, row_bytes] uint8
     k: np.ndarray  # [Hkv, Skv, row_bytes]
     v: np.ndarray
     row_bytes: int
@@ -92,27 +92,42 @@ def _pack_i4(codes: np.ndarray) -> np.ndarray:
     return ((c[..., 0::2] & 0xF) | ((c[..., 1::2] & 0xF) << 4)).astype(np.uint8)
 
 
+def _rows_of(a: np.ndarray, row_bytes: int) -> np.ndarray:
+    """``a`` [..., n] of storage elements as uint8 rows of ``row_bytes`` (zero padding after the
+    row's own bytes: V rows of Dv values beside Q/K rows of D)."""
+    raw = np.ascontiguousarray(a)
+    raw = raw.view(np.uint8).reshape(*a.shape[:-1], raw.shape[-1] * raw.itemsize)
+    if raw.shape[-1] == row_bytes:
+        return raw
+    out = np.zeros((*a.shape[:-1], row_bytes), dtype=np.uint8)
+    out[..., :raw.shape[-1]] = raw
+    return out
+
+
 def to_storage(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray) -> Storage:
-    """Convert float32 inputs to the precision's storage (quantised with sattn.precision)."""
+    """Convert float32 inputs to the precision's storage (quantised with sattn.precision); rows
+    are ``row_bytes`` apart: the longer of a Q/K row (D values) and a V row (Dv values)."""
     ops = prec.prepare(params, q, k, v)
     p = params.precision
+    d, dv = q.shape[-1], v.shape[-1]
     if p == "fp32":
         conv = lambda a: np.ascontiguousarray(a, dtype=np.float32)
-        rb = 4 * q.shape[-1]
+        width = 4.0
     elif p == "bf16":
-        conv = lambda a: np.ascontiguousarray(a, dtype=np.float32).view(np.uint32) >> 16
-        conv16 = lambda a: conv(a).astype(np.uint16)
-        rb = 2 * q.shape[-1]
-        return Storage(conv16(ops.q), conv16(ops.k), conv16(ops.v), rb, ops.score_scale, ops.v_scale)
+        conv = lambda a: (np.ascontiguousarray(a, dtype=np.float32).view(np.uint32) >> 16).astype(np.uint16)
+        width = 2.0
     elif p == "i8":
         conv = lambda a: a.astype(np.int8)
-        rb = q.shape[-1]
+        width = 1.0
     else:
-        if q.shape[-1] % 2:
-            raise SattnError(f"precision 'i4' packs two values per byte: head_dim must be even, got {q.shape[-1]}")
+        for what, n in (("head_dim", d), ("the value dimension Dv", dv)):
+            if n % 2:
+                raise SattnError(f"precision 'i4' packs two values per byte: {what} must be even, got {n}")
         conv = lambda a: _pack_i4(a.astype(np.int8))
-        rb = q.shape[-1] // 2
-    return Storage(conv(ops.q), conv(ops.k), conv(ops.v), rb, ops.score_scale, ops.v_scale)
+        width = 0.5
+    rb = int(width * max(d, dv))
+    return Storage(_rows_of(conv(ops.q), rb), _rows_of(conv(ops.k), rb), _rows_of(conv(ops.v), rb),
+                   rb, ops.score_scale, ops.v_scale)
 
 
 def _check_options(vlen: int, lmul: int) -> None:
@@ -139,6 +154,7 @@ def build_input(params: AttentionParams, st: Storage, shape, mode: str, sel: Sel
         abi.MODES[mode], abi.PREC_CODES[params.precision], lmul)
     hdr[slot["h"]], hdr[slot["hkv"]], hdr[slot["skv"]], hdr[slot["sq"]], hdr[slot["d"]] = (
         shape.heads, shape.kv_heads, n, s, shape.head_dim)
+    hdr[slot["dv"]] = head_dim_v(shape)
     hdr[slot["causal"]] = params.causal
     hdr[slot["row_bytes"]] = st.row_bytes
     for pattern in patterns():
@@ -181,6 +197,11 @@ def build_input(params: AttentionParams, st: Storage, shape, mode: str, sel: Sel
     hdr[slot["file_bytes"]] = offset
     return (struct.pack(f"<{abi.HEADER_INTS}q", *hdr) + struct.pack(f"<{abi.FHEADER_DOUBLES}d", *fh)
             + b"".join(chunks))
+
+
+def head_dim_v(shape) -> int:
+    """The value dimension Dv of ``shape`` (D where the shape has none)."""
+    return getattr(shape, "head_dim_v", None) or shape.head_dim
 
 
 def parse_counts(text: str) -> dict[str, int]:
@@ -234,6 +255,9 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
     if shape.head_dim > MAX_HEAD_DIM:
         raise SattnError(f"head_dim D={shape.head_dim} is more than the RVV kernels' limit of "
                          f"{MAX_HEAD_DIM}")
+    if head_dim_v(shape) > MAX_HEAD_DIM:
+        raise SattnError(f"the value dimension Dv={head_dim_v(shape)} is more than the RVV "
+                         f"kernels' limit of {MAX_HEAD_DIM}")
     check_values(params, q, k, v)
     t0 = time.perf_counter()
     sel = selection
@@ -268,10 +292,11 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
                  timeout=options.get("timeout", 3600))
         t2 = time.perf_counter()
         out = np.fromfile(outp, dtype=np.float32)
-        want = shape.heads * shape.seq_len * shape.head_dim
+        dv = head_dim_v(shape)
+        want = shape.heads * shape.seq_len * dv
         if out.size != want:
             raise SattnError(f"RVV kernel wrote {out.size} output values, expected {want}")
-        out = out.reshape(shape.heads, shape.seq_len, shape.head_dim)
+        out = out.reshape(shape.heads, shape.seq_len, dv)
         counters: dict[str, int | float] = {}
         profile = modelled = None
         if plugin:

@@ -53,7 +53,8 @@ attend_fn attend_lookup(long prec, long lmul) {
 
 size_t attend_scratch_bytes(const ctx_t *c, long max_keys) {
     (void)max_keys;
+    const long D = c->D > c->Dv ? c->D : c->Dv; /* q rows are D, accumulators Dv */
     /* qs, qs of a second row and both interleaved (<= 4 bytes per d) + two accumulators (D floats each) + pbuf (two strips: 2 * 4096/32 * 8 floats)
      * + one V pointer per key of a strip (4096/32 * 8) */
-    return (size_t)(6 * ((c->D + 15) & ~15L) * 4 + 2 * 4096 / 32 * 8 * 4 + 4096 / 32 * 8 * 8 + 256);
+    return (size_t)(6 * ((D + 15) & ~15L) * 4 + 2 * 4096 / 32 * 8 * 4 + 4096 / 32 * 8 * 8 + 256);
 }

@@ -9,6 +9,7 @@
  *   softmax running max m and sum l; p = exp2(s - m) with a vectorised exp2 (range
  *           reduction + degree-5 polynomial, 3.7e-7 relative), no scalar expf;
  *   P.V     vectorised over D: o[d] += p[key] * V[key, d], two D-chunks per pass.
+ * D is the query/key dimension (scores), Dv the value dimension (P.V and the output row).
  * Precisions: bf16 loads 16-bit values and widens them with an integer shift; i8 multiplies
  * codes with a widening integer MAC into int32 (vsext + vwmacc) and dequantises the strip's
  * scores once; i4 keeps two codes per byte and unpacks nibbles in registers.
@@ -185,7 +186,7 @@ static void FN(prep_q)(const ctx_t *c, const uint8_t *qrow, QS *qs) {
 #endif
 }
 
-/* The accumulator width of the output row: D floats, kept as [even d | odd d] for i4. */
+/* The accumulator width of the output row: Dv floats (the value dimension), kept as [even d | odd d] for i4. */
 static void FN(scale_acc)(float *oacc, long D, float f) {
     for (long d = 0; d < D;) {
         size_t vl = VSETVL(D - d);
@@ -224,7 +225,7 @@ static inline FN(strip_t) FN(make_strip)(const keys_t *ks, long t, size_t vl, co
 /* P.V of one strip: o[chunk] += p[u] * V[key u][chunk] for the strip's keys. */
 static inline void FN(pv_strip)(const ctx_t *c, const FN(strip_t) *st, const float *pbuf,
                                 float *oacc, const uint8_t **vptr) {
-    const long D = c->D, nk = (long)st->vl;
+    const long D = c->Dv, nk = (long)st->vl;
     const size_t vlmax = VSETVLMAX();
     if (st->ix) { /* gathered keys: one pointer per key, computed once for all chunks */
         for (long u = 0; u < nk; u++) vptr[u] = st->vp + (long)st->ix[u] * st->sb;
@@ -349,10 +350,10 @@ static inline float FN(score_dot)(const ctx_t *c, const uint8_t *krow, const QS 
 
 static void FN(attend)(const ctx_t *c, const uint8_t *qrow, const uint8_t *kbase,
                        const uint8_t *vbase, const keys_t *ks, float *out, void *scratch) {
-    const long D = c->D, rb = c->row_bytes, n = ks->n;
+    const long D = c->D, Dv = c->Dv, rb = c->row_bytes, n = ks->n;
     if (n <= 0) {
-        for (long d = 0; d < D;) {
-            size_t vl = VSETVL(D - d);
+        for (long d = 0; d < Dv;) {
+            size_t vl = VSETVL(Dv - d);
             RV(vse32_v_f32, M32)(out + d, RV(vfmv_v_f_f32, M32)(0.0f, vl), vl);
             d += vl;
         }
@@ -361,11 +362,11 @@ static void FN(attend)(const ctx_t *c, const uint8_t *qrow, const uint8_t *kbase
     const size_t vlmax = VSETVLMAX();
     QS *qs = (QS *)scratch;
     float *oacc = (float *)((uint8_t *)scratch + ((D * sizeof(QS) + 63) & ~63L));
-    float *pbuf = oacc + ((D + 15) & ~15L);
+    float *pbuf = oacc + ((Dv + 15) & ~15L);
     const uint8_t **vptr = (const uint8_t **)(pbuf + 2 * 4096 / 32 * 8);
     FN(prep_q)(c, qrow, qs);
-    for (long d = 0; d < D;) {
-        size_t vl = VSETVL(D - d);
+    for (long d = 0; d < Dv;) {
+        size_t vl = VSETVL(Dv - d);
         RV(vse32_v_f32, M32)(oacc + d, RV(vfmv_v_f_f32, M32)(0.0f, vl), vl);
         d += vl;
     }
@@ -419,7 +420,7 @@ static void FN(attend)(const ctx_t *c, const uint8_t *qrow, const uint8_t *kbase
             if (l > 0.0f) {
                 float corr = SEXP2(m - mx);
                 l *= corr;
-                FN(scale_acc)(oacc, D, corr);
+                FN(scale_acc)(oacc, Dv, corr);
             }
             m = mx;
         }
@@ -433,7 +434,7 @@ static void FN(attend)(const ctx_t *c, const uint8_t *qrow, const uint8_t *kbase
             z = REDSUM(p1, z, st[1].vl);
         }
         l += __riscv_vfmv_f_s_f32m1_f32(z);
-        /* ---- P.V, vectorised over D ---- */
+        /* ---- P.V, vectorised over Dv ---- */
         FN(pv_strip)(c, &st[0], pbuf, oacc, vptr);
         t += (long)st[0].vl;
         if (ns == 2) {
@@ -444,16 +445,16 @@ static void FN(attend)(const ctx_t *c, const uint8_t *qrow, const uint8_t *kbase
     /* ---- normalise: out = v_scale * o / l ---- */
     const float inv = c->v_scale / l;
 #if PREC != PREC_I4
-    for (long d = 0; d < D;) {
-        size_t vl = VSETVL(D - d);
+    for (long d = 0; d < Dv;) {
+        size_t vl = VSETVL(Dv - d);
         RV(vse32_v_f32, M32)(out + d, RV(vfmul_vf_f32, M32)(RV(vle32_v_f32, M32)(oacc + d, vl), inv, vl), vl);
         d += vl;
     }
 #else
-    for (long e = 0; e < D / 2;) {
-        size_t vl = VSETVL(D / 2 - e);
+    for (long e = 0; e < Dv / 2;) {
+        size_t vl = VSETVL(Dv / 2 - e);
         RV(vsse32_v_f32, M32)(out + 2 * e, 8, RV(vfmul_vf_f32, M32)(RV(vle32_v_f32, M32)(oacc + e, vl), inv, vl), vl);
-        RV(vsse32_v_f32, M32)(out + 2 * e + 1, 8, RV(vfmul_vf_f32, M32)(RV(vle32_v_f32, M32)(oacc + D / 2 + e, vl), inv, vl), vl);
+        RV(vsse32_v_f32, M32)(out + 2 * e + 1, 8, RV(vfmul_vf_f32, M32)(RV(vle32_v_f32, M32)(oacc + Dv / 2 + e, vl), inv, vl), vl);
         e += vl;
     }
 #endif
@@ -616,14 +617,14 @@ static inline void FN(dots2_short)(const ctx_t *c, const FN(strip_t) *st, long n
 static void FN(attend2)(const ctx_t *c, const uint8_t *qra, const uint8_t *qrb, const uint8_t *kbase,
                         const uint8_t *vbase, const keys_t *ks0, long alo, long ahi, long blo, long bhi,
                         float *outa, float *outb, void *scratch, long npairs, long lo_step) {
-    const long D = c->D, rb = c->row_bytes, n = ks0->n;
+    const long D = c->D, Dv = c->Dv, rb = c->row_bytes, n = ks0->n;
     keys_t kk = *ks0; /* the keys of the current pair */
     const keys_t *ks = &kk;
     const size_t vlmax = VSETVLMAX();
-    const long Dp = (D + 15) & ~15L;
+    const long Dp = (D + 15) & ~15L, Dvp = (Dv + 15) & ~15L;
     QS *qa = (QS *)scratch, *qb = qa + Dp, *qi = qb + Dp; /* qi: [qa0 qb0 qa1 qb1 ...] */
-    float *oa = (float *)(qi + 2 * Dp), *ob = oa + Dp;
-    float *pi = ob + Dp; /* [pa0 pb0 pa1 pb1 ...] of the current strip */
+    float *oa = (float *)(qi + 2 * Dp), *ob = oa + Dvp;
+    float *pi = ob + Dvp; /* [pa0 pb0 pa1 pb1 ...] of the current strip */
     const uint8_t **vptr = (const uint8_t **)(pi + 2 * 4096 / 32 * 8);
 #if PREC == PREC_I8
     const float sscale = c->score_scale * LOG2E;
@@ -633,7 +634,7 @@ static void FN(attend2)(const ctx_t *c, const uint8_t *qra, const uint8_t *qrb, 
     const long dot_max = D / (2 * ((D + (long)vlmax - 1) / (long)vlmax));
     /* npairs pairs of rows: pair p is rows (a + 2p, b + 2p) over the keys shifted by
      * p * lo_step (consecutive dense or window row pairs); everything above is set up once */
-    for (long pj = 0; pj < npairs; pj++, qra += 2 * rb, qrb += 2 * rb, outa += 2 * D, outb += 2 * D,
+    for (long pj = 0; pj < npairs; pj++, qra += 2 * rb, qrb += 2 * rb, outa += 2 * Dv, outb += 2 * Dv,
                                        kk.lo += lo_step) {
         FN(prep_q)(c, qra, qa);
         FN(prep_q)(c, qrb, qb);
@@ -643,8 +644,8 @@ static void FN(attend2)(const ctx_t *c, const uint8_t *qra, const uint8_t *qrb, 
             QSTORE2(qi + 2 * d + 1, QLOAD(qb + d, vl), vl);
             d += vl;
         }
-        for (long d = 0; d < 2 * Dp;) {
-            size_t vl = VSETVL(2 * Dp - d);
+        for (long d = 0; d < 2 * Dvp;) {
+            size_t vl = VSETVL(2 * Dvp - d);
             RV(vse32_v_f32, M32)(oa + d, RV(vfmv_v_f_f32, M32)(0.0f, vl), vl);
             d += vl;
         }
@@ -714,8 +715,8 @@ static void FN(attend2)(const ctx_t *c, const uint8_t *qra, const uint8_t *qrb, 
             /* row b's scores wait in its p slots while row a's softmax runs (the exp needs every
              * free register group: keeping them live costs a spill and a reload of 8 registers) */
             RV(vsse32_v_f32, M32)(pi + 1, 8, sb2, vl);
-            FN(softmax_strip)(sa, vl, &ma, &la, oa, D, pi);
-            FN(softmax_strip)(RV(vlse32_v_f32, M32)(pi + 1, 8, vl), vl, &mb, &lb, ob, D, pi + 1);
+            FN(softmax_strip)(sa, vl, &ma, &la, oa, Dv, pi);
+            FN(softmax_strip)(RV(vlse32_v_f32, M32)(pi + 1, 8, vl), vl, &mb, &lb, ob, Dv, pi + 1);
             /* ---- P.V: one V row load serves both rows ---- */
             const long nk = (long)vl;
             if (st.ix) { /* one pointer per key, vectorised, computed once for all D-chunks */
@@ -727,8 +728,8 @@ static void FN(attend2)(const ctx_t *c, const uint8_t *qra, const uint8_t *qrb, 
                     u += (long)v64;
                 }
             }
-            for (long c0 = 0; c0 < D; c0 += (long)vlmax) {
-                size_t va = VSETVL(D - c0);
+            for (long c0 = 0; c0 < Dv; c0 += (long)vlmax) {
+                size_t va = VSETVL(Dv - c0);
                 const long ca = c0 * ESZ;
                 VF ya = RV(vle32_v_f32, M32)(oa + c0, va), yb = RV(vle32_v_f32, M32)(ob + c0, va);
                 const float *pp = pi;
@@ -755,8 +756,8 @@ static void FN(attend2)(const ctx_t *c, const uint8_t *qra, const uint8_t *qrb, 
             t += nk;
         }
         const float ia = c->v_scale / la, ib = c->v_scale / lb;
-        for (long d = 0; d < D;) {
-            size_t vl = VSETVL(D - d);
+        for (long d = 0; d < Dv;) {
+            size_t vl = VSETVL(Dv - d);
             RV(vse32_v_f32, M32)(outa + d, RV(vfmul_vf_f32, M32)(RV(vle32_v_f32, M32)(oa + d, vl), ia, vl), vl);
             RV(vse32_v_f32, M32)(outb + d, RV(vfmul_vf_f32, M32)(RV(vle32_v_f32, M32)(ob + d, vl), ib, vl), vl);
             d += vl;

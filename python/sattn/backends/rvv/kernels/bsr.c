@@ -136,7 +136,7 @@ static long expand_blocks(const int32_t *blk, long nk, long B, long S, int32_t *
  * two rows per pass. Position i is query row i - off. */
 static void attend_block(ctx_t *c, long h, long i0, long i1, const int32_t *list, long n,
                          attend_fn attend, attend2_fn attend2, void *scratch, long last_with) {
-    const long S = c->S, D = c->D, rb = c->row_bytes, g = h / c->group;
+    const long S = c->S, D = c->Dv, rb = c->row_bytes, g = h / c->group; /* D: output rows */
     const uint8_t *kb = c->k + g * S * rb, *vb = c->v + g * S * rb;
     const uint8_t *q = c->q + (h * c->Sq - c->off) * rb; /* row of position i: q + i * rb */
     float *o = c->out + (h * c->Sq - c->off) * D;

@@ -18,9 +18,8 @@ static uint16_t bf16_rne(float x) {
     return (uint16_t)((b + 0x7FFF + ((b >> 16) & 1)) >> 16);
 }
 
-/* Store one float row (values, or codes for i8/i4) in the kernel's storage format. */
-static void store_row(const ctx_t *c, const float *x, uint8_t *row) {
-    const long D = c->D;
+/* Store one float row of D values (codes for i8/i4) in the kernel's storage format. */
+static void store_row(const ctx_t *c, const float *x, long D, uint8_t *row) {
     for (long d = 0; d < D; d++) {
         switch (c->prec) {
         case PREC_FP32: ((float *)row)[d] = x[d]; break;
@@ -48,7 +47,8 @@ static void centre_means(const float *kf, const int32_t *a, long S, long D, long
 }
 
 int run_landmark(ctx_t *c) {
-    const long S = c->S, Sq = c->Sq, off = c->off, D = c->D, L = c->landmarks, rb = c->row_bytes;
+    const long S = c->S, Sq = c->Sq, off = c->off, D = c->D, Dv = c->Dv, L = c->landmarks,
+               rb = c->row_bytes;
     const long qmax = c->prec == PREC_I8 ? 127 : 7;
     attend_fn attend = attend_lookup(c->prec, c->lmul);
     void *scratch = xmalloc(attend_scratch_bytes(c, L));
@@ -56,8 +56,8 @@ int run_landmark(ctx_t *c) {
     double *cen = xmalloc((size_t)(L * D) * 8), *sums = xmalloc((size_t)(L * D) * 8);
     double *dots = xmalloc((size_t)S * 8), *best = xmalloc((size_t)S * 8);
     long *cnt = xmalloc((size_t)L * 8), *last = xmalloc((size_t)L * 8), cursor = 0;
-    float *vf = xmalloc((size_t)(S * D) * 4), *kc = xmalloc((size_t)(L * D) * 4);
-    float *vc = xmalloc((size_t)(L * D) * 4);
+    float *vf = xmalloc((size_t)(S * Dv) * 4), *kc = xmalloc((size_t)(L * D) * 4);
+    float *vc = xmalloc((size_t)(L * Dv) * 4);
     uint8_t *kst = xmalloc((size_t)(L * rb)), *vst = xmalloc((size_t)(L * rb));
     for (long g = 0; g < c->Hkv; g++) {
         float *kf = key_floats(c, g);
@@ -79,35 +79,36 @@ int run_landmark(ctx_t *c) {
             }
         }
         /* compressed K/V: float32 means of the members' values (codes for i8/i4) */
-        for (long j = 0; j < S; j++) row_to_float(c, c->v + (g * S + j) * rb, vf + j * D);
+        for (long j = 0; j < S; j++) row_to_float_n(c, c->v + (g * S + j) * rb, Dv, vf + j * Dv);
         memset(kc, 0, (size_t)(L * D) * 4);
-        memset(vc, 0, (size_t)(L * D) * 4);
+        memset(vc, 0, (size_t)(L * Dv) * 4);
         memset(cnt, 0, (size_t)L * 8);
         for (long l = 0; l < L; l++) last[l] = -1;
         for (long j = 0; j < S; j++) {
             long l = a[j];
             cnt[l]++;
             last[l] = j;
-            for (long d = 0; d < D; d++) {
-                kc[l * D + d] += kf[j * D + d];
-                vc[l * D + d] += vf[j * D + d];
-            }
+            for (long d = 0; d < D; d++) kc[l * D + d] += kf[j * D + d];
+            for (long d = 0; d < Dv; d++) vc[l * Dv + d] += vf[j * Dv + d];
         }
         long np = 0;
         for (long l = 0; l < L; l++) {
             if (!cnt[l]) continue;
             list[np++] = (int32_t)l;
             for (long d = 0; d < D; d++) {
-                float kx = kc[l * D + d] / (float)cnt[l], vx = vc[l * D + d] / (float)cnt[l];
-                if (c->prec == PREC_I8 || c->prec == PREC_I4) {
+                float kx = kc[l * D + d] / (float)cnt[l];
+                if (c->prec == PREC_I8 || c->prec == PREC_I4)
                     kx = fminf(fmaxf(rintf(kx), (float)-qmax), (float)qmax);
-                    vx = fminf(fmaxf(rintf(vx), (float)-qmax), (float)qmax);
-                }
                 kc[l * D + d] = kx;
-                vc[l * D + d] = vx;
             }
-            store_row(c, kc + l * D, kst + l * rb);
-            store_row(c, vc + l * D, vst + l * rb);
+            for (long d = 0; d < Dv; d++) {
+                float vx = vc[l * Dv + d] / (float)cnt[l];
+                if (c->prec == PREC_I8 || c->prec == PREC_I4)
+                    vx = fminf(fmaxf(rintf(vx), (float)-qmax), (float)qmax);
+                vc[l * Dv + d] = vx;
+            }
+            store_row(c, kc + l * D, D, kst + l * rb);
+            store_row(c, vc + l * Dv, Dv, vst + l * rb);
         }
         for (long i = 0; i < Sq; i++) {
             long n = np;

@@ -6,9 +6,9 @@
  * IN.bin  = int64 hdr[64] | double fhdr[16] | sections at the byte offsets given in hdr
  *           (HDR_*: sattn_rvv_abi.h, generated from python/sattn/backends/rvv/abi.py;
  *           runner.py writes the file).
- * Q is [H, Sq, D], K and V [Hkv, S, D] with S = Skv keys; query row i sits at position
- * Skv - Sq + i (Sq = Skv: self-attention).
- * OUT.bin = float32 [H, Sq, D] attention output.
+ * Q is [H, Sq, D], K [Hkv, S, D] and V [Hkv, S, Dv] with S = Skv keys, every row row_bytes
+ * apart; query row i sits at position Skv - Sq + i (Sq = Skv: self-attention).
+ * OUT.bin = float32 [H, Sq, Dv] attention output.
  * SEL.bin = (optional, data-dependent patterns) the selection the kernel made, as CSR per KV
  *           head: int64 indptr[Hkv*(Sq+1)] (absolute offsets) | int32 indices[nnz].
  *
@@ -52,6 +52,7 @@ int main(int argc, char **argv) {
     memset(&c, 0, sizeof c);
     c.mode = hdr[HDR_MODE]; c.prec = hdr[HDR_PREC]; c.lmul = hdr[HDR_LMUL];
     c.H = hdr[HDR_H]; c.Hkv = hdr[HDR_HKV]; c.S = hdr[HDR_SKV]; c.Sq = hdr[HDR_SQ]; c.D = hdr[HDR_D];
+    c.Dv = hdr[HDR_DV];
     c.causal = hdr[HDR_CAUSAL]; c.window = hdr[HDR_WINDOW]; c.dilation = hdr[HDR_DILATION];
     c.wrap = hdr[HDR_WRAP]; c.topk = hdr[HDR_TOPK]; c.nm_n = hdr[HDR_NM_N]; c.nm_m = hdr[HDR_NM_M];
     c.lsh_buckets = hdr[HDR_LSH_BUCKETS]; c.lsh_planes = hdr[HDR_LSH_PLANES];
@@ -63,7 +64,7 @@ int main(int argc, char **argv) {
     c.v_scale = (float)fhdr[1];
     c.scales[0] = fhdr[2]; c.scales[1] = fhdr[3]; c.scales[2] = fhdr[4];
     if (c.H <= 0 || c.Hkv <= 0 || c.H % c.Hkv || c.S <= 0 || c.Sq <= 0 || c.Sq > c.S || c.D <= 0 || c.D > 4096 ||
-        (c.prec == PREC_I4 && c.D % 2) || c.mode < 0 || c.mode >= MODE_COUNT)
+        c.Dv <= 0 || c.Dv > 4096 || (c.prec == PREC_I4 && (c.D % 2 || c.Dv % 2)) || c.mode < 0 || c.mode >= MODE_COUNT)
         return fail(4, "bad shape or mode in header");
     if (!attend_lookup(c.prec, c.lmul)) return fail(4, "bad precision or LMUL in header");
     c.group = c.H / c.Hkv;
@@ -74,7 +75,7 @@ int main(int argc, char **argv) {
     if (hdr[HDR_INDPTR_OFF]) c.indptr = (const int64_t *)(buf + hdr[HDR_INDPTR_OFF]);
     if (hdr[HDR_INDICES_OFF]) c.indices = (const int32_t *)(buf + hdr[HDR_INDICES_OFF]);
     if (hdr[HDR_AUX_OFF]) c.aux = (const float *)(buf + hdr[HDR_AUX_OFF]);
-    size_t out_bytes = (size_t)(c.H * c.Sq * c.D) * 4;
+    size_t out_bytes = (size_t)(c.H * c.Sq * c.Dv) * 4;
     c.out = xmalloc(out_bytes);
     if (argc > 3 && hdr[HDR_SEL_CAP] > 0) {
         c.sel_cap = hdr[HDR_SEL_CAP];
@@ -84,8 +85,9 @@ int main(int argc, char **argv) {
     }
 
     /* the arena: scratch of the core, per-KV-head K copies and selection buffers */
-    arena_reserve((size_t)(c.Hkv * c.S * c.D) * 16 + (size_t)c.S * 256 + (size_t)(c.D + 64) * 4096 +
-                  (size_t)c.landmarks * (size_t)c.D * 64 + ((size_t)1 << 22));
+    const long dm = c.D > c.Dv ? c.D : c.Dv;
+    arena_reserve((size_t)(c.Hkv * c.S * dm) * 16 + (size_t)c.S * 256 + (size_t)(dm + 64) * 4096 +
+                  (size_t)c.landmarks * (size_t)dm * 64 + ((size_t)1 << 22));
 
     region_begin();
     int rc;

@@ -20,6 +20,7 @@
 typedef struct {
     long mode, prec, lmul;
     long H, Hkv, S, D, group;  /* S = Skv keys per KV head; group = H / Hkv query heads per KV head */
+    long Dv;                   /* the value dimension (P.V, the output rows); D: queries and keys */
     long Sq, off;              /* Sq query rows; row i sits at position off + i (off = S - Sq) */
     long causal;
     long window, dilation, wrap;
@@ -29,12 +30,13 @@ typedef struct {
     double scales[3];   /* scale_q, scale_k, scale_v (i8/i4; 1 otherwise) */
     float score_scale;  /* multiplies the raw dot product: 1/sqrt(D) [* scale_q * scale_k] */
     float v_scale;      /* multiplies P.V: 1 or scale_v */
-    long row_bytes;     /* bytes of one row of Q/K/V in storage precision */
+    long row_bytes;     /* bytes between rows of Q/K/V (the longer of a D and a Dv row in
+                         * storage precision: the shorter rows are padded) */
     const uint8_t *q, *k, *v;        /* [H,Sq,row_bytes], [Hkv,S,row_bytes] */
     const int64_t *indptr;           /* MODE_TABLE: [Hkv*(Sq+1)] offsets into indices */
     const int32_t *indices;
     const float *aux;                /* LSH hyperplanes [lsh_planes, D] (fp32) */
-    float *out;                      /* [H,Sq,D] fp32 */
+    float *out;                      /* [H,Sq,Dv] fp32 */
     /* optional dump of the selection the kernel made (CSR per KV head, like MODE_TABLE) */
     int64_t *sel_indptr;             /* [Hkv*(Sq+1)] or NULL */
     int32_t *sel_indices;            /* capacity sel_cap */
@@ -68,8 +70,10 @@ attend2_fn attend2_lookup(long prec, long lmul);
 int is_prefix(const int32_t *a, long na, const int32_t *b, long nb);
 size_t attend_scratch_bytes(const ctx_t *c, long max_keys);
 
-/* Values of one stored row as floats (fp32/bf16 values; i8/i4 integer codes). */
+/* Values of one stored row as floats (fp32/bf16 values; i8/i4 integer codes): D of them
+ * (a Q or K row); row_to_float_n: n of them (a V row: Dv). */
 void row_to_float(const ctx_t *c, const uint8_t *row, float *out);
+void row_to_float_n(const ctx_t *c, const uint8_t *row, long n, float *out);
 
 /* select_common.c */
 float *key_floats(const ctx_t *c, long g);

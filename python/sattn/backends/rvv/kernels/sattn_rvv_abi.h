@@ -37,6 +37,7 @@ enum {
     HDR_GLOBAL_TOKENS = 23,
     HDR_ROW_BYTES = 24,
     HDR_SQ = 25,
+    HDR_DV = 26,
     HDR_Q_OFF = 30,
     HDR_K_OFF = 31,
     HDR_V_OFF = 32,

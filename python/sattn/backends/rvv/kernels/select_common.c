@@ -10,8 +10,9 @@
 #include "sattn_rvv.h"
 
 /* One stored row as floats: fp32 values, widened bf16 values, or the i8/i4 integer codes. */
-void row_to_float(const ctx_t *c, const uint8_t *row, float *out) {
-    const long D = c->D;
+void row_to_float(const ctx_t *c, const uint8_t *row, float *out) { row_to_float_n(c, row, c->D, out); }
+
+void row_to_float_n(const ctx_t *c, const uint8_t *row, long D, float *out) {
     for (long d = 0; d < D; d++) {
         switch (c->prec) {
         case PREC_FP32: out[d] = ((const float *)row)[d]; break;

@@ -29,7 +29,7 @@ static void attend_group(ctx_t *c, runctx_t *r, long g, long i, const int32_t *l
 
 void attend_heads(ctx_t *c, long g, long i, const uint8_t *kb, const uint8_t *vb,
                   const int32_t *list, long n, attend_fn attend, void *scratch, long *cursor) {
-    const long Sq = c->Sq, rb = c->row_bytes, D = c->D;
+    const long Sq = c->Sq, rb = c->row_bytes, Dv = c->Dv;
     keys_t ks = {list, 0, 1, n};
     attend2_fn attend2 = attend2_lookup(c->prec, c->lmul);
     sel_record(c, g, i, list, n, cursor);
@@ -38,9 +38,9 @@ void attend_heads(ctx_t *c, long g, long i, const uint8_t *kb, const uint8_t *vb
     if (attend2 && n > 0) /* the heads of a group share the list: two heads per pass */
         for (; h + 1 < h_end; h += 2)
             attend2(c, c->q + (h * Sq + i) * rb, c->q + ((h + 1) * Sq + i) * rb, kb, vb, &ks, 0, n,
-                    0, n, c->out + (h * Sq + i) * D, c->out + ((h + 1) * Sq + i) * D, scratch, 1, 0);
+                    0, n, c->out + (h * Sq + i) * Dv, c->out + ((h + 1) * Sq + i) * Dv, scratch, 1, 0);
     for (; h < h_end; h++)
-        attend(c, c->q + (h * Sq + i) * rb, kb, vb, &ks, c->out + (h * Sq + i) * D, scratch);
+        attend(c, c->q + (h * Sq + i) * rb, kb, vb, &ks, c->out + (h * Sq + i) * Dv, scratch);
 }
 
 /* One row's selection from its scores (doubles, or their 64-bit image for top-k). */

@@ -91,7 +91,7 @@ static keys_t row_keys(const ctx_t *c, long i, long orbit, const ring_t *ring) {
 }
 
 int run_dense_window(ctx_t *c) {
-    const long S = c->S, Sq = c->Sq, off = c->off, D = c->D, rb = c->row_bytes;
+    const long S = c->S, Sq = c->Sq, off = c->off, Dv = c->Dv, rb = c->row_bytes;
     attend_fn attend = attend_lookup(c->prec, c->lmul);
     attend2_fn attend2 = attend2_lookup(c->prec, c->lmul);
     void *scratch = xmalloc(attend_scratch_bytes(c, S));
@@ -129,7 +129,7 @@ int run_dense_window(ctx_t *c) {
                 /* a last row without a partner row (decode: the only row): the next head of
                  * the GQA group has the same keys here, so the two heads go in one pass */
                 attend2(c, c->q + (h * Sq + r) * rb, c->q + ((h + 1) * Sq + r) * rb, kb, vb, &ks,
-                        0, ks.n, 0, ks.n, c->out + (h * Sq + r) * D, c->out + ((h + 1) * Sq + r) * D,
+                        0, ks.n, 0, ks.n, c->out + (h * Sq + r) * Dv, c->out + ((h + 1) * Sq + r) * Dv,
                         scratch, 1, 0);
                 pending = h + 1;
                 break;
@@ -154,19 +154,19 @@ int run_dense_window(ctx_t *c) {
                     }
                     attend2(c, c->q + (h * Sq + r) * rb, c->q + (h * Sq + r + 1) * rb, kb, vb, &u,
                             0, ks.n, kb2.lo - ks.lo, hi_b - ks.lo,
-                            c->out + (h * Sq + r) * D, c->out + (h * Sq + r + 1) * D, scratch, np, step);
+                            c->out + (h * Sq + r) * Dv, c->out + (h * Sq + r + 1) * Dv, scratch, np, step);
                     r += 2 * np - 1;
                     continue;
                 }
             }
-            attend(c, c->q + (h * Sq + r) * rb, kb, vb, &ks, c->out + (h * Sq + r) * D, scratch);
+            attend(c, c->q + (h * Sq + r) * rb, kb, vb, &ks, c->out + (h * Sq + r) * Dv, scratch);
         }
     }
     return 0;
 }
 
 int run_table(ctx_t *c) {
-    const long S = c->S, Sq = c->Sq, D = c->D, rb = c->row_bytes;
+    const long S = c->S, Sq = c->Sq, Dv = c->Dv, rb = c->row_bytes;
     attend_fn attend = attend_lookup(c->prec, c->lmul);
     attend2_fn attend2 = attend2_lookup(c->prec, c->lmul);
     void *scratch = xmalloc(attend_scratch_bytes(c, S));
@@ -184,7 +184,7 @@ int run_table(ctx_t *c) {
                  * same list) in one pass, as run_dense_window does */
                 keys_t u = {la, 0, 1, na};
                 attend2(c, c->q + (h * Sq + i) * rb, c->q + ((h + 1) * Sq + i) * rb, kb, vb, &u,
-                        0, na, 0, na, c->out + (h * Sq + i) * D, c->out + ((h + 1) * Sq + i) * D,
+                        0, na, 0, na, c->out + (h * Sq + i) * Dv, c->out + ((h + 1) * Sq + i) * Dv,
                         scratch, 1, 0);
                 pending = h + 1;
                 break;
@@ -198,14 +198,14 @@ int run_table(ctx_t *c) {
                 if (a_in_b || b_in_a) {
                     keys_t u = {a_in_b ? lb : la, 0, 1, a_in_b ? nb : na};
                     attend2(c, c->q + (h * Sq + i) * rb, c->q + (h * Sq + i + 1) * rb, kb, vb, &u,
-                            0, na, 0, nb, c->out + (h * Sq + i) * D, c->out + (h * Sq + i + 1) * D,
+                            0, na, 0, nb, c->out + (h * Sq + i) * Dv, c->out + (h * Sq + i + 1) * Dv,
                             scratch, 1, 0);
                     i++;
                     continue;
                 }
             }
             keys_t ks = {la, 0, 1, na};
-            attend(c, c->q + (h * Sq + i) * rb, kb, vb, &ks, c->out + (h * Sq + i) * D, scratch);
+            attend(c, c->q + (h * Sq + i) * rb, kb, vb, &ks, c->out + (h * Sq + i) * Dv, scratch);
         }
     }
     return 0;
