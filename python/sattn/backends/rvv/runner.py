@@ -231,11 +231,62 @@ def with_strips(params: AttentionParams, vlen: int, lmul: int) -> AttentionParam
 
 
 def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
-        vlen: int | None = None, lmul: int | None = None, keep: str | Path | None = None,
-        check_selection: bool = False, count: bool = True, selection: Selection | None = None,
-        dlen: int | None = None, mem_bytes_per_cycle: int | None = None,
-        scalar_ipc: float | None = None, **options) -> RunResult:
-    """Run the RVV kernel for ``params.spec`` under qemu (see the module docstring).
+        selection=None, keep: str | Path | None = None, **options) -> RunResult:
+    """Run the RVV kernel for ``params.spec`` under qemu (see :func:`run_one`).
+
+    Rank-4 Q/K/V (a batch, ``[B, H, S, D]``) run as one kernel call per batch element, each
+    selecting from its own Q and K (``selection``: None, or one per element): the output is
+    ``[B, H, Sq, Dv]`` and every counter (measured or modelled) is the sum over the B calls,
+    as are ``selected_pairs`` and ``dense_pairs``; ``kernel_selection`` and ``selection`` are
+    then lists with one entry per element."""
+    if getattr(q, "ndim", 3) != 4:
+        return run_one(params, q, k, v, selection=selection, keep=keep, **options)
+    shape = check_qkv(q, k, v, params.gqa_group_size)
+    b = q.shape[0]
+    sels = list(selection) if selection is not None else [None] * b
+    if len(sels) != b:
+        raise SattnError(f"rvv: {len(sels)} selections given for a batch of B={b}: give one per "
+                         "batch element")
+    parts = []
+    for e in range(b):
+        where = None if keep is None else Path(keep) / f"element{e}"
+        parts.append(run_one(params, q[e], k[e], v[e], selection=sels[e], keep=where, **options))
+    counters: dict[str, int | float] = {}
+    for r in parts:
+        for key, val in r.counters.items():
+            counters[key] = counters.get(key, 0) + val
+    density = counters["selected_pairs"] / float(counters["dense_pairs"])
+    lines = [parts[0].lines[0].replace(" H=", f" B={b} H=", 1)]
+    if "instructions" in counters:
+        lines.append(f"rvv_counters: total={counters['instructions']} vector={counters['vector']} "
+                     f"vector_mem={counters['vector_mem']} scalar={counters['scalar']} "
+                     f"(summed over B={b} kernel calls)")
+        pairs = counters["selected_pairs"] * shape.group
+        if pairs:
+            lines.append(f"rvv_per_pair: instructions={counters['instructions'] / pairs:.3f} "
+                         f"vector={counters['vector'] / pairs:.3f} pairs={pairs} "
+                         f"density={density:.4f}")
+        lines.append(f"rvv_cycles(model): cycles={counters['model_cycles']} summed over B={b} "
+                     "kernel calls (modelled: in-order, single issue, no overlap, no memory "
+                     "latency)")
+    timings = {key: sum(r.timings.get(key, 0.0) for r in parts) for key in parts[0].timings}
+    res = RunResult(backend="rvv", spec=params.spec, output=np.stack([r.output for r in parts]),
+                    density=density, counters=counters, timings=timings, lines=lines,
+                    params=parts[0].params)
+    res.kernel_selection = [r.kernel_selection for r in parts]  # type: ignore[attr-defined]
+    res.vector_profile = [r.vector_profile for r in parts]  # type: ignore[attr-defined]
+    res.selection = [r.selection for r in parts]
+    return res
+
+
+def run_one(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
+            vlen: int | None = None, lmul: int | None = None, keep: str | Path | None = None,
+            check_selection: bool = False, count: bool = True,
+            selection: Selection | None = None, dlen: int | None = None,
+            mem_bytes_per_cycle: int | None = None, scalar_ipc: float | None = None,
+            **options) -> RunResult:
+    """Run the RVV kernel on one problem (Q ``[H, Sq, D]``) under qemu (see the module
+    docstring).
 
     ``vlen``/``lmul``: default the op's ``vector_strips`` record (:func:`vector_config`).
     ``keep``: directory to keep the input/output files in (default: a private temp dir).
