@@ -237,8 +237,9 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
     Rank-4 Q/K/V (a batch, ``[B, H, S, D]``) run as one kernel call per batch element, each
     selecting from its own Q and K (``selection``: None, or one per element): the output is
     ``[B, H, Sq, Dv]`` and every counter (measured or modelled) is the sum over the B calls,
-    as are ``selected_pairs`` and ``dense_pairs``; ``kernel_selection`` and ``selection`` are
-    then lists with one entry per element."""
+    as are ``selected_pairs`` and ``dense_pairs``; ``kernel_selection`` and ``selections`` are
+    then lists with one entry per element (``selection``, one Selection, is None, as for the
+    reference's batched runs)."""
     if getattr(q, "ndim", 3) != 4:
         return run_one(params, q, k, v, selection=selection, keep=keep, **options)
     shape = check_qkv(q, k, v, params.gqa_group_size)
@@ -275,7 +276,7 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
                     params=parts[0].params)
     res.kernel_selection = [r.kernel_selection for r in parts]  # type: ignore[attr-defined]
     res.vector_profile = [r.vector_profile for r in parts]  # type: ignore[attr-defined]
-    res.selection = [r.selection for r in parts]
+    res.selections = [r.selection for r in parts]  # type: ignore[attr-defined]
     return res
 
 
