@@ -41,7 +41,7 @@ from sattn.backends.rvv import abi, build, cycle_model
 from sattn.errors import SattnError
 from sattn.ir.patterns import patterns
 from sattn.ir.schema import AttentionParams
-from sattn.reference.data import check_qkv, check_values, require_plain
+from sattn.reference.data import check_qkv, check_values
 from sattn.result import RunResult
 from sattn.specs import dense, pattern_of, select_indices
 from sattn.specs.recorded import recorded_selection
@@ -302,7 +302,6 @@ def run_one(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray
     _check_options(vlen, lmul)
     machine = cycle_model.machine_for(vlen, dlen, mem_bytes_per_cycle, scalar_ipc)
     shape = check_qkv(q, k, v, params.gqa_group_size)
-    require_plain("rvv", shape)  # B = 1 and Dv = D until this backend's batched runs land
     mode = kernel_mode(params)
     if shape.head_dim > MAX_HEAD_DIM:
         raise SattnError(f"head_dim D={shape.head_dim} is more than the RVV kernels' limit of "
