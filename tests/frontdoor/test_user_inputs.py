@@ -137,9 +137,9 @@ def test_overrides_keep_shape_batch_and_discardable_attributes() -> None:
 
 @pytest.mark.parametrize("backend", ["reference", "rvv", "rocc"])
 def test_batch_above_one_runs_on_the_reference_only(tmp_path: Path, backend: str) -> None:
-    """B = 2 lowers on both pipelines; the reference runs it (each element the reference of
-    that element); RVV and RoCC refuse it in one line naming the backend, through the API and
-    called directly."""
+    """B = 2 lowers on both pipelines; the reference and the RVV kernels run it (each element
+    the reference of that element); RoCC refuses it in one line naming the backend, through
+    the API and called directly."""
     f = _batched(tmp_path)
     for pipeline in ("sattn-lower-rvv", "sattn-lower-rocc"):  # lowering works
         (p,) = api.compile(Path(f), pipeline).params
@@ -149,7 +149,7 @@ def test_batch_above_one_runs_on_the_reference_only(tmp_path: Path, backend: str
     params = api.load_op(f)
     q, k, v = synthetic(params.shape())
     assert q.shape == k.shape == v.shape == (2, 2, 64, 32)
-    if backend == "reference":
+    if backend in ("reference", "rvv"):
         out = api.run(f, backend).output
         assert out.shape == (2, 2, 64, 32)
         for b in range(2):
@@ -164,16 +164,17 @@ def test_batch_above_one_runs_on_the_reference_only(tmp_path: Path, backend: str
         get_backend(backend).run(params, q, k, v)
 
 
-#: What each tool does with a B = 3 op: the reference runs (run, calibrate), the RVV and RoCC
-#: backends refuse in one line, and so do the tools that draw or emit one selection.
+#: What each tool does with a B = 3 op: the reference and the RVV kernels run (run, calibrate,
+#: the RVV tool), the RoCC backend refuses in one line (and so the profile, which runs both),
+#: and so do the tools that draw or emit one selection.
 BATCH_TOOLS = {
     "run": None,
     "calibrate": None,
+    "rvv": None,
     "show": "error: selection: one batch element at a time (Q shape (3, 2, 64, 32))",
     "emit": "error: selection: one batch element at a time (Q shape (3, 2, 64, 32))",
-    "rvv": "error: rvv: not yet: batch B=3 (Q [3, 2, 64, 32], V [3, 2, 64, 32])",
     "rocc": "error: rocc: not yet: batch B=3 (Q [3, 2, 64, 32], V [3, 2, 64, 32])",
-    "profile": "error: rvv: not yet: batch B=3 (Q [3, 2, 64, 32], V [3, 2, 64, 32])",
+    "profile": "error: rocc: not yet: batch B=3 (Q [3, 2, 64, 32], V [3, 2, 64, 32])",
 }
 
 
@@ -199,6 +200,9 @@ def test_batch_above_one_from_every_tool(tmp_path: Path, tool: str) -> None:
         assert proc.returncode == 0, proc.stderr
         if tool == "run":
             assert "reference: precision=fp32 B=3 H=2 kv_heads=2 S=64 D=32 " in proc.stdout
+        if tool == "rvv":  # one kernel call per element, compared with the reference
+            assert " B=3 H=2 kv_heads=2 S=64 D=32" in proc.stdout, proc.stdout
+            assert "-> PASS" in proc.stdout, proc.stdout
         return
     assert proc.returncode == 1, proc.stdout
     errors = [ln for ln in proc.stderr.splitlines() if ": warning: " not in ln]

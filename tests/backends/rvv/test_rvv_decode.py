@@ -17,7 +17,6 @@ from decode_oracle import oracle
 from sattn.backends.rvv import runner
 from sattn.ir import patterns as registry
 from sattn.ir.schema import params_from_dict
-from sattn.reference.data import check_qkv
 from sattn.reference.executor import attention
 from sattn.specs.selection import Selection
 from tolerance import assert_attention_close, same_groups
@@ -58,31 +57,49 @@ def test_every_registered_pattern_is_covered():
     assert sorted(p.name for p in registry.patterns()) == sorted(VARIANTS)
 
 
-def _tensors(sq, skv, seed):
+def _tensors(sq, skv, seed, dv=D):
     rng = np.random.default_rng(seed)
     q = rng.standard_normal((H, sq, D)).astype(np.float32)
     k = rng.standard_normal((G, skv, D)).astype(np.float32)
-    v = rng.standard_normal((G, skv, D)).astype(np.float32)
+    v = rng.standard_normal((G, skv, dv)).astype(np.float32)
     return q, k, v
 
 
-def _check(name, variant, attrs, causal, sq, skv, precision, vlen=256):
+def _check(name, variant, attrs, causal, sq, skv, precision, vlen=256, batch=1, dv=D):
     p = params_from_dict({"spec": name, "causal": causal, "precision": precision,
                           "gqa_group_size": H // G, **attrs})
-    q, k, v = _tensors(sq, skv, seed=sq * 1000 + skv + variant)
-    shape = check_qkv(q, k, v, H // G)
-    what = f"rvv {name}{variant} causal={causal} Sq={sq} Skv={skv} {precision}"
+    seed = sq * 1000 + skv + variant
+    elems = [_tensors(sq, skv, seed + 7 * e, dv) for e in range(batch)]
+    q, k, v = (elems[0][i] if batch == 1 else np.stack([t[i] for t in elems]) for i in range(3))
+    what = f"rvv {name}{variant} causal={causal} Sq={sq} Skv={skv} B={batch} Dv={dv} {precision}"
     res = runner.run(p, q, k, v, vlen=vlen, check_selection=True)
-    assert res.output.shape == (H, sq, D)
-    ref_sel = res.selection  # what sattn.specs selected (the reference's selection)
-    got = res.kernel_selection
-    if got is not None:  # the kernel's own key lists, Sq rows per KV head
+    assert res.output.shape == (*((batch,) if batch > 1 else ()), H, sq, dv)
+    per = ([(res.output, res.selection, res.kernel_selection)] if batch == 1 else
+           list(zip(res.output, res.selections, res.kernel_selection)))
+    nnz = 0
+    for e, (out, ref_sel, got) in enumerate(per):
+        qe, ke, ve = elems[e]
+        _check_element(p, name, attrs, qe, ke, ve, out, ref_sel, got, f"{what} element {e}")
+        nnz += ref_sel.nnz
+    c = res.counters
+    assert c["instructions"] == c["vector"] + c["scalar"] and c["vector"] > 0
+    assert c["selected_pairs"] == nnz
+    assert c["dense_pairs"] == batch * G * sq * skv
+    assert res.density == pytest.approx(nnz / (batch * G * sq * skv))
+    return res
+
+
+def _check_element(p, name, attrs, q, k, v, out, ref_sel, got, what):
+    """One [H, Sq, Dv] problem: the kernel's selection (Sq rows per KV head) is the
+    reference's (then the outputs agree within the fp32 bound) or the oracle accepts it, and the
+    output agrees with the float64 oracle on the kernel's selection."""
+    sq, skv = q.shape[1], k.shape[1]
+    if got is not None:  # the kernel's own key lists
         assert [g.rows for g in got] == [sq] * G
     exact = got is None or same_groups(got, ref_sel.groups)
     if exact:
         want = attention(p, q, k, v, selection=ref_sel)
-        assert_attention_close(res.output, want, p, q, k, v, selection=ref_sel,
-                               what=f"{what} vs reference")
+        assert_attention_close(out, want, p, q, k, v, selection=ref_sel, what=f"{what} vs reference")
     # the independent oracle: checks the kernel's selection's defining property (a near-tie may
     # go either way) and recomputes the attention on it in float64
     if not attrs.get("landmark_iters"):
@@ -91,17 +108,9 @@ def _check(name, variant, attrs, causal, sq, skv, precision, vlen=256):
             sel = Selection(spec=name, seq_len=sq, num_keys=skv, group_size=H // G,
                             groups=tuple(got))
         want64, _ = oracle(p, q, k, v, sel)
-        assert_attention_close(res.output, want64, p, q, k, v, selection=sel,
-                               what=f"{what} vs oracle")
+        assert_attention_close(out, want64, p, q, k, v, selection=sel, what=f"{what} vs oracle")
     else:
         assert exact, f"{what}: the kernel's k-means landmark selection differs"
-    # rows that attend nothing are zero (causal landmark rows before every landmark's end)
-    c = res.counters
-    assert c["instructions"] == c["vector"] + c["scalar"] and c["vector"] > 0
-    assert c["selected_pairs"] == ref_sel.nnz
-    assert c["dense_pairs"] == G * sq * skv
-    assert res.density == pytest.approx(ref_sel.nnz / (G * sq * skv))
-    return res, shape
 
 
 def _rotating():
@@ -130,6 +139,31 @@ def test_kernel_against_reference_and_oracle(name, variant, attrs, causal, sq, s
 def test_kernel_full_matrix(name, variant, attrs, causal, sq, skv, precision):
     for vlen in (128, 512):
         _check(name, variant, attrs, causal, sq, skv, precision, vlen=vlen)
+
+
+#: (B, Dv) pairs the batch tests rotate through.
+BATCH_DV = [(2, D // 2), (1, 2 * D), (2, 2 * D), (1, D // 2)]
+BDV = [(*case, *SHAPES[(ci + 1) % len(SHAPES)], PRECISIONS[ci % len(PRECISIONS)],
+        *BATCH_DV[(ci // 2) % len(BATCH_DV)]) for ci, case in enumerate(CASES)]
+
+
+@pytest.mark.parametrize("name,variant,attrs,causal,sq,skv,precision,batch,dv", BDV,
+                         ids=[f"{n}{j}{'-causal' if c else ''}-{sq}of{skv}-{pr}-B{b}-Dv{dv}"
+                              for n, j, _, c, sq, skv, pr, b, dv in BDV])
+def test_batch_and_value_dim(name, variant, attrs, causal, sq, skv, precision, batch, dv):
+    """A batch runs as one kernel call per element (each selecting from its own Q and K,
+    counters summed); V's last dimension Dv (here D/2 or 2D) is the output's; the scores stay
+    over D. Every case once, precisions, shapes and (B, Dv) rotating."""
+    _check(name, variant, attrs, causal, sq, skv, precision, batch=batch, dv=dv)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("batch,dv", [(2, D // 2), (2, 2 * D)])
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("name,variant,attrs,causal", CASES, ids=_ids(CASES))
+def test_batch_and_value_dim_full(name, variant, attrs, causal, precision, batch, dv):
+    for sq, skv in ((4, 64), (37, 37)):
+        _check(name, variant, attrs, causal, sq, skv, precision, batch=batch, dv=dv)
 
 
 def test_decode_row_is_the_last_row_of_self_attention():
