@@ -5,7 +5,8 @@ Decode (one query row, Sq = 1, against a cache of Skv keys) at Skv = 4,096, 16,3
 and prefill (Sq = Skv) at 16,384 (the reference also at 65,536); H = 8 query heads over Hkv = 2
 KV heads (GQA groups of 4), D = 64, fp32, causal, synthetic data. Patterns: dense,
 sliding_window (w = 512), bsr (64-token blocks, keep ratio 0.05: about 5% of the key blocks)
-and block_local_global (64-token blocks, 16 global tokens). Per (phase, Skv, pattern):
+and block_local_global (64-token blocks: a row takes its block and the one before). Per (phase,
+Skv, pattern):
 
 - ``density``: selected (query, key) pairs over the dense pairs (per KV head, as every backend
   counts them);
@@ -45,6 +46,7 @@ from sattn.errors import SattnError
 from sattn.ir.schema import params_from_dict
 from sattn.reference.data import synthetic
 from sattn.reference.executor import run as reference_run
+from sattn.selector import Hints, select_spec
 from sattn.specs import select_indices
 
 HEADS, KV_HEADS, HEAD_DIM = 8, 2, 64
@@ -53,8 +55,14 @@ PATTERNS: dict[str, dict] = {
     "dense": {},
     "sliding_window": {"window_size": 512},
     "bsr": {"block_size": 64, "keep_ratio": 0.05},
-    "block_local_global": {"block_size": 64, "global_tokens": 16},
+    "block_local_global": {"block_size": 64},
 }
+
+#: The selector's cost contest at these attributes (dense is not a candidate).
+SELECTOR_CANDIDATES = ("sliding_window", "bsr", "block_local_global")
+#: Every candidate computable, no pattern forced (block_local_global's global tokens would force
+#: it by rule).
+ALL_CANDIDATES = {"window_size": 512, "block_size": 64, "keep_ratio": 0.05}
 
 #: (phase, target backend) -> the bound on ratio / density the issue sets.
 TARGETS = {("decode", "rocc"): 1.2, ("decode", "rvv"): 1.3}
@@ -150,6 +158,7 @@ def main() -> int:
     print("-" * len(head))
     failed: list[str] = []
     notes: list[str] = []
+    selector_checks: list[str] = []
     for phase, sq, skv, backends in cases:
         decode = phase == "decode"
         shape = params_for("dense", sq, skv).shape()
@@ -157,6 +166,7 @@ def main() -> int:
         if "reference" in backends:
             warm_sdpa(q, k, v, decode)
         dense: dict[str, dict] = {}
+        measured: dict[str, dict[str, float]] = {}  # backend -> spec -> measured cost
         for spec in args.patterns:
             p = params_for(spec, sq, skv)
             t_ref = t_sdpa = None
@@ -179,6 +189,12 @@ def main() -> int:
                     cells[b]["sim_s"] = time.perf_counter() - t0
             if spec == "dense":
                 dense = {b: c for b, c in cells.items() if isinstance(c, dict)}
+            elif spec in SELECTOR_CANDIDATES:
+                if t_ref is not None:
+                    measured.setdefault("reference", {})[spec] = t_ref
+                for b, c in cells.items():
+                    if isinstance(c, dict):
+                        measured.setdefault(b, {})[spec] = c["count"]
             row = (f"{phase:<7} {skv:>6} {spec:<18} {dens:>8.4f} "
                    f"{(f'{t_ref:.4f}' if t_ref is not None else '-'):>8} "
                    f"{(f'{t_sdpa:.4f}' if t_sdpa is not None else '-'):>8} "
@@ -210,6 +226,16 @@ def main() -> int:
             for b, c in cells.items():
                 if isinstance(c, dict) and c["sim_s"] > 60:
                     print(f"#   ({b} simulation took {c['sim_s']:.0f} s)", flush=True)
+        for b, costs in measured.items():
+            if set(costs) == set(SELECTOR_CANDIDATES):
+                pick = select_spec(params_for("dense", sq, skv).replace(spec=None, **ALL_CANDIDATES),
+                                   hints=Hints(target=b)).spec
+                best = min(costs, key=costs.get)
+                selector_checks.append(
+                    f"{phase} Skv={skv} {b}: selector picks {pick}, measured cheapest {best}"
+                    + ("" if pick == best else f" ({pick} costs {costs[pick] / costs[best]:.2f}x)"))
+    for line in selector_checks:
+        print(f"# selector (held out: weights fitted on square ops): {line}")
     for n in notes:
         print(f"# not run: {n}")
     print("# ratio = sparse / dense on the same backend and shape; /rho = ratio / density. "

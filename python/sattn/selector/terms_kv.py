@@ -15,8 +15,8 @@ same units (so the same fitted weights apply), counted from the step's own lists
 
 Per target, what changes against the square model:
 
-**rvv**: the rows run in pairs over the union of their keys (an odd row alone, 0.55 of a pair,
-as in the square model); ``sel_means`` = K rows (Skv) + the group's query rows (G x Sq) in
+**rvv**: the rows run in pairs over the union of their keys; an odd last row (a decode step's
+only row) runs paired with the next head of its GQA group (kernels/window.c, bsr.c); ``sel_means`` = K rows (Skv) + the group's query rows (G x Sq) in
 float64 chunks, ``sel_scores`` = one query block's strips over the key blocks, ``sel_topk`` and
 ``sel_blocks`` for that block.
 **rocc**: ``mac`` = pairs x ceil(D/16) per query head, ``mem`` = Q and the output of the Sq rows
@@ -87,15 +87,15 @@ def rvv_terms(spec: str, p: AttentionParams, op: Op) -> dict[str, float]:
     keys = _rows(spec, p)[0]
     sq = len(keys)
     # rows i, i+1 run as a pair over the union of their keys (i+1's, the longer); an odd last
-    # row alone (0.55 of a pair, as in the square model)
+    # row (decode: the only one) runs with the next head of its GQA group as the pair
     n = np.maximum(keys[0:sq - 1:2], keys[1:sq:2])
     count = np.full(len(n), float(op.H))
-    if not len(n):
-        n, count = keys[-1:], np.zeros(1)
+    if sq % 2:
+        n, count = np.append(n, keys[-1]), np.append(count, op.H // 2)
     run = None
     if spec == "bsr":  # walked as runs of B keys
         run = np.full(len(n), float(p.effective_block_size(p.shape().kv_len)))
-    t.update(_rvv_calls(op, n, count, float(max(1, sq // 2) * op.H), float((sq % 2) * op.H), run))
+    t.update(_rvv_calls(op, n, count, float(count.sum()), float((sq % 2) * (op.H % 2)), run))
     if spec == "bsr":
         _, kept, _, nb, keep = _bsr_rows(p)
         chunks = math.ceil(op.D / RVV_F64)
