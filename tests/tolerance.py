@@ -42,13 +42,15 @@ EXP64_REL = 2e-14
 
 
 def assert_attention_close(got, want, params, q, k, v, *, keys: int | None = None,
-                           selection: Selection | None = None, what: str = ""):
+                           selection: Selection | None = None, what: str = "",
+                           partials: int = 1):
     """``got`` and ``want`` are two computations of ``attention(params, q, k, v)``: every
     element within the policy's bound (``keys``: the longest row; from ``selection`` when given,
-    else the whole key space). Returns the Tolerance used."""
+    else the whole key space; ``partials``: the most key-tile records a row was merged from).
+    Returns the Tolerance used."""
     if keys is None:
         keys = max_keys(selection)
-    tol = attention_tolerance(params, q, k, v, keys=keys)
+    tol = attention_tolerance(params, q, k, v, keys=keys, partials=partials)
     got64, want64 = np.asarray(got, np.float64), np.asarray(want, np.float64)
     assert got64.shape == want64.shape, f"{what}: shape {got64.shape} != {want64.shape}"
     err = np.abs(got64 - want64)

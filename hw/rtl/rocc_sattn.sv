@@ -48,6 +48,7 @@ module rocc_sattn
 );
   // ---------------- descriptor registers ----------------
   logic [2:0]    r_prec;
+  logic          r_partial;  // PARTIAL[0]: rows write partial records [o, m, l]
   logic [15:0]   r_head_dim, r_seq_len, r_num_keys, r_row_base, r_row_count;
   logic [7:0]    r_group;
   logic [31:0]   r_n_runs, r_score_scale, r_out_scale;
@@ -75,7 +76,7 @@ module rocc_sattn
       default: row_bytes = r_head_dim >> 1;
     endcase
   end
-  assign out_row_bytes = r_head_dim << 2;
+  assign out_row_bytes = (r_head_dim + (16'(r_partial) << 1)) << 2;  // D (+ m, l) fp32 words
 
   logic start_pulse, start_inval;
   logic cmd_fire;
@@ -118,7 +119,7 @@ module rocc_sattn
   sattn_gather u_gather (
     .clk, .rst_n, .start(start_pulse), .invalidate(start_inval),
     .group(r_group), .row_base(r_row_base), .row_count(r_row_count), .n_runs(r_n_runs),
-    .num_keys({1'b0, r_num_keys}), .row_bytes, .out_row_bytes,
+    .num_keys({1'b0, r_num_keys}), .row_bytes, .out_row_bytes, .partial(r_partial),
     .q_base(r_q_base), .q_hstride(r_q_hstride), .o_base(r_o_base), .o_hstride(r_o_hstride),
     .rp_we, .rp_waddr(rp_wptr), .rp_wdata({cmd_rs2, cmd_rs1}),
     .run_we, .run_waddr(run_wptr), .run_wdata({cmd_rs2, cmd_rs1}),
@@ -175,6 +176,7 @@ module rocc_sattn
   logic ob_valid, ob_done, c_idle, pair_done, row_done, stall_kv;
   logic [AW-1:0] ob_addr;
   logic [DMAX*32-1:0] ob_data;
+  logic [31:0] ob_m, ob_l;
   logic [EW-1:0] qk_busy, pv_busy;
   logic [7:0] wb_bytes;
 
@@ -186,13 +188,13 @@ module rocc_sattn
     .v_query, .v_ready(v_rdy[$clog2(KV_ROWS)'(v_query)]),
     .q_query, .q_ready(q_rdy[q_query]), .q_release, .q_release_slot,
     .k_re, .k_raddr, .k_rdata, .q_re, .q_raddr, .q_rdata, .v_re, .v_raddr, .v_rdata,
-    .ob_valid, .ob_addr, .ob_data, .ob_done,
+    .ob_valid, .ob_addr, .ob_data, .ob_m, .ob_l, .ob_done,
     .qk_lanes_busy(qk_busy), .pv_lanes_busy(pv_busy), .pair_done, .row_done, .stall_kv,
     .idle(c_idle)
   );
 
   sattn_writeback u_wb (
-    .clk, .rst_n, .head_dim, .ob_valid, .ob_addr, .ob_data, .ob_done,
+    .clk, .rst_n, .head_dim, .partial(r_partial), .ob_valid, .ob_addr, .ob_data, .ob_m, .ob_l, .ob_done,
     .mem_wr_valid, .mem_wr_ready, .mem_wr_addr, .mem_wr_data, .mem_wr_strb, .bytes_out(wb_bytes)
   );
 
@@ -249,6 +251,7 @@ module rocc_sattn
       R_O_HSTRIDE:    reg_value = 64'(r_o_hstride);
       R_SCORE_SCALE:  reg_value = 64'(r_score_scale);
       R_OUT_SCALE:    reg_value = 64'(r_out_scale);
+      R_PARTIAL:      reg_value = 64'(r_partial);
       R_VERSION:      reg_value = 64'(VERSION);
       R_CAPS:         reg_value = 64'(CAPS_VALUE);
       R_LANES:        reg_value = 64'(LANES);
@@ -307,6 +310,7 @@ module rocc_sattn
       r_n_runs <= '0;
       r_score_scale <= 32'h3f80_0000;
       r_out_scale <= 32'h3f80_0000;
+      r_partial <= 1'b0;
       r_q_base <= '0;
       r_k_base <= '0;
       r_v_base <= '0;
@@ -354,6 +358,7 @@ module rocc_sattn
               R_O_HSTRIDE:   r_o_hstride <= cmd_rs2[AW-1:0];
               R_SCORE_SCALE: r_score_scale <= cmd_rs2[31:0];
               R_OUT_SCALE:   r_out_scale <= cmd_rs2[31:0];
+              R_PARTIAL:     r_partial <= cmd_rs2[0];
               default: if (err_code == E_NONE) err_code <= E_BAD_REG;
             endcase
           end

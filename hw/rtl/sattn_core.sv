@@ -46,6 +46,8 @@ module sattn_core
   output logic                  ob_valid,
   output logic [AW-1:0]         ob_addr,
   output logic [DMAX*32-1:0]    ob_data,
+  output logic [31:0]           ob_m,      // the row's running max and denominator (a partial
+  output logic [31:0]           ob_l,      // record's last two words, sattn_writeback)
   input  logic                  ob_done,
   // activity for the counters
   output logic [EW-1:0]         qk_lanes_busy,
@@ -245,6 +247,7 @@ module sattn_core
   logic [CW-1:0] f1_c;
   fmul1_t fm1 [LANES_PV];
   logic [AW-1:0] f_oaddr;
+  logic [31:0] f_m, f_l;               // the finalized row's m and l (held while it is written)
 
   assign sm_key = sm_tag[AW +: KW];  // sm_tag[TAGW-1] (is_end) duplicates sm_end
   assign sm_oaddr = sm_tag[AW-1:0];
@@ -328,6 +331,8 @@ module sattn_core
       f1_valid <= 1'b0;
       f1_last <= 1'b0;
       f_oaddr <= '0;
+      f_m <= '0;
+      f_l <= '0;
       ob_valid <= 1'b0;
       ob_addr <= '0;
     end else begin
@@ -361,6 +366,8 @@ module sattn_core
         fin_cnt <= FCW'(FIN_LAT);
         l_zero <= fp_is_zero(l);
         f_oaddr <= sm_oaddr;
+        f_m <= sm_p;  // a row end carries the row's max in p (sattn_softmax)
+        f_l <= l;
       end else if (sc_busy && fin_cnt != '0) fin_cnt <= fin_cnt - 1'b1;
       if (fin_go) begin
         for (int k = 0; k < LANES_PV; k++) acc[int'(pv_c) * LANES_PV + k] <= 32'd0;
@@ -381,6 +388,8 @@ module sattn_core
   end
 
   assign ob_data = obuf;
+  assign ob_m = f_m;  // fin_start waits for !ob_valid: f_m/f_l stay put while the row is written
+  assign ob_l = f_l;
 
   assign pv_lanes_busy = p1.valid ? p1_n : '0;
   assign pair_done = pv_go && pv_last;

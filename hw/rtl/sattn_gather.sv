@@ -5,7 +5,7 @@
 // to the token FIFO; a key whose K/V rows were never requested since the scratchpad was
 // invalidated also goes to the DMA request FIFO (once: that is how the heads of a GQA group and
 // the rows of a query block share one K/V fetch). A row ends with an END token carrying the
-// output address. Index problems (row pointers not ascending or beyond N_RUNS, a key >= NUM_KEYS)
+// output address (with PARTIAL, of the row's partial record within the job's records). Index problems (row pointers not ascending or beyond N_RUNS, a key >= NUM_KEYS)
 // stop the walk with an error code; what was already issued drains normally.
 module sattn_gather
   import sattn_isa_pkg::*;
@@ -23,6 +23,7 @@ module sattn_gather
   input  logic [KW:0]          num_keys,
   input  logic [15:0]          row_bytes,
   input  logic [15:0]          out_row_bytes,
+  input  logic                 partial,   // output rows counted from the job's first row
   input  logic [AW-1:0]        q_base,
   input  logic [AW-1:0]        q_hstride,
   input  logic [AW-1:0]        o_base,
@@ -81,7 +82,8 @@ module sattn_gather
   assign run_len = {1'b0, run[31:16]};
   assign abs_row = AW'(row_base) + AW'(r);
   assign q_addr = q_base + AW'(h) * q_hstride + abs_row * AW'(row_bytes);
-  assign o_addr = o_base + AW'(h) * o_hstride + abs_row * AW'(out_row_bytes);
+  // partial records are packed per job: row r of the job, not row ROW_BASE + r of the op
+  assign o_addr = o_base + AW'(h) * o_hstride + (partial ? AW'(r) : abs_row) * AW'(out_row_bytes);
   assign miss = !requested[KVAW'(j)];
   assign active = st != G_IDLE;
 

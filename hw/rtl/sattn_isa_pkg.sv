@@ -2,7 +2,7 @@
 // verilator lint_off UNUSEDPARAM
 package sattn_isa_pkg;
 
-  localparam logic [31:0] VERSION = 32'h0100;
+  localparam logic [31:0] VERSION = 32'h0101;
   localparam logic [31:0] CAPS_VALUE = 32'h000007ff;
 
   // hardware parameters
@@ -48,6 +48,7 @@ package sattn_isa_pkg;
   localparam logic [7:0] R_O_HSTRIDE = 8'h0d;  // bytes between consecutive query heads of OUT
   localparam logic [7:0] R_SCORE_SCALE = 8'h0e;  // fp32 bits multiplying q.k: 1/sqrt(D) (times scale_q*scale_k for i8/i4)
   localparam logic [7:0] R_OUT_SCALE = 8'h0f;  // fp32 bits multiplying the normalised P.V (scale_v for i8/i4, else 1.0)
+  localparam logic [7:0] R_PARTIAL = 8'h10;  // bit 0: each row writes the partial record [o (D fp32), m, l] (D + 2 words) at O_BASE + h*O_HSTRIDE + r*(D+2)*4, r the row within the job
   localparam logic [7:0] R_VERSION = 8'h20;  // hardware version (read-only)
   localparam logic [7:0] R_CAPS = 8'h21;  // capability bits (read-only)
   localparam logic [7:0] R_LANES = 8'h22;  // MAC lanes: QK lanes + PV lanes (read-only)

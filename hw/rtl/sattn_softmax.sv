@@ -9,6 +9,8 @@
 // Stages (a register after each): scale (fmul_s1 | fmul_s2); max (the only loop-carried state:
 // one compare and select per cycle); both subtractions (fadd_s1 | fadd_s23); both exps (the eight
 // fp_exp_neg stages, sattn_fp_pkg). DEPTH = 13 cycles from an accepted score to the output FIFO.
+// A row-end marker leaves with the row's running max m in out_p (the max of its scaled scores;
+// a partial record needs it, sattn_core), carried beside the subtract and exp stages.
 // The pipeline never stalls: it accepts a score only while the output FIFO has room for
 // everything in flight (a credit count), so out_ready reaches no pipeline register. The results
 // are bit-identical to the single-cycle unit this replaced (same functions, same order).
@@ -26,7 +28,7 @@ module sattn_softmax #(
   output logic            in_ready,
   output logic            out_valid,
   output logic            out_end,
-  output logic [31:0]     out_p,
+  output logic [31:0]     out_p,       // a row end: the row's running max m
   output logic [31:0]     out_alpha,
   output logic [TAGW-1:0] out_tag,
   input  logic            out_ready,
@@ -43,6 +45,7 @@ module sattn_softmax #(
     logic            is_end;
     logic            first;  // the row's first key: p = 1, alpha = 0
     logic [TAGW-1:0] tag;
+    logic [31:0]     m;      // a row end: the row's max (from stage 4 on)
   } ctl_t;
 
   logic accept, pop;
@@ -111,7 +114,7 @@ module sattn_softmax #(
       m <= '0;
       occ <= '0;
     end else begin
-      c1 <= '{valid: accept, is_end: in_end, first: 1'b0, tag: in_tag};
+      c1 <= '{valid: accept, is_end: in_end, first: 1'b0, tag: in_tag, m: 32'd0};
       c2 <= c1;
       c3 <= c2;
       c3.first <= !have_m;
@@ -120,6 +123,7 @@ module sattn_softmax #(
         if (!c2.is_end) m <= mn;
       end
       c4 <= c3;
+      c4.m <= mo3;  // m before this entry's stage-2 update: a row end's max
       c5 <= c4;
       cx[0] <= c5;
       for (int i = 1; i < NX; i++) cx[i] <= cx[i - 1];
@@ -140,7 +144,7 @@ module sattn_softmax #(
   sattn_fifo #(.W(1 + TAGW + 64), .DEPTH(OD)) u_out (
     .clk, .rst_n, .flush(soft_reset),
     .push(co.valid),
-    .din({co.is_end, co.tag, co.first ? FP_ONE : ep, co.first ? 32'd0 : ea}),
+    .din({co.is_end, co.tag, co.is_end ? co.m : co.first ? FP_ONE : ep, co.first ? 32'd0 : ea}),
     .pop, .dout(of_dout), .empty(of_empty), .full(of_full), .count(of_count)
   );
 

@@ -4,7 +4,7 @@
 
 namespace sattn_isa {
 
-constexpr uint32_t VERSION = 0x0100;
+constexpr uint32_t VERSION = 0x0101;
 constexpr uint32_t CAPS_VALUE = 0x000007ff;
 constexpr const char *PROGRAM_MAGIC = "sattn-rocc-program 1";
 constexpr uint32_t LANES_QK = 16;
@@ -47,6 +47,7 @@ constexpr uint32_t R_Q_HSTRIDE = 0x0c;  // bytes between consecutive query heads
 constexpr uint32_t R_O_HSTRIDE = 0x0d;  // bytes between consecutive query heads of OUT
 constexpr uint32_t R_SCORE_SCALE = 0x0e;  // fp32 bits multiplying q.k: 1/sqrt(D) (times scale_q*scale_k for i8/i4)
 constexpr uint32_t R_OUT_SCALE = 0x0f;  // fp32 bits multiplying the normalised P.V (scale_v for i8/i4, else 1.0)
+constexpr uint32_t R_PARTIAL = 0x10;  // bit 0: each row writes the partial record [o (D fp32), m, l] (D + 2 words) at O_BASE + h*O_HSTRIDE + r*(D+2)*4, r the row within the job
 constexpr uint32_t R_VERSION = 0x20;  // hardware version (read-only)
 constexpr uint32_t R_CAPS = 0x21;  // capability bits (read-only)
 constexpr uint32_t R_LANES = 0x22;  // MAC lanes: QK lanes + PV lanes (read-only)

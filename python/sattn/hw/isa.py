@@ -21,8 +21,8 @@ from pathlib import Path
 from sattn.ir import precisions as _precisions
 from sattn.toolrun import atomic_write
 
-#: Hardware version: major.minor in the low 16 bits (0x0100 = 1.0).
-VERSION = 0x0100
+#: Hardware version: major.minor in the low 16 bits (0x0100 = 1.0; 1.1 added PARTIAL).
+VERSION = 0x0101
 #: First line of a command-stream file the testbench replays (:mod:`sattn.hw.program`).
 PROGRAM_MAGIC = "sattn-rocc-program 1"
 
@@ -66,6 +66,8 @@ REGS: tuple[Field, ...] = (
     Field("O_HSTRIDE", 0x0D, "bytes between consecutive query heads of OUT"),
     Field("SCORE_SCALE", 0x0E, "fp32 bits multiplying q.k: 1/sqrt(D) (times scale_q*scale_k for i8/i4)"),
     Field("OUT_SCALE", 0x0F, "fp32 bits multiplying the normalised P.V (scale_v for i8/i4, else 1.0)"),
+    Field("PARTIAL", 0x10, "bit 0: each row writes the partial record [o (D fp32), m, l] (D + 2 words) "
+                           "at O_BASE + h*O_HSTRIDE + r*(D+2)*4, r the row within the job"),
     # read-only identification
     Field("VERSION", 0x20, "hardware version (read-only)"),
     Field("CAPS", 0x21, "capability bits (read-only)"),

@@ -15,13 +15,25 @@ while the job's runs and row pointers fit the index RAMs (``RUN_DEPTH - 3`` runs
 ``ROWPTR_DEPTH - 3`` pointers); the first job of each KV head invalidates the K/V scratchpad,
 the others keep it (no refetch). Commands are ``(funct, rs1, rs2)`` triples of unsigned 64-bit
 words; the file format is in docs/rocc.md.
+
+Key tiles (split-KV, "Flash-Decoding", Dao, Haziza, Massa, Sizov 2023): a KV head with more
+keys than the scratchpad holds (``num_keys > KV_ROWS``) is cut along the key axis into tiles of
+``KV_ROWS`` keys starting at the head's first selected key, processed tile by tile (key-major).
+Per tile only the rows selecting a key in it are planned, their runs relative to the tile's
+first key ``t0`` with ``K_BASE``/``V_BASE`` at row ``t0`` and ``NUM_KEYS`` the tile's length;
+the first job of a tile invalidates the scratchpad, the others keep it, so every selected K/V
+row is fetched once per KV head. A row selecting keys of one tile only writes its output row;
+a row spanning tiles writes one partial record ``[o, m, l]`` per tile (``PARTIAL``), packed per
+job after the output (:func:`partial_records`), which the host merges
+(:mod:`sattn.backends.rocc.merge`).
 """
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -37,6 +49,8 @@ R = {r.name: r.value for r in isa.REGS}
 PLANNED_FOR = ("CAPS", "RUN_DEPTH", "ROWPTR_DEPTH")
 #: Largest key a run can start at and longest run (16-bit fields).
 RUN_MAX = 0xFFFF
+#: Most query rows a head may have (SEQ_LEN and ROW_BASE are 16-bit registers).
+MAX_ROWS = 0xFFFF
 #: Bytes the operand bases are aligned to.
 ALIGN = 4096
 #: Format line of the replay file.
@@ -68,9 +82,11 @@ class Layout:
         return self.o_base + self.o_bytes + 64
 
     def same_sizes(self, other: Layout) -> bool:
-        """Whether both lay out operands of the same sizes (bases may differ)."""
-        return (self.q_bytes, self.kv_bytes, self.o_bytes, self.row_bytes) == \
-            (other.q_bytes, other.kv_bytes, other.o_bytes, other.row_bytes)
+        """Whether both lay out operands of the same sizes (bases may differ). ``o_bytes`` is
+        left out: the output's size follows from Q's, and partial records (key tiles) make the
+        output region of a program longer than the output."""
+        return (self.q_bytes, self.kv_bytes, self.row_bytes) == \
+            (other.q_bytes, other.kv_bytes, other.row_bytes)
 
     def fields(self) -> dict[str, int]:
         return {"q_base": self.q_base, "q_bytes": self.q_bytes, "k_base": self.k_base,
@@ -139,13 +155,9 @@ class Program:
             raise SattnError(f"rocc_program: funct {bad[0]} is not an instruction of the ISA")
         return prog
 
-    def selection(self, kv_heads: int, seq_len: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The keys each query row attends when the hardware runs this program: per KV head an
-        ``(indptr, indices)`` CSR over ``seq_len`` rows, decoded from the jobs' index runs and
-        row pointers (a row no job covers attends nothing; a row two jobs cover, the last).
-        The inverse of :func:`jobs`; register edits other than the job's rows and K base do
-        not change a selection."""
-        rows: list[dict[int, np.ndarray]] = [{} for _ in range(kv_heads)]
+    def starts(self):
+        """Each job as the hardware sees it at its ``START``: ``(regs, runs, ptrs)``, the
+        register values written so far and the index RAMs' contents (32-bit entries)."""
         regs: dict[int, int] = {}
         runs: list[int] = []
         ptrs: list[int] = []
@@ -160,23 +172,50 @@ class Program:
             elif f == F["SET_REG"]:
                 regs[int(a)] = int(b)
             elif f == F["START"]:
-                head_bytes = regs.get(R["NUM_KEYS"], 0) * self.layout.row_bytes
-                g, off = divmod(regs.get(R["K_BASE"], 0) - self.layout.k_base, head_bytes or 1)
-                if off or not 0 <= g < kv_heads:
-                    raise SattnError(f"rocc_program: a job's K_BASE {regs.get(R['K_BASE'], 0):#x} "
-                                     f"is not the base of a kv head")
-                base, count = regs.get(R["ROW_BASE"], 0), regs.get(R["ROW_COUNT"], 0)
-                n = regs.get(R["N_RUNS"], 0)
-                if count + 1 > len(ptrs) or n > len(runs) or base + count > seq_len:
-                    raise SattnError("rocc_program: a job's ROW_COUNT/N_RUNS exceed what it loaded "
-                                     "or the rows of the op")
-                for r in range(count):
-                    job_runs = runs[ptrs[r]: min(ptrs[r + 1], n)]
-                    rows[g][base + r] = (np.concatenate(
-                        [np.arange(x & 0xFFFF, (x & 0xFFFF) + (x >> 16)) for x in job_runs])
-                        if job_runs else np.zeros(0, dtype=np.int64))
+                yield dict(regs), runs, ptrs
+
+    def kv_row(self, regs: dict[int, int], kv_heads: int) -> tuple[int, int]:
+        """``(g, t0)``: the KV head and the first key (a key tile's) a job's ``K_BASE`` points
+        at; a one-line error when it is not a row of K."""
+        head_bytes = self.layout.kv_bytes // max(1, kv_heads)
+        kb = regs.get(R["K_BASE"], 0)
+        g, off = divmod(kb - self.layout.k_base, head_bytes or 1)
+        t0, rem = divmod(off, self.layout.row_bytes or 1)
+        if rem or not 0 <= g < kv_heads:
+            raise SattnError(f"rocc_program: a job's K_BASE {kb:#x} is not a row of a kv head")
+        return g, t0
+
+    def selection(self, kv_heads: int, seq_len: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The keys each query row attends when the hardware runs this program: per KV head an
+        ``(indptr, indices)`` CSR over ``seq_len`` rows, decoded from the jobs' index runs and
+        row pointers, offset by the key tile the job's ``K_BASE`` points at. A row no job
+        covers attends nothing; a row two plain jobs cover, the last; a row's partial records
+        (``PARTIAL`` jobs, one per key tile) are merged, so it attends the union of their keys.
+        The inverse of :func:`jobs`; register edits other than the job's rows, K base and
+        PARTIAL do not change a selection."""
+        plain: list[dict[int, np.ndarray]] = [{} for _ in range(kv_heads)]
+        parts: list[dict[int, list[np.ndarray]]] = [{} for _ in range(kv_heads)]
+        for regs, runs, ptrs in self.starts():
+            g, t0 = self.kv_row(regs, kv_heads)
+            base, count = regs.get(R["ROW_BASE"], 0), regs.get(R["ROW_COUNT"], 0)
+            n = regs.get(R["N_RUNS"], 0)
+            if count + 1 > len(ptrs) or n > len(runs) or base + count > seq_len:
+                raise SattnError("rocc_program: a job's ROW_COUNT/N_RUNS exceed what it loaded "
+                                 "or the rows of the op")
+            partial = bool(regs.get(R["PARTIAL"], 0) & 1)
+            for r in range(count):
+                job_runs = runs[ptrs[r]: min(ptrs[r + 1], n)]
+                keys = (np.concatenate(
+                    [np.arange(x & 0xFFFF, (x & 0xFFFF) + (x >> 16)) for x in job_runs]) + t0
+                    if job_runs else np.zeros(0, dtype=np.int64))
+                if partial:
+                    parts[g].setdefault(base + r, []).append(keys)
+                else:
+                    plain[g][base + r] = keys
         out = []
-        for per_row in rows:
+        for per_row, per_part in zip(plain, parts):
+            for r, lists in per_part.items():
+                per_row[r] = np.concatenate(lists)
             counts = [len(per_row.get(r, ())) for r in range(seq_len)]
             indptr = np.zeros(seq_len + 1, dtype=np.int64)
             np.cumsum(counts, out=indptr[1:])
@@ -184,6 +223,26 @@ class Program:
             out.append((indptr, np.concatenate(keys).astype(np.int64) if keys
                         else np.zeros(0, dtype=np.int64)))
         return out
+
+    def partial_records(self, kv_heads: int, group: int) -> tuple[np.ndarray, ...]:
+        """Where the ``PARTIAL`` jobs write their records: ``(head, row, word)`` arrays, one
+        entry per record, ``word`` its first fp32 word counted from ``o_base`` (the record is
+        ``[o (D words), m, l]``)."""
+        heads, rows, words = [], [], []
+        for regs, _, _ in self.starts():
+            if not regs.get(R["PARTIAL"], 0) & 1:
+                continue
+            g, _ = self.kv_row(regs, kv_heads)
+            base, count = regs.get(R["ROW_BASE"], 0), regs.get(R["ROW_COUNT"], 0)
+            rec = (regs.get(R["HEAD_DIM"], 0) + 2) * 4
+            o0 = regs.get(R["O_BASE"], 0) - self.layout.o_base
+            hs = regs.get(R["O_HSTRIDE"], 0)
+            h, r = np.meshgrid(np.arange(group), np.arange(count), indexing="ij")
+            heads.append((g * group + h).ravel())
+            rows.append((base + r).ravel())
+            words.append(((o0 + h * hs + r * rec) // 4).ravel())
+        cat = (lambda x: np.concatenate(x).astype(np.int64) if x else np.zeros(0, np.int64))
+        return cat(heads), cat(rows), cat(words)
 
     # ---- the replay file (hw/sim/tb_rocc_sattn.cpp) ----
     def text(self) -> str:
@@ -204,10 +263,18 @@ class Program:
                 regs[a] = b
             elif f == start:
                 rb, rc = regs.get(R["ROW_BASE"], 0), regs.get(R["ROW_COUNT"], 0)
-                head_bytes = regs.get(R["NUM_KEYS"], 0) * lay.row_bytes
+                kvh = self.info.get("kv_heads")
+                nk = regs.get(R["NUM_KEYS"], 0)
+                head_bytes = lay.kv_bytes // kvh if isinstance(kvh, int) and kvh > 0 \
+                    else nk * lay.row_bytes
                 g, off = divmod(regs.get(R["K_BASE"], 0) - lay.k_base, head_bytes or 1)
-                who = f"kv head {g}" if not off and g >= 0 else f"K at {regs.get(R['K_BASE'], 0):#x}"
+                t0, rem = divmod(off, lay.row_bytes or 1)
+                who = f"kv head {g}" if not rem and g >= 0 else f"K at {regs.get(R['K_BASE'], 0):#x}"
+                if not rem and g >= 0 and (t0 or nk * lay.row_bytes != head_bytes):
+                    who += f", keys {t0}..{t0 + nk - 1}"  # a key tile
                 line += f" # job {job}: {who}, rows {rb}..{rb + rc - 1}"
+                if regs.get(R["PARTIAL"], 0) & 1:
+                    line += ", partial"
                 job += 1
             lines.append(line)
         return "\n".join(head + lines) + "\n"
@@ -280,33 +347,110 @@ def setup(*, precision_code: int, head_dim: int, seq_len: int, num_keys: int, gr
 def jobs(groups: Sequence[tuple[np.ndarray, np.ndarray]], *, seq_len: int, num_keys: int,
          group: int, head_dim: int, lay: Layout, hw: isa.HwParams = isa.HW) -> np.ndarray:
     """The commands of every job: per KV head ``g`` (its ``(indptr, indices)``), rows packed
-    greedily while their runs and row pointers fit the index RAMs."""
+    greedily while their runs and row pointers fit the index RAMs; a head of more than
+    ``KV_ROWS`` keys in key tiles (module doc), partial records from the 4 KiB boundary after
+    ``lay``'s output."""
+    return _jobs(groups, seq_len=seq_len, num_keys=num_keys, group=group, head_dim=head_dim,
+                 lay=lay, hw=hw)[0]
+
+
+def _pack(rptr: np.ndarray, r0: int, r1: int, max_runs: int, max_rows: int, g: int,
+          hw: isa.HwParams) -> list[tuple[int, int]]:
+    """Rows ``[r0, r1)`` cut greedily into jobs ``(a, b)`` whose runs (``rptr``, the rows'
+    run pointers) and row pointers fit the index RAMs."""
+    out = []
+    while r0 < r1:
+        fit = int(np.searchsorted(rptr, rptr[r0] + max_runs, side="right")) - 1
+        r = min(fit, r0 + max_rows, r1)
+        if r == r0:
+            raise SattnError(f"row {r0} of kv head {g} has {int(rptr[r0 + 1] - rptr[r0])} index "
+                             f"runs: more than the run RAM holds ({hw.run_depth})")
+        out.append((r0, r))
+        r0 = r
+    return out
+
+
+def _job(runs: np.ndarray, rptr: np.ndarray, a: int, b: int, regs: list[tuple[str, int]],
+         invalidate: bool) -> list[np.ndarray]:
+    """One job's commands: index RAMs reset and loaded with rows ``[a, b)``, its registers
+    (``ROW_BASE``, ``ROW_COUNT``, ``N_RUNS``, then ``regs``) and ``START``."""
+    ptr = (rptr[a: b + 1] - rptr[a]).astype(np.uint64)
+    return [np.array([(F["IDX_RESET"], 0, 0)], dtype=np.uint64),
+            _load4(F["LOAD_RUNS"], runs[rptr[a]: rptr[b]]),
+            _load4(F["LOAD_ROWPTR"], ptr),
+            np.array(_sets([("ROW_BASE", a), ("ROW_COUNT", b - a), ("N_RUNS", int(ptr[-1]))]
+                           + regs) + [(F["START"], int(invalidate), 0)], dtype=np.uint64)]
+
+
+def _jobs(groups: Sequence[tuple[np.ndarray, np.ndarray]], *, seq_len: int, num_keys: int,
+          group: int, head_dim: int, lay: Layout,
+          hw: isa.HwParams = isa.HW) -> tuple[np.ndarray, int]:
+    """:func:`jobs` and the bytes of partial records they write after ``lay``'s output."""
     max_runs, max_rows = hw.run_depth - 3, hw.rowptr_depth - 4
-    s = seq_len
+    s, rb = seq_len, lay.row_bytes
+    out_row = head_dim * 4
+    rec = (head_dim + 2) * 4  # a partial record: [o, m, l]
+    part0 = (lay.o_base + lay.o_bytes + ALIGN - 1) // ALIGN * ALIGN
+    cursor = part0
     out: list[np.ndarray] = []
     for g, (indptr, indices) in enumerate(groups):
-        runs, rptr = index_runs(indptr, indices)
-        r0 = 0
-        while r0 < s:
-            fit = int(np.searchsorted(rptr, rptr[r0] + max_runs, side="right")) - 1
-            r1 = min(fit, r0 + max_rows, s)
-            if r1 == r0:
-                raise SattnError(f"row {r0} of kv head {g} has {int(rptr[r0 + 1] - rptr[r0])} index "
-                                 f"runs: more than the run RAM holds ({hw.run_depth})")
-            ptr = (rptr[r0: r1 + 1] - rptr[r0]).astype(np.uint64)
-            job = [np.array([(F["IDX_RESET"], 0, 0)], dtype=np.uint64),
-                   _load4(F["LOAD_RUNS"], runs[rptr[r0]: rptr[r1]]),
-                   _load4(F["LOAD_ROWPTR"], ptr),
-                   np.array(_sets([
-                       ("ROW_BASE", r0), ("ROW_COUNT", r1 - r0), ("N_RUNS", int(ptr[-1])),
-                       ("Q_BASE", lay.q_base + g * group * s * lay.row_bytes),
-                       ("K_BASE", lay.k_base + g * num_keys * lay.row_bytes),
-                       ("V_BASE", lay.v_base + g * num_keys * lay.row_bytes),
-                       ("O_BASE", lay.o_base + g * group * s * head_dim * 4)])
-                       + [(F["START"], int(r0 == 0), 0)], dtype=np.uint64)]
-            out += job
-            r0 = r1
-    return np.concatenate(out) if out else np.zeros((0, 3), dtype=np.uint64)
+        q_base = lay.q_base + g * group * s * rb
+        o_base = lay.o_base + g * group * s * out_row
+        if num_keys <= hw.kv_rows:  # the head fits the scratchpad: one tile, every row
+            runs, rptr = index_runs(indptr, indices)
+            for a, b in _pack(rptr, 0, s, max_runs, max_rows, g, hw):
+                out += _job(runs, rptr, a, b, [
+                    ("Q_BASE", q_base), ("K_BASE", lay.k_base + g * num_keys * rb),
+                    ("V_BASE", lay.v_base + g * num_keys * rb), ("O_BASE", o_base)], a == 0)
+            continue
+        # key tiles of KV_ROWS keys from the head's first selected key, key-major
+        indptr = np.asarray(indptr, dtype=np.int64)
+        idx = np.asarray(indices, dtype=np.int64)
+        if idx.size == 0:
+            continue  # no row attends anything: the host writes zeros
+        tiles_r = hw.kv_rows
+        first = int(idx.min())
+        tile_of = (idx - first) // tiles_r
+        counts = np.diff(indptr)
+        row_of = np.repeat(np.arange(s), counts)
+        full = counts > 0
+        t_lo = np.zeros(s, dtype=np.int64)
+        t_hi = np.zeros(s, dtype=np.int64)
+        t_lo[full] = np.minimum.reduceat(tile_of, indptr[:-1][full])
+        t_hi[full] = np.maximum.reduceat(tile_of, indptr[:-1][full])
+        spans = full & (t_hi > t_lo)  # rows writing partial records
+        for t in range(int(tile_of.max()) + 1):
+            t0 = first + t * tiles_r
+            n_t = min(tiles_r, num_keys - t0)
+            sel = tile_of == t
+            per_row = np.bincount(row_of[sel], minlength=s)
+            if not per_row.any():
+                continue
+            ip = np.zeros(s + 1, dtype=np.int64)
+            np.cumsum(per_row, out=ip[1:])
+            runs, rptr = index_runs(ip, idx[sel] - t0)
+            # segments of consecutive rows of one kind: 1 plain, 2 partial (0: not in the tile)
+            kind = np.where(per_row > 0, 1 + spans.astype(np.int64), 0)
+            cut = np.flatnonzero(np.diff(kind)) + 1
+            bounds = np.concatenate([[0], cut, [s]])
+            inval = True
+            for a0, b0 in itertools.pairwise(bounds):
+                k = int(kind[a0])
+                if not k:
+                    continue
+                for a, b in _pack(rptr, int(a0), int(b0), max_runs, max_rows, g, hw):
+                    if k == 2:
+                        ob, hs = cursor, (b - a) * rec
+                        cursor += group * hs
+                    else:
+                        ob, hs = o_base, s * out_row
+                    out += _job(runs, rptr, a, b, [
+                        ("Q_BASE", q_base), ("K_BASE", lay.k_base + (g * num_keys + t0) * rb),
+                        ("V_BASE", lay.v_base + (g * num_keys + t0) * rb), ("O_BASE", ob),
+                        ("NUM_KEYS", n_t), ("PARTIAL", k - 1), ("O_HSTRIDE", hs)], inval)
+                    inval = False
+    cmds = np.concatenate(out) if out else np.zeros((0, 3), dtype=np.uint64)
+    return cmds, (cursor - part0)
 
 
 def plan(*, precision: str, heads: int, kv_heads: int, seq_len: int, num_keys: int,
@@ -317,15 +461,21 @@ def plan(*, precision: str, heads: int, kv_heads: int, seq_len: int, num_keys: i
     ``(indptr, indices)`` per KV head over ``num_keys`` keys)."""
     if heads % kv_heads or len(groups) != kv_heads:
         raise SattnError(f"{len(groups)} index tables for {kv_heads} kv heads of {heads} heads")
+    if seq_len > MAX_ROWS:
+        raise SattnError(f"rocc: Sq={seq_len} query rows exceed the accelerator's 16-bit "
+                         f"SEQ_LEN/ROW_BASE registers (at most {MAX_ROWS} rows a head)")
     group = heads // kv_heads
     lay = layout(heads, kv_heads, seq_len, num_keys, head_dim, precision)
     head = setup(precision_code=PRECISION_TABLE[precision].code, head_dim=head_dim,
-                 seq_len=seq_len, num_keys=num_keys, group=group, lay=lay,
+                 seq_len=seq_len, num_keys=min(num_keys, hw.kv_rows), group=group, lay=lay,
                  score_scale=score_scale, out_scale=out_scale, hw=hw)
-    body = jobs(groups, seq_len=seq_len, num_keys=num_keys, group=group, head_dim=head_dim,
-                lay=lay, hw=hw)
+    body, part_bytes = _jobs(groups, seq_len=seq_len, num_keys=num_keys, group=group,
+                             head_dim=head_dim, lay=lay, hw=hw)
+    if part_bytes:  # the output region runs on over the partial records (4 KiB aligned)
+        part0 = (lay.o_base + lay.o_bytes + ALIGN - 1) // ALIGN * ALIGN
+        lay = replace(lay, o_bytes=part0 + part_bytes - lay.o_base)
     return Program(lay, np.concatenate([head, body]), info)
 
 
-__all__ = ["MAGIC", "Layout", "Program", "f32_bits", "index_runs", "jobs",
+__all__ = ["MAGIC", "MAX_ROWS", "Layout", "Program", "f32_bits", "index_runs", "jobs",
            "layout", "plan", "setup"]

@@ -19,7 +19,13 @@ is within ``eps * max|V|`` of exact arithmetic element by element, where
 - the exp: :data:`EXP_ULPS` ulps on each weight (numerator and denominator);
 - the running sums over the ``n`` selected keys (denominator and P.V), at most 3 roundings
   per key with an online rescale: ``gamma(3 n)`` each;
-- the normalisation and the V scale: 3 roundings.
+- the normalisation and the V scale: 3 roundings;
+- a row merged from ``T >= 2`` key-tile partial records (the RoCC backend, split-KV): each
+  record is a normalised partial output, so the per-record normalisation is the 3 roundings
+  above, the float64 merge ``sum_t w_t o_t / sum_t w_t`` with ``w_t = l_t exp(m_t - M)`` adds
+  ``gamma(2 T + 4)`` in float64 (T products and T - 1 additions on each side, the exp, the
+  division) and the final rounding to fp32 one more ``u``; the partial sums themselves are
+  the sums above over fewer keys each (their combination is a sum in another order).
 
 Two paths differ by at most the sum of their bounds: :func:`attention_tolerance` returns
 ``bound = 2 * eps * max|V|``. It never depends on what a run printed, and stays far below
@@ -62,14 +68,15 @@ def gamma(n: int, u: float = U32) -> float:
 
 
 def path_error(head_dim: int, keys: int, score_bound: float, exact_dot: bool = False,
-               mean_terms: int = 1) -> float:
+               mean_terms: int = 1, partials: int = 1) -> float:
     """``eps``: one fp32 path's attention output is within ``eps * max|V|`` of exact arithmetic.
 
     ``head_dim``: D (terms of a score); ``keys``: the most keys a row attends (n);
     ``score_bound``: A, a bound on ``|scale| * sum_d |q_d k_d|`` over every (query, key) pair;
     ``exact_dot``: integer codes (the dot is exact, only the dequantisation rounds);
     ``mean_terms``: keys/values that are means of up to this many fp32 rows (landmarks), each
-    a sum in some order and a division. See the module doc for each term.
+    a sum in some order and a division; ``partials``: the most key-tile records a row is
+    merged from (1: none). See the module doc for each term.
     """
     u = U32
     dot = gamma(3) if exact_dot else gamma(head_dim + 2)
@@ -77,7 +84,8 @@ def path_error(head_dim: int, keys: int, score_bound: float, exact_dot: bool = F
     ds = (dot + means + 2 * u) * score_bound  # one score, absolute (incl. the rounding of s - max)
     e = EXP_ULPS * 2 * u
     acc = gamma(3 * max(1, keys))
-    weights = math.exp(2 * ds) * (1 + e) / (1 - e) * (1 + acc) * (1 + u) ** 3 - 1
+    norm = (1 + u) ** 3 if partials <= 1 else (1 + u) ** 4 * (1 + gamma(2 * partials + 4, U64))
+    weights = math.exp(2 * ds) * (1 + e) / (1 - e) * (1 + acc) * norm - 1
     return (1 + weights) * (1 + acc) * (1 + means) - 1
 
 
@@ -125,11 +133,12 @@ class Tolerance:
 
 
 def attention_tolerance(params, q: np.ndarray, k: np.ndarray, v: np.ndarray,
-                        keys: int | None = None) -> Tolerance:
+                        keys: int | None = None, partials: int = 1) -> Tolerance:
     """The policy's bound for comparing two computations of ``attention(params, q, k, v)``.
 
     ``keys``: the most keys any row attends (the largest row of the selection); default the
     size of the key space (Skv, or the landmarks), which is always an upper bound.
+    ``partials``: the most key-tile partial records a row of one side was merged from.
     """
     ops = prec.prepare(params, q, k, v)
     s, d = k.shape[-2], q.shape[-1]  # Skv: the keys a row can attend, the rows a mean averages
@@ -143,7 +152,7 @@ def attention_tolerance(params, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     # rounded mean is the same on every path)
     mean_terms = s if landmarks and not prec.is_integer(params.precision) else 1
     a = score_bound(ops.q, ops.k, ops.score_scale)
-    eps = path_error(d, keys, a, prec.is_integer(params.precision), mean_terms)
+    eps = path_error(d, keys, a, prec.is_integer(params.precision), mean_terms, partials)
     vmax = float(np.abs(ops.v).max()) * ops.v_scale if ops.v.size else 0.0
     return Tolerance(2 * eps * vmax, eps, vmax, d, keys, a, prec.is_integer(params.precision))
 

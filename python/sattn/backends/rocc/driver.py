@@ -29,9 +29,10 @@ from sattn import precision as prec
 from sattn import resources
 from sattn.backends.rocc.artifacts import descriptor, emit_artifacts
 from sattn.backends.rocc.build import build
+from sattn.backends.rocc.merge import merge
 from sattn.errors import SattnError
 from sattn.hw.isa import HW, PRECISION_BITS
-from sattn.hw.program import Program
+from sattn.hw.program import R, Program
 from sattn.ir.schema import AttentionParams, Shape
 from sattn.precision import to_bf16_bits
 from sattn.reference.data import check_qkv, check_values, require_plain
@@ -54,9 +55,14 @@ COUNTERS: tuple[str, ...] = (
     "busy_cycles", "lane_cycles", "pairs", "rows", "stall_kv_cycles", "gather_active_cycles",
     "dma_reqs", "mem_read_bytes", "mem_write_bytes", "jobs", "util_mac", "util_gather", "lanes",
     "model_ideal_mac_cycles", "hw_ver", "hw_caps",
+    # the host's side (``rocc_host`` line): key tiles' partial records and their merge, and
+    # the K/V bytes read against the minimum (every selected K/V row once per KV head)
+    "partial_records", "merged_rows", "max_partials", "host_merge_flops_model", "min_kv_bytes",
+    "refetch_factor",
 )
 
 _LINE_PREFIXES = ("verilator_tb:", "rocc_counters(rtl):", "rocc_hw:", "rocc_util:")
+_HOST = "rocc_host:"
 _KV = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(0x[0-9a-fA-F]+|[-+0-9.eE]+)(?=[\s\],)]|$)")
 
 
@@ -149,10 +155,6 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     shape = check_qkv(q, k, v, params.gqa_group_size)
     require_plain("rocc", shape)  # B = 1 and Dv = D until this backend's batched runs land
     check_values(params, q, k, v)
-    if shape.offset and shape.kv_len > HW.kv_rows:
-        raise SattnError(f"rocc: Skv={shape.kv_len} keys per KV head exceed the accelerator's "
-                         f"K/V scratchpad (KV_ROWS = {HW.kv_rows} rows); streaming K/V through "
-                         "it is not implemented yet")
     t0 = time.perf_counter()
     sel = options.get("selection")
     if sel is None:  # a lowered op's edited records are its selection (sattn.specs.recorded)
@@ -183,18 +185,42 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
         proc = run_tool(cmd, what="rocc simulation", timeout=options.get("timeout"))
         t3 = time.perf_counter()
         n = shape.heads * shape.seq_len * shape.head_dim
-        out = np.fromfile(out_path, dtype="<f4")
-        if out.size != n:
-            raise SattnError(f"rocc simulation wrote {out.size} output values, expected {n}")
-        out = out.reshape(shape.heads, shape.seq_len, shape.head_dim).astype(np.float32)
+        region = np.fromfile(out_path, dtype="<f4")
+        if region.size != prog.layout.o_bytes // 4 or region.size < n:
+            raise SattnError(f"rocc simulation wrote {region.size} output values, expected "
+                             f"{prog.layout.o_bytes // 4}")
+        out = region[:n].reshape(shape.heads, shape.seq_len, shape.head_dim).astype(np.float32)
+    stats = finish_output(out, region, prog, shape)
     lines = [ln for ln in proc.stdout.decode().splitlines() if ln.startswith(_LINE_PREFIXES)]
     counters = parse_counters(lines)
     lines.insert(min(2, len(lines)), spec_info(params, shape, sel))
+    min_kv = 2 * prog.layout.row_bytes * sum(len(np.unique(g.indices)) for g in sel.groups)
+    host = {"partial_records": stats.records, "merged_rows": stats.merged_rows,
+            "max_partials": stats.max_partials, "host_merge_flops_model": stats.flops_model,
+            "min_kv_bytes": min_kv,
+            "refetch_factor": round(counters["dma_k"] / min_kv, 4) if min_kv else 1.0}
+    counters.update(host)
+    lines.append(f"{_HOST} " + " ".join(f"{k}={v}" for k, v in host.items()))
     return RunResult(
         backend="rocc", spec=sel.spec, output=out, density=sel.density, counters=counters,
         timings={"select_s": t1 - t0, "build_s": t2 - t1, "sim_s": t3 - t2}, lines=lines,
         params=params, selection=sel,
     )
+
+
+def finish_output(out: np.ndarray, region: np.ndarray, prog: Program, shape: Shape):
+    """The host's work after the accelerator (outside its cycles): merge the partial records
+    of rows whose keys span key tiles into ``out`` (:mod:`sattn.backends.rocc.merge`) and
+    zero the rows no job wrote (a key-tiled head plans no job for a row without keys; its
+    output is zeros, as a plain job's empty row). Returns the merge's :class:`MergeStats`."""
+    written = np.zeros((shape.heads, shape.seq_len), dtype=bool)
+    for regs, _, _ in prog.starts():
+        g, _ = prog.kv_row(regs, shape.kv_heads)
+        base, count = regs.get(R["ROW_BASE"], 0), regs.get(R["ROW_COUNT"], 0)
+        written[g * shape.group: (g + 1) * shape.group, base: base + count] = True
+    out[~written] = 0.0
+    heads, rows, words = prog.partial_records(shape.kv_heads, shape.group)
+    return merge(out, region, heads, rows, words)
 
 
 def program_to_run(params: AttentionParams, shape: Shape, sel: Selection) -> Program:
