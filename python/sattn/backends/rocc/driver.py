@@ -32,7 +32,7 @@ from sattn.backends.rocc.build import build
 from sattn.backends.rocc.merge import merge
 from sattn.errors import SattnError
 from sattn.hw.isa import HW, PRECISION_BITS
-from sattn.hw.program import R, Program
+from sattn.hw.program import Program, R
 from sattn.ir.schema import AttentionParams, Shape
 from sattn.precision import to_bf16_bits
 from sattn.reference.data import check_qkv, check_values, require_plain
