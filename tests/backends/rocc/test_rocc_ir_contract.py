@@ -207,3 +207,50 @@ def test_a_program_lowered_for_the_default_shape_runs_other_inputs(tmp_path):
     want = oracle_keys(q, k, v, {i: [j for j in range(i - 2, i + 3) if 0 <= j < 24]
                                  for i in range(24)})
     assert_attention_close(r.output, want, p, q, k, v, keys=5, what="rocc vs oracle")
+
+
+LAYOUT = re.compile(r"layout = \{([^}]*)\}")
+
+
+def test_a_decode_over_key_tiles_records_its_tile_jobs(tmp_path):
+    """Decode against 4,100 keys (three key tiles of KV_ROWS): the recorded program has a job
+    per tile, K_BASE / V_BASE at the tile's first key, one run relative to it, NUM_KEYS the
+    tile's length, PARTIAL set; it runs as recorded and matches the float64 oracle."""
+    need_tool("verilator")
+    skv, rows = 2 * isa.HW.kv_rows + 4, isa.HW.kv_rows
+    types = f"tensor<2x1x16xf32>, tensor<1x{skv}x16xf32>, tensor<1x{skv}x16xf32>"
+    src = (f'%q, %k, %v = "test.m"() : () -> ({types})\n'
+           f'%o = "sattn.sparse_attention"(%q, %k, %v) {{spec = "dense", gqa_group_size = 2 : i64}}'
+           f' : ({types}) -> tensor<2x1x16xf32>\n')
+    text = str(api.compile(src, "sattn-lower-rocc"))
+    lay = dict(re.findall(r"(\w+) = (\d+) : i64", LAYOUT.search(text).group(1)))
+    k_base, v_base = int(lay["k_base"]), int(lay["v_base"])
+    f = {x.name: x.value for x in isa.FUNCTS}
+    r_ = {x.name: x.value for x in isa.REGS}
+    jobs, regs, runs = [], {}, []
+    for c in triples(program_words(text)):
+        if c[0] == f["SET_REG"]:
+            regs[c[1]] = c[2]
+        elif c[0] == f["IDX_RESET"]:
+            runs = []
+        elif c[0] == f["LOAD_RUNS"]:
+            runs += [w & 0xFFFFFFFF for x in c[1:] for w in (x & (2**64 - 1), (x & (2**64 - 1)) >> 32)]
+        elif c[0] == f["START"]:
+            jobs.append((dict(regs), runs[: regs[r_["N_RUNS"]]], c[1]))
+    assert len(jobs) == 3
+    for t, (jr, jruns, inval) in enumerate(jobs):
+        n = min(rows, skv - t * rows)
+        assert jr[r_["K_BASE"]] == k_base + t * rows * 16 * 4
+        assert jr[r_["V_BASE"]] == v_base + t * rows * 16 * 4
+        assert (jr[r_["NUM_KEYS"]], jr[r_["PARTIAL"]], inval) == (n, 1, 1)
+        assert jruns == [n << 16]  # keys 0..n-1 of the tile
+    path = tmp_path / "decode.mlir"
+    path.write_text(text)
+    rng = np.random.default_rng(4)
+    q = rng.standard_normal((2, 1, 16)).astype(np.float32)
+    k, v = (rng.standard_normal((1, skv, 16)).astype(np.float32) for _ in range(2))
+    r = api.run(path, "rocc", q, k, v, compare=True)
+    assert r.verdict.passed and r.counters["merged_rows"] == 2
+    want = oracle_keys(q, k, v, {0: list(range(skv))})
+    assert_attention_close(r.output, want, r.params, q, k, v, keys=skv, partials=3,
+                           what="rocc key tiles vs oracle")
