@@ -59,19 +59,19 @@ def main() -> int:
     ap.add_argument("--heads", type=int, default=8)
     ap.add_argument("--kv-heads", type=int, default=2)
     ap.add_argument("--head-dim", type=int, default=64)
-    ap.add_argument("--patterns", nargs="+", default=["dense", "sliding_window"])
+    ap.add_argument("--patterns", nargs="*", default=["dense", "sliding_window"])
     ap.add_argument("--prefill", type=int, default=0, help="also Sq = Skv = this, sliding_window")
     args = ap.parse_args()
     pats = {"dense": {"spec": "dense"},
             "sliding_window": {"spec": "sliding_window", "window_size": args.window}}
-    print(f"decode Sq=1 Skv={args.skv} H={args.heads} Hkv={args.kv_heads} D={args.head_dim} fp32",
-          flush=True)
     got = {}
     for name in args.patterns:
-        print(f"  running {name} ...", flush=True)
+        print(f"decode Sq=1 Skv={args.skv} H={args.heads} Hkv={args.kv_heads} D={args.head_dim} "
+              f"fp32: running {name} ...", flush=True)
         got[name] = _run(pats[name], 1, args.skv, args)
-    print(f"{'pattern':<16}{'cycles':>10}{'dma_k':>12}{'density':>10}{'cyc/dense':>11}"
-          f"{'/density':>10}{'jobs':>6}{'merge_flops_model':>19}{'sim_s':>8}{'rel_err':>10}")
+    if got:
+        print(f"{'pattern':<16}{'cycles':>10}{'dma_k':>12}{'density':>10}{'cyc/dense':>11}"
+              f"{'/density':>10}{'jobs':>6}{'merge_flops_model':>19}{'sim_s':>8}{'rel_err':>10}")
     dense = got.get("dense")
     for name, g in got.items():
         ratio = g["cycles"] / dense["cycles"] if dense else float("nan")

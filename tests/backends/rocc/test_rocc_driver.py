@@ -3,6 +3,7 @@ counters against their definitions, and the hardware's refusals."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import subprocess
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import need_tool
 from sattn.errors import SattnError
+from sattn.hw import isa
 from sattn.ir.schema import params_from_dict
 from sattn.reference.compare import attention_tolerance, max_keys, rel_error, verdict
 from sattn.reference.data import synthetic
@@ -162,8 +164,6 @@ def test_memory_latency_and_bandwidth_do_not_change_the_result(driver):
 
 
 def test_probe_reports_capabilities(driver):
-    from sattn.hw import isa
-
     info = driver.probe()
     assert info.ver == isa.VERSION and info.caps == isa.CAPS_VALUE
     assert info.bsr and info.sw and info.gqa and info.comp
@@ -186,7 +186,10 @@ def write_job(tmp_path, *, d=8, s=8, precision="i8", indices=None, num_keys=None
         program.setup(precision_code={"fp32": 0, "bf16": 1, "i8": 2, "i4": 3}.get(precision, 7),
                       head_dim=d, seq_len=s, num_keys=nk, group=1, lay=lay, score_scale=0.05,
                       out_scale=0.05),
-        program.jobs([(indptr, np.tile(idx, s))], seq_len=s, num_keys=nk, group=1, head_dim=d, lay=lay)])
+        # planned as if the scratchpad held every key (no key tiles), so NUM_KEYS = nk reaches
+        # the hardware as written
+        program.jobs([(indptr, np.tile(idx, s))], seq_len=s, num_keys=nk, group=1, head_dim=d,
+                     lay=lay, hw=dataclasses.replace(isa.HW, kv_rows=max(nk, isa.HW.kv_rows)))])
     (tmp_path / "p.txt").write_text(program.Program(lay, cmds, {"spec": "dense"}).text())
     (tmp_path / "q.bin").write_bytes(bytes(lay.q_bytes))
     (tmp_path / "k.bin").write_bytes(bytes(lay.kv_bytes))
