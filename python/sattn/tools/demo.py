@@ -87,5 +87,5 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_decode:
         _section("7. a long-context decode step: the selected sparse pattern against dense")
         backends = tuple(b for b in ("reference", "rvv", "rocc") if b != "rocc" or not args.skip_rocc)
-        ok &= demo_decode.section(Path(args.decode_mlir), backends)
+        ok &= demo_decode.section(Path(args.decode_mlir), backends).passed
     return 0 if ok else 1

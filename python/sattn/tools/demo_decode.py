@@ -15,6 +15,7 @@ bytes of the RTL under Verilator). A backend that refuses the shape prints its o
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sattn import api
@@ -45,6 +46,19 @@ def _reference_time(mlir: Path, data: Path) -> tuple[float, object]:
     return best, res
 
 
+@dataclass
+class DecodeReport:
+    """What the section measured (the demo prints it; tests check it)."""
+
+    chosen: dict[str, str] = field(default_factory=dict)  # target -> selected spec
+    density: dict[str, float] = field(default_factory=dict)  # spec -> selected/dense pairs
+    error_vs_dense: dict[str, float] = field(default_factory=dict)  # spec -> max rel error
+    #: backend -> counter -> (dense, selected), measured
+    measured: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # backend -> its one-line reason
+    passed: bool = True  # every output agreed with the reference
+
+
 def _ms(x: float) -> str:
     return f"{x * 1e3:.3f} ms"
 
@@ -71,21 +85,21 @@ def _measure(backend: str, mlir: Path, data: Path) -> dict[str, float] | str:
 
 
 def section(path: Path = DEFAULT_DECODE_MLIR, backends: tuple[str, ...] = ("reference", "rvv", "rocc")
-            ) -> bool:
-    """Print the section; False when a backend's output disagreed with the reference."""
+            ) -> DecodeReport:
+    """Print the section and return what it measured."""
     text = path.read_text()
     params = api.compile(path, pipeline=None).params[0]
     shape = params.shape()
     print(f"op: {path.name}: Sq={shape.seq_len} query row against Skv={shape.kv_len} cached keys, "
           f"H={shape.heads} Hkv={shape.kv_heads} D={shape.head_dim}, causal={params.causal}")
-    ok = True
+    rep = DecodeReport()
     with scratch_dir() as tmp:
         data = tmp / "decode_step.safetensors"
         q, k, v = recency(shape)
         tensorfile.save(data, {"q": q, "k": k, "v": v})
         print("data: synthetic recency workload (sattn.reference.workloads.recency: attention "
               "concentrated on the last positions, as local heads of trained models; not model data)")
-        chosen: dict[str, str] = {}
+        chosen = rep.chosen
         for b in backends:  # the selector costs each backend's own work
             decision = api.select(params.replace(spec=None), target=b, max_error_data=data)
             chosen[b] = decision.spec
@@ -103,28 +117,32 @@ def section(path: Path = DEFAULT_DECODE_MLIR, backends: tuple[str, ...] = ("refe
             mlir_of[spec] = tmp / f"selected_{spec}.mlir"
             mlir_of[spec].write_text(_with_spec(text, spec))
             sel = api.run(mlir_of[spec], backend="reference", q=data)
+            rep.density[spec] = sel.density
+            rep.error_vs_dense[spec] = rel_error(sel.output, den.output)
             print(f"{spec}: density {sel.density:.5f} ({sel.counters['selected_pairs']:,} of "
                   f"{sel.counters['dense_pairs']:,} pairs); max relative error against dense "
-                  f"attention on the data: {rel_error(sel.output, den.output):.2e}")
+                  f"attention on the data: {rep.error_vs_dense[spec]:.2e}")
         rows = []
         for b in backends:
             spec = chosen[b]
             print(f"-- {b}: running {spec} and dense", flush=True)
             a, d = _measure(b, mlir_of[spec], data), _measure(b, dense_mlir, data)
             if isinstance(a, str) or isinstance(d, str):
-                rows.append((b, "not run", a if isinstance(a, str) else d))
+                rep.refused[b] = a if isinstance(a, str) else d
+                rows.append((b, "not run", rep.refused[b]))
                 continue
             for r in (a["_result"], d["_result"]):
                 if r.verdict is not None:
                     print(f"   {r.verdict.line()}")
-                    ok &= r.verdict.passed
+                    rep.passed &= r.verdict.passed
             for key in a:
                 if key.startswith("_"):
                     continue
+                rep.measured.setdefault(b, {})[key] = (d[key], a[key])
                 fmt = _ms if key == "seconds" else _count
                 rows.append((b, key, (f"{fmt(d[key])} dense, {fmt(a[key])} {spec}: "
                                      f"{d[key] / a[key]:.1f}x")))
         print(f"\n{'backend':<10} {'measured':<13} dense vs selected: speed-up")
         for b, key, line in rows:
             print(f"{b:<10} {key:<13} {line}")
-    return ok
+    return rep
