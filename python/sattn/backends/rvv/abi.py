@@ -22,8 +22,9 @@ from sattn.ir.precisions import CODES
 #: "SATTRVV1" little-endian.
 MAGIC = 0x3156565254544153
 #: 2: ``skv`` (was ``s``) and ``sq`` (Sq != Skv: query row i at position skv - sq + i), ``dv``
-#: (the value dimension; ``d`` is the query/key one).
-VERSION = 2
+#: (the value dimension; ``d`` is the query/key one). 3: ``kblock_sums_off`` (bsr: the KV
+#: cache's K block sums given, ``[hkv, nb, d]`` float64; 0: the kernel sums the blocks itself).
+VERSION = 3
 HEADER_INTS = 64
 FHEADER_DOUBLES = 16
 #: Byte offset of the first section (after both headers).
@@ -41,7 +42,7 @@ SLOTS: dict[str, int] = {
 }
 SLOTS.update({name: 30 + i for i, name in enumerate((
     "q_off", "k_off", "v_off", "indptr_off", "indices_off", "aux_off", "nnz", "sel_cap",
-    "file_bytes",
+    "file_bytes", "kblock_sums_off",
 ))})
 
 #: Float header slots (``fhdr``).

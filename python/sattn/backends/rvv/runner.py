@@ -37,7 +37,7 @@ import numpy as np
 
 from sattn import precision as prec
 from sattn import resources
-from sattn.backends.rvv import abi, build, cycle_model
+from sattn.backends.rvv import abi, build, cycle_model, kvcache
 from sattn.errors import SattnError
 from sattn.ir.patterns import patterns
 from sattn.ir.schema import AttentionParams
@@ -138,13 +138,16 @@ def _check_options(vlen: int, lmul: int) -> None:
 
 
 def build_input(params: AttentionParams, st: Storage, shape, mode: str, sel: Selection | None,
-                lmul: int, sel_cap: int = 0) -> bytes:
+                lmul: int, sel_cap: int = 0, block_sums: bool = False) -> bytes:
     """The kernel's input file (layout: :mod:`sattn.backends.rvv.abi`).
 
     Every registered pattern writes its own header slots (its parameters reduced to what they
     mean at S = Skv, the key positions: the same selection, no overflow in C), whichever
     pattern runs: the header does not depend on the spec beyond the mode. ``skv`` and ``sq``
-    are the key and query counts (query row i at position Skv - Sq + i)."""
+    are the key and query counts (query row i at position Skv - Sq + i). ``block_sums`` (bsr
+    only): add the KV cache's K block sums (:func:`sattn.backends.rvv.kvcache.k_block_sums`)
+    as the ``kblock_sums_off`` section, which the kernel then reads instead of summing the
+    blocks of the whole cache."""
     slot = abi.SLOTS
     hdr = [0] * abi.HEADER_INTS
     fh = [0.0] * abi.FHEADER_DOUBLES
@@ -193,6 +196,9 @@ def build_input(params: AttentionParams, st: Storage, shape, mode: str, sel: Sel
         hdr[slot["nnz"]] = base
     if aux is not None:
         add("aux_off", aux.astype(np.float32).tobytes())
+    if block_sums:
+        values = kvcache.stored_values(params.precision, st.k, shape.head_dim)
+        add("kblock_sums_off", kvcache.k_block_sums(values, hdr[slot["block_size"]]).tobytes())
     hdr[slot["sel_cap"]] = sel_cap
     hdr[slot["file_bytes"]] = offset
     return (struct.pack(f"<{abi.HEADER_INTS}q", *hdr) + struct.pack(f"<{abi.FHEADER_DOUBLES}d", *fh)
@@ -285,7 +291,7 @@ def run_one(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray
             check_selection: bool = False, count: bool = True,
             selection: Selection | None = None, dlen: int | None = None,
             mem_bytes_per_cycle: int | None = None, scalar_ipc: float | None = None,
-            **options) -> RunResult:
+            block_sums: bool | None = None, **options) -> RunResult:
     """Run the RVV kernel on one problem (Q ``[H, Sq, D]``) under qemu (see the module
     docstring).
 
@@ -297,6 +303,9 @@ def run_one(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray
     returned as ``result.kernel_selection`` (one GroupSelection per KV head, else None) next to
     ``result.selection`` (what sattn.specs selected). The dump is written inside the kernel
     region, so counts taken with it include that copy: benchmarks leave it off.
+    ``block_sums`` (bsr): whether the step reads the KV cache's K block sums (built on the
+    host, :mod:`sattn.backends.rvv.kvcache`: the cache's job, not counted) instead of summing
+    every block of K in the kernel; default: for a KV-cache step (Sq < Skv).
     """
     vlen, lmul = vector_config(params, vlen, lmul)
     _check_options(vlen, lmul)
@@ -325,9 +334,15 @@ def run_one(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray
         nnz = sel.nnz
     resources.require(resources.rvv(params, shape, nnz, vlen=vlen, lmul=lmul,
                                     table_nnz=nnz if mode == "table" else 0))
+    if block_sums is None:
+        block_sums = mode == "bsr" and shape.offset > 0
+    elif block_sums and mode != "bsr":
+        raise SattnError(f"rvv: block_sums (the KV cache's K block sums) are for bsr's kernel, "
+                         f"not {params.spec!r} (kernel mode {mode!r})")
     st = to_storage(params, q, k, v)
     sel_cap = nnz + 16 if (check_selection and mode != "table") else 0
-    blob = build_input(params, st, shape, mode, sel if mode == "table" else None, lmul, sel_cap)
+    blob = build_input(params, st, shape, mode, sel if mode == "table" else None, lmul, sel_cap,
+                       block_sums)
     binary = build.kernel_binary()
     plugin = build.plugin_library() if count else None
     qemu = find_tool("qemu-riscv64")
@@ -376,6 +391,10 @@ def run_one(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray
             lines.append(f"rvv_per_pair: instructions={counters['instructions'] / pairs:.3f} "
                          f"vector={counters['vector'] / pairs:.3f} pairs={pairs} density={density:.4f}")
         lines.append(modelled.line())
+    if block_sums:
+        lines.append("rvv_kv_cache: the step reads the cache's K block sums [Hkv, nb, D] "
+                     "(float64) instead of the whole cache; keeping them is the cache's job "
+                     "(one D-wide add per appended token), not counted above")
     res = RunResult(backend="rvv", spec=params.spec, output=out, density=density,
                     counters=counters, timings={"prepare_s": t1 - t0, "qemu_s": t2 - t1},
                     lines=lines, params=with_strips(params, vlen, lmul))  # what ran

@@ -12,6 +12,10 @@
  * off + r; a query block's Qsum mean is over the query rows it holds, and only the blocks from
  * off / B on (those holding query rows) are ranked and attended.
  *
+ * With the KV cache's K block sums given (c->kblock_sums, [Hkv, nb, D] float64: the rows of a
+ * block added in order, as block_mean adds them; the cache updates its block's sum with one
+ * D-wide add per appended token) step 1 reads them instead of the whole cache.
+ *
  * Rounding (docs/rvv.md): the block sums add the rows (and, within a row, the group's heads)
  * in order in float64. Rows of fp32, bf16 or integer codes sum exactly in float64 unless a
  * block's values span more than ~2^(29 - log2(rows)) in magnitude, and exact sums equal
@@ -184,14 +188,26 @@ int run_bsr(ctx_t *c) {
     for (long g = 0; g < c->Hkv; g++) {
         /* qbase + i * rb: the row at position i (>= off) of the group's first head */
         const uint8_t *kbase = c->k + g * S * rb, *qbase = c->q + (g * c->group * Sq - off) * rb;
-        /* 1. block means */
+        /* 1. block means (K: from the cache's block sums when given, the same float64 sums
+         * divided by the same row count, so the means are bit for bit the pass's) */
+        const double *ksum = c->kblock_sums ? c->kblock_sums + g * nb * D : NULL;
         for (long b = 0; b < nb; b++) {
             const long r0 = b * B, r1 = r0 + B < S ? r0 + B : S;
-            block_mean(c, kbase, 0, 1, r0, r1, col);
-            for (long d = 0; d < D;) {
-                size_t vl = __riscv_vsetvl_e64m8((size_t)(D - d));
-                __riscv_vsse64_v_f64m8(kmt + d * nb + b, nb * 8, __riscv_vle64_v_f64m8(col + d, vl), vl);
-                d += (long)vl;
+            if (ksum) {
+                const double len = (double)(r1 - r0);
+                for (long d = 0; d < D;) {
+                    size_t vl = __riscv_vsetvl_e64m8((size_t)(D - d));
+                    vfloat64m8_t m = __riscv_vfdiv_vf_f64m8(__riscv_vle64_v_f64m8(ksum + b * D + d, vl), len, vl);
+                    __riscv_vsse64_v_f64m8(kmt + d * nb + b, nb * 8, m, vl);
+                    d += (long)vl;
+                }
+            } else {
+                block_mean(c, kbase, 0, 1, r0, r1, col);
+                for (long d = 0; d < D;) {
+                    size_t vl = __riscv_vsetvl_e64m8((size_t)(D - d));
+                    __riscv_vsse64_v_f64m8(kmt + d * nb + b, nb * 8, __riscv_vle64_v_f64m8(col + d, vl), vl);
+                    d += (long)vl;
+                }
             }
             if (r1 > off) /* the query rows the block holds */
                 block_mean(c, qbase, Sq * rb, c->group, r0 > off ? r0 : off, r1, qm + b * D);

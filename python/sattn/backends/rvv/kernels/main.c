@@ -75,6 +75,13 @@ int main(int argc, char **argv) {
     if (hdr[HDR_INDPTR_OFF]) c.indptr = (const int64_t *)(buf + hdr[HDR_INDPTR_OFF]);
     if (hdr[HDR_INDICES_OFF]) c.indices = (const int32_t *)(buf + hdr[HDR_INDICES_OFF]);
     if (hdr[HDR_AUX_OFF]) c.aux = (const float *)(buf + hdr[HDR_AUX_OFF]);
+    if (hdr[HDR_KBLOCK_SUMS_OFF]) {
+        const long b = c.block_size;
+        if (c.mode != MODE_BSR || b <= 0 ||
+            hdr[HDR_KBLOCK_SUMS_OFF] + c.Hkv * ((c.S + b - 1) / b) * c.D * 8 > nbytes)
+            return fail(4, "bad K block sums section in header");
+        c.kblock_sums = (const double *)(buf + hdr[HDR_KBLOCK_SUMS_OFF]);
+    }
     size_t out_bytes = (size_t)(c.H * c.Sq * c.Dv) * 4;
     c.out = xmalloc(out_bytes);
     if (argc > 3 && hdr[HDR_SEL_CAP] > 0) {

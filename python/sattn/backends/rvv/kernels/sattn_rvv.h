@@ -36,6 +36,8 @@ typedef struct {
     const int64_t *indptr;           /* MODE_TABLE: [Hkv*(Sq+1)] offsets into indices */
     const int32_t *indices;
     const float *aux;                /* LSH hyperplanes [lsh_planes, D] (fp32) */
+    const double *kblock_sums;       /* bsr: the KV cache's K block sums [Hkv, nb, D] (float64,
+                                      * rows added in order), or NULL: the kernel sums them */
     float *out;                      /* [H,Sq,Dv] fp32 */
     /* optional dump of the selection the kernel made (CSR per KV head, like MODE_TABLE) */
     int64_t *sel_indptr;             /* [Hkv*(Sq+1)] or NULL */

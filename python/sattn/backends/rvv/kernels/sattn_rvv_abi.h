@@ -4,7 +4,7 @@
 #define SATTN_RVV_ABI_H
 
 #define SATTN_RVV_MAGIC 0x3156565254544153LL
-#define SATTN_RVV_VERSION 2
+#define SATTN_RVV_VERSION 3
 #define SATTN_RVV_HEADER_INTS 64
 #define SATTN_RVV_FHEADER_DOUBLES 16
 #define SATTN_RVV_DATA_OFFSET 640
@@ -47,6 +47,7 @@ enum {
     HDR_NNZ = 36,
     HDR_SEL_CAP = 37,
     HDR_FILE_BYTES = 38,
+    HDR_KBLOCK_SUMS_OFF = 39,
 };
 
 /* float header slots */
