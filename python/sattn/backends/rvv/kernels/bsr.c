@@ -185,39 +185,45 @@ int run_bsr(ctx_t *c) {
     uint64_t *key = xmalloc((size_t)nb * 2 * 8), *work = xmalloc((size_t)nb * 3 * 8);
     int32_t *blk = xmalloc((size_t)nb * 2 * 4), *list = xmalloc((size_t)S * 4);
     long cursor = 0;
+    double *lens = NULL; /* with the block sums: each block's row count (the last partial) */
+    if (c->kblock_sums) {
+        lens = xmalloc((size_t)nb * 8);
+        for (long b = 0; b < nb;) {
+            size_t vl = __riscv_vsetvl_e64m8((size_t)(nb - b));
+            __riscv_vse64_v_f64m8(lens + b, __riscv_vfmv_v_f_f64m8((double)B, vl), vl);
+            b += (long)vl;
+        }
+        lens[nb - 1] = (double)(S - (nb - 1) * B);
+    }
     for (long g = 0; g < c->Hkv; g++) {
         /* qbase + i * rb: the row at position i (>= off) of the group's first head */
         const uint8_t *kbase = c->k + g * S * rb, *qbase = c->q + (g * c->group * Sq - off) * rb;
-        /* 1. block means (K: from the cache's block sums when given, the same float64 sums
-         * divided by the same row count, so the means are bit for bit the pass's) */
+        /* 1. block means: K's (without the cache's block sums: the pass over the whole cache),
+         * then Qsum's of the blocks holding query rows */
         const double *ksum = c->kblock_sums ? c->kblock_sums + g * nb * D : NULL;
-        for (long b = 0; b < nb; b++) {
+        for (long b = 0; !ksum && b < nb; b++) {
             const long r0 = b * B, r1 = r0 + B < S ? r0 + B : S;
-            if (ksum) {
-                const double len = (double)(r1 - r0);
-                for (long d = 0; d < D;) {
-                    size_t vl = __riscv_vsetvl_e64m8((size_t)(D - d));
-                    vfloat64m8_t m = __riscv_vfdiv_vf_f64m8(__riscv_vle64_v_f64m8(ksum + b * D + d, vl), len, vl);
-                    __riscv_vsse64_v_f64m8(kmt + d * nb + b, nb * 8, m, vl);
-                    d += (long)vl;
-                }
-            } else {
-                block_mean(c, kbase, 0, 1, r0, r1, col);
-                for (long d = 0; d < D;) {
-                    size_t vl = __riscv_vsetvl_e64m8((size_t)(D - d));
-                    __riscv_vsse64_v_f64m8(kmt + d * nb + b, nb * 8, __riscv_vle64_v_f64m8(col + d, vl), vl);
-                    d += (long)vl;
-                }
+            block_mean(c, kbase, 0, 1, r0, r1, col);
+            for (long d = 0; d < D;) {
+                size_t vl = __riscv_vsetvl_e64m8((size_t)(D - d));
+                __riscv_vsse64_v_f64m8(kmt + d * nb + b, nb * 8, __riscv_vle64_v_f64m8(col + d, vl), vl);
+                d += (long)vl;
             }
-            if (r1 > off) /* the query rows the block holds */
-                block_mean(c, qbase, Sq * rb, c->group, r0 > off ? r0 : off, r1, qm + b * D);
+        }
+        for (long b = qb0; b < nb; b++) {
+            const long r0 = b * B, r1 = r0 + B < S ? r0 + B : S;
+            block_mean(c, qbase, Sq * rb, c->group, r0 > off ? r0 : off, r1, qm + b * D);
         }
         /* 2-3. query blocks in pairs (each K-mean column load scores both), top keep_blocks */
         for (long qb = qb0; qb < nb; qb += 2) {
             const int two = qb + 1 < nb;
             const long nc0 = c->causal ? qb + 1 : nb, nc1 = c->causal ? qb + 2 : nb;
-            score_rows(qm + qb * D, two ? qm + (qb + 1) * D : NULL, kmt, nb, D, two ? nc1 : nc0, 1,
-                       (double *)key, (double *)(key + nb));
+            if (ksum)
+                score_sums(qm + qb * D, two ? qm + (qb + 1) * D : NULL, ksum, lens, D,
+                           two ? nc1 : nc0, key, key + nb);
+            else
+                score_rows(qm + qb * D, two ? qm + (qb + 1) * D : NULL, kmt, nb, D, two ? nc1 : nc0,
+                           1, (double *)key, (double *)(key + nb));
             for (long t = 0; t < 1 + two; t++) {
                 const long b = qb + t, nc = t ? nc1 : nc0;
                 uint64_t *kr = key + t * nb;

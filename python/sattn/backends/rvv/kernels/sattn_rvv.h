@@ -88,6 +88,9 @@ void topk_keep(const double *sc, long n, long k, double *tmp, uint8_t *keep);
 double *key_columns_f64(const ctx_t *c, long g);
 void score_rows(const double *x0, const double *x1, const double *kt, long S, long D, long nkeys,
                 int as_keys, double *out0, double *out1);
+/* score_rows' keys (as_keys) from the KV cache's K block sums [nb, D] and the blocks' row counts */
+void score_sums(const double *x0, const double *x1, const double *ksum, const double *lens,
+                long D, long nkeys, uint64_t *out0, uint64_t *out1);
 long topk_select(const uint64_t *key, long n, long k, uint64_t *work, int32_t *out);
 long nm_select(double *sc, long n, long nkeep, long m, int32_t *out);
 #ifdef __riscv_vector

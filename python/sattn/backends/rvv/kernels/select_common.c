@@ -224,6 +224,29 @@ void score_rows(const double *x0, const double *x1, const double *kt, long S, lo
     }
 }
 
+/* score_rows on the cache's K block sums ksum [nb, D] instead of the
+ * transposed means: per d, column d of the sums (a strided load) divided by the blocks' row
+ * counts is the column of means block_mean makes (the same float64 sum divided by the same
+ * count), and the scores are the same fused multiply-adds in d order, so the keys are bit for
+ * bit score_rows' (as_keys). One pass over the sums serves both query blocks (x1 may be NULL). */
+void score_sums(const double *x0, const double *x1, const double *ksum, const double *lens,
+                       long D, long nkeys, uint64_t *out0, uint64_t *out1) {
+    for (long j = 0; j < nkeys;) {
+        const size_t vl = __riscv_vsetvl_e64m8((size_t)(nkeys - j));
+        const vfloat64m8_t len = __riscv_vle64_v_f64m8(lens + j, vl);
+        vfloat64m8_t a0 = __riscv_vfmv_v_f_f64m8(0.0, vl), a1 = a0;
+        const double *kp = ksum + j * D;
+        for (long d = 0; d < D; d++, kp++) {
+            const vfloat64m8_t m = __riscv_vfdiv_vv_f64m8(__riscv_vlse64_v_f64m8(kp, D * 8, vl), len, vl);
+            a0 = __riscv_vfmacc_vf_f64m8(a0, x0[d], m, vl);
+            if (x1) a1 = __riscv_vfmacc_vf_f64m8(a1, x1[d], m, vl);
+        }
+        __riscv_vse64_v_u64m8(out0 + j, f64_order_keys(a0, vl), vl);
+        if (x1) __riscv_vse64_v_u64m8(out1 + j, f64_order_keys(a1, vl), vl);
+        j += (long)vl;
+    }
+}
+
 /* Min and max of a[0..n), n >= 1. */
 static void minmax_u64(const uint64_t *a, long n, uint64_t *lo, uint64_t *hi) {
     size_t vl0 = __riscv_vsetvl_e64m8((size_t)n);
