@@ -236,8 +236,18 @@ void score_sums(const double *x0, const double *x1, const double *ksum, const do
         const vfloat64m8_t len = __riscv_vle64_v_f64m8(lens + j, vl);
         vfloat64m8_t a0 = __riscv_vfmv_v_f_f64m8(0.0, vl), a1 = a0;
         const double *kp = ksum + j * D;
-        for (long d = 0; d < D; d++, kp++) {
-            const vfloat64m8_t m = __riscv_vfdiv_vv_f64m8(__riscv_vlse64_v_f64m8(kp, D * 8, vl), len, vl);
+        const long st = D * 8;
+        long d = 0;
+        if (!x1) { /* one query block (a decode step): unrolled by 4, still in d order */
+            for (; d + 4 <= D; d += 4, kp += 4) {
+                a0 = __riscv_vfmacc_vf_f64m8(a0, x0[d], __riscv_vfdiv_vv_f64m8(__riscv_vlse64_v_f64m8(kp, st, vl), len, vl), vl);
+                a0 = __riscv_vfmacc_vf_f64m8(a0, x0[d + 1], __riscv_vfdiv_vv_f64m8(__riscv_vlse64_v_f64m8(kp + 1, st, vl), len, vl), vl);
+                a0 = __riscv_vfmacc_vf_f64m8(a0, x0[d + 2], __riscv_vfdiv_vv_f64m8(__riscv_vlse64_v_f64m8(kp + 2, st, vl), len, vl), vl);
+                a0 = __riscv_vfmacc_vf_f64m8(a0, x0[d + 3], __riscv_vfdiv_vv_f64m8(__riscv_vlse64_v_f64m8(kp + 3, st, vl), len, vl), vl);
+            }
+        }
+        for (; d < D; d++, kp++) {
+            const vfloat64m8_t m = __riscv_vfdiv_vv_f64m8(__riscv_vlse64_v_f64m8(kp, st, vl), len, vl);
             a0 = __riscv_vfmacc_vf_f64m8(a0, x0[d], m, vl);
             if (x1) a1 = __riscv_vfmacc_vf_f64m8(a1, x1[d], m, vl);
         }
@@ -292,6 +302,45 @@ static inline long emit_kept(int32_t *out, long cnt, long j, vbool8_t keep, size
     return cnt + c;
 }
 
+/* Up to this many keys, topk_select takes the maximum k times (k short reductions) instead of
+ * the threshold search (up to 64 splits, each a pass over the candidates): bsr's keep_blocks at
+ * decode is a few blocks. */
+#define TOPK_ROUNDS 8
+
+/* Top-k (k < n) as k rounds: the largest remaining key, its lowest index (ties to the lower
+ * index), marked taken by zeroing it in a copy; the indices sorted ascending. Returns -1 when
+ * a round's maximum is 0 (a key image 0 would be indistinguishable from a taken key; finite
+ * scores' images are never 0): the caller's general path decides. */
+static long topk_rounds(const uint64_t *key, long n, long k, uint64_t *work, int32_t *out) {
+    for (long j = 0; j < n;) {
+        size_t vl = __riscv_vsetvl_e64m8((size_t)(n - j));
+        __riscv_vse64_v_u64m8(work + j, __riscv_vle64_v_u64m8(key + j, vl), vl);
+        j += (long)vl;
+    }
+    for (long t = 0; t < k; t++) {
+        vuint64m1_t mx = __riscv_vmv_s_x_u64m1(0, 1);
+        for (long j = 0; j < n;) {
+            size_t vl = __riscv_vsetvl_e64m8((size_t)(n - j));
+            mx = __riscv_vredmaxu_vs_u64m8_u64m1(__riscv_vle64_v_u64m8(work + j, vl), mx, vl);
+            j += (long)vl;
+        }
+        const uint64_t m = __riscv_vmv_x_s_u64m1_u64(mx);
+        if (m == 0) return -1;
+        long at = -1;
+        for (long j = 0; at < 0;) { /* m is present: the loop ends inside [0, n) */
+            size_t vl = __riscv_vsetvl_e64m8((size_t)(n - j));
+            long f = __riscv_vfirst_m_b8(__riscv_vmseq_vx_u64m8_b8(__riscv_vle64_v_u64m8(work + j, vl), m, vl), vl);
+            if (f >= 0) at = j + f;
+            j += (long)vl;
+        }
+        work[at] = 0;
+        long u = t; /* insertion into the ascending list */
+        for (; u > 0 && out[u - 1] > at; u--) out[u] = out[u - 1];
+        out[u] = (int32_t)at;
+    }
+    return k;
+}
+
 /*
  * Top-k of the float64 group scores of keys j < n given as their order-preserving 64-bit image
  * (score_rows), ties to the lower index, written to out in ascending order; returns the count
@@ -301,7 +350,7 @@ static inline long emit_kept(int32_t *out, long cnt, long j, vbool8_t keep, size
  *      the need-th largest; it stops when R is all needed (threshold min R), only its maximum
  *      is needed, or R is one value. Every split strictly shrinks R, at most 64 splits;
  *   2. one pass emits the keys above the threshold and the lowest-index keys equal to it.
- * work holds 3 * n uint64.
+ * work holds 3 * n uint64. k <= TOPK_ROUNDS: topk_rounds (the same keys).
  */
 long topk_select(const uint64_t *key, long n, long k, uint64_t *work, int32_t *out) {
     if (k >= n) {
@@ -312,6 +361,10 @@ long topk_select(const uint64_t *key, long n, long k, uint64_t *work, int32_t *o
             j += (long)vl;
         }
         return n;
+    }
+    if (k <= TOPK_ROUNDS) {
+        const long cnt = topk_rounds(key, n, k, work, out);
+        if (cnt >= 0) return cnt;
     }
     uint64_t *buf[3] = {work, work + n, work + 2 * n};
     const uint64_t *r = key;
