@@ -15,6 +15,7 @@ import pytest
 from conftest import need_tool
 from decode_oracle import oracle
 from sattn.backends.rvv import runner
+from sattn.errors import SattnError
 from sattn.ir import patterns as registry
 from sattn.ir.schema import params_from_dict
 from sattn.reference.executor import attention
@@ -65,14 +66,14 @@ def _tensors(sq, skv, seed, dv=D):
     return q, k, v
 
 
-def _check(name, variant, attrs, causal, sq, skv, precision, vlen=256, batch=1, dv=D):
+def _check(name, variant, attrs, causal, sq, skv, precision, vlen=256, batch=1, dv=D, **opts):
     p = params_from_dict({"spec": name, "causal": causal, "precision": precision,
                           "gqa_group_size": H // G, **attrs})
     seed = sq * 1000 + skv + variant
     elems = [_tensors(sq, skv, seed + 7 * e, dv) for e in range(batch)]
     q, k, v = (elems[0][i] if batch == 1 else np.stack([t[i] for t in elems]) for i in range(3))
     what = f"rvv {name}{variant} causal={causal} Sq={sq} Skv={skv} B={batch} Dv={dv} {precision}"
-    res = runner.run(p, q, k, v, vlen=vlen, check_selection=True)
+    res = runner.run(p, q, k, v, vlen=vlen, check_selection=True, **opts)
     assert res.output.shape == (*((batch,) if batch > 1 else ()), H, sq, dv)
     per = ([(res.output, res.selection, res.kernel_selection)] if batch == 1 else
            list(zip(res.output, res.selections, res.kernel_selection)))
@@ -218,3 +219,53 @@ def test_lowered_op_runs_sq_below_skv(tmp_path, attrs):
     sel = r.selection
     want, _ = oracle(r.params, q, k, v, sel)
     assert_attention_close(r.output, want, r.params, q, k, v, selection=sel, what=attrs)
+
+
+#: bsr's in-kernel block scoring (comp_block_size = 0) variants.
+BSR_SCORED = [(j, a) for j, a in enumerate(VARIANTS["bsr"]) if not a.get("comp_block_size")]
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("sq,skv", [(1, 64), (1, 37), (4, 64), (5, 37)])
+@pytest.mark.parametrize("causal", (0, 1))
+def test_bsr_with_and_without_the_cache_block_sums(precision, sq, skv, causal):
+    """bsr on a KV cache with the cache's K block sums (the runner's default for Sq < Skv) and
+    with the kernel's own pass over the cache: both agree with the reference and the oracle,
+    and the selections and outputs are bit for bit the same (the sums are the pass's float64
+    sums, divided by the same row counts); the step with the sums runs fewer instructions."""
+    for j, attrs in BSR_SCORED:
+        runs = {bs: _check("bsr", j, attrs, causal, sq, skv, precision, block_sums=bs)
+                for bs in (False, True)}
+        off, on = runs[False], runs[True]
+        for a, b in zip(off.kernel_selection, on.kernel_selection):
+            assert np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices)
+        assert np.array_equal(off.output, on.output)
+        assert on.counters["instructions"] < off.counters["instructions"]
+        assert any(line.startswith("rvv_kv_cache: ") for line in on.lines)
+        assert not any(line.startswith("rvv_kv_cache: ") for line in off.lines)
+    # the default: the sums for a KV-cache step, the pass for self-attention
+    p = params_from_dict({"spec": "bsr", "gqa_group_size": H // G, **BSR_SCORED[0][1]})
+    q, k, v = _tensors(sq, skv, seed=5)
+    dflt = runner.run(p, q, k, v, count=False)
+    assert any(line.startswith("rvv_kv_cache: ") for line in dflt.lines)
+    q, k, v = _tensors(skv, skv, seed=5)
+    assert not any(line.startswith("rvv_kv_cache: ")
+                   for line in runner.run(p, q, k, v, count=False).lines)
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("sq,skv", [(1, 64), (1, 37), (2, 50)])
+@pytest.mark.parametrize("causal", (0, 1))
+def test_block_local_global_decode(precision, sq, skv, causal):
+    """block_local_global decode (one row, or two) against the reference and the oracle at every
+    precision: the global keys and the local blocks of the row's position."""
+    _check("block_local_global", 0, VARIANTS["block_local_global"][0], causal, sq, skv,
+           precision)
+
+
+def test_block_sums_are_for_bsr_only():
+    q, k, v = _tensors(1, 64, seed=3)
+    p = params_from_dict({"spec": "sliding_window", "window_size": 5, "gqa_group_size": H // G})
+    with pytest.raises(SattnError, match=r"^rvv: block_sums \(the KV cache's K block sums\) are "
+                                         r"for bsr's kernel, not 'sliding_window'"):
+        runner.run(p, q, k, v, block_sums=True)
