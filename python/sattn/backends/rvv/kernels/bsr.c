@@ -234,6 +234,20 @@ int run_bsr(ctx_t *c) {
                 const long n = expand_blocks(blk, nk, B, S, list);
                 for (long i = i0; i < i1; i++)
                     sel_record(c, g, i - off, list, c->causal ? n - (i1 - 1 - i) : n, &cursor);
+                if (attend2 && i1 - i0 == 1) {
+                    /* one row (a decode step): the group's heads in pairs, one call per pair
+                     * (what attend_block does for it, without its per-head set-up) */
+                    const long r = i0 - off, Dv = c->Dv, h1 = (g + 1) * c->group;
+                    const uint8_t *kb = c->k + g * S * rb, *vb = c->v + g * S * rb;
+                    keys_t u = {list, 0, 1, n};
+                    long h = g * c->group;
+                    for (; h + 1 < h1; h += 2)
+                        attend2(c, c->q + (h * Sq + r) * rb, c->q + ((h + 1) * Sq + r) * rb, kb, vb,
+                                &u, 0, n, 0, n, c->out + (h * Sq + r) * Dv,
+                                c->out + ((h + 1) * Sq + r) * Dv, scratch, 1, 0);
+                    if (h < h1) attend(c, c->q + (h * Sq + r) * rb, kb, vb, &u, c->out + (h * Sq + r) * Dv, scratch);
+                    continue;
+                }
                 /* an odd block (decode: its one row) leaves its last row without a partner
                  * row: the heads of the group run it in pairs (the same keys) */
                 const int odd = attend2 && (i1 - i0) % 2;
