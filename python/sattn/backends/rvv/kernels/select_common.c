@@ -302,43 +302,38 @@ static inline long emit_kept(int32_t *out, long cnt, long j, vbool8_t keep, size
     return cnt + c;
 }
 
-/* Up to this many keys, topk_select takes the maximum k times (k short reductions) instead of
- * the threshold search (up to 64 splits, each a pass over the candidates): bsr's keep_blocks at
- * decode is a few blocks. */
+/* Up to this k, topk_select finds its threshold by successive maxima (a round per distinct
+ * value from the top: two short passes) instead of the threshold search (up to 64 splits,
+ * each a pass over the candidates): bsr's keep_blocks at decode is a few blocks. */
 #define TOPK_ROUNDS 8
 
-/* Top-k (k < n) as k rounds: the largest remaining key, its lowest index (ties to the lower
- * index), marked taken by zeroing it in a copy; the indices sorted ascending. Returns -1 when
- * a round's maximum is 0 (a key image 0 would be indistinguishable from a taken key; finite
- * scores' images are never 0): the caller's general path decides. */
-static long topk_rounds(const uint64_t *key, long n, long k, uint64_t *work, int32_t *out) {
-    for (long j = 0; j < n;) {
-        size_t vl = __riscv_vsetvl_e64m8((size_t)(n - j));
-        __riscv_vse64_v_u64m8(work + j, __riscv_vle64_v_u64m8(key + j, vl), vl);
-        j += (long)vl;
-    }
-    for (long t = 0; t < k; t++) {
+/* The threshold of the top k of key[0..n) (k < n): the k-th largest value thr and how many of
+ * the keys equal to it are kept (need_eq; the others kept are those above it). */
+static uint64_t topk_threshold_rounds(const uint64_t *key, long n, long k, long *need_eq) {
+    uint64_t lim = UINT64_MAX; /* the candidates: keys <= lim */
+    long above = 0;            /* keys above the candidates */
+    for (;;) {
         vuint64m1_t mx = __riscv_vmv_s_x_u64m1(0, 1);
         for (long j = 0; j < n;) {
             size_t vl = __riscv_vsetvl_e64m8((size_t)(n - j));
-            mx = __riscv_vredmaxu_vs_u64m8_u64m1(__riscv_vle64_v_u64m8(work + j, vl), mx, vl);
+            vuint64m8_t kv = __riscv_vle64_v_u64m8(key + j, vl);
+            mx = __riscv_vredmaxu_vs_u64m8_u64m1_m(__riscv_vmsleu_vx_u64m8_b8(kv, lim, vl), kv, mx, vl);
             j += (long)vl;
         }
         const uint64_t m = __riscv_vmv_x_s_u64m1_u64(mx);
-        if (m == 0) return -1;
-        long at = -1;
-        for (long j = 0; at < 0;) { /* m is present: the loop ends inside [0, n) */
+        long eq = 0;
+        for (long j = 0; j < n;) {
             size_t vl = __riscv_vsetvl_e64m8((size_t)(n - j));
-            long f = __riscv_vfirst_m_b8(__riscv_vmseq_vx_u64m8_b8(__riscv_vle64_v_u64m8(work + j, vl), m, vl), vl);
-            if (f >= 0) at = j + f;
+            eq += (long)__riscv_vcpop_m_b8(__riscv_vmseq_vx_u64m8_b8(__riscv_vle64_v_u64m8(key + j, vl), m, vl), vl);
             j += (long)vl;
         }
-        work[at] = 0;
-        long u = t; /* insertion into the ascending list */
-        for (; u > 0 && out[u - 1] > at; u--) out[u] = out[u - 1];
-        out[u] = (int32_t)at;
+        if (above + eq >= k || m == 0) { /* m == 0: every key left is 0 (k < n: enough) */
+            *need_eq = k - above;
+            return m;
+        }
+        above += eq;
+        lim = m - 1;
     }
-    return k;
 }
 
 /*
@@ -350,7 +345,7 @@ static long topk_rounds(const uint64_t *key, long n, long k, uint64_t *work, int
  *      the need-th largest; it stops when R is all needed (threshold min R), only its maximum
  *      is needed, or R is one value. Every split strictly shrinks R, at most 64 splits;
  *   2. one pass emits the keys above the threshold and the lowest-index keys equal to it.
- * work holds 3 * n uint64. k <= TOPK_ROUNDS: topk_rounds (the same keys).
+ * work holds 3 * n uint64. k <= TOPK_ROUNDS: step 1 is topk_threshold_rounds (the same keys).
  */
 long topk_select(const uint64_t *key, long n, long k, uint64_t *work, int32_t *out) {
     if (k >= n) {
@@ -362,16 +357,13 @@ long topk_select(const uint64_t *key, long n, long k, uint64_t *work, int32_t *o
         }
         return n;
     }
-    if (k <= TOPK_ROUNDS) {
-        const long cnt = topk_rounds(key, n, k, work, out);
-        if (cnt >= 0) return cnt;
-    }
     uint64_t *buf[3] = {work, work + n, work + 2 * n};
     const uint64_t *r = key;
     long nr = n, need = k, need_eq;
     int cur = -1; /* which buf holds r (-1: key) */
     uint64_t thr;
-    for (;;) {
+    if (k <= TOPK_ROUNDS) thr = topk_threshold_rounds(key, n, k, &need_eq);
+    for (; k > TOPK_ROUNDS;) {
         uint64_t lo, hi;
         minmax_u64(r, nr, &lo, &hi);
         if (need == nr) { thr = lo; need_eq = n; break; } /* all of R, every key == lo */

@@ -170,6 +170,21 @@ int run_table(ctx_t *c) {
     attend_fn attend = attend_lookup(c->prec, c->lmul);
     attend2_fn attend2 = attend2_lookup(c->prec, c->lmul);
     void *scratch = xmalloc(attend_scratch_bytes(c, S));
+    if (Sq == 1 && attend2) {
+        /* a decode step: each GQA group's heads in pairs over the group's one list (what the
+         * loop below does for Sq = 1, without its per-row pairing tests) */
+        for (long g = 0; g < c->Hkv; g++) {
+            const uint8_t *kb = c->k + g * S * rb, *vb = c->v + g * S * rb;
+            const keys_t u = {c->indices + c->indptr[2 * g], 0, 1, c->indptr[2 * g + 1] - c->indptr[2 * g]};
+            long h = g * c->group;
+            const long h1 = h + c->group;
+            for (; u.n > 0 && h + 1 < h1; h += 2)
+                attend2(c, c->q + h * rb, c->q + (h + 1) * rb, kb, vb, &u, 0, u.n, 0, u.n,
+                        c->out + h * Dv, c->out + (h + 1) * Dv, scratch, 1, 0);
+            for (; h < h1; h++) attend(c, c->q + h * rb, kb, vb, &u, c->out + h * Dv, scratch);
+        }
+        return 0;
+    }
     long pending = -1; /* a head whose last row the previous head already ran */
     for (long h = 0; h < c->H; h++) {
         const long g = h / c->group;
