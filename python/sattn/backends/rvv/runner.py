@@ -8,7 +8,8 @@ with the counting plugin, and reads the output tensor and the counters back.
 
 How each pattern reaches the kernel (``MODE``): dense and sliding_window compute their keys
 in the kernel; block_local_global (structural: no selection work) reads the index table from
-:func:`sattn.specs.select_indices` (CSR per KV head); bsr (block scores, kernels/bsr.c),
+:func:`sattn.specs.select_indices` (CSR per KV head); bsr (block scores, kernels/bsr.c; on a
+KV cache, Sq < Skv, from the cache's K block sums: :mod:`sattn.backends.rvv.kvcache`),
 topk_per_query, nm_structured, lsh, landmark and compression-block scoring select inside the
 kernel, so the instruction count includes the selection. ``check_selection=True`` also returns the selection the kernel
 made (every mode but the index table; for dense and sliding_window the key lists exactly as
@@ -332,13 +333,14 @@ def run_one(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray
             resources.require(resources.selection(params, shape, "rvv: the host's selection"))
             sel = select_indices(params, shape, q, k)
         nnz = sel.nnz
-    resources.require(resources.rvv(params, shape, nnz, vlen=vlen, lmul=lmul,
-                                    table_nnz=nnz if mode == "table" else 0))
     if block_sums is None:
         block_sums = mode == "bsr" and shape.offset > 0
     elif block_sums and mode != "bsr":
         raise SattnError(f"rvv: block_sums (the KV cache's K block sums) are for bsr's kernel, "
                          f"not {params.spec!r} (kernel mode {mode!r})")
+    resources.require(resources.rvv(
+        params, shape, nnz, vlen=vlen, lmul=lmul, table_nnz=nnz if mode == "table" else 0,
+        block_sums=params.effective_block_size(shape.kv_len) if block_sums else 0))
     st = to_storage(params, q, k, v)
     sel_cap = nnz + 16 if (check_selection and mode != "table") else 0
     blob = build_input(params, st, shape, mode, sel if mode == "table" else None, lmul, sel_cap,
