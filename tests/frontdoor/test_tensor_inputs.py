@@ -129,7 +129,7 @@ def test_batch_and_dv_end_to_end(files: Path) -> None:
     """B = 2 and Dv = 8 != D = 16 through `sattn run --backend reference` and ``api.run``: the
     output has Q's rank with Dv last, each batch element is the reference of that element
     (fp32 policy), the verdict line is there; the RVV kernels run it too (one call per
-    element, the verdict passes); rocc refuses it in one line."""
+    element, the verdict passes); rocc runs batches but refuses Dv != D in one line."""
     rng = np.random.default_rng(12)
     q2 = rng.standard_normal((2, 4, 32, 16)).astype(np.float32)
     k2 = rng.standard_normal((2, 2, 32, 16)).astype(np.float32)
@@ -151,5 +151,5 @@ def test_batch_and_dv_end_to_end(files: Path) -> None:
     assert res.output.shape == (2, 4, 32, 8) and res.verdict.passed
     proc = run_cmd([PY, "-m", "sattn", "run", "--mlir", "op.mlir", "--backend", "rocc",
                     "--qkv", "b2.safetensors"], cwd=files)
-    assert_one_line_error(proc, "rocc: not yet: batch B=2 and Dv=8 != D=16 "
-                          "(Q [2, 4, 32, 16], V [2, 2, 32, 8])")
+    assert_one_line_error(proc, "rocc: not yet: Dv=8 != D=16 "
+                          "(Q [2, 4, 32, 16], V [2, 2, 32, 8]): this backend runs Dv = D")

@@ -136,10 +136,9 @@ def test_overrides_keep_shape_batch_and_discardable_attributes() -> None:
 
 
 @pytest.mark.parametrize("backend", ["reference", "rvv", "rocc"])
-def test_batch_above_one_runs_on_the_reference_only(tmp_path: Path, backend: str) -> None:
-    """B = 2 lowers on both pipelines; the reference and the RVV kernels run it (each element
-    the reference of that element); RoCC refuses it in one line naming the backend, through
-    the API and called directly."""
+def test_batch_above_one_runs_on_every_backend(tmp_path: Path, backend: str) -> None:
+    """B = 2 lowers on both pipelines; the reference, the RVV kernels and the RoCC RTL run it
+    (each element the reference of that element), through the API and called directly."""
     f = _batched(tmp_path)
     for pipeline in ("sattn-lower-rvv", "sattn-lower-rocc"):  # lowering works
         (p,) = api.compile(Path(f), pipeline).params
@@ -149,32 +148,24 @@ def test_batch_above_one_runs_on_the_reference_only(tmp_path: Path, backend: str
     params = api.load_op(f)
     q, k, v = synthetic(params.shape())
     assert q.shape == k.shape == v.shape == (2, 2, 64, 32)
-    if backend in ("reference", "rvv"):
-        out = api.run(f, backend).output
-        assert out.shape == (2, 2, 64, 32)
-        for b in range(2):
-            want = attention(params, q[b], k[b], v[b])
-            assert_attention_close(out[b], want, params, q[b], k[b], v[b], what=f"element {b}")
-        assert np.array_equal(get_backend(backend).run(params, q, k, v).output, out)
-        return
-    refusal = rf"^{backend}: not yet: batch B=2 \(Q \[2, 2, 64, 32\], V \[2, 2, 64, 32\]\)"
-    with pytest.raises(SattnError, match=refusal):
-        api.run(f, backend)
-    with pytest.raises(SattnError, match=refusal):
-        get_backend(backend).run(params, q, k, v)
+    out = api.run(f, backend).output
+    assert out.shape == (2, 2, 64, 32)
+    for b in range(2):
+        want = attention(params, q[b], k[b], v[b])
+        assert_attention_close(out[b], want, params, q[b], k[b], v[b], what=f"element {b}")
+    assert np.array_equal(get_backend(backend).run(params, q, k, v).output, out)
 
 
-#: What each tool does with a B = 3 op: the reference and the RVV kernels run (run, calibrate,
-#: the RVV tool), the RoCC backend refuses in one line (and so the profile, which runs both),
-#: and so do the tools that draw or emit one selection.
+#: What each tool does with a B = 3 op: every backend runs it (run, calibrate, the RVV and RoCC
+#: tools, the profile, which runs both), the tools that draw or emit one selection refuse.
 BATCH_TOOLS = {
     "run": None,
     "calibrate": None,
     "rvv": None,
     "show": "error: selection: one batch element at a time (Q shape (3, 2, 64, 32))",
     "emit": "error: selection: one batch element at a time (Q shape (3, 2, 64, 32))",
-    "rocc": "error: rocc: not yet: batch B=3 (Q [3, 2, 64, 32], V [3, 2, 64, 32])",
-    "profile": "error: rocc: not yet: batch B=3 (Q [3, 2, 64, 32], V [3, 2, 64, 32])",
+    "rocc": None,
+    "profile": None,
 }
 
 
@@ -202,6 +193,9 @@ def test_batch_above_one_from_every_tool(tmp_path: Path, tool: str) -> None:
             assert "reference: precision=fp32 B=3 H=2 kv_heads=2 S=64 D=32 " in proc.stdout
         if tool == "rvv":  # one kernel call per element, compared with the reference
             assert " B=3 H=2 kv_heads=2 S=64 D=32" in proc.stdout, proc.stdout
+            assert "-> PASS" in proc.stdout, proc.stdout
+        if tool == "rocc":  # one program per element, compared with the reference
+            assert "rocc_batch: B=3 elements" in proc.stdout, proc.stdout
             assert "-> PASS" in proc.stdout, proc.stdout
         return
     assert proc.returncode == 1, proc.stdout

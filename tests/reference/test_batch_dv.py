@@ -156,19 +156,15 @@ def test_hostile_shapes_one_line():
         _one_line(exc, want)
 
 
-@pytest.mark.parametrize("backend,mod", [("rocc", driver)])
-def test_backends_refuse_batch_and_dv(backend, mod):
-    """Until its batched runs land, RoCC refuses B > 1 and Dv != D in one line naming the
-    backend and the shape, before any tool runs (the RVV kernels run both:
+def test_rocc_refuses_dv():
+    """RoCC runs batches (tests/backends/rocc/test_rocc_batch.py) but refuses Dv != D in one
+    line naming the backend and the shape, before any tool runs (the RVV kernels run it:
     tests/backends/rvv/test_rvv_decode.py)."""
     p = _params("sliding_window", "fp32", causal=0).replace(spec="sliding_window")
     q, k, v = _tensors(2, SKV, SKV, D, seed=2)
     with pytest.raises(SattnError) as exc:
-        mod.run(p, q, k, v)
-    _one_line(exc, f"{backend}: not yet: batch B=2 (Q [2, 4, 24, 8], V [2, 2, 24, 8])")
-    with pytest.raises(SattnError) as exc:
-        mod.run(p, q[0], k[0], v[0, ..., :4])
-    _one_line(exc, f"{backend}: not yet: Dv=4 != D=8 (Q [1, 4, 24, 8], V [1, 2, 24, 4])",
+        driver.run(p, q[0], k[0], v[0, ..., :4])
+    _one_line(exc, "rocc: not yet: Dv=4 != D=8 (Q [1, 4, 24, 8], V [1, 2, 24, 4])",
               "the reference (--backend reference) runs any B and Dv")
 
 

@@ -309,12 +309,13 @@ def check_qkv(q: np.ndarray, k: np.ndarray, v: np.ndarray, gqa_group_size: int =
                  head_dim_v=dv)
 
 
-def require_plain(backend: str, shape: Shape) -> None:
-    """Refuse, for ``backend`` ('rvv', 'rocc'), a batch B > 1 or a value dimension Dv != D:
-    the reference runs them; this backend's run takes one [H, S, D] problem until its batched
-    and Dv runs land. One line naming the backend and the shape."""
+def require_plain(backend: str, shape: Shape, *, batch: bool = False) -> None:
+    """Refuse, for ``backend`` ('rvv', 'rocc'), a batch B > 1 (unless ``batch``: the backend
+    runs batches) or a value dimension Dv != D: the reference runs them; this backend's run
+    takes one [H, S, D] problem until its batched and Dv runs land. One line naming the backend
+    and the shape."""
     what = []
-    if shape.batch != 1:
+    if shape.batch != 1 and not batch:
         what.append(f"batch B={shape.batch}")
     if shape.head_dim_v != shape.head_dim:
         what.append(f"Dv={shape.head_dim_v} != D={shape.head_dim}")
@@ -322,7 +323,8 @@ def require_plain(backend: str, shape: Shape) -> None:
         raise SattnError(
             f"{backend}: not yet: {' and '.join(what)} (Q [{shape.batch}, {shape.heads}, "
             f"{shape.seq_len}, {shape.head_dim}], V [{shape.batch}, {shape.kv_heads}, "
-            f"{shape.kv_len}, {shape.head_dim_v}]): this backend runs B = 1 and Dv = D; "
+            f"{shape.kv_len}, {shape.head_dim_v}]): this backend runs "
+            f"{'Dv = D' if batch else 'B = 1 and Dv = D'}; "
             "the reference (--backend reference) runs any B and Dv")
 
 

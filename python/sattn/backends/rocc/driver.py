@@ -144,8 +144,69 @@ def pack_operand(x: np.ndarray, precision: str) -> bytes:
     return (nib[:, 0] | (nib[:, 1] << 4)).astype(np.uint8).tobytes()
 
 
+#: Counters of a batched run that are not the sum over its elements' runs.
+_RATIOS = ("util_mac", "util_gather", "refetch_factor")
+_SAME = ("lanes", "hw_ver", "hw_caps")
+
+
 def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **options: Any) -> RunResult:
-    """Run ``params`` (spec selected) on the RTL. Options:
+    """Run ``params`` (spec selected) on the RTL (see :func:`run_one` for the options).
+
+    Rank-4 Q/K/V (a batch ``[B, H, S, D]``) run element after element, each its own program
+    selecting from its own Q and K (``selection``: None or one per element): the output is
+    ``[B, H, Sq, D]``; counts (cycles, bytes, pairs, jobs, ...) are summed over the elements,
+    ``util_mac``, ``util_gather`` and ``refetch_factor`` recomputed from the sums, and
+    ``max_partials`` is the largest. Dv != D is refused (the P.V lanes run D wide)."""
+    if getattr(q, "ndim", 3) != 4:
+        return run_one(params, q, k, v, **options)
+    check_options(options.get("latency"), options.get("bandwidth"))
+    shape = check_qkv(q, k, v, params.gqa_group_size)
+    require_plain("rocc", shape, batch=True)
+    b = q.shape[0]
+    sels = options.pop("selection", None)
+    sels = list(sels) if sels is not None else [None] * b
+    if len(sels) != b:
+        raise SattnError(f"rocc: {len(sels)} selections given for a batch of B={b}: give one per "
+                         "batch element")
+    keep = options.pop("keep_dir", None)
+    parts = [run_one(params, q[e], k[e], v[e], selection=sels[e],
+                     keep_dir=None if keep is None else Path(keep) / f"element{e}", **options)
+             for e in range(b)]
+    return _batched(params, parts)
+
+
+def _batched(params: AttentionParams, parts: list[RunResult]) -> RunResult:
+    """One result of a batch's element runs (see :func:`run`)."""
+    counters: dict[str, Any] = {}
+    for key, first in parts[0].counters.items():
+        vals = [r.counters[key] for r in parts]
+        if key in _SAME or not isinstance(first, (int, float)):
+            counters[key] = first
+        elif key == "max_partials":
+            counters[key] = max(vals)
+        elif key not in _RATIOS:
+            counters[key] = sum(vals)
+    c = counters
+    c["util_mac"] = round(c["lane_cycles"] / (c["lanes"] * c["total_cycles"]), 4) if c["total_cycles"] else 0.0
+    c["util_gather"] = round(c["gather_active_cycles"] / c["total_cycles"], 4) if c["total_cycles"] else 0.0
+    c["refetch_factor"] = round(c["dma_k"] / c["min_kv_bytes"], 4) if c["min_kv_bytes"] else 1.0
+    b = len(parts)
+    lines = [(f"rocc_batch: B={b} elements, one program each, run one after another; counters "
+             f"summed: total_cycles={c['total_cycles']} pairs={c['pairs']} dma_k={c['dma_k']} "
+             f"dma_out={c['dma_out']} jobs={c['jobs']} util_mac={c['util_mac']} "
+             f"refetch_factor={c['refetch_factor']}")]
+    lines += [f"element {e}: {ln}" for e, r in enumerate(parts) for ln in r.lines]
+    timings = {key: sum(r.timings.get(key, 0.0) for r in parts) for key in parts[0].timings}
+    res = RunResult(backend="rocc", spec=parts[0].spec, output=np.stack([r.output for r in parts]),
+                    density=float(np.mean([r.density for r in parts])), counters=counters,
+                    timings=timings, lines=lines, params=params)
+    res.selections = [r.selection for r in parts]  # type: ignore[attr-defined]
+    return res
+
+
+def run_one(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
+            **options: Any) -> RunResult:
+    """Run one problem (Q ``[H, Sq, D]``) on the RTL. Options:
 
     ``selection`` a precomputed Selection; ``latency`` (cycles, default 20) and ``bandwidth``
     (bytes/cycle, default 16) of the memory model; ``keep_dir`` keeps the artifacts and memory
@@ -153,7 +214,7 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     """
     latency, bandwidth = check_options(options.get("latency"), options.get("bandwidth"))
     shape = check_qkv(q, k, v, params.gqa_group_size)
-    require_plain("rocc", shape)  # B = 1 and Dv = D until this backend's batched runs land
+    require_plain("rocc", shape)  # Dv = D (the P.V lanes run D wide); batches: run()
     check_values(params, q, k, v)
     t0 = time.perf_counter()
     sel = options.get("selection")
