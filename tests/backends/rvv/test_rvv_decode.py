@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import need_tool
+from decode_oracle import VARIANTS as ORACLE_VARIANTS
 from decode_oracle import oracle
 from sattn.backends.rvv import runner
 from sattn.errors import SattnError
@@ -28,19 +29,9 @@ SHAPES = [(1, 64), (4, 64), (24, 64), (5, 37)]
 PRECISIONS = ["fp32", "bf16", "i8", "i4"]
 #: Attributes per registered pattern; ``oracle`` says whether tests/decode_oracle.py knows the
 #: variant (landmark only with landmark_iters = 0).
-VARIANTS = {
-    "dense": [{}],
-    "sliding_window": [{"window_size": 5}, {"window_size": 3, "dilation": 3, "wrap": 1},
-                       {"window_size": 40, "dilation": 4, "wrap": 1}],
-    "block_local_global": [{"block_size": 16, "global_tokens": 3}],
-    "bsr": [{"block_size": 16, "keep_ratio": 0.5}, {"block_size": 8, "keep_ratio": 0.3},
-            {"block_size": 8, "comp_block_size": 4, "keep_ratio": 0.4},
-            {"block_size": 16, "comp_block_size": 8, "topk_k": 2}],
-    "nm_structured": [{"nm_n": 2, "nm_m": 5}],
-    "topk_per_query": [{"topk_k": 7}],
-    "lsh": [{"lsh_buckets": 4}],
-    "landmark": [{"num_landmarks": 6}, {"num_landmarks": 6, "landmark_iters": 2}],
-}
+RVV_EXTRA = {"sliding_window": [{"window_size": 40, "dilation": 4, "wrap": 1}],
+             "landmark": [{"num_landmarks": 6, "landmark_iters": 2}]}
+VARIANTS = {name: [*vs, *RVV_EXTRA.get(name, [])] for name, vs in ORACLE_VARIANTS.items()}
 CASES = [(name, j, attrs, causal) for name, vs in VARIANTS.items() for j, attrs in enumerate(vs)
          for causal in (0, 1)]
 
