@@ -14,7 +14,7 @@ import hashlib
 import numpy as np
 import pytest
 from conftest import need_tool
-from decode_oracle import oracle
+from decode_oracle import VARIANTS, oracle
 from sattn.backends.rocc.merge import merge, merge_flops_model
 from sattn.errors import SattnError
 from sattn.hw import program
@@ -281,3 +281,26 @@ def test_heads_that_fit_run_as_before(driver, case):
     r = driver.run(p, q, k, v)
     got = tuple(r.counters[c] for c in ("total_cycles", "dma_k", "dma_q", "dma_out", "pairs"))
     assert got == BEFORE_TILES[case]
+
+
+#: The slow sweep's large shapes: a decode step over four key tiles and a prefill chunk of 64
+#: rows at the end of a two-tile cache.
+LARGE = [(1, 4 * HW.kv_rows), (64, 2 * HW.kv_rows)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "i8", "i4"])
+@pytest.mark.parametrize("sq,skv", LARGE)
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_large_kv_cache_every_pattern(driver, name, sq, skv, precision):
+    """Every built-in pattern (the oracle's first variant), causal, at every precision, on
+    caches of several key tiles: RoCC against the reference (tolerance policy with the merge's
+    rounding) and against the selection's pairs."""
+    attrs = {"spec": name, "causal": 1, **VARIANTS[name][0]}
+    p, q, k, v = _case(sq, skv, precision, attrs, seed=sq + skv)
+    sel = select_indices(p, check_qkv(q, k, v, H // G), q, k)
+    r = driver.run(p, q, k, v, selection=sel)
+    assert_attention_close(r.output, attention(p, q, k, v, selection=sel), p, q, k, v,
+                           selection=sel, partials=r.counters["max_partials"],
+                           what=f"rocc {name} Sq={sq} Skv={skv} {precision}")
+    assert r.counters["pairs"] == sel.nnz * (H // G)

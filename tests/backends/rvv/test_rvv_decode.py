@@ -260,3 +260,20 @@ def test_block_sums_are_for_bsr_only():
     with pytest.raises(SattnError, match=r"^rvv: block_sums \(the KV cache's K block sums\) are "
                                          r"for bsr's kernel, not 'sliding_window'"):
         runner.run(p, q, k, v, block_sums=True)
+
+
+#: The slow sweep's large shapes: a decode step against an 8k cache and a prefill chunk of 64 rows
+#: at the end of a 4k cache.
+LARGE = [(1, 8192), (64, 4096)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("sq,skv", LARGE)
+@pytest.mark.parametrize("name,variant,attrs,causal", [c for c in CASES if c[1] == 0 and c[3] == 1],
+                         ids=lambda x: str(x))
+def test_large_kv_cache_every_pattern(name, variant, attrs, causal, sq, skv, precision):
+    """Every registered pattern (its first variant), causal, at every precision, at long-cache
+    shapes: the kernel against the reference and the float64 oracle, counters as defined."""
+    need_tool("qemu-riscv64")
+    _check(name, variant, attrs, causal, sq, skv, precision)
