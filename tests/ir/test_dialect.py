@@ -133,14 +133,17 @@ def test_warnings_are_printed_once_per_scope(capsys) -> None:
                    "kept and ignored\n")
 
 
-def test_rank4_operands_give_shape_and_batch() -> None:
-    def params(types: str, attrs: str = ""):
-        q, k, v = types.split(";")
-        m = parse_module(
-            f'%q, %k, %v = "test.m"() : () -> ({q}, {k}, {v})\n'
-            f'"sattn.sparse_attention"(%q, %k, %v) {{{attrs}}} : ({q}, {k}, {v}) -> ()\n')
-        return next(o for o in m.walk() if isinstance(o, SparseAttentionOp)).params()
+def _operand_params(types: str, attrs: str = ""):
+    """The params of one op whose Q, K, V operands have the ';'-separated ``types``."""
+    q, k, v = types.split(";")
+    m = parse_module(
+        f'%q, %k, %v = "test.m"() : () -> ({q}, {k}, {v})\n'
+        f'"sattn.sparse_attention"(%q, %k, %v) {{{attrs}}} : ({q}, {k}, {v}) -> ()\n')
+    return next(o for o in m.walk() if isinstance(o, SparseAttentionOp)).params()
 
+
+def test_rank4_operands_give_shape_and_batch() -> None:
+    params = _operand_params
     p = params("tensor<3x4x32x16xf32>;tensor<3x2x32x16xf32>;tensor<3x2x32x16xf32>")
     assert (p.batch, p.num_heads, p.seq_len, p.head_dim, p.gqa_group_size) == (3, 4, 32, 16, 2)
     shape = p.shape()
@@ -181,13 +184,7 @@ def test_attribute_conversion_round_trip() -> None:
 
 def test_operands_give_kv_len() -> None:
     """K's type gives Skv (kv_len); Sq > Skv and a disagreeing kv_len are one line each."""
-    def params(types: str, attrs: str = ""):
-        q, k, v = types.split(";")
-        m = parse_module(
-            f'%q, %k, %v = "test.m"() : () -> ({q}, {k}, {v})\n'
-            f'"sattn.sparse_attention"(%q, %k, %v) {{{attrs}}} : ({q}, {k}, {v}) -> ()\n')
-        return next(o for o in m.walk() if isinstance(o, SparseAttentionOp)).params()
-
+    params = _operand_params
     p = params("tensor<4x1x16xf32>;tensor<2x64x16xf32>;tensor<2x64x16xf32>")
     assert (p.seq_len, p.kv_len, p.num_heads, p.gqa_group_size) == (1, 64, 4, 2)
     assert (p.shape().seq_len, p.shape().kv_len, p.shape().offset) == (1, 64, 63)
