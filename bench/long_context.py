@@ -42,13 +42,14 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 
 import numpy as np
+from sattn import resources
 from sattn.errors import SattnError
 from sattn.guard import guarded
 from sattn.ir.schema import params_from_dict
 from sattn.reference.data import synthetic
 from sattn.reference.executor import run as reference_run
 from sattn.selector import Hints, select_spec
-from sattn.specs import select_indices
+from sattn.specs import pattern_of, select_indices
 
 HEADS, KV_HEADS, HEAD_DIM = 8, 2, 64
 
@@ -103,6 +104,26 @@ def time_reference(p, q, k, v, decode: bool, repeat: int) -> tuple[float, float 
         if ts is not None:
             sdpa = ts if sdpa is None else min(sdpa, ts)
     return best, sdpa
+
+
+def selection_and_pairs(p, q, k, need_lists: bool):
+    """(the selection, or the one-line reason it cannot be built; its pair count over the KV
+    heads). Without a simulator to feed, a pattern with a closed-form count (dense: 8.6e9
+    pairs at a 65,536-token prefill) is counted without index lists; index lists are built
+    only when the resource estimate says they fit (a one-line reason otherwise, never an
+    out-of-memory kill)."""
+    shape = p.shape()
+    count = pattern_of(p.spec).pair_count(p, shape.seq_len) if not shape.offset else None
+    if count is not None and not need_lists:
+        return None, count * shape.kv_heads
+    try:
+        resources.require(resources.selection(p, shape))
+    except SattnError as e:
+        if count is None:
+            raise
+        return str(e).splitlines()[0], count * shape.kv_heads
+    sel = select_indices(p, shape, q, k)
+    return sel, sel.nnz
 
 
 def run_backend(name: str, p, q, k, v, sel) -> dict | str:
@@ -173,14 +194,17 @@ def main() -> int:
                     t_ref, t_sdpa = time_reference(p, q, k, v, decode, args.repeat)
                 except SattnError as e:  # e.g. not enough memory free right now: say so
                     notes.append(f"reference {phase} Skv={skv} {spec}: {str(e).splitlines()[0]}")
-            sel = select_indices(p, p.shape(), q, k)
-            dens = sel.nnz / (KV_HEADS * sq * skv)
+            sims = [b for b in ("rvv", "rocc") if b in backends]
+            skipped = not decode and spec == "dense" and not args.dense_prefill
+            sel, nnz = selection_and_pairs(p, q, k, need_lists=bool(sims) and not skipped)
+            dens = nnz / (KV_HEADS * sq * skv)
             cells = {}
-            for b in ("rvv", "rocc"):
-                if b not in backends:
-                    continue
-                if not decode and spec == "dense" and not args.dense_prefill:
+            for b in sims:
+                if skipped:
                     cells[b] = "dense prefill skipped (--dense-prefill)"
+                    continue
+                if isinstance(sel, str):
+                    cells[b] = sel
                     continue
                 t0 = time.perf_counter()
                 cells[b] = run_backend(b, p, q, k, v, sel)
