@@ -92,36 +92,37 @@ def time_sdpa(q: np.ndarray, k: np.ndarray, v: np.ndarray, decode: bool) -> floa
         return time.perf_counter() - t
 
 
-def time_reference(p, q, k, v, decode: bool, repeat: int) -> tuple[float, float | None]:
-    """(best reference wall time, best SDPA time); SattnError when the reference refuses the
-    shape."""
+def time_reference(p, q, k, v, decode: bool, repeat: int) -> tuple[float, float | None, int]:
+    """(best reference wall time, best SDPA time, the reference's selected pairs); SattnError
+    when the reference refuses the shape."""
     best, sdpa = math.inf, None
     for _ in range(repeat):
         t = time.perf_counter()
-        reference_run(p, q, k, v)
+        res = reference_run(p, q, k, v)
         best = min(best, time.perf_counter() - t)
         ts = time_sdpa(q, k, v, decode)
         if ts is not None:
             sdpa = ts if sdpa is None else min(sdpa, ts)
-    return best, sdpa
+    return best, sdpa, int(res.counters["selected_pairs"])
 
 
-def selection_and_pairs(p, q, k, need_lists: bool):
+def selection_and_pairs(p, q, k, need_lists: bool, ref_pairs: int | None):
     """(the selection, or the one-line reason it cannot be built; its pair count over the KV
-    heads). Without a simulator to feed, a pattern with a closed-form count (dense: 8.6e9
-    pairs at a 65,536-token prefill) is counted without index lists; index lists are built
-    only when the resource estimate says they fit (a one-line reason otherwise, never an
-    out-of-memory kill)."""
+    heads). Without a simulator to feed, the count comes from the reference's run or the
+    pattern's closed form (dense: 8.6e9 pairs at a 65,536-token prefill), not from index
+    lists; index lists are built only when the resource estimate says they fit (a one-line
+    reason otherwise, never an out-of-memory kill)."""
     shape = p.shape()
     count = pattern_of(p.spec).pair_count(p, shape.seq_len) if not shape.offset else None
+    count = ref_pairs if count is None else count * shape.kv_heads
     if count is not None and not need_lists:
-        return None, count * shape.kv_heads
+        return None, count
     try:
         resources.require(resources.selection(p, shape))
     except SattnError as e:
         if count is None:
             raise
-        return str(e).splitlines()[0], count * shape.kv_heads
+        return str(e).splitlines()[0], count
     sel = select_indices(p, shape, q, k)
     return sel, sel.nnz
 
@@ -188,15 +189,16 @@ def main() -> int:
         measured: dict[str, dict[str, float]] = {}  # backend -> spec -> measured cost
         for spec in args.patterns:
             p = params_for(spec, sq, skv)
-            t_ref = t_sdpa = None
+            t_ref = t_sdpa = ref_pairs = None
             if "reference" in backends and (spec != "dense" or decode or skv <= 16384):
                 try:
-                    t_ref, t_sdpa = time_reference(p, q, k, v, decode, args.repeat)
+                    t_ref, t_sdpa, ref_pairs = time_reference(p, q, k, v, decode, args.repeat)
                 except SattnError as e:  # e.g. not enough memory free right now: say so
                     notes.append(f"reference {phase} Skv={skv} {spec}: {str(e).splitlines()[0]}")
             sims = [b for b in ("rvv", "rocc") if b in backends]
             skipped = not decode and spec == "dense" and not args.dense_prefill
-            sel, nnz = selection_and_pairs(p, q, k, need_lists=bool(sims) and not skipped)
+            sel, nnz = selection_and_pairs(p, q, k, need_lists=bool(sims) and not skipped,
+                                           ref_pairs=ref_pairs)
             dens = nnz / (KV_HEADS * sq * skv)
             cells = {}
             for b in sims:
