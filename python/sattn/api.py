@@ -47,9 +47,10 @@ from sattn.selector.hints import disable_vars
 from sattn.specs import select_indices
 from sattn.specs.selection import Selection
 
-#: The lowering pipeline each backend's calls come from.
+#: The lowering pipeline each backend's calls come from (the reference needs no lowering:
+#: selection only, so a pattern only the reference runs, such as nsa, reaches it).
 PIPELINE_OF: dict[str, str] = {
-    "reference": "sattn-lower-rvv",
+    "reference": "sattn-select-spec",
     "rvv": "sattn-lower-rvv",
     "rocc": "sattn-lower-rocc",
 }
@@ -422,7 +423,7 @@ def pattern(
 ):
     """The :class:`~sattn.specs.selection.Selection` the selected spec makes on the op's
     inputs (the given tensors, else the synthetic data of its shape)."""
-    params = load_op(mlir, op=op, strict_attributes=strict_attributes)
+    params = load_op(mlir, pipeline="sattn-select-spec", op=op, strict_attributes=strict_attributes)
     shape, qa, ka, _ = resolve_inputs(params, q, k, v, seed)
     resources.require(resources.selection(params, shape, "pattern"))  # token lists of every row
     return select_indices(params, shape, qa, ka)

@@ -81,13 +81,16 @@ SCHEMA: tuple[AttrSpec, ...] = (
     AttrSpec("num_landmarks", "int", 0, "landmark tokens to attend over; > 0 selects landmark", _at_least(0)),
     AttrSpec("landmark_iters", "int", 0, "k-means refinement iterations for the landmarks", _at_least(0)),
     # sliding window
-    AttrSpec("window_size", "int", None, "keys on each side of the query in a sliding window", _at_least(0)),
+    AttrSpec("window_size", "int", None, "sliding_window: keys on EACH side of the query (a half-width); nsa: the w keys ENDING at the query (j in [p-w+1, p]; 0: no window branch)", _at_least(0)),
     AttrSpec("dilation", "int", 1, "stride between neighbouring window keys", _at_least(1)),
     AttrSpec("wrap", "int", 0, "1: window indices wrap modulo S (ring mode)", _one_of(0, 1)),
     AttrSpec("causal", "int", 0, "1: keep only keys j <= i", _one_of(0, 1)),
     # block sparse
     AttrSpec("keep_ratio", "float", None, "share of key blocks kept per query block (bsr)", _ratio),
-    AttrSpec("block_size", "int", None, "tokens per block for block patterns", _at_least(1)),
+    AttrSpec("block_size", "int", None, "tokens per block for block patterns (nsa: the selection block b, required)", _at_least(1)),
+    # native sparse attention
+    AttrSpec("select_blocks", "int", None, "nsa: selection blocks kept per query row and KV head (n; unset: 16); set forces nsa", _at_least(1)),
+    AttrSpec("comp_stride", "int", 0, "nsa: tokens between compression windows (d; 0: comp_block_size, non-overlapping)", _at_least(0)),
     # tiles (size hints)
     AttrSpec("tile_S", "int", None, "key/sequence tile; also the sequence length when no shape is given", _at_least(1)),
     AttrSpec("tile_M", "int", None, "query rows per tile", _at_least(1)),
@@ -99,7 +102,7 @@ SCHEMA: tuple[AttrSpec, ...] = (
     AttrSpec("scale_v", "float", None, "symmetric per-tensor scale of V (i8/i4)", _fp32_scale),
     # grouped-query attention and compression
     AttrSpec("gqa_group_size", "int", 1, "query heads sharing one K/V and one selection", _at_least(1)),
-    AttrSpec("comp_block_size", "int", 0, "compression block for NSA-style scoring; 0 disables", _at_least(0)),
+    AttrSpec("comp_block_size", "int", 0, "tokens per mean-pooled compression block: bsr's block scoring (0 disables), nsa's compression window l (0: block_size)", _at_least(0)),
     # overrides
     AttrSpec("spec", "str", None, "explicit spec override (bypasses selection)", _registered_spec),
     AttrSpec("force_spec", "str", None, "explicit spec override (bypasses selection)", _registered_spec),
@@ -271,6 +274,12 @@ def check_consistency(p: AttentionParams) -> None:
         raise SattnError(
             f"attribute 'num_heads'={p.num_heads} is not divisible by gqa_group_size={p.gqa_group_size}"
         )
+    spec = p.force_spec or p.spec
+    if spec is not None and _patterns.known(spec):
+        # the pattern's own cross-attribute rules (e.g. nsa: block_size required)
+        verify = getattr(_patterns.get(spec), "verify", None)
+        if verify is not None:
+            verify(p)
 
 
 def params_from_dict(attrs: dict[str, Any], *, allow_extra: bool = False) -> AttentionParams:

@@ -10,7 +10,9 @@ Q and K have D columns, V and the output Dv (which may differ: it only changes t
 A batch (rank-4 tensors) runs element by element: each selects from its own Q and K, and
 memory is that of one element.
 For landmark selections K/V are first compressed to segment means (see
-:mod:`sattn.specs.landmark`).
+:mod:`sattn.specs.landmark`). A composite pattern (nsa: three gated softmaxes) is not one
+softmax over a selection: the executor calls its ``attend`` hook
+(:meth:`sattn.specs.pattern.Pattern.attend`) on the checked inputs instead, with its gates.
 
 Vectorised over query tiles: for a tile of rows the union of their selected keys is gathered,
 scored with one matrix product, masked to each row's exact selection and reduced. Memory is
@@ -38,7 +40,7 @@ from sattn import precision as prec
 from sattn import resources
 from sattn.errors import SattnError
 from sattn.ir.schema import AttentionParams, Shape
-from sattn.reference.data import check_qkv, check_values
+from sattn.reference.data import check_finite, check_qkv, check_values
 from sattn.reference.threads import parallel_map, single_threaded_blas
 from sattn.result import RunResult
 from sattn.specs import pattern_of, select_indices
@@ -390,6 +392,7 @@ def attention(
     k: np.ndarray,
     v: np.ndarray,
     selection: Selection | Sequence[Selection] | None = None,
+    gates: Sequence[np.ndarray | None] | None = None,
 ) -> np.ndarray:
     """The reference output float32 [H, Sq, Dv], or [B, H, Sq, Dv] for rank-4 inputs (the oracle
     every backend is compared with).
@@ -398,9 +401,14 @@ def attention(
     each batch element is attended on its own (a data-dependent pattern selects from that
     element's Q and K), one after the other, so memory is that of one element.
     ``selection``: a precomputed :class:`Selection` (B = 1), or one per batch element.
-    Inputs are checked first (:func:`_check`: the values the run reads), and a run that would
-    not fit the machine is refused (:func:`sattn.resources.reference`)."""
+    ``gates``: a composite pattern's extra inputs (nsa: ``(g_cmp, g_slc, g_swa)``, each
+    ``[B, Sq, H]`` or None for 1.0). Inputs are checked first (:func:`_check`: the values the
+    run reads), and a run that would not fit the machine is refused
+    (:func:`sattn.resources.reference`)."""
     shape = check_qkv(q, k, v, params.gqa_group_size)
+    if pattern_of(params.spec).composite:
+        return _composite(params, shape, q, k, v, selection, gates)[0]
+    _no_gates(params, gates)
     sels = _selections(params, shape, selection)
     _check(params, shape, q, k, v, sels)
     if q.ndim == 3:
@@ -409,6 +417,31 @@ def attention(
     for b in range(shape.batch):
         out[b] = _attention_checked(params, shape.element, q[b], k[b], v[b], sels[b])
     return out
+
+
+def _no_gates(params: AttentionParams, gates) -> None:
+    if gates is not None and any(g is not None for g in gates):
+        raise SattnError(f"gates (g_cmp, g_slc, g_swa) are inputs of spec nsa only; spec "
+                         f"'{params.spec}' has none")
+
+
+def _composite(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray,
+               v: np.ndarray, selection, gates) -> tuple[np.ndarray, int]:
+    """(output, pairs) of a composite pattern (:meth:`sattn.specs.pattern.Pattern.attend`) on
+    checked inputs: the values of Q, K, V (:func:`check_values`), finite gates, the memory."""
+    if selection is not None:
+        raise SattnError(f"spec '{params.spec}' selects inside its attention: a precomputed "
+                         "selection cannot be given")
+    gates = tuple(gates) if gates is not None else (None, None, None)
+    if len(gates) != 3:
+        raise SattnError(f"spec '{params.spec}' takes three gates (g_cmp, g_slc, g_swa), got "
+                         f"{len(gates)}")
+    check_values(params, q, k, v)
+    for g, name in zip(gates, ("g_cmp", "g_slc", "g_swa")):
+        if g is not None:
+            check_finite(np.asarray(g, dtype=np.float32), f"gate {name}")
+    resources.require(resources.reference(params, shape))
+    return pattern_of(params.spec).attend(params, shape, q, k, v, gates)
 
 
 def _selections(params: AttentionParams, shape: Shape,
@@ -579,6 +612,9 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     over KV heads) and ``dense_pairs``.
     """
     shape = check_qkv(q, k, v, params.gqa_group_size)
+    if pattern_of(params.spec).composite:
+        return _run_composite(params, shape, q, k, v, options)
+    _no_gates(params, options.get("gates"))
     t0 = time.perf_counter()
     sels = _selections(params, shape, options.get("selection"))
     t_static = time.perf_counter() - t0  # a static KV-cache selection counts as selection
@@ -602,6 +638,28 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
         backend="reference", spec=params.spec, output=out, density=nnz / dense_pairs,
         counters=counters,
         timings={"select_s": t_static + t_sel, "attend_s": t_att}, lines=[line], params=params,
+    )
+
+
+def _run_composite(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray,
+                   v: np.ndarray, options: dict) -> RunResult:
+    """:func:`run` of a composite pattern (nsa): its ``attend`` hook with the ``gates``
+    option; ``selected_pairs`` counts the (row, key) pairs its branches score (nsa: the
+    compressed keys, selected tokens and window keys of every row, over KV heads)."""
+    t0 = time.perf_counter()
+    out, pairs = _composite(params, shape, q, k, v, options.get("selection"),
+                            options.get("gates"))
+    dense_pairs = shape.batch * shape.kv_heads * shape.seq_len * shape.kv_len
+    key_space = "compressed+tokens"
+    line = (f"reference: precision={params.precision}{_batch_note(shape)} H={shape.heads} "
+            f"kv_heads={shape.kv_heads} S={shape.seq_len}{_kv_note(shape)} D={shape.head_dim}"
+            f"{_dv_note(shape)} selected_pairs={pairs} dense_pairs={dense_pairs} "
+            f"key_space={key_space}")
+    return RunResult(
+        backend="reference", spec=params.spec, output=out, density=pairs / dense_pairs,
+        counters={"selected_pairs": pairs, "dense_pairs": dense_pairs},
+        timings={"select_s": 0.0, "attend_s": time.perf_counter() - t0}, lines=[line],
+        params=params,
     )
 
 

@@ -23,7 +23,8 @@ from sattn.errors import SattnError
 from sattn.ir import patterns as registry
 from sattn.ir.schema import AttentionParams, Shape
 
-# the built-in patterns, registered in the spec's order (the selector's forcing rules follow it)
+# the built-in patterns, registered in the spec's order (the selector's forcing rules follow
+# it); nsa's rule (select_blocks) comes after the spec's own rules
 # isort: off
 from sattn.specs import (  # noqa: F401  (registration)
     sliding_window,
@@ -34,6 +35,7 @@ from sattn.specs import (  # noqa: F401  (registration)
     lsh,
     landmark,
     dense,
+    nsa,
 )
 # isort: on
 from sattn.specs.pattern import Pattern, one_kv_head

@@ -11,6 +11,10 @@ question                   method / attribute (consumer)
 its selection              :meth:`select` (``sattn.specs.select_indices``: every backend)
 data-dependent?            :attr:`data_dependent` (selection needs Q/K; GQA shares it)
 parameters and defaults    :meth:`resolved` (one definition of "unset", e.g. window 64)
+cross-attribute rules      :meth:`verify` (the dialect verifier, once ``spec`` names it)
+composite attention        :attr:`composite`, :meth:`attend` (the reference executor calls
+                           ``attend`` instead of one softmax over :meth:`select`: nsa)
+backends that run it       :attr:`targets`, :meth:`require_target` (the lowerings, runners)
 selector forcing rule      :attr:`rule` (``sattn.selector.rules``; rule order = registry order)
 disable key                :attr:`disable_key` (``disable=`` option, ``SATTN_DISABLE_<KEY>``)
 pair bound / exact count   :meth:`pair_bound`, :meth:`pair_count` (bufferize, tile, resources)
@@ -89,11 +93,43 @@ class Pattern:
     #: Whether :meth:`select_group` places query rows at their positions ``Skv - Sq + i``
     #: itself (``shape.kv_len``); else Sq < Skv cuts the square Skv selection (see select).
     positions: bool = False
+    #: Whether the output is more than one softmax over :meth:`select` (e.g. nsa's three
+    #: gated branches): the reference then calls :meth:`attend`, :meth:`select` stays what
+    #: pictures and counts read, and no FlexAttention mask can express the pattern.
+    composite: bool = False
+    #: The backends that run the pattern (``reference``, ``rvv``, ``rocc``): lowering to
+    #: another is refused in one line (:meth:`require_target`).
+    targets: tuple[str, ...] = ("reference", "rvv", "rocc")
 
     @property
     def doc(self) -> str:
         """The pattern's doc page (relative to the repository)."""
         return f"docs/patterns/{self.name}.md"
+
+    # ---- verification ----
+    def verify(self, params: AttentionParams) -> None:
+        """Cross-attribute rules of the pattern, checked by the dialect verifier when ``spec``
+        (or ``force_spec``) names it: a one-line SattnError naming the attribute. Default:
+        none."""
+
+    def require_target(self, target: str) -> None:
+        """Refuse, in one line, a backend that does not run the pattern (:attr:`targets`)."""
+        if target not in self.targets:
+            runs = ", ".join(t if t == "reference" else t.upper() for t in self.targets)
+            missing = "/".join({"rvv": "RVV", "rocc": "RoCC"}.get(t, t) for t in ("rvv", "rocc")
+                               if t not in self.targets)
+            raise SattnError(f"spec '{self.name}' runs on the {runs}; {missing}: not yet "
+                             f"(cannot lower it to {target}; run it with --backend reference)")
+
+    # ---- composite attention ----
+    def attend(self, params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray,
+               v: np.ndarray, gates: Any = None) -> tuple[np.ndarray, int]:
+        """(output [H, Sq, Dv] float32, the (row, key) pairs scored summed over KV heads) of
+        one batch element ([H, Sq, D] Q, [Hkv, Skv, D|Dv] K/V, inputs checked) for a
+        :attr:`composite` pattern; ``gates`` are the pattern's extra inputs. Only composite
+        patterns define it."""
+        raise NotImplementedError(f"pattern '{self.name}' is not composite: the reference "
+                                  "attends its selection")
 
     # ---- selection ----
     def select_group(self, shape: Shape, params: AttentionParams) -> GroupSelection:

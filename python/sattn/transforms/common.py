@@ -221,10 +221,13 @@ def is_source_op(op: SattnOp) -> bool:
     return isinstance(op, SparseAttentionOp)
 
 
-def lowered_attributes(op: SattnOp, params: AttentionParams, hints: Hints) -> dict[str, Attribute]:
+def lowered_attributes(op: SattnOp, params: AttentionParams, hints: Hints,
+                       backend: str | None = None) -> dict[str, Attribute]:
     """The attributes of the call that replaces ``op``: every source attribute, the selected
     ``spec`` (and ``spec_rule``: recorded by select-spec, else the selection runs once here),
-    the pattern's call flag, and m_rows/head_dim_d/s_tokens."""
+    the pattern's call flag, and m_rows/head_dim_d/s_tokens. A pattern that does not run on
+    ``backend`` (``rvv``, ``rocc``) is refused in one line
+    (:meth:`sattn.specs.pattern.Pattern.require_target`)."""
     attrs: dict[str, Attribute] = dict(op.attributes)
     if is_selected(op) and params.spec is not None:
         spec = params.spec
@@ -234,7 +237,10 @@ def lowered_attributes(op: SattnOp, params: AttentionParams, hints: Hints) -> di
         attrs["spec"] = StringAttr(spec)
         if "spec_rule" not in attrs:
             attrs["spec_rule"] = StringAttr(decision.rule)
-    flag = pattern_of(spec).call_flag
+    pattern = pattern_of(spec)
+    if backend is not None:
+        pattern.require_target(backend)
+    flag = pattern.call_flag
     if flag:
         attrs[flag] = TRUE
     for call_name, tile in (("m_rows", "tile_M"), ("head_dim_d", "tile_D"), ("s_tokens", "tile_S")):
@@ -275,9 +281,11 @@ def with_edge(p: ModulePass, hints: Hints | None) -> ModulePass:
 
 def lower_ops(module: ModuleOp, target: type[SattnOp], hints: Hints) -> None:
     """Replace every ``sattn.sparse_attention`` with a ``target`` call (cached by content)."""
+    backend = target.name.removeprefix("sattn.").removesuffix("_call")  # rvv, rocc
     for op in attention_ops(module, (SparseAttentionOp,)):
         parent = content_key(op)
-        attrs = _LOWER_CACHE.get(op, (hints,), lambda o: lowered_attributes(o, params_of(o), hints))
+        attrs = _LOWER_CACHE.get(op, (hints, backend),
+                                 lambda o: lowered_attributes(o, params_of(o), hints, backend))
         new = target(dict(attrs), inputs=tuple(op.operands), result_types=tuple(r.type for r in op.results))
         new.location = op.location
         Rewriter.replace_op(op, new)
