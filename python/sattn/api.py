@@ -39,12 +39,12 @@ from sattn.frontend import (  # noqa: F401  (API names)
 from sattn.ir.schema import SPECS, AttentionParams, params_from_dict
 from sattn.reference.calibrate import calibrate
 from sattn.reference.compare import attention_tolerance, max_keys, verdict
-from sattn.reference.data import load_inputs, resolve_inputs
+from sattn.reference.data import is_qkv_file, load_gates, load_inputs, resolve_inputs
 from sattn.reference.executor import attention
 from sattn.result import RunResult
 from sattn.selector import Hints, select_spec
 from sattn.selector.hints import disable_vars
-from sattn.specs import select_indices
+from sattn.specs import pattern_of, select_indices
 from sattn.specs.selection import Selection
 
 #: The lowering pipeline each backend's calls come from (the reference needs no lowering:
@@ -96,6 +96,7 @@ def run(
     compare: bool = False,
     strict_attributes: bool = False,
     max_error_data: str | Path | None = None,
+    gates: dict[str, Any] | None = None,
     **options: Any,
 ) -> RunResult:
     """Run one attention op of ``mlir`` on ``backend`` (reference, rvv or rocc).
@@ -110,7 +111,9 @@ def run(
     nothing reads an error instead of a warning. ``max_error_data``: a ``.safetensors`` file
     (q, k, v of the op's shape) on which the selector measures the errors of its ``max_error``
     budget instead of synthetic data (``SATTN_MAX_ERROR_DATA``, :mod:`sattn.selector.accuracy`).
-    ``options`` go to the backend's runner.
+    ``gates``: nsa's gates by name (``g_cmp``, ``g_slc``, ``g_swa``), each an array or a file
+    ``[B, Sq, H]`` (:func:`sattn.reference.data.load_gates`; a ``--qkv`` file's tensors of
+    those names are read too; absent: 1.0). ``options`` go to the backend's runner.
     """
     if backend not in PIPELINE_OF:
         raise SattnError(f"unknown backend '{backend}' (choose from {', '.join(PIPELINE_OF)})")
@@ -120,8 +123,22 @@ def run(
                      hints=edge_hints(os.environ, default_target=backend,
                                       max_error_data=max_error_data))
     got = load_inputs(params, q, k, v, seed)
+    given = _gates(params, got, gates, q if is_qkv_file(q, k, v) else None)
+    if given is not None:
+        options["gates"] = given
     result = get_backend(backend).run(params, got.q, got.k, got.v, **options)
     return _shaped(_compared(result, params, got.q, got.k, got.v) if compare else result, got)
+
+
+def _gates(params: AttentionParams, got, gates: dict[str, Any] | None, qkv_file) -> tuple | None:
+    """The gates of a composite pattern's run (:func:`sattn.reference.data.load_gates`), or
+    None; gates given to any other pattern are one line."""
+    if not pattern_of(params.spec).composite:
+        if gates and any(g is not None for g in gates.values()):
+            raise SattnError(f"gates ({', '.join(n for n, g in gates.items() if g is not None)}) "
+                             f"are inputs of spec nsa only; the op's spec is '{params.spec}'")
+        return None
+    return load_gates(got.shape, gates, qkv_file)
 
 
 def _rvv_pipeline(options: dict[str, Any]) -> str:

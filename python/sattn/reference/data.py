@@ -72,7 +72,13 @@ def synthetic(shape: Shape, seed: int = 0, params: AttentionParams | None = None
     return np.stack(qs), np.stack(ks), np.stack(vs)
 
 
-def load_npy(path: str | Path, what: str) -> np.ndarray:
+#: The ranks :func:`load_npy` / :func:`load_tensor` accept, and how they are named in errors:
+#: attention tensors (default) and nsa's gates.
+QKV_RANKS = ((3, 4), "3 dimensions [heads, S, D] or 4 [B, heads, S, D]")
+GATE_RANKS = ((2, 3), "2 dimensions [Sq, H] or 3 [B, Sq, H]")
+
+
+def load_npy(path: str | Path, what: str, ranks: tuple = QKV_RANKS) -> np.ndarray:
     """Load one float32 tensor of rank 3 or 4 from the ``.npy`` file ``path``; ``what`` names it
     in errors ('--q', 'Q', ...).
 
@@ -95,7 +101,7 @@ def load_npy(path: str | Path, what: str) -> np.ndarray:
             offset = f.tell()
             if dtype.kind != "f" or dtype.fields is not None or dtype.subdtype is not None:
                 raise SattnError(f"{what}: {p} has dtype {dtype}, expected float32")
-            _check_rank(shape, what, p)
+            _check_rank(shape, what, p, ranks)
             count = math.prod(shape)
             need = count * dtype.itemsize
             if offset + need > size:
@@ -115,10 +121,10 @@ def load_npy(path: str | Path, what: str) -> np.ndarray:
     return _as_float32(arr, what, str(p))
 
 
-def _check_rank(shape: tuple[int, ...], what: str, where: str | Path) -> None:
-    if len(shape) not in (3, 4):
-        raise SattnError(f"{what}: {where} has shape {tuple(shape)}, expected 3 dimensions "
-                         "[heads, S, D] or 4 [B, heads, S, D]")
+def _check_rank(shape: tuple[int, ...], what: str, where: str | Path,
+                ranks: tuple = QKV_RANKS) -> None:
+    if len(shape) not in ranks[0]:
+        raise SattnError(f"{what}: {where} has shape {tuple(shape)}, expected {ranks[1]}")
 
 
 def _as_float32(arr: np.ndarray, what: str, where: str) -> np.ndarray:
@@ -139,7 +145,8 @@ def _as_float32(arr: np.ndarray, what: str, where: str) -> np.ndarray:
     return arr
 
 
-def load_tensor(path: str | Path, what: str, default_name: str | None = None) -> np.ndarray:
+def load_tensor(path: str | Path, what: str, default_name: str | None = None,
+                ranks: tuple = QKV_RANKS) -> np.ndarray:
     """Load one float32 tensor of rank 3 or 4: a ``.npy`` file (:func:`load_npy`), or a tensor
     of a ``.safetensors`` file, named as ``FILE.safetensors:name`` (else ``default_name`` when
     the file holds it, else the file's only tensor). The same checks as for ``.npy``: the header
@@ -147,13 +154,13 @@ def load_tensor(path: str | Path, what: str, default_name: str | None = None) ->
     (F32, F16, BF16, F64; converted to float32), NaN and infinities refused."""
     p, name = tensorfile.split_name(path)
     if not tensorfile.is_safetensors(p):
-        return load_npy(p, what)
+        return load_npy(p, what, ranks)
     entry = tensorfile.read_header(p, what).entry(name, what, default_name)
     where = f"{p}:{entry.name}"
     if entry.dtype not in ("F32", "F16", "BF16", "F64"):
         raise SattnError(f"{what}: {where} has dtype {entry.dtype}, expected a float "
                          "(F32, or F16/BF16/F64 converted to float32)")
-    _check_rank(entry.shape, what, where)
+    _check_rank(entry.shape, what, where, ranks)
     count = math.prod(entry.shape)
     est = resources.Estimate(f"loading {what}", f"{where} shape {entry.shape}")
     est.add(f"the array {what}", host=entry.nbytes + 4.0 * count)
@@ -374,7 +381,7 @@ def _batched(arrs: list, names: str = "QKV") -> list:
     return arrs
 
 
-def _is_qkv_file(q, k, v) -> bool:
+def is_qkv_file(q, k, v) -> bool:
     """``q`` alone names a whole ``.safetensors`` file (``--qkv``): tensors q, k, v inside."""
     if k is not None or v is not None or not isinstance(q, (str, Path)):
         return False
@@ -391,7 +398,7 @@ def load_inputs(params: AttentionParams, q=None, k=None, v=None, seed: int = 0, 
     ``q`` alone may be a ``.safetensors`` file holding tensors q, k and v (``--qkv``). Each has
     rank 3 [H, S, D] or rank 4 [B, H, S, D] (V: Dv last); the given tensors' B and Dv are the
     run's. ``qkv_what`` names the whole-file form in errors."""
-    if _is_qkv_file(q, k, v):
+    if is_qkv_file(q, k, v):
         q, k, v = (load_tensor(q, qkv_what, name) for name in ("q", "k", "v"))
     given = [x is not None for x in (q, k, v)]
     if any(given) and not all(given):
@@ -408,6 +415,52 @@ def load_inputs(params: AttentionParams, q=None, k=None, v=None, seed: int = 0, 
         return Inputs(shape, *arrs, rank4=rank4)
     shape = params.shape()
     return Inputs(shape, *synthetic(shape, seed, params))
+
+
+#: nsa's gates, in the order of its output ``g_cmp*o_cmp + g_slc*o_slc + g_swa*o_swa``.
+GATE_NAMES = ("g_cmp", "g_slc", "g_swa")
+
+
+def load_gates(shape: Shape, gates=None, qkv_file=None, *, flag: str = "--{}") -> tuple | None:
+    """nsa's gates ``(g_cmp, g_slc, g_swa)`` for inputs of ``shape``, or None when none is
+    given. ``gates`` maps a gate's name to an array or a file (``.npy``, or
+    ``FILE.safetensors[:name]``: tensor ``name``, else the one named like the gate);
+    ``qkv_file`` (the ``--qkv`` file, if any) supplies the gates it holds as tensors named
+    ``g_cmp``, ``g_slc``, ``g_swa`` that ``gates`` does not give. Each gate is ``[B, Sq, H]``
+    (rank 2 ``[Sq, H]`` when B = 1), finite; an absent gate is 1.0. Bad gates are one line
+    naming the gate (``flag`` formats its option, e.g. ``--g-cmp``)."""
+    gates = dict(gates or {})
+    unknown = sorted(set(gates) - set(GATE_NAMES))
+    if unknown:
+        raise SattnError(f"unknown gate '{unknown[0]}' (the gates are {', '.join(GATE_NAMES)})")
+    if qkv_file is not None:
+        held = tensorfile.read_header(Path(qkv_file), "--qkv").entries
+        for name in GATE_NAMES:
+            if gates.get(name) is None and name in held:
+                gates[name] = f"{qkv_file}:{name}"
+    if all(gates.get(n) is None for n in GATE_NAMES):
+        return None
+    want = [shape.batch, shape.seq_len, shape.heads]
+    out = []
+    for name in GATE_NAMES:
+        g = gates.get(name)
+        what = flag.format(name.replace("_", "-"))
+        if isinstance(g, (str, Path)):
+            g = load_tensor(g, what, name, GATE_RANKS)
+        elif g is not None:
+            g = np.asarray(g, dtype=np.float32)
+            if g.ndim not in GATE_RANKS[0]:
+                raise SattnError(f"{what}: gate {name} has shape {tuple(g.shape)}, expected "
+                                 f"{GATE_RANKS[1]}")
+            check_finite(g, f"{what}: gate {name}")
+        if g is not None:
+            g3 = g[None] if g.ndim == 2 else g
+            if list(g3.shape) != want:
+                raise SattnError(f"{what}: gate {name} has shape {tuple(g.shape)}, expected "
+                                 f"[B, Sq, H] = {want} (rank 2 [Sq, H] when B = 1)")
+            g = g3
+        out.append(g)
+    return tuple(out)
 
 
 def resolve_inputs(

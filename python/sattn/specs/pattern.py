@@ -119,7 +119,7 @@ class Pattern:
             missing = "/".join({"rvv": "RVV", "rocc": "RoCC"}.get(t, t) for t in ("rvv", "rocc")
                                if t not in self.targets)
             raise SattnError(f"spec '{self.name}' runs on the {runs}; {missing}: not yet "
-                             f"(cannot lower it to {target}; run it with --backend reference)")
+                             f"({target} asked for; run it with --backend reference)")
 
     # ---- composite attention ----
     def attend(self, params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray,

@@ -38,7 +38,7 @@ from sattn.precision import to_bf16_bits
 from sattn.reference.data import check_qkv, check_values, require_plain
 from sattn.reference.executor import landmark_operands
 from sattn.result import RunResult
-from sattn.specs import select_indices
+from sattn.specs import pattern_of, select_indices
 from sattn.specs.recorded import program_selection, recorded_selection, same_selection
 from sattn.specs.selection import Selection
 from sattn.toolrun import atomic_write, run_tool, scratch_dir
@@ -156,7 +156,9 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **
     selecting from its own Q and K (``selection``: None or one per element): the output is
     ``[B, H, Sq, D]``; counts (cycles, bytes, pairs, jobs, ...) are summed over the elements,
     ``util_mac``, ``util_gather`` and ``refetch_factor`` recomputed from the sums, and
-    ``max_partials`` is the largest. Dv != D is refused (the P.V lanes run D wide)."""
+    ``max_partials`` is the largest. Dv != D is refused (the P.V lanes run D wide), and so
+    is a pattern the RTL does not run (nsa, for now)."""
+    pattern_of(params.spec).require_target("rocc")
     if getattr(q, "ndim", 3) != 4:
         return run_one(params, q, k, v, **options)
     check_options(options.get("latency"), options.get("bandwidth"))
