@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sattn.errors import SattnError
-from sattn.ir.patterns import patterns
+from sattn.ir.patterns import known, patterns
 from sattn.ir.schema import AttentionParams, Shape
 from sattn.precision import resolved_scales, view
 from sattn.reference.data import check_qkv
@@ -113,6 +113,8 @@ def selection_mask_mod(selection) -> MaskMod:
     """A ``mask_mod`` that looks a query-key pair up in a token-space selection: query head
     ``h`` uses the selection of KV head ``h // group_size``. Memory is H_kv x S x S bools."""
     torch, _ = _torch()
+    if known(selection.spec):
+        _expressible(pattern_of(selection.spec))
     if selection.key_space != "tokens":
         raise SattnError(
             f"spec '{selection.spec}' attends over {selection.key_space}, not tokens: a "
@@ -128,11 +130,19 @@ def selection_mask_mod(selection) -> MaskMod:
     return lookup
 
 
+def _expressible(pattern: Pattern) -> None:
+    """Refuse a composite pattern (nsa: three gated softmaxes): no one mask expresses it."""
+    if pattern.composite:
+        raise SattnError(f"spec '{pattern.name}' is several gated attentions, not one softmax "
+                         "over a set of keys: a FlexAttention mask cannot express it")
+
+
 def mask_mod(params: AttentionParams, shape: Shape, q: np.ndarray | None = None,
              k: np.ndarray | None = None) -> MaskMod:
     """The ``mask_mod`` of ``params.spec``: closed form for static patterns, else the lookup
     of the selection :func:`sattn.specs.select_indices` makes on ``q``/``k``."""
     pattern = pattern_of(params.spec)
+    _expressible(pattern)
     if pattern.key_space != "tokens":
         raise SattnError(
             f"spec '{params.spec}' attends over compressed keys ({pattern.key_space}, not "

@@ -71,7 +71,7 @@ def version() -> int:
 def patterns() -> tuple[Any, ...]:
     """Every registered pattern, in registration order (the built-ins first, in the order of
     the spec: sliding_window, bsr, block_local_global, nm_structured, topk_per_query, lsh,
-    landmark, dense)."""
+    landmark, dense; then nsa, whose forcing rule comes after the spec's)."""
     _ensure_builtins()
     return tuple(_REGISTRY.values())
 

@@ -6,18 +6,19 @@ Order (the first rule that applies decides):
    ``force_spec`` attributes included (when it beats an attribute, the explanation says so and
    a one-line note goes to stderr);
 2. the ``force_spec`` attribute, then the ``spec`` attribute (explicit overrides);
-3.-7. the forcing rules of the registered patterns, in registry order
-   (:attr:`sattn.specs.pattern.Pattern.rule`; the built-ins:)
+3.-8. the forcing rules of the registered patterns, in registry order
+   (:attr:`sattn.specs.pattern.Pattern.rule`; the built-ins: the spec's five, then nsa's)
 
 3. ``global_tokens > 0``     -> block_local_global   (unless SATTN_DISABLE_BLG)
 4. ``nm_n`` and ``nm_m`` set -> nm_structured        (unless SATTN_DISABLE_NM)
 5. ``topk_k`` set            -> topk_per_query       (unless SATTN_DISABLE_TOPK)
 6. ``lsh_buckets`` set       -> lsh                  (unless SATTN_DISABLE_LSH)
 7. ``num_landmarks > 0``     -> landmark             (unless SATTN_DISABLE_LANDMARK)
-8. the cost model (:mod:`sattn.selector.cost`) over the computable, enabled candidates;
-9. nothing computable        -> bsr, or dense when SATTN_DISABLE_BSR is set.
+8. ``select_blocks`` set     -> nsa                  (unless SATTN_DISABLE_NSA)
+9. the cost model (:mod:`sattn.selector.cost`) over the computable, enabled candidates;
+10. nothing computable       -> bsr, or dense when SATTN_DISABLE_BSR is set.
 
-When the cost model (8) or the bsr default (9) decided and the op has a ``max_error``
+When the cost model (9) or the bsr default (10) decided and the op has a ``max_error``
 attribute, the budget rule ``max_error`` (:func:`sattn.selector.accuracy.apply_budget`) may
 replace the choice with the cheapest candidate whose error on the synthetic data is within it.
 
@@ -39,7 +40,7 @@ from sattn.selector.hints import Hints, disable_var
 
 
 def forcing_patterns() -> tuple:
-    """The registered patterns with a forcing rule, in registry order (rules 3-7 above)."""
+    """The registered patterns with a forcing rule, in registry order (rules 3-8 above)."""
     return tuple(p for p in patterns() if p.rule is not None)
 
 

@@ -447,7 +447,7 @@ class Nsa(Pattern):
                 parts.append(token_rows(blocks, p, cfg))
             groups.append(concat_rows(parts))
         return Selection(spec=self.name, seq_len=sq, num_keys=skv, group_size=grp,
-                         groups=tuple(groups))
+                         groups=tuple(groups), block_size=cfg.block_size)
 
     def attend(self, params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray,
                v: np.ndarray, gates: Any = None) -> tuple[np.ndarray, int]:

@@ -34,6 +34,9 @@ PICTURES: dict[str, dict] = {
     "lsh": {"spec": "lsh", "seq_len": 64, "head_dim": 16, "lsh_buckets": 4},
     "landmark": {"spec": "landmark", "seq_len": 64, "head_dim": 16, "num_landmarks": 8,
                  "landmark_iters": 2},
+    # the keys of nsa's selection and window branches (its compressed branch is not drawn)
+    "nsa": {"spec": "nsa", "seq_len": 64, "head_dim": 16, "block_size": 8, "select_blocks": 3,
+            "window_size": 6},
 }
 
 

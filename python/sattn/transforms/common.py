@@ -28,7 +28,7 @@ from sattn.errors import SattnError
 from sattn.ir import patterns as _patterns
 from sattn.ir.attrs import TRUE
 from sattn.ir.dialect import SattnOp, SparseAttentionOp, located, location_of
-from sattn.ir.schema import DEFAULT_TILES, AttentionParams
+from sattn.ir.schema import DEFAULT_TILES, AttentionParams, check_consistency
 from sattn.selector import Decision, Hints, select_spec
 from sattn.specs import pattern_of
 
@@ -141,8 +141,13 @@ def params_of(op: SattnOp) -> AttentionParams:
 
 
 def decision_for(params: AttentionParams, hints: Hints) -> Decision:
-    """The selector's decision (the ``spec`` attribute, once set, is an override rule)."""
-    return select_spec(params, hints=hints)
+    """The selector's decision (the ``spec`` attribute, once set, is an override rule),
+    checked against the chosen pattern's own rules (e.g. ``select_blocks`` forcing nsa on an
+    op without ``block_size`` is an error, not an op no later pass can read)."""
+    d = select_spec(params, hints=hints)
+    if d.spec != params.spec:
+        check_consistency(params.replace(spec=d.spec, force_spec=None))
+    return d
 
 
 def is_selected(op: SattnOp) -> bool:

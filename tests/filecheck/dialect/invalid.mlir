@@ -35,7 +35,7 @@
 "sattn.sparse_attention"() { precision = "fp8" } : () -> ()
 
 // -----
-// expected-error @+1 {{'sattn.sparse_attention' attribute 'spec' must be one of sliding_window, bsr, block_local_global, nm_structured, topk_per_query, lsh, landmark, dense, got 'banded'}}
+// expected-error @+1 {{'sattn.sparse_attention' attribute 'spec' must be one of sliding_window, bsr, block_local_global, nm_structured, topk_per_query, lsh, landmark, dense, nsa, got 'banded'}}
 "sattn.sparse_attention"() { spec = "banded" } : () -> ()
 
 // -----
@@ -211,3 +211,33 @@ func.func @f(%q: tensor<2x2x16x8xf32>, %k: tensor<2x2x16x8xf32>, %v: tensor<2x2x
 // -----
 // expected-error @+1 {{'sattn.sparse_attention' attribute 'batch' must be >= 1, got 0}}
 "sattn.sparse_attention"() { batch = 0 : i64 } : () -> ()
+
+// -----
+// nsa's own rules (sattn.specs.nsa.Nsa.verify), once spec names it.
+// expected-error @+1 {{'sattn.sparse_attention' attribute 'block_size' is required by spec nsa}}
+"sattn.sparse_attention"() { spec = "nsa", select_blocks = 4 : i64 } : () -> ()
+
+// -----
+// expected-error @+1 {{'sattn.sparse_attention' attribute 'comp_stride'=12 must be <= comp_block_size=16 and divide it and block_size=64}}
+"sattn.sparse_attention"() { spec = "nsa", block_size = 64 : i64, comp_block_size = 16 : i64, comp_stride = 12 : i64 } : () -> ()
+
+// -----
+// expected-error @+1 {{'sattn.sparse_attention' attribute 'comp_stride'=32 must be <= comp_block_size=16}}
+"sattn.sparse_attention"() { spec = "nsa", block_size = 64 : i64, comp_block_size = 16 : i64, comp_stride = 32 : i64 } : () -> ()
+
+// -----
+// nsa's window_size is the w keys ending at the query, not sliding_window's dilated half-width.
+// expected-error @+1 {{'sattn.sparse_attention' attribute 'dilation' is sliding_window's, not nsa's: nsa's window_size is the w keys ending at the query (j in [p-w+1, p]), not a dilated half-width}}
+"sattn.sparse_attention"() { spec = "nsa", block_size = 16 : i64, window_size = 8 : i64, dilation = 2 : i64 } : () -> ()
+
+// -----
+// expected-error @+1 {{'sattn.sparse_attention' attribute 'select_blocks' must be >= 1, got 0}}
+"sattn.sparse_attention"() { select_blocks = 0 : i64 } : () -> ()
+
+// -----
+// expected-error @+1 {{'sattn.sparse_attention' attribute 'select_blocks' expects an integer (i64), got 2.500000e+00 : f64}}
+"sattn.sparse_attention"() { spec = "nsa", block_size = 16 : i64, select_blocks = 2.5 : f64 } : () -> ()
+
+// -----
+// expected-error @+1 {{'sattn.sparse_attention' attribute 'comp_stride' must be >= 0, got -4}}
+"sattn.sparse_attention"() { spec = "nsa", block_size = 16 : i64, comp_stride = -4 : i64 } : () -> ()

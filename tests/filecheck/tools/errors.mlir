@@ -34,7 +34,7 @@ module {
 // RUN: echo '"sattn.sparse_attention"() {} : () -> ()' | env SATTN_HW_L1_BYTES=lots not %sattn-opt -pass-pipeline='builtin.module(sattn-select-spec)' 2>&1 | filecheck %s --check-prefix=L1
 // L1: sattn-opt: error: environment variable SATTN_HW_L1_BYTES expects a positive integer, got 'lots'
 // RUN: echo '"sattn.sparse_attention"() {} : () -> ()' | env SATTN_FORCE_SPEC=sparse not %sattn-opt -pass-pipeline='builtin.module(sattn-select-spec)' 2>&1 | filecheck %s --check-prefix=FORCE
-// FORCE: sattn-opt: error: environment variable SATTN_FORCE_SPEC must be one of sliding_window, bsr, block_local_global, nm_structured, topk_per_query, lsh, landmark, dense, got 'sparse'
+// FORCE: sattn-opt: error: environment variable SATTN_FORCE_SPEC must be one of sliding_window, bsr, block_local_global, nm_structured, topk_per_query, lsh, landmark, dense, nsa, got 'sparse'
 
 // The launcher at the spec's path behaves the same.
 // RUN: not %launcher %s -o %t.out2 2>&1 | filecheck %s --check-prefix=LAUNCH
