@@ -195,3 +195,21 @@ def test_bad_attributes_are_one_line(tmp_path, attrs, message):
     with pytest.raises(SattnError, match=None) as e:
         api.select(attrs)
     assert message in str(e.value)
+
+
+def test_huge_attributes_cost_what_the_shape_costs(tmp_path):
+    """block_size, select_blocks, window_size or comp_block_size far beyond Skv mean what
+    Skv allows: the same output as the smallest values with that meaning (one block holding
+    every key, no complete compression window, the window reaching key 0), without building
+    anything of their size."""
+    base = {"spec": "nsa", "seq_len": 64, "head_dim": D, "num_heads": 2, "gqa_group_size": 2}
+    huge = api.run(write_mlir(tmp_path / "h.mlir", {**base, "block_size": 2**62,
+                                                    "select_blocks": 2**62, "window_size": 2**62})).output
+    small = api.run(write_mlir(tmp_path / "s.mlir", {**base, "block_size": 65, "select_blocks": 1,
+                                                     "window_size": 64})).output
+    np.testing.assert_array_equal(huge, small)
+    wide = api.run(write_mlir(tmp_path / "w.mlir", {**base, "block_size": 4, "comp_stride": 1,
+                                                    "comp_block_size": 2**62})).output
+    narrow = api.run(write_mlir(tmp_path / "n.mlir", {**base, "block_size": 4, "comp_stride": 1,
+                                                      "comp_block_size": 65})).output
+    np.testing.assert_array_equal(wide, narrow)

@@ -117,20 +117,23 @@ def num_blocks(skv: int, cfg: NsaConfig) -> int:
 
 
 def compress(x: np.ndarray, cfg: NsaConfig) -> np.ndarray:
-    """Mean-pool ``x`` [..., Skv, E] over windows of ``l`` tokens every ``d`` tokens, zero
-    padding past the end (so a padded mean divides by ``l``): [..., nc, E] float32."""
+    """Mean-pool ``x`` [..., Skv, E] over windows of ``l`` tokens every ``d`` tokens:
+    [..., nc, E] float32. Windows that run past the end are zero padded in the definition (a
+    padded mean divides by ``l``); no row ever sees one (:func:`visible_compressed`), so they
+    are left zero here and no padding is built (``l`` may exceed Skv by any amount)."""
     x = np.asarray(x, dtype=np.float32)
     skv = x.shape[-2]
     l, d = cfg.comp_block, cfg.stride
     nc = num_compressed(skv, cfg)
-    pad = (nc - 1) * d + l - skv
-    xp = np.concatenate([x, np.zeros((*x.shape[:-2], pad, x.shape[-1]), np.float32)], axis=-2)
-    # window c = sum of the l/d stride-chunks c .. c + l/d - 1
-    chunks = xp[..., : (nc - 1 + l // d) * d, :].reshape(*x.shape[:-2], nc - 1 + l // d, d, x.shape[-1])
-    sums = chunks.sum(axis=-2, dtype=np.float32)
     out = np.zeros((*x.shape[:-2], nc, x.shape[-1]), np.float32)
-    for t in range(l // d):
-        out += sums[..., t : t + nc, :]
+    full = max(0, (skv - l) // d + 1)  # windows [c*d, c*d + l) inside [0, Skv)
+    if full:
+        # window c = the sum of the l/d stride-chunks c .. c + l/d - 1
+        chunks = x[..., : (full - 1 + l // d) * d, :].reshape(
+            *x.shape[:-2], full - 1 + l // d, d, x.shape[-1])
+        sums = chunks.sum(axis=-2, dtype=np.float32)
+        for t in range(l // d):
+            out[..., :full, :] += sums[..., t : t + full, :]
     return out / np.float32(l)
 
 
@@ -144,15 +147,12 @@ def selection_map(nc: int, nsb: int, cfg: NsaConfig) -> np.ndarray:
     """[nc, nsb] float32: ``p_slc = p_cmp @ M`` is the paper's eq. 9,
     ``p_slc[j] = sum_{m < b/d} sum_{n < l/d} p_cmp[(b/d) j - m - n]`` (out-of-range windows
     add nothing). The identity when ``l = d = b``."""
-    m = np.zeros((nc, nsb), np.float32)
     per_block, per_window = cfg.block_size // cfg.stride, cfg.comp_block // cfg.stride
-    j = np.arange(nsb)
-    for a in range(per_block):
-        for c in range(per_window):
-            src = per_block * j - a - c
-            ok = (src >= 0) & (src < nc)
-            np.add.at(m, (src[ok], j[ok]), 1.0)
-    return m
+    # entry [src, j] counts the (m, n) with m + n = t = (b/d) j - src, m < b/d, n < l/d
+    # (closed form: no loop over b/d or l/d, which may be large)
+    t = per_block * np.arange(nsb, dtype=np.int64)[None, :] - np.arange(nc, dtype=np.int64)[:, None]
+    lo, hi = np.maximum(0, t - per_window + 1), np.minimum(per_block - 1, t)
+    return np.where(t >= 0, np.maximum(0, hi - lo + 1), 0).astype(np.float32)
 
 
 def block_scores(p_cmp: np.ndarray, pos: np.ndarray, cfg: NsaConfig, nsb: int) -> np.ndarray:
@@ -161,7 +161,10 @@ def block_scores(p_cmp: np.ndarray, pos: np.ndarray, cfg: NsaConfig, nsb: int) -
     for ``p``'s block in every head, the sum over heads; blocks after ``p``'s block are -inf
     (never candidates)."""
     g, r, nc = p_cmp.shape
-    p_slc = (p_cmp.reshape(g * r, nc) @ selection_map(nc, nsb, cfg)).reshape(g, r, nsb)
+    if cfg.overlapping:
+        p_slc = (p_cmp.reshape(g * r, nc) @ selection_map(nc, nsb, cfg)).reshape(g, r, nsb)
+    else:  # l = d = b: eq. 9 is the identity (nc = nsb)
+        p_slc = p_cmp.copy()
     own = np.asarray(pos, dtype=np.int64) // cfg.block_size
     p_slc[:, np.arange(r), own] = 1.0
     score = p_slc.sum(axis=0, dtype=np.float32)
@@ -262,10 +265,12 @@ def token_rows(blocks: np.ndarray, pos: np.ndarray, cfg: NsaConfig) -> GroupSele
     """The token rows (CSR) of the kept ``blocks`` [R, n] (-1 padded) and the window, for rows
     at positions ``pos``: the selected blocks' tokens ``j <= p`` and ``j in [p - w + 1, p]``,
     each once, ascending (the keys the selection and window branches read)."""
-    b, w = cfg.block_size, cfg.window_size
     pos = np.asarray(pos, dtype=np.int64)
+    reach = int(pos.max()) + 1 if len(pos) else 0  # no row reads a key at or past it
+    b, w = cfg.block_size, min(cfg.window_size, reach)
     big = np.iinfo(np.int64).max
-    tok = (np.maximum(blocks, 0)[:, :, None] * b + np.arange(b)).reshape(len(pos), -1)
+    # offsets t >= reach within a block lie past every row's position
+    tok = (np.maximum(blocks, 0)[:, :, None] * b + np.arange(min(b, reach))).reshape(len(pos), -1)
     ok = np.repeat(blocks >= 0, b, axis=1) & (tok <= pos[:, None])
     cand = [np.where(ok, tok, big)]
     if w:
@@ -337,13 +342,14 @@ def attention(q, k, v, cfg: NsaConfig, *, g_cmp=None, g_slc=None, g_swa=None,
     nc, nsb = num_compressed(skv, cfg), num_blocks(skv, cfg)
     n = min(cfg.select_blocks, nsb)
     bs, w = cfg.block_size, min(cfg.window_size, skv)
+    bt = min(bs, skv)  # offsets within a block that can hold a key (bs may exceed Skv)
     nvis = visible_compressed(pos, cfg)
     out = np.zeros((b, h, sq, dv), np.float32)
     kept = np.full((b, hkv, sq, n), -1, np.int64)
     # the widest intermediate per row: compressed scores, gathered selected keys, window slab
     # per KV head: the compressed keys and window keys every row sees (+ the selected tokens)
     pairs = b * hkv * int(nvis.sum() + np.minimum(w, pos + 1).sum())
-    rows = rows_per_tile(sq, max(grp * nc, n * bs * max(d, dv, grp), grp * (w + 1) + w * max(d, dv)))
+    rows = rows_per_tile(sq, max(grp * nc, n * bt * max(d, dv, grp), grp * (w + 1) + w * max(d, dv)))
     for bi in range(b):
         kc, vc = compress(k4[bi], cfg), compress(v4[bi], cfg)  # [Hkv, nc, D|Dv]
         if compressed is not None:
@@ -359,8 +365,8 @@ def attention(q, k, v, cfg: NsaConfig, *, g_cmp=None, g_slc=None, g_swa=None,
                 # selection branch: the group's blocks, then their tokens j <= p
                 blocks = select_blocks(block_scores(pc, p, cfg, nsb), p, cfg)
                 kept[bi, g, r0:r1] = blocks
-                tok = (np.maximum(blocks, 0)[:, :, None] * bs + np.arange(bs)).reshape(r1 - r0, n * bs)
-                ok = (np.repeat(blocks >= 0, bs, axis=1)) & (tok <= p[:, None])
+                tok = (np.maximum(blocks, 0)[:, :, None] * bs + np.arange(bt)).reshape(r1 - r0, n * bt)
+                ok = (np.repeat(blocks >= 0, bt, axis=1)) & (tok <= p[:, None])
                 pairs += int(ok.sum())
                 tok = np.minimum(tok, skv - 1)
                 ks, vs = k4[bi, g][tok], v4[bi, g][tok]  # [R, n*b, D|Dv]
@@ -429,8 +435,8 @@ class Nsa(Pattern):
         pos = positions(sq, skv)
         nvis = visible_compressed(pos, cfg)
         nc, nsb = num_compressed(skv, cfg), num_blocks(skv, cfg)
-        rows = rows_per_tile(sq, grp * nc + min(cfg.select_blocks, nsb) * cfg.block_size
-                             + cfg.window_size)
+        rows = rows_per_tile(sq, grp * nc + min(cfg.select_blocks, nsb) * min(cfg.block_size, skv)
+                             + min(cfg.window_size, skv))
         groups = []
         for g in range(shape.kv_heads):
             kc = compress(ops.k[g], cfg)
