@@ -36,7 +36,16 @@ VARIANTS = {
 
 
 def builtin_names() -> list[str]:
-    return [p.name for p in registry.patterns() if type(p).__module__.startswith("sattn.specs.")]
+    """The built-in patterns whose output is one softmax over their selection (this oracle's);
+    the composite ones (nsa) have their own, tests/nsa_oracle.py (:func:`composite_names`)."""
+    return [p.name for p in registry.patterns()
+            if type(p).__module__.startswith("sattn.specs.") and not p.composite]
+
+
+def composite_names() -> list[str]:
+    """The built-in composite patterns (several gated softmaxes): nsa."""
+    return [p.name for p in registry.patterns()
+            if type(p).__module__.startswith("sattn.specs.") and p.composite]
 
 
 #: Slack for comparing float64 selection scores of different summation orders (|score| < 1e3).

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from decode_oracle import VARIANTS, builtin_names, oracle
+from decode_oracle import VARIANTS, builtin_names, composite_names, oracle
 from sattn.errors import SattnError
 from sattn.ir.schema import Shape, params_from_dict
 from sattn.reference.data import check_qkv
@@ -20,6 +20,8 @@ SHAPES = [(1, 64), (4, 64), (24, 64), (5, 37)]
 PRECISIONS = ["fp32", "bf16", "i8", "i4"]
 def test_every_builtin_pattern_has_an_oracle():
     assert sorted(builtin_names()) == sorted(VARIANTS)
+    # the composite one has its own (tests/nsa_oracle.py, tests/frontdoor/test_nsa_run.py)
+    assert composite_names() == ["nsa"]
 
 
 def _tensors(sq, skv, seed):

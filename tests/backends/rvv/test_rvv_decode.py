@@ -46,7 +46,8 @@ def _tools():
 
 
 def test_every_registered_pattern_is_covered():
-    assert sorted(p.name for p in registry.patterns()) == sorted(VARIANTS)
+    """Every pattern the RVV kernels run (nsa does not yet: its lowering is refused)."""
+    assert sorted(p.name for p in registry.patterns() if "rvv" in p.targets) == sorted(VARIANTS)
 
 
 def _tensors(sq, skv, seed, dv=D):
