@@ -213,3 +213,17 @@ def test_huge_attributes_cost_what_the_shape_costs(tmp_path):
     narrow = api.run(write_mlir(tmp_path / "n.mlir", {**base, "block_size": 4, "comp_stride": 1,
                                                       "comp_block_size": 65})).output
     np.testing.assert_array_equal(wide, narrow)
+
+
+def test_batch_and_dv_with_gates(tmp_path):
+    """B = 2 (each element its own selection) and Dv != D, gates [B, Sq, H], a KV cache."""
+    q, k, v = rnd((2, 4, 9, D), 9), rnd((2, 2, 50, D), 10), rnd((2, 2, 50, 8), 11)
+    rng = np.random.default_rng(12)
+    gates = tuple(rng.uniform(-1, 1, (2, 9, 4)).astype(np.float32) for _ in range(3))
+    path = write_mlir(tmp_path / "b.mlir", _attrs(2))
+    got = api.run(path, "reference", q, k, v, gates=dict(zip(("g_cmp", "g_slc", "g_swa"), gates)))
+    cfg = nsa.config(api.load_op(path, pipeline="sattn-select-spec"))
+    blocks = nsa.attention(q, k, v, cfg).blocks
+    check_blocks(q, k, cfg, blocks)
+    check_output(got.output, q, k, v, cfg, blocks, gates)
+    assert got.output.shape == (2, 4, 9, 8)
