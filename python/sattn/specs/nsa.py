@@ -1,4 +1,5 @@
-"""Native sparse attention (NSA): the definition of its three branches' keys (docs/patterns/nsa.md).
+"""Native sparse attention (NSA), ``spec = "nsa"``: its three branches, their gated attention
+and the registered pattern (docs/patterns/nsa.md).
 
 NSA (Yuan et al., "Native Sparse Attention: Hardware-Aligned and Natively Trainable Sparse
 Attention", arXiv:2502.11089) attends every query through three branches and gates them:
@@ -16,8 +17,11 @@ Attention", arXiv:2502.11089) attends every query through three branches and gat
 
 Positions: query row ``i`` of ``Sq`` sits at ``p(i) = Skv - Sq + i`` (bottom-right alignment, as
 a KV cache puts it), so a decode step (``Sq = 1``) is the last row of the prefill over ``Skv``
-tokens. The selection scores are fp32 (the precision the kernels score in); the reference
-attention over these keys is :mod:`sattn.reference.nsa`. The open implementation this follows
+tokens. The selection scores are fp32 (the precision the kernels score in). The output,
+``g_cmp * o_cmp + g_slc * o_slc + g_swa * o_swa``, is :func:`attention`: NSA is a *composite*
+pattern (:class:`Nsa`), which the reference executor runs through its ``attend`` hook;
+:mod:`sattn.reference.nsa` adds the input checks and the comparison bound. The open
+implementation this follows
 when ``l = d = b`` is the NSA community's naive/parallel reference (fla-org/native-sparse-
 attention): probabilities from the compressed softmax, 1.0 for the current block per head, a
 sum over the group's heads, top-n.
@@ -25,6 +29,7 @@ sum over the group's heads, top-n.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -461,10 +466,9 @@ class Nsa(Pattern):
         or [B, H, Sq, D]); the output times ``scale_v`` for i8/i4. The pairs are every row's
         token load (compressed keys seen, selected tokens, window keys), summed over KV heads
         and the batch."""
-        cfg = config(params)
         ops = operands(params, q, k, v)
         g = gates or (None, None, None)
-        cfg = NsaConfig(**{**cfg.__dict__, "scale": float(ops.score_scale)})
+        cfg = dataclasses.replace(config(params), scale=float(ops.score_scale))
         res = attention(ops.q, ops.k, ops.v, cfg, g_cmp=g[0], g_slc=g[1], g_swa=g[2],
                             compressed=ops.compressed)
         out = res.output if ops.v_scale == 1.0 else res.output * np.float32(ops.v_scale)
