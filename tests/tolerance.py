@@ -6,7 +6,7 @@
 - :func:`assert_same_selection`: two selections of a data-dependent pattern agree up to
   near-ties. A selection ranks scores (top-k, N:M, bsr block ranks, compression-block
   importance), reads score signs (LSH) or nearest centres (landmark k-means), and every
-  score carries the rounding error of its own float64 computation (another summation order
+  score carries the rounding error of its own fp32 or float64 computation (another summation order
   gives another last bit). Where two candidates tie within that bound, either may be kept;
   everywhere else the selections must be the same, and exact ties (integer codes, zero
   scores: no rounding at all) must go to the lower index as the patterns define. Each side is
@@ -15,8 +15,9 @@
 - :func:`reference_on`: when two selections legitimately differ at a near-tie, each output is
   compared with the reference attention on its own selection, with the fp32 bound.
 
-The score bounds use Higham's gamma with the float64 unit roundoff: a dot of D terms is within
-``gamma(D) * sum|terms|`` of the exact value, whatever the order.
+The score bounds use Higham's gamma with the unit roundoff of the score's precision (fp32 for
+top-k and N:M, float64 for the others): a dot of D terms is within ``gamma(D) * sum|terms|``
+of the exact value, whatever the order.
 """
 
 from __future__ import annotations
@@ -136,17 +137,31 @@ def _check_ranked(scores, err, keep, cand, budget, forced=None) -> list[str]:
     return problems
 
 
+#: Patterns whose group scores are fp32 (sattn.specs.gqa; the RVV kernel's too): their
+#: rounding bound uses the fp32 unit roundoff. The others score in float64.
+FP32_SCORED = ("topk_per_query", "nm_structured")
+
+
 def _group_scores(params, shape, q, k):
-    """Per KV head: (Qsum . K^T float64, its rounding bound, |Qsum|-like . |K|^T magnitudes)."""
+    """Per KV head: (Qsum . K^T float64, its rounding bound, |Qsum|-like . |K|^T magnitudes).
+
+    The bound is Higham's gamma(D + group) (the group's heads added, then a D-term dot) times
+    the magnitudes, with the unit roundoff of the pattern's score precision (fp32 for
+    FP32_SCORED). Integer codes (i8/i4) are exact when no partial sum can leave the integers
+    the precision holds exactly (2^53 in float64, 2^24 in fp32): the magnitudes bound every
+    partial sum."""
     qs, ks = selection_operands(params, q, k)
     grp = shape.group
-    exact = params.precision in ("i8", "i4")  # integer codes: every dot is exact in float64
+    fp32 = params.spec in FP32_SCORED
+    u, exact_max = (U32, 2.0**24) if fp32 else (U64, 2.0**53)
     out = []
     for g in range(shape.kv_heads):
         qh = qs[g * grp:(g + 1) * grp]
         qsum, qabs = qh.sum(axis=0), np.abs(qh).sum(axis=0)
         sc = qsum @ ks[g].T
-        err = 0 * sc if exact else gamma(shape.head_dim + grp, U64) * (qabs @ np.abs(ks[g]).T)
+        mag = qabs @ np.abs(ks[g]).T
+        exact = params.precision in ("i8", "i4") and float(mag.max(initial=0.0)) <= exact_max
+        err = 0 * sc if exact else gamma(shape.head_dim + grp, u) * mag
         out.append((sc, err, qsum, qabs, ks[g]))
     return out
 

@@ -45,7 +45,7 @@ def clamped(params: AttentionParams, seq_len: int) -> tuple[int, int]:
 
 
 def select(shape: Shape, params: AttentionParams, qsum: np.ndarray, k: np.ndarray) -> GroupSelection:
-    """Selection of one KV head: Qsum [Sq, D], K [Skv, D] float64."""
+    """Selection of one KV head: Qsum [Sq, D], K [Skv, D] (fp32 scores: see sattn.specs.gqa)."""
     n, m = clamped(params, shape.kv_len)
     parts = []
     for r0, r1 in row_chunks(shape.seq_len, shape.kv_len):
@@ -56,6 +56,8 @@ def select(shape: Shape, params: AttentionParams, qsum: np.ndarray, k: np.ndarra
 
 class NmStructured(PerGroupPattern):
     """nm_structured: N of every M consecutive keys per query (data-dependent)."""
+
+    score_dtype = np.float32  # fp32 group scores, as the RVV kernel ranks them
 
     name = "nm_structured"
     rule = ForcingRule("nm", lambda p: p.nm_n is not None and p.nm_m is not None,

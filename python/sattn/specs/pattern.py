@@ -295,15 +295,17 @@ class PerGroupPattern(Pattern):
     ``Qsum . K`` (:mod:`sattn.specs.gqa`): a subclass defines :meth:`select_scored`."""
 
     data_dependent = True
+    #: The precision of the group scores (sattn.specs.gqa): what the RVV kernel scores in too.
+    score_dtype: type = np.float64
 
     def select_scored(self, shape: Shape, params: AttentionParams, qsum: np.ndarray,
                       k: np.ndarray) -> GroupSelection:
-        """Selection of one KV head from Qsum [Sq, D] and K [Skv, D] (float64)."""
+        """Selection of one KV head from Qsum [Sq, D] and K [Skv, D] (in score_dtype)."""
         raise NotImplementedError
 
     def select(self, params: AttentionParams, shape: Shape, q=None, k=None) -> Selection:
         check_data(self.name, shape, q, k)
-        qsum, ks = group_operands(params, shape, q, k)
+        qsum, ks = group_operands(params, shape, q, k, self.score_dtype)
         groups = tuple(self.select_scored(shape, params, qsum[i], ks[i])
                        for i in range(shape.kv_heads))
         return Selection(spec=self.name, seq_len=shape.seq_len, num_keys=shape.kv_len,

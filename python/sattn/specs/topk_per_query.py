@@ -18,7 +18,7 @@ DEFAULT_TOPK = 64
 
 
 def select(shape: Shape, params: AttentionParams, qsum: np.ndarray, k: np.ndarray) -> GroupSelection:
-    """Selection of one KV head: Qsum [Sq, D], K [Skv, D] float64."""
+    """Selection of one KV head: Qsum [Sq, D], K [Skv, D] (fp32 scores: see sattn.specs.gqa)."""
     kk = DEFAULT_TOPK if params.topk_k is None else params.topk_k
     parts = []
     for r0, r1 in row_chunks(shape.seq_len, shape.kv_len):
@@ -34,6 +34,8 @@ def topk(params: AttentionParams) -> int:
 
 class TopkPerQuery(PerGroupPattern):
     """topk_per_query: the k best-scoring keys per query (data-dependent)."""
+
+    score_dtype = np.float32  # fp32 group scores, as the RVV kernel ranks them
 
     name = "topk_per_query"
     rule = ForcingRule("topk", lambda p: p.topk_k is not None, lambda p: f"topk_k = {p.topk_k} set")

@@ -24,7 +24,10 @@ MAGIC = 0x3156565254544153
 #: 2: ``skv`` (was ``s``) and ``sq`` (Sq != Skv: query row i at position skv - sq + i), ``dv``
 #: (the value dimension; ``d`` is the query/key one). 3: ``kblock_sums_off`` (bsr: the KV
 #: cache's K block sums given, ``[hkv, nb, d]`` float64; 0: the kernel sums the blocks itself).
-VERSION = 3
+#: 4: ``stop_after`` (topk / nm / compblock: 1 runs only the selection's scoring pass -- the
+#: measured scoring floor of ``bench/rvv_instructions.py`` --, 2 the scoring and the selection,
+#: without the attention; the output is then all zeros; 0: the whole kernel).
+VERSION = 4
 HEADER_INTS = 64
 FHEADER_DOUBLES = 16
 #: Byte offset of the first section (after both headers).
@@ -37,7 +40,7 @@ SLOTS: dict[str, int] = {
         "magic", "version", "mode", "prec", "lmul", "h", "hkv", "skv", "d",
         "causal", "window", "dilation", "wrap", "topk", "nm_n", "nm_m",
         "lsh_buckets", "lsh_planes", "landmarks", "landmark_iters", "block_size",
-        "comp_block", "keep_blocks", "global_tokens", "row_bytes", "sq", "dv",
+        "comp_block", "keep_blocks", "global_tokens", "row_bytes", "sq", "dv", "stop_after",
     ))
 }
 SLOTS.update({name: 30 + i for i, name in enumerate((

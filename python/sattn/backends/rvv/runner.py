@@ -139,7 +139,8 @@ def _check_options(vlen: int, lmul: int) -> None:
 
 
 def build_input(params: AttentionParams, st: Storage, shape, mode: str, sel: Selection | None,
-                lmul: int, sel_cap: int = 0, block_sums: bool = False) -> bytes:
+                lmul: int, sel_cap: int = 0, block_sums: bool = False,
+                stop_after: int = 0) -> bytes:
     """The kernel's input file (layout: :mod:`sattn.backends.rvv.abi`).
 
     Every registered pattern writes its own header slots (its parameters reduced to what they
@@ -148,7 +149,8 @@ def build_input(params: AttentionParams, st: Storage, shape, mode: str, sel: Sel
     are the key and query counts (query row i at position Skv - Sq + i). ``block_sums`` (bsr
     only): add the KV cache's K block sums (:func:`sattn.backends.rvv.kvcache.k_block_sums`)
     as the ``kblock_sums_off`` section, which the kernel then reads instead of summing the
-    blocks of the whole cache."""
+    blocks of the whole cache. ``stop_after``: 1 the kernel runs only the selection's scoring
+    pass, 2 the scoring and the selection (modes in :data:`STOP_AFTER_MODES`)."""
     slot = abi.SLOTS
     hdr = [0] * abi.HEADER_INTS
     fh = [0.0] * abi.FHEADER_DOUBLES
@@ -161,6 +163,7 @@ def build_input(params: AttentionParams, st: Storage, shape, mode: str, sel: Sel
     hdr[slot["dv"]] = head_dim_v(shape)
     hdr[slot["causal"]] = params.causal
     hdr[slot["row_bytes"]] = st.row_bytes
+    hdr[slot["stop_after"]] = stop_after
     for pattern in patterns():
         for name, value in pattern.rvv_header(params, n).items():
             hdr[slot[name]] = value
@@ -292,7 +295,7 @@ def run_one(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray
             check_selection: bool = False, count: bool = True,
             selection: Selection | None = None, dlen: int | None = None,
             mem_bytes_per_cycle: int | None = None, scalar_ipc: float | None = None,
-            block_sums: bool | None = None, **options) -> RunResult:
+            block_sums: bool | None = None, stop_after: int = 0, **options) -> RunResult:
     """Run the RVV kernel on one problem (Q ``[H, Sq, D]``) under qemu (see the module
     docstring).
 
@@ -320,6 +323,13 @@ def run_one(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray
         raise SattnError(f"the value dimension Dv={head_dim_v(shape)} is more than the RVV "
                          f"kernels' limit of {MAX_HEAD_DIM}")
     check_values(params, q, k, v)
+    if stop_after not in (0, 1, 2):
+        raise SattnError(f"rvv: stop_after must be 0 (the whole kernel), 1 (the scoring pass) "
+                         f"or 2 (scoring and selection), got {stop_after!r}")
+    if stop_after and mode not in STOP_AFTER_MODES:
+        raise SattnError(f"rvv: stop_after={stop_after}: only the kernel modes "
+                         f"{', '.join(STOP_AFTER_MODES)} have separate scoring and selection "
+                         f"phases, not {params.spec!r} (mode {mode!r})")
     t0 = time.perf_counter()
     sel = selection
     if sel is None:  # a lowered op's edited index table: the kernel runs it as a token table
@@ -344,7 +354,7 @@ def run_one(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray
     st = to_storage(params, q, k, v)
     sel_cap = nnz + 16 if (check_selection and mode != "table") else 0
     blob = build_input(params, st, shape, mode, sel if mode == "table" else None, lmul, sel_cap,
-                       block_sums)
+                       block_sums, stop_after)
     binary = build.kernel_binary()
     plugin = build.plugin_library() if count else None
     qemu = find_tool("qemu-riscv64")
@@ -405,6 +415,9 @@ def run_one(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray
     res.selection = sel  # None when counted in closed form
     return res
 
+
+#: Kernel modes with separate scoring and selection phases (``run_one(stop_after=1 or 2)``).
+STOP_AFTER_MODES = ("topk", "nm", "compblock")
 
 #: The kernels' largest head dimension (kernels/main.c refuses a header beyond it).
 MAX_HEAD_DIM = 4096

@@ -45,6 +45,13 @@ attend2_fn attend2_lookup(long prec, long lmul) {
     return table2[prec][li];
 }
 
+attend_scored2_fn attend_scored2_lookup(long prec, long lmul) {
+    static const attend_scored2_fn fp32[4] = {attend_scored2_fp32_m1, attend_scored2_fp32_m2,
+                                              attend_scored2_fp32_m4, attend_scored2_fp32_m8};
+    int li = lmul == 1 ? 0 : lmul == 2 ? 1 : lmul == 4 ? 2 : lmul == 8 ? 3 : -1;
+    return prec == PREC_FP32 && li >= 0 ? fp32[li] : 0;
+}
+
 attend_fn attend_lookup(long prec, long lmul) {
     int li = lmul == 1 ? 0 : lmul == 2 ? 1 : lmul == 4 ? 2 : lmul == 8 ? 3 : -1;
     if (prec < 0 || prec >= PREC_COUNT || li < 0) return 0;

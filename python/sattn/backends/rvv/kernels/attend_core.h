@@ -775,6 +775,85 @@ static void FN(attend2)(const ctx_t *c, const uint8_t *qra, const uint8_t *qrb, 
 #undef KMAC
 #endif
 
+#if PREC == PREC_FP32
+/* Online-softmax update of one row for a strip of scaled scores of which some are -inf (keys
+ * not kept): their p is exactly 0 (the exp2 clamps at -126, so it is merged in); a row that has
+ * seen no kept key yet (m = -inf) gets p = 0 for the whole strip. */
+static inline void FN(softmax_masked)(VF s, size_t vl, float *m, float *l, float *oacc, long Dv,
+                                      float *pbuf) {
+    float mx = __riscv_vfmv_f_s_f32m1_f32(REDMAX(s, TRUNC1(s), vl));
+    if (mx > *m) {
+        if (*m > -__builtin_inff()) {
+            float corr = SEXP2(*m - mx);
+            *l *= corr;
+            FN(scale_acc)(oacc, Dv, corr);
+        }
+        *m = mx;
+    }
+    VF p;
+    if (*m == -__builtin_inff()) {
+        p = RV(vfmv_v_f_f32, M32)(0.0f, vl);
+    } else {
+        p = VEXP2(RV(vfsub_vf_f32, M32)(s, *m, vl), vl);
+        p = RV(vfmerge_vfm_f32, M32)(p, 0.0f, CAT(CAT(CAT(__riscv_vmfeq_vf_f32, M32), _), MB)(s, -__builtin_inff(), vl), vl);
+    }
+    RV(vsse32_v_f32, M32)(pbuf, 8, p, vl);
+    *l = __riscv_vfmv_f_s_f32m1_f32(REDSUM(p, __riscv_vfmv_s_f_f32m1(*l, 1), vl));
+    __asm__ volatile("" ::"f"(*l));
+}
+
+/* Attention of two query rows (outb NULL: one, row a) over the contiguous keys [0, n) whose
+ * raw scores q . K[j] are known (sa, sb; -inf: a key the row does not keep): the selection's
+ * own scores (N:M with one query head per KV head, fp32: the group score is the head's score),
+ * so only the softmax and P.V run here -- no second Q.K pass. Every V row load serves both
+ * rows; a key that one row does not keep has p = 0 there (an exact no-op in the sums). */
+void FN(attend_scored2)(const ctx_t *c, const float *sa, const float *sb, long n,
+                        const uint8_t *vbase, float *outa, float *outb, void *scratch) {
+    const long Dv = c->Dv, rb = c->row_bytes, Dvp = (Dv + 15) & ~15L;
+    const size_t vlmax = VSETVLMAX();
+    float *oa = (float *)scratch, *ob = oa + Dvp, *pi = ob + Dvp; /* pi: [pa0 pb0 pa1 pb1 ...] */
+    const float sc = c->score_scale * LOG2E;
+    for (long d = 0; d < 2 * Dvp;) {
+        size_t vl = VSETVL(2 * Dvp - d);
+        RV(vse32_v_f32, M32)(oa + d, RV(vfmv_v_f_f32, M32)(0.0f, vl), vl);
+        d += vl;
+    }
+    float ma = -__builtin_inff(), la = 0.0f, mb = -__builtin_inff(), lb = 0.0f;
+    if (!outb) sb = sa;
+    for (long t = 0; t < n;) {
+        const size_t vl = VSETVL(n - t);
+        FN(softmax_masked)(RV(vfmul_vf_f32, M32)(RV(vle32_v_f32, M32)(sa + t, vl), sc, vl), vl, &ma, &la,
+                           oa, Dv, pi);
+        FN(softmax_masked)(RV(vfmul_vf_f32, M32)(RV(vle32_v_f32, M32)(sb + t, vl), sc, vl), vl, &mb, &lb,
+                           ob, Dv, pi + 1);
+        const uint8_t *vr0 = vbase + t * rb;
+        for (long c0 = 0; c0 < Dv; c0 += (long)vlmax) {
+            const size_t va = VSETVL(Dv - c0);
+            VF ya = RV(vle32_v_f32, M32)(oa + c0, va), yb = RV(vle32_v_f32, M32)(ob + c0, va);
+            const float *vr = (const float *)(vr0 + c0 * 4), *pp = pi;
+            const long step = rb / 4;
+#pragma clang loop unroll_count(8)
+            for (long u = 0; u < (long)vl; u++, vr += step, pp += 2) {
+                VF x = RV(vle32_v_f32, M32)(vr, va);
+                ya = RV(vfmacc_vf_f32, M32)(ya, pp[0], x, va);
+                yb = RV(vfmacc_vf_f32, M32)(yb, pp[1], x, va);
+            }
+            RV(vse32_v_f32, M32)(oa + c0, ya, va);
+            RV(vse32_v_f32, M32)(ob + c0, yb, va);
+        }
+        t += (long)vl;
+    }
+    const float ia = la > 0.0f ? c->v_scale / la : 0.0f, ib = lb > 0.0f ? c->v_scale / lb : 0.0f;
+    for (long d = 0; d < Dv;) {
+        size_t vl = VSETVL(Dv - d);
+        RV(vse32_v_f32, M32)(outa + d, RV(vfmul_vf_f32, M32)(RV(vle32_v_f32, M32)(oa + d, vl), ia, vl), vl);
+        if (outb)
+            RV(vse32_v_f32, M32)(outb + d, RV(vfmul_vf_f32, M32)(RV(vle32_v_f32, M32)(ob + d, vl), ib, vl), vl);
+        d += vl;
+    }
+}
+#endif
+
 /* ---------------- end of one instantiation: drop the per-instance names ---------------- */
 #undef PNAME
 #undef QS

@@ -60,6 +60,7 @@ int main(int argc, char **argv) {
     c.block_size = hdr[HDR_BLOCK_SIZE]; c.comp_block_size = hdr[HDR_COMP_BLOCK];
     c.keep_blocks = hdr[HDR_KEEP_BLOCKS]; c.global_tokens = hdr[HDR_GLOBAL_TOKENS];
     c.row_bytes = hdr[HDR_ROW_BYTES];
+    c.stop_after = hdr[HDR_STOP_AFTER];
     c.score_scale = (float)fhdr[0];
     c.v_scale = (float)fhdr[1];
     c.scales[0] = fhdr[2]; c.scales[1] = fhdr[3]; c.scales[2] = fhdr[4];
@@ -67,6 +68,9 @@ int main(int argc, char **argv) {
         c.Dv <= 0 || c.Dv > 4096 || (c.prec == PREC_I4 && (c.D % 2 || c.Dv % 2)) || c.mode < 0 || c.mode >= MODE_COUNT)
         return fail(4, "bad shape or mode in header");
     if (!attend_lookup(c.prec, c.lmul)) return fail(4, "bad precision or LMUL in header");
+    if (c.stop_after < 0 || c.stop_after > 2 ||
+        (c.stop_after && c.mode != MODE_TOPK && c.mode != MODE_NM && c.mode != MODE_COMPBLOCK))
+        return fail(4, "bad stop_after in header (0, or 1-2 for the topk, nm and compblock modes)");
     c.group = c.H / c.Hkv;
     c.off = c.S - c.Sq;
     c.q = buf + hdr[HDR_Q_OFF];
@@ -84,6 +88,7 @@ int main(int argc, char **argv) {
     }
     size_t out_bytes = (size_t)(c.H * c.Sq * c.Dv) * 4;
     c.out = xmalloc(out_bytes);
+    if (c.stop_after) memset(c.out, 0, out_bytes); /* a partial run writes no output */
     if (argc > 3 && hdr[HDR_SEL_CAP] > 0) {
         c.sel_cap = hdr[HDR_SEL_CAP];
         c.sel_indptr = xmalloc((size_t)(c.Hkv * (c.Sq + 1)) * 8);

@@ -43,6 +43,9 @@ typedef struct {
     int64_t *sel_indptr;             /* [Hkv*(Sq+1)] or NULL */
     int32_t *sel_indices;            /* capacity sel_cap */
     long sel_cap;
+    long stop_after; /* topk / nm / compblock: 1 stop after the selection's scoring pass (the
+                      * measured scoring floor, bench/rvv_instructions.py), 2 after the
+                      * selection (no attention, no output); 0 the whole kernel */
 } ctx_t;
 
 /* A row's keys: either a strided range (lo + t*stride) or an index list. An index list must be
@@ -93,6 +96,19 @@ void score_sums(const double *x0, const double *x1, const double *ksum, const do
                 long D, long nkeys, uint64_t *out0, uint64_t *out1);
 long topk_select(const uint64_t *key, long n, long k, uint64_t *work, int32_t *out);
 long nm_select(double *sc, long n, long nkeep, long m, int32_t *out);
+float *key_columns_f32(const ctx_t *c, long g);
+void query_sum_f32(const ctx_t *c, long g, long i, float *tmp, float *out);
+void score_keys_f32(const float *x0, const float *x1, const float *kt, long S, long D, long n0,
+                    long n1, uint32_t *k0, uint32_t *k1, uint32_t *smax0, uint32_t *smax1,
+                    long *ns);
+long topk_select_f32(const uint32_t *key, long n, long k, const uint32_t *smax, long ns,
+                     uint32_t *work, int32_t *out);
+long nm_select_u32(uint32_t *key, long n, long nkeep, long m, int32_t *out, float *masked, void *pat);
+/* fp32, one row or two over the contiguous keys [0, n) whose scores (raw dot products, -inf
+ * for keys not kept) are given: softmax and P.V only (attend_core.h) */
+typedef void (*attend_scored2_fn)(const ctx_t *c, const float *sa, const float *sb, long n,
+                                  const uint8_t *vbase, float *outa, float *outb, void *scratch);
+attend_scored2_fn attend_scored2_lookup(long prec, long lmul);
 #ifdef __riscv_vector
 #include <riscv_vector.h>
 vfloat64m8_t vexp_f64(vfloat64m8_t x, size_t vl);
