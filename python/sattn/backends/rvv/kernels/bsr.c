@@ -173,6 +173,40 @@ static void attend_block(ctx_t *c, long h, long i0, long i1, const int32_t *list
     }
 }
 
+/* 4. every query row of query block b (KV head g's group) attends every key of the kept key
+ * blocks blk[0..nk) (ascending; causal: the diagonal block last, position i the prefix j <= i),
+ * two rows per pass; the rows' selections are recorded. Shared with compblock.c. */
+void bsr_attend_qblock(ctx_t *c, long g, long b, const int32_t *blk, long nk, int32_t *list,
+                       attend_fn attend, attend2_fn attend2, void *scratch, long *cursor) {
+    const long S = c->S, Sq = c->Sq, off = c->off, B = c->block_size, rb = c->row_bytes;
+    const long i0 = b * B > off ? b * B : off, i1 = b * B + B < S ? b * B + B : S;
+    const long n = expand_blocks(blk, nk, B, S, list);
+    for (long i = i0; i < i1; i++)
+        sel_record(c, g, i - off, list, c->causal ? n - (i1 - 1 - i) : n, cursor);
+    if (attend2 && i1 - i0 == 1) {
+        /* one row (a decode step): the group's heads in pairs, one call per pair
+         * (what attend_block does for it, without its per-head set-up) */
+        const long r = i0 - off, Dv = c->Dv, h1 = (g + 1) * c->group;
+        const uint8_t *kb = c->k + g * S * rb, *vb = c->v + g * S * rb;
+        keys_t u = {list, 0, 1, n};
+        long h = g * c->group;
+        for (; h + 1 < h1; h += 2)
+            attend2(c, c->q + (h * Sq + r) * rb, c->q + ((h + 1) * Sq + r) * rb, kb, vb,
+                    &u, 0, n, 0, n, c->out + (h * Sq + r) * Dv,
+                    c->out + ((h + 1) * Sq + r) * Dv, scratch, 1, 0);
+        if (h < h1) attend(c, c->q + (h * Sq + r) * rb, kb, vb, &u, c->out + (h * Sq + r) * Dv, scratch);
+        return;
+    }
+    /* an odd block (decode: its one row) leaves its last row without a partner
+     * row: the heads of the group run it in pairs (the same keys) */
+    const int odd = attend2 && (i1 - i0) % 2;
+    for (long h = g * c->group; h < (g + 1) * c->group; h++) {
+        const long first = (h - g * c->group) % 2 == 0;
+        const long with = !odd ? -1 : first ? (h + 1 < (g + 1) * c->group ? h + 1 : -1) : -2;
+        attend_block(c, h, i0, i1, list, n, attend, attend2, scratch, with);
+    }
+}
+
 int run_bsr(ctx_t *c) {
     const long S = c->S, Sq = c->Sq, off = c->off, D = c->D, B = c->block_size, rb = c->row_bytes;
     const long nb = (S + B - 1) / B, keepn = c->keep_blocks, qb0 = off / B;
@@ -229,33 +263,7 @@ int run_bsr(ctx_t *c) {
                 uint64_t *kr = key + t * nb;
                 kr[b] = UINT64_MAX; /* the diagonal is always kept */
                 const long nk = topk_select(kr, nc, keepn, work, blk);
-                /* 4. attend */
-                const long i0 = b * B > off ? b * B : off, i1 = b * B + B < S ? b * B + B : S;
-                const long n = expand_blocks(blk, nk, B, S, list);
-                for (long i = i0; i < i1; i++)
-                    sel_record(c, g, i - off, list, c->causal ? n - (i1 - 1 - i) : n, &cursor);
-                if (attend2 && i1 - i0 == 1) {
-                    /* one row (a decode step): the group's heads in pairs, one call per pair
-                     * (what attend_block does for it, without its per-head set-up) */
-                    const long r = i0 - off, Dv = c->Dv, h1 = (g + 1) * c->group;
-                    const uint8_t *kb = c->k + g * S * rb, *vb = c->v + g * S * rb;
-                    keys_t u = {list, 0, 1, n};
-                    long h = g * c->group;
-                    for (; h + 1 < h1; h += 2)
-                        attend2(c, c->q + (h * Sq + r) * rb, c->q + ((h + 1) * Sq + r) * rb, kb, vb,
-                                &u, 0, n, 0, n, c->out + (h * Sq + r) * Dv,
-                                c->out + ((h + 1) * Sq + r) * Dv, scratch, 1, 0);
-                    if (h < h1) attend(c, c->q + (h * Sq + r) * rb, kb, vb, &u, c->out + (h * Sq + r) * Dv, scratch);
-                    continue;
-                }
-                /* an odd block (decode: its one row) leaves its last row without a partner
-                 * row: the heads of the group run it in pairs (the same keys) */
-                const int odd = attend2 && (i1 - i0) % 2;
-                for (long h = g * c->group; h < (g + 1) * c->group; h++) {
-                    const long first = (h - g * c->group) % 2 == 0;
-                    const long with = !odd ? -1 : first ? (h + 1 < (g + 1) * c->group ? h + 1 : -1) : -2;
-                    attend_block(c, h, i0, i1, list, n, attend, attend2, scratch, with);
-                }
+                bsr_attend_qblock(c, g, b, blk, nk, list, attend, attend2, scratch, &cursor);
             }
         }
     }

@@ -2,13 +2,15 @@
  * Block selection inside the kernel for bsr with NSA-style compression scoring
  * (comp_block_size = C > 0), as sattn.specs.compression defines it:
  *   1. K (dequantised values) mean-pooled into compression blocks of C tokens (float64);
- *   2. every query head of the GQA group: p = softmax_c(Q[h,i] . Kc[c] / sqrt(D)) in float64
- *      (vectorised exp), causal: blocks starting after i are left out;
+ *   2. every query head of the GQA group: p = softmax_c(Q[h,i] . Kc[c] / sqrt(D)) in float64,
+ *      vectorised over the compression blocks (vectorised exp), causal: blocks starting
+ *      after i are left out;
  *   3. importance[qb][kb] = sum over the group's heads and qb's rows of the p of the
  *      compression blocks whose first token lies in key block kb;
  *   4. per query block keep keep_blocks key blocks: the diagonal, then the most important
  *      (ties to the lower block; causal: kb <= qb). The heads of a group share the selection.
- * Then every query attends the keys of its kept blocks (causal: j <= i) with the core.
+ * Then every query attends the keys of its kept blocks (causal: j <= i) with bsr's block
+ * attention (bsr_attend_qblock: two rows per pass).
  * Sq < S = Skv: query row r sits at position i = off + r and adds to the block of i; only
  * the query blocks from off / B on (those holding query rows) are ranked.
  */
@@ -28,76 +30,95 @@ static void view_row(const ctx_t *c, const uint8_t *row, double scale, float *ou
 int run_compblock(ctx_t *c) {
     const long S = c->S, Sq = c->Sq, off = c->off, D = c->D, C = c->comp_block_size,
                B = c->block_size, rb = c->row_bytes;
-    const long nc = (S + C - 1) / C, nb = (S + B - 1) / B, keepn = c->keep_blocks;
+    const long nc = (S + C - 1) / C, nb = (S + B - 1) / B, keepn = c->keep_blocks, qb0 = off / B;
     attend_fn attend = attend_lookup(c->prec, c->lmul);
+    attend2_fn attend2 = attend2_lookup(c->prec, c->lmul);
     void *scratch = xmalloc(attend_scratch_bytes(c, S));
-    double *kc = xmalloc((size_t)(nc * D) * 8), *qd = xmalloc((size_t)D * 8);
-    double *sc = xmalloc((size_t)nc * 8), *psum = xmalloc((size_t)nc * 8);
-    double *imp = xmalloc((size_t)(nb * nb) * 8), *row = xmalloc((size_t)nb * 8), *tmp = xmalloc((size_t)nb * 8);
+    double *kc = xmalloc((size_t)(nc * D) * 8), *kct = xmalloc((size_t)(nc * D) * 8);
+    double *qd = xmalloc((size_t)D * 8), *sc = xmalloc((size_t)nc * 8);
+    double *pacc = xmalloc((size_t)((nb - qb0) * nc) * 8); /* [query block][compression block] */
+    double *row = xmalloc((size_t)nb * 8), *tmp = xmalloc((size_t)nb * 8);
     float *f = xmalloc((size_t)D * 4);
     uint8_t *keep = xmalloc((size_t)nb);
-    int32_t *list = xmalloc((size_t)S * 4);
+    int32_t *blk = xmalloc((size_t)nb * 4), *list = xmalloc((size_t)S * 4);
     long cursor = 0;
-    const double inv_sqrt_d = sqrt((double)D);
+    const double sqrt_d = sqrt((double)D);
     for (long g = 0; g < c->Hkv; g++) {
-        /* 1. compression keys */
+        /* 1. compression keys (float64 means of the rows as the precision sees them), then
+         * transposed to columns [D, nc]: the scoring loop reads one unit-stride vector per d */
         memset(kc, 0, (size_t)(nc * D) * 8);
         for (long j = 0; j < S; j++) {
             view_row(c, c->k + (g * S + j) * rb, c->scales[1], f);
-            for (long d = 0; d < D; d++) kc[(j / C) * D + d] += (double)f[d];
+            double *kr = kc + (j / C) * D;
+            for (long d = 0; d < D;) {
+                size_t vl = __riscv_vsetvl_e64m8((size_t)(D - d));
+                __riscv_vse64_v_f64m8(kr + d, __riscv_vfwadd_wv_f64m8(__riscv_vle64_v_f64m8(kr + d, vl),
+                                                                     __riscv_vle32_v_f32m4(f + d, vl), vl), vl);
+                d += (long)vl;
+            }
         }
         for (long cb = 0; cb < nc; cb++) {
-            long len = S - cb * C < C ? S - cb * C : C;
-            for (long d = 0; d < D; d++) kc[cb * D + d] /= (double)len;
+            const double len = (double)(S - cb * C < C ? S - cb * C : C);
+            for (long d = 0; d < D;) {
+                size_t vl = __riscv_vsetvl_e64m8((size_t)(D - d));
+                __riscv_vsse64_v_f64m8(kct + d * nc + cb, nc * 8,
+                                       __riscv_vfdiv_vf_f64m8(__riscv_vle64_v_f64m8(kc + cb * D + d, vl), len, vl), vl);
+                d += (long)vl;
+            }
         }
-        /* 2-3. importance */
-        memset(imp, 0, (size_t)(nb * nb) * 8);
+        /* 2-3. per query row and head: p = softmax over the visible compression blocks,
+         * vectorised over them, added into its query block's row of pacc */
+        memset(pacc, 0, (size_t)((nb - qb0) * nc) * 8);
         for (long i = off; i < S; i++) { /* positions of the query rows */
             const long ncand = c->causal ? i / C + 1 : nc; /* blocks starting at or before i */
-            memset(psum, 0, (size_t)nc * 8);
+            double *pr = pacc + (i / B - qb0) * nc;
             for (long h = g * c->group; h < (g + 1) * c->group; h++) {
                 view_row(c, c->q + (h * Sq + i - off) * rb, c->scales[0], f);
                 for (long d = 0; d < D; d++) qd[d] = (double)f[d];
-                double mx = -INFINITY;
-                for (long cb = 0; cb < ncand; cb++) {
-                    double s = 0.0;
-                    for (long d = 0; d < D; d++) s += qd[d] * kc[cb * D + d];
-                    sc[cb] = s / inv_sqrt_d;
-                    if (sc[cb] > mx) mx = sc[cb];
-                }
-                double tot = 0.0;
+                vfloat64m1_t mx = __riscv_vfmv_s_f_f64m1(-INFINITY, 1);
                 for (long cb = 0; cb < ncand;) {
                     size_t vl = __riscv_vsetvl_e64m8((size_t)(ncand - cb));
-                    vfloat64m8_t e = vexp_f64(__riscv_vfsub_vf_f64m8(__riscv_vle64_v_f64m8(sc + cb, vl), mx, vl), vl);
-                    __riscv_vse64_v_f64m8(sc + cb, e, vl);
+                    vfloat64m8_t a = __riscv_vfmv_v_f_f64m8(0.0, vl);
+                    const double *kp = kct + cb;
+                    for (long d = 0; d < D; d++, kp += nc)
+                        a = __riscv_vfmacc_vf_f64m8(a, qd[d], __riscv_vle64_v_f64m8(kp, vl), vl);
+                    a = __riscv_vfdiv_vf_f64m8(a, sqrt_d, vl);
+                    mx = __riscv_vfredmax_vs_f64m8_f64m1(a, mx, vl);
+                    __riscv_vse64_v_f64m8(sc + cb, a, vl);
                     cb += (long)vl;
                 }
-                for (long cb = 0; cb < ncand; cb++) tot += sc[cb];
-                for (long cb = 0; cb < ncand; cb++) psum[cb] += sc[cb] / tot;
+                const double m = __riscv_vfmv_f_s_f64m1_f64(mx);
+                vfloat64m1_t tot = __riscv_vfmv_s_f_f64m1(0.0, 1);
+                for (long cb = 0; cb < ncand;) {
+                    size_t vl = __riscv_vsetvl_e64m8((size_t)(ncand - cb));
+                    vfloat64m8_t e = vexp_f64(__riscv_vfsub_vf_f64m8(__riscv_vle64_v_f64m8(sc + cb, vl), m, vl), vl);
+                    __riscv_vse64_v_f64m8(sc + cb, e, vl);
+                    tot = __riscv_vfredosum_vs_f64m8_f64m1(e, tot, vl);
+                    cb += (long)vl;
+                }
+                const double t = __riscv_vfmv_f_s_f64m1_f64(tot);
+                for (long cb = 0; cb < ncand;) {
+                    size_t vl = __riscv_vsetvl_e64m8((size_t)(ncand - cb));
+                    __riscv_vse64_v_f64m8(pr + cb, __riscv_vfadd_vv_f64m8(__riscv_vle64_v_f64m8(pr + cb, vl),
+                        __riscv_vfdiv_vf_f64m8(__riscv_vle64_v_f64m8(sc + cb, vl), t, vl), vl), vl);
+                    cb += (long)vl;
+                }
             }
-            double *ir = imp + (i / B) * nb;
-            for (long cb = 0; cb < ncand; cb++) ir[(cb * C) / B] += psum[cb];
         }
-        /* 4. rank the key blocks of every query block, then attend */
-        for (long qb = off / B; qb < nb; qb++) {
+        if (c->stop_after == 1) continue;
+        /* 4. per query block: importance of each key block (its compression blocks' sums),
+         * the diagonal forced in, the top keep_blocks (ties to the lower block), then attend */
+        for (long qb = qb0; qb < nb; qb++) {
             const long nk = c->causal ? qb + 1 : nb;
             const long diag = qb < nb - 1 ? qb : nb - 1;
-            for (long kb = 0; kb < nk; kb++) row[kb] = kb == diag ? INFINITY : imp[qb * nb + kb];
+            const double *pr = pacc + (qb - qb0) * nc;
+            for (long kb = 0; kb < nb; kb++) row[kb] = 0.0;
+            for (long cb = 0; cb < nc; cb++) row[(cb * C) / B] += pr[cb];
+            row[diag] = INFINITY;
             topk_keep(row, nk, keepn, tmp, keep);
-            long n = 0;
-            for (long kb = 0; kb < nk; kb++) {
-                if (!keep[kb]) continue;
-                for (long j = kb * B; j < (kb + 1) * B && j < S; j++) list[n++] = (int32_t)j;
-            }
-            const uint8_t *kbase = c->k + g * S * rb, *vbase = c->v + g * S * rb;
-            for (long i = qb * B > off ? qb * B : off; i < (qb + 1) * B && i < S; i++) {
-                long m = n;
-                if (c->causal) { /* ascending: the prefix j <= i */
-                    m = 0;
-                    while (m < n && list[m] <= i) m++;
-                }
-                attend_heads(c, g, i - off, kbase, vbase, list, m, attend, scratch, &cursor);
-            }
+            const long nkept = compress_true(keep, nk, 0, blk);
+            if (c->stop_after) continue;
+            bsr_attend_qblock(c, g, qb, blk, nkept, list, attend, attend2, scratch, &cursor);
         }
     }
     return 0;

@@ -127,6 +127,8 @@ int run_lsh(ctx_t *c);
 int run_landmark(ctx_t *c);
 int run_compblock(ctx_t *c);
 int run_bsr(ctx_t *c);
+void bsr_attend_qblock(ctx_t *c, long g, long b, const int32_t *blk, long nk, int32_t *list,
+                       attend_fn attend, attend2_fn attend2, void *scratch, long *cursor);
 
 /* runtime.c: the kernel arena and the selection dump */
 void arena_reserve(size_t n);
