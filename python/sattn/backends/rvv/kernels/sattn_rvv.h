@@ -83,6 +83,7 @@ void row_to_float_n(const ctx_t *c, const uint8_t *row, long n, float *out);
 /* select_common.c */
 float *key_floats(const ctx_t *c, long g);
 void query_sum(const ctx_t *c, long g, long i, float *tmp, double *out);
+void dot_rows_f64(const double *x, const void *rows, long stride, int f32, long D, long n, double *out);
 void dot_keys_f64(const double *x, const float *kf, long D, long nkeys, double *out);
 long compress_true(const uint8_t *keep, long n, long base, int32_t *out);
 double kth_largest(double *a, long n, long k);

@@ -64,6 +64,26 @@ void dot_keys_f64(const double *x, const float *kf, long D, long nkeys, double *
     }
 }
 
+/* out[j] = sum_d x[d] * row_j[d] in float64 for j < n, vectorised over the rows: float rows
+ * (f32 != 0; widened exactly) or double rows, `stride` bytes apart. */
+void dot_rows_f64(const double *x, const void *rows, long stride, int f32, long D, long n, double *out) {
+    for (long j = 0; j < n;) {
+        size_t vl = __riscv_vsetvl_e64m8((size_t)(n - j));
+        vfloat64m8_t acc = __riscv_vfmv_v_f_f64m8(0.0, vl);
+        const uint8_t *rp = (const uint8_t *)rows + j * stride;
+        if (f32) {
+            for (long d = 0; d < D; d++)
+                acc = __riscv_vfmacc_vf_f64m8(acc, x[d], __riscv_vfwcvt_f_f_v_f64m8(
+                    __riscv_vlse32_v_f32m4((const float *)rp + d, stride, vl), vl), vl);
+        } else {
+            for (long d = 0; d < D; d++)
+                acc = __riscv_vfmacc_vf_f64m8(acc, x[d], __riscv_vlse64_v_f64m8((const double *)rp + d, stride, vl), vl);
+        }
+        __riscv_vse64_v_f64m8(out + j, acc, vl);
+        j += (long)vl;
+    }
+}
+
 /* Vectorised float64 exp (Cody-Waite range reduction, degree-11 Taylor on |r| <= ln2/2;
  * relative error about 1e-15). x >= -700. */
 vfloat64m8_t vexp_f64(vfloat64m8_t x, size_t vl) {
@@ -465,7 +485,7 @@ float *key_columns_f32(const ctx_t *c, long g) {
             j += (long)vl;
         }
     }
-    if (kf) free(kf);
+    (void)kf; /* arena memory: not freed (xmalloc) */
     return kt;
 }
 

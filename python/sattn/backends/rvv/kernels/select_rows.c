@@ -103,9 +103,66 @@ int run_topk_nm(ctx_t *c) {
             n = select_row(c, key1, nc1, smax1, ns[1], work, list, NULL);
             if (!c->stop_after) attend_group(c, &r, g, i + 1, list, n);
         }
-        free(kt);
+
     }
     return 0;
+}
+
+/* Row rb_ bytes copied (vector code). */
+static inline void copy_row(uint8_t *dst, const uint8_t *src, long n) {
+    for (long e = 0; e < n;) {
+        size_t vl = __riscv_vsetvl_e8m8((size_t)(n - e));
+        __riscv_vse8_v_u8m8(dst + e, __riscv_vle8_v_u8m8(src + e, vl), vl);
+        e += (long)vl;
+    }
+}
+
+/*
+ * LSH attention bucket by bucket (lsh_buckets <= S): every query of a bucket attends a prefix
+ * of the same ascending key list (all of it without causal; with causal the keys <= its
+ * position, a longer prefix for a later query). The bucket's K and V rows are copied into
+ * contiguous buffers once, then its queries run two per pass (ascending: row a's prefix is
+ * within row b's) with the shared core, as over a contiguous range -- every K/V load serves
+ * both rows, no per-key gather. qbk[i] / qn[i]: query row i's bucket and key count.
+ */
+static void attend_buckets(ctx_t *c, long g, runctx_t *r, const int32_t *order, const long *start,
+                           long nbk, const long *qbk, const long *qn, int32_t *qord, long *qstart,
+                           uint8_t *kbuf, uint8_t *vbuf) {
+    const long S = c->S, Sq = c->Sq, rb = c->row_bytes, Dv = c->Dv;
+    attend2_fn attend2 = attend2_lookup(c->prec, c->lmul);
+    /* the query rows grouped by bucket, ascending within one (a counting sort) */
+    memset(qstart, 0, (size_t)(nbk + 1) * 8);
+    for (long i = 0; i < Sq; i++) qstart[qbk[i] + 1]++;
+    for (long b = 0; b < nbk; b++) qstart[b + 1] += qstart[b];
+    for (long i = 0; i < Sq; i++) qord[qstart[qbk[i]]++] = (int32_t)i;
+    for (long b = nbk; b > 0; b--) qstart[b] = qstart[b - 1];
+    qstart[0] = 0;
+    for (long b = 0; b < nbk; b++) {
+        const long q0 = qstart[b], q1 = qstart[b + 1], a = start[b], nk = start[b + 1] - a;
+        if (q0 == q1) continue;
+        for (long u = 0; u < nk; u++) {
+            copy_row(kbuf + u * rb, c->k + (g * S + order[a + u]) * rb, rb);
+            copy_row(vbuf + u * rb, c->v + (g * S + order[a + u]) * rb, rb);
+        }
+        for (long t = q0; t < q1;) {
+            const long ia = qord[t], na = qn[ia];
+            const int two = t + 1 < q1 && attend2 && na > 0;
+            const long ib = two ? qord[t + 1] : -1, nb = two ? qn[ib] : 0;
+            for (long h = g * c->group; h < (g + 1) * c->group; h++) {
+                const uint8_t *qa = c->q + (h * Sq + ia) * rb;
+                float *oa = c->out + (h * Sq + ia) * Dv;
+                if (two) {
+                    keys_t ks = {NULL, 0, 1, nb};
+                    attend2(c, qa, c->q + (h * Sq + ib) * rb, kbuf, vbuf, &ks, 0, na, 0, nb, oa,
+                            c->out + (h * Sq + ib) * Dv, r->scratch, 1, 0);
+                } else {
+                    keys_t ks = {NULL, 0, 1, na};
+                    r->attend(c, qa, kbuf, vbuf, &ks, oa, r->scratch);
+                }
+            }
+            t += two ? 2 : 1;
+        }
+    }
 }
 
 int run_lsh(ctx_t *c) {
@@ -117,19 +174,42 @@ int run_lsh(ctx_t *c) {
     const long slots = hashed ? S : buckets;
     runctx_t r = {attend_lookup(c->prec, c->lmul), xmalloc(attend_scratch_bytes(c, S)),
                   xmalloc((size_t)D * 4), 0};
-    double *plane = xmalloc((size_t)D * 8), *proj = xmalloc((size_t)S * 8), *qsum = xmalloc((size_t)D * 8);
+    double *plane = xmalloc((size_t)D * 8), *proj = xmalloc((size_t)S * 8);
     long *code = xmalloc((size_t)S * 8), *start = xmalloc((size_t)(slots + 1) * 8);
     int32_t *order = xmalloc((size_t)S * 4), *mine = hashed ? xmalloc((size_t)S * 4) : 0;
     float *qf = xmalloc((size_t)D * 4);
+    long *qbk = xmalloc((size_t)Sq * 8), *qn = xmalloc((size_t)Sq * 8);
+    long *qstart = hashed ? NULL : xmalloc((size_t)(slots + 1) * 8);
+    int32_t *qord = xmalloc((size_t)Sq * 4);
+    uint8_t *kbuf = hashed ? NULL : xmalloc((size_t)(S * c->row_bytes)), *vbuf = hashed ? NULL : xmalloc((size_t)(S * c->row_bytes));
+    /* the projections run vectorised over all keys and all query rows: straight from the
+     * rows for fp32 (and, with one head per group, the query rows: Qsum is the row itself),
+     * else from the values as floats / the group sums as doubles */
+    const int direct = c->prec == PREC_FP32;
+    const int qdirect = direct && c->group == 1;
+    double *qsums = qdirect ? NULL : xmalloc((size_t)(Sq * D) * 8), *qproj = xmalloc((size_t)Sq * 8);
+    long *qcode = xmalloc((size_t)Sq * 8);
     for (long g = 0; g < c->Hkv; g++) {
-        float *kf = key_floats(c, g);
+        float *kf = direct ? NULL : key_floats(c, g);
         /* bucket of every key: sign bits of its projections on the hyperplanes */
         memset(code, 0, (size_t)S * 8);
+        memset(qcode, 0, (size_t)Sq * 8);
+        if (!qdirect)
+            for (long i = 0; i < Sq; i++) query_sum(c, g, i, r.tmpf, qsums + i * D);
         for (long b = 0; b < nb; b++) {
             for (long d = 0; d < D; d++) plane[d] = (double)c->aux[b * D + d];
-            dot_keys_f64(plane, kf, D, S, proj);
+            if (direct)
+                dot_rows_f64(plane, c->k + g * S * c->row_bytes, c->row_bytes, 1, D, S, proj);
+            else
+                dot_rows_f64(plane, kf, D * 4, 1, D, S, proj);
             for (long j = 0; j < S; j++) code[j] |= (long)(proj[j] >= 0.0) << b;
+            if (qdirect)
+                dot_rows_f64(plane, c->q + g * Sq * c->row_bytes, c->row_bytes, 1, D, Sq, qproj);
+            else
+                dot_rows_f64(plane, qsums, D * 8, 0, D, Sq, qproj);
+            for (long i = 0; i < Sq; i++) qcode[i] |= (long)(qproj[i] >= 0.0) << b;
         }
+
         /* keys grouped by bucket (slot), ascending within one (a counting sort) */
         memset(start, 0, (size_t)(slots + 1) * 8);
         if (hashed) {
@@ -146,13 +226,7 @@ int run_lsh(ctx_t *c) {
         for (long b = slots; b > 0; b--) start[b] = start[b - 1];
         start[0] = 0;
         for (long i = 0; i < Sq; i++) {
-            query_sum(c, g, i, r.tmpf, qsum);
-            long qc = 0;
-            for (long b = 0; b < nb; b++) {
-                double s = 0.0;
-                for (long d = 0; d < D; d++) s += qsum[d] * (double)c->aux[b * D + d];
-                qc |= (long)(s >= 0.0) << b;
-            }
+            const long qc = qcode[i];
             long bk = qc % buckets, a, n;
             const int32_t *keys;
             if (hashed) {
@@ -171,8 +245,15 @@ int run_lsh(ctx_t *c) {
                 while (m < n && keys[m] <= off + i) m++;
                 n = m;
             }
-            attend_group(c, &r, g, i, keys, n);
+            if (hashed) {
+                attend_group(c, &r, g, i, keys, n);
+                continue;
+            }
+            sel_record(c, g, i, keys, n, &r.cursor);
+            qbk[i] = bk;
+            qn[i] = n;
         }
+        if (!hashed) attend_buckets(c, g, &r, order, start, slots, qbk, qn, qord, qstart, kbuf, vbuf);
     }
     (void)qf;
     return 0;
