@@ -8,6 +8,7 @@
  * (causal: those whose last member is <= p(i), the position off + i of query row i of Sq).
  */
 #include <math.h>
+#include <riscv_vector.h>
 #include <string.h>
 
 #include "sattn_rvv.h"
@@ -32,18 +33,84 @@ static void store_row(const ctx_t *c, const float *x, long D, uint8_t *row) {
     }
 }
 
-/* centres[l] = float64 mean of the members of l (empty: unchanged). */
-static void centre_means(const float *kf, const int32_t *a, long S, long D, long L, double *cen,
-                         double *sums, long *cnt) {
+/* centres[l] = float64 mean of the members of l (empty: unchanged): the members' rows (kf,
+ * ks floats apart) added in key order, vectorised over D. */
+static void centre_means(const float *kf, long ks, const int32_t *a, long S, long D, long L,
+                         double *cen, double *sums, long *cnt) {
     memset(sums, 0, (size_t)(L * D) * 8);
     memset(cnt, 0, (size_t)L * 8);
     for (long j = 0; j < S; j++) {
         cnt[a[j]]++;
-        for (long d = 0; d < D; d++) sums[a[j] * D + d] += (double)kf[j * D + d];
+        double *sr = sums + a[j] * D;
+        const float *kr = kf + j * ks;
+        for (long d = 0; d < D;) {
+            size_t vl = __riscv_vsetvl_e64m8((size_t)(D - d));
+            __riscv_vse64_v_f64m8(sr + d, __riscv_vfwadd_wv_f64m8(__riscv_vle64_v_f64m8(sr + d, vl),
+                                                                 __riscv_vle32_v_f32m4(kr + d, vl), vl), vl);
+            d += (long)vl;
+        }
     }
-    for (long l = 0; l < L; l++)
-        if (cnt[l])
-            for (long d = 0; d < D; d++) cen[l * D + d] = sums[l * D + d] / (double)cnt[l];
+    for (long l = 0; l < L; l++) {
+        if (!cnt[l]) continue;
+        const double n = (double)cnt[l];
+        for (long d = 0; d < D;) {
+            size_t vl = __riscv_vsetvl_e64m8((size_t)(D - d));
+            __riscv_vse64_v_f64m8(cen + l * D + d, __riscv_vfdiv_vf_f64m8(__riscv_vle64_v_f64m8(sums + l * D + d, vl), n, vl), vl);
+            d += (long)vl;
+        }
+    }
+}
+
+/* dst[0..n) += src[0..n) in fp32 (vector code, element by element: the same sums). */
+static inline void add_row_f32(float *dst, const float *src, long n) {
+    for (long d = 0; d < n;) {
+        size_t vl = __riscv_vsetvl_e32m8((size_t)(n - d));
+        __riscv_vse32_v_f32m8(dst + d, __riscv_vfadd_vv_f32m8(__riscv_vle32_v_f32m8(dst + d, vl),
+                                                            __riscv_vle32_v_f32m8(src + d, vl), vl), vl);
+        d += (long)vl;
+    }
+}
+
+/* One k-means assignment step, vectorised over keys: for l = 0..L-1 in order, dist = |c_l|^2 -
+ * 2 K.c_l (K.c_l: float64 fused multiply-adds in d order over K's float64 columns kt [D, S]),
+ * key j moves to l when dist < its best so far (l = 0 always): ties to the lower id. Two
+ * landmarks per pass over the columns (each column load serves both; l is decided before
+ * l + 1, as in a loop over l). */
+static void assign(const double *kt, const double *cen, long S, long D, long L, double *best, int32_t *a) {
+    for (long l = 0; l < L; l += 2) {
+        const int two = l + 1 < L;
+        double cc0 = 0.0, cc1 = 0.0;
+        for (long d = 0; d < D; d++) cc0 += cen[l * D + d] * cen[l * D + d];
+        if (two)
+            for (long d = 0; d < D; d++) cc1 += cen[(l + 1) * D + d] * cen[(l + 1) * D + d];
+        const double *c0 = cen + l * D, *c1 = two ? c0 + D : c0;
+        for (long j = 0; j < S;) {
+            size_t vl = __riscv_vsetvl_e64m8((size_t)(S - j));
+            vfloat64m8_t a0 = __riscv_vfmv_v_f_f64m8(0.0, vl), a1 = a0;
+            const double *kp = kt + j;
+            for (long d = 0; d < D; d++, kp += S) {
+                vfloat64m8_t kv = __riscv_vle64_v_f64m8(kp, vl);
+                a0 = __riscv_vfmacc_vf_f64m8(a0, c0[d], kv, vl);
+                a1 = __riscv_vfmacc_vf_f64m8(a1, c1[d], kv, vl);
+            }
+            vfloat64m8_t dist = __riscv_vfrsub_vf_f64m8(__riscv_vfmul_vf_f64m8(a0, 2.0, vl), cc0, vl);
+            if (l == 0) {
+                __riscv_vse64_v_f64m8(best + j, dist, vl);
+                __riscv_vse32_v_i32m4(a + j, __riscv_vmv_v_x_i32m4(0, vl), vl);
+            } else {
+                vbool8_t lt = __riscv_vmflt_vv_f64m8_b8(dist, __riscv_vle64_v_f64m8(best + j, vl), vl);
+                __riscv_vse64_v_f64m8_m(lt, best + j, dist, vl);
+                __riscv_vse32_v_i32m4_m(lt, a + j, __riscv_vmv_v_x_i32m4((int32_t)l, vl), vl);
+            }
+            if (two) {
+                dist = __riscv_vfrsub_vf_f64m8(__riscv_vfmul_vf_f64m8(a1, 2.0, vl), cc1, vl);
+                vbool8_t lt = __riscv_vmflt_vv_f64m8_b8(dist, __riscv_vle64_v_f64m8(best + j, vl), vl);
+                __riscv_vse64_v_f64m8_m(lt, best + j, dist, vl);
+                __riscv_vse32_v_i32m4_m(lt, a + j, __riscv_vmv_v_x_i32m4((int32_t)(l + 1), vl), vl);
+            }
+            j += (long)vl;
+        }
+    }
 }
 
 int run_landmark(ctx_t *c) {
@@ -51,35 +118,37 @@ int run_landmark(ctx_t *c) {
                rb = c->row_bytes;
     const long qmax = c->prec == PREC_I8 ? 127 : 7;
     attend_fn attend = attend_lookup(c->prec, c->lmul);
+    attend2_fn attend2 = attend2_lookup(c->prec, c->lmul);
     void *scratch = xmalloc(attend_scratch_bytes(c, L));
     int32_t *a = xmalloc((size_t)S * 4), *list = xmalloc((size_t)L * 4);
     double *cen = xmalloc((size_t)(L * D) * 8), *sums = xmalloc((size_t)(L * D) * 8);
-    double *dots = xmalloc((size_t)S * 8), *best = xmalloc((size_t)S * 8);
+    double *best = xmalloc((size_t)S * 8);
     long *cnt = xmalloc((size_t)L * 8), *last = xmalloc((size_t)L * 8), cursor = 0;
-    float *vf = xmalloc((size_t)(S * Dv) * 4), *kc = xmalloc((size_t)(L * D) * 4);
+    const int direct = c->prec == PREC_FP32; /* fp32 rows are read as they are stored */
+    float *vfb = direct ? NULL : xmalloc((size_t)(S * Dv) * 4), *kc = xmalloc((size_t)(L * D) * 4);
     float *vc = xmalloc((size_t)(L * Dv) * 4);
     uint8_t *kst = xmalloc((size_t)(L * rb)), *vst = xmalloc((size_t)(L * rb));
+    int32_t *buf = xmalloc((size_t)L * 4);
     for (long g = 0; g < c->Hkv; g++) {
-        float *kf = key_floats(c, g);
+        const float *kf = direct ? (const float *)(c->k + g * S * rb) : key_floats(c, g);
+        const long ks = direct ? rb / 4 : D; /* floats between rows of kf (and of vf) */
         for (long j = 0; j < S; j++) a[j] = (int32_t)(j * L / S);
         if (c->landmark_iters > 0) {
+            const double *kt = key_columns_f64(c, g);
             memset(cen, 0, (size_t)(L * D) * 8);
-            centre_means(kf, a, S, D, L, cen, sums, cnt);
+            centre_means(kf, ks, a, S, D, L, cen, sums, cnt);
             for (long it = 0; it < c->landmark_iters; it++) {
-                for (long l = 0; l < L; l++) {
-                    double cc = 0.0;
-                    for (long d = 0; d < D; d++) cc += cen[l * D + d] * cen[l * D + d];
-                    dot_keys_f64(cen + l * D, kf, D, S, dots);
-                    for (long j = 0; j < S; j++) {
-                        double dist = cc - 2.0 * dots[j];
-                        if (l == 0 || dist < best[j]) { best[j] = dist; a[j] = (int32_t)l; }
-                    }
-                }
-                centre_means(kf, a, S, D, L, cen, sums, cnt);
+                assign(kt, cen, S, D, L, best, a);
+                centre_means(kf, ks, a, S, D, L, cen, sums, cnt);
             }
         }
         /* compressed K/V: float32 means of the members' values (codes for i8/i4) */
-        for (long j = 0; j < S; j++) row_to_float_n(c, c->v + (g * S + j) * rb, Dv, vf + j * Dv);
+        const float *vf = (const float *)(c->v + g * S * rb);
+        const long vs = direct ? rb / 4 : Dv;
+        if (!direct) {
+            for (long j = 0; j < S; j++) row_to_float_n(c, c->v + (g * S + j) * rb, Dv, vfb + j * Dv);
+            vf = vfb;
+        }
         memset(kc, 0, (size_t)(L * D) * 4);
         memset(vc, 0, (size_t)(L * Dv) * 4);
         memset(cnt, 0, (size_t)L * 8);
@@ -88,8 +157,8 @@ int run_landmark(ctx_t *c) {
             long l = a[j];
             cnt[l]++;
             last[l] = j;
-            for (long d = 0; d < D; d++) kc[l * D + d] += kf[j * D + d];
-            for (long d = 0; d < Dv; d++) vc[l * Dv + d] += vf[j * Dv + d];
+            add_row_f32(kc + l * D, kf + j * ks, D);
+            add_row_f32(vc + l * Dv, vf + j * vs, Dv);
         }
         long np = 0;
         for (long l = 0; l < L; l++) {
@@ -110,20 +179,31 @@ int run_landmark(ctx_t *c) {
             store_row(c, kc + l * D, D, kst + l * rb);
             store_row(c, vc + l * Dv, Dv, vst + l * rb);
         }
+        if (!c->causal && attend2) {
+            /* every row attends the same landmarks: two rows per pass (each compressed K/V row
+             * load serves both), the heads of the group in turn */
+            for (long i = 0; i < Sq; i++) sel_record(c, g, i, list, np, &cursor);
+            keys_t u = {list, 0, 1, np};
+            long i = 0;
+            for (; i + 1 < Sq; i += 2)
+                for (long h = g * c->group; h < (g + 1) * c->group; h++)
+                    attend2(c, c->q + (h * Sq + i) * rb, c->q + (h * Sq + i + 1) * rb, kst, vst, &u,
+                            0, np, 0, np, c->out + (h * Sq + i) * Dv, c->out + (h * Sq + i + 1) * Dv,
+                            scratch, 1, 0);
+            if (i < Sq)
+                for (long h = g * c->group; h < (g + 1) * c->group; h++)
+                    attend(c, c->q + (h * Sq + i) * rb, kst, vst, &u, c->out + (h * Sq + i) * Dv, scratch);
+            continue;
+        }
         for (long i = 0; i < Sq; i++) {
             long n = np;
             const int32_t *row = list;
-            int32_t *vis = list + np; /* room: list has L entries, np <= L; reuse tail below */
             if (c->causal) {
-                static int32_t *buf;
-                static long cap;
-                if (cap < L) { buf = xmalloc((size_t)L * 4); cap = L; }
                 n = 0;
                 for (long u = 0; u < np; u++)
                     if (last[list[u]] <= off + i) buf[n++] = list[u];
                 row = buf;
             }
-            (void)vis;
             attend_heads(c, g, i, kst, vst, row, n, attend, scratch, &cursor);
         }
     }

@@ -163,18 +163,19 @@ void topk_keep(const double *sc, long n, long k, double *tmp, uint8_t *keep) {
  * scoring loop then reads one unit-stride vector per d, no strided load and no widening. */
 double *key_columns_f64(const ctx_t *c, long g) {
     const long S = c->S, D = c->D;
-    float *kf = key_floats(c, g);
+    /* fp32 rows are read as stored (row_bytes apart), the others through key_floats */
+    const float *kf = c->prec == PREC_FP32 ? (const float *)(c->k + g * S * c->row_bytes) : key_floats(c, g);
+    const long ks = c->prec == PREC_FP32 ? c->row_bytes / 4 : D;
     double *kt = xmalloc((size_t)(S * D) * 8);
     for (long d = 0; d < D; d++) {
         for (long j = 0; j < S;) {
             size_t vl = __riscv_vsetvl_e32m4((size_t)(S - j));
-            vfloat32m4_t k32 = __riscv_vlse32_v_f32m4(kf + j * D + d, D * 4, vl);
+            vfloat32m4_t k32 = __riscv_vlse32_v_f32m4(kf + j * ks + d, ks * 4, vl);
             __riscv_vse64_v_f64m8(kt + d * S + j, __riscv_vfwcvt_f_f_v_f64m8(k32, vl), vl);
             j += (long)vl;
         }
     }
-    free(kf);
-    return kt;
+    return kt; /* kf: arena memory (xmalloc), not freed */
 }
 
 /* acc[j] = sum_d x[d] * kt[d*S + j] for one strip, in float64 and in d order: bit for bit the
