@@ -76,7 +76,8 @@ static inline void add_row_f32(float *dst, const float *src, long n) {
  * key j moves to l when dist < its best so far (l = 0 always): ties to the lower id. Two
  * landmarks per pass over the columns (each column load serves both; l is decided before
  * l + 1, as in a loop over l). */
-static void assign(const double *kt, const double *cen, long S, long D, long L, double *best, int32_t *a) {
+static void assign(const double *kt, const double *cen, long S, long D, long L, double *best, int32_t *a,
+                   double *dot0, double *dot1) {
     for (long l = 0; l < L; l += 2) {
         const int two = l + 1 < L;
         double cc0 = 0.0, cc1 = 0.0;
@@ -84,15 +85,46 @@ static void assign(const double *kt, const double *cen, long S, long D, long L, 
         if (two)
             for (long d = 0; d < D; d++) cc1 += cen[(l + 1) * D + d] * cen[(l + 1) * D + d];
         const double *c0 = cen + l * D, *c1 = two ? c0 + D : c0;
+        /* the dot products, 8 d per sweep over the keys with the 16 centre values in scalar
+         * registers (the accumulators go through dot0 / dot1; the adds stay in d order) */
+        long d = 0;
+        for (; d + 8 <= D; d += 8) {
+            const double x0 = c0[d], x1 = c0[d + 1], x2 = c0[d + 2], x3 = c0[d + 3], x4 = c0[d + 4],
+                         x5 = c0[d + 5], x6 = c0[d + 6], x7 = c0[d + 7];
+            const double y0 = c1[d], y1 = c1[d + 1], y2 = c1[d + 2], y3 = c1[d + 3], y4 = c1[d + 4],
+                         y5 = c1[d + 5], y6 = c1[d + 6], y7 = c1[d + 7];
+            for (long j = 0; j < S;) {
+                const size_t vl = __riscv_vsetvl_e64m8((size_t)(S - j));
+                vfloat64m8_t a0, a1;
+                if (d == 0) {
+                    a0 = __riscv_vfmv_v_f_f64m8(0.0, vl);
+                    a1 = a0;
+                } else {
+                    a0 = __riscv_vle64_v_f64m8(dot0 + j, vl);
+                    a1 = __riscv_vle64_v_f64m8(dot1 + j, vl);
+                }
+                const double *kp = kt + d * S + j;
+#define TWO(e, x, y) do { vfloat64m8_t k_ = __riscv_vle64_v_f64m8(kp + (e) * S, vl); \
+        a0 = __riscv_vfmacc_vf_f64m8(a0, x, k_, vl); a1 = __riscv_vfmacc_vf_f64m8(a1, y, k_, vl); } while (0)
+                TWO(0, x0, y0); TWO(1, x1, y1); TWO(2, x2, y2); TWO(3, x3, y3);
+                TWO(4, x4, y4); TWO(5, x5, y5); TWO(6, x6, y6); TWO(7, x7, y7);
+#undef TWO
+                __riscv_vse64_v_f64m8(dot0 + j, a0, vl);
+                __riscv_vse64_v_f64m8(dot1 + j, a1, vl);
+                j += (long)vl;
+            }
+        }
+        for (; d < D; d++) /* D not a multiple of 8: the last d one at a time */
+            for (long j = 0; j < S;) {
+                const size_t vl = __riscv_vsetvl_e64m8((size_t)(S - j));
+                const vfloat64m8_t z = __riscv_vfmv_v_f_f64m8(0.0, vl), kv = __riscv_vle64_v_f64m8(kt + d * S + j, vl);
+                __riscv_vse64_v_f64m8(dot0 + j, __riscv_vfmacc_vf_f64m8(d ? __riscv_vle64_v_f64m8(dot0 + j, vl) : z, c0[d], kv, vl), vl);
+                __riscv_vse64_v_f64m8(dot1 + j, __riscv_vfmacc_vf_f64m8(d ? __riscv_vle64_v_f64m8(dot1 + j, vl) : z, c1[d], kv, vl), vl);
+                j += (long)vl;
+            }
         for (long j = 0; j < S;) {
             size_t vl = __riscv_vsetvl_e64m8((size_t)(S - j));
-            vfloat64m8_t a0 = __riscv_vfmv_v_f_f64m8(0.0, vl), a1 = a0;
-            const double *kp = kt + j;
-            for (long d = 0; d < D; d++, kp += S) {
-                vfloat64m8_t kv = __riscv_vle64_v_f64m8(kp, vl);
-                a0 = __riscv_vfmacc_vf_f64m8(a0, c0[d], kv, vl);
-                a1 = __riscv_vfmacc_vf_f64m8(a1, c1[d], kv, vl);
-            }
+            const vfloat64m8_t a0 = __riscv_vle64_v_f64m8(dot0 + j, vl), a1 = __riscv_vle64_v_f64m8(dot1 + j, vl);
             vfloat64m8_t dist = __riscv_vfrsub_vf_f64m8(__riscv_vfmul_vf_f64m8(a0, 2.0, vl), cc0, vl);
             if (l == 0) {
                 __riscv_vse64_v_f64m8(best + j, dist, vl);
@@ -122,7 +154,7 @@ int run_landmark(ctx_t *c) {
     void *scratch = xmalloc(attend_scratch_bytes(c, L));
     int32_t *a = xmalloc((size_t)S * 4), *list = xmalloc((size_t)L * 4);
     double *cen = xmalloc((size_t)(L * D) * 8), *sums = xmalloc((size_t)(L * D) * 8);
-    double *best = xmalloc((size_t)S * 8);
+    double *best = xmalloc((size_t)S * 8), *dots = xmalloc((size_t)S * 2 * 8);
     long *cnt = xmalloc((size_t)L * 8), *last = xmalloc((size_t)L * 8), cursor = 0;
     const int direct = c->prec == PREC_FP32; /* fp32 rows are read as they are stored */
     float *vfb = direct ? NULL : xmalloc((size_t)(S * Dv) * 4), *kc = xmalloc((size_t)(L * D) * 4);
@@ -138,7 +170,7 @@ int run_landmark(ctx_t *c) {
             memset(cen, 0, (size_t)(L * D) * 8);
             centre_means(kf, ks, a, S, D, L, cen, sums, cnt);
             for (long it = 0; it < c->landmark_iters; it++) {
-                assign(kt, cen, S, D, L, best, a);
+                assign(kt, cen, S, D, L, best, a, dots, dots + S);
                 centre_means(kf, ks, a, S, D, L, cen, sums, cnt);
             }
         }
