@@ -26,7 +26,7 @@ import math
 from dataclasses import replace
 
 import numpy as np
-from sattn.reference.compare import U64, attention_tolerance, gamma, max_keys
+from sattn.reference.compare import U32, U64, attention_tolerance, gamma, max_keys
 from sattn.reference.precision import resolved_scales, selection_operands, view
 from sattn.specs import bsr, csr, landmark, lsh, topk_per_query
 from sattn.specs.selection import GroupSelection, Selection
