@@ -100,11 +100,11 @@ long nm_select(double *sc, long n, long nkeep, long m, int32_t *out);
 float *key_columns_f32(const ctx_t *c, long g);
 void query_sum_f32(const ctx_t *c, long g, long i, float *tmp, float *out);
 void score_keys_f32(const float *x0, const float *x1, const float *kt, long S, long D, long n0,
-                    long n1, uint32_t *k0, uint32_t *k1, uint32_t *smax0, uint32_t *smax1,
-                    long *ns);
-long topk_select_f32(const uint32_t *key, long n, long k, const uint32_t *smax, long ns,
+                    long n1, uint32_t *k0, uint32_t *k1, uint32_t *lmax0, uint32_t *lmax1);
+long topk_select_f32(const uint32_t *key, long n, long k, const uint32_t *lmax, long nl,
                      uint32_t *work, int32_t *out);
-long nm_select_u32(uint32_t *key, long n, long nkeep, long m, int32_t *out, float *masked, void *pat);
+int nm_pattern(long m, void *pat);
+long nm_select_u32(uint32_t *key, long n, long nkeep, long m, int32_t *out, float *masked, const void *pat);
 /* fp32, one row or two over the contiguous keys [0, n) whose scores (raw dot products, -inf
  * for keys not kept) are given: softmax and P.V only (attend_core.h) */
 typedef void (*attend_scored2_fn)(const ctx_t *c, const float *sa, const float *sb, long n,

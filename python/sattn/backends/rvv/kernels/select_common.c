@@ -570,13 +570,12 @@ static void chunk8(const float *x0, const float *x1, const float *kt, long S, lo
 }
 
 /* Scores of keys j < n0 for one query sum x0 (x1 NULL) or of j < n0 and j < n1 (n1 >= n0) for
- * two (each column load serves both), stored as order keys in k0 / k1; smax0 / smax1 (if not
- * NULL) get the largest key of each strip of the row's own keys (strip t = keys
- * [t*VLMAX, (t+1)*VLMAX) below n0 / n1), their counts in ns[0], ns[1]. The scores are the
- * fused multiply-adds in d order (8 d per sweep over the keys, chunk8). */
+ * two (each column load serves both), stored as order keys in k0 / k1; lmax0 / lmax1 (if not
+ * NULL; VLMAX entries) get the lane maxima of the row's own keys: entry r the largest key of
+ * the keys j = r (mod VLMAX), j below n0 / n1 (0 when there is none). The scores are the fused
+ * multiply-adds in d order (8 d per sweep over the keys, chunk8). */
 void score_keys_f32(const float *x0, const float *x1, const float *kt, long S, long D, long n0,
-                    long n1, uint32_t *k0, uint32_t *k1, uint32_t *smax0, uint32_t *smax1,
-                    long *ns) {
+                    long n1, uint32_t *k0, uint32_t *k1, uint32_t *lmax0, uint32_t *lmax1) {
     const long nkeys = x1 ? n1 : n0;
     float *f0 = (float *)k0, *f1 = (float *)k1; /* the scores, made keys in place below */
     long d = 0;
@@ -593,23 +592,26 @@ void score_keys_f32(const float *x0, const float *x1, const float *kt, long S, l
             j += (long)vl;
         }
     }
-    const vuint32m1_t z = __riscv_vmv_s_x_u32m1(0, 1);
-    ns[0] = ns[1] = 0;
+    /* lane maxima: lane r of the running max holds the largest key j = r (mod VLMAX) of the row */
+    const size_t vm = __riscv_vsetvlmax_e32m8();
+    vuint32m8_t m0 = __riscv_vmv_v_x_u32m8(0, vm), m1 = m0;
     for (long j = 0; j < nkeys;) {
         const size_t vl = __riscv_vsetvl_e32m8((size_t)(nkeys - j));
         vuint32m8_t o0 = f32_order_keys(__riscv_vle32_v_f32m8(f0 + j, vl), vl);
         __riscv_vse32_v_u32m8(k0 + j, o0, vl);
-        if (smax0 && j < n0) {
+        if (lmax0 && j < n0) {
             const size_t v0 = n0 - j < (long)vl ? (size_t)(n0 - j) : vl;
-            smax0[ns[0]++] = __riscv_vmv_x_s_u32m1_u32(__riscv_vredmaxu_vs_u32m8_u32m1(o0, z, v0));
+            m0 = __riscv_vmaxu_vv_u32m8_tu(m0, m0, o0, v0);
         }
         if (x1) {
             vuint32m8_t o1 = f32_order_keys(__riscv_vle32_v_f32m8(f1 + j, vl), vl);
             __riscv_vse32_v_u32m8(k1 + j, o1, vl);
-            if (smax1) smax1[ns[1]++] = __riscv_vmv_x_s_u32m1_u32(__riscv_vredmaxu_vs_u32m8_u32m1(o1, z, vl));
+            if (lmax1) m1 = __riscv_vmaxu_vv_u32m8_tu(m1, m1, o1, vl);
         }
         j += (long)vl;
     }
+    if (lmax0) __riscv_vse32_v_u32m8(lmax0, m0, vm);
+    if (lmax1 && x1) __riscv_vse32_v_u32m8(lmax1, m1, vm);
 }
 
 static void minmax_u32(const uint32_t *a, long n, uint32_t *lo, uint32_t *hi) {
@@ -701,21 +703,24 @@ static long emit_top_u32(const uint32_t *key, const int32_t *ids, long n, uint32
 
 /*
  * Top-k of the order keys key[0..n) (score_keys_f32), ties to the lower index, written to out
- * ascending; returns min(k, n). With ns >= k strip maxima smax (every strip holds a key >= its
- * maximum, so at least k keys are >= the smallest of them, which is therefore <= the k-th
- * largest), one pass first keeps the candidates >= that bound with their ids (every key that
- * can be kept, every key equal to the k-th largest among them), and the threshold search runs on
- * those only; otherwise it runs on all n. work holds 5 * n uint32.
+ * ascending; returns min(k, n). With the row's lane maxima lmax (nl = VLMAX entries, every
+ * lane holding at least one key: n >= nl) and k <= nl: the lanes partition the keys, each lane
+ * holds a key equal to its maximum, so at least k keys are >= the k-th largest lane maximum,
+ * which is therefore <= the k-th largest key; one pass keeps the candidates at or above it with
+ * their ids (every key that can be kept, and every key equal to the k-th largest), and the
+ * threshold search runs on those only. Otherwise it runs on all n. work holds 5 * n uint32.
  */
-long topk_select_f32(const uint32_t *key, long n, long k, const uint32_t *smax, long ns,
+long topk_select_f32(const uint32_t *key, long n, long k, const uint32_t *lmax, long nl,
                      uint32_t *work, int32_t *out) {
     if (k >= n) return emit_top_u32(key, NULL, n, 0, n, out);
     const uint32_t *ck = key;
     const int32_t *ci = NULL;
     long nc = n;
-    if (smax && ns >= k) {
+    if (lmax && nl >= k && n >= nl) {
         uint32_t lo, hi;
-        minmax_u32(smax, ns, &lo, &hi);
+        long eq;
+        if (k == nl) minmax_u32(lmax, nl, &lo, &hi);
+        else lo = threshold_u32(lmax, nl, k, work, &eq);
         uint32_t *cand = work + 3 * n;
         int32_t *cid = (int32_t *)(work + 4 * n);
         nc = 0;
@@ -754,27 +759,37 @@ static inline vfloat32m8_t f32_from_keys(vuint32m8_t k, size_t vl) {
  * (a higher score, or an equal one earlier in the group). Vectorised over keys: for each
  * distance t = 1..m-1 every key gathers its group partner (u + t) mod m; the partner is earlier
  * exactly when that wrapped. When m divides VLMAX every strip starts a group, so the partners'
- * offsets within a strip and the wrap masks are the same for every strip: they are made once
- * (pat: m - 1 rows of VLMAX offsets, then m - 1 wrap masks) and loaded per strip. Writes the kept
- * indices ascending to out; with masked (not NULL) also masked[j] = the score of key j when
- * kept, -inf when not (j < n). Returns the count. pat holds 8 * m * VLMAX bytes.
+ * offsets within a strip and the wrap masks are the same for every strip: nm_pattern makes them
+ * once per run (pat: m - 1 rows of VLMAX offsets, then m - 1 wrap masks; 8 * m * VLMAX bytes;
+ * it returns 0 when m does not divide VLMAX, and pat is then NULL here) and they are loaded per
+ * strip. Writes the kept indices ascending to out; with masked (not NULL) also masked[j] = the
+ * score of key j when kept, -inf when not (j < n). Returns the count.
  */
-long nm_select_u32(uint32_t *key, long n, long nkeep, long m, int32_t *out, float *masked, void *pat) {
+int nm_pattern(long m, void *pat) {
+    const long vlmax = (long)__riscv_vsetvlmax_e32m8();
+    if (m <= 1 || vlmax % m) return 0;
+    uint32_t *offs = (uint32_t *)pat;
+    uint8_t *wraps = (uint8_t *)(offs + (m - 1) * vlmax);
+    const long mb = (vlmax + 7) / 8;
+    memset(wraps, 0, (size_t)((m - 1) * mb));
+    for (long t = 1; t < m; t++)
+        for (long u = 0; u < vlmax; u++) {
+            const long pos = u % m, q = pos + t;
+            offs[(t - 1) * vlmax + u] = (uint32_t)((u - pos + (q >= m ? q - m : q)) * 4);
+            wraps[(t - 1) * mb + u / 8] |= (uint8_t)((q >= m) << (u % 8));
+        }
+    return 1;
+}
+
+long nm_select_u32(uint32_t *key, long n, long nkeep, long m, int32_t *out, float *masked, const void *pat) {
     long padded = (n + m - 1) / m * m;
     for (long j = n; j < padded; j++) key[j] = 0;
     const long vlmax = (long)__riscv_vsetvlmax_e32m8();
     long cnt = 0;
-    if (vlmax % m == 0 && m > 1) {
-        uint32_t *offs = (uint32_t *)pat;             /* [m-1][vlmax] byte offsets in a strip */
-        uint8_t *wraps = (uint8_t *)(offs + (m - 1) * vlmax); /* [m-1] wrap masks (bits) */
+    if (pat) {
+        const uint32_t *offs = (const uint32_t *)pat;
+        const uint8_t *wraps = (const uint8_t *)(offs + (m - 1) * vlmax);
         const long mb = (vlmax + 7) / 8;
-        memset(wraps, 0, (size_t)((m - 1) * mb));
-        for (long t = 1; t < m; t++)
-            for (long u = 0; u < vlmax; u++) {
-                const long pos = u % m, q = pos + t;
-                offs[(t - 1) * vlmax + u] = (uint32_t)((u - pos + (q >= m ? q - m : q)) * 4);
-                wraps[(t - 1) * mb + u / 8] |= (uint8_t)((q >= m) << (u % 8));
-            }
         for (long j = 0; j < n;) {
             const size_t vl = __riscv_vsetvl_e32m8((size_t)(n - j));
             const vuint32m8_t su = __riscv_vle32_v_u32m8(key + j, vl);

@@ -45,12 +45,12 @@ void attend_heads(ctx_t *c, long g, long i, const uint8_t *kb, const uint8_t *vb
         attend(c, c->q + (h * Sq + i) * rb, kb, vb, &ks, c->out + (h * Sq + i) * Dv, scratch);
 }
 
-/* One row's selection from its fp32 score keys (smax/ns: the row's strip maxima, top-k;
+/* One row's selection from its fp32 score keys (lmax/nl: the row's lane maxima, top-k;
  * masked: N:M's kept scores, see nm_select_u32). */
-static long select_row(const ctx_t *c, uint32_t *key, long nc, const uint32_t *smax, long ns,
-                       uint32_t *work, int32_t *list, float *masked) {
-    if (c->mode == MODE_TOPK) return topk_select_f32(key, nc, c->topk, smax, ns, work, list);
-    return nm_select_u32(key, nc, c->nm_n, c->nm_m, list, masked, work);
+static long select_row(const ctx_t *c, uint32_t *key, long nc, const uint32_t *lmax, long nl,
+                       uint32_t *work, int32_t *list, float *masked, const void *pat) {
+    if (c->mode == MODE_TOPK) return topk_select_f32(key, nc, c->topk, lmax, nl, work, list);
+    return nm_select_u32(key, nc, c->nm_n, c->nm_m, list, masked, pat);
 }
 
 int run_topk_nm(ctx_t *c) {
@@ -65,13 +65,13 @@ int run_topk_nm(ctx_t *c) {
                   xmalloc((size_t)D * 4), 0};
     float *qsum = xmalloc((size_t)D * 2 * 4);
     uint32_t *key = xmalloc((size_t)(S + m) * 2 * 4), *key1 = key + S + m;
-    uint32_t *smax = xmalloc((size_t)(S + 1) * 2 * 4), *smax1 = smax + S + 1;
     const long vlmax = (long)__riscv_vsetvlmax_e32m8();
-    const long wn = 5 * S > 2 * m * vlmax ? 5 * S : 2 * m * vlmax; /* top-k work / N:M pattern */
-    uint32_t *work = xmalloc((size_t)wn * 4);
+    uint32_t *smax = xmalloc((size_t)vlmax * 2 * 4), *smax1 = smax + vlmax; /* lane maxima */
+    uint32_t *work = xmalloc((size_t)S * 5 * 4);
+    void *pat = xmalloc((size_t)(8 * m * vlmax));
+    if (topk || !nm_pattern(m, pat)) pat = NULL;
     int32_t *list = xmalloc((size_t)S * 4);
     float *masked = scored ? xmalloc((size_t)(S + vlmax) * 2 * 4) : NULL, *masked1 = masked ? masked + S + vlmax : NULL;
-    long ns[2];
     for (long g = 0; g < c->Hkv; g++) {
         float *kt = key_columns_f32(c, g);
         const uint8_t *vb = c->v + g * S * rb;
@@ -81,15 +81,17 @@ int run_topk_nm(ctx_t *c) {
             const long nc0 = c->causal ? off + i + 1 : S, nc1 = c->causal ? off + i + 2 : S;
             query_sum_f32(c, g, i, r.tmpf, qsum);
             if (two) query_sum_f32(c, g, i + 1, r.tmpf, qsum + D);
+            /* the top-k prefilter's lane maxima: when k <= VLMAX and every lane has a key */
+            const int pre = topk && c->topk <= vlmax && nc0 >= vlmax;
             score_keys_f32(qsum, two ? qsum + D : NULL, kt, S, D, nc0, two ? nc1 : nc0, key, key1,
-                           topk ? smax : NULL, topk ? smax1 : NULL, ns);
+                           pre ? smax : NULL, pre ? smax1 : NULL);
             if (c->stop_after == 1) continue;
             if (scored) {
-                long n = select_row(c, key, nc0, smax, ns[0], work, list, masked);
+                long n = select_row(c, key, nc0, NULL, 0, work, list, masked, pat);
                                 sel_record(c, g, i, list, n, &r.cursor);
                 if (two) {
                     masked[nc0] = -__builtin_inff(); /* row i's one key fewer (causal) */
-                    n = select_row(c, key1, nc1, smax1, ns[1], work, list, masked1);
+                    n = select_row(c, key1, nc1, NULL, 0, work, list, masked1, pat);
                     sel_record(c, g, i + 1, list, n, &r.cursor);
                 }
                 if (!c->stop_after)
@@ -97,10 +99,10 @@ int run_topk_nm(ctx_t *c) {
                            two ? c->out + (g * Sq + i + 1) * Dv : NULL, r.scratch);
                 continue;
             }
-            long n = select_row(c, key, nc0, smax, ns[0], work, list, NULL);
+            long n = select_row(c, key, nc0, pre ? smax : NULL, vlmax, work, list, NULL, pat);
             if (!c->stop_after) attend_group(c, &r, g, i, list, n);
             if (!two) continue;
-            n = select_row(c, key1, nc1, smax1, ns[1], work, list, NULL);
+            n = select_row(c, key1, nc1, pre ? smax1 : NULL, vlmax, work, list, NULL, pat);
             if (!c->stop_after) attend_group(c, &r, g, i + 1, list, n);
         }
 
