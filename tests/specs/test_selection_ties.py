@@ -4,8 +4,10 @@ way; an exact tie (integer codes: no rounding at all) must go to the lower index
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sattn.ir.schema import params_from_dict
+from sattn.reference.compare import U32, gamma
 from sattn.reference.data import synthetic
 from sattn.reference.precision import selection_operands
 from sattn.specs import select_indices
@@ -75,9 +77,9 @@ def test_dropped_forced_diagonal_block_fails():
 @pytest.mark.parametrize("precision,either", [("fp32", True), ("i8", False)])
 def test_ties_in_rounding_go_either_way_exact_ties_to_the_lower_key(precision, either):
     """K rows 3 and 19 identical: their scores tie in exact arithmetic, and topk_k is chosen so
-    that row 0 keeps exactly one of them. In fp32 each score carries float64 rounding (another
-    BLAS kernel may order them either way), so keeping 19 over 3 is accepted; with i8 codes the
-    scores are exact integers and the lower key 3 must win."""
+    that row 0 keeps exactly one of them. In fp32 each score carries fp32 rounding (the kernel's
+    and another BLAS kernel's summation orders may rank them either way), so keeping 19 over 3
+    is accepted; with i8 codes the scores are exact integers and the lower key 3 must win."""
     p, q, k = _case("topk_per_query", precision=precision, heads=1, group=1, topk_k=1)
     k = k.copy()
     k[0, 19] = k[0, 3]
@@ -126,3 +128,36 @@ def test_lsh_projection_within_rounding_of_zero_takes_either_bucket():
         bad[i] = other
         problems = same_selection_problems(p, p.shape(), q, k, [bad], rows)
         assert (problems == []) == (i == 5), (i, problems)
+
+
+@pytest.mark.parametrize("spec,factor,either", [
+    ("topk_per_query", 0.25, True), ("topk_per_query", 4.0, False),
+    ("nm_structured", 0.25, True), ("nm_structured", 4.0, False),
+])
+def test_fp32_near_tie_window_is_the_fp32_score_bound(spec, factor, either):
+    """Top-k and N:M score in fp32 (sattn.specs.gqa): a score is within e = gamma(D + group) *
+    u32 * sum_d |q_d k_d| of its exact value (u32 = 2^-24), so two keys may be ranked either way
+    when their exact scores differ by less than the rounding of both sides, 4e (each side's
+    score and the helper's own). Key 1 is key 0 with the component of the largest |q_d| moved
+    so that its exact score differs by factor * 4e: a quarter of the window is a near-tie
+    (either key is a correct selection), four windows are not (the lower score must go)."""
+    attrs = {"topk_k": 1} if spec == "topk_per_query" else {"nm_n": 1, "nm_m": 2}
+    p, q, k = _case(spec, heads=1, group=1, **attrs)
+    qs, _ = selection_operands(p, q, k)
+    d = int(np.argmax(np.abs(qs[0, 31])))
+    k = k.copy()
+    k[0, 1] = k[0, 0]
+    _, ks = selection_operands(p, q, k)
+    err = gamma(16 + 1, U32) * float(np.abs(qs[0, 31]) @ np.abs(ks[0, 0]))
+    k[0, 1, d] = np.float32(k[0, 0, d] + factor * 4 * err / qs[0, 31, d])
+    _, ks = selection_operands(p, q, k)
+    sc = ks[0] @ qs[0, 31]
+    gap = abs(sc[1] - sc[0])
+    assert (gap < 4 * err) == either and gap > 1e6 * np.finfo(np.float64).eps * abs(sc[0])
+    if spec == "topk_per_query":  # row 31 keeps exactly one of keys 0 and 1
+        p = p.replace(topk_k=int((sc > max(sc[0], sc[1])).sum()) + 1)
+    rows = _rows(select_indices(p, p.shape(), q, k))
+    kept, dropped = (0, 1) if 0 in rows[0][31] else (1, 0)
+    assert dropped not in rows[0][31]
+    problems = same_selection_problems(p, p.shape(), q, k, [_swap(rows[0], 31, kept, dropped)], rows)
+    assert (problems == []) == either, problems
