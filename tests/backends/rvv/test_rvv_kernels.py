@@ -95,7 +95,7 @@ def test_vlen_and_lmul_agree(case):
     r512 = runner.run(p, q, k, v, vlen=512, lmul=8)
     r512m1 = runner.run(p, q, k, v, vlen=512, lmul=1)
     # other strip lengths sum in other orders: the fp32 bound (same selection: no ranking here
-    # depends on VLEN, the scores are float64 dots of the same values)
+    # depends on VLEN: the selection scores are the same d-order sums of the same values)
     for other in (r128, r512m1):
         assert_attention_close(other.output, r512.output, p, q, k, v, selection=r512.selection,
                                what="VLEN/LMUL")
