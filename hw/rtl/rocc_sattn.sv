@@ -5,7 +5,8 @@
 // runs of one job), starts a job and reads status, identification and performance counters.
 // A job computes, for every query head of one GQA group and every row of a row range,
 //     out[h, i] = softmax_j(score_scale * q[h,i] . k[j]) . v[j] * out_scale
-// over the keys j its index runs select. Units (one file each):
+// over the keys j its index runs select; q and k rows are HEAD_DIM wide, v and out rows
+// HEAD_DIM_V wide (Dv; 0 means Dv = D). Units (one file each):
 //   sattn_gather    index walk -> key tokens + K/V/Q row requests (each K/V row fetched once)
 //   sattn_dma       memory read port, beat unpacking into the scratchpads, byte counters
 //   sattn_spad      K and V scratchpads (KV_ROWS rows) and the Q row buffers
@@ -50,6 +51,7 @@ module rocc_sattn
   logic [2:0]    r_prec;
   logic          r_partial;  // PARTIAL[0]: rows write partial records [o, m, l]
   logic [15:0]   r_head_dim, r_seq_len, r_num_keys, r_row_base, r_row_count;
+  logic [15:0]   r_head_dim_v;  // HEAD_DIM_V: 0 means Dv = D
   logic [7:0]    r_group;
   logic [31:0]   r_n_runs, r_score_scale, r_out_scale;
   logic [AW-1:0] r_q_base, r_k_base, r_v_base, r_o_base, r_q_hstride, r_o_hstride;
@@ -64,19 +66,22 @@ module rocc_sattn
 
   // ---------------- units ----------------
   logic is_int;
-  logic [EW-1:0] head_dim;
-  logic [15:0] row_bytes, out_row_bytes;
+  logic [EW-1:0] head_dim, head_dim_v;
+  logic [15:0] dv;  // the value width in effect
+  logic [15:0] row_bytes, v_row_bytes, out_row_bytes;
   assign is_int = r_prec == P_I8 || r_prec == P_I4;
+  assign dv = (r_head_dim_v == 16'd0) ? r_head_dim : r_head_dim_v;
   assign head_dim = EW'(r_head_dim);
+  assign head_dim_v = EW'(dv);
   always_comb begin
     case (r_prec)
-      P_FP32: row_bytes = r_head_dim << 2;
-      P_BF16: row_bytes = r_head_dim << 1;
-      P_I8:   row_bytes = r_head_dim;
-      default: row_bytes = r_head_dim >> 1;
+      P_FP32: begin row_bytes = r_head_dim << 2; v_row_bytes = dv << 2; end
+      P_BF16: begin row_bytes = r_head_dim << 1; v_row_bytes = dv << 1; end
+      P_I8:   begin row_bytes = r_head_dim; v_row_bytes = dv; end
+      default: begin row_bytes = r_head_dim >> 1; v_row_bytes = dv >> 1; end
     endcase
   end
-  assign out_row_bytes = (r_head_dim + (16'(r_partial) << 1)) << 2;  // D (+ m, l) fp32 words
+  assign out_row_bytes = (dv + (16'(r_partial) << 1)) << 2;  // Dv (+ m, l) fp32 words
 
   logic start_pulse, start_inval;
   logic cmd_fire;
@@ -139,7 +144,8 @@ module rocc_sattn
   logic [7:0] d_bytes_q, d_bytes_kv;
 
   sattn_dma u_dma (
-    .clk, .rst_n, .precision(r_prec), .head_dim, .row_bytes, .k_base(r_k_base), .v_base(r_v_base),
+    .clk, .rst_n, .precision(r_prec), .head_dim, .head_dim_v, .row_bytes, .v_row_bytes,
+    .k_base(r_k_base), .v_base(r_v_base),
     .req_valid(!rq_empty), .req(rq_head), .req_pop(rq_pop),
     .mem_req_valid(mem_rd_req_valid), .mem_req_ready(mem_rd_req_ready),
     .mem_req_addr(mem_rd_req_addr), .mem_req_len(mem_rd_req_len),
@@ -181,7 +187,7 @@ module rocc_sattn
   logic [7:0] wb_bytes;
 
   sattn_core u_core (
-    .clk, .rst_n, .soft_reset(start_pulse), .head_dim, .is_int,
+    .clk, .rst_n, .soft_reset(start_pulse), .head_dim, .head_dim_v, .is_int,
     .score_scale(r_score_scale), .out_scale(r_out_scale),
     .tok_valid(!tok_empty), .tok(tok_head), .tok_pop,
     .k_query, .k_ready(k_rdy[$clog2(KV_ROWS)'(k_query)]),
@@ -194,7 +200,7 @@ module rocc_sattn
   );
 
   sattn_writeback u_wb (
-    .clk, .rst_n, .head_dim, .partial(r_partial), .ob_valid, .ob_addr, .ob_data, .ob_m, .ob_l, .ob_done,
+    .clk, .rst_n, .head_dim(head_dim_v), .partial(r_partial), .ob_valid, .ob_addr, .ob_data, .ob_m, .ob_l, .ob_done,
     .mem_wr_valid, .mem_wr_ready, .mem_wr_addr, .mem_wr_data, .mem_wr_strb, .bytes_out(wb_bytes)
   );
 
@@ -237,6 +243,7 @@ module rocc_sattn
     case (cmd_rs1[7:0])
       R_PRECISION:    reg_value = 64'(r_prec);
       R_HEAD_DIM:     reg_value = 64'(r_head_dim);
+      R_HEAD_DIM_V:   reg_value = 64'(r_head_dim_v);
       R_SEQ_LEN:      reg_value = 64'(r_seq_len);
       R_NUM_KEYS:     reg_value = 64'(r_num_keys);
       R_GROUP:        reg_value = 64'(r_group);
@@ -284,11 +291,11 @@ module rocc_sattn
     start_err = E_NONE;
     if (err_code != E_NONE) start_err = err_code;
     else if (r_prec > P_I4 || !CAPS_VALUE[5'(r_prec)]) start_err = E_PRECISION;
-    else if (r_head_dim == 16'd0 || r_head_dim > 16'(DMAX) || r_seq_len == 16'd0
+    else if (r_head_dim == 16'd0 || r_head_dim > 16'(DMAX) || dv > 16'(DMAX) || r_seq_len == 16'd0
              || r_num_keys == 16'd0 || r_num_keys > 16'(KV_ROWS) || r_group == 8'd0
              || 32'(r_row_base) + 32'(r_row_count) > 32'(r_seq_len))
       start_err = E_SHAPE;
-    else if (r_prec == P_I4 && r_head_dim[0]) start_err = E_ALIGN;
+    else if (r_prec == P_I4 && (r_head_dim[0] || dv[0])) start_err = E_ALIGN;
     else if (32'(r_row_count) + 32'd1 > 32'(rp_wptr) || r_n_runs > 32'(run_wptr))
       start_err = E_ROWPTR;
   end
@@ -302,6 +309,7 @@ module rocc_sattn
     if (!rst_n) begin
       r_prec <= P_FP32;
       r_head_dim <= '0;
+      r_head_dim_v <= '0;
       r_seq_len <= '0;
       r_num_keys <= '0;
       r_row_base <= '0;
@@ -344,6 +352,7 @@ module rocc_sattn
             case (cmd_rs1[7:0])
               R_PRECISION:   r_prec <= (cmd_rs2 > 64'd7) ? 3'd7 : cmd_rs2[2:0];
               R_HEAD_DIM:    r_head_dim <= (cmd_rs2 > 64'hffff) ? 16'hffff : cmd_rs2[15:0];
+              R_HEAD_DIM_V:  r_head_dim_v <= (cmd_rs2 > 64'hffff) ? 16'hffff : cmd_rs2[15:0];
               R_SEQ_LEN:     r_seq_len <= (cmd_rs2 > 64'hffff) ? 16'hffff : cmd_rs2[15:0];
               R_NUM_KEYS:    r_num_keys <= (cmd_rs2 > 64'hffff) ? 16'hffff : cmd_rs2[15:0];
               R_GROUP:       r_group <= (cmd_rs2 > 64'hff) ? 8'd0 : cmd_rs2[7:0];

@@ -5,8 +5,8 @@
 //          -> [PV lanes: acc = acc*alpha + p*v] ... row end: [finalize: out = acc * out_scale/l]
 //          -> output buffer -> write-back unit
 //
-// QK and PV run concurrently on consecutive keys: with D/LANES_QK == D/LANES_PV cycles per key on
-// each side the lanes stay busy back to back. A key waits (stall) until its K row (QK side) or V
+// QK and PV run concurrently on consecutive keys: with D/LANES_QK == Dv/LANES_PV cycles per key on
+// each side the lanes stay busy back to back (Dv != D: the wider side sets the pace). A key waits (stall) until its K row (QK side) or V
 // row (PV side) has arrived in the scratchpad; the gather unit fetches ahead of this pipeline.
 module sattn_core
   import sattn_isa_pkg::*;
@@ -15,7 +15,8 @@ module sattn_core
   input  logic                  clk,
   input  logic                  rst_n,
   input  logic                  soft_reset,
-  input  logic [EW-1:0]         head_dim,
+  input  logic [EW-1:0]         head_dim,    // D: q.k elements
+  input  logic [EW-1:0]         head_dim_v,  // Dv: elements of a V row and of the output row
   input  logic                  is_int,
   input  logic [31:0]           score_scale,
   input  logic [31:0]           out_scale,
@@ -74,7 +75,7 @@ module sattn_core
   logic [EW-1:0] qk_rem;
 
   assign qk_nch = CW'((head_dim + EW'(LANES_QK - 1)) / EW'(LANES_QK));
-  assign pv_nch = CW'((head_dim + EW'(LANES_PV - 1)) / EW'(LANES_PV));
+  assign pv_nch = CW'((head_dim_v + EW'(LANES_PV - 1)) / EW'(LANES_PV));
   assign credit_ok = inflight < FW'(SCORE_DEPTH);
   assign k_query = tok.key;
   assign q_query = tok.slot;
@@ -253,7 +254,7 @@ module sattn_core
   assign sm_oaddr = sm_tag[AW-1:0];
   assign v_query = sm_key;
   assign pv_last = pv_c == pv_nch - 1'b1;
-  assign pv_rem = head_dim - EW'(pv_c) * EW'(LANES_PV);
+  assign pv_rem = head_dim_v - EW'(pv_c) * EW'(LANES_PV);
   // a key whose alpha is 1.0 reads acc two stages later (at p4, skipping acc * 1.0, which is
   // acc exactly), so it may issue two cycles sooner
   assign pv_gap_ok = pv_c != '0 || pv_wait == '0 || (sm_alpha == FP_ONE && pv_wait <= WW'(2));

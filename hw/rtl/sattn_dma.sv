@@ -4,7 +4,8 @@
 // Requests go out in order; responses come back in order, BUS_BYTES per beat (the testbench's
 // memory model sets latency and bandwidth). Each beat carries 4 fp32, 8 bf16, 16 i8 or 32 i4
 // elements, written unpacked (fp32 bits; bf16 << 16; integer codes sign-extended) into the
-// destination row. The byte counters count at this port: every byte of every beat received.
+// destination row. Q and K rows are head_dim elements (row_bytes), V rows head_dim_v (v_row_bytes)
+// at V_BASE + key * v_row_bytes. The byte counters count at this port: every byte of every beat received.
 module sattn_dma
   import sattn_isa_pkg::*;
   import sattn_types_pkg::*;
@@ -13,7 +14,9 @@ module sattn_dma
   input  logic                  rst_n,
   input  logic [2:0]            precision,
   input  logic [EW-1:0]         head_dim,
+  input  logic [EW-1:0]         head_dim_v,
   input  logic [15:0]           row_bytes,
+  input  logic [15:0]           v_row_bytes,
   input  logic [AW-1:0]         k_base,
   input  logic [AW-1:0]         v_base,
   // row requests (show-ahead FIFO head)
@@ -54,17 +57,18 @@ module sattn_dma
   logic [1:0] o_kind;
   logic [KW-1:0] o_id;
   logic [5:0] beat, nbeats;
-  logic [EW-1:0] e0, epb, rem;
-  logic [15:0] bytes_left;
+  logic [EW-1:0] e0, epb, rem, o_elems;
+  logic [15:0] bytes_left, o_bytes;
   logic last_beat;
 
   assign issue_kind = (req.kind == RQ_Q) ? RQ_Q : (phase ? RQ_V : RQ_K);
   assign mem_req_valid = req_valid && !of_full;
-  assign mem_req_len = row_bytes;
+  assign mem_req_len = (issue_kind == RQ_V) ? v_row_bytes : row_bytes;
   always_comb begin
     case (issue_kind)
       RQ_K: mem_req_addr = 64'(AW'(k_base + req.addr));
-      RQ_V: mem_req_addr = 64'(AW'(v_base + req.addr));
+      // the gather unit's offset is key * row_bytes (K's); a V row is v_row_bytes long
+      RQ_V: mem_req_addr = 64'(AW'(v_base + AW'(req.id) * AW'(v_row_bytes)));
       default: mem_req_addr = 64'(req.addr);
     endcase
   end
@@ -93,11 +97,14 @@ module sattn_dma
       default: epb = EW'(32);
     endcase
   end
-  assign nbeats = 6'((row_bytes + 16'(BUS_BYTES - 1)) / 16'(BUS_BYTES));
+  // the row being received: a V row is Dv elements, a Q or K row D
+  assign o_bytes = (o_kind == RQ_V) ? v_row_bytes : row_bytes;
+  assign o_elems = (o_kind == RQ_V) ? head_dim_v : head_dim;
+  assign nbeats = 6'((o_bytes + 16'(BUS_BYTES - 1)) / 16'(BUS_BYTES));
   assign last_beat = beat == nbeats - 6'd1;
   assign e0 = EW'(beat) * epb;
-  assign rem = head_dim - e0;
-  assign bytes_left = row_bytes - 16'(beat) * 16'(BUS_BYTES);
+  assign rem = o_elems - e0;
+  assign bytes_left = o_bytes - 16'(beat) * 16'(BUS_BYTES);
 
   always_comb begin
     wdata = '0;

@@ -2,7 +2,7 @@
 // verilator lint_off UNUSEDPARAM
 package sattn_isa_pkg;
 
-  localparam logic [31:0] VERSION = 32'h0101;
+  localparam logic [31:0] VERSION = 32'h0102;
   localparam logic [31:0] CAPS_VALUE = 32'h000007ff;
 
   // hardware parameters
@@ -33,7 +33,7 @@ package sattn_isa_pkg;
 
   // register ids
   localparam logic [7:0] R_PRECISION = 8'h00;  // 0 fp32, 1 bf16, 2 i8, 3 i4 (element format of Q/K/V in memory)
-  localparam logic [7:0] R_HEAD_DIM = 8'h01;  // D: elements per Q/K/V row (1..DMAX; even for i4)
+  localparam logic [7:0] R_HEAD_DIM = 8'h01;  // D: elements per Q/K row (and V/OUT row when HEAD_DIM_V is 0; 1..DMAX; even for i4)
   localparam logic [7:0] R_SEQ_LEN = 8'h02;  // S: query rows per head
   localparam logic [7:0] R_NUM_KEYS = 8'h03;  // rows of K/V per KV head (S tokens or L landmarks; <= KV_ROWS)
   localparam logic [7:0] R_GROUP = 8'h04;  // query heads sharing this KV head (GQA group size)
@@ -42,13 +42,14 @@ package sattn_isa_pkg;
   localparam logic [7:0] R_N_RUNS = 8'h07;  // index runs loaded for this job
   localparam logic [7:0] R_Q_BASE = 8'h08;  // byte address of Q[first head of the group, 0, 0]
   localparam logic [7:0] R_K_BASE = 8'h09;  // byte address of K[kv head, 0, 0]
-  localparam logic [7:0] R_V_BASE = 8'h0a;  // byte address of V[kv head, 0, 0]
-  localparam logic [7:0] R_O_BASE = 8'h0b;  // byte address of OUT[first head of the group, 0, 0] (fp32)
+  localparam logic [7:0] R_V_BASE = 8'h0a;  // byte address of V[kv head, 0, 0] (V rows are Dv wide)
+  localparam logic [7:0] R_O_BASE = 8'h0b;  // byte address of OUT[first head of the group, 0, 0] (fp32, Dv wide)
   localparam logic [7:0] R_Q_HSTRIDE = 8'h0c;  // bytes between consecutive query heads of Q
   localparam logic [7:0] R_O_HSTRIDE = 8'h0d;  // bytes between consecutive query heads of OUT
   localparam logic [7:0] R_SCORE_SCALE = 8'h0e;  // fp32 bits multiplying q.k: 1/sqrt(D) (times scale_q*scale_k for i8/i4)
   localparam logic [7:0] R_OUT_SCALE = 8'h0f;  // fp32 bits multiplying the normalised P.V (scale_v for i8/i4, else 1.0)
-  localparam logic [7:0] R_PARTIAL = 8'h10;  // bit 0: each row writes the partial record [o (D fp32), m, l] (D + 2 words) at O_BASE + h*O_HSTRIDE + r*(D+2)*4, r the row within the job
+  localparam logic [7:0] R_PARTIAL = 8'h10;  // bit 0: each row writes the partial record [o (Dv fp32), m, l] (Dv + 2 words) at O_BASE + h*O_HSTRIDE + r*(Dv+2)*4, r the row within the job
+  localparam logic [7:0] R_HEAD_DIM_V = 8'h11;  // Dv: elements per V and OUT row (1..DMAX; even for i4); 0 (reset) means Dv = D
   localparam logic [7:0] R_VERSION = 8'h20;  // hardware version (read-only)
   localparam logic [7:0] R_CAPS = 8'h21;  // capability bits (read-only)
   localparam logic [7:0] R_LANES = 8'h22;  // MAC lanes: QK lanes + PV lanes (read-only)
@@ -76,11 +77,11 @@ package sattn_isa_pkg;
   localparam logic [7:0] E_BUSY = 8'd2;  // command other than STATUS/GET_REG while a job runs
   localparam logic [7:0] E_BAD_REG = 8'd3;  // unknown register id, or a write to a read-only register
   localparam logic [7:0] E_PRECISION = 8'd4;  // precision code not supported by this hardware (see CAPS)
-  localparam logic [7:0] E_SHAPE = 8'd5;  // HEAD_DIM, SEQ_LEN, NUM_KEYS, GROUP or the row range out of the hardware's range
+  localparam logic [7:0] E_SHAPE = 8'd5;  // HEAD_DIM, HEAD_DIM_V, SEQ_LEN, NUM_KEYS, GROUP or the row range out of the hardware's range
   localparam logic [7:0] E_ROWPTR = 8'd6;  // row pointers not loaded, not ascending, or beyond N_RUNS
   localparam logic [7:0] E_INDEX = 8'd7;  // an index run selects a key >= NUM_KEYS
   localparam logic [7:0] E_OVERFLOW = 8'd8;  // more index runs or row pointers loaded than the RAMs hold
-  localparam logic [7:0] E_ALIGN = 8'd9;  // i4 needs an even HEAD_DIM (two codes per byte)
+  localparam logic [7:0] E_ALIGN = 8'd9;  // i4 needs an even HEAD_DIM and HEAD_DIM_V (two codes per byte)
 
   // capability bits
   localparam int CAP_FP32 = 0;  // fp32 Q/K/V through the FP32 multiply/add units

@@ -1,13 +1,13 @@
 // sattn_writeback: drains the finished output row (fp32) to memory, BUS_BYTES per beat, while
 // the core computes the next row. With `partial` the row is the partial record [o, m, l]:
-// the D output words, then the row's running max m and its denominator l (D + 2 words).
+// the Dv output words, then the row's running max m and its denominator l (Dv + 2 words).
 module sattn_writeback
   import sattn_isa_pkg::*;
   import sattn_types_pkg::*;
 (
   input  logic                   clk,
   input  logic                   rst_n,
-  input  logic [EW-1:0]          head_dim,
+  input  logic [EW-1:0]          head_dim,  // Dv: words of an output row
   input  logic                   partial,
   input  logic                   ob_valid,
   input  logic [AW-1:0]          ob_addr,

@@ -4,7 +4,7 @@
 
 namespace sattn_isa {
 
-constexpr uint32_t VERSION = 0x0101;
+constexpr uint32_t VERSION = 0x0102;
 constexpr uint32_t CAPS_VALUE = 0x000007ff;
 constexpr const char *PROGRAM_MAGIC = "sattn-rocc-program 1";
 constexpr uint32_t LANES_QK = 16;
@@ -32,7 +32,7 @@ constexpr uint32_t F_STATUS = 0x06;  // rd <- status word {error[15:8], done[1],
 constexpr uint32_t F_CLEAR_COUNTERS = 0x07;  // zero every performance counter
 
 constexpr uint32_t R_PRECISION = 0x00;  // 0 fp32, 1 bf16, 2 i8, 3 i4 (element format of Q/K/V in memory)
-constexpr uint32_t R_HEAD_DIM = 0x01;  // D: elements per Q/K/V row (1..DMAX; even for i4)
+constexpr uint32_t R_HEAD_DIM = 0x01;  // D: elements per Q/K row (and V/OUT row when HEAD_DIM_V is 0; 1..DMAX; even for i4)
 constexpr uint32_t R_SEQ_LEN = 0x02;  // S: query rows per head
 constexpr uint32_t R_NUM_KEYS = 0x03;  // rows of K/V per KV head (S tokens or L landmarks; <= KV_ROWS)
 constexpr uint32_t R_GROUP = 0x04;  // query heads sharing this KV head (GQA group size)
@@ -41,13 +41,14 @@ constexpr uint32_t R_ROW_COUNT = 0x06;  // query rows of this job (the row-point
 constexpr uint32_t R_N_RUNS = 0x07;  // index runs loaded for this job
 constexpr uint32_t R_Q_BASE = 0x08;  // byte address of Q[first head of the group, 0, 0]
 constexpr uint32_t R_K_BASE = 0x09;  // byte address of K[kv head, 0, 0]
-constexpr uint32_t R_V_BASE = 0x0a;  // byte address of V[kv head, 0, 0]
-constexpr uint32_t R_O_BASE = 0x0b;  // byte address of OUT[first head of the group, 0, 0] (fp32)
+constexpr uint32_t R_V_BASE = 0x0a;  // byte address of V[kv head, 0, 0] (V rows are Dv wide)
+constexpr uint32_t R_O_BASE = 0x0b;  // byte address of OUT[first head of the group, 0, 0] (fp32, Dv wide)
 constexpr uint32_t R_Q_HSTRIDE = 0x0c;  // bytes between consecutive query heads of Q
 constexpr uint32_t R_O_HSTRIDE = 0x0d;  // bytes between consecutive query heads of OUT
 constexpr uint32_t R_SCORE_SCALE = 0x0e;  // fp32 bits multiplying q.k: 1/sqrt(D) (times scale_q*scale_k for i8/i4)
 constexpr uint32_t R_OUT_SCALE = 0x0f;  // fp32 bits multiplying the normalised P.V (scale_v for i8/i4, else 1.0)
-constexpr uint32_t R_PARTIAL = 0x10;  // bit 0: each row writes the partial record [o (D fp32), m, l] (D + 2 words) at O_BASE + h*O_HSTRIDE + r*(D+2)*4, r the row within the job
+constexpr uint32_t R_PARTIAL = 0x10;  // bit 0: each row writes the partial record [o (Dv fp32), m, l] (Dv + 2 words) at O_BASE + h*O_HSTRIDE + r*(Dv+2)*4, r the row within the job
+constexpr uint32_t R_HEAD_DIM_V = 0x11;  // Dv: elements per V and OUT row (1..DMAX; even for i4); 0 (reset) means Dv = D
 constexpr uint32_t R_VERSION = 0x20;  // hardware version (read-only)
 constexpr uint32_t R_CAPS = 0x21;  // capability bits (read-only)
 constexpr uint32_t R_LANES = 0x22;  // MAC lanes: QK lanes + PV lanes (read-only)
@@ -74,11 +75,11 @@ constexpr uint32_t E_BAD_FUNCT = 0x01;  // unknown funct7
 constexpr uint32_t E_BUSY = 0x02;  // command other than STATUS/GET_REG while a job runs
 constexpr uint32_t E_BAD_REG = 0x03;  // unknown register id, or a write to a read-only register
 constexpr uint32_t E_PRECISION = 0x04;  // precision code not supported by this hardware (see CAPS)
-constexpr uint32_t E_SHAPE = 0x05;  // HEAD_DIM, SEQ_LEN, NUM_KEYS, GROUP or the row range out of the hardware's range
+constexpr uint32_t E_SHAPE = 0x05;  // HEAD_DIM, HEAD_DIM_V, SEQ_LEN, NUM_KEYS, GROUP or the row range out of the hardware's range
 constexpr uint32_t E_ROWPTR = 0x06;  // row pointers not loaded, not ascending, or beyond N_RUNS
 constexpr uint32_t E_INDEX = 0x07;  // an index run selects a key >= NUM_KEYS
 constexpr uint32_t E_OVERFLOW = 0x08;  // more index runs or row pointers loaded than the RAMs hold
-constexpr uint32_t E_ALIGN = 0x09;  // i4 needs an even HEAD_DIM (two codes per byte)
+constexpr uint32_t E_ALIGN = 0x09;  // i4 needs an even HEAD_DIM and HEAD_DIM_V (two codes per byte)
 
 constexpr uint32_t CAP_FP32 = 1u << 0;  // fp32 Q/K/V through the FP32 multiply/add units
 constexpr uint32_t CAP_BF16 = 1u << 1;  // bf16 Q/K/V (widened exactly to fp32 on fill)
@@ -120,11 +121,11 @@ inline const char *error_doc(uint32_t code) {
     case 2: return "command other than STATUS/GET_REG while a job runs";
     case 3: return "unknown register id, or a write to a read-only register";
     case 4: return "precision code not supported by this hardware (see CAPS)";
-    case 5: return "HEAD_DIM, SEQ_LEN, NUM_KEYS, GROUP or the row range out of the hardware's range";
+    case 5: return "HEAD_DIM, HEAD_DIM_V, SEQ_LEN, NUM_KEYS, GROUP or the row range out of the hardware's range";
     case 6: return "row pointers not loaded, not ascending, or beyond N_RUNS";
     case 7: return "an index run selects a key >= NUM_KEYS";
     case 8: return "more index runs or row pointers loaded than the RAMs hold";
-    case 9: return "i4 needs an even HEAD_DIM (two codes per byte)";
+    case 9: return "i4 needs an even HEAD_DIM and HEAD_DIM_V (two codes per byte)";
     default: return "unknown error";
   }
 }

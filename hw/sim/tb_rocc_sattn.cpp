@@ -321,16 +321,18 @@ int main(int argc, char **argv) {
   const uint64_t q_base = prog.at("q_base"), q_bytes = prog.at("q_bytes");
   const uint64_t k_base = prog.at("k_base"), v_base = prog.at("v_base"), kv_bytes = prog.at("kv_bytes");
   const uint64_t o_base = prog.at("o_base"), o_bytes = prog.at("o_bytes");
+  // V's size: its own field when V rows are Dv != D wide, else K's
+  const uint64_t v_bytes = prog.layout.count("v_bytes") ? prog.at("v_bytes") : kv_bytes;
   const uint64_t limit = uint64_t(1) << 36;  // 64 GiB: beyond any program the driver plans
-  for (uint64_t x : {q_base, q_bytes, k_base, v_base, kv_bytes, o_base, o_bytes})
+  for (uint64_t x : {q_base, q_bytes, k_base, v_base, kv_bytes, v_bytes, o_base, o_bytes})
     if (x > limit) fail(2, "%s: the layout addresses more than 64 GiB", args.program.c_str());
 
   // memory image: Q, K, V and OUT where the layout puts them
   std::vector<uint8_t> qb = read_file(args.q, "Q"), kb = read_file(args.k, "K"), vb = read_file(args.v, "V");
   if (qb.size() != q_bytes) fail(2, "Q file '%s' has %zu bytes, the layout says %" PRIu64, args.q.c_str(), qb.size(), q_bytes);
   if (kb.size() != kv_bytes) fail(2, "K file '%s' has %zu bytes, the layout says %" PRIu64, args.k.c_str(), kb.size(), kv_bytes);
-  if (vb.size() != kv_bytes) fail(2, "V file '%s' has %zu bytes, the layout says %" PRIu64, args.v.c_str(), vb.size(), kv_bytes);
-  sys.mem.assign(std::max({q_base + q_bytes, k_base + kv_bytes, v_base + kv_bytes, o_base + o_bytes}) + 64, 0);
+  if (vb.size() != v_bytes) fail(2, "V file '%s' has %zu bytes, the layout says %" PRIu64, args.v.c_str(), vb.size(), v_bytes);
+  sys.mem.assign(std::max({q_base + q_bytes, k_base + kv_bytes, v_base + v_bytes, o_base + o_bytes}) + 64, 0);
   std::memcpy(&sys.mem[q_base], qb.data(), qb.size());
   std::memcpy(&sys.mem[k_base], kb.data(), kb.size());
   std::memcpy(&sys.mem[v_base], vb.data(), vb.size());
@@ -362,6 +364,7 @@ int main(int argc, char **argv) {
     }
   }
   const long long D = (long long)written[R_HEAD_DIM];
+  const long long Dv = written[R_HEAD_DIM_V] ? (long long)written[R_HEAD_DIM_V] : D;  // 0: Dv = D
 
   // counters (read from the RTL), then the output tensor
   uint64_t total = sys.get(R_CYC_TOTAL);
@@ -376,7 +379,7 @@ int main(int argc, char **argv) {
     f.write(reinterpret_cast<const char *>(&sys.mem[o_base]), o_bytes);
     if (!f) fail(2, "cannot write output file '%s'", args.out.c_str());
   }
-  const double ideal = (double)pairs * D * 2.0 / lanes;
+  const double ideal = (double)pairs * (D + Dv) / lanes;  // q.k (D) and p.v (Dv) MACs a pair
   // existing scripts read the integer after "completed in": it is the RTL's total_cycles
   std::printf("verilator_tb: completed in %" PRIu64 " cycles %s jobs=%lld total_cycles=%" PRIu64
               " mem_read_bytes=%" PRIu64 " mem_write_bytes=%" PRIu64 " lat=%d bw=%g\n",

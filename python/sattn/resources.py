@@ -358,18 +358,20 @@ def rocc(params: AttentionParams, shape: Shape, pairs: float, *, latency: int,
          bandwidth: float) -> Estimate:
     """The RoCC RTL under Verilator: the index table as text on the host and in the
     simulator, and the cycles (the testbench's MAC, row and memory terms) at the model's rate."""
-    s, d, g, h = shape.seq_len, shape.head_dim, shape.kv_heads, shape.heads
+    # a batch is one program: B elements' query rows and KV heads; V and OUT rows are Dv wide
+    s, d, dv = shape.seq_len, shape.head_dim, shape.head_dim_v
+    g, h = shape.batch * shape.kv_heads, shape.batch * shape.heads
     est = Estimate("rocc (Verilator)", shape_words(params, shape))
     qpairs = pairs * shape.group
     est.add("the index table indices.txt", host=100.0 * pairs, child=24.0 * pairs)
     n = shape.kv_len
-    est.add("the memory images", host=8.0 * (h * s + 2 * g * n) * d,
-            child=8.0 * (2 * h * s + 2 * g * n) * d)
+    est.add("the memory images", host=8.0 * (h * s * d + g * n * (d + dv)),
+            child=8.0 * (h * s * (d + dv) + g * n * (d + dv)))
     bits = PRECISION_BITS.get(params.precision, 32)
     rows = float(h) * s
-    nbytes = (rows + 2 * g * n) * d * bits / 8 + rows * d * 4
+    nbytes = (rows * d + g * n * (d + dv)) * bits / 8 + rows * dv * 4
     est.add(_spec_term(params, qpairs) + " on the MAC array",
-            seconds=qpairs * d * 2 / HW.lanes / SIM_RATE)
+            seconds=qpairs * (d + dv) / HW.lanes / SIM_RATE)
     est.add(f"memory latency={latency} cycles per row", seconds=rows * (8 + latency) / SIM_RATE)
     est.add(f"memory bandwidth={bandwidth:g} bytes/cycle", seconds=nbytes / bandwidth / SIM_RATE)
     return est

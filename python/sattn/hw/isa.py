@@ -21,8 +21,9 @@ from pathlib import Path
 from sattn.ir import precisions as _precisions
 from sattn.toolrun import atomic_write
 
-#: Hardware version: major.minor in the low 16 bits (0x0100 = 1.0; 1.1 added PARTIAL).
-VERSION = 0x0101
+#: Hardware version: major.minor in the low 16 bits (0x0100 = 1.0; 1.1 added PARTIAL; 1.2
+#: added HEAD_DIM_V).
+VERSION = 0x0102
 #: First line of a command-stream file the testbench replays (:mod:`sattn.hw.program`).
 PROGRAM_MAGIC = "sattn-rocc-program 1"
 
@@ -51,7 +52,7 @@ FUNCTS: tuple[Field, ...] = (
 #: Descriptor registers (SET_REG / GET_REG).
 REGS: tuple[Field, ...] = (
     Field("PRECISION", 0x00, "0 fp32, 1 bf16, 2 i8, 3 i4 (element format of Q/K/V in memory)"),
-    Field("HEAD_DIM", 0x01, "D: elements per Q/K/V row (1..DMAX; even for i4)"),
+    Field("HEAD_DIM", 0x01, "D: elements per Q/K row (and V/OUT row when HEAD_DIM_V is 0; 1..DMAX; even for i4)"),
     Field("SEQ_LEN", 0x02, "S: query rows per head"),
     Field("NUM_KEYS", 0x03, "rows of K/V per KV head (S tokens or L landmarks; <= KV_ROWS)"),
     Field("GROUP", 0x04, "query heads sharing this KV head (GQA group size)"),
@@ -60,14 +61,16 @@ REGS: tuple[Field, ...] = (
     Field("N_RUNS", 0x07, "index runs loaded for this job"),
     Field("Q_BASE", 0x08, "byte address of Q[first head of the group, 0, 0]"),
     Field("K_BASE", 0x09, "byte address of K[kv head, 0, 0]"),
-    Field("V_BASE", 0x0A, "byte address of V[kv head, 0, 0]"),
-    Field("O_BASE", 0x0B, "byte address of OUT[first head of the group, 0, 0] (fp32)"),
+    Field("V_BASE", 0x0A, "byte address of V[kv head, 0, 0] (V rows are Dv wide)"),
+    Field("O_BASE", 0x0B, "byte address of OUT[first head of the group, 0, 0] (fp32, Dv wide)"),
     Field("Q_HSTRIDE", 0x0C, "bytes between consecutive query heads of Q"),
     Field("O_HSTRIDE", 0x0D, "bytes between consecutive query heads of OUT"),
     Field("SCORE_SCALE", 0x0E, "fp32 bits multiplying q.k: 1/sqrt(D) (times scale_q*scale_k for i8/i4)"),
     Field("OUT_SCALE", 0x0F, "fp32 bits multiplying the normalised P.V (scale_v for i8/i4, else 1.0)"),
-    Field("PARTIAL", 0x10, "bit 0: each row writes the partial record [o (D fp32), m, l] (D + 2 words) "
-                           "at O_BASE + h*O_HSTRIDE + r*(D+2)*4, r the row within the job"),
+    Field("PARTIAL", 0x10, "bit 0: each row writes the partial record [o (Dv fp32), m, l] (Dv + 2 words) "
+                           "at O_BASE + h*O_HSTRIDE + r*(Dv+2)*4, r the row within the job"),
+    Field("HEAD_DIM_V", 0x11, "Dv: elements per V and OUT row (1..DMAX; even for i4); 0 (reset) means "
+                               "Dv = D"),
     # read-only identification
     Field("VERSION", 0x20, "hardware version (read-only)"),
     Field("CAPS", 0x21, "capability bits (read-only)"),
@@ -99,11 +102,11 @@ ERRORS: tuple[Field, ...] = (
     Field("BUSY", 2, "command other than STATUS/GET_REG while a job runs"),
     Field("BAD_REG", 3, "unknown register id, or a write to a read-only register"),
     Field("PRECISION", 4, "precision code not supported by this hardware (see CAPS)"),
-    Field("SHAPE", 5, "HEAD_DIM, SEQ_LEN, NUM_KEYS, GROUP or the row range out of the hardware's range"),
+    Field("SHAPE", 5, "HEAD_DIM, HEAD_DIM_V, SEQ_LEN, NUM_KEYS, GROUP or the row range out of the hardware's range"),
     Field("ROWPTR", 6, "row pointers not loaded, not ascending, or beyond N_RUNS"),
     Field("INDEX", 7, "an index run selects a key >= NUM_KEYS"),
     Field("OVERFLOW", 8, "more index runs or row pointers loaded than the RAMs hold"),
-    Field("ALIGN", 9, "i4 needs an even HEAD_DIM (two codes per byte)"),
+    Field("ALIGN", 9, "i4 needs an even HEAD_DIM and HEAD_DIM_V (two codes per byte)"),
 )
 
 #: Capability bits of the CAPS register.

@@ -64,9 +64,13 @@ def f32_bits(x: float) -> int:
 
 @dataclass(frozen=True)
 class Layout:
-    """Where the operands live in the accelerator's memory: Q ``[H, S, D]`` and OUT
-    ``[H, S, D]`` fp32 per query head, K and V ``[G, NUM_KEYS, D]`` per KV head, each at a
-    4 KiB-aligned base, in the precision's element format."""
+    """Where the operands live in the accelerator's memory, batch-major: Q ``[B, H, S, D]`` and
+    OUT ``[B, H, S, Dv]`` fp32 per query head, K ``[B, G, NUM_KEYS, D]`` and V
+    ``[B, G, NUM_KEYS, Dv]`` per KV head, each at a 4 KiB-aligned base, in the precision's
+    element format. ``kv_bytes`` and ``row_bytes`` are K's (and Q's); ``v_bytes`` and
+    ``v_row_bytes`` V's, equal to K's when Dv = D (then they are left out of :meth:`fields`,
+    so the record and the replay file of a Dv = D program are what they were before V had a
+    width of its own)."""
 
     q_base: int
     q_bytes: int
@@ -75,7 +79,15 @@ class Layout:
     kv_bytes: int
     o_base: int
     o_bytes: int
-    row_bytes: int  # bytes of one Q/K/V row
+    row_bytes: int  # bytes of one Q/K row
+    v_bytes: int = None  # type: ignore[assignment]  (None: kv_bytes)
+    v_row_bytes: int = None  # type: ignore[assignment]  (None: row_bytes)
+
+    def __post_init__(self) -> None:
+        if self.v_bytes is None:
+            object.__setattr__(self, "v_bytes", self.kv_bytes)
+        if self.v_row_bytes is None:
+            object.__setattr__(self, "v_row_bytes", self.row_bytes)
 
     @property
     def mem_bytes(self) -> int:
@@ -83,30 +95,44 @@ class Layout:
 
     def same_sizes(self, other: Layout) -> bool:
         """Whether both lay out operands of the same sizes (bases may differ). ``o_bytes`` is
-        left out: the output's size follows from Q's, and partial records (key tiles) make the
-        output region of a program longer than the output."""
-        return (self.q_bytes, self.kv_bytes, self.row_bytes) == \
-            (other.q_bytes, other.kv_bytes, other.row_bytes)
+        left out: the output's size follows from Q's and V's, and partial records (key tiles)
+        make the output region of a program longer than the output."""
+        return (self.q_bytes, self.kv_bytes, self.row_bytes, self.v_bytes, self.v_row_bytes) == \
+            (other.q_bytes, other.kv_bytes, other.row_bytes, other.v_bytes, other.v_row_bytes)
 
     def fields(self) -> dict[str, int]:
-        return {"q_base": self.q_base, "q_bytes": self.q_bytes, "k_base": self.k_base,
-                "v_base": self.v_base, "kv_bytes": self.kv_bytes, "o_base": self.o_base,
-                "o_bytes": self.o_bytes, "row_bytes": self.row_bytes}
+        out = {"q_base": self.q_base, "q_bytes": self.q_bytes, "k_base": self.k_base,
+               "v_base": self.v_base, "kv_bytes": self.kv_bytes, "o_base": self.o_base,
+               "o_bytes": self.o_bytes, "row_bytes": self.row_bytes}
+        if (self.v_bytes, self.v_row_bytes) != (self.kv_bytes, self.row_bytes):
+            out.update(v_bytes=self.v_bytes, v_row_bytes=self.v_row_bytes)
+        return out
+
+
+#: Layout fields a record must give, and those it may give (V's sizes when Dv != D).
+LAYOUT_REQUIRED = ("q_base", "q_bytes", "k_base", "v_base", "kv_bytes", "o_base", "o_bytes",
+                   "row_bytes")
+LAYOUT_OPTIONAL = ("v_bytes", "v_row_bytes")
 
 
 def layout(heads: int, kv_heads: int, seq_len: int, num_keys: int, head_dim: int,
-           precision: str) -> Layout:
-    """The operand layout of one op (Q at 0x1000, then K, V and OUT)."""
+           precision: str, *, head_dim_v: int | None = None, batch: int = 1) -> Layout:
+    """The operand layout of one op over a batch of ``batch`` elements (Q at 0x1000, then K,
+    V and OUT); ``head_dim_v`` is Dv (None: D)."""
+    dv = head_dim if head_dim_v is None else head_dim_v
     row = PRECISION_TABLE[precision].storage_bytes(head_dim)
+    vrow = PRECISION_TABLE[precision].storage_bytes(dv)
 
     def align(x: int) -> int:
         return (x + ALIGN - 1) // ALIGN * ALIGN
 
-    q_bytes, kv_bytes, o_bytes = heads * seq_len * row, kv_heads * num_keys * row, heads * seq_len * head_dim * 4
+    rows, keys = batch * heads * seq_len, batch * kv_heads * num_keys
+    q_bytes, kv_bytes, v_bytes, o_bytes = rows * row, keys * row, keys * vrow, rows * dv * 4
     q_base = ALIGN
     k_base = align(q_base + q_bytes)
     v_base = align(k_base + kv_bytes)
-    return Layout(q_base, q_bytes, k_base, v_base, kv_bytes, align(v_base + kv_bytes), o_bytes, row)
+    return Layout(q_base, q_bytes, k_base, v_base, kv_bytes, align(v_base + v_bytes), o_bytes, row,
+                  v_bytes, vrow)
 
 
 @dataclass(frozen=True)
@@ -138,17 +164,19 @@ class Program:
         if not isinstance(rec, dict):
             raise SattnError(f"rocc_program must be a dictionary, got {rec!r}")
         lay = rec.get("layout")
-        names = tuple(Layout.__dataclass_fields__)
-        if not isinstance(lay, dict) or sorted(lay) != sorted(names) \
-                or not all(isinstance(lay[n], int) and lay[n] >= 0 for n in names):
-            raise SattnError(f"rocc_program: layout must give {', '.join(names)} as integers >= 0")
+        names = LAYOUT_REQUIRED
+        if not isinstance(lay, dict) or not set(names) <= set(lay) \
+                or not set(lay) <= set(names + LAYOUT_OPTIONAL) \
+                or not all(isinstance(lay[n], int) and lay[n] >= 0 for n in lay):
+            raise SattnError(f"rocc_program: layout must give {', '.join(names)} (and, when "
+                             f"Dv != D, {', '.join(LAYOUT_OPTIONAL)}) as integers >= 0")
         words = rec.get("commands")
         if not isinstance(words, (tuple, list, np.ndarray)) or len(words) % 3 \
                 or not all(isinstance(w, (int, np.integer)) for w in words):
             raise SattnError("rocc_program: commands must be an integer array of "
                              "(funct, rs1, rs2) triples")
         cmds = np.asarray(words, dtype=np.int64).view(np.uint64).reshape(-1, 3)
-        prog = cls(Layout(**{n: int(lay[n]) for n in names}), cmds, info)
+        prog = cls(Layout(**{n: int(v) for n, v in lay.items()}), cmds, info)
         known = set(F.values())
         bad = [int(f) for f in cmds[:, 0] if int(f) not in known]
         if bad:
@@ -227,14 +255,15 @@ class Program:
     def partial_records(self, kv_heads: int, group: int) -> tuple[np.ndarray, ...]:
         """Where the ``PARTIAL`` jobs write their records: ``(head, row, word)`` arrays, one
         entry per record, ``word`` its first fp32 word counted from ``o_base`` (the record is
-        ``[o (D words), m, l]``)."""
+        ``[o (Dv words), m, l]``). A batch's heads count on over its elements (``kv_heads``
+        and the heads returned are B times one element's)."""
         heads, rows, words = [], [], []
         for regs, _, _ in self.starts():
             if not regs.get(R["PARTIAL"], 0) & 1:
                 continue
             g, _ = self.kv_row(regs, kv_heads)
             base, count = regs.get(R["ROW_BASE"], 0), regs.get(R["ROW_COUNT"], 0)
-            rec = (regs.get(R["HEAD_DIM"], 0) + 2) * 4
+            rec = (regs.get(R["HEAD_DIM_V"], 0) or regs.get(R["HEAD_DIM"], 0)) * 4 + 8
             o0 = regs.get(R["O_BASE"], 0) - self.layout.o_base
             hs = regs.get(R["O_HSTRIDE"], 0)
             h, r = np.meshgrid(np.arange(group), np.arange(count), indexing="ij")
@@ -264,12 +293,18 @@ class Program:
             elif f == start:
                 rb, rc = regs.get(R["ROW_BASE"], 0), regs.get(R["ROW_COUNT"], 0)
                 kvh = self.info.get("kv_heads")
+                batch = int(self.info.get("batch", 1))
+                if isinstance(kvh, int):
+                    kvh *= batch  # a batch's KV heads, element-major
                 nk = regs.get(R["NUM_KEYS"], 0)
                 head_bytes = lay.kv_bytes // kvh if isinstance(kvh, int) and kvh > 0 \
                     else nk * lay.row_bytes
                 g, off = divmod(regs.get(R["K_BASE"], 0) - lay.k_base, head_bytes or 1)
                 t0, rem = divmod(off, lay.row_bytes or 1)
                 who = f"kv head {g}" if not rem and g >= 0 else f"K at {regs.get(R['K_BASE'], 0):#x}"
+                if batch > 1 and not rem and g >= 0 and isinstance(kvh, int):
+                    e, g1 = divmod(g, kvh // batch)
+                    who = f"element {e}, kv head {g1}"
                 if not rem and g >= 0 and (t0 or nk * lay.row_bytes != head_bytes):
                     who += f", keys {t0}..{t0 + nk - 1}"  # a key tile
                 line += f" # job {job}: {who}, rows {rb}..{rb + rc - 1}"
@@ -329,29 +364,33 @@ def _sets(pairs: Sequence[tuple[str, int]]) -> list[tuple[int, int, int]]:
 
 
 def setup(*, precision_code: int, head_dim: int, seq_len: int, num_keys: int, group: int,
-          lay: Layout, score_scale: float, out_scale: float,
+          lay: Layout, score_scale: float, out_scale: float, head_dim_v: int | None = None,
           hw: isa.HwParams = isa.HW) -> np.ndarray:
     """The commands before the first job: counters cleared, the plan's hardware checked, the
-    index RAMs reset and the op's descriptor registers written."""
+    index RAMs reset and the op's descriptor registers written (``HEAD_DIM_V`` only when
+    Dv != D: its reset value 0 means Dv = D)."""
+    dv = head_dim if head_dim_v is None else head_dim_v
     expect = {"CAPS": isa.CAPS_VALUE, "RUN_DEPTH": hw.run_depth, "ROWPTR_DEPTH": hw.rowptr_depth}
     cmds = [(F["CLEAR_COUNTERS"], 0, 0)]
     cmds += [(F["GET_REG"], R[name], expect[name]) for name in PLANNED_FOR]
     cmds += [(F["IDX_RESET"], 0, 0)]
     cmds += _sets([("PRECISION", precision_code), ("HEAD_DIM", head_dim), ("SEQ_LEN", seq_len),
                    ("NUM_KEYS", num_keys), ("GROUP", group),
-                   ("Q_HSTRIDE", seq_len * lay.row_bytes), ("O_HSTRIDE", seq_len * head_dim * 4),
-                   ("SCORE_SCALE", f32_bits(score_scale)), ("OUT_SCALE", f32_bits(out_scale))])
+                   ("Q_HSTRIDE", seq_len * lay.row_bytes), ("O_HSTRIDE", seq_len * dv * 4),
+                   ("SCORE_SCALE", f32_bits(score_scale)), ("OUT_SCALE", f32_bits(out_scale))]
+                  + ([("HEAD_DIM_V", dv)] if dv != head_dim else []))
     return np.array(cmds, dtype=np.uint64).reshape(-1, 3)
 
 
 def jobs(groups: Sequence[tuple[np.ndarray, np.ndarray]], *, seq_len: int, num_keys: int,
-         group: int, head_dim: int, lay: Layout, hw: isa.HwParams = isa.HW) -> np.ndarray:
-    """The commands of every job: per KV head ``g`` (its ``(indptr, indices)``), rows packed
-    greedily while their runs and row pointers fit the index RAMs; a head of more than
-    ``KV_ROWS`` keys in key tiles (module doc), partial records from the 4 KiB boundary after
-    ``lay``'s output."""
+         group: int, head_dim: int, lay: Layout, head_dim_v: int | None = None,
+         hw: isa.HwParams = isa.HW) -> np.ndarray:
+    """The commands of every job: per KV head ``g`` (its ``(indptr, indices)``; a batch's
+    KV heads element-major, ``B * G`` of them), rows packed greedily while their runs and row
+    pointers fit the index RAMs; a head of more than ``KV_ROWS`` keys in key tiles (module
+    doc), partial records from the 4 KiB boundary after ``lay``'s output."""
     return _jobs(groups, seq_len=seq_len, num_keys=num_keys, group=group, head_dim=head_dim,
-                 lay=lay, hw=hw)[0]
+                 lay=lay, head_dim_v=head_dim_v, hw=hw)[0]
 
 
 def _pack(rptr: np.ndarray, r0: int, r1: int, max_runs: int, max_rows: int, g: int,
@@ -383,13 +422,14 @@ def _job(runs: np.ndarray, rptr: np.ndarray, a: int, b: int, regs: list[tuple[st
 
 
 def _jobs(groups: Sequence[tuple[np.ndarray, np.ndarray]], *, seq_len: int, num_keys: int,
-          group: int, head_dim: int, lay: Layout,
+          group: int, head_dim: int, lay: Layout, head_dim_v: int | None = None,
           hw: isa.HwParams = isa.HW) -> tuple[np.ndarray, int]:
     """:func:`jobs` and the bytes of partial records they write after ``lay``'s output."""
     max_runs, max_rows = hw.run_depth - 3, hw.rowptr_depth - 4
-    s, rb = seq_len, lay.row_bytes
-    out_row = head_dim * 4
-    rec = (head_dim + 2) * 4  # a partial record: [o, m, l]
+    dv = head_dim if head_dim_v is None else head_dim_v
+    s, rb, vrb = seq_len, lay.row_bytes, lay.v_row_bytes
+    out_row = dv * 4
+    rec = (dv + 2) * 4  # a partial record: [o, m, l]
     part0 = (lay.o_base + lay.o_bytes + ALIGN - 1) // ALIGN * ALIGN
     cursor = part0
     out: list[np.ndarray] = []
@@ -401,7 +441,7 @@ def _jobs(groups: Sequence[tuple[np.ndarray, np.ndarray]], *, seq_len: int, num_
             for a, b in _pack(rptr, 0, s, max_runs, max_rows, g, hw):
                 out += _job(runs, rptr, a, b, [
                     ("Q_BASE", q_base), ("K_BASE", lay.k_base + g * num_keys * rb),
-                    ("V_BASE", lay.v_base + g * num_keys * rb), ("O_BASE", o_base)], a == 0)
+                    ("V_BASE", lay.v_base + g * num_keys * vrb), ("O_BASE", o_base)], a == 0)
             continue
         # key tiles of KV_ROWS keys from the head's first selected key, key-major
         indptr = np.asarray(indptr, dtype=np.int64)
@@ -446,7 +486,7 @@ def _jobs(groups: Sequence[tuple[np.ndarray, np.ndarray]], *, seq_len: int, num_
                         ob, hs = o_base, s * out_row
                     out += _job(runs, rptr, a, b, [
                         ("Q_BASE", q_base), ("K_BASE", lay.k_base + (g * num_keys + t0) * rb),
-                        ("V_BASE", lay.v_base + (g * num_keys + t0) * rb), ("O_BASE", ob),
+                        ("V_BASE", lay.v_base + (g * num_keys + t0) * vrb), ("O_BASE", ob),
                         ("NUM_KEYS", n_t), ("PARTIAL", k - 1), ("O_HSTRIDE", hs)], inval)
                     inval = False
     cmds = np.concatenate(out) if out else np.zeros((0, 3), dtype=np.uint64)
@@ -456,26 +496,31 @@ def _jobs(groups: Sequence[tuple[np.ndarray, np.ndarray]], *, seq_len: int, num_
 def plan(*, precision: str, heads: int, kv_heads: int, seq_len: int, num_keys: int,
          head_dim: int, score_scale: float, out_scale: float,
          groups: Sequence[tuple[np.ndarray, np.ndarray]], info: dict[str, Any],
-         hw: isa.HwParams = isa.HW) -> Program:
-    """The whole program of one op: :func:`setup`, then :func:`jobs` of ``groups`` (one
-    ``(indptr, indices)`` per KV head over ``num_keys`` keys)."""
-    if heads % kv_heads or len(groups) != kv_heads:
-        raise SattnError(f"{len(groups)} index tables for {kv_heads} kv heads of {heads} heads")
+         head_dim_v: int | None = None, batch: int = 1, hw: isa.HwParams = isa.HW) -> Program:
+    """The whole program of one op over a batch: :func:`setup`, then :func:`jobs` of
+    ``groups`` (one ``(indptr, indices)`` per KV head over ``num_keys`` keys, element-major:
+    ``batch * kv_heads`` of them). Element ``e``'s KV head ``g`` is the program's KV head
+    ``e * kv_heads + g``: its operands sit where the batch-major layout puts them, and its
+    first job invalidates the scratchpad like any KV head's."""
+    if heads % kv_heads or len(groups) != batch * kv_heads:
+        raise SattnError(f"{len(groups)} index tables for {kv_heads} kv heads of {heads} heads"
+                         + (f" in a batch of B={batch}" if batch != 1 else ""))
     if seq_len > MAX_ROWS:
         raise SattnError(f"rocc: Sq={seq_len} query rows exceed the accelerator's 16-bit "
                          f"SEQ_LEN/ROW_BASE registers (at most {MAX_ROWS} rows a head)")
     group = heads // kv_heads
-    lay = layout(heads, kv_heads, seq_len, num_keys, head_dim, precision)
+    lay = layout(heads, kv_heads, seq_len, num_keys, head_dim, precision,
+                 head_dim_v=head_dim_v, batch=batch)
     head = setup(precision_code=PRECISION_TABLE[precision].code, head_dim=head_dim,
                  seq_len=seq_len, num_keys=min(num_keys, hw.kv_rows), group=group, lay=lay,
-                 score_scale=score_scale, out_scale=out_scale, hw=hw)
+                 score_scale=score_scale, out_scale=out_scale, head_dim_v=head_dim_v, hw=hw)
     body, part_bytes = _jobs(groups, seq_len=seq_len, num_keys=num_keys, group=group,
-                             head_dim=head_dim, lay=lay, hw=hw)
+                             head_dim=head_dim, lay=lay, head_dim_v=head_dim_v, hw=hw)
     if part_bytes:  # the output region runs on over the partial records (4 KiB aligned)
         part0 = (lay.o_base + lay.o_bytes + ALIGN - 1) // ALIGN * ALIGN
         lay = replace(lay, o_bytes=part0 + part_bytes - lay.o_base)
     return Program(lay, np.concatenate([head, body]), info)
 
 
-__all__ = ["MAGIC", "MAX_ROWS", "Layout", "Program", "f32_bits", "index_runs", "jobs",
+__all__ = ["LAYOUT_OPTIONAL", "LAYOUT_REQUIRED", "MAGIC", "MAX_ROWS", "Layout", "Program", "f32_bits", "index_runs", "jobs",
            "layout", "plan", "setup"]

@@ -117,20 +117,34 @@ def same_selection(a: Selection, b: Selection) -> bool:
 
 
 def program_selection(params: AttentionParams, shape: Shape) -> Selection | None:
-    """The keys the op's recorded ``rocc_program`` attends (:meth:`Program.selection`), for a
-    static pattern whose program is recorded whole for operands of ``shape`` (None otherwise:
+    """The keys the op's recorded ``rocc_program`` attends (:meth:`Program.selection`), one
+    batch element's (the program of an op of B elements holds every element's jobs, which must
+    agree), for a static pattern whose program is recorded whole for operands of ``shape`` (of
+    one element or the batch; None otherwise:
     an op that fixes no shape is lowered for the default one, and inputs of another shape are
     not what its program was planned for)."""
     rec = params.extra.get("rocc_program")
     if not isinstance(rec, dict) or "commands" not in rec or pattern_of(params.spec).data_dependent:
         return None
     prog = Program.from_record(rec, {})
+    # the program of an op of B elements covers the batch (``shape`` may be one element's)
+    batch = max(shape.batch, params.batch or 1)
     run = layout(shape.heads, shape.kv_heads, shape.seq_len, shape.kv_len, shape.head_dim,
-                 params.precision)
+                 params.precision, head_dim_v=shape.head_dim_v, batch=batch)
     if not prog.layout.same_sizes(run):  # planned for another shape (the op fixed none)
         return None
+    decoded = prog.selection(batch * shape.kv_heads, shape.seq_len)
     groups = tuple(GroupSelection(indptr, indices.astype(np.int32))
-                   for indptr, indices in prog.selection(shape.kv_heads, shape.seq_len))
+                   for indptr, indices in decoded[: shape.kv_heads])
+    # a batch's program (one per op) lists every element's jobs: a structural selection is
+    # the same for every element, and so must an edited one be
+    for e in range(1, batch):
+        other = decoded[e * shape.kv_heads: (e + 1) * shape.kv_heads]
+        if not all(np.array_equal(g.indptr, ip) and np.array_equal(g.indices, ix)
+                   for g, (ip, ix) in zip(groups, other)):
+            raise SattnError(f"the rocc_program's index runs select other keys for batch element "
+                             f"{e} than for element 0: a static pattern's selection serves every "
+                             "element; edit every element's jobs alike")
     return Selection(spec=params.spec, seq_len=shape.seq_len, num_keys=shape.kv_len,
                      group_size=shape.group, groups=groups)
 

@@ -9,7 +9,9 @@ pointers, job registers and ``START``), planned from the op's selection -- its r
                     commands = array<i64: 7, 0, 0, 1, 33, 2047, ...>}
 
 ``commands`` holds (funct, rs1, rs2) triples; the RoCC backend runs exactly these (the testbench
-replays them). A data-dependent pattern selects on Q/K at run time: its record says so
+replays them). An op of B > 1 batch elements records one program for the whole batch (each
+element's jobs in turn, over the batch-major layout; a structural selection serves every
+element). A data-dependent pattern selects on Q/K at run time: its record says so
 (``{host_selected = 1}``) and the backend plans the jobs of the selection its
 ``selection_plan`` yields with the same planner. A program of more than
 :data:`MAX_PROGRAM_COMMANDS` commands (or over more than :data:`MAX_PLANNED_PAIRS` pairs) is
@@ -20,10 +22,12 @@ edited program stays edited).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from xdsl.dialects.builtin import ModuleOp
 
+from sattn.errors import SattnError
 from sattn.hw.program import Program, plan
 from sattn.ir.attrs import from_py
 from sattn.ir.dialect import RoccCallOp
@@ -53,20 +57,43 @@ def record_programs(module: ModuleOp, hints: Hints) -> None:
 _CACHE = ContentCache("rocc-program")
 
 
-def program_of(params: AttentionParams, shape: Shape, sel: Selection) -> Program:
-    """The program of ``params`` running the selection ``sel`` on operands of ``shape``."""
+def program_of(params: AttentionParams, shape: Shape,
+               sel: Selection | Sequence[Selection]) -> Program:
+    """The program of ``params`` running the selection ``sel`` on operands of ``shape``: one
+    program for the whole batch, ``sel`` one selection per batch element (or one serving
+    every element: a structural selection)."""
+    sels = _per_element(sel, shape.batch)
     score, out = score_scales(params, shape.head_dim)
     return plan(precision=params.precision, heads=shape.heads, kv_heads=shape.kv_heads,
-                seq_len=shape.seq_len, num_keys=sel.num_keys, head_dim=shape.head_dim,
-                score_scale=score, out_scale=out,
-                groups=[(g.indptr, g.indices) for g in sel.groups], info=info_of(params, shape, sel))
+                seq_len=shape.seq_len, num_keys=sels[0].num_keys, head_dim=shape.head_dim,
+                head_dim_v=shape.head_dim_v, batch=shape.batch, score_scale=score, out_scale=out,
+                groups=[(g.indptr, g.indices) for s in sels for g in s.groups],
+                info=info_of(params, shape, sels[0]))
+
+
+def _per_element(sel: Selection | Sequence[Selection], batch: int) -> list[Selection]:
+    sels = [sel] * batch if isinstance(sel, Selection) else list(sel)
+    if len(sels) != batch:
+        raise SattnError(f"rocc: {len(sels)} selections given for a batch of B={batch}: give "
+                         "one per batch element")
+    if len({s.num_keys for s in sels}) != 1:
+        raise SattnError("rocc: the batch elements' selections have different key spaces "
+                         f"({sorted({s.num_keys for s in sels})} keys): one program runs one "
+                         "key count")
+    return sels
 
 
 def info_of(params: AttentionParams, shape: Shape, sel: Selection) -> dict[str, Any]:
-    """What the testbench prints about the op it ran."""
-    return {"spec": sel.spec, "precision": params.precision, "heads": shape.heads,
-            "kv_heads": shape.kv_heads, "S": shape.seq_len, "D": shape.head_dim,
-            "num_keys": sel.num_keys}
+    """What the testbench prints about the op it ran (``batch`` and ``Dv`` only when they are
+    not 1 and D: the line of a plain op is what it always was)."""
+    info: dict[str, Any] = {"spec": sel.spec, "precision": params.precision,
+                            "heads": shape.heads, "kv_heads": shape.kv_heads,
+                            "S": shape.seq_len, "D": shape.head_dim, "num_keys": sel.num_keys}
+    if shape.head_dim_v != shape.head_dim:
+        info["Dv"] = shape.head_dim_v
+    if shape.batch != 1:
+        info["batch"] = shape.batch
+    return info
 
 
 def program_record(p: AttentionParams) -> dict[str, Any]:
@@ -76,11 +103,12 @@ def program_record(p: AttentionParams) -> dict[str, Any]:
     shape = p.shape()
     table = p.extra.get("index_table") or pattern_of(p.spec).index_table(p)
     pairs = table.get("nnz") if isinstance(table, dict) and table.get("counted", 1) else None
-    # the row pointers alone take (S + 1) / 4 commands per KV head
-    too_many_rows = shape.kv_heads * (shape.seq_len + 1) // 4 > MAX_PROGRAM_COMMANDS
-    if not isinstance(pairs, int) or pairs > MAX_PLANNED_PAIRS or too_many_rows:
+    # the row pointers alone take (S + 1) / 4 commands per KV head of every batch element
+    too_many_rows = shape.batch * shape.kv_heads * (shape.seq_len + 1) // 4 > MAX_PROGRAM_COMMANDS
+    # the batch's program plans every element's pairs
+    if not isinstance(pairs, int) or pairs * shape.batch > MAX_PLANNED_PAIRS or too_many_rows:
         return {"elided": 1, **({"pairs": pairs} if isinstance(pairs, int) else {})}
-    sel = recorded_selection(p, shape) or select_indices(p, shape)
+    sel = recorded_selection(p, shape.element) or select_indices(p, shape.element)
     prog = program_of(p, shape, sel)
     if len(prog.commands) > MAX_PROGRAM_COMMANDS:
         return {"elided": 1, "pairs": pairs, "command_count": len(prog.commands)}

@@ -254,3 +254,62 @@ def test_a_decode_over_key_tiles_records_its_tile_jobs(tmp_path):
     want = oracle_keys(q, k, v, {0: list(range(skv))})
     assert_attention_close(r.output, want, r.params, q, k, v, keys=skv, partials=3,
                            what="rocc key tiles vs oracle")
+
+
+# ---------------- a batch: one recorded program for every element ----------------
+BATCH = WINDOW.replace("num_heads = 2 : i64,", "num_heads = 2 : i64, batch = 2 : i64,")
+
+
+def _first_runs(cmds: list[list[int]]) -> list[int]:
+    """Index of each job's first LOAD_RUNS command (the one right after its IDX_RESET)."""
+    return [i for i in range(1, len(cmds)) if cmds[i][0] == 3 and cmds[i - 1][0] == 4]
+
+
+def test_a_batch_records_one_program_that_runs_as_recorded(tmp_path):
+    """B = 2: the record is one program with both elements' jobs over the batch-major layout
+    (one KV head an element: two jobs); it is what runs, and matches the reference."""
+    text = str(api.compile(BATCH, "sattn-lower-rocc"))
+    cmds = triples(program_words(text))
+    f = {x.name: x.value for x in isa.FUNCTS}
+    assert [c[0] for c in cmds].count(f["START"]) == 2
+    assert "q_bytes = 12288 : i64" in text and "kv_bytes = 6144 : i64" in text  # 2 x 2 x 48 x 64 B
+    need_tool("verilator")
+    path = tmp_path / "batch.mlir"
+    path.write_text(text)
+    r = api.run(path, "rocc", compare=True)
+    assert r.output.shape == (2, 2, 48, 16) and r.verdict.passed
+    pairs = sum(len(window_keys(i)) for i in range(48))
+    assert r.counters["pairs"] == 2 * 2 * pairs and r.counters["jobs"] == 2
+
+
+def test_an_edited_batch_program_runs_for_every_element(tmp_path):
+    """Row 0's run 0..3 edited to 20..23 in both elements' jobs: the accelerator and the
+    reference attend the edited keys in each element."""
+    need_tool("verilator")
+    text = str(api.compile(BATCH, "sattn-lower-rocc"))
+    cmds = triples(program_words(text))
+    for i in _first_runs(cmds):
+        cmds[i][1] = (cmds[i][1] & ~0xFFFFFFFF) | 20 | 4 << 16
+    path = tmp_path / "edited.mlir"
+    path.write_text(with_words(text, flat(cmds)))
+    r = api.run(path, "rocc", compare=True)
+    p = r.params
+    q, k, v = synthetic(p.shape())
+    keys = {i: window_keys(i) for i in range(48)}
+    keys[0] = [20, 21, 22, 23]
+    for e in range(2):
+        want = oracle_keys(q[e], k[e], v[e], keys)
+        assert_attention_close(r.output[e], want, p, q[e], k[e], v[e], keys=7, what=f"element {e}")
+    assert r.verdict.passed
+
+
+def test_a_batch_program_edited_in_one_element_is_refused(tmp_path):
+    text = str(api.compile(BATCH, "sattn-lower-rocc"))
+    cmds = triples(program_words(text))
+    i = _first_runs(cmds)[1]  # element 1's job only
+    cmds[i][1] = (cmds[i][1] & ~0xFFFFFFFF) | 20 | 4 << 16
+    path = tmp_path / "edited.mlir"
+    path.write_text(with_words(text, flat(cmds)))
+    with pytest.raises(SattnError, match=r"^the rocc_program's index runs select other keys for "
+                                         r"batch element 1 than for element 0"):
+        api.run(path, "reference")

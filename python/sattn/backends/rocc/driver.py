@@ -10,7 +10,8 @@ i8/i4 codes; landmark K/V are the reference's compressed operands); the program 
 artifacts (``indices.txt`` / ``indices.desc``, :func:`sattn.backends.rocc.artifacts.emit_artifacts`)
 and the Q/K/V memory images go into a private temporary directory; ``hw/sim/obj_dir/Vrocc_sattn``
 (built if needed) replays the program, and the output tensor comes back with the RTL's
-counters.
+counters. A batch is one program (every element's jobs, one simulation, one set of counters);
+V and OUT rows are Dv wide (``HEAD_DIM_V``; docs/rocc.md).
 
 ``probe()`` runs the simulator's capability read (version, CAPS and hardware parameters).
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from sattn.hw.isa import HW, PRECISION_BITS
 from sattn.hw.program import Program, R
 from sattn.ir.schema import AttentionParams, Shape
 from sattn.precision import to_bf16_bits
-from sattn.reference.data import check_qkv, check_values, require_plain
+from sattn.reference.data import check_qkv, check_values
 from sattn.reference.executor import landmark_operands
 from sattn.result import RunResult
 from sattn.specs import pattern_of, select_indices
@@ -144,98 +145,53 @@ def pack_operand(x: np.ndarray, precision: str) -> bytes:
     return (nib[:, 0] | (nib[:, 1] << 4)).astype(np.uint8).tobytes()
 
 
-#: Counters of a batched run that are not the sum over its elements' runs.
-_RATIOS = ("util_mac", "util_gather", "refetch_factor")
-_SAME = ("lanes", "hw_ver", "hw_caps")
+def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
+        **options: Any) -> RunResult:
+    """Run ``params`` (spec selected) on the RTL: Q ``[H, Sq, D]``, K ``[G, Skv, D]``, V
+    ``[G, Skv, Dv]``, or all three with a leading batch B. Options:
 
+    ``selection`` a precomputed Selection (B = 1; a structural one serves every element), or
+    one per batch element; ``latency`` (cycles, default 20) and ``bandwidth`` (bytes/cycle,
+    default 16) of the memory model; ``keep_dir`` keeps the artifacts and memory images there;
+    ``timeout`` in seconds; ``max_cycles`` stops a hung simulation.
 
-def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, **options: Any) -> RunResult:
-    """Run ``params`` (spec selected) on the RTL (see :func:`run_one` for the options).
-
-    Rank-4 Q/K/V (a batch ``[B, H, S, D]``) run element after element, each its own program
-    selecting from its own Q and K (``selection``: None or one per element): the output is
-    ``[B, H, Sq, D]``; counts (cycles, bytes, pairs, jobs, ...) are summed over the elements,
-    ``util_mac``, ``util_gather`` and ``refetch_factor`` recomputed from the sums, and
-    ``max_partials`` is the largest. Dv != D is refused (the P.V lanes run D wide), and so
-    is a pattern the RTL does not run (nsa, for now)."""
-    pattern_of(params.spec).require_target("rocc")
-    if getattr(q, "ndim", 3) != 4:
-        return run_one(params, q, k, v, **options)
-    check_options(options.get("latency"), options.get("bandwidth"))
-    shape = check_qkv(q, k, v, params.gqa_group_size)
-    require_plain("rocc", shape, batch=True)
-    b = q.shape[0]
-    sels = options.pop("selection", None)
-    sels = list(sels) if sels is not None else [None] * b
-    if len(sels) != b:
-        raise SattnError(f"rocc: {len(sels)} selections given for a batch of B={b}: give one per "
-                         "batch element")
-    keep = options.pop("keep_dir", None)
-    parts = [run_one(params, q[e], k[e], v[e], selection=sels[e],
-                     keep_dir=None if keep is None else Path(keep) / f"element{e}", **options)
-             for e in range(b)]
-    return _batched(params, parts)
-
-
-def _batched(params: AttentionParams, parts: list[RunResult]) -> RunResult:
-    """One result of a batch's element runs (see :func:`run`)."""
-    counters: dict[str, Any] = {}
-    for key, first in parts[0].counters.items():
-        vals = [r.counters[key] for r in parts]
-        if key in _SAME or not isinstance(first, (int, float)):
-            counters[key] = first
-        elif key == "max_partials":
-            counters[key] = max(vals)
-        elif key not in _RATIOS:
-            counters[key] = sum(vals)
-    c = counters
-    c["util_mac"] = round(c["lane_cycles"] / (c["lanes"] * c["total_cycles"]), 4) if c["total_cycles"] else 0.0
-    c["util_gather"] = round(c["gather_active_cycles"] / c["total_cycles"], 4) if c["total_cycles"] else 0.0
-    c["refetch_factor"] = round(c["dma_k"] / c["min_kv_bytes"], 4) if c["min_kv_bytes"] else 1.0
-    b = len(parts)
-    lines = [(f"rocc_batch: B={b} elements, one program each, run one after another; counters "
-             f"summed: total_cycles={c['total_cycles']} pairs={c['pairs']} dma_k={c['dma_k']} "
-             f"dma_out={c['dma_out']} jobs={c['jobs']} util_mac={c['util_mac']} "
-             f"refetch_factor={c['refetch_factor']}")]
-    lines += [f"element {e}: {ln}" for e, r in enumerate(parts) for ln in r.lines]
-    timings = {key: sum(r.timings.get(key, 0.0) for r in parts) for key in parts[0].timings}
-    res = RunResult(backend="rocc", spec=parts[0].spec, output=np.stack([r.output for r in parts]),
-                    density=float(np.mean([r.density for r in parts])), counters=counters,
-                    timings=timings, lines=lines, params=params)
-    res.selections = [r.selection for r in parts]  # type: ignore[attr-defined]
-    return res
-
-
-def run_one(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
-            **options: Any) -> RunResult:
-    """Run one problem (Q ``[H, Sq, D]``) on the RTL. Options:
-
-    ``selection`` a precomputed Selection; ``latency`` (cycles, default 20) and ``bandwidth``
-    (bytes/cycle, default 16) of the memory model; ``keep_dir`` keeps the artifacts and memory
-    images there; ``timeout`` in seconds; ``max_cycles`` stops a hung simulation.
+    A batch is ONE program (:func:`sattn.transforms.rocc_program.program_of`): every
+    element's jobs in one command stream over the batch-major layout, one simulation, one set
+    of counters. Each element selects from its own Q and K. The output has Q's rank, its last
+    dimension Dv. A pattern the RTL does not run (nsa, for now) is refused.
     """
+    pattern_of(params.spec).require_target("rocc")
     latency, bandwidth = check_options(options.get("latency"), options.get("bandwidth"))
+    rank = getattr(q, "ndim", 3)
     shape = check_qkv(q, k, v, params.gqa_group_size)
-    require_plain("rocc", shape)  # Dv = D (the P.V lanes run D wide); batches: run()
+    check_dims(shape)
+    if rank == 3:
+        q, k, v = q[None], k[None], v[None]
     check_values(params, q, k, v)
+    b, one = shape.batch, shape.element
     t0 = time.perf_counter()
-    sel = options.get("selection")
-    if sel is None:  # a lowered op's edited records are its selection (sattn.specs.recorded)
-        sel = recorded_selection(params, shape)
-    if sel is None:
-        resources.require(resources.selection(params, shape, "rocc: the host's selection"))
-        sel = select_indices(params, shape, q, k)
-    resources.require(resources.rocc(params, shape, sel.nnz, latency=latency, bandwidth=bandwidth))
-    prog = program_to_run(params, shape, sel)
+    sels = _selections(options.get("selection"), b)
+    for e in range(b):
+        if sels[e] is None:  # a lowered op's edited records are its selection (sattn.specs.recorded)
+            sels[e] = recorded_selection(params, one)
+        if sels[e] is None:
+            resources.require(resources.selection(params, one, "rocc: the host's selection"))
+            sels[e] = select_indices(params, one, q[e], k[e])
+    nnz = sum(sel.nnz for sel in sels)
+    resources.require(resources.rocc(params, shape, nnz, latency=latency, bandwidth=bandwidth))
+    prog = program_to_run(params, shape, sels)
     ops = prec.prepare(params, q, k, v)
     kk, vv = ops.k, ops.v
-    if sel.key_space == "landmarks":
-        kk, vv = landmark_operands(params, ops, sel.landmark_assign, sel.num_keys)
+    if sels[0].key_space == "landmarks":  # each element's compressed K/V
+        pairs = [landmark_operands(params, replace(ops, q=ops.q[e], k=ops.k[e], v=ops.v[e]),
+                                   sels[e].landmark_assign, sels[e].num_keys) for e in range(b)]
+        kk, vv = np.stack([x for x, _ in pairs]), np.stack([y for _, y in pairs])
     t1 = time.perf_counter()
     exe = simulator()
     t2 = time.perf_counter()
     with scratch_dir(options.get("keep_dir"), "keep_dir (--keep-dir)") as work:
-        emit_artifacts(params, shape, sel, work / "indices")
+        for e in range(b):
+            emit_artifacts(params, one, sels[e], work / ("indices" if b == 1 else f"indices_b{e}"))
         atomic_write(work / "program.txt", prog.text())
         for name, arr in (("q", ops.q), ("k", kk), ("v", vv)):
             (work / f"{name}.bin").write_bytes(pack_operand(arr, ops.precision))
@@ -244,49 +200,83 @@ def run_one(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray
                "--q", str(work / "q.bin"), "--k", str(work / "k.bin"), "--v", str(work / "v.bin"),
                "--out", str(out_path), "--lat", str(latency), "--bw", repr(bandwidth)]
         cmd += ["--max-cycles", str(int(options.get("max_cycles") or _cycle_budget(
-            sel.nnz * shape.group, shape, ops.precision, bandwidth, latency)))]
+            nnz * shape.group, shape, ops.precision, bandwidth, latency)))]
         proc = run_tool(cmd, what="rocc simulation", timeout=options.get("timeout"))
         t3 = time.perf_counter()
-        n = shape.heads * shape.seq_len * shape.head_dim
+        n = b * shape.heads * shape.seq_len * shape.head_dim_v
         region = np.fromfile(out_path, dtype="<f4")
         if region.size != prog.layout.o_bytes // 4 or region.size < n:
             raise SattnError(f"rocc simulation wrote {region.size} output values, expected "
                              f"{prog.layout.o_bytes // 4}")
-        out = region[:n].reshape(shape.heads, shape.seq_len, shape.head_dim).astype(np.float32)
+        out = region[:n].reshape(b * shape.heads, shape.seq_len, shape.head_dim_v).astype(np.float32)
     stats = finish_output(out, region, prog, shape)
     lines = [ln for ln in proc.stdout.decode().splitlines() if ln.startswith(_LINE_PREFIXES)]
     counters = parse_counters(lines)
-    lines.insert(min(2, len(lines)), spec_info(params, shape, sel))
-    min_kv = 2 * prog.layout.row_bytes * sum(len(np.unique(g.indices)) for g in sel.groups)
+    lines.insert(min(2, len(lines)), spec_info(params, one, sels[0]))
+    # the minimum: every selected K row (D wide) and V row (Dv wide) once per KV head
+    min_kv = (prog.layout.row_bytes + prog.layout.v_row_bytes) * sum(
+        len(np.unique(g.indices)) for sel in sels for g in sel.groups)
     host = {"partial_records": stats.records, "merged_rows": stats.merged_rows,
             "max_partials": stats.max_partials, "host_merge_flops_model": stats.flops_model,
             "min_kv_bytes": min_kv,
             "refetch_factor": round(counters["dma_k"] / min_kv, 4) if min_kv else 1.0}
     counters.update(host)
     lines.append(f"{_HOST} " + " ".join(f"{k}={v}" for k, v in host.items()))
-    return RunResult(
-        backend="rocc", spec=sel.spec, output=out, density=sel.density, counters=counters,
+    out = out.reshape(b, shape.heads, shape.seq_len, shape.head_dim_v)
+    res = RunResult(
+        backend="rocc", spec=sels[0].spec, output=out[0] if rank == 3 else out,
+        density=float(np.mean([sel.density for sel in sels])), counters=counters,
         timings={"select_s": t1 - t0, "build_s": t2 - t1, "sim_s": t3 - t2}, lines=lines,
-        params=params, selection=sel,
+        params=params, selection=sels[0] if b == 1 else None,
     )
+    if rank == 4:
+        res.selections = sels  # type: ignore[attr-defined]
+    return res
+
+
+def _selections(given: Any, batch: int) -> list[Selection | None]:
+    """One (possibly None: select) selection per batch element of the ``selection`` option."""
+    if given is None or isinstance(given, Selection):
+        if given is not None and batch > 1 and given.key_space == "landmarks":
+            raise SattnError(f"rocc: one landmark selection given for a batch of B={batch}: "
+                             "give one per batch element")
+        return [given] * batch
+    sels = list(given)
+    if len(sels) != batch:
+        raise SattnError(f"rocc: {len(sels)} selections given for a batch of B={batch}: give one "
+                         "per batch element")
+    return sels
+
+
+def check_dims(shape: Shape) -> None:
+    """D and Dv each fit the accelerator (HEAD_DIM, HEAD_DIM_V <= DMAX): one line otherwise."""
+    for name, d in (("D", shape.head_dim), ("Dv", shape.head_dim_v)):
+        if d > HW.dmax:
+            raise SattnError(f"rocc: {name}={d} exceeds the accelerator's DMAX={HW.dmax} "
+                             f"(Q [{shape.batch}, {shape.heads}, {shape.seq_len}, "
+                             f"{shape.head_dim}], V [..., {shape.head_dim_v}]); the reference "
+                             "runs any D and Dv")
 
 
 def finish_output(out: np.ndarray, region: np.ndarray, prog: Program, shape: Shape):
     """The host's work after the accelerator (outside its cycles): merge the partial records
     of rows whose keys span key tiles into ``out`` (:mod:`sattn.backends.rocc.merge`) and
     zero the rows no job wrote (a key-tiled head plans no job for a row without keys; its
-    output is zeros, as a plain job's empty row). Returns the merge's :class:`MergeStats`."""
-    written = np.zeros((shape.heads, shape.seq_len), dtype=bool)
+    output is zeros, as a plain job's empty row). ``out`` is ``[B * H, Sq, Dv]`` (the batch's
+    query heads, element-major). Returns the merge's :class:`MergeStats`."""
+    kv_heads = shape.batch * shape.kv_heads  # the program's KV heads, element-major
+    written = np.zeros((shape.batch * shape.heads, shape.seq_len), dtype=bool)
     for regs, _, _ in prog.starts():
-        g, _ = prog.kv_row(regs, shape.kv_heads)
+        g, _ = prog.kv_row(regs, kv_heads)
         base, count = regs.get(R["ROW_BASE"], 0), regs.get(R["ROW_COUNT"], 0)
         written[g * shape.group: (g + 1) * shape.group, base: base + count] = True
     out[~written] = 0.0
-    heads, rows, words = prog.partial_records(shape.kv_heads, shape.group)
+    heads, rows, words = prog.partial_records(kv_heads, shape.group)
     return merge(out, region, heads, rows, words)
 
 
-def program_to_run(params: AttentionParams, shape: Shape, sel: Selection) -> Program:
+def program_to_run(params: AttentionParams, shape: Shape, sel: Selection | list[Selection]
+                   ) -> Program:
     """The command stream this run replays: the op's recorded ``rocc_program`` as written when
     it runs the selection ``sel`` (its registers included: an edited register write is what
     runs), else the plan of ``sel`` (no program recorded, a data-dependent pattern, an elided
@@ -301,7 +291,9 @@ def program_to_run(params: AttentionParams, shape: Shape, sel: Selection) -> Pro
     if recorded.same_as(planned) or not recorded.layout.same_sizes(planned.layout):
         return planned  # the same, or planned for operands of another shape
     from_program = program_selection(params, shape)
-    return recorded if from_program is not None and same_selection(sel, from_program) else planned
+    sels = sel if isinstance(sel, list) else [sel]
+    return recorded if from_program is not None and all(
+        same_selection(x, from_program) for x in sels) else planned
 
 
 def spec_info(params: AttentionParams, shape: Shape, sel: Selection) -> str:
@@ -339,10 +331,11 @@ def check_options(latency: Any = None, bandwidth: Any = None) -> tuple[int, floa
 def _cycle_budget(pairs: int, shape, precision: str, bandwidth: float, latency: int) -> int:
     """A generous cycle limit that stops a hung simulation (50x the MAC-bound and memory-bound
     estimates; a healthy run stays within ~1.2x of their sum)."""
-    mac = pairs * shape.head_dim * 2 / HW.lanes
-    rows = shape.heads * shape.seq_len
-    nbytes = (rows + 2 * shape.kv_heads * shape.kv_len) * shape.head_dim * PRECISION_BITS[precision] / 8
-    nbytes += rows * shape.head_dim * 4
+    d, dv = shape.head_dim, shape.head_dim_v
+    mac = pairs * (d + dv) / HW.lanes
+    rows = shape.batch * shape.heads * shape.seq_len
+    keys = shape.batch * shape.kv_heads * shape.kv_len
+    nbytes = (rows * d + keys * (d + dv)) * PRECISION_BITS[precision] / 8 + rows * dv * 4
     return int(50 * (mac + rows * (8 + latency) + nbytes / bandwidth) + 1_000_000)
 
 
