@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from conftest import need_module
 from decode_oracle import VARIANTS, builtin_names, oracle_batched
-from sattn.backends.rocc import driver
 from sattn.errors import SattnError
 from sattn.interop.torch import flex_attention
 from sattn.ir.schema import Shape, params_from_dict
@@ -154,18 +153,6 @@ def test_hostile_shapes_one_line():
         with pytest.raises(SattnError) as exc:
             params_from_dict(attrs)
         _one_line(exc, want)
-
-
-def test_rocc_refuses_dv():
-    """RoCC runs batches (tests/backends/rocc/test_rocc_batch.py) but refuses Dv != D in one
-    line naming the backend and the shape, before any tool runs (the RVV kernels run it:
-    tests/backends/rvv/test_rvv_decode.py)."""
-    p = _params("sliding_window", "fp32", causal=0).replace(spec="sliding_window")
-    q, k, v = _tensors(2, SKV, SKV, D, seed=2)
-    with pytest.raises(SattnError) as exc:
-        driver.run(p, q[0], k[0], v[0, ..., :4])
-    _one_line(exc, "rocc: not yet: Dv=4 != D=8 (Q [1, 4, 24, 8], V [1, 2, 24, 4])",
-              "the reference (--backend reference) runs any B and Dv")
 
 
 @pytest.mark.parametrize("name", ["sliding_window", "topk_per_query", "bsr"])

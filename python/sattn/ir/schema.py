@@ -112,7 +112,7 @@ SCHEMA: tuple[AttrSpec, ...] = (
     AttrSpec("head_dim", "int", None, "head dimension D (of Q and K)", _at_least(1)),
     AttrSpec("head_dim_v", "int", None, "value head dimension Dv (V's and the output's last dim; unset: head_dim)", _at_least(1)),
     AttrSpec("num_heads", "int", None, "query heads H", _at_least(1)),
-    AttrSpec("batch", "int", None, "batch B (from rank-4 operand types [B,H,S,D]; unset: 1); the reference runs any B, the RVV and RoCC backends B = 1 until their batched runs land", _at_least(1)),
+    AttrSpec("batch", "int", None, "batch B (from rank-4 operand types [B,H,S,D]; unset: 1); every backend runs any B (RoCC: one program for the batch)", _at_least(1)),
     # accuracy budget for the selector
     AttrSpec("max_error", "float", None, "largest acceptable max relative error against dense attention", _positive_float),
 )

@@ -22,10 +22,8 @@ is in ``docs/limits.md``). A file's header is checked against its size before an
 allocated (:func:`load_tensor`); float16, bfloat16, float64 and big-endian float32 data are
 converted to float32 (all but the last with a one-line note on stderr). Tensors have rank 3
 (``[H, S, D]``, B = 1) or rank 4 (``[B, H, S, D]``); V's last dimension is Dv, which may differ
-from D. A run's tensors are ``[H, S, D]`` when B = 1 (what every backend runs) and
-``[B, H, S, D]`` when B > 1 (the reference runs them; the RVV and RoCC backends refuse them
-until their batched runs land, :func:`require_plain`); the output of a run has the rank of Q
-with Dv last (:class:`Inputs`).
+from D. A run's tensors are ``[H, S, D]`` when B = 1 and ``[B, H, S, D]`` when B > 1 (every
+backend runs both); the output of a run has the rank of Q with Dv last (:class:`Inputs`).
 """
 
 from __future__ import annotations
@@ -314,25 +312,6 @@ def check_qkv(q: np.ndarray, k: np.ndarray, v: np.ndarray, gqa_group_size: int =
         raise SattnError(f"V has an empty value dimension (Dv=0): shape {v.shape}")
     return Shape(heads=h, seq_len=s, head_dim=d, group=gqa_group_size, kv_len=sk, batch=b,
                  head_dim_v=dv)
-
-
-def require_plain(backend: str, shape: Shape, *, batch: bool = False) -> None:
-    """Refuse, for ``backend`` ('rvv', 'rocc'), a batch B > 1 (unless ``batch``: the backend
-    runs batches) or a value dimension Dv != D: the reference runs them; this backend's run
-    takes one [H, S, D] problem until its batched and Dv runs land. One line naming the backend
-    and the shape."""
-    what = []
-    if shape.batch != 1 and not batch:
-        what.append(f"batch B={shape.batch}")
-    if shape.head_dim_v != shape.head_dim:
-        what.append(f"Dv={shape.head_dim_v} != D={shape.head_dim}")
-    if what:
-        raise SattnError(
-            f"{backend}: not yet: {' and '.join(what)} (Q [{shape.batch}, {shape.heads}, "
-            f"{shape.seq_len}, {shape.head_dim}], V [{shape.batch}, {shape.kv_heads}, "
-            f"{shape.kv_len}, {shape.head_dim_v}]): this backend runs "
-            f"{'Dv = D' if batch else 'B = 1 and Dv = D'}; "
-            "the reference (--backend reference) runs any B and Dv")
 
 
 def load_qkv(

@@ -192,3 +192,35 @@ def test_dv_above_dmax_is_one_line(driver):
     with pytest.raises(SattnError, match=rf"^rocc: Dv={HW.dmax + 2} exceeds the accelerator's "
                                          rf"DMAX={HW.dmax} "):
         driver.run(p, q, k, v)
+
+
+def test_head_dim_v_equal_to_d_is_the_reset_value(driver, tmp_path):
+    """A lowered program with ``SET_REG HEAD_DIM_V = D`` inserted after its setup computes what
+    the program without it (reset value 0: Dv = D) does, bit for bit, with the same bytes,
+    pairs and busy cycles (only the extra command's cycles differ)."""
+    import re
+
+    from sattn import api
+
+    src = ('"sattn.sparse_attention"() { spec = "sliding_window", window_size = 3 : i64, '
+           'seq_len = 40 : i64, head_dim = 16 : i64, num_heads = 4 : i64, '
+           'gqa_group_size = 2 : i64 } : () -> ()\n')
+    text = str(api.compile(src, "sattn-lower-rocc"))
+    pat = re.compile(r"commands = array<i64: ([-0-9, ]+)>")
+    words = [int(x) for x in pat.search(text).group(1).split(",")]
+    cmds = [words[i: i + 3] for i in range(0, len(words), 3)]
+    first_job = next(i for i in range(1, len(cmds)) if cmds[i][0] == program.F["IDX_RESET"])
+    cmds.insert(first_job, [program.F["SET_REG"], program.R["HEAD_DIM_V"], D])
+    edited = pat.sub("commands = array<i64: " + ", ".join(str(w) for c in cmds for w in c) + ">",
+                     text, count=1)
+    runs = []
+    for name, t in (("plain", text), ("explicit", edited)):
+        path = tmp_path / f"{name}.mlir"
+        path.write_text(t)
+        runs.append(api.run(path, "rocc"))
+    a, b = runs
+    assert a.output.tobytes() == b.output.tobytes()
+    for key in ("dma_q", "dma_k", "dma_out", "pairs", "rows", "busy_cycles", "lane_cycles",
+                "mac_cycles", "stall_kv_cycles"):
+        assert a.counters[key] == b.counters[key], key
+    assert b.counters["total_cycles"] > a.counters["total_cycles"]
