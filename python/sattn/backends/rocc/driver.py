@@ -171,9 +171,11 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     b, one = shape.batch, shape.element
     t0 = time.perf_counter()
     sels = _selections(options.get("selection"), b)
+    # a lowered op's edited records are its selection, every element's (sattn.specs.recorded)
+    recorded = recorded_selection(params, one) if None in sels else None
     for e in range(b):
-        if sels[e] is None:  # a lowered op's edited records are its selection (sattn.specs.recorded)
-            sels[e] = recorded_selection(params, one)
+        if sels[e] is None:
+            sels[e] = recorded
         if sels[e] is None:
             resources.require(resources.selection(params, one, "rocc: the host's selection"))
             sels[e] = select_indices(params, one, q[e], k[e])
@@ -237,9 +239,6 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
 def _selections(given: Any, batch: int) -> list[Selection | None]:
     """One (possibly None: select) selection per batch element of the ``selection`` option."""
     if given is None or isinstance(given, Selection):
-        if given is not None and batch > 1 and given.key_space == "landmarks":
-            raise SattnError(f"rocc: one landmark selection given for a batch of B={batch}: "
-                             "give one per batch element")
         return [given] * batch
     sels = list(given)
     if len(sels) != batch:
