@@ -194,27 +194,33 @@ def test_dv_above_dmax_is_one_line(driver):
         driver.run(p, q, k, v)
 
 
-def test_head_dim_v_equal_to_d_is_the_reset_value(driver, tmp_path):
-    """A lowered program with ``SET_REG HEAD_DIM_V = D`` inserted after its setup computes what
-    the program without it (reset value 0: Dv = D) does, bit for bit, with the same bytes,
-    pairs and busy cycles (only the extra command's cycles differ)."""
+SRC = ('"sattn.sparse_attention"() { spec = "sliding_window", window_size = 3 : i64, '
+       'seq_len = 40 : i64, head_dim = 16 : i64, num_heads = 4 : i64, '
+       'gqa_group_size = 2 : i64 } : () -> ()\n')
+
+
+def _with_head_dim_v(text: str, dv: int) -> str:
+    """The lowered ``text`` with ``SET_REG HEAD_DIM_V = dv`` inserted before its first job."""
     import re
 
-    from sattn import api
-
-    src = ('"sattn.sparse_attention"() { spec = "sliding_window", window_size = 3 : i64, '
-           'seq_len = 40 : i64, head_dim = 16 : i64, num_heads = 4 : i64, '
-           'gqa_group_size = 2 : i64 } : () -> ()\n')
-    text = str(api.compile(src, "sattn-lower-rocc"))
     pat = re.compile(r"commands = array<i64: ([-0-9, ]+)>")
     words = [int(x) for x in pat.search(text).group(1).split(",")]
     cmds = [words[i: i + 3] for i in range(0, len(words), 3)]
     first_job = next(i for i in range(1, len(cmds)) if cmds[i][0] == program.F["IDX_RESET"])
-    cmds.insert(first_job, [program.F["SET_REG"], program.R["HEAD_DIM_V"], D])
-    edited = pat.sub("commands = array<i64: " + ", ".join(str(w) for c in cmds for w in c) + ">",
-                     text, count=1)
+    cmds.insert(first_job, [program.F["SET_REG"], program.R["HEAD_DIM_V"], dv])
+    return pat.sub("commands = array<i64: " + ", ".join(str(w) for c in cmds for w in c) + ">",
+                   text, count=1)
+
+
+def test_head_dim_v_equal_to_d_is_the_reset_value(driver, tmp_path):
+    """A lowered program with ``SET_REG HEAD_DIM_V = D`` inserted after its setup computes what
+    the program without it (reset value 0: Dv = D) does, bit for bit, with the same bytes,
+    pairs and busy cycles (only the extra command's cycles differ)."""
+    from sattn import api
+
+    text = str(api.compile(SRC, "sattn-lower-rocc"))
     runs = []
-    for name, t in (("plain", text), ("explicit", edited)):
+    for name, t in (("plain", text), ("explicit", _with_head_dim_v(text, D))):
         path = tmp_path / f"{name}.mlir"
         path.write_text(t)
         runs.append(api.run(path, "rocc"))
@@ -224,3 +230,15 @@ def test_head_dim_v_equal_to_d_is_the_reset_value(driver, tmp_path):
                 "mac_cycles", "stall_kv_cycles"):
         assert a.counters[key] == b.counters[key], key
     assert b.counters["total_cycles"] > a.counters["total_cycles"]
+
+
+def test_the_hardware_refuses_head_dim_v_over_dmax(driver, tmp_path):
+    """HEAD_DIM_V = DMAX + 1 written into a recorded program: the accelerator refuses the job
+    with SHAPE, one line."""
+    from sattn import api
+
+    path = tmp_path / "wide.mlir"
+    path.write_text(_with_head_dim_v(str(api.compile(SRC, "sattn-lower-rocc")), HW.dmax + 1))
+    with pytest.raises(SattnError, match=r"hardware refused job 0 .*: error SHAPE: ") as exc:
+        api.run(path, "rocc")
+    assert "\n" not in str(exc.value)
