@@ -28,13 +28,16 @@ NsaResult = nsa.NsaResult
 
 
 def attention(q, k, v, cfg: nsa.NsaConfig, *, g_cmp=None, g_slc=None, g_swa=None,
-              compressed=None) -> nsa.NsaResult:
+              compressed=None, blocks=None) -> nsa.NsaResult:
     """NSA attention (module doc; :func:`sattn.specs.nsa.attention`) after refusing NaN and
-    infinities in Q, K, V and the gates (one line naming the tensor and the index)."""
+    infinities in Q, K, V and the gates (one line naming the tensor and the index).
+    ``blocks`` (int ``[B, Hkv, Sq, n]``, -1 padded, e.g. what a kernel kept at a near-tie):
+    attend these kept blocks instead of ranking the block scores (:func:`selection_tie_bound`)."""
     for x, n in ((q, "Q"), (k, "K"), (v, "V"), (g_cmp, "g_cmp"), (g_slc, "g_slc"), (g_swa, "g_swa")):
         if x is not None:
             check_finite(np.asarray(x, dtype=np.float32), f"nsa: {n}")
-    return nsa.attention(q, k, v, cfg, g_cmp=g_cmp, g_slc=g_slc, g_swa=g_swa, compressed=compressed)
+    return nsa.attention(q, k, v, cfg, g_cmp=g_cmp, g_slc=g_slc, g_swa=g_swa, compressed=compressed,
+                         blocks=blocks)
 
 
 def tolerance(q, k, v, cfg: nsa.NsaConfig, gates=(None, None, None)) -> float:
@@ -53,3 +56,26 @@ def tolerance(q, k, v, cfg: nsa.NsaConfig, gates=(None, None, None)) -> float:
            path_error(d, max(1, cfg.window_size), a) if cfg.window_size else 0.0]
     branch = sum(2 * e * gm * vmax for e, gm in zip(eps, gmax))
     return branch + 2 * gamma(4) * sum(gmax) * vmax
+
+
+def selection_tie_bound(q, k, cfg: nsa.NsaConfig) -> float:
+    """The absolute bound on how far two fp32 computations of one block score
+    (:func:`sattn.specs.nsa.block_scores`: the reference's, a kernel's, or fp32 against exact
+    arithmetic) may differ, so that two blocks whose scores lie within it of each other may be
+    ranked either way (docs/patterns/nsa.md, "Tolerance and ties").
+
+    Each head's compressed probability ``P_h[c]`` is a softmax output whose value is at most 1:
+    one path puts it within ``eps`` of exact (:func:`sattn.reference.compare.path_error` of
+    ``D``-term scores against ``nc`` compressed keys that are means of ``l`` rows, with ``V`` a
+    one-hot row, ``max|V| = 1``). A block score adds ``T = (b/d)(l/d)`` such probabilities
+    (eq. 9) for each of the ``G`` heads, at most ``G T`` terms of magnitude <= 1 each: the
+    terms' errors add up to ``G T eps``, and the fp32 additions, in any order, to
+    ``gamma(G T) G T``. Two paths differ by the sum of both: ``2 G T (eps + gamma(G T))``.
+    (The forced block's score is ``G`` exactly on every path.)"""
+    q4, k4 = (nsa.as_rank4(x, n).astype(np.float64) for x, n in ((q, "Q"), (k, "K")))
+    d, skv = q4.shape[-1], k4.shape[-2]
+    grp = q4.shape[1] // max(1, k4.shape[1])
+    a = score_bound(q4, k4, cfg.score_scale(d))
+    eps = path_error(d, nsa.num_compressed(skv, cfg), a, mean_terms=cfg.comp_block)
+    terms = grp * (cfg.block_size // cfg.stride) * (cfg.comp_block // cfg.stride)
+    return 2 * terms * (eps + gamma(terms))

@@ -318,7 +318,8 @@ def _gates(g, b: int, sq: int, h: int, name: str) -> np.ndarray:
 
 
 def attention(q, k, v, cfg: NsaConfig, *, g_cmp=None, g_slc=None, g_swa=None,
-              compressed: Callable[[np.ndarray], np.ndarray] | None = None) -> NsaResult:
+              compressed: Callable[[np.ndarray], np.ndarray] | None = None,
+              blocks: np.ndarray | None = None) -> NsaResult:
     """NSA attention, ``g_cmp * o_cmp + g_slc * o_slc + g_swa * o_swa`` per query head and row,
     each branch a softmax (max subtracted, fp32) with the score scale (default ``1/sqrt(D)``):
     ``o_cmp`` over the compressed keys/values a row sees (zero when it sees none), ``o_slc`` over
@@ -328,7 +329,9 @@ def attention(q, k, v, cfg: NsaConfig, *, g_cmp=None, g_slc=None, g_swa=None,
     Shapes: Q ``[B, H, Sq, D]``, K ``[B, Hkv, Skv, D]``, V ``[B, Hkv, Skv, Dv]`` (rank 3: B = 1),
     gates ``[B, Sq, H]`` (rank 2 ``[Sq, H]`` with rank-3 Q), 1.0 when not given; the output has
     Q's rank with ``Dv`` last. ``compressed``: how a compressed key/value is stored
-    (:func:`compressed_view`; None: as computed). Memory is O(rows of a tile x keys a row
+    (:func:`compressed_view`; None: as computed). ``blocks`` (int ``[B, Hkv, Sq, n]``, -1
+    padded): attend these kept blocks instead of ranking the scores (a kernel's choice at a
+    near-tie). Memory is O(rows of a tile x keys a row
     reads) (:data:`TILE_ELEMENTS`), never O(Sq x Skv). Values are not checked for finiteness
     here (:func:`sattn.reference.nsa.attention` and the executor do)."""
     rank = np.asarray(q).ndim
@@ -351,6 +354,8 @@ def attention(q, k, v, cfg: NsaConfig, *, g_cmp=None, g_slc=None, g_swa=None,
     nvis = visible_compressed(pos, cfg)
     out = np.zeros((b, h, sq, dv), np.float32)
     kept = np.full((b, hkv, sq, n), -1, np.int64)
+    if blocks is not None and np.shape(blocks) != kept.shape:
+        raise SattnError(f"nsa: blocks must be [B, Hkv, Sq, n] = {list(kept.shape)}, got {list(np.shape(blocks))}")
     # the widest intermediate per row: compressed scores, gathered selected keys, window slab
     # per KV head: the compressed keys and window keys every row sees (+ the selected tokens)
     pairs = b * hkv * int(nvis.sum() + np.minimum(w, pos + 1).sum())
@@ -368,10 +373,13 @@ def attention(q, k, v, cfg: NsaConfig, *, g_cmp=None, g_slc=None, g_swa=None,
                 pc = compressed_probabilities(qt, kc[g], nvis[r0:r1])  # [G, R, nc]
                 o_cmp = pc @ vc[g]
                 # selection branch: the group's blocks, then their tokens j <= p
-                blocks = select_blocks(block_scores(pc, p, cfg, nsb), p, cfg)
-                kept[bi, g, r0:r1] = blocks
-                tok = (np.maximum(blocks, 0)[:, :, None] * bs + np.arange(bt)).reshape(r1 - r0, n * bt)
-                ok = (np.repeat(blocks >= 0, bt, axis=1)) & (tok <= p[:, None])
+                if blocks is None:
+                    rk = select_blocks(block_scores(pc, p, cfg, nsb), p, cfg)
+                else:
+                    rk = np.asarray(blocks, dtype=np.int64)[bi, g, r0:r1]
+                kept[bi, g, r0:r1] = rk
+                tok = (np.maximum(rk, 0)[:, :, None] * bs + np.arange(bt)).reshape(r1 - r0, n * bt)
+                ok = (np.repeat(rk >= 0, bt, axis=1)) & (tok <= p[:, None])
                 pairs += int(ok.sum())
                 tok = np.minimum(tok, skv - 1)
                 ks, vs = k4[bi, g][tok], v4[bi, g][tok]  # [R, n*b, D|Dv]

@@ -27,7 +27,11 @@ MAGIC = 0x3156565254544153
 #: 4: ``stop_after`` (topk / nm / compblock: 1 runs only the selection's scoring pass -- the
 #: measured scoring floor of ``bench/rvv_instructions.py`` --, 2 the scoring and the selection,
 #: without the attention; the output is then all zeros; 0: the whole kernel).
-VERSION = 4
+#: 5: NSA (mode ``nsa``, kernels/nsa.c): ``comp_stride`` (d), ``select_blocks`` (n),
+#: ``nsa_window`` (w keys ending at p), ``gates_off`` (``[3, sq, h]`` float32: g_cmp, g_slc,
+#: g_swa; 0: all 1.0) and ``comp_kv_off`` (the KV cache's compressed keys and values; 0: the
+#: kernel compresses K and V itself); ``block_size`` is b and ``comp_block`` l.
+VERSION = 5
 HEADER_INTS = 64
 FHEADER_DOUBLES = 16
 #: Byte offset of the first section (after both headers).
@@ -41,11 +45,12 @@ SLOTS: dict[str, int] = {
         "causal", "window", "dilation", "wrap", "topk", "nm_n", "nm_m",
         "lsh_buckets", "lsh_planes", "landmarks", "landmark_iters", "block_size",
         "comp_block", "keep_blocks", "global_tokens", "row_bytes", "sq", "dv", "stop_after",
+        "comp_stride", "select_blocks",
     ))
 }
 SLOTS.update({name: 30 + i for i, name in enumerate((
     "q_off", "k_off", "v_off", "indptr_off", "indices_off", "aux_off", "nnz", "sel_cap",
-    "file_bytes", "kblock_sums_off",
+    "file_bytes", "kblock_sums_off", "gates_off", "comp_kv_off", "nsa_window",
 ))})
 
 #: Float header slots (``fhdr``).
@@ -54,7 +59,7 @@ FSLOTS: dict[str, int] = {"score_scale": 0, "v_scale": 1, "scale_q": 2, "scale_k
 
 #: Kernel drivers: name -> mode code (a pattern names its driver: Pattern.rvv_mode).
 MODES: dict[str, int] = {"dense": 0, "window": 1, "table": 2, "topk": 3, "nm": 4, "lsh": 5,
-                         "landmark": 6, "compblock": 7, "bsr": 8}
+                         "landmark": 6, "compblock": 7, "bsr": 8, "nsa": 9}
 
 #: Precision codes (the precision table's).
 PREC_CODES: dict[str, int] = dict(CODES)

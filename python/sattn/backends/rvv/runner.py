@@ -355,39 +355,16 @@ def run_one(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray
     sel_cap = nnz + 16 if (check_selection and mode != "table") else 0
     blob = build_input(params, st, shape, mode, sel if mode == "table" else None, lmul, sel_cap,
                        block_sums, stop_after)
-    binary = build.kernel_binary()
-    plugin = build.plugin_library() if count else None
-    qemu = find_tool("qemu-riscv64")
     t1 = time.perf_counter()
-    with scratch_dir(keep, "keep (--keep)") as d:
-        inp, outp, selp, cnt = d / "input.bin", d / "output.bin", d / "selection.bin", d / "counts.txt"
-        inp.write_bytes(blob)
-        cmd = [qemu, "-cpu", f"rv64,v=true,vlen={vlen},vext_spec=v1.0"]
-        if plugin:
-            cmd += ["-plugin", f"{plugin},out={cnt},vlen={vlen}"]
-        cmd += [str(binary), str(inp), str(outp)] + ([str(selp)] if sel_cap else [])
-        run_tool(cmd, what=f"RVV kernel ({params.spec}, {params.precision}) under qemu-riscv64",
+    dv = head_dim_v(shape)
+    ex = execute(blob, vlen=vlen, machine=machine, count=count, keep=keep,
+                 what=f"RVV kernel ({params.spec}, {params.precision}) under qemu-riscv64",
+                 out_values=shape.heads * shape.seq_len * dv, selection=bool(sel_cap),
                  timeout=options.get("timeout", 3600))
-        t2 = time.perf_counter()
-        out = np.fromfile(outp, dtype=np.float32)
-        dv = head_dim_v(shape)
-        want = shape.heads * shape.seq_len * dv
-        if out.size != want:
-            raise SattnError(f"RVV kernel wrote {out.size} output values, expected {want}")
-        out = out.reshape(shape.heads, shape.seq_len, dv)
-        counters: dict[str, int | float] = {}
-        profile = modelled = None
-        if plugin:
-            text = cnt.read_text()
-            c = parse_counts(text)
-            if c.get("region_begin") != 1 or c.get("region_end") != 1:
-                raise SattnError("RVV kernel: the counting plugin did not see exactly one kernel region")
-            counters = {"instructions": c["instructions"], "vector": c["vector"],
-                        "vector_mem": c["vector_mem"], "scalar": c["instructions"] - c["vector"]}
-            profile = cycle_model.parse_profile(c, text)
-            modelled = cycle_model.model(profile, machine)
-            counters["model_cycles"] = modelled.cycles
-        kernel_sel = _read_selection(selp, shape, sel.num_keys) if sel_cap else None
+    t2 = t1 + ex.seconds
+    out = ex.output.reshape(shape.heads, shape.seq_len, dv)
+    counters, profile, modelled = ex.counters, ex.profile, ex.modelled
+    kernel_sel = _read_selection(ex.selection, shape, sel.num_keys) if sel_cap else None
     pairs = nnz * shape.group
     dense_pairs = shape.kv_heads * shape.seq_len * shape.kv_len
     density = nnz / float(dense_pairs)
@@ -396,7 +373,7 @@ def run_one(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray
              else f"Sq={shape.seq_len} Skv={shape.kv_len}")
     lines = [(f"rvv_config: vlen={vlen} lmul={lmul} precision={params.precision} mode={mode} "
               f"H={shape.heads} kv_heads={shape.kv_heads} {sizes} D={shape.head_dim}")]
-    if plugin:
+    if count:
         lines.append(f"rvv_counters: total={counters['instructions']} vector={counters['vector']} "
                      f"vector_mem={counters['vector_mem']} scalar={counters['scalar']}")
         if pairs:
@@ -434,10 +411,60 @@ def _structural_pairs(params: AttentionParams, shape, mode: str) -> int | None:
     return None if n is None else shape.kv_heads * n
 
 
-def _read_selection(path: Path, shape, num_keys: int):
+@dataclass
+class Execution:
+    """One run of the kernel binary: the raw output, the plugin's counters (empty without
+    it), its vector profile and the modelled cycles, the selection dump's bytes, qemu's time."""
+
+    output: np.ndarray  # float32, flat
+    counters: dict
+    profile: object
+    modelled: object
+    selection: bytes | None
+    seconds: float
+
+
+def execute(blob: bytes, *, vlen: int, machine, count: bool, keep, what: str, out_values: int,
+            selection: bool = False, timeout: float = 3600) -> Execution:
+    """Run the kernel binary on the input file ``blob`` under qemu (with the counting plugin
+    when ``count``) in a private scratch directory (``keep``: keep the files there) and read
+    back ``out_values`` float32 outputs, the counters and (``selection``) the selection dump.
+    Every kernel mode runs through here (:func:`run_one`, :mod:`sattn.backends.rvv.nsa`)."""
+    binary = build.kernel_binary()
+    plugin = build.plugin_library() if count else None
+    qemu = find_tool("qemu-riscv64")
+    with scratch_dir(keep, "keep (--keep)") as d:
+        inp, outp, selp, cnt = d / "input.bin", d / "output.bin", d / "selection.bin", d / "counts.txt"
+        inp.write_bytes(blob)
+        cmd = [qemu, "-cpu", f"rv64,v=true,vlen={vlen},vext_spec=v1.0"]
+        if plugin:
+            cmd += ["-plugin", f"{plugin},out={cnt},vlen={vlen}"]
+        cmd += [str(binary), str(inp), str(outp)] + ([str(selp)] if selection else [])
+        t1 = time.perf_counter()
+        run_tool(cmd, what=what, timeout=timeout)
+        seconds = time.perf_counter() - t1
+        out = np.fromfile(outp, dtype=np.float32)
+        if out.size != out_values:
+            raise SattnError(f"RVV kernel wrote {out.size} output values, expected {out_values}")
+        counters: dict[str, int | float] = {}
+        profile = modelled = None
+        if plugin:
+            text = cnt.read_text()
+            c = parse_counts(text)
+            if c.get("region_begin") != 1 or c.get("region_end") != 1:
+                raise SattnError("RVV kernel: the counting plugin did not see exactly one kernel region")
+            counters = {"instructions": c["instructions"], "vector": c["vector"],
+                        "vector_mem": c["vector_mem"], "scalar": c["instructions"] - c["vector"]}
+            profile = cycle_model.parse_profile(c, text)
+            modelled = cycle_model.model(profile, machine)
+            counters["model_cycles"] = modelled.cycles
+        raw_sel = selp.read_bytes() if selection else None
+    return Execution(out, counters, profile, modelled, raw_sel, seconds)
+
+
+def _read_selection(raw: bytes, shape, num_keys: int):
     """The kernel's selection dump as one GroupSelection per KV head (Sq rows)."""
     s1 = shape.seq_len + 1
-    raw = path.read_bytes()
     indptr = np.frombuffer(raw[: 8 * shape.kv_heads * s1], dtype=np.int64).reshape(shape.kv_heads, s1)
     idx = np.frombuffer(raw[8 * shape.kv_heads * s1:], dtype=np.int32)
     groups = []

@@ -39,6 +39,9 @@ static const attend2_fn table2[PREC_COUNT][4] = {
     {0, 0, 0, 0}, /* i4: rows run one at a time */
 };
 
+/* The core's exp2 (x <= 0) for the other kernels (nsa.c's compressed softmax). */
+vfloat32m8_t vexp2_f32(vfloat32m8_t x, size_t vl) { return vexp2_m8(x, vl); }
+
 attend2_fn attend2_lookup(long prec, long lmul) {
     int li = lmul == 1 ? 0 : lmul == 2 ? 1 : lmul == 4 ? 2 : lmul == 8 ? 3 : -1;
     if (prec < 0 || prec >= PREC_COUNT || li < 0) return 0;

@@ -86,6 +86,25 @@ int main(int argc, char **argv) {
             return fail(4, "bad K block sums section in header");
         c.kblock_sums = (const double *)(buf + hdr[HDR_KBLOCK_SUMS_OFF]);
     }
+    c.comp_stride = hdr[HDR_COMP_STRIDE]; c.select_blocks = hdr[HDR_SELECT_BLOCKS];
+    c.nsa_window = hdr[HDR_NSA_WINDOW];
+    if (c.mode == MODE_NSA) {
+        const long b = c.block_size, l = c.comp_block_size, d = c.comp_stride;
+        if (b <= 0 || l <= 0 || d <= 0 || d > l || l % d || b % d || c.select_blocks <= 0 || c.nsa_window < 0)
+            return fail(4, "bad NSA parameters in header");
+        const long ncv = c.S >= l ? (c.S - l) / d + 1 : 0;
+        if (hdr[HDR_GATES_OFF]) {
+            if (hdr[HDR_GATES_OFF] + 3 * c.Sq * c.H * 4 > nbytes) return fail(4, "bad gates section in header");
+            c.gates = (const float *)(buf + hdr[HDR_GATES_OFF]);
+        }
+        if (hdr[HDR_COMP_KV_OFF]) {
+            if (hdr[HDR_COMP_KV_OFF] + c.Hkv * ncv * (c.D + c.Dv) * 4 > nbytes)
+                return fail(4, "bad compressed K/V section in header");
+            c.comp_kv = (const float *)(buf + hdr[HDR_COMP_KV_OFF]);
+        }
+    } else if (hdr[HDR_GATES_OFF] || hdr[HDR_COMP_KV_OFF]) {
+        return fail(4, "gates or compressed K/V sections outside NSA mode");
+    }
     size_t out_bytes = (size_t)(c.H * c.Sq * c.Dv) * 4;
     c.out = xmalloc(out_bytes);
     if (c.stop_after) memset(c.out, 0, out_bytes); /* a partial run writes no output */
@@ -112,7 +131,8 @@ int main(int argc, char **argv) {
     case MODE_LSH: rc = run_lsh(&c); break;
     case MODE_LANDMARK: rc = run_landmark(&c); break;
     case MODE_BSR: rc = run_bsr(&c); break;
-    default: rc = run_compblock(&c); break;
+    case MODE_COMPBLOCK: rc = run_compblock(&c); break;
+    default: rc = run_nsa(&c); break;
     }
     region_end();
     if (rc) return rc;

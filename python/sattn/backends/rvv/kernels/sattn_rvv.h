@@ -27,6 +27,7 @@ typedef struct {
     long topk, nm_n, nm_m, lsh_buckets, lsh_planes;
     long landmarks, landmark_iters;
     long block_size, comp_block_size, keep_blocks, global_tokens;
+    long comp_stride, select_blocks, nsa_window; /* NSA: d, n, w (block_size b, comp_block_size l) */
     double scales[3];   /* scale_q, scale_k, scale_v (i8/i4; 1 otherwise) */
     float score_scale;  /* multiplies the raw dot product: 1/sqrt(D) [* scale_q * scale_k] */
     float v_scale;      /* multiplies P.V: 1 or scale_v */
@@ -38,6 +39,9 @@ typedef struct {
     const float *aux;                /* LSH hyperplanes [lsh_planes, D] (fp32) */
     const double *kblock_sums;       /* bsr: the KV cache's K block sums [Hkv, nb, D] (float64,
                                       * rows added in order), or NULL: the kernel sums them */
+    const float *gates;              /* NSA: [3, Sq, H] g_cmp, g_slc, g_swa, or NULL (all 1.0) */
+    const float *comp_kv;            /* NSA: the KV cache's compressed K [Hkv, ncv, D] then V
+                                      * [Hkv, ncv, Dv] (fp32), or NULL: the kernel compresses */
     float *out;                      /* [H,Sq,Dv] fp32 */
     /* optional dump of the selection the kernel made (CSR per KV head, like MODE_TABLE) */
     int64_t *sel_indptr;             /* [Hkv*(Sq+1)] or NULL */
@@ -113,6 +117,8 @@ attend_scored2_fn attend_scored2_lookup(long prec, long lmul);
 #ifdef __riscv_vector
 #include <riscv_vector.h>
 vfloat64m8_t vexp_f64(vfloat64m8_t x, size_t vl);
+/* attend.c: the attention core's vectorised exp2 (x <= 0; 3.7e-7 relative) */
+vfloat32m8_t vexp2_f32(vfloat32m8_t x, size_t vl);
 #endif
 
 /* Run query row i (of Sq) of every head of KV head g over `list` (and record it in the selection
@@ -130,6 +136,7 @@ int run_compblock(ctx_t *c);
 int run_bsr(ctx_t *c);
 void bsr_attend_qblock(ctx_t *c, long g, long b, const int32_t *blk, long nk, int32_t *list,
                        attend_fn attend, attend2_fn attend2, void *scratch, long *cursor);
+int run_nsa(ctx_t *c);
 
 /* runtime.c: the kernel arena and the selection dump */
 void arena_reserve(size_t n);

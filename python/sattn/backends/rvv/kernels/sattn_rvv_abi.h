@@ -4,7 +4,7 @@
 #define SATTN_RVV_ABI_H
 
 #define SATTN_RVV_MAGIC 0x3156565254544153LL
-#define SATTN_RVV_VERSION 4
+#define SATTN_RVV_VERSION 5
 #define SATTN_RVV_HEADER_INTS 64
 #define SATTN_RVV_FHEADER_DOUBLES 16
 #define SATTN_RVV_DATA_OFFSET 640
@@ -39,6 +39,8 @@ enum {
     HDR_SQ = 25,
     HDR_DV = 26,
     HDR_STOP_AFTER = 27,
+    HDR_COMP_STRIDE = 28,
+    HDR_SELECT_BLOCKS = 29,
     HDR_Q_OFF = 30,
     HDR_K_OFF = 31,
     HDR_V_OFF = 32,
@@ -49,6 +51,9 @@ enum {
     HDR_SEL_CAP = 37,
     HDR_FILE_BYTES = 38,
     HDR_KBLOCK_SUMS_OFF = 39,
+    HDR_GATES_OFF = 40,
+    HDR_COMP_KV_OFF = 41,
+    HDR_NSA_WINDOW = 42,
 };
 
 /* float header slots */
@@ -71,7 +76,8 @@ enum {
     MODE_LANDMARK = 6,
     MODE_COMPBLOCK = 7,
     MODE_BSR = 8,
-    MODE_COUNT = 9,
+    MODE_NSA = 9,
+    MODE_COUNT = 10,
 };
 
 /* precision codes (macros: attend_core.h tests them in #if) */
