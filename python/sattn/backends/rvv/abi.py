@@ -29,8 +29,9 @@ MAGIC = 0x3156565254544153
 #: without the attention; the output is then all zeros; 0: the whole kernel).
 #: 5: NSA (mode ``nsa``, kernels/nsa.c): ``comp_stride`` (d), ``select_blocks`` (n),
 #: ``nsa_window`` (w keys ending at p), ``gates_off`` (``[3, sq, h]`` float32: g_cmp, g_slc,
-#: g_swa; 0: all 1.0) and ``comp_kv_off`` (the KV cache's compressed keys and values; 0: the
-#: kernel compresses K and V itself); ``block_size`` is b and ``comp_block`` l.
+#: g_swa; 0: all 1.0), ``comp_kv_off`` (the KV cache's compressed keys and values; 0: the
+#: kernel compresses K and V itself) and ``nsa_score_only`` (1: the selection alone, for the
+#: scoring floor); ``block_size`` is b and ``comp_block`` l.
 VERSION = 5
 HEADER_INTS = 64
 FHEADER_DOUBLES = 16
@@ -51,6 +52,8 @@ SLOTS: dict[str, int] = {
 SLOTS.update({name: 30 + i for i, name in enumerate((
     "q_off", "k_off", "v_off", "indptr_off", "indices_off", "aux_off", "nnz", "sel_cap",
     "file_bytes", "kblock_sums_off", "gates_off", "comp_kv_off", "nsa_window",
+    # not an offset: NSA's measuring switch (1: selection only, no attention, output zeros)
+    "nsa_score_only",
 ))})
 
 #: Float header slots (``fhdr``).

@@ -81,7 +81,8 @@ def _gates(gates, b: int, sq: int, h: int) -> np.ndarray | None:
 
 
 def input_file(st: runner.Storage, shape, cfg: spec.NsaConfig, precision: str, scales, lmul: int,
-               gates: np.ndarray | None, comp: np.ndarray | None, sel_cap: int) -> bytes:
+               gates: np.ndarray | None, comp: np.ndarray | None, sel_cap: int,
+               score_only: bool = False) -> bytes:
     """The kernel's input file for one batch element (layout: :mod:`sattn.backends.rvv.abi`).
     ``gates``: ``[3, Sq, H]`` float32 or None; ``comp``: the cache's compressed K then V
     (flat float32, :func:`compressed_kv`) or None."""
@@ -97,6 +98,7 @@ def input_file(st: runner.Storage, shape, cfg: spec.NsaConfig, precision: str, s
     hdr[slot["block_size"]], hdr[slot["comp_block"]], hdr[slot["comp_stride"]] = (
         cfg.block_size, cfg.comp_block, cfg.stride)
     hdr[slot["select_blocks"]], hdr[slot["nsa_window"]] = cfg.select_blocks, cfg.window_size
+    hdr[slot["nsa_score_only"]] = int(score_only)
     fh[fs["score_scale"]], fh[fs["v_scale"]] = st.score_scale, st.v_scale
     fh[fs["scale_q"]], fh[fs["scale_k"]], fh[fs["scale_v"]] = scales
     offset = abi.DATA_OFFSET
@@ -153,7 +155,7 @@ def row_pairs(blocks: np.ndarray, skv: int, cfg: spec.NsaConfig) -> int:
 def run(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: spec.NsaConfig, *, precision: str = "fp32",
         gates=None, scales: tuple[float, float, float] | None = None, vlen: int | None = None,
         lmul: int | None = None, comp_cache: bool = False, blocks: bool = True, count: bool = True,
-        keep=None, dlen: int | None = None, timeout: float = 3600) -> RunResult:
+        keep=None, dlen: int | None = None, score_only: bool = False, timeout: float = 3600) -> RunResult:
     """NSA of Q ``[B, H, Sq, D]`` (or ``[H, Sq, D]``), K ``[B, Hkv, Skv, D]``, V ``[B, Hkv,
     Skv, Dv]`` on the RVV kernel under qemu, one kernel call per batch element.
 
@@ -161,7 +163,9 @@ def run(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: spec.NsaConfig, *, pre
     default the precision's); ``gates``: ``(g_cmp, g_slc, g_swa)``, each ``[B, Sq, H]`` or
     None (1.0); ``comp_cache``: the kernel reads the KV cache's compressed keys (module doc)
     instead of compressing K and V itself; ``blocks``: dump the kept blocks (inside the
-    counted region: a copy of n ints per row; benchmarks pass False).
+    counted region: a copy of n ints per row; benchmarks pass False); ``score_only``: the
+    selection alone (compression, compressed scores and softmax, block scores, top-n; no
+    attention, the output is zeros): the scoring floor of ``bench/nsa.py``.
 
     Returns a RunResult: ``output`` with Q's rank (last dim Dv), ``counters`` (measured:
     ``instructions``, ``vector``, ``vector_mem``, ``scalar``, summed over the batch;
@@ -209,7 +213,7 @@ def run(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: spec.NsaConfig, *, pre
             comp = np.concatenate([compressed_kv(kv, cfg).ravel(), compressed_kv(vv, cfg).ravel()])
         sel_cap = hkv * sq * n if blocks else 0
         blob = input_file(st, one, cfg, precision, scale_triple, lmul,
-                          None if gate_arr is None else gate_arr[e], comp, sel_cap)
+                          None if gate_arr is None else gate_arr[e], comp, sel_cap, score_only)
         where = None if keep is None else f"{keep}/element{e}"
         ex = runner.execute(blob, vlen=vlen, machine=machine, count=count, keep=where,
                             what=f"RVV kernel (nsa, {precision}) under qemu-riscv64",

@@ -87,7 +87,7 @@ int main(int argc, char **argv) {
         c.kblock_sums = (const double *)(buf + hdr[HDR_KBLOCK_SUMS_OFF]);
     }
     c.comp_stride = hdr[HDR_COMP_STRIDE]; c.select_blocks = hdr[HDR_SELECT_BLOCKS];
-    c.nsa_window = hdr[HDR_NSA_WINDOW];
+    c.nsa_window = hdr[HDR_NSA_WINDOW]; c.nsa_score_only = hdr[HDR_NSA_SCORE_ONLY];
     if (c.mode == MODE_NSA) {
         const long b = c.block_size, l = c.comp_block_size, d = c.comp_stride;
         if (b <= 0 || l <= 0 || d <= 0 || d > l || l % d || b % d || c.select_blocks <= 0 || c.nsa_window < 0)

@@ -28,6 +28,7 @@ typedef struct {
     long landmarks, landmark_iters;
     long block_size, comp_block_size, keep_blocks, global_tokens;
     long comp_stride, select_blocks, nsa_window; /* NSA: d, n, w (block_size b, comp_block_size l) */
+    long nsa_score_only;       /* NSA: 1 = compression, scores, block scores and top-n only */
     double scales[3];   /* scale_q, scale_k, scale_v (i8/i4; 1 otherwise) */
     float score_scale;  /* multiplies the raw dot product: 1/sqrt(D) [* scale_q * scale_k] */
     float v_scale;      /* multiplies P.V: 1 or scale_v */

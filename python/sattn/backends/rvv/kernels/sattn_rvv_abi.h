@@ -54,6 +54,7 @@ enum {
     HDR_GATES_OFF = 40,
     HDR_COMP_KV_OFF = 41,
     HDR_NSA_WINDOW = 42,
+    HDR_NSA_SCORE_ONLY = 43,
 };
 
 /* float header slots */
