@@ -212,6 +212,34 @@ def test_exact_ties_go_to_the_lower_block(cfg):
         assert last.tolist() == [89 // 16, 0, 1]
 
 
+def test_score_only_selects_the_same_blocks_and_attends_nothing():
+    # the benchmark's scoring floor: the same selection, no attention, fewer instructions
+    q, k, v = _tensors(1, 4, 6, 90, 8, 4)
+    full = rvv_nsa.run(q, k, v, OVERLAP)
+    floor = rvv_nsa.run(q, k, v, OVERLAP, score_only=True)
+    np.testing.assert_array_equal(floor.blocks, full.blocks)
+    assert not floor.output.any()
+    assert floor.counters["instructions"] < full.counters["instructions"]
+
+
+def test_top_n_with_ascending_scores():
+    # every window scores higher than the one before (keys along q, growing): each candidate
+    # beats the whole list so far, the insertion's worst case; no near-ties, so the kept
+    # blocks are exactly the reference's (the highest blocks, own block first)
+    skv, grp = 200, 2
+    cfg = NsaConfig(block_size=8, select_blocks=5, window_size=0)
+    u = np.random.default_rng(9).standard_normal(D).astype(np.float32)
+    u /= np.linalg.norm(u)
+    q = np.broadcast_to(u * 4, (1, HKV * grp, 3, D)).copy()
+    k = (np.linspace(-1, 1, skv, dtype=np.float32)[:, None] * u).astype(np.float32)
+    k = np.broadcast_to(k, (1, HKV, skv, D)).copy()
+    v = np.random.default_rng(10).standard_normal((1, HKV, skv, 8)).astype(np.float32)
+    res = rvv_nsa.run(q, k, v, cfg)
+    want = ref_nsa.attention(q, k, v, cfg)
+    np.testing.assert_array_equal(res.blocks, want.blocks)
+    assert res.blocks[0, 0, -1].tolist() == [24, 23, 22, 21, 20]
+
+
 def test_batch_runs_each_element_on_its_own():
     res = check("fp32", PLAIN, 2, 9, 70, batch=2, gates=True, seed=21)
     q, k, v = _tensors(2, 4, 9, 70, D, 21)
