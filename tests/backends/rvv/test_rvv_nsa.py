@@ -240,6 +240,29 @@ def test_top_n_with_ascending_scores():
     assert res.blocks[0, 0, -1].tolist() == [24, 23, 22, 21, 20]
 
 
+def test_the_tie_check_accepts_a_tie_and_rejects_a_wrong_block():
+    # the near-tie rule of check_blocks on made-up kernel selections: blocks 1 and 2 hold the
+    # same keys (equal scores), so keeping 2 for 1 is a correct selection; keeping the lowest-
+    # scoring candidate instead of the n-th is not
+    cfg = NsaConfig(block_size=16, select_blocks=4, window_size=0)
+    q, k, v = _tensors(1, 4, 1, 96, 8, 13)
+    k[:, :, 32:48] = k[:, :, 16:32]
+    want = ref_nsa.attention(q, k, v, cfg)
+    row = want.blocks[0, 0, 0].tolist()
+    sc = scores64(q, k, cfg, 0, 0, 2, 0)
+    assert sc[1] == sc[2] and row[-1] == 1 and 2 not in row  # block 1 is the n-th, 2 ties it
+    # the kernel computes blocks 1 and 2 the same way: an exact tie, the lower block kept
+    np.testing.assert_array_equal(rvv_nsa.run(q, k, v, cfg).blocks, want.blocks)
+    tie = np.array(want.blocks)
+    tie[0, 0, 0, -1] = 2
+    assert check_blocks(tie, want.blocks, q, k, cfg, "tie") == 1
+    worst = min((j for j in range(len(sc)) if j not in row), key=lambda j: sc[j])
+    bad = np.array(want.blocks)
+    bad[0, 0, 0, -1] = worst
+    with pytest.raises(AssertionError, match="not within the tie bound"):
+        check_blocks(bad, want.blocks, q, k, cfg, "wrong")
+
+
 def test_batch_runs_each_element_on_its_own():
     res = check("fp32", PLAIN, 2, 9, 70, batch=2, gates=True, seed=21)
     q, k, v = _tensors(2, 4, 9, 70, D, 21)
