@@ -131,22 +131,37 @@ def test_block_table_covers_exactly_the_selected_blocks(attrs) -> None:
         {'window_size': 20, 'seq_len': 100, 'tile_M': 16, 'tile_S': 32, 'dilation': 2},
         {'spec': "dense", 'causal': 1, 'seq_len': 90, 'tile_M': 32, 'tile_S': 16},
         {'global_tokens': 4, 'block_size': 16, 'seq_len': 96, 'tile_M': 16, 'tile_S': 16},
+        # a KV cache: Sq rows over Skv keys, key tiles over the Skv keys
+        {'spec': "dense", 'causal': 1, 'seq_len': 5, 'kv_len': 300, 'tile_M': 4, 'tile_S': 64},
+        {'window_size': 40, 'causal': 1, 'seq_len': 20, 'kv_len': 500, 'tile_M': 8, 'tile_S': 32},
     ],
 )
 def test_active_tiles_match_brute_force(attrs) -> None:
     (p,) = lower(op_text(**attrs), "sattn-tile")
     grid = p.extra["tile_grid"]
-    s = p.shape().seq_len
+    s, n = p.shape().seq_len, p.shape().kv_len
     tm, ts = attrs["tile_M"], attrs["tile_S"]
     spec = p.spec or _spec_of(attrs)
-    mask = select_indices(p.replace(spec=spec), p.shape()).groups[0].to_dense(s)
+    g = select_indices(p.replace(spec=spec), p.shape()).groups[0]
+    mask = np.zeros((s, n), bool)
+    mask[np.repeat(np.arange(s), g.counts()), g.indices] = True
     active = sum(
         mask[mi * tm : (mi + 1) * tm, si * ts : (si + 1) * ts].any()
-        for mi in range(math.ceil(s / tm)) for si in range(math.ceil(s / ts))
+        for mi in range(math.ceil(s / tm)) for si in range(math.ceil(n / ts))
     )
     assert grid["active_tiles"] == active
     assert (grid["m_tiles"], grid["m_rem"]) == (math.ceil(s / tm), s % tm)
-    assert (grid["s_tiles"], grid["s_rem"]) == (math.ceil(s / ts), s % ts)
+    assert (grid["s_tiles"], grid["s_rem"]) == (math.ceil(n / ts), n % ts)
+
+
+def test_tile_grid_of_a_huge_kv_cache_counts_no_pairs() -> None:
+    """Four query rows over 2**31 - 1 keys: the grid is an upper bound from the shape (the
+    square pair bound of the pattern would have let 8.6e9 index entries be built)."""
+    (p,) = lower(op_text(spec="dense", seq_len=4, kv_len=2**31 - 1, tile_M=64, tile_S=128),
+                 "sattn-tile")
+    grid = p.extra["tile_grid"]
+    assert grid["s_tiles"] == math.ceil((2**31 - 1) / 128)
+    assert grid["active_source"] == "upper_bound" and grid["active_tiles"] == grid["tiles"]
 
 
 def _spec_of(attrs) -> str:

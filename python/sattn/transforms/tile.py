@@ -54,14 +54,15 @@ class TilePass(AnnotatePass):
 def tile_grid(p: AttentionParams) -> dict[str, Any]:
     """The tile grid for params with tiles and spec set (plain Python)."""
     shape = p.shape()
-    s, d = shape.seq_len, shape.head_dim
+    s, n, d = shape.seq_len, shape.kv_len, shape.head_dim
     tm, ts, td = p.tile_M, p.tile_S, p.tile_D
     assert tm and ts and td
     grid: dict[str, Any] = {"batch": p.batch} if p.batch else {}  # the outermost loop
     grid |= {
         "kv_heads": shape.kv_heads,
         "m_tiles": math.ceil(s / tm), "m_rem": s % tm,
-        "s_tiles": math.ceil(s / ts), "s_rem": s % ts,
+        # key tiles cover the Skv keys (Skv = Sq for self-attention)
+        "s_tiles": math.ceil(n / ts), "s_rem": n % ts,
         "d_tiles": math.ceil(d / td), "d_rem": d % td,
     }
     grid["tiles"] = grid["m_tiles"] * grid["s_tiles"]
@@ -75,10 +76,12 @@ def tile_grid(p: AttentionParams) -> dict[str, Any]:
 
 def _active_tiles(p: AttentionParams, tm: int, ts: int) -> int | None:
     shape = p.shape()
-    s = shape.seq_len
-    if pattern_of(p.spec).pair_bound(p, s) > MAX_PAIRS_FOR_ACTIVE:
+    s, n = shape.seq_len, shape.kv_len
+    # a pattern's pair_bound is over a square S x S; with Sq != Skv the bound is Sq x Skv
+    bound = pattern_of(p.spec).pair_bound(p, s) if not shape.offset else s * n
+    if bound > MAX_PAIRS_FOR_ACTIVE:
         return None
     g = select_indices(p, one_kv_head(shape)).groups[0]  # static: the same for every KV head
     rows = np.repeat(np.arange(g.rows, dtype=np.int64) // tm, g.counts())
     cols = g.indices.astype(np.int64) // ts
-    return len(np.unique(rows * math.ceil(s / ts) + cols))
+    return len(np.unique(rows * math.ceil(n / ts) + cols))
