@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sattn import precision as prec
 from sattn.reference.compare import gamma, path_error, score_bound
 from sattn.reference.data import check_finite
 from sattn.specs import nsa
@@ -56,6 +57,19 @@ def tolerance(q, k, v, cfg: nsa.NsaConfig, gates=(None, None, None)) -> float:
            path_error(d, max(1, cfg.window_size), a) if cfg.window_size else 0.0]
     branch = sum(2 * e * gm * vmax for e, gm in zip(eps, gmax))
     return branch + 2 * gamma(4) * sum(gmax) * vmax
+
+
+def op_tolerance(params, q, k, v, gates=None) -> float:
+    """:func:`tolerance` for an op's run (``params``: its NSA attributes, precision and
+    scales) on the float inputs ``q``, ``k``, ``v`` with ``gates`` (None or three, each None
+    for 1.0): the bound on the values the precision computes with
+    (:func:`sattn.precision.view`). Both sides store the compressed keys and values the same
+    way (:func:`sattn.specs.nsa.compressed_view`), so their means differ only by fp32 rounding,
+    which :func:`tolerance` covers (``mean_terms = l``)."""
+    scales = prec.resolved_scales(params)
+    views = [prec.view(np.asarray(x, dtype=np.float32), params.precision, s)
+             for x, s in zip((q, k, v), scales)]
+    return tolerance(*views, nsa.config(params), tuple(gates) if gates is not None else (None,) * 3)
 
 
 def selection_tie_bound(q, k, cfg: nsa.NsaConfig) -> float:

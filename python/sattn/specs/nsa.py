@@ -133,12 +133,10 @@ def compress(x: np.ndarray, cfg: NsaConfig) -> np.ndarray:
     out = np.zeros((*x.shape[:-2], nc, x.shape[-1]), np.float32)
     full = max(0, (skv - l) // d + 1)  # windows [c*d, c*d + l) inside [0, Skv)
     if full:
-        # window c = the sum of the l/d stride-chunks c .. c + l/d - 1
-        chunks = x[..., : (full - 1 + l // d) * d, :].reshape(
-            *x.shape[:-2], full - 1 + l // d, d, x.shape[-1])
-        sums = chunks.sum(axis=-2, dtype=np.float32)
-        for t in range(l // d):
-            out[..., :full, :] += sums[..., t : t + full, :]
+        # window c = rows c*d .. c*d + l - 1 added one at a time in token order from 0 (the
+        # kernel's order: the fp32 means, and so their bf16 / code rounding, agree bit for bit)
+        for t in range(l):
+            out[..., :full, :] += x[..., t : t + (full - 1) * d + 1 : d, :]
     return out / np.float32(l)
 
 
@@ -413,7 +411,8 @@ class Nsa(Pattern):
     data_dependent = True
     composite = True
     positions = True
-    targets = ("reference",)
+    targets = ("reference", "rvv")
+    rvv_kernel = "nsa"
     rule = ForcingRule("select_blocks", lambda p: p.select_blocks is not None,
                        lambda p: f"select_blocks = {p.select_blocks} is set")
     disable_key = "NSA"
@@ -482,6 +481,15 @@ class Nsa(Pattern):
         out = res.output if ops.v_scale == 1.0 else res.output * np.float32(ops.v_scale)
         return out, res.pairs
 
+    def call_attributes(self, params: AttentionParams) -> dict[str, Any]:
+        """The resolved NSA parameters and the precision: the RVV runner builds the kernel's
+        :class:`NsaConfig` from the lowered call (:func:`config`), so an edited call changes
+        the run."""
+        cfg = config(params)
+        return {"block_size": cfg.block_size, "select_blocks": cfg.select_blocks,
+                "window_size": cfg.window_size, "comp_block_size": cfg.comp_block,
+                "comp_stride": cfg.stride, "precision": params.precision}
+
     def pair_bound(self, params: AttentionParams, seq_len: int) -> int:
         return seq_len * self.keys_bound(params, seq_len)
 
@@ -493,10 +501,6 @@ class Nsa(Pattern):
         return {"kind": "nsa", "block_size": cfg.block_size, "select_blocks": cfg.select_blocks,
                 "window": cfg.window_size, "comp_block": cfg.comp_block, "comp_stride": cfg.stride,
                 "data_dependent": 1, "score": "compressed_probabilities"}
-
-    def rvv_mode(self, params: AttentionParams) -> str:
-        self.require_target("rvv")
-        return super().rvv_mode(params)
 
     def host_scoring(self, params: AttentionParams, shape: Shape) -> list[tuple[str, float, float]]:
         cfg = config(params)

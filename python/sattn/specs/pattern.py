@@ -199,6 +199,11 @@ class Pattern:
         """The RVV kernel driver that runs this pattern."""
         return self.rvv_kernel
 
+    def call_attributes(self, params: AttentionParams) -> dict[str, Any]:
+        """Attributes the lowered call records beside the source's (resolved defaults a
+        kernel reads from the call: the lowered IR is the runner's contract)."""
+        return {}
+
     def rvv_header(self, params: AttentionParams, seq_len: int) -> dict[str, int]:
         """The pattern's RVV header slots (``sattn.backends.rvv.abi.SLOTS`` names), reduced
         to what they mean at ``seq_len``."""

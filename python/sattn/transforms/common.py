@@ -26,7 +26,7 @@ from xdsl.rewriter import Rewriter
 
 from sattn.errors import SattnError
 from sattn.ir import patterns as _patterns
-from sattn.ir.attrs import TRUE
+from sattn.ir.attrs import TRUE, from_py
 from sattn.ir.dialect import SattnOp, SparseAttentionOp, located, location_of
 from sattn.ir.schema import DEFAULT_TILES, AttentionParams, check_consistency
 from sattn.selector import Decision, Hints, select_spec
@@ -230,7 +230,8 @@ def lowered_attributes(op: SattnOp, params: AttentionParams, hints: Hints,
                        backend: str | None = None) -> dict[str, Attribute]:
     """The attributes of the call that replaces ``op``: every source attribute, the selected
     ``spec`` (and ``spec_rule``: recorded by select-spec, else the selection runs once here),
-    the pattern's call flag, and m_rows/head_dim_d/s_tokens. A pattern that does not run on
+    the pattern's call flag and its resolved call attributes
+    (:meth:`sattn.specs.pattern.Pattern.call_attributes`), and m_rows/head_dim_d/s_tokens. A pattern that does not run on
     ``backend`` (``rvv``, ``rocc``) is refused in one line
     (:meth:`sattn.specs.pattern.Pattern.require_target`)."""
     attrs: dict[str, Attribute] = dict(op.attributes)
@@ -248,6 +249,8 @@ def lowered_attributes(op: SattnOp, params: AttentionParams, hints: Hints,
     flag = pattern.call_flag
     if flag:
         attrs[flag] = TRUE
+    for name, value in pattern.call_attributes(params.replace(spec=spec)).items():
+        attrs[name] = from_py(value)
     for call_name, tile in (("m_rows", "tile_M"), ("head_dim_d", "tile_D"), ("s_tokens", "tile_S")):
         value = getattr(params, tile) or DEFAULT_TILES[tile]
         attrs[call_name] = IntegerAttr(value, i64)

@@ -10,15 +10,16 @@ the output is then compared with the reference computed on the kernel's kept blo
 :func:`sattn.reference.nsa.tolerance`. Exact ties (zero queries) must go to the lower block.
 
 Precisions: the kernel reads the precision's storage (bf16 values, i8 / i4 codes) and the
-reference computes with the values the precision sees (:func:`sattn.precision.view`, the same
-quantisation), so the comparison is between two computations of one attention: the kernel's
-integer dots are exact where the reference's fp32 dots of the dequantised values round, which
-the reference side's ``gamma(D + 2)`` term of the tolerance covers (the dequantisation adds
-one rounding per value, ``D + 2 >= 3``)."""
+reference computes with the operands the precision computes with (:func:`sattn.specs.nsa.
+operands`: bf16 values, i8 / i4 codes with the scales in the score scale and the output, the
+same quantisation), both storing a compressed mean as the precision stores a key (bf16: rounded
+again; i8/i4: the mean code rounded half to even), from fp32 sums in token order on both sides
+(bit for bit the same means). The tolerance is taken on the dequantised values
+(:func:`sattn.precision.view`); its ``gamma(D + 2)`` terms cover the one rounding per value."""
 
 from __future__ import annotations
 
-import math
+import dataclasses
 
 import numpy as np
 import pytest
@@ -28,6 +29,7 @@ from sattn.backends.rvv import nsa as rvv_nsa
 from sattn.errors import SattnError
 from sattn.ir.schema import params_from_dict
 from sattn.reference import nsa as ref_nsa
+from sattn.specs import nsa as nsa_spec
 from sattn.specs.nsa import NsaConfig
 
 PRECISIONS = ["fp32", "bf16", "i8", "i4"]
@@ -64,22 +66,33 @@ def views(precision, q, k, v):
     return tuple(prec.view(x, precision, s) for x, s in zip((q, k, v), scales))
 
 
-def scores64(q, k, cfg, bi, g, grp, i):
+def store64(precision):
+    """How a precision stores a float64 compressed mean (None: kept): bf16 rounded to bf16,
+    i8/i4 (means of codes) rounded half to even, as :func:`sattn.specs.nsa.compressed_view`
+    says."""
+    if precision == "bf16":
+        return lambda x: prec.round_bf16(x.astype(np.float32)).astype(np.float64)
+    return np.rint if prec.is_integer(precision) else None
+
+
+def scores64(q, k, cfg, bi, g, grp, i, store=None):
     """Row ``i``'s block scores 0 .. p // b in float64, from the semantics: compressed windows
-    (means of l rows every d), softmax per head over the visible ones, eq. 9, 1.0 for p's block
-    in every head, summed over the group."""
+    (means of l rows every d, stored by ``store``), softmax per head over the visible ones with
+    the score scale, eq. 9, 1.0 for p's block in every head, summed over the group."""
     sq, skv, d = q.shape[2], k.shape[2], q.shape[3]
     p = skv - sq + i
     l, st, b = cfg.comp_block, cfg.stride, cfg.block_size
     kk = k[bi, g].astype(np.float64)
     wins = [c for c in range(skv) if c * st + l - 1 <= p]
     kc = np.array([kk[c * st:c * st + l].sum(axis=0) / l for c in wins]).reshape(-1, d)
+    if store is not None:
+        kc = store(kc)
     own = p // b
     score = np.zeros(own + 1)
     for h in range(g * grp, (g + 1) * grp):
         prob = np.zeros(0)
         if wins:
-            s = kc @ q[bi, h, i].astype(np.float64) / math.sqrt(d)
+            s = kc @ q[bi, h, i].astype(np.float64) * cfg.score_scale(d)
             prob = np.exp(s - s.max())
             prob /= prob.sum()
         for j in range(own):
@@ -92,7 +105,7 @@ def scores64(q, k, cfg, bi, g, grp, i):
     return score
 
 
-def check_blocks(got, want, q, k, cfg, what):
+def check_blocks(got, want, q, k, cfg, what, store=None):
     """The kernel's kept blocks ``got`` [B, Hkv, Sq, n] against the reference's ``want``: the
     right count, no duplicates, candidates only; where the sets differ, every differing block
     within the tie bound of the n-th float64 score. Returns the rows that differed."""
@@ -114,7 +127,7 @@ def check_blocks(got, want, q, k, cfg, what):
                 if set(mine) == theirs:
                     continue
                 differ += 1
-                sc = scores64(q, k, cfg, bi, g, grp, i)
+                sc = scores64(q, k, cfg, bi, g, grp, i, store)
                 nth = np.sort(sc)[::-1][len(mine) - 1]
                 for j in set(mine) ^ theirs:
                     assert abs(sc[j] - nth) <= tb, (
@@ -131,13 +144,20 @@ def check(precision, cfg, grp, sq, skv, *, dv=D, gates=False, batch=1, seed=0, *
     g = _gates(batch, sq, h, seed + 1) if gates else (None, None, None)
     what = f"rvv nsa {precision} G={grp} Sq={sq} Skv={skv} Dv={dv} gates={gates} {cfg}"
     res = rvv_nsa.run(q, k, v, cfg, precision=precision, gates=g if gates else None, **opts)
+    # the reference on the operands the precision computes with (codes for i8/i4, the scales
+    # in the score scale and the output), the compressed means stored as the precision stores
+    # them: as the pattern's attend hook runs it
+    ops = nsa_spec.operands(params_from_dict({"spec": "dense", "precision": precision}), q, k, v)
+    rcfg = dataclasses.replace(cfg, scale=float(ops.score_scale))
+    want = ref_nsa.attention(ops.q, ops.k, ops.v, rcfg, g_cmp=g[0], g_slc=g[1], g_swa=g[2],
+                             compressed=ops.compressed)
+    check_blocks(res.blocks, want.blocks, ops.q, ops.k, rcfg, what, store64(precision))
+    on_kernel = ref_nsa.attention(ops.q, ops.k, ops.v, rcfg, g_cmp=g[0], g_slc=g[1], g_swa=g[2],
+                                  compressed=ops.compressed, blocks=res.blocks)
     qv, kv, vv = views(precision, q, k, v)
-    want = ref_nsa.attention(qv, kv, vv, cfg, g_cmp=g[0], g_slc=g[1], g_swa=g[2])
-    check_blocks(res.blocks, want.blocks, qv, kv, cfg, what)
-    on_kernel = ref_nsa.attention(qv, kv, vv, cfg, g_cmp=g[0], g_slc=g[1], g_swa=g[2], blocks=res.blocks)
     bound = ref_nsa.tolerance(qv, kv, vv, cfg, g)
     assert res.output.shape == (batch, h, sq, dv)
-    err = np.abs(res.output.astype(np.float64) - on_kernel.output)
+    err = np.abs(res.output.astype(np.float64) - on_kernel.output * np.float64(ops.v_scale))
     at = np.unravel_index(int(err.argmax()), err.shape)
     assert err.max() <= bound, f"{what}: element {at}: |diff| {err[at]:.3g} > bound {bound:.3g}"
     c = res.counters

@@ -45,11 +45,12 @@ def visible_windows(skv: int, cfg: spec.NsaConfig) -> int:
     return int(spec.visible_compressed(np.array([skv - 1]), cfg)[0])
 
 
-def compressed_kv(values: np.ndarray, cfg: spec.NsaConfig) -> np.ndarray:
+def compressed_kv(values: np.ndarray, cfg: spec.NsaConfig, precision: str = "fp32") -> np.ndarray:
     """The compressed rows ``[Hkv, ncv, E]`` float32 of stored values ``[Hkv, Skv, E]`` (fp32 /
     bf16 values, i8 / i4 codes: what the kernel reads) exactly as the kernel computes them:
     window c is the fp32 sum of rows ``c*d .. c*d + l - 1`` added one at a time in token order
-    from 0, then divided by ``l``."""
+    from 0, then divided by ``l``, then stored as ``precision`` stores a compressed key
+    (:func:`sattn.specs.nsa.compressed_view`: bf16 rounded, i8/i4 codes rounded half to even)."""
     values = np.asarray(values, dtype=np.float32)
     hkv, skv, e = values.shape
     ncv = visible_windows(skv, cfg)
@@ -57,7 +58,9 @@ def compressed_kv(values: np.ndarray, cfg: spec.NsaConfig) -> np.ndarray:
     acc = np.zeros((hkv, ncv, e), np.float32)
     for t in range(cfg.comp_block):
         acc += values[:, starts + t]
-    return acc / np.float32(cfg.comp_block)
+    mean = acc / np.float32(cfg.comp_block)
+    view = spec.compressed_view(precision)
+    return mean if view is None else view(mean)
 
 
 def _gates(gates, b: int, sq: int, h: int) -> np.ndarray | None:
@@ -210,7 +213,8 @@ def run(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: spec.NsaConfig, *, pre
         if comp_cache:
             kv = kvcache.stored_values(precision, st.k, shape.head_dim)
             vv = kvcache.stored_values(precision, st.v, shape.head_dim_v)
-            comp = np.concatenate([compressed_kv(kv, cfg).ravel(), compressed_kv(vv, cfg).ravel()])
+            comp = np.concatenate([compressed_kv(kv, cfg, precision).ravel(),
+                                   compressed_kv(vv, cfg, precision).ravel()])
         sel_cap = hkv * sq * n if blocks else 0
         blob = input_file(st, one, cfg, precision, scale_triple, lmul,
                           None if gate_arr is None else gate_arr[e], comp, sel_cap, score_only)
@@ -245,8 +249,32 @@ def run(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: spec.NsaConfig, *, pre
                      "issue, no overlap, no memory latency)")
     if comp_cache:
         lines.append("rvv_kv_cache: the kernel reads the cache's compressed keys and values "
-                     "(fp32, one new window every d tokens: the cache's job), not counted above")
+                     "(one new window every d tokens: the cache's job), not counted above")
     res = RunResult(backend="rvv", spec="nsa", output=out if rank == 4 else out[0], density=density,
                     counters=totals, timings={"qemu_s": seconds}, lines=lines, params=params)
     res.blocks = kept_arr  # type: ignore[attr-defined]
+    return res
+
+
+def run_op(params, q: np.ndarray, k: np.ndarray, v: np.ndarray, *, gates=None,
+           vlen: int | None = None, lmul: int | None = None, keep=None, count: bool = True,
+           dlen: int | None = None, **options) -> RunResult:
+    """Run an op of ``spec = "nsa"`` as its lowered call says: the :class:`NsaConfig
+    <sattn.specs.nsa.NsaConfig>` from the call's ``block_size``, ``select_blocks``,
+    ``window_size``, ``comp_block_size``, ``comp_stride`` (:func:`sattn.specs.nsa.config`);
+    its ``precision`` and scales; VLEN/LMUL from its ``vector_strips`` record
+    (:func:`sattn.backends.rvv.runner.vector_config`). ``gates``: ``(g_cmp, g_slc, g_swa)`` as
+    the reference receives them (None: 1.0). Other options: ``timeout``, ``comp_cache``."""
+    runner.kernel_mode(params)
+    unknown = sorted(set(options) - {"timeout", "comp_cache"})
+    if unknown:
+        raise SattnError(f"rvv: option {unknown[0]!r} does not apply to spec nsa")
+    vlen, lmul = runner.vector_config(params, vlen, lmul)
+    if vlen not in runner.VLENS or lmul not in runner.LMULS:
+        raise SattnError(f"rvv nsa: vlen must be one of {runner.VLENS} and lmul one of {runner.LMULS}, "
+                         f"got {vlen} and {lmul}")
+    scales = prec.resolved_scales(params) if prec.is_integer(params.precision) else None
+    res = run(q, k, v, spec.config(params), precision=params.precision, gates=gates,
+              scales=scales, vlen=vlen, lmul=lmul, keep=keep, count=count, dlen=dlen, **options)
+    res.params = params
     return res

@@ -249,7 +249,13 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
     ``[B, H, Sq, Dv]`` and every counter (measured or modelled) is the sum over the B calls,
     as are ``selected_pairs`` and ``dense_pairs``; ``kernel_selection`` and ``selections`` are
     then lists with one entry per element (``selection``, one Selection, is None, as for the
-    reference's batched runs)."""
+    reference's batched runs).
+
+    A composite pattern (nsa) has its own driver (:func:`sattn.backends.rvv.nsa.run_op`, which
+    the backend's ``run``, :mod:`sattn.backends.rvv.backend`, dispatches to)."""
+    if pattern_of(params.spec).composite:
+        raise SattnError(f"rvv: spec '{params.spec}' runs on its own kernel driver "
+                         "(sattn.backends.rvv.nsa.run_op; the backend's run dispatches to it)")
     if getattr(q, "ndim", 3) != 4:
         return run_one(params, q, k, v, selection=selection, keep=keep, **options)
     shape = check_qkv(q, k, v, params.gqa_group_size)

@@ -59,7 +59,9 @@ static void row_floats(const ctx_t *c, const uint8_t *row, long n, float *out) {
 }
 
 /* The compressed rows [ncv, n] of one KV head's K or V rows (base, row_bytes apart):
- * window c = the fp32 sum of rows c*d .. c*d + l - 1 (those below S) in order, then / l.
+ * window c = the fp32 sum of rows c*d .. c*d + l - 1 (those below S) in order, then / l,
+ * stored as the precision stores a key (as landmark's means): bf16 rounds the mean to bf16,
+ * i8/i4 round the mean of the codes half to even, fp32 keeps it.
  * The precision is switched outside the row loop: per row one load (and widening) and one add. */
 static void compress_rows(const ctx_t *c, const uint8_t *base, long n, long ncv, float *out, float *tmp) {
     const long l = c->comp_block_size, d = c->comp_stride, S = c->S, rb = c->row_bytes;
@@ -90,7 +92,19 @@ static void compress_rows(const ctx_t *c, const uint8_t *base, long n, long ncv,
                     acc = __riscv_vfadd_vv_f32m8(acc, __riscv_vle32_v_f32m8(tmp + e, vl), vl);
                 }
             }
-            __riscv_vse32_v_f32m8(o + e, __riscv_vfdiv_vf_f32m8(acc, fl, vl), vl);
+            vfloat32m8_t mean = __riscv_vfdiv_vf_f32m8(acc, fl, vl);
+            if (c->prec == PREC_BF16) {
+                /* stored as a bf16 key/value again: round the fp32 mean to nearest even */
+                vuint32m8_t u = __riscv_vreinterpret_v_f32m8_u32m8(mean);
+                vuint32m8_t odd = __riscv_vand_vx_u32m8(__riscv_vsrl_vx_u32m8(u, 16, vl), 1, vl);
+                u = __riscv_vadd_vv_u32m8(u, __riscv_vadd_vx_u32m8(odd, 0x7fffu, vl), vl);
+                mean = __riscv_vreinterpret_v_u32m8_f32m8(__riscv_vand_vx_u32m8(u, 0xffff0000u, vl));
+            } else if (c->prec != PREC_FP32) {
+                /* an integer code again: the mean of codes (within the code range) rounded half
+                 * to even, the default rounding mode of vfcvt */
+                mean = __riscv_vfcvt_f_x_v_f32m8(__riscv_vfcvt_x_f_v_i32m8(mean, vl), vl);
+            }
+            __riscv_vse32_v_f32m8(o + e, mean, vl);
             e += (long)vl;
         }
     }
