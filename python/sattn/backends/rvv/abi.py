@@ -14,6 +14,7 @@ precision), the output ``[H, sq, dv]`` float32; query row ``i`` sits at position
 from __future__ import annotations
 
 import argparse
+import struct
 import sys
 from pathlib import Path
 
@@ -72,6 +73,46 @@ EXIT_CODES: dict[str, int] = {"usage": 2, "io": 3, "bad_header": 4, "out_of_memo
                               "selection_overflow": 6}
 
 HEADER_PATH = Path(__file__).resolve().parent / "kernels" / "sattn_rvv_abi.h"
+
+
+class InputFile:
+    """One kernel input file being written: the integer and float headers (magic, version,
+    mode, precision and LMUL set) and the sections after them, each at a
+    :data:`SECTION_ALIGN`-aligned offset recorded in its ``<name>_off`` slot. Every driver that
+    writes an input file (``runner.build_input``, ``nsa.input_file``) fills one."""
+
+    def __init__(self, mode: str, precision: str, lmul: int) -> None:
+        self.hdr = [0] * HEADER_INTS
+        self.fhdr = [0.0] * FHEADER_DOUBLES
+        self.set(magic=MAGIC, version=VERSION, mode=MODES[mode], prec=PREC_CODES[precision],
+                 lmul=lmul)
+        self._chunks: list[bytes] = []
+        self._offset = DATA_OFFSET
+
+    def set(self, **slots: int) -> None:
+        """Integer header slots by name."""
+        for name, value in slots.items():
+            self.hdr[SLOTS[name]] = value
+
+    def set_float(self, **slots: float) -> None:
+        """Float header slots by name."""
+        for name, value in slots.items():
+            self.fhdr[FSLOTS[name]] = value
+
+    def add(self, slot: str, data: bytes) -> None:
+        """Append section ``data`` (aligned) and record its offset in ``slot``."""
+        pad = (-self._offset) % SECTION_ALIGN
+        self._chunks.append(b"\0" * pad)
+        self._offset += pad
+        self.hdr[SLOTS[slot]] = self._offset
+        self._chunks.append(data)
+        self._offset += len(data)
+
+    def pack(self) -> bytes:
+        """The file: both headers (``file_bytes`` set) and the sections."""
+        self.hdr[SLOTS["file_bytes"]] = self._offset
+        return (struct.pack(f"<{HEADER_INTS}q", *self.hdr)
+                + struct.pack(f"<{FHEADER_DOUBLES}d", *self.fhdr) + b"".join(self._chunks))
 
 
 def c_header() -> str:

@@ -23,8 +23,6 @@ token order, divided by l), so the outputs are bit for bit the same with and wit
 
 from __future__ import annotations
 
-import struct
-
 import numpy as np
 
 from sattn import precision as prec
@@ -89,44 +87,22 @@ def input_file(st: runner.Storage, shape, cfg: spec.NsaConfig, precision: str, s
     """The kernel's input file for one batch element (layout: :mod:`sattn.backends.rvv.abi`).
     ``gates``: ``[3, Sq, H]`` float32 or None; ``comp``: the cache's compressed K then V
     (flat float32, :func:`compressed_kv`) or None."""
-    slot, fs = abi.SLOTS, abi.FSLOTS
-    hdr = [0] * abi.HEADER_INTS
-    fh = [0.0] * abi.FHEADER_DOUBLES
-    hdr[slot["magic"]], hdr[slot["version"]] = abi.MAGIC, abi.VERSION
-    hdr[slot["mode"]], hdr[slot["prec"]], hdr[slot["lmul"]] = abi.MODES["nsa"], abi.PREC_CODES[precision], lmul
-    hdr[slot["h"]], hdr[slot["hkv"]], hdr[slot["skv"]], hdr[slot["sq"]] = (
-        shape.heads, shape.kv_heads, shape.kv_len, shape.seq_len)
-    hdr[slot["d"]], hdr[slot["dv"]], hdr[slot["row_bytes"]] = shape.head_dim, shape.head_dim_v, st.row_bytes
-    hdr[slot["causal"]] = 1
-    hdr[slot["block_size"]], hdr[slot["comp_block"]], hdr[slot["comp_stride"]] = (
-        cfg.block_size, cfg.comp_block, cfg.stride)
-    hdr[slot["select_blocks"]], hdr[slot["nsa_window"]] = cfg.select_blocks, cfg.window_size
-    hdr[slot["nsa_score_only"]] = int(score_only)
-    fh[fs["score_scale"]], fh[fs["v_scale"]] = st.score_scale, st.v_scale
-    fh[fs["scale_q"]], fh[fs["scale_k"]], fh[fs["scale_v"]] = scales
-    offset = abi.DATA_OFFSET
-    chunks: list[bytes] = []
-
-    def add(name: str, data: bytes) -> None:
-        nonlocal offset
-        pad = (-offset) % abi.SECTION_ALIGN
-        chunks.append(b"\0" * pad)
-        offset += pad
-        hdr[slot[name]] = offset
-        chunks.append(data)
-        offset += len(data)
-
-    add("q_off", st.q.tobytes())
-    add("k_off", st.k.tobytes())
-    add("v_off", st.v.tobytes())
+    f = abi.InputFile("nsa", precision, lmul)
+    f.set(h=shape.heads, hkv=shape.kv_heads, skv=shape.kv_len, sq=shape.seq_len,
+          d=shape.head_dim, dv=shape.head_dim_v, row_bytes=st.row_bytes, causal=1,
+          block_size=cfg.block_size, comp_block=cfg.comp_block, comp_stride=cfg.stride,
+          select_blocks=cfg.select_blocks, nsa_window=cfg.window_size,
+          nsa_score_only=int(score_only), sel_cap=sel_cap)
+    f.set_float(score_scale=st.score_scale, v_scale=st.v_scale, scale_q=scales[0],
+                scale_k=scales[1], scale_v=scales[2])
+    f.add("q_off", st.q.tobytes())
+    f.add("k_off", st.k.tobytes())
+    f.add("v_off", st.v.tobytes())
     if gates is not None:
-        add("gates_off", np.ascontiguousarray(gates, np.float32).tobytes())
+        f.add("gates_off", np.ascontiguousarray(gates, np.float32).tobytes())
     if comp is not None:
-        add("comp_kv_off", np.ascontiguousarray(comp, np.float32).tobytes())
-    hdr[slot["sel_cap"]] = sel_cap
-    hdr[slot["file_bytes"]] = offset
-    return (struct.pack(f"<{abi.HEADER_INTS}q", *hdr) + struct.pack(f"<{abi.FHEADER_DOUBLES}d", *fh)
-            + b"".join(chunks))
+        f.add("comp_kv_off", np.ascontiguousarray(comp, np.float32).tobytes())
+    return f.pack()
 
 
 def _read_blocks(raw: bytes, hkv: int, sq: int, n: int) -> np.ndarray:

@@ -29,7 +29,6 @@ on the in-order machine of :mod:`sattn.backends.rvv.cycle_model` (options ``dlen
 
 from __future__ import annotations
 
-import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,41 +150,20 @@ def build_input(params: AttentionParams, st: Storage, shape, mode: str, sel: Sel
     as the ``kblock_sums_off`` section, which the kernel then reads instead of summing the
     blocks of the whole cache. ``stop_after``: 1 the kernel runs only the selection's scoring
     pass, 2 the scoring and the selection (modes in :data:`STOP_AFTER_MODES`)."""
-    slot = abi.SLOTS
-    hdr = [0] * abi.HEADER_INTS
-    fh = [0.0] * abi.FHEADER_DOUBLES
     s, n = shape.seq_len, shape.kv_len
-    hdr[slot["magic"]], hdr[slot["version"]] = abi.MAGIC, abi.VERSION
-    hdr[slot["mode"]], hdr[slot["prec"]], hdr[slot["lmul"]] = (
-        abi.MODES[mode], abi.PREC_CODES[params.precision], lmul)
-    hdr[slot["h"]], hdr[slot["hkv"]], hdr[slot["skv"]], hdr[slot["sq"]], hdr[slot["d"]] = (
-        shape.heads, shape.kv_heads, n, s, shape.head_dim)
-    hdr[slot["dv"]] = head_dim_v(shape)
-    hdr[slot["causal"]] = params.causal
-    hdr[slot["row_bytes"]] = st.row_bytes
-    hdr[slot["stop_after"]] = stop_after
+    f = abi.InputFile(mode, params.precision, lmul)
+    f.set(h=shape.heads, hkv=shape.kv_heads, skv=n, sq=s, d=shape.head_dim,
+          dv=head_dim_v(shape), causal=params.causal, row_bytes=st.row_bytes,
+          stop_after=stop_after, sel_cap=sel_cap)
     for pattern in patterns():
-        for name, value in pattern.rvv_header(params, n).items():
-            hdr[slot[name]] = value
-    fs = abi.FSLOTS
-    fh[fs["score_scale"]], fh[fs["v_scale"]] = st.score_scale, st.v_scale
-    fh[fs["scale_q"]], fh[fs["scale_k"]], fh[fs["scale_v"]] = prec.resolved_scales(params)
+        f.set(**pattern.rvv_header(params, n))
+    scale_q, scale_k, scale_v = prec.resolved_scales(params)
+    f.set_float(score_scale=st.score_scale, v_scale=st.v_scale, scale_q=scale_q,
+                scale_k=scale_k, scale_v=scale_v)
     aux = pattern_of(params.spec).rvv_aux(params, shape)
-    offset = abi.DATA_OFFSET
-    chunks: list[bytes] = []
-
-    def add(name: str, data: bytes) -> None:
-        nonlocal offset
-        pad = (-offset) % abi.SECTION_ALIGN
-        chunks.append(b"\0" * pad)
-        offset += pad
-        hdr[slot[name]] = offset
-        chunks.append(data)
-        offset += len(data)
-
-    add("q_off", st.q.tobytes())
-    add("k_off", st.k.tobytes())
-    add("v_off", st.v.tobytes())
+    f.add("q_off", st.q.tobytes())
+    f.add("k_off", st.k.tobytes())
+    f.add("v_off", st.v.tobytes())
     if mode == "table":
         assert sel is not None
         s1 = s + 1
@@ -194,19 +172,16 @@ def build_input(params: AttentionParams, st: Storage, shape, mode: str, sel: Sel
         for g, grp in enumerate(sel.groups):
             indptr[g * s1:(g + 1) * s1] = grp.indptr + base
             base += grp.nnz
-        add("indptr_off", indptr.tobytes())
-        add("indices_off", np.concatenate([grp.indices for grp in sel.groups]).astype(np.int32).tobytes()
-            + b"\0" * 4)
-        hdr[slot["nnz"]] = base
+        f.add("indptr_off", indptr.tobytes())
+        f.add("indices_off", np.concatenate([grp.indices for grp in sel.groups]).astype(np.int32).tobytes()
+              + b"\0" * 4)
+        f.set(nnz=base)
     if aux is not None:
-        add("aux_off", aux.astype(np.float32).tobytes())
+        f.add("aux_off", aux.astype(np.float32).tobytes())
     if block_sums:
         values = kvcache.stored_values(params.precision, st.k, shape.head_dim)
-        add("kblock_sums_off", kvcache.k_block_sums(values, hdr[slot["block_size"]]).tobytes())
-    hdr[slot["sel_cap"]] = sel_cap
-    hdr[slot["file_bytes"]] = offset
-    return (struct.pack(f"<{abi.HEADER_INTS}q", *hdr) + struct.pack(f"<{abi.FHEADER_DOUBLES}d", *fh)
-            + b"".join(chunks))
+        f.add("kblock_sums_off", kvcache.k_block_sums(values, f.hdr[abi.SLOTS["block_size"]]).tobytes())
+    return f.pack()
 
 
 def head_dim_v(shape) -> int:
