@@ -41,7 +41,6 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 
-import numpy as np
 from sattn import resources
 from sattn.errors import SattnError
 from sattn.guard import guarded
@@ -50,6 +49,7 @@ from sattn.reference.data import synthetic
 from sattn.reference.executor import run as reference_run
 from sattn.selector import Hints, select_spec
 from sattn.specs import pattern_of, select_indices
+from sdpa_timing import sdpa_seconds
 
 HEADS, KV_HEADS, HEAD_DIM = 8, 2, 64
 
@@ -78,20 +78,6 @@ def params_for(spec: str, sq: int, skv: int):
                                  gqa_group_size=HEADS // KV_HEADS, causal=1))
 
 
-def time_sdpa(q: np.ndarray, k: np.ndarray, v: np.ndarray, decode: bool) -> float | None:
-    """One SDPA call on [1, H, Sq, D] / [1, Hkv, Skv, D] (None without torch)."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    tq, tk, tv = (torch.from_numpy(x)[None] for x in (q, k, v))
-    f = torch.nn.functional.scaled_dot_product_attention
-    with torch.no_grad():
-        t = time.perf_counter()
-        f(tq, tk, tv, is_causal=not decode, enable_gqa=True)
-        return time.perf_counter() - t
-
-
 def time_reference(p, q, k, v, decode: bool, repeat: int) -> tuple[float, float | None, int]:
     """(best reference wall time, best SDPA time, the reference's selected pairs); SattnError
     when the reference refuses the shape."""
@@ -100,7 +86,7 @@ def time_reference(p, q, k, v, decode: bool, repeat: int) -> tuple[float, float 
         t = time.perf_counter()
         res = reference_run(p, q, k, v)
         best = min(best, time.perf_counter() - t)
-        ts = time_sdpa(q, k, v, decode)
+        ts = sdpa_seconds(q, k, v, causal=not decode)
         if ts is not None:
             sdpa = ts if sdpa is None else min(sdpa, ts)
     return best, sdpa, int(res.counters["selected_pairs"])
@@ -184,7 +170,7 @@ def main() -> int:
         shape = params_for("dense", sq, skv).shape()
         q, k, v = synthetic(shape)
         if "reference" in backends:  # warm up (a decode-shaped call: one query row)
-            time_sdpa(q[:, -1:], k, v, True)
+            sdpa_seconds(q[:, -1:], k, v, causal=False)
         dense: dict[str, dict] = {}
         measured: dict[str, dict[str, float]] = {}  # backend -> spec -> measured cost
         for spec in args.patterns:

@@ -43,6 +43,7 @@ from sattn.ir.schema import params_from_dict
 from sattn.reference import nsa as ref_nsa
 from sattn.specs import nsa as spec
 from sattn.specs.nsa import NsaConfig
+from sdpa_timing import sdpa_seconds
 
 HEADS, KV_HEADS, HEAD_DIM = 8, 2, 64
 #: The issue's targets: decode ratio within DECODE_TARGET x the token-load ratio; prefill ratio
@@ -64,28 +65,15 @@ def dense_instructions(q, k, v) -> int:
     return runner.run(p, q[0], k[0], v[0]).counters["instructions"]
 
 
-def time_sdpa(q, k, v, causal: bool) -> float | None:
-    """One torch SDPA call on the same tensors (None without torch)."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    tq, tk, tv = (torch.from_numpy(x) for x in (q, k, v))
-    with torch.no_grad():
-        t = time.perf_counter()
-        torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=causal, enable_gqa=True)
-        return time.perf_counter() - t
-
-
 def time_reference(q, k, v, cfg, repeat: int):
     """(best reference time, best SDPA time, the reference's result)."""
     best, sdpa, res = math.inf, None, None
-    time_sdpa(q[:, :, -1:], k, v, False)  # warm-up
+    sdpa_seconds(q[:, :, -1:], k, v, causal=False)  # warm-up
     for _ in range(repeat):
         t = time.perf_counter()
         res = ref_nsa.attention(q, k, v, cfg)
         best = min(best, time.perf_counter() - t)
-        ts = time_sdpa(q, k, v, q.shape[2] > 1)
+        ts = sdpa_seconds(q, k, v, causal=q.shape[2] > 1)
         if ts is not None:
             sdpa = ts if sdpa is None else min(sdpa, ts)
     return best, sdpa, res

@@ -19,7 +19,6 @@ import argparse
 import math
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 
@@ -28,6 +27,7 @@ from sattn.ir.schema import Shape, params_from_dict
 from sattn.reference.data import synthetic
 from sattn.reference.executor import run
 from sattn.reference.threads import workers
+from sdpa_timing import sdpa_seconds
 
 TARGET_PATTERNS = ("sliding_window", "bsr")
 
@@ -54,20 +54,10 @@ def pattern_attrs(spec: str, s: int, rho: float) -> dict:
 
 
 def time_sdpa(q: np.ndarray, k: np.ndarray, v: np.ndarray, repeat: int) -> float | None:
-    try:
-        import torch
-    except ImportError:
+    """Best of ``repeat`` SDPA calls after a 64-row warm-up (None without torch)."""
+    if sdpa_seconds(q[:, :64], k, v, causal=False) is None:  # warm up
         return None
-    tq, tk, tv = (torch.from_numpy(x)[None] for x in (q, k, v))
-    f = torch.nn.functional.scaled_dot_product_attention
-    with torch.no_grad():
-        f(tq[:, :, :64], tk, tv)  # warm up
-        best = math.inf
-        for _ in range(repeat):
-            t = time.perf_counter()
-            f(tq, tk, tv)
-            best = min(best, time.perf_counter() - t)
-    return best
+    return min(sdpa_seconds(q, k, v, causal=False) for _ in range(repeat))
 
 
 def _median(xs: list[float]) -> float:
