@@ -24,8 +24,9 @@ density, in causal prefill the density over dense's 0.5). Targets (issue 11): de
 x density; RVV decode instructions ratio <= 1.3 x density; the reference's sliding_window decode
 at 65,536 keys >= 5x faster than SDPA's decode. A backend that refuses a shape prints its one-line
 reason in the row instead of a number. Dense prefill at 16,384 is about 10^9 (query, key)
-pairs: about 70 minutes of qemu on RVV (``--dense-prefill`` runs it; the kernel computes its
-keys, no host index lists) and about 8 hours of Verilator on RoCC (whose index lists for it
+pairs: about 70 minutes of qemu on RVV (``--dense-prefill`` runs it, with
+``SATTN_TIME_LIMIT=21600`` above the default one-hour limit; the kernel computes its keys, no
+host index lists) and about 8 hours of Verilator on RoCC (whose index lists for it
 exceed the resource guard: it prints that line), so it is skipped by default.
 
     python bench/long_context.py [--decode 4096 16384 65536] [--prefill 16384]
