@@ -14,7 +14,7 @@ n = 16, w = 512 (l = d = b; ``--overlap`` for the paper's l = 32, d = 16), synth
   is about the second.
 - **prefill** (Sq = Skv, default 4,096): the same two kernels, the density (the (row, key) pairs
   NSA's three branches read over the causal dense pairs, from the reference's kept blocks), the
-  scoring floor (the ``score_only`` kernel: compression, compressed scores and softmax, block
+  scoring floor (the kernel with ``stop_after = 2``: compression, compressed scores and softmax, block
   scores and top-n, no attention, over the dense count) and the target 1.3 x (density + floor).
 - **reference**: the best wall time of :func:`sattn.reference.nsa.attention` over ``--repeat``
   runs against torch's dense ``scaled_dot_product_attention`` on the same tensors (causal,
@@ -135,7 +135,7 @@ def main() -> int:
         dense = dense_instructions(q, k, v)
         print("# nsa kernel, then its scoring-only pass ...", flush=True)
         nsa_i = rvv_nsa.run(q, k, v, cfg, blocks=False).counters["instructions"]
-        floor_i = rvv_nsa.run(q, k, v, cfg, blocks=False, score_only=True).counters["instructions"]
+        floor_i = rvv_nsa.run(q, k, v, cfg, blocks=False, stop_after=2).counters["instructions"]
         print("# reference (kept blocks for the density, time against SDPA) ...", flush=True)
         t_ref = t_sdpa = None
         if args.no_reference:

@@ -1,7 +1,8 @@
 """The kernel's phases (``runner.run(..., stop_after=1 or 2)``, header slot ``stop_after``):
 the scoring pass alone is the scoring floor of bench/rvv_instructions.py, scoring and
-selection without the attention the selection's cost. Each phase writes no output, and the
-counts grow with the phases run; modes without separate phases refuse it in one line."""
+selection without the attention the selection's cost (every mode that selects by itself:
+the RoCC backend's measured host selection). Each phase writes no output, and the counts grow
+with the phases run; a mode without the phase refuses it in one line."""
 
 from __future__ import annotations
 
@@ -37,9 +38,35 @@ def test_phases_count_less_and_write_no_output(spec, attrs):
     assert counts[0] < counts[1] < counts[2], counts
 
 
+@pytest.mark.parametrize("spec,attrs", [
+    ("lsh", {"lsh_buckets": 4}), ("lsh", {"lsh_buckets": 1000}),  # buckets > S: hashed slots
+    ("landmark", {"num_landmarks": 8, "landmark_iters": 2, "causal": 1}),
+    ("bsr", {"block_size": 16, "keep_ratio": 0.25, "causal": 1}),
+])
+def test_selection_alone_counts_less_and_writes_no_output(spec, attrs):
+    # the modes without a separate scoring pass stop after their selection (stop_after = 2,
+    # the RoCC backend's host-selection cost): no output, fewer instructions, and (lsh,
+    # landmark: their dump is written by the selection) the same selection as the whole run
+    need_tool("qemu-riscv64")
+    p, q, k, v = _case(spec, **attrs)
+    full = runner.run(p, q, k, v, vlen=256, lmul=8, check_selection=spec != "bsr")
+    sel = runner.run(p, q, k, v, vlen=256, lmul=8, stop_after=2, check_selection=spec != "bsr")
+    assert np.any(full.output) and not np.any(sel.output)
+    assert sel.counters["instructions"] < full.counters["instructions"]
+    if spec != "bsr":
+        for a, b in zip(sel.kernel_selection, full.kernel_selection):
+            np.testing.assert_array_equal(a.indptr, b.indptr)
+            np.testing.assert_array_equal(a.indices, b.indices)
+
+
 @pytest.mark.parametrize("spec,stop,message", [
-    ("dense", 1, ("rvv: stop_after=1: only the kernel modes topk, nm, compblock have separate "
-                 "scoring and selection phases, not 'dense' (mode 'dense')")),
+    ("dense", 1, ("rvv: stop_after=1: only the kernel modes topk, nm, compblock have a separate "
+                 "scoring pass, not 'dense' (mode 'dense')")),
+    ("lsh", 1, ("rvv: stop_after=1: only the kernel modes topk, nm, compblock have a separate "
+               "scoring pass, not 'lsh' (mode 'lsh')")),
+    ("sliding_window", 2, ("rvv: stop_after=2: only the kernel modes topk, nm, compblock, lsh, "
+                          "landmark, bsr, nsa select by themselves, not 'sliding_window' (mode "
+                          "'window')")),
     ("topk_per_query", 3, ("rvv: stop_after must be 0 (the whole kernel), 1 (the scoring pass) "
                           "or 2 (scoring and selection), got 3")),
 ])

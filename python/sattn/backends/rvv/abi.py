@@ -33,7 +33,11 @@ MAGIC = 0x3156565254544153
 #: g_swa; 0: all 1.0), ``comp_kv_off`` (the KV cache's compressed keys and values; 0: the
 #: kernel compresses K and V itself) and ``nsa_score_only`` (1: the selection alone, for the
 #: scoring floor); ``block_size`` is b and ``comp_block`` l.
-VERSION = 5
+#: 6: one switch for every partial run: ``stop_after = 2`` (scoring and selection, no
+#: attention) in every mode that selects by itself (topk, nm, compblock, lsh, landmark, bsr,
+#: nsa; nsa's ``nsa_score_only`` slot is gone: nsa reads ``stop_after = 2``), ``stop_after = 1``
+#: (the scoring pass alone) in topk, nm and compblock (:data:`STOP_AFTER_MODES`).
+VERSION = 6
 HEADER_INTS = 64
 FHEADER_DOUBLES = 16
 #: Byte offset of the first section (after both headers).
@@ -53,9 +57,15 @@ SLOTS: dict[str, int] = {
 SLOTS.update({name: 30 + i for i, name in enumerate((
     "q_off", "k_off", "v_off", "indptr_off", "indices_off", "aux_off", "nnz", "sel_cap",
     "file_bytes", "kblock_sums_off", "gates_off", "comp_kv_off", "nsa_window",
-    # not an offset: NSA's measuring switch (1: selection only, no attention, output zeros)
-    "nsa_score_only",
 ))})
+
+#: ``stop_after`` values and the kernel modes that take each: 1 the selection's scoring pass
+#: alone (modes with a separate scoring pass), 2 the scoring and the selection without the
+#: attention (every mode that selects by itself); the output is then all zeros.
+STOP_AFTER_MODES: dict[int, tuple[str, ...]] = {
+    1: ("topk", "nm", "compblock"),
+    2: ("topk", "nm", "compblock", "lsh", "landmark", "bsr", "nsa"),
+}
 
 #: Float header slots (``fhdr``).
 FSLOTS: dict[str, int] = {"score_scale": 0, "v_scale": 1, "scale_q": 2, "scale_k": 3,

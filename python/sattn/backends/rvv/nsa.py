@@ -83,16 +83,17 @@ def _gates(gates, b: int, sq: int, h: int) -> np.ndarray | None:
 
 def input_file(st: runner.Storage, shape, cfg: spec.NsaConfig, precision: str, scales, lmul: int,
                gates: np.ndarray | None, comp: np.ndarray | None, sel_cap: int,
-               score_only: bool = False) -> bytes:
+               stop_after: int = 0) -> bytes:
     """The kernel's input file for one batch element (layout: :mod:`sattn.backends.rvv.abi`).
     ``gates``: ``[3, Sq, H]`` float32 or None; ``comp``: the cache's compressed K then V
-    (flat float32, :func:`compressed_kv`) or None."""
+    (flat float32, :func:`compressed_kv`) or None; ``stop_after``: 2 the selection alone, 0 the
+    whole kernel."""
     f = abi.InputFile("nsa", precision, lmul)
     f.set(h=shape.heads, hkv=shape.kv_heads, skv=shape.kv_len, sq=shape.seq_len,
           d=shape.head_dim, dv=shape.head_dim_v, row_bytes=st.row_bytes, causal=1,
           block_size=cfg.block_size, comp_block=cfg.comp_block, comp_stride=cfg.stride,
           select_blocks=cfg.select_blocks, nsa_window=cfg.window_size,
-          nsa_score_only=int(score_only), sel_cap=sel_cap)
+          stop_after=stop_after, sel_cap=sel_cap)
     f.set_float(score_scale=st.score_scale, v_scale=st.v_scale, scale_q=scales[0],
                 scale_k=scales[1], scale_v=scales[2])
     f.add("q_off", st.q.tobytes())
@@ -134,7 +135,7 @@ def row_pairs(blocks: np.ndarray, skv: int, cfg: spec.NsaConfig) -> int:
 def run(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: spec.NsaConfig, *, precision: str = "fp32",
         gates=None, scales: tuple[float, float, float] | None = None, vlen: int | None = None,
         lmul: int | None = None, comp_cache: bool = False, blocks: bool = True, count: bool = True,
-        keep=None, dlen: int | None = None, score_only: bool = False, timeout: float = 3600) -> RunResult:
+        keep=None, dlen: int | None = None, stop_after: int = 0, timeout: float = 3600) -> RunResult:
     """NSA of Q ``[B, H, Sq, D]`` (or ``[H, Sq, D]``), K ``[B, Hkv, Skv, D]``, V ``[B, Hkv,
     Skv, Dv]`` on the RVV kernel under qemu, one kernel call per batch element.
 
@@ -142,9 +143,10 @@ def run(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: spec.NsaConfig, *, pre
     default the precision's); ``gates``: ``(g_cmp, g_slc, g_swa)``, each ``[B, Sq, H]`` or
     None (1.0); ``comp_cache``: the kernel reads the KV cache's compressed keys (module doc)
     instead of compressing K and V itself; ``blocks``: dump the kept blocks (inside the
-    counted region: a copy of n ints per row; benchmarks pass False); ``score_only``: the
+    counted region: a copy of n ints per row; benchmarks pass False); ``stop_after = 2``: the
     selection alone (compression, compressed scores and softmax, block scores, top-n; no
-    attention, the output is zeros): the scoring floor of ``bench/nsa.py``.
+    attention, the output is zeros): the scoring floor of ``bench/nsa.py``, the switch every
+    selecting kernel mode reads (:data:`sattn.backends.rvv.abi.STOP_AFTER_MODES`).
 
     Returns a RunResult: ``output`` with Q's rank (last dim Dv), ``counters`` (measured:
     ``instructions``, ``vector``, ``vector_mem``, ``scalar``, summed over the batch;
@@ -174,6 +176,7 @@ def run(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: spec.NsaConfig, *, pre
     for what, n in (("head_dim D", shape.head_dim), ("the value dimension Dv", shape.head_dim_v)):
         if n > runner.MAX_HEAD_DIM:
             raise SattnError(f"rvv nsa: {what}={n} is more than the RVV kernels' limit of {runner.MAX_HEAD_DIM}")
+    runner.check_stop_after(stop_after, "nsa", "nsa")
     b, sq, skv = q4.shape[0], shape.seq_len, shape.kv_len
     gate_arr = _gates(gates, b, sq, h)
     scale_triple = prec.resolved_scales(params)
@@ -193,7 +196,7 @@ def run(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: spec.NsaConfig, *, pre
                                    compressed_kv(vv, cfg, precision).ravel()])
         sel_cap = hkv * sq * n if blocks else 0
         blob = input_file(st, one, cfg, precision, scale_triple, lmul,
-                          None if gate_arr is None else gate_arr[e], comp, sel_cap, score_only)
+                          None if gate_arr is None else gate_arr[e], comp, sel_cap, stop_after)
         where = None if keep is None else f"{keep}/element{e}"
         ex = runner.execute(blob, vlen=vlen, machine=machine, count=count, keep=where,
                             what=f"RVV kernel (nsa, {precision}) under qemu-riscv64",

@@ -304,13 +304,7 @@ def run_one(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray
         raise SattnError(f"the value dimension Dv={head_dim_v(shape)} is more than the RVV "
                          f"kernels' limit of {MAX_HEAD_DIM}")
     check_values(params, q, k, v)
-    if stop_after not in (0, 1, 2):
-        raise SattnError(f"rvv: stop_after must be 0 (the whole kernel), 1 (the scoring pass) "
-                         f"or 2 (scoring and selection), got {stop_after!r}")
-    if stop_after and mode not in STOP_AFTER_MODES:
-        raise SattnError(f"rvv: stop_after={stop_after}: only the kernel modes "
-                         f"{', '.join(STOP_AFTER_MODES)} have separate scoring and selection "
-                         f"phases, not {params.spec!r} (mode {mode!r})")
+    check_stop_after(stop_after, mode, params.spec)
     t0 = time.perf_counter()
     sel = selection
     if sel is None:  # a lowered op's edited index table: the kernel runs it as a token table
@@ -374,8 +368,22 @@ def run_one(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray
     return res
 
 
-#: Kernel modes with separate scoring and selection phases (``run_one(stop_after=1 or 2)``).
-STOP_AFTER_MODES = ("topk", "nm", "compblock")
+#: ``stop_after`` values and the kernel modes that take each (:data:`abi.STOP_AFTER_MODES`).
+STOP_AFTER_MODES = abi.STOP_AFTER_MODES
+
+
+def check_stop_after(stop_after: int, mode: str, spec: str | None) -> None:
+    """One line unless ``stop_after`` is 0 (the whole kernel), 1 in a mode with a separate
+    scoring pass, or 2 in a mode that selects by itself (:data:`STOP_AFTER_MODES`)."""
+    if stop_after not in (0, 1, 2):
+        raise SattnError(f"rvv: stop_after must be 0 (the whole kernel), 1 (the scoring pass) "
+                         f"or 2 (scoring and selection), got {stop_after!r}")
+    if stop_after and mode not in STOP_AFTER_MODES[stop_after]:
+        what = ("have a separate scoring pass" if stop_after == 1
+                else "select by themselves")
+        raise SattnError(f"rvv: stop_after={stop_after}: only the kernel modes "
+                         f"{', '.join(STOP_AFTER_MODES[stop_after])} {what}, not {spec!r} "
+                         f"(mode {mode!r})")
 
 #: The kernels' largest head dimension (kernels/main.c refuses a header beyond it).
 MAX_HEAD_DIM = 4096

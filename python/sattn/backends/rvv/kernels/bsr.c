@@ -8,6 +8,7 @@
  *      ties to the lower block id (causal: only kb <= qb are candidates);
  *   4. every query of the block attends every key of its kept blocks (causal: j <= i) with
  *      the shared core, two rows per pass. The heads of a group share the selection.
+ * stop_after = 2: steps 1-3 alone (the selection), no attention.
  * Sq < S = Skv (a KV cache): blocks are over the S positions, query row r sits at position
  * off + r; a query block's Qsum mean is over the query rows it holds, and only the blocks from
  * off / B on (those holding query rows) are ranked and attended.
@@ -263,6 +264,7 @@ int run_bsr(ctx_t *c) {
                 uint64_t *kr = key + t * nb;
                 kr[b] = UINT64_MAX; /* the diagonal is always kept */
                 const long nk = topk_select(kr, nc, keepn, work, blk);
+                if (c->stop_after) continue; /* 2: the selection alone */
                 bsr_attend_qblock(c, g, b, blk, nk, list, attend, attend2, scratch, &cursor);
             }
         }

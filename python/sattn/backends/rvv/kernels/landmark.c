@@ -6,6 +6,7 @@
  * K/V of a landmark is the float32 mean of its members (i8/i4: the mean code rounded half to
  * even; bf16: the mean rounded to bf16), and a query attends every non-empty landmark
  * (causal: those whose last member is <= p(i), the position off + i of query row i of Sq).
+ * stop_after = 2: the selection alone (assignment, k-means, compressed K/V), no attention.
  */
 #include <math.h>
 #include <riscv_vector.h>
@@ -210,6 +211,16 @@ int run_landmark(ctx_t *c) {
             }
             store_row(c, kc + l * D, D, kst + l * rb);
             store_row(c, vc + l * Dv, Dv, vst + l * rb);
+        }
+        if (c->stop_after) { /* 2: the selection alone: each row's landmarks, no attention */
+            for (long i = 0; i < Sq; i++) {
+                long n = 0;
+                if (c->causal)
+                    for (long u = 0; u < np; u++)
+                        if (last[list[u]] <= off + i) buf[n++] = list[u];
+                sel_record(c, g, i, c->causal ? buf : list, c->causal ? n : np, &cursor);
+            }
+            continue;
         }
         if (!c->causal && attend2) {
             /* every row attends the same landmarks: two rows per pass (each compressed K/V row

@@ -68,9 +68,15 @@ int main(int argc, char **argv) {
         c.Dv <= 0 || c.Dv > 4096 || (c.prec == PREC_I4 && (c.D % 2 || c.Dv % 2)) || c.mode < 0 || c.mode >= MODE_COUNT)
         return fail(4, "bad shape or mode in header");
     if (!attend_lookup(c.prec, c.lmul)) return fail(4, "bad precision or LMUL in header");
-    if (c.stop_after < 0 || c.stop_after > 2 ||
-        (c.stop_after && c.mode != MODE_TOPK && c.mode != MODE_NM && c.mode != MODE_COMPBLOCK))
-        return fail(4, "bad stop_after in header (0, or 1-2 for the topk, nm and compblock modes)");
+    /* 1: the scoring pass alone (the modes with one); 2: scoring and selection, no attention
+     * (every mode that selects by itself) */
+    const int scoring_pass = c.mode == MODE_TOPK || c.mode == MODE_NM || c.mode == MODE_COMPBLOCK;
+    const int selects = scoring_pass || c.mode == MODE_LSH || c.mode == MODE_LANDMARK ||
+                        c.mode == MODE_BSR || c.mode == MODE_NSA;
+    if (c.stop_after < 0 || c.stop_after > 2 || (c.stop_after == 1 && !scoring_pass) ||
+        (c.stop_after == 2 && !selects))
+        return fail(4, "bad stop_after in header (0; 1 for the topk, nm and compblock modes; 2 for "
+                       "those and lsh, landmark, bsr, nsa)");
     c.group = c.H / c.Hkv;
     c.off = c.S - c.Sq;
     c.q = buf + hdr[HDR_Q_OFF];
@@ -87,7 +93,7 @@ int main(int argc, char **argv) {
         c.kblock_sums = (const double *)(buf + hdr[HDR_KBLOCK_SUMS_OFF]);
     }
     c.comp_stride = hdr[HDR_COMP_STRIDE]; c.select_blocks = hdr[HDR_SELECT_BLOCKS];
-    c.nsa_window = hdr[HDR_NSA_WINDOW]; c.nsa_score_only = hdr[HDR_NSA_SCORE_ONLY];
+    c.nsa_window = hdr[HDR_NSA_WINDOW];
     if (c.mode == MODE_NSA) {
         const long b = c.block_size, l = c.comp_block_size, d = c.comp_stride;
         if (b <= 0 || l <= 0 || d <= 0 || d > l || l % d || b % d || c.select_blocks <= 0 || c.nsa_window < 0)

@@ -24,8 +24,8 @@
  *      core, the group's heads in pairs (one K/V load serves two heads);
  *   5. out = g_cmp * o_cmp + g_slc * o_slc + g_swa * o_swa (gates [3, Sq, H] fp32, or 1.0).
  *
- * nsa_score_only (the benchmark's scoring floor): steps 0-3 alone (compression, compressed
- * scores and softmax, block scores, top-n), no attention; the output is zeros.
+ * stop_after = 2 (the selection alone: the benchmark's scoring floor): steps 0-3 (compression,
+ * compressed scores and softmax, block scores, top-n), no attention; the output is zeros.
  *
  * Scratch per row is O(G * (nc + nsb) + n * b): never O(Skv^2). Every row is computed the same
  * way whatever Sq is, so a decode step (Sq = 1) at Skv = T is bit for bit the last row of the
@@ -341,7 +341,7 @@ int run_nsa(ctx_t *c) {
     const float qscale = c->score_scale * LOG2E;
     long cursor = 0;
     fill_f32(P, G * plen, 0.0f);
-    const int score_only = c->nsa_score_only != 0;
+    const int score_only = c->stop_after != 0; /* 2: main.c admits no other in mode nsa */
     if (score_only) fill_f32(c->out, c->H * Sq * Dv, 0.0f);
     for (long g = 0; g < c->Hkv; g++) {
         const uint8_t *kb = c->k + g * S * rb, *vb = c->v + g * S * rb;

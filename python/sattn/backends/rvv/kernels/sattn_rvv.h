@@ -28,7 +28,6 @@ typedef struct {
     long landmarks, landmark_iters;
     long block_size, comp_block_size, keep_blocks, global_tokens;
     long comp_stride, select_blocks, nsa_window; /* NSA: d, n, w (block_size b, comp_block_size l) */
-    long nsa_score_only;       /* NSA: 1 = compression, scores, block scores and top-n only */
     double scales[3];   /* scale_q, scale_k, scale_v (i8/i4; 1 otherwise) */
     float score_scale;  /* multiplies the raw dot product: 1/sqrt(D) [* scale_q * scale_k] */
     float v_scale;      /* multiplies P.V: 1 or scale_v */
@@ -49,8 +48,9 @@ typedef struct {
     int32_t *sel_indices;            /* capacity sel_cap */
     long sel_cap;
     long stop_after; /* topk / nm / compblock: 1 stop after the selection's scoring pass (the
-                      * measured scoring floor, bench/rvv_instructions.py), 2 after the
-                      * selection (no attention, no output); 0 the whole kernel */
+                      * measured scoring floor, bench/rvv_instructions.py); those and lsh,
+                      * landmark, bsr, nsa: 2 after the selection (no attention, no output: the
+                      * selection's own cost); 0 the whole kernel */
 } ctx_t;
 
 /* A row's keys: either a strided range (lo + t*stride) or an index list. An index list must be

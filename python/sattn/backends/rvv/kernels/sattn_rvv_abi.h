@@ -4,7 +4,7 @@
 #define SATTN_RVV_ABI_H
 
 #define SATTN_RVV_MAGIC 0x3156565254544153LL
-#define SATTN_RVV_VERSION 5
+#define SATTN_RVV_VERSION 6
 #define SATTN_RVV_HEADER_INTS 64
 #define SATTN_RVV_FHEADER_DOUBLES 16
 #define SATTN_RVV_DATA_OFFSET 640
@@ -54,7 +54,6 @@ enum {
     HDR_GATES_OFF = 40,
     HDR_COMP_KV_OFF = 41,
     HDR_NSA_WINDOW = 42,
-    HDR_NSA_SCORE_ONLY = 43,
 };
 
 /* float header slots */
