@@ -28,6 +28,7 @@ import numpy as np
 
 from sattn import precision as prec
 from sattn import resources
+from sattn.backends.rocc import host_select
 from sattn.backends.rocc.artifacts import descriptor, emit_artifacts
 from sattn.backends.rocc.build import build
 from sattn.backends.rocc.merge import merge
@@ -60,6 +61,9 @@ COUNTERS: tuple[str, ...] = (
     # the K/V bytes read against the minimum (every selected K/V row once per KV head)
     "partial_records", "merged_rows", "max_partials", "host_merge_flops_model", "min_kv_bytes",
     "refetch_factor",
+    # the host's selection (data-dependent patterns only, sattn.backends.rocc.host_select): its
+    # RVV instructions (measured in the same run) and their modelled cycles
+    *host_select.COUNTERS,
 )
 
 _LINE_PREFIXES = ("verilator_tb:", "rocc_counters(rtl):", "rocc_hw:", "rocc_util:")
@@ -153,7 +157,15 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     ``selection`` a precomputed Selection (B = 1; a structural one serves every element), or
     one per batch element; ``latency`` (cycles, default 20) and ``bandwidth`` (bytes/cycle,
     default 16) of the memory model; ``keep_dir`` keeps the artifacts and memory images there;
-    ``timeout`` in seconds; ``max_cycles`` stops a hung simulation.
+    ``timeout`` in seconds; ``max_cycles`` stops a hung simulation; ``host_select``: the RVV
+    options of the host-selection measurement (:data:`host_select.OPTIONS`, e.g.
+    ``{"vlen": 512}``).
+
+    A data-dependent pattern is selected on the host (the accelerator attends the table), and
+    its selection's cost is measured in the same run (:mod:`sattn.backends.rocc.host_select`:
+    the RVV kernel on the same Q/K/V with ``stop_after = 2``): counters
+    ``host_select_instructions`` (measured) and ``host_select_model_cycles`` (modelled) and a
+    ``rocc_host_select:`` line; absent for a statically selected pattern.
 
     A batch is ONE program (:func:`sattn.transforms.rocc_program.program_of`): every
     element's jobs in one command stream over the batch-major layout, one simulation, one set
@@ -224,11 +236,20 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
             "refetch_factor": round(counters["dma_k"] / min_kv, 4) if min_kv else 1.0}
     counters.update(host)
     lines.append(f"{_HOST} " + " ".join(f"{k}={v}" for k, v in host.items()))
+    t4 = time.perf_counter()
+    hs = host_select.measure(params, q if rank == 4 else q[0], k if rank == 4 else k[0],
+                             v if rank == 4 else v[0], sels, timeout=options.get("timeout"),
+                             **(options.get("host_select") or {}))
+    timings = {"select_s": t1 - t0, "build_s": t2 - t1, "sim_s": t3 - t2}
+    if hs is not None:
+        counters.update(hs.counters())
+        lines.append(hs.line())
+        timings["host_select_s"] = time.perf_counter() - t4
     out = out.reshape(b, shape.heads, shape.seq_len, shape.head_dim_v)
     res = RunResult(
         backend="rocc", spec=sels[0].spec, output=out[0] if rank == 3 else out,
         density=float(np.mean([sel.density for sel in sels])), counters=counters,
-        timings={"select_s": t1 - t0, "build_s": t2 - t1, "sim_s": t3 - t2}, lines=lines,
+        timings=timings, lines=lines,
         params=params, selection=sels[0] if b == 1 else None,
     )
     if rank == 4:

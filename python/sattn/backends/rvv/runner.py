@@ -130,7 +130,8 @@ def to_storage(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndar
                    rb, ops.score_scale, ops.v_scale)
 
 
-def _check_options(vlen: int, lmul: int) -> None:
+def check_vector_options(vlen: int, lmul: int) -> None:
+    """One line unless VLEN and LMUL are ones the kernels run (:data:`VLENS`, :data:`LMULS`)."""
     if vlen not in VLENS:
         raise SattnError(f"--vlen must be one of {', '.join(map(str, VLENS))}, got {vlen}")
     if lmul not in LMULS:
@@ -293,7 +294,7 @@ def run_one(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray
     every block of K in the kernel; default: for a KV-cache step (Sq < Skv).
     """
     vlen, lmul = vector_config(params, vlen, lmul)
-    _check_options(vlen, lmul)
+    check_vector_options(vlen, lmul)
     machine = cycle_model.machine_for(vlen, dlen, mem_bytes_per_cycle, scalar_ipc)
     shape = check_qkv(q, k, v, params.gqa_group_size)
     mode = kernel_mode(params)
