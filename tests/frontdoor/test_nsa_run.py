@@ -9,13 +9,14 @@ import math
 import ml_dtypes
 import numpy as np
 import pytest
+from conftest import need_tool
 from fd_util import PY, assert_one_line_error, run_cmd, write_mlir
 from naive_ref import DEFAULT_SCALE, QMAX, codes
 from nsa_oracle import check_blocks, check_output, rnd
 from sattn import api
 from sattn.errors import SattnError
 from sattn.reference import tensorfile
-from sattn.reference.nsa import tolerance
+from sattn.reference.nsa import op_tolerance, tolerance
 from sattn.specs import nsa
 
 D, HKV, BLOCK, N, W = 16, 2, 8, 2, 6
@@ -226,3 +227,82 @@ def test_batch_and_dv_with_gates(tmp_path):
     check_blocks(q, k, cfg, blocks)
     check_output(got.output, q, k, v, cfg, blocks, gates)
     assert got.output.shape == (2, 4, 9, 8)
+
+
+def _near_tie(tmp_path):
+    """A decode step where blocks 1 and 2 hold nearly the same keys (block 2 = block 1 times
+    1 + 2e-6: their block scores differ far below the fp32 near-tie margin) but different
+    values, and compete for the last of the n = 4 kept blocks: the reference keeps 1."""
+    path = write_mlir(tmp_path / "tie.mlir", {
+        "spec": "nsa", "block_size": 16, "select_blocks": 4, "window_size": 0, "num_heads": 4,
+        "gqa_group_size": 2, "head_dim": 8, "seq_len": 1, "kv_len": 96})
+    rng = np.random.default_rng(18)
+    q = rng.standard_normal((1, 4, 1, 8)).astype(np.float32)
+    k = rng.standard_normal((1, 2, 96, 8)).astype(np.float32)
+    v = rng.standard_normal((1, 2, 96, 8)).astype(np.float32)
+    k[:, :, 32:48] = k[:, :, 16:32] * np.float32(1 + 2e-6)
+    params = api.load_op(path, pipeline="sattn-select-spec")
+    ref = nsa.attention(q, k, v, nsa.config(params))
+    assert ref.blocks[0, 0, 0].tolist() == [5, 3, 4, 1]
+    return path, params, q, k, v, ref
+
+
+def _kernel_keeps(monkeypatch, params, blocks):
+    """The RVV run, its kept blocks replaced by ``blocks`` and its output by the reference's
+    attention on them: what a kernel that ranked the scores so would return."""
+    from sattn.backends.rvv import nsa as rvv_nsa
+    from sattn.reference.nsa import op_attention
+
+    real = rvv_nsa.run
+
+    def run(q, k, v, *a, **kw):
+        res = real(q, k, v, *a, **kw)
+        res.blocks = blocks
+        res.output = op_attention(params, q, k, v, blocks=blocks)
+        return res
+
+    monkeypatch.setattr(rvv_nsa, "run", run)
+
+
+def test_rvv_compare_accepts_either_block_of_a_near_tie(tmp_path, monkeypatch):
+    need_tool("qemu-riscv64")
+    path, params, q, k, v, ref = _near_tie(tmp_path)
+    real = api.run(path, "rvv", q, k, v, compare=True)  # whichever the kernel keeps: PASS
+    assert real.verdict.passed, real.lines
+    flipped = ref.blocks.copy()
+    flipped[0, 0, 0, -1] = 2  # the other block of the near-tie
+    _kernel_keeps(monkeypatch, params, flipped)
+    res = api.run(path, "rvv", q, k, v, compare=True)
+    assert res.verdict.passed, res.lines
+    assert res.lines[-1].startswith("compare: rvv's kept blocks differ from the reference's in 1 "
+                                    "of 2 rows, each at a near-tie (reference block scores within ")
+    assert res.lines[-1].endswith("): compared with the reference on the kernel's blocks")
+    # the rule is what passes it: against the reference's own blocks the output is far off
+    # (block 2's values are not block 1's)
+    tol = op_tolerance(params, q, k, v)
+    assert np.abs(res.output - ref.output.reshape(res.output.shape)).max() > 100 * tol
+    out = run_cmd([PY, "-m", "sattn", "run", "--mlir", str(path), "--backend", "rvv"])
+    assert out.returncode == 0, out.stderr  # the CLI on the synthetic data: a plain PASS
+
+
+def test_rvv_compare_fails_a_block_beyond_the_near_tie_margin(tmp_path, monkeypatch):
+    need_tool("qemu-riscv64")
+    path, params, q, k, v, ref = _near_tie(tmp_path)
+    bad = ref.blocks.copy()
+    bad[0, 0, 0, -1] = 0  # block 0 for block 1: far below it
+    _kernel_keeps(monkeypatch, params, bad)
+    res = api.run(path, "rvv", q, k, v, compare=True)
+    assert not res.verdict.passed
+    assert not res.verdict.selection_ok  # the selection itself is named wrong
+    assert res.lines[-2].endswith("-> FAIL")
+    assert res.lines[-1].startswith("compare: rvv's kept blocks are not a correct selection: row 0 "
+                                    "of KV head 0 kept block 0 (reference score ")
+    assert "more than the near-tie margin" in res.lines[-1]
+    assert "(kept [0, 3, 4, 5], the reference [1, 3, 4, 5])" in res.lines[-1]
+    dup = ref.blocks.copy()
+    dup[0, 1, 0, -1] = dup[0, 1, 0, 0]
+    _kernel_keeps(monkeypatch, params, dup)
+    res = api.run(path, "rvv", q, k, v, compare=True)
+    assert not res.verdict.passed
+    assert "row 0 of KV head 1 kept blocks" in res.lines[-1]
+    assert "expected 4 distinct blocks of 0..5" in res.lines[-1]

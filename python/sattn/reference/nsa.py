@@ -17,12 +17,14 @@ tile x keys a row reads), never O(Sq x Skv).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from sattn import precision as prec
 from sattn.reference.compare import gamma, path_error, score_bound
-from sattn.reference.data import check_finite
-from sattn.specs import nsa
+from sattn.reference.data import check_finite, check_qkv
+from sattn.specs import nsa, pattern_of
 
 #: The result of :func:`attention` (output, kept blocks, pairs scored).
 NsaResult = nsa.NsaResult
@@ -93,3 +95,92 @@ def selection_tie_bound(q, k, cfg: nsa.NsaConfig) -> float:
     eps = path_error(d, nsa.num_compressed(skv, cfg), a, mean_terms=cfg.comp_block)
     terms = grp * (cfg.block_size // cfg.stride) * (cfg.comp_block // cfg.stride)
     return 2 * terms * (eps + gamma(terms))
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockCheck:
+    """A kernel's kept blocks against the reference's ranking (:func:`check_kept_blocks`)."""
+
+    rows: int  # (batch, KV head, row) triples checked
+    differ: int  # of those, where the kept set differs from the reference's
+    tie_margin: float  # how far below a dropped block's reference score a kept one may lie
+    problem: str | None = None  # the first row that is not a correct selection, or None
+
+    @property
+    def correct(self) -> bool:
+        return self.problem is None
+
+
+def check_kept_blocks(params, q, k, blocks) -> BlockCheck:
+    """Whether ``blocks`` (int ``[B, Hkv, Sq, n]``, -1 padded: what a kernel kept for an op of
+    ``params`` on Q, K) is a correct selection by the near-tie rule (docs/patterns/nsa.md,
+    "Tolerance and ties"; docs/precision.md, "A correct selection"): every row keeps
+    ``min(n, own + 1)`` distinct candidate blocks ``0 .. own`` (``own`` = the block of its
+    position), and where its set differs from the reference's, no block it dropped beats a
+    block it kept by more than ``tie_margin`` in the reference's fp32 block scores. A kernel
+    ranks j above x when its own score of j is at least its score of x; each side's score is
+    within :func:`selection_tie_bound` ``tb`` of the other's, so the reference's scores of such
+    j and x differ by at most ``2 tb``: the margin."""
+    ops = nsa.operands(params, q, k)
+    q4, k4 = nsa.as_rank4(ops.q, "Q"), nsa.as_rank4(ops.k, "K")
+    cfg = dataclasses.replace(nsa.config(params), scale=float(ops.score_scale))
+    bsz, h, sq, _ = q4.shape
+    hkv, skv = k4.shape[1], k4.shape[2]
+    grp = h // hkv
+    nsb = nsa.num_blocks(skv, cfg)
+    n = min(cfg.select_blocks, nsb)
+    blocks = np.asarray(blocks)
+    margin = 2 * selection_tie_bound(q4, k4, cfg)
+    if blocks.shape != (bsz, hkv, sq, n):
+        return BlockCheck(0, 0, margin, f"kept blocks of shape {list(blocks.shape)}, expected "
+                                        f"{[bsz, hkv, sq, n]} [B, Hkv, Sq, n]")
+    pos = nsa.positions(sq, skv)
+    nvis = nsa.visible_compressed(pos, cfg)
+    rows = nsa.rows_per_tile(sq, grp * nsa.num_compressed(skv, cfg) + nsb)
+    differ = 0
+    for bi in range(bsz):
+        kcs = nsa.compress(k4[bi], cfg)
+        if ops.compressed is not None:
+            kcs = ops.compressed(kcs)
+        for g in range(hkv):
+            qg = q4[bi, g * grp:(g + 1) * grp]
+            for r0 in range(0, sq, rows):
+                r1 = min(sq, r0 + rows)
+                p = pos[r0:r1]
+                pc = nsa.compressed_probabilities(qg[:, r0:r1] * np.float32(cfg.scale), kcs[g],
+                                                  nvis[r0:r1])
+                score = nsa.block_scores(pc, p, cfg, nsb)
+                ref = nsa.select_blocks(score, p, cfg)
+                for t in range(r1 - r0):
+                    i, own = r0 + t, int(p[t]) // cfg.block_size
+                    mine = [int(x) for x in blocks[bi, g, i] if x >= 0]
+                    where = f"row {i} of KV head {g}" + (f" (batch {bi})" if bsz > 1 else "")
+                    want = min(n, own + 1)
+                    if (len(mine) != want or len(set(mine)) != want
+                            or not all(0 <= x <= own for x in mine)):
+                        return BlockCheck(bsz * hkv * sq, differ, margin,
+                                          f"{where} kept blocks {mine}: expected {want} distinct "
+                                          f"blocks of 0..{own}")
+                    theirs = {int(x) for x in ref[t] if x >= 0}
+                    if set(mine) == theirs:
+                        continue
+                    differ += 1
+                    sc = score[t].astype(np.float64)
+                    kept = min(mine, key=lambda x: sc[x])
+                    dropped = max((x for x in range(own + 1) if x not in mine), key=lambda x: sc[x])
+                    if sc[dropped] - sc[kept] > margin:
+                        return BlockCheck(
+                            bsz * hkv * sq, differ, margin,
+                            f"{where} kept block {kept} (reference score {sc[kept]:.9g}) and "
+                            f"dropped block {dropped} ({sc[dropped]:.9g}), more than the near-tie "
+                            f"margin {margin:.3g} apart (kept {sorted(mine)}, the reference "
+                            f"{sorted(theirs)})")
+    return BlockCheck(bsz * hkv * sq, differ, margin)
+
+
+def op_attention(params, q, k, v, gates=None, blocks=None) -> np.ndarray:
+    """The reference output of an nsa op (as :func:`sattn.reference.executor.attention` gives
+    it: the precision's operands, ``scale_v``) attending the kept ``blocks`` (int ``[B, Hkv,
+    Sq, n]``) instead of ranking its own: the reference on a kernel's own selection."""
+    shape = check_qkv(q, k, v, params.gqa_group_size)
+    return pattern_of(params.spec).attend(params, shape, q, k, v, gates, blocks=blocks)[0]

@@ -468,16 +468,17 @@ class Nsa(Pattern):
                          groups=tuple(groups), block_size=cfg.block_size)
 
     def attend(self, params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray,
-               v: np.ndarray, gates: Any = None) -> tuple[np.ndarray, int]:
+               v: np.ndarray, gates: Any = None, blocks: np.ndarray | None = None
+               ) -> tuple[np.ndarray, int]:
         """NSA (:func:`attention`) on the precision's operands (:func:`operands`; Q [H, Sq, D]
         or [B, H, Sq, D]); the output times ``scale_v`` for i8/i4. The pairs are every row's
         token load (compressed keys seen, selected tokens, window keys), summed over KV heads
-        and the batch."""
+        and the batch. ``blocks``: attend these kept blocks (a kernel's choice at a near-tie)."""
         ops = operands(params, q, k, v)
         g = gates or (None, None, None)
         cfg = dataclasses.replace(config(params), scale=float(ops.score_scale))
         res = attention(ops.q, ops.k, ops.v, cfg, g_cmp=g[0], g_slc=g[1], g_swa=g[2],
-                            compressed=ops.compressed)
+                        compressed=ops.compressed, blocks=blocks)
         out = res.output if ops.v_scale == 1.0 else res.output * np.float32(ops.v_scale)
         return out, res.pairs
 
