@@ -306,3 +306,31 @@ def test_rvv_compare_fails_a_block_beyond_the_near_tie_margin(tmp_path, monkeypa
     assert not res.verdict.passed
     assert "row 0 of KV head 1 kept blocks" in res.lines[-1]
     assert "expected 4 distinct blocks of 0..5" in res.lines[-1]
+
+
+def test_a_density_above_one_is_explained(tmp_path):
+    """The three branches are counted separately, so at S = 64 with a 64-key window and four
+    16-token blocks every row reads its tokens twice plus the compressed keys: more pairs than
+    the dense Hkv x Sq x Skv. The printed density says why, in ``sattn run`` and ``profile``."""
+    path = write_mlir(tmp_path / "wide.mlir", {
+        "spec": "nsa", "block_size": 16, "select_blocks": 4, "window_size": 64, "seq_len": 64,
+        "head_dim": 16, "num_heads": 2})
+    res = api.run(path)
+    # per row at position p: (p + 1 - 16) // 16 + 1 complete compressed windows, the
+    # tokens j <= p of its (at most 4) blocks: all p + 1 of them, and min(64, p + 1) window keys
+    p = np.arange(64)
+    per_row = np.maximum(0, (p + 1 - 16) // 16 + 1) + (p + 1) + np.minimum(64, p + 1)
+    assert res.counters["selected_pairs"] == 2 * int(per_row.sum()) == 8520
+    assert res.density == 8520 / (2 * 64 * 64) > 1
+    out = run_cmd([PY, "-m", "sattn", "run", "--mlir", str(path)])
+    assert out.returncode == 0, out.stderr
+    line = out.stdout.splitlines()[1]
+    assert line == ("density=1.040039 selected_pairs=8520 (nsa: compressed keys seen + selected "
+                    "tokens + window keys per row, each branch counted (a key two branches read "
+                    "counts twice), over the dense Hkv x Sq x Skv pairs: the density can exceed 1)")
+    prof = run_cmd([PY, "-m", "sattn", "profile", "--mlir", str(path), "--backend", "reference"])
+    assert prof.returncode == 0, prof.stderr
+    assert prof.stdout.splitlines()[-1] == (
+        "note: density and selected_pairs: nsa: compressed keys seen + selected tokens + window "
+        "keys per row, each branch counted (a key two branches read counts twice), over the "
+        "dense Hkv x Sq x Skv pairs: the density can exceed 1")

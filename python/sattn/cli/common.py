@@ -87,13 +87,24 @@ def check_npy_out(out: str | None, flag: str = "--out") -> None:
         check_output_path(out, flag)
 
 
+def pairs_note(spec: str | None) -> str | None:
+    """What ``selected_pairs``/``density`` count for ``spec`` when it is not one key set per row
+    (:attr:`sattn.specs.pattern.Pattern.pairs_note`), else None."""
+    from sattn.ir.schema import SPECS
+    from sattn.specs import pattern_of
+
+    return pattern_of(spec).pairs_note if spec in SPECS else None
+
+
 def print_result(result: RunResult, *, density: bool = False) -> None:
     """Print ``spec=.. checksum=..`` (then, with ``density``, ``density=.. [selected_pairs=..]``)
     and the result's lines (the backend's counters and the verdict, when compared)."""
     print(f"spec={result.spec} checksum={result.checksum:.6f}")
     if density:
         pairs = result.counters.get("selected_pairs")
-        print(f"density={result.density:.6f}" + (f" selected_pairs={pairs}" if pairs is not None else ""))
+        note = pairs_note(result.spec)
+        print(f"density={result.density:.6f}" + (f" selected_pairs={pairs}" if pairs is not None else "")
+              + (f" ({note})" if note else ""))
     for line in result.lines:
         print(line)
 

@@ -410,6 +410,9 @@ class Nsa(Pattern):
     name = "nsa"
     data_dependent = True
     composite = True
+    pairs_note = ("nsa: compressed keys seen + selected tokens + window keys per row, each "
+                  "branch counted (a key two branches read counts twice), over the dense "
+                  "Hkv x Sq x Skv pairs: the density can exceed 1")
     positions = True
     targets = ("reference", "rvv")
     rvv_kernel = "nsa"

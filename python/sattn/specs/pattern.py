@@ -97,6 +97,10 @@ class Pattern:
     #: gated branches): the reference then calls :meth:`attend`, :meth:`select` stays what
     #: pictures and counts read, and no FlexAttention mask can express the pattern.
     composite: bool = False
+    #: What ``selected_pairs`` and ``density`` count when that is not one key set per row (a
+    #: composite pattern's branches each counted, so the density can exceed 1): printed beside
+    #: them. None: the selected (row, key) pairs over the dense count.
+    pairs_note: str | None = None
     #: The backends that run the pattern (``reference``, ``rvv``, ``rocc``): lowering to
     #: another is refused in one line (:meth:`require_target`).
     targets: tuple[str, ...] = ("reference", "rvv", "rocc")

@@ -21,7 +21,7 @@ import argparse
 from typing import Any
 
 from sattn import api
-from sattn.cli.common import add_input_arguments, add_strict_attributes, guarded
+from sattn.cli.common import add_input_arguments, add_strict_attributes, guarded, pairs_note
 from sattn.cli.parser import ArgumentParser
 from sattn.errors import SattnError
 from sattn.ir.schema import SPECS
@@ -129,6 +129,9 @@ def execute(args: argparse.Namespace) -> int:
     print(f"== profile: {args.mlir}")
     print(comp.header)
     print(table(rows, cols))
+    for note in dict.fromkeys(pairs_note(r.spec) for r in comp.results.values()):
+        if note:
+            print(f"note: density and selected_pairs: {note}")
     return 0 if comp.passed else 1
 
 
