@@ -51,7 +51,7 @@ PATTERNS: dict[str, tuple[str, dict]] = {
     "bsr+comp": ("bsr", {"block_size": 64, "comp_block_size": 16, "keep_ratio": 0.125}),
 }
 STATIC = ("sliding_window", "bsr", "block_local_global")
-#: Patterns whose kernels have a separate scoring pass (runner.STOP_AFTER_MODES).
+#: Patterns whose kernels have a separate scoring pass (runner.STOP_AFTER_MODES[1]).
 PHASED = ("topk_per_query", "nm_structured", "bsr+comp")
 
 

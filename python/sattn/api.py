@@ -350,9 +350,12 @@ def compile_and_sim(
     Same hints, inputs, overrides and ``strict_attributes`` as :func:`run_rvv_from_mlir`;
     ``str(result)`` holds the
     simulator's lines (``verilator_tb:``, ``rocc_counters(rtl):``, ``spec_info:``,
-    ``rocc_hw:``, ``rocc_util:``) and, with ``compare``, the verdict line ending in
-    ``-> PASS`` or ``-> FAIL`` (``result.verdict``). ``options`` go to the RoCC driver
-    (``latency``, ``bandwidth``, ``keep_dir``, ``timeout``, ``max_cycles``).
+    ``rocc_hw:``, ``rocc_util:``), the host's (``rocc_host:``, and for a host-selected pattern
+    ``rocc_host_select:``: the selection's measured RVV instructions, ``result.counters
+    ["host_select_instructions"]``, and modelled cycles) and, with ``compare``, the verdict
+    line ending in ``-> PASS`` or ``-> FAIL`` (``result.verdict``). ``options`` go to the
+    RoCC driver (``latency``, ``bandwidth``, ``keep_dir``, ``timeout``, ``max_cycles``,
+    ``host_select``).
     """
     driver.check_options(options.get("latency"), options.get("bandwidth"))  # before any work
     hints, info, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw,
