@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 from sattn.errors import SattnError
 from sattn.guard import guarded, prog_name
+from sattn.ir.schema import SPECS
 from sattn.reference import tensorfile
+from sattn.specs import pattern_of
 from sattn.toolrun import check_output_path
 
 if TYPE_CHECKING:
@@ -90,9 +92,6 @@ def check_npy_out(out: str | None, flag: str = "--out") -> None:
 def pairs_note(spec: str | None) -> str | None:
     """What ``selected_pairs``/``density`` count for ``spec`` when it is not one key set per row
     (:attr:`sattn.specs.pattern.Pattern.pairs_note`), else None."""
-    from sattn.ir.schema import SPECS
-    from sattn.specs import pattern_of
-
     return pattern_of(spec).pairs_note if spec in SPECS else None
 
 
