@@ -22,6 +22,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
+
+from sattn.guard import guarded
+
 LAUNCHER = REPO / "build" / "mlir" / "tools" / "sattn-opt" / "sattn-opt"
 
 # A mix over every selection rule, precisions, GQA, compression and window variants.
@@ -100,6 +103,7 @@ def cold_start(path: Path, pipeline: str, runs: int = 5) -> float | None:
     return statistics.median(times)
 
 
+@guarded  # SattnError: one line; Ctrl-C / SIGTERM stop the tools it runs, scratch removed
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ops", type=int, default=10_000)

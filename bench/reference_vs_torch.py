@@ -23,6 +23,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 
 import numpy as np
+from sattn.guard import guarded
 from sattn.ir.schema import Shape, params_from_dict
 from sattn.reference.data import synthetic
 from sattn.reference.executor import run
@@ -64,6 +65,7 @@ def _median(xs: list[float]) -> float:
     return float(np.median(xs))
 
 
+@guarded  # SattnError: one line; Ctrl-C / SIGTERM stop the tools it runs, scratch removed
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seq", type=int, nargs="+", default=[4096, 16384])

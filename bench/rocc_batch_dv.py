@@ -21,6 +21,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 
 import numpy as np
+from sattn.guard import guarded
 from sattn.ir.schema import params_from_dict
 from sattn.reference.compare import rel_error
 from sattn.reference.data import check_qkv
@@ -79,6 +80,7 @@ def dv_rows(args) -> None:
         print(f"| {dv} | {cyc} | {cyc / base:.4f} | {dma} | {formula} | {err:.1e} |")
 
 
+@guarded  # SattnError: one line; Ctrl-C / SIGTERM stop the tools it runs, scratch removed
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--batch", type=int, default=2)

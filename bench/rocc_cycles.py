@@ -39,6 +39,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import numpy as np
 from sattn.errors import SattnError
+from sattn.guard import guarded
 from sattn.ir.schema import params_from_dict
 from sattn.reference.compare import rel_error
 from sattn.reference.data import synthetic
@@ -67,6 +68,7 @@ def minimum_bytes(sel, heads: int, d: int, precision: str) -> int:
     return int(q_rows * rb + 2 * kv_rows * rb)
 
 
+@guarded  # SattnError: one line; Ctrl-C / SIGTERM stop the tools it runs, scratch removed
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])

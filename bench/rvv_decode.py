@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import numpy as np
 from sattn.backends.rvv import runner
+from sattn.guard import guarded
 from sattn.ir.schema import params_from_dict
 
 #: pattern -> (spec, attributes): the issue's decode benchmark set (bsr at about 5 % density).
@@ -41,6 +42,7 @@ PATTERNS: dict[str, tuple[str, dict]] = {
 TARGET = 1.3
 
 
+@guarded  # SattnError: one line; Ctrl-C / SIGTERM stop the tools it runs, scratch removed
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--skv", type=int, default=4096)

@@ -35,6 +35,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 
 from sattn.backends.rvv import cycle_model, runner
+from sattn.guard import guarded
 from sattn.ir.schema import params_from_dict
 from sattn.reference.data import synthetic
 
@@ -68,6 +69,7 @@ def target(name: str, attrs: dict, density: float, floor: float | None) -> float
     return None
 
 
+@guarded  # SattnError: one line; Ctrl-C / SIGTERM stop the tools it runs, scratch removed
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seq", type=int, nargs="+", default=[1024, 4096])

@@ -28,10 +28,12 @@ import numpy as np
 from sattn.backends.rvv import cycle_model, runner
 from sattn.backends.rvv.peer import iree
 from sattn.errors import SattnError
+from sattn.guard import guarded
 from sattn.ir.schema import params_from_dict
 from sattn.reference.data import synthetic
 
 
+@guarded  # SattnError: one line; Ctrl-C / SIGTERM stop the tools it runs, scratch removed
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seq", type=int, default=1024)

@@ -26,6 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
 sys.path.insert(0, HERE)
 
+from sattn.guard import guarded
+
 
 def markdown(reports: list[dict]) -> str:
     """The docs' table from the reports' JSON (one column group per lane count)."""
@@ -64,6 +66,7 @@ def markdown(reports: list[dict]) -> str:
     return "\n".join(out) + "\n"
 
 
+@guarded  # SattnError: one line; Ctrl-C / SIGTERM stop the tools it runs, scratch removed
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lanes", type=int, nargs="+", default=[16, 8],

