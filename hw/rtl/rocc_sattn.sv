@@ -12,6 +12,10 @@
 //   sattn_spad      K and V scratchpads (KV_ROWS rows) and the Q row buffers
 //   sattn_core      QK MAC array, streaming softmax, P.V lanes, finalize (1/l)
 //   sattn_writeback output rows to memory
+//   sattn_nsa       NSA's selection: scoring path (block scores from the core's dots) and the
+//                   top-n unit (sattn_topn), which writes the kept blocks as runs
+// NSA runs as SCORE jobs (compressed keys: o_cmp, then the block selection) followed by SELECT
+// jobs (the kept blocks' tokens, from the runs the top-n unit wrote); see docs/rocc.md.
 // Every performance counter is counted here or at the memory ports.
 module rocc_sattn
   import sattn_isa_pkg::*;
@@ -55,6 +59,12 @@ module rocc_sattn
   logic [7:0]    r_group;
   logic [31:0]   r_n_runs, r_score_scale, r_out_scale;
   logic [AW-1:0] r_q_base, r_k_base, r_v_base, r_o_base, r_q_hstride, r_o_hstride;
+  logic [1:0]    r_nsa_ctrl;  // NSA_CTRL: bit 0 SCORE, bit 1 SELECT
+  logic [15:0]   r_nsa_pos, r_nsa_block;
+  logic [5:0]    r_nsa_n;
+  logic          sel_valid;   // the top-n unit's runs are in run RAM entries 0 .. sel_n-1
+  logic [5:0]    sel_n;
+  logic          nsa_ran;     // the running SCORE job's selection has started
 
   logic [15:0]   rp_wptr, run_wptr;  // entries loaded into the index RAMs
   logic [7:0]    err_code;
@@ -116,6 +126,14 @@ module rocc_sattn
   /* verilator lint_on UNUSEDSIGNAL */
   logic [QSW-1:0] q_query;
 
+  // NSA selection
+  logic nsa_run_we, nsa_busy, nsa_go, drained;
+  logic [15:0] nsa_run_waddr;
+  logic [31:0] nsa_run_wdata;
+  logic c_dot_valid, c_dot_end, c_fin_valid;
+  logic [KW-1:0] c_dot_key;
+  logic [31:0] c_dot, c_fin_m, c_fin_l;
+
   // gather
   logic g_active, g_err;
   logic [7:0] g_err_code;
@@ -125,9 +143,11 @@ module rocc_sattn
     .clk, .rst_n, .start(start_pulse), .invalidate(start_inval),
     .group(r_group), .row_base(r_row_base), .row_count(r_row_count), .n_runs(r_n_runs),
     .num_keys({1'b0, r_num_keys}), .row_bytes, .out_row_bytes, .partial(r_partial),
+    .sel(r_nsa_ctrl[1]),
     .q_base(r_q_base), .q_hstride(r_q_hstride), .o_base(r_o_base), .o_hstride(r_o_hstride),
     .rp_we, .rp_waddr(rp_wptr), .rp_wdata({cmd_rs2, cmd_rs1}),
     .run_we, .run_waddr(run_wptr), .run_wdata({cmd_rs2, cmd_rs1}),
+    .run1_we(nsa_run_we), .run1_waddr(nsa_run_waddr), .run1_wdata(nsa_run_wdata),
     .tok_push, .tok(tok_in), .tok_full, .req_push(rq_push), .req(rq_in), .req_full(rq_full),
     .q_busy, .q_alloc, .q_alloc_slot, .active(g_active), .err(g_err), .err_code(g_err_code)
   );
@@ -196,7 +216,17 @@ module rocc_sattn
     .k_re, .k_raddr, .k_rdata, .q_re, .q_raddr, .q_rdata, .v_re, .v_raddr, .v_rdata,
     .ob_valid, .ob_addr, .ob_data, .ob_m, .ob_l, .ob_done,
     .qk_lanes_busy(qk_busy), .pv_lanes_busy(pv_busy), .pair_done, .row_done, .stall_kv,
-    .idle(c_idle)
+    .idle(c_idle), .dot_valid(c_dot_valid), .dot_end(c_dot_end), .dot_key(c_dot_key),
+    .dot(c_dot), .fin_valid(c_fin_valid), .fin_m(c_fin_m), .fin_l(c_fin_l)
+  );
+
+  sattn_nsa u_nsa (
+    .clk, .rst_n, .start(start_pulse && r_nsa_ctrl[0]), .group(r_group), .num_keys(r_num_keys),
+    .pos(r_nsa_pos), .block(r_nsa_block), .n(r_nsa_n), .score_scale(r_score_scale),
+    .dot_valid(c_dot_valid && r_nsa_ctrl[0]), .dot_key(c_dot_key), .dot(c_dot),
+    .dot_end(c_dot_end && r_nsa_ctrl[0]), .fin_valid(c_fin_valid && r_nsa_ctrl[0]),
+    .fin_m(c_fin_m), .fin_l(c_fin_l), .go(nsa_go), .busy(nsa_busy),
+    .run_we(nsa_run_we), .run_waddr(nsa_run_waddr), .run_wdata(nsa_run_wdata)
   );
 
   sattn_writeback u_wb (
@@ -259,6 +289,12 @@ module rocc_sattn
       R_SCORE_SCALE:  reg_value = 64'(r_score_scale);
       R_OUT_SCALE:    reg_value = 64'(r_out_scale);
       R_PARTIAL:      reg_value = 64'(r_partial);
+      R_NSA_CTRL:     reg_value = 64'(r_nsa_ctrl);
+      R_NSA_POS:      reg_value = 64'(r_nsa_pos);
+      R_NSA_BLOCK:    reg_value = 64'(r_nsa_block);
+      R_NSA_N:        reg_value = 64'(r_nsa_n);
+      R_SCORE_DEPTH:  reg_value = 64'(NSA_SCORE_DEPTH);
+      R_TOPN_MAX:     reg_value = 64'(NSA_TOPN_MAX);
       R_VERSION:      reg_value = 64'(VERSION);
       R_CAPS:         reg_value = 64'(CAPS_VALUE);
       R_LANES:        reg_value = 64'(LANES);
@@ -292,11 +328,23 @@ module rocc_sattn
     if (err_code != E_NONE) start_err = err_code;
     else if (r_prec > P_I4 || !CAPS_VALUE[5'(r_prec)]) start_err = E_PRECISION;
     else if (r_head_dim == 16'd0 || r_head_dim > 16'(DMAX) || dv > 16'(DMAX) || r_seq_len == 16'd0
-             || r_num_keys == 16'd0 || r_num_keys > 16'(KV_ROWS) || r_group == 8'd0
-             || 32'(r_row_base) + 32'(r_row_count) > 32'(r_seq_len))
+             || (!r_nsa_ctrl[1] && (r_num_keys == 16'd0 || r_num_keys > 16'(KV_ROWS)))
+             || r_group == 8'd0 || 32'(r_row_base) + 32'(r_row_count) > 32'(r_seq_len))
+      start_err = E_SHAPE;
+    // NSA: one row per job; SCORE: the group's dots fit the score buffer, 1 <= n <= TOPN_MAX, and
+    // NSA_POS lies in a block whose predecessors are all keys of the job; SELECT: the kept
+    // blocks fit the scratchpad
+    else if (r_nsa_ctrl != 2'd0 && (r_nsa_ctrl == 2'd3 || r_row_count != 16'd1 || r_nsa_block == 16'd0))
+      start_err = E_SHAPE;
+    else if (r_nsa_ctrl[0] && (r_nsa_n == 6'd0 || 32'(r_nsa_n) > 32'(NSA_TOPN_MAX)
+             || 32'(r_group) * 32'(r_num_keys) > 32'(NSA_SCORE_DEPTH)
+             || 32'(r_nsa_pos) >= (32'(r_num_keys) + 32'd1) * 32'(r_nsa_block)))
+      start_err = E_SHAPE;
+    else if (r_nsa_ctrl[1] && 32'(r_n_runs) * 32'(r_nsa_block) > 32'(KV_ROWS))
       start_err = E_SHAPE;
     else if (r_prec == P_I4 && (r_head_dim[0] || dv[0])) start_err = E_ALIGN;
-    else if (32'(r_row_count) + 32'd1 > 32'(rp_wptr) || r_n_runs > 32'(run_wptr))
+    else if (r_nsa_ctrl[1] ? (!sel_valid || r_n_runs == 32'd0 || r_n_runs > 32'(sel_n))
+             : (32'(r_row_count) + 32'd1 > 32'(rp_wptr) || r_n_runs > 32'(run_wptr)))
       start_err = E_ROWPTR;
   end
 
@@ -319,6 +367,13 @@ module rocc_sattn
       r_score_scale <= 32'h3f80_0000;
       r_out_scale <= 32'h3f80_0000;
       r_partial <= 1'b0;
+      r_nsa_ctrl <= '0;
+      r_nsa_pos <= '0;
+      r_nsa_block <= '0;
+      r_nsa_n <= '0;
+      sel_valid <= 1'b0;
+      sel_n <= '0;
+      nsa_ran <= 1'b0;
       r_q_base <= '0;
       r_k_base <= '0;
       r_v_base <= '0;
@@ -368,6 +423,10 @@ module rocc_sattn
               R_SCORE_SCALE: r_score_scale <= cmd_rs2[31:0];
               R_OUT_SCALE:   r_out_scale <= cmd_rs2[31:0];
               R_PARTIAL:     r_partial <= cmd_rs2[0];
+              R_NSA_CTRL:    r_nsa_ctrl <= cmd_rs2[1:0];
+              R_NSA_POS:     r_nsa_pos <= (cmd_rs2 > 64'hffff) ? 16'hffff : cmd_rs2[15:0];
+              R_NSA_BLOCK:   r_nsa_block <= (cmd_rs2 > 64'hffff) ? 16'hffff : cmd_rs2[15:0];
+              R_NSA_N:       r_nsa_n <= (cmd_rs2 > 64'd63) ? 6'd63 : cmd_rs2[5:0];
               default: if (err_code == E_NONE) err_code <= E_BAD_REG;
             endcase
           end
@@ -380,10 +439,12 @@ module rocc_sattn
             else if (err_code == E_NONE) err_code <= E_OVERFLOW;
           end
           F_LOAD_RUNS: begin
+            sel_valid <= 1'b0;  // the top-n unit's runs may be overwritten
             if (run_we) run_wptr <= run_wptr + 16'd4;
             else if (err_code == E_NONE) err_code <= E_OVERFLOW;
           end
           F_IDX_RESET: begin
+            sel_valid <= 1'b0;
             rp_wptr <= '0;
             run_wptr <= '0;
             err_code <= E_NONE;
@@ -394,6 +455,8 @@ module rocc_sattn
               job_active <= 1'b1;
               job_started <= 1'b0;
               done_flag <= 1'b0;
+              nsa_ran <= 1'b0;
+              if (r_nsa_ctrl[0]) sel_valid <= 1'b0;
             end else begin
               err_code <= start_err;
               done_flag <= 1'b1;
@@ -407,15 +470,24 @@ module rocc_sattn
       // a running job's index error
       if (g_err && err_code == E_NONE) err_code <= g_err_code;
       // job completion: everything issued has drained
+      // (a SCORE job: and its selection has been made and written as runs)
       if (job_active && !start_pulse) begin
         job_started <= 1'b1;
-        if (job_started && !g_active && tok_empty && rq_empty && d_idle && c_idle) begin
+        if (nsa_go) nsa_ran <= 1'b1;
+        if (drained && (!r_nsa_ctrl[0] || (nsa_ran && !nsa_busy))) begin
           job_active <= 1'b0;
           done_flag <= 1'b1;
+          if (r_nsa_ctrl[0]) begin
+            sel_valid <= 1'b1;
+            sel_n <= r_nsa_n;
+          end
         end
       end
     end
   end
+
+  assign drained = job_started && !g_active && tok_empty && rq_empty && d_idle && c_idle;
+  assign nsa_go = job_active && !start_pulse && r_nsa_ctrl[0] && drained && !nsa_ran;
 
   // ---------------- performance counters ----------------
   logic any_lane;

@@ -56,7 +56,16 @@ module sattn_core
   output logic                  pair_done,
   output logic                  row_done,
   output logic                  stall_kv,
-  output logic                  idle
+  output logic                  idle,
+  // taps for NSA's scoring path (sattn_nsa): each q.k dot as it leaves the score FIFO (a row
+  // end: dot_end), and each finalized row's max and denominator
+  output logic                  dot_valid,
+  output logic                  dot_end,
+  output logic [KW-1:0]         dot_key,
+  output logic [31:0]           dot,
+  output logic                  fin_valid,
+  output logic [31:0]           fin_m,
+  output logic [31:0]           fin_l
 );
   import sattn_fp_pkg::*;
 
@@ -159,6 +168,10 @@ module sattn_core
     .pop(sf_pop), .dout(sf_dout), .empty(sf_empty), .full(sf_full), .count(sf_count)
   );
   assign sf_pop = !sf_empty && sm_in_ready;
+  assign dot_valid = sf_pop && !sf_dout[TAGW+32];
+  assign dot_end = sf_pop && sf_dout[TAGW+32];
+  assign dot_key = sf_dout[32 + AW +: KW];  // the tag is {is_end, key, oaddr}
+  assign dot = sf_dout[31:0];
 
   always_ff @(posedge clk) begin
     if (!rst_n || soft_reset) inflight <= '0;
@@ -389,6 +402,9 @@ module sattn_core
   end
 
   assign ob_data = obuf;
+  assign fin_valid = fin_start;
+  assign fin_m = sm_p;  // a row end carries the row's max in p
+  assign fin_l = l;
   assign ob_m = f_m;  // fin_start waits for !ob_valid: f_m/f_l stay put while the row is written
   assign ob_l = f_l;
 

@@ -5,7 +5,7 @@
 // memory model sets latency and bandwidth). Each beat carries 4 fp32, 8 bf16, 16 i8 or 32 i4
 // elements, written unpacked (fp32 bits; bf16 << 16; integer codes sign-extended) into the
 // destination row. Q and K rows are head_dim elements (row_bytes), V rows head_dim_v (v_row_bytes)
-// at V_BASE + key * v_row_bytes. The byte counters count at this port: every byte of every beat received.
+// at V_BASE + key * v_row_bytes (into scratchpad row id). The byte counters count at this port: every byte of every beat received.
 module sattn_dma
   import sattn_isa_pkg::*;
   import sattn_types_pkg::*;
@@ -68,7 +68,7 @@ module sattn_dma
     case (issue_kind)
       RQ_K: mem_req_addr = 64'(AW'(k_base + req.addr));
       // the gather unit's offset is key * row_bytes (K's); a V row is v_row_bytes long
-      RQ_V: mem_req_addr = 64'(AW'(v_base + AW'(req.id) * AW'(v_row_bytes)));
+      RQ_V: mem_req_addr = 64'(AW'(v_base + AW'(req.key) * AW'(v_row_bytes)));
       default: mem_req_addr = 64'(req.addr);
     endcase
   end

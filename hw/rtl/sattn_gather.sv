@@ -7,6 +7,10 @@
 // the rows of a query block share one K/V fetch). A row ends with an END token carrying the
 // output address (with PARTIAL, of the row's partial record within the job's records). Index problems (row pointers not ascending or beyond N_RUNS, a key >= NUM_KEYS)
 // stop the walk with an error code; what was already issued drains normally.
+// NSA SELECT jobs (sel): every row reads runs 0 .. N_RUNS-1 (what the top-n unit wrote; no row
+// pointers) and its keys take scratchpad rows 0, 1, 2, ... in token order (the slot), so the
+// kept blocks, anywhere among 65536 keys, fit the scratchpad; the heads of the group walk the same
+// runs, so they find the same slots filled and share the fetch.
 module sattn_gather
   import sattn_isa_pkg::*;
   import sattn_types_pkg::*;
@@ -24,6 +28,7 @@ module sattn_gather
   input  logic [15:0]          row_bytes,
   input  logic [15:0]          out_row_bytes,
   input  logic                 partial,   // output rows counted from the job's first row
+  input  logic                 sel,       // NSA SELECT: runs 0..n_runs-1, keys in slots
   input  logic [AW-1:0]        q_base,
   input  logic [AW-1:0]        q_hstride,
   input  logic [AW-1:0]        o_base,
@@ -35,6 +40,11 @@ module sattn_gather
   input  logic                 run_we,
   input  logic [15:0]          run_waddr,
   input  logic [127:0]         run_wdata,
+  input  logic                 run1_we,   // one entry (the top-n unit's runs)
+  /* verilator lint_off UNUSEDSIGNAL */
+  input  logic [15:0]          run1_waddr,  // < NSA_TOPN_MAX
+  /* verilator lint_on UNUSEDSIGNAL */
+  input  logic [31:0]          run1_wdata,
   // token FIFO and DMA request FIFO
   output logic                 tok_push,
   output token_t               tok,
@@ -57,7 +67,7 @@ module sattn_gather
   localparam int KVAW = $clog2(KV_ROWS);
 
   logic [31:0] rowptr [ROWPTR_DEPTH];
-  logic [31:0] runs [RUN_DEPTH];
+  logic [31:0] runs [RUN_DEPTH] /*verilator public_flat_rd*/;  // public: the testbench's selection dump
   logic [KV_ROWS-1:0] requested;
 
   gstate_t st;
@@ -65,6 +75,8 @@ module sattn_gather
   logic [7:0] h;
   logic [31:0] p, pend;
   logic [KW:0] j, jend;
+  logic [KW:0] slot;       // SELECT: scratchpad row of key j (tokens so far in this row)
+  logic [KW-1:0] kid;      // the scratchpad row of key j
   logic [QSW-1:0] qs, cur_slot;
   logic cur_has_q;
   logic [AW-1:0] cur_oaddr;
@@ -75,8 +87,8 @@ module sattn_gather
   logic miss;
 
   // the top level checks ROW_COUNT < ROWPTR_DEPTH and N_RUNS <= RUN_DEPTH before a start
-  assign rp0 = rowptr[RPAW'(r)];
-  assign rp1 = rowptr[RPAW'(r + 16'd1)];
+  assign rp0 = sel ? 32'd0 : rowptr[RPAW'(r)];
+  assign rp1 = sel ? n_runs : rowptr[RPAW'(r + 16'd1)];
   assign run = runs[RUNAW'(p)];
   assign run_start = {1'b0, run[15:0]};
   assign run_len = {1'b0, run[31:16]};
@@ -84,22 +96,23 @@ module sattn_gather
   assign q_addr = q_base + AW'(h) * q_hstride + abs_row * AW'(row_bytes);
   // partial records are packed per job: row r of the job, not row ROW_BASE + r of the op
   assign o_addr = o_base + AW'(h) * o_hstride + (partial ? AW'(r) : abs_row) * AW'(out_row_bytes);
-  assign miss = !requested[KVAW'(j)];
+  assign kid = sel ? slot[KW-1:0] : j[KW-1:0];
+  assign miss = !requested[KVAW'(kid)];
   assign active = st != G_IDLE;
 
   // outputs of the current state (the FIFOs are in the top level)
   always_comb begin
     tok_push = 1'b0;
-    tok = '{is_end: 1'b0, has_q: cur_has_q, slot: cur_slot, key: j[KW-1:0], oaddr: cur_oaddr};
+    tok = '{is_end: 1'b0, has_q: cur_has_q, slot: cur_slot, key: kid, oaddr: cur_oaddr};
     req_push = 1'b0;
-    req = '{kind: RQ_KV, id: j[KW-1:0], addr: AW'(j) * AW'(row_bytes)};
+    req = '{kind: RQ_KV, id: kid, key: j[KW-1:0], addr: AW'(j) * AW'(row_bytes)};
     q_alloc = 1'b0;
     q_alloc_slot = qs;
     case (st)
       // an empty row needs no Q row (its output is zeros)
       G_ROW: if (!q_busy[qs] && !req_full && rp0 < rp1 && rp1 <= n_runs) begin
         req_push = 1'b1;
-        req = '{kind: RQ_Q, id: KW'(qs), addr: q_addr};
+        req = '{kind: RQ_Q, id: KW'(qs), key: '0, addr: q_addr};
         q_alloc = 1'b1;
       end
       G_KEYS: if (!tok_full && (!miss || !req_full)) begin
@@ -117,6 +130,7 @@ module sattn_gather
   always_ff @(posedge clk) begin
     if (rp_we) for (int k = 0; k < 4; k++) rowptr[RPAW'(rp_waddr + 16'(k))] <= rp_wdata[k*32 +: 32];
     if (run_we) for (int k = 0; k < 4; k++) runs[RUNAW'(run_waddr + 16'(k))] <= run_wdata[k*32 +: 32];
+    if (run1_we) runs[RUNAW'(run1_waddr)] <= run1_wdata;
   end
 
   always_ff @(posedge clk) begin
@@ -128,6 +142,7 @@ module sattn_gather
       pend <= '0;
       j <= '0;
       jend <= '0;
+      slot <= '0;
       qs <= '0;
       cur_slot <= '0;
       cur_has_q <= 1'b0;
@@ -155,6 +170,7 @@ module sattn_gather
             st <= G_END;
           end else if (q_alloc) begin
             p <= rp0;
+            slot <= '0;
             pend <= rp1;
             cur_slot <= qs;
             cur_has_q <= 1'b1;
@@ -164,7 +180,7 @@ module sattn_gather
           end
         end
         G_RUN: begin
-          if (run_start + run_len > num_keys) begin
+          if (sel ? (32'(slot) + 32'(run_len) > 32'(KV_ROWS)) : (run_start + run_len > num_keys)) begin
             err <= 1'b1;
             err_code <= E_INDEX;
             st <= G_IDLE;
@@ -178,8 +194,9 @@ module sattn_gather
           end
         end
         G_KEYS: if (tok_push) begin
-          if (miss) requested[KVAW'(j)] <= 1'b1;
+          if (miss) requested[KVAW'(kid)] <= 1'b1;
           j <= j + 1'b1;
+          slot <= slot + 1'b1;
           if (j + 1'b1 == jend) begin
             p <= p + 1;
             st <= (p + 1 < pend) ? G_RUN : G_END;

@@ -2,8 +2,8 @@
 // verilator lint_off UNUSEDPARAM
 package sattn_isa_pkg;
 
-  localparam logic [31:0] VERSION = 32'h0102;
-  localparam logic [31:0] CAPS_VALUE = 32'h000007ff;
+  localparam logic [31:0] VERSION = 32'h0103;
+  localparam logic [31:0] CAPS_VALUE = 32'h00000fff;
 
   // hardware parameters
   localparam int LANES_QK = 16;
@@ -20,6 +20,8 @@ package sattn_isa_pkg;
   localparam int SPAD_GROUP = 32;
   localparam int KV_BANKS = 32;
   localparam int Q_BANKS = 2;
+  localparam int NSA_SCORE_DEPTH = 16384;
+  localparam int NSA_TOPN_MAX = 32;
 
   // funct7 codes
   localparam logic [6:0] F_SET_REG = 7'd0;  // rs1 = register id, rs2 = value: write a descriptor register
@@ -50,6 +52,10 @@ package sattn_isa_pkg;
   localparam logic [7:0] R_OUT_SCALE = 8'h0f;  // fp32 bits multiplying the normalised P.V (scale_v for i8/i4, else 1.0)
   localparam logic [7:0] R_PARTIAL = 8'h10;  // bit 0: each row writes the partial record [o (Dv fp32), m, l] (Dv + 2 words) at O_BASE + h*O_HSTRIDE + r*(Dv+2)*4, r the row within the job
   localparam logic [7:0] R_HEAD_DIM_V = 8'h11;  // Dv: elements per V and OUT row (1..DMAX; even for i4); 0 (reset) means Dv = D
+  localparam logic [7:0] R_NSA_CTRL = 8'h12;  // bit 0 SCORE: the job's rows score their keys (compressed keys, key c = block c) and, when it has drained, the scoring path sums the group's probabilities into block scores and the top-n unit writes NSA_N runs into run RAM entries 0..NSA_N-1; bit 1 SELECT: the job's rows read those runs (row pointers not used) and place keys in scratchpad slots in token order
+  localparam logic [7:0] R_NSA_POS = 8'h13;  // p: the position of the SCORE job's query row (its block p // b is forced, blocks after it are no candidates; the block holding p is cut at p)
+  localparam logic [7:0] R_NSA_BLOCK = 8'h14;  // b: tokens per selection block (= per compressed key) of a SCORE job
+  localparam logic [7:0] R_NSA_N = 8'h15;  // n: blocks the top-n unit keeps (1..TOPN_MAX)
   localparam logic [7:0] R_VERSION = 8'h20;  // hardware version (read-only)
   localparam logic [7:0] R_CAPS = 8'h21;  // capability bits (read-only)
   localparam logic [7:0] R_LANES = 8'h22;  // MAC lanes: QK lanes + PV lanes (read-only)
@@ -57,6 +63,8 @@ package sattn_isa_pkg;
   localparam logic [7:0] R_KV_ROWS = 8'h24;  // K/V scratchpad rows: largest NUM_KEYS (read-only)
   localparam logic [7:0] R_RUN_DEPTH = 8'h25;  // index-run RAM entries (read-only)
   localparam logic [7:0] R_ROWPTR_DEPTH = 8'h26;  // row-pointer RAM entries (read-only)
+  localparam logic [7:0] R_SCORE_DEPTH = 8'h27;  // score-buffer entries: GROUP x NUM_KEYS of a SCORE job (read-only)
+  localparam logic [7:0] R_TOPN_MAX = 8'h28;  // largest NSA_N (read-only)
   localparam logic [7:0] R_CYC_TOTAL = 8'h40;  // cycles since CLEAR_COUNTERS (everything: commands, loads, jobs)
   localparam logic [7:0] R_CYC_BUSY = 8'h41;  // cycles a job was running
   localparam logic [7:0] R_CYC_MAC = 8'h42;  // cycles with at least one MAC lane busy
@@ -95,6 +103,7 @@ package sattn_isa_pkg;
   localparam int CAP_HOST_SELECT = 8;  // data-dependent patterns (top-k, N:M, LSH) selected on the host
   localparam int CAP_LANDMARK = 9;  // compressed key space (landmarks) via NUM_KEYS
   localparam int CAP_CAUSAL = 10;  // causal masking through the index table
+  localparam int CAP_NSA = 11;  // NSA selection on chip: compressed-key scoring path and top-n unit (NSA_* registers)
 
   // precision codes
   localparam logic [2:0] P_FP32 = 3'd0;

@@ -28,7 +28,8 @@ package sattn_types_pkg;
 
   typedef struct packed {
     logic [1:0]    kind;
-    logic [KW-1:0] id;    // Q slot or key row
+    logic [KW-1:0] id;    // Q slot or scratchpad row
+    logic [KW-1:0] key;   // RQ_KV: the key (V's address; = id except in an NSA SELECT job)
     logic [AW-1:0] addr;  // absolute for RQ_Q; row offset (added to K_BASE / V_BASE) for RQ_KV
   } dma_req_t;
 endpackage

@@ -4,8 +4,8 @@
 
 namespace sattn_isa {
 
-constexpr uint32_t VERSION = 0x0102;
-constexpr uint32_t CAPS_VALUE = 0x000007ff;
+constexpr uint32_t VERSION = 0x0103;
+constexpr uint32_t CAPS_VALUE = 0x00000fff;
 constexpr const char *PROGRAM_MAGIC = "sattn-rocc-program 1";
 constexpr uint32_t LANES_QK = 16;
 constexpr uint32_t LANES_PV = 16;
@@ -21,6 +21,8 @@ constexpr uint32_t OUTSTANDING = 64;
 constexpr uint32_t SPAD_GROUP = 32;
 constexpr uint32_t KV_BANKS = 32;
 constexpr uint32_t Q_BANKS = 2;
+constexpr uint32_t NSA_SCORE_DEPTH = 16384;
+constexpr uint32_t NSA_TOPN_MAX = 32;
 
 constexpr uint32_t F_SET_REG = 0x00;  // rs1 = register id, rs2 = value: write a descriptor register
 constexpr uint32_t F_GET_REG = 0x01;  // rs1 = register id; rd <- value (descriptor, id/caps or counter)
@@ -49,6 +51,10 @@ constexpr uint32_t R_SCORE_SCALE = 0x0e;  // fp32 bits multiplying q.k: 1/sqrt(D
 constexpr uint32_t R_OUT_SCALE = 0x0f;  // fp32 bits multiplying the normalised P.V (scale_v for i8/i4, else 1.0)
 constexpr uint32_t R_PARTIAL = 0x10;  // bit 0: each row writes the partial record [o (Dv fp32), m, l] (Dv + 2 words) at O_BASE + h*O_HSTRIDE + r*(Dv+2)*4, r the row within the job
 constexpr uint32_t R_HEAD_DIM_V = 0x11;  // Dv: elements per V and OUT row (1..DMAX; even for i4); 0 (reset) means Dv = D
+constexpr uint32_t R_NSA_CTRL = 0x12;  // bit 0 SCORE: the job's rows score their keys (compressed keys, key c = block c) and, when it has drained, the scoring path sums the group's probabilities into block scores and the top-n unit writes NSA_N runs into run RAM entries 0..NSA_N-1; bit 1 SELECT: the job's rows read those runs (row pointers not used) and place keys in scratchpad slots in token order
+constexpr uint32_t R_NSA_POS = 0x13;  // p: the position of the SCORE job's query row (its block p // b is forced, blocks after it are no candidates; the block holding p is cut at p)
+constexpr uint32_t R_NSA_BLOCK = 0x14;  // b: tokens per selection block (= per compressed key) of a SCORE job
+constexpr uint32_t R_NSA_N = 0x15;  // n: blocks the top-n unit keeps (1..TOPN_MAX)
 constexpr uint32_t R_VERSION = 0x20;  // hardware version (read-only)
 constexpr uint32_t R_CAPS = 0x21;  // capability bits (read-only)
 constexpr uint32_t R_LANES = 0x22;  // MAC lanes: QK lanes + PV lanes (read-only)
@@ -56,6 +62,8 @@ constexpr uint32_t R_DMAX = 0x23;  // largest head dim (read-only)
 constexpr uint32_t R_KV_ROWS = 0x24;  // K/V scratchpad rows: largest NUM_KEYS (read-only)
 constexpr uint32_t R_RUN_DEPTH = 0x25;  // index-run RAM entries (read-only)
 constexpr uint32_t R_ROWPTR_DEPTH = 0x26;  // row-pointer RAM entries (read-only)
+constexpr uint32_t R_SCORE_DEPTH = 0x27;  // score-buffer entries: GROUP x NUM_KEYS of a SCORE job (read-only)
+constexpr uint32_t R_TOPN_MAX = 0x28;  // largest NSA_N (read-only)
 constexpr uint32_t R_CYC_TOTAL = 0x40;  // cycles since CLEAR_COUNTERS (everything: commands, loads, jobs)
 constexpr uint32_t R_CYC_BUSY = 0x41;  // cycles a job was running
 constexpr uint32_t R_CYC_MAC = 0x42;  // cycles with at least one MAC lane busy
@@ -92,6 +100,7 @@ constexpr uint32_t CAP_COMP = 1u << 7;  // compression-block selection (host-sco
 constexpr uint32_t CAP_HOST_SELECT = 1u << 8;  // data-dependent patterns (top-k, N:M, LSH) selected on the host
 constexpr uint32_t CAP_LANDMARK = 1u << 9;  // compressed key space (landmarks) via NUM_KEYS
 constexpr uint32_t CAP_CAUSAL = 1u << 10;  // causal masking through the index table
+constexpr uint32_t CAP_NSA = 1u << 11;  // NSA selection on chip: compressed-key scoring path and top-n unit (NSA_* registers)
 
 constexpr uint32_t P_FP32 = 0;
 constexpr uint32_t P_BF16 = 1;

@@ -3,7 +3,7 @@
 // cycle, shared by reads and writes).
 //
 //   Vrocc_sattn --program P.txt --q Q.bin --k K.bin --v V.bin --out OUT.bin
-//               [--lat N] [--bw B] [--max-cycles N]
+//               [--lat N] [--bw B] [--max-cycles N] [--dump-selection SEL.txt]
 //   Vrocc_sattn --probe
 //
 // P.txt is the program sattn-lower-rocc recorded (python/sattn/hw/program.py; format in
@@ -15,7 +15,11 @@
 // codes, or int4 codes two per byte, low nibble first); OUT.bin receives the fp32 output.
 // Everything printed as a counter is read from the RTL's counter registers; the memory model's
 // own byte counts are printed for cross-checking.
+// --dump-selection writes, after every NSA SCORE job, the NSA_N index runs the top-n unit left in
+// the run RAM (a debug read of the RTL's array, not an accelerator port): one line per job,
+// "<job> <run0> <run1> ...", run = len << 16 | start.
 #include "Vrocc_sattn.h"
+#include "Vrocc_sattn___024root.h"
 #include "verilated.h"
 #include "sattn_isa.h"
 
@@ -49,7 +53,7 @@ namespace {
 }
 
 struct Args {
-  std::string program, q, k, v, out;
+  std::string program, q, k, v, out, dump_sel;
   int lat = 20;
   double bw = 16.0;
   uint64_t max_cycles = 2000000000ull;
@@ -73,6 +77,7 @@ Args parse_args(int argc, char **argv) {
     else if (s == "--bw") a.bw = std::atof(next().c_str());
     else if (s == "--max-cycles") a.max_cycles = std::strtoull(next().c_str(), nullptr, 10);
     else if (s == "--probe") a.probe = true;
+    else if (s == "--dump-selection") a.dump_sel = next();
     else if (s.rfind("+verilator", 0) == 0) {}
     else fail(2, "unknown option '%s'", s.c_str());
   }
@@ -297,10 +302,10 @@ void print_hw(System &sys) {
   uint64_t ver = sys.get(R_VERSION), caps = sys.get(R_CAPS);
   auto b = [&](uint32_t m) { return (caps & m) ? 1 : 0; };
   std::printf("rocc_hw: ver=0x%04" PRIx64 " caps=0x%04" PRIx64 " [bsr=%d sw=%d gqa=%d comp=%d] "
-              "fp32=%d bf16=%d i8=%d i4=%d host_select=%d landmark=%d causal=%d lanes=%" PRIu64
+              "fp32=%d bf16=%d i8=%d i4=%d host_select=%d landmark=%d causal=%d nsa=%d lanes=%" PRIu64
               " dmax=%" PRIu64 " kv_rows=%" PRIu64 " run_depth=%" PRIu64 " rowptr_depth=%" PRIu64 "\n",
               ver, caps, b(CAP_BSR), b(CAP_SW), b(CAP_GQA), b(CAP_COMP), b(CAP_FP32), b(CAP_BF16),
-              b(CAP_I8), b(CAP_I4), b(CAP_HOST_SELECT), b(CAP_LANDMARK), b(CAP_CAUSAL),
+              b(CAP_I8), b(CAP_I4), b(CAP_HOST_SELECT), b(CAP_LANDMARK), b(CAP_CAUSAL), b(CAP_NSA),
               sys.get(R_LANES), sys.get(R_DMAX), sys.get(R_KV_ROWS), sys.get(R_RUN_DEPTH),
               sys.get(R_ROWPTR_DEPTH));
 }
@@ -340,6 +345,9 @@ int main(int argc, char **argv) {
   // the replay
   std::map<uint64_t, uint64_t> written;  // descriptor registers as the program set them
   long long jobs = 0;
+  FILE *sel_out = nullptr;
+  if (!args.dump_sel.empty() && !(sel_out = std::fopen(args.dump_sel.c_str(), "w")))
+    fail(2, "cannot write selection dump '%s'", args.dump_sel.c_str());
   for (const Command &c : prog.cmds) {
     if (c.funct == F_GET_REG) {
       uint64_t got = sys.get(c.rs1);
@@ -357,12 +365,19 @@ int main(int argc, char **argv) {
         fail(3, "hardware refused job %lld (%s, %s:%zu): error %s: %s [status=0x%04" PRIx64 "]", jobs,
              c.note.empty() ? "no note" : c.note.c_str(), args.program.c_str(), c.line, error_name(err),
              error_doc(err), status);
+      if (sel_out && (written[R_NSA_CTRL] & 1)) {
+        std::fprintf(sel_out, "%lld", jobs);
+        for (uint64_t i = 0; i < written[R_NSA_N] && i < RUN_DEPTH; ++i)
+          std::fprintf(sel_out, " %u", (unsigned)sys.top->rootp->rocc_sattn__DOT__u_gather__DOT__runs[i]);
+        std::fprintf(sel_out, "\n");
+      }
       ++jobs;
     } else {
       if (c.funct == F_SET_REG) written[c.rs1] = c.rs2;
       sys.rocc(c.funct, c.rs1, c.rs2, false);
     }
   }
+  if (sel_out) std::fclose(sel_out);
   const long long D = (long long)written[R_HEAD_DIM];
   const long long Dv = written[R_HEAD_DIM_V] ? (long long)written[R_HEAD_DIM_V] : D;  // 0: Dv = D
 

@@ -18,6 +18,7 @@ from xdsl.printer import Printer
 
 from sattn import resources
 from sattn.backends import get_backend
+from sattn.backends.rocc import backend as rocc_backend
 from sattn.backends.rocc import driver
 from sattn.backends.rocc.artifacts import check_stem, emit_for_op
 from sattn.backends.rocc.driver import probe
@@ -365,7 +366,7 @@ def compile_and_sim(
         raise SattnError(f"precision '{params.precision}' is not supported by the RoCC hardware "
                          f"(caps=0x{info.caps:04x} lists {', '.join(info.precisions)})")
     got = load_inputs(params, q, k, v, seed)
-    result = driver.run(params, got.q, got.k, got.v, **options)
+    result = rocc_backend.run(params, got.q, got.k, got.v, **options)
     if probe_line:
         result.lines.insert(0, probe_line)
     return _shaped(_compared(result, params, got.q, got.k, got.v) if compare else result, got)

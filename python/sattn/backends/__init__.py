@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from sattn.backends.rocc import driver
+from sattn.backends.rocc import backend as rocc
 from sattn.backends.rvv import backend as rvv
 from sattn.errors import SattnError
 from sattn.reference import executor
 
 #: Backend name -> the module that runs it.
-BACKENDS: dict[str, ModuleType] = {"reference": executor, "rvv": rvv, "rocc": driver}
+BACKENDS: dict[str, ModuleType] = {"reference": executor, "rvv": rvv, "rocc": rocc}
 
 
 def get_backend(name: str) -> ModuleType:

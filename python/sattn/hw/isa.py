@@ -22,8 +22,8 @@ from sattn.ir import precisions as _precisions
 from sattn.toolrun import atomic_write
 
 #: Hardware version: major.minor in the low 16 bits (0x0100 = 1.0; 1.1 added PARTIAL; 1.2
-#: added HEAD_DIM_V).
-VERSION = 0x0102
+#: added HEAD_DIM_V; 1.3 added the NSA scoring path and top-n unit, NSA_* registers).
+VERSION = 0x0103
 #: First line of a command-stream file the testbench replays (:mod:`sattn.hw.program`).
 PROGRAM_MAGIC = "sattn-rocc-program 1"
 
@@ -71,6 +71,15 @@ REGS: tuple[Field, ...] = (
                            "at O_BASE + h*O_HSTRIDE + r*(Dv+2)*4, r the row within the job"),
     Field("HEAD_DIM_V", 0x11, "Dv: elements per V and OUT row (1..DMAX; even for i4); 0 (reset) means "
                                "Dv = D"),
+    Field("NSA_CTRL", 0x12, "bit 0 SCORE: the job's rows score their keys (compressed keys, key c = block c) "
+                             "and, when it has drained, the scoring path sums the group's probabilities into "
+                             "block scores and the top-n unit writes NSA_N runs into run RAM entries 0..NSA_N-1; "
+                             "bit 1 SELECT: the job's rows read those runs (row pointers not used) and place "
+                             "keys in scratchpad slots in token order"),
+    Field("NSA_POS", 0x13, "p: the position of the SCORE job's query row (its block p // b is forced, blocks "
+                            "after it are no candidates; the block holding p is cut at p)"),
+    Field("NSA_BLOCK", 0x14, "b: tokens per selection block (= per compressed key) of a SCORE job"),
+    Field("NSA_N", 0x15, "n: blocks the top-n unit keeps (1..TOPN_MAX)"),
     # read-only identification
     Field("VERSION", 0x20, "hardware version (read-only)"),
     Field("CAPS", 0x21, "capability bits (read-only)"),
@@ -79,6 +88,8 @@ REGS: tuple[Field, ...] = (
     Field("KV_ROWS", 0x24, "K/V scratchpad rows: largest NUM_KEYS (read-only)"),
     Field("RUN_DEPTH", 0x25, "index-run RAM entries (read-only)"),
     Field("ROWPTR_DEPTH", 0x26, "row-pointer RAM entries (read-only)"),
+    Field("SCORE_DEPTH", 0x27, "score-buffer entries: GROUP x NUM_KEYS of a SCORE job (read-only)"),
+    Field("TOPN_MAX", 0x28, "largest NSA_N (read-only)"),
     # performance counters (read-only, 64 bit, zeroed by CLEAR_COUNTERS)
     Field("CYC_TOTAL", 0x40, "cycles since CLEAR_COUNTERS (everything: commands, loads, jobs)"),
     Field("CYC_BUSY", 0x41, "cycles a job was running"),
@@ -122,6 +133,7 @@ CAPS: tuple[Field, ...] = (
     Field("HOST_SELECT", 8, "data-dependent patterns (top-k, N:M, LSH) selected on the host"),
     Field("LANDMARK", 9, "compressed key space (landmarks) via NUM_KEYS"),
     Field("CAUSAL", 10, "causal masking through the index table"),
+    Field("NSA", 11, "NSA selection on chip: compressed-key scoring path and top-n unit (NSA_* registers)"),
 )
 
 #: Precision codes of the PRECISION register (the precision table, :mod:`sattn.ir.precisions`).
@@ -147,6 +159,8 @@ class HwParams:
     spad_group: int = 32  # scratchpad elements per bank row (one i4 beat; flat element a in bank row a // group)
     kv_banks: int = 32  # K/V scratchpad banks (1R1W SRAM, group / kv_banks elements per word)
     q_banks: int = 2  # Q row-buffer banks (1R1W SRAM, group / q_banks elements per word)
+    score_depth: int = 16384  # NSA score buffer: q.k dots of a SCORE job (GROUP x NUM_KEYS)
+    topn_max: int = 32  # largest n of the top-n unit
 
     @property
     def lanes(self) -> int:
@@ -205,6 +219,7 @@ def _hw_items(hw: HwParams = HW) -> list[tuple[str, int]]:
         ("ROWPTR_DEPTH", hw.rowptr_depth), ("Q_SLOTS", hw.q_slots), ("BUS_BYTES", hw.bus_bytes),
         ("TOKEN_FIFO", hw.token_fifo), ("OUTSTANDING", hw.outstanding),
         ("SPAD_GROUP", hw.spad_group), ("KV_BANKS", hw.kv_banks), ("Q_BANKS", hw.q_banks),
+        ("NSA_SCORE_DEPTH", hw.score_depth), ("NSA_TOPN_MAX", hw.topn_max),
     ]
 
 

@@ -414,7 +414,7 @@ class Nsa(Pattern):
                   "branch counted (a key two branches read counts twice), over the dense "
                   "Hkv x Sq x Skv pairs: the density can exceed 1")
     positions = True
-    targets = ("reference", "rvv")
+    targets = ("reference", "rvv", "rocc")
     rvv_kernel = "nsa"
     rule = ForcingRule("select_blocks", lambda p: p.select_blocks is not None,
                        lambda p: f"select_blocks = {p.select_blocks} is set")

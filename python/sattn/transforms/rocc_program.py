@@ -38,6 +38,7 @@ from sattn.specs import pattern_of, select_indices
 from sattn.specs.pattern import MAX_TABLE_ENTRIES
 from sattn.specs.recorded import recorded_selection
 from sattn.specs.selection import Selection
+from sattn.transforms import rocc_nsa
 from sattn.transforms.common import ContentCache, attention_ops, selected_params
 
 #: Largest recorded program: as many i64 words as the largest recorded index table.
@@ -97,7 +98,14 @@ def info_of(params: AttentionParams, shape: Shape, sel: Selection) -> dict[str, 
 
 
 def program_record(p: AttentionParams) -> dict[str, Any]:
-    """The ``rocc_program`` attribute of params whose spec is selected (plain Python)."""
+    """The ``rocc_program`` attribute of params whose spec is selected (plain Python). A
+    composite pattern (nsa) selects on chip: its program depends on the shape only and is
+    recorded whole (:mod:`sattn.transforms.rocc_nsa`), unless too long."""
+    if pattern_of(p.spec).composite:
+        prog = rocc_nsa.program(p, p.shape())
+        if len(prog.commands) > MAX_PROGRAM_COMMANDS:
+            return {"elided": 1, "command_count": len(prog.commands)}
+        return {**prog.record(), "nsa": rocc_nsa.planned_for(p)}
     if pattern_of(p.spec).data_dependent:
         return {"host_selected": 1}
     shape = p.shape()

@@ -248,7 +248,9 @@ def test_rows_beyond_the_16_bit_registers_are_one_line(driver):
 
 #: Measured with the planner and RTL of main at 7e68844 (before key tiles), one run each:
 #: (total_cycles, dma_k, dma_q, dma_out, pairs), and below the sha256 of the replayed program
-#: text. Heads that fit the scratchpad must plan and run exactly as before.
+#: text. Heads that fit the scratchpad must plan and run exactly as before. (The texts were
+#: re-hashed when CAPS gained the NSA bit: the program's CAPS check reads 0xfff, was 0x7ff; with
+#: that word put back each text hashed to its previous value.)
 BEFORE_TILES = {
     ("sliding_window", 1, 2048, "fp32"): (1520, 16640, 256, 256, 260),
     ("bsr", 4, 300, "i8"): (5417, 9984, 256, 1024, 2496),
@@ -259,10 +261,10 @@ BEFORE_ATTRS = {"sliding_window": {"window_size": 64},
                 "bsr": {"block_size": 16, "keep_ratio": 0.5}, "topk_per_query": {"topk_k": 7},
                 "dense": {"causal": 1}}
 BEFORE_TEXT = {
-    ("sliding_window", 1, 2048, "fp32"): "0a0d71f2499b27fcfaa51d103ea4723744aaeff12812944081c3ed35df7215a6",
-    ("bsr", 4, 300, "i8"): "34b7b5952cdb8bbf6a046fe0786354a1028d9ecb89bb8d56aa727eaa8c155a34",
-    ("topk_per_query", 32, 32, "fp32"): "a70616ad499c7b1d4d676f7cd484cafbccac7307c7748149ea5510d234232d94",
-    ("dense", 24, 64, "i4"): "2f5aa3ecadf287fa7765a458c28a4ef20a802d0b5f77f54bcc032083938f8453",
+    ("sliding_window", 1, 2048, "fp32"): "89051f2d264c74641eeab4f0d66c3935e4b0c31e443a7659cc46ce72fe4a1919",
+    ("bsr", 4, 300, "i8"): "d837ea41dbc4d8c88eb9f9b27d44ca603d1a1289d303cb74cd161bf8e9f20a05",
+    ("topk_per_query", 32, 32, "fp32"): "0b52b01bad066f1ba5fccec01a0e99496540c60820d9305b973dabe3beff79f4",
+    ("dense", 24, 64, "i4"): "694ee313c06a1a0364d9ea0f39a40dae95ef3255c32283bdb66042eb1a97e773",
 }
 
 

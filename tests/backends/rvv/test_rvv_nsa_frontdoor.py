@@ -16,7 +16,6 @@ import pytest
 from conftest import need_tool
 from sattn import api
 from sattn.backends.rvv import nsa as rvv_nsa
-from sattn.errors import SattnError
 from sattn.ir.schema import params_from_dict
 from sattn.reference import nsa as ref_nsa
 from sattn.reference.data import load_inputs
@@ -121,9 +120,3 @@ def test_cli_gates_reach_the_kernel(tmp_path):
     params, (q, k, v), want = _reference("i8", g)
     bound = ref_nsa.op_tolerance(params, q, k, v, tuple(g.values()))
     assert float(np.abs(np.load(out).astype(np.float64) - want).max()) <= bound
-
-
-def test_rocc_still_refuses_nsa_in_one_line(tmp_path):
-    with pytest.raises(SattnError, match=r"spec 'nsa' runs on the reference, RVV; RoCC: not yet "
-                                         r"\(rocc asked for"):
-        api.run(_write(tmp_path, source()), "rocc")

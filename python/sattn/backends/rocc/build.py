@@ -35,7 +35,8 @@ SIM = REPO / "hw" / "sim"
 RTL_FILES: tuple[str, ...] = (
     "sattn_isa_pkg.sv", "sattn_fp_pkg.sv", "sattn_types_pkg.sv", "sattn_fifo.sv",
     "sattn_spad.sv", "sattn_mac_array.sv", "sattn_softmax.sv", "sattn_core.sv",
-    "sattn_gather.sv", "sattn_dma.sv", "sattn_writeback.sv", "rocc_sattn.sv",
+    "sattn_gather.sv", "sattn_dma.sv", "sattn_writeback.sv", "sattn_topn.sv", "sattn_nsa.sv",
+    "rocc_sattn.sv",
 )
 
 VERILATOR_FLAGS: tuple[str, ...] = (
@@ -86,6 +87,14 @@ def unit_target() -> Target:
         name="Vsattn_unit_top", top="sattn_unit_top",
         sv=tuple(RTL / f for f in files) + (SIM / "unit" / "sattn_unit_top.sv",),
         cpp=(SIM / "unit" / "tb_unit.cpp",), headers=(), obj_dir=SIM / "obj_dir" / "unit",
+    )
+
+
+def topn_target() -> Target:
+    """The top-n unit alone, with its C++ unit test (tests/hw/test_topn.py)."""
+    return Target(
+        name="Vsattn_topn", top="sattn_topn", sv=(RTL / "sattn_topn.sv",),
+        cpp=(SIM / "topn" / "tb_topn.cpp",), headers=(), obj_dir=SIM / "obj_dir" / "topn",
     )
 
 

@@ -169,9 +169,14 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     A batch is ONE program (:func:`sattn.transforms.rocc_program.program_of`): every
     element's jobs in one command stream over the batch-major layout, one simulation, one set
     of counters. Each element selects from its own Q and K. The output has Q's rank, its last
-    dimension Dv. A pattern the RTL does not run (nsa, for now) is refused.
+    dimension Dv. A pattern the RTL does not run is refused, and so is a composite pattern
+    (nsa), which runs its own program (:mod:`sattn.backends.rocc.backend`).
     """
-    pattern_of(params.spec).require_target("rocc")
+    pattern = pattern_of(params.spec)
+    pattern.require_target("rocc")
+    if pattern.composite:
+        raise SattnError(f"rocc: spec '{params.spec}' is composite and runs its own program: "
+                         "run it through sattn.backends.rocc.backend.run")
     latency, bandwidth = check_options(options.get("latency"), options.get("bandwidth"))
     rank = getattr(q, "ndim", 3)
     shape = check_qkv(q, k, v, params.gqa_group_size)

@@ -27,6 +27,8 @@ UNITS: tuple[tuple[str, str], ...] = (
     ("sattn_spad_kspad", "K scratchpad (memory macro + address logic)"),
     ("sattn_spad_vspad", "V scratchpad (memory macro + address logic)"),
     ("sattn_spad_qbuf", "Q row buffers (memory macro + address logic)"),
+    ("sattn_nsa", "NSA scoring path: score buffer (macro), exp, 1/l, block-score accumulator"),
+    ("sattn_topn", "top-n unit: the n best block scores, ties to the lower block"),
     ("rocc_sattn", "top: command decoder, registers, counters, row-ready bits"),
     ("sattn_fpu_mul", "one fp32 multiplier (reference unit, not part of the top)"),
     ("sattn_fpu_add", "one fp32 adder (reference unit)"),
