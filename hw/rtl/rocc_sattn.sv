@@ -72,7 +72,7 @@ module rocc_sattn
 
   // counters
   logic [63:0] c_total, c_busy, c_mac, c_lanes, c_gather, c_gather_active, c_dma_q, c_dma_k,
-               c_dma_out, c_pairs, c_rows, c_stall, c_reqs;
+               c_dma_out, c_pairs, c_rows, c_stall, c_reqs, c_select;
 
   // ---------------- units ----------------
   logic is_int;
@@ -315,6 +315,7 @@ module rocc_sattn
       R_ROWS_DONE:    reg_value = c_rows;
       R_CYC_STALL_KV: reg_value = c_stall;
       R_DMA_REQS:     reg_value = c_reqs;
+      R_CYC_SELECT:   reg_value = c_select;
       default: begin
         reg_value = 64'd0;
         reg_known = 1'b0;
@@ -508,6 +509,7 @@ module rocc_sattn
       c_rows <= '0;
       c_stall <= '0;
       c_reqs <= '0;
+      c_select <= '0;
     end else begin
       c_total <= c_total + 64'd1;
       c_busy <= c_busy + 64'(job_active);
@@ -522,6 +524,7 @@ module rocc_sattn
       c_rows <= c_rows + 64'(row_done);
       c_stall <= c_stall + 64'(stall_kv);
       c_reqs <= c_reqs + 64'(mem_rd_req_valid && mem_rd_req_ready);
+      c_select <= c_select + 64'(nsa_busy);
     end
   end
 endmodule

@@ -78,6 +78,7 @@ package sattn_isa_pkg;
   localparam logic [7:0] R_ROWS_DONE = 8'h4a;  // output rows written
   localparam logic [7:0] R_CYC_STALL_KV = 8'h4b;  // cycles a MAC stage waited for a K or V row
   localparam logic [7:0] R_DMA_REQS = 8'h4c;  // read requests issued
+  localparam logic [7:0] R_CYC_SELECT = 8'h4d;  // cycles the NSA scoring path and top-n unit were busy (after a SCORE job drained)
 
   // error codes
   localparam logic [7:0] E_NONE = 8'd0;  // no error

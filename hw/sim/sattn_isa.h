@@ -77,6 +77,7 @@ constexpr uint32_t R_PAIRS = 0x49;  // (query, key) pairs computed
 constexpr uint32_t R_ROWS_DONE = 0x4a;  // output rows written
 constexpr uint32_t R_CYC_STALL_KV = 0x4b;  // cycles a MAC stage waited for a K or V row
 constexpr uint32_t R_DMA_REQS = 0x4c;  // read requests issued
+constexpr uint32_t R_CYC_SELECT = 0x4d;  // cycles the NSA scoring path and top-n unit were busy (after a SCORE job drained)
 
 constexpr uint32_t E_NONE = 0x00;  // no error
 constexpr uint32_t E_BAD_FUNCT = 0x01;  // unknown funct7

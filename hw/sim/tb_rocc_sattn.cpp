@@ -387,7 +387,7 @@ int main(int argc, char **argv) {
   const uint64_t gather = sys.get(R_CYC_GATHER), gather_act = sys.get(R_CYC_GATHER_ACTIVE);
   const uint64_t dq = sys.get(R_DMA_Q), dk = sys.get(R_DMA_K), dout = sys.get(R_DMA_OUT);
   const uint64_t pairs = sys.get(R_PAIRS), rows = sys.get(R_ROWS_DONE), stall = sys.get(R_CYC_STALL_KV);
-  const uint64_t reqs = sys.get(R_DMA_REQS), lanes = sys.get(R_LANES);
+  const uint64_t reqs = sys.get(R_DMA_REQS), lanes = sys.get(R_LANES), sel = sys.get(R_CYC_SELECT);
   {
     std::ofstream f(args.out, std::ios::binary);
     if (!f) fail(2, "cannot write output file '%s'", args.out.c_str());
@@ -402,8 +402,9 @@ int main(int argc, char **argv) {
   std::printf("rocc_counters(rtl): gather_cycles=%" PRIu64 " mac_cycles=%" PRIu64 " dma_bytes=%" PRIu64
               " dma_q=%" PRIu64 " dma_k=%" PRIu64 " dma_out=%" PRIu64 " total_cycles=%" PRIu64
               " busy_cycles=%" PRIu64 " lane_cycles=%" PRIu64 " pairs=%" PRIu64 " rows=%" PRIu64
-              " stall_kv_cycles=%" PRIu64 " gather_active_cycles=%" PRIu64 " dma_reqs=%" PRIu64 "\n",
-              gather, mac, dq + dk, dq, dk, dout, total, busy, lanes_c, pairs, rows, stall, gather_act, reqs);
+              " stall_kv_cycles=%" PRIu64 " gather_active_cycles=%" PRIu64 " dma_reqs=%" PRIu64
+              " select_cycles=%" PRIu64 "\n",
+              gather, mac, dq + dk, dq, dk, dout, total, busy, lanes_c, pairs, rows, stall, gather_act, reqs, sel);
   print_hw(sys);
   std::printf("rocc_util: util_mac=%.4f util_gather=%.4f lanes=%" PRIu64 " ideal_mac_cycles=%.0f "
               "ideal_ratio=%.4f\n",

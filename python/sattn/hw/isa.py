@@ -104,6 +104,7 @@ REGS: tuple[Field, ...] = (
     Field("ROWS_DONE", 0x4A, "output rows written"),
     Field("CYC_STALL_KV", 0x4B, "cycles a MAC stage waited for a K or V row"),
     Field("DMA_REQS", 0x4C, "read requests issued"),
+    Field("CYC_SELECT", 0x4D, "cycles the NSA scoring path and top-n unit were busy (after a SCORE job drained)"),
 )
 
 #: Error codes in STATUS[15:8] (sticky until IDX_RESET).

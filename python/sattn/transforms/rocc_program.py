@@ -6,7 +6,7 @@ pointers, job registers and ``START``), planned from the op's selection -- its r
 ``index_table`` when that was edited (:mod:`sattn.specs.recorded`), else the pattern's own::
 
     rocc_program = {layout = {q_base = 4096 : i64, q_bytes = 512 : i64, ...}, jobs = 1 : i64,
-                    commands = array<i64: 7, 0, 0, 1, 33, 2047, ...>}
+                    commands = array<i64: 7, 0, 0, 1, 33, 4095, ...>}
 
 ``commands`` holds (funct, rs1, rs2) triples; the RoCC backend runs exactly these (the testbench
 replays them). An op of B > 1 batch elements records one program for the whole batch (each

@@ -57,7 +57,8 @@ DEFAULT_BANDWIDTH = 16.0
 COUNTERS: tuple[str, ...] = (
     "gather_cycles", "mac_cycles", "dma_bytes", "dma_q", "dma_k", "dma_out", "total_cycles",
     "busy_cycles", "lane_cycles", "pairs", "rows", "stall_kv_cycles", "gather_active_cycles",
-    "dma_reqs", "mem_read_bytes", "mem_write_bytes", "jobs", "util_mac", "util_gather", "lanes",
+    "dma_reqs", "select_cycles", "mem_read_bytes", "mem_write_bytes", "jobs", "util_mac",
+    "util_gather", "lanes",
     "model_ideal_mac_cycles", "hw_ver", "hw_caps",
     # the host's side (``rocc_host`` line): key tiles' partial records and their merge, and
     # the K/V bytes read against the minimum (every selected K/V row once per KV head)

@@ -140,7 +140,9 @@ def run_op(params, q: np.ndarray, k: np.ndarray, v: np.ndarray, **options: Any) 
     toks = np.where(blocks >= 0, np.minimum(cfg.block_size, pos[:, None] + 1 - first), 0).sum(-1)
     rows = (nvis[None, None] + toks + np.minimum(cfg.window_size, pos + 1)[None, None])
     min_kv = int(rows.sum()) * (prog.layout.row_bytes + prog.layout.v_row_bytes)
-    host = {"host_gate_flops_model": flops, "min_kv_bytes": min_kv,
+    # no key tiles (every job fits the scratchpad): no partial records to merge
+    host = {"partial_records": 0, "merged_rows": 0, "max_partials": 0, "host_merge_flops_model": 0,
+            "host_gate_flops_model": flops, "min_kv_bytes": min_kv,
             "refetch_factor": round(counters["dma_k"] / min_kv, 4) if min_kv else 1.0,
             "nsa_jobs": prog.jobs}
     counters.update(host)
