@@ -13,7 +13,9 @@ replays them). An op of B > 1 batch elements records one program for the whole b
 element's jobs in turn, over the batch-major layout; a structural selection serves every
 element). A data-dependent pattern selects on Q/K at run time: its record says so
 (``{host_selected = 1}``) and the backend plans the jobs of the selection its
-``selection_plan`` yields with the same planner. A program of more than
+``selection_plan`` yields with the same planner. A composite pattern (nsa) selects on chip:
+its program (:mod:`sattn.transforms.rocc_nsa`) depends on the shape only and is recorded whole,
+with the NSA parameters it was planned for (``nsa = {...}``). A program of more than
 :data:`MAX_PROGRAM_COMMANDS` commands (or over more than :data:`MAX_PLANNED_PAIRS` pairs) is
 elided like a large index table (``{elided = 1, pairs = N}``) and planned at run time from the
 same selection. A call that already has a record keeps it (lowering again changes nothing; an
