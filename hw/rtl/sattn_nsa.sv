@@ -122,10 +122,12 @@ module sattn_nsa
   logic [31:0] rd;                   // t1: the dot
   fmul1_t sm1;                       // t2
   logic [31:0] s3;                   // t3: s = dot * scale
+  logic [31:0] m3;                   // t3: the head's max (a registered read of m_h)
   fadd1_t d4;                        // t4
   logic [31:0] x5;                   // t5: s - m (<= 0)
   fexp_t xe [7];                     // t6 .. t12
   logic [31:0] e13;                  // t13: e^(s - m)
+  logic [31:0] r13;                  // t13: the head's 1/l (a registered read of r_h)
   fmul1_t pm14;                      // t14
   logic [31:0] p15;                  // t15: the term
   fadd1_t ad16;                      // t16
@@ -135,7 +137,8 @@ module sattn_nsa
     rd <= sbuf[SAW'(rbase + (SAW + 1)'(c))];
     sm1 <= fmul_s1(rd, score_scale);
     s3 <= fmul_s2(sm1);
-    d4 <= fadd_s1(s3, {~m_h[t[3].h][31], m_h[t[3].h][30:0]});
+    m3 <= m_h[t[2].h];
+    d4 <= fadd_s1(s3, {~m3[31], m3[30:0]});
     x5 <= fadd_s23(d4);
     xe[0] <= fexp_fixed(x5);
     xe[1] <= fexp_log2e(xe[0]);
@@ -145,7 +148,8 @@ module sattn_nsa
     xe[5] <= fexp_poly(xe[4]);
     xe[6] <= fexp_scale(xe[5]);
     e13 <= fexp_pack(xe[6]);
-    pm14 <= fmul_s1(e13, r_h[t[13].h]);
+    r13 <= r_h[t[12].h];
+    pm14 <= fmul_s1(e13, r13);
     p15 <= t[14].forced ? FP_ONE : fmul_s2(pm14);
     ad16 <= fadd_s1(t[15].first ? 32'd0 : acc, p15);
     if (t[16].valid) acc <= fadd_s23(ad16);
