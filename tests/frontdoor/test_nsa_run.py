@@ -170,13 +170,22 @@ def test_gates_for_another_spec_and_unknown_gates(tmp_path):
         api.run(path, gates={"g_x": np.ones((16, 1), np.float32)})
 
 
-def test_rocc_refuses_nsa_in_one_line(tmp_path):
+def test_rocc_runs_nsa_and_refuses_the_overlapping_variant_in_one_line(tmp_path):
+    """The accelerator runs nsa (its selection on chip, docs/rocc.md) and passes the comparison;
+    the overlapping compression, which its scoring path does not map, is one line."""
     write_mlir(tmp_path / "nsa.mlir", {**_attrs(1), "seq_len": 16, "head_dim": D})
     proc = run_cmd([PY, "-m", "sattn", "run", "--mlir", "nsa.mlir", "--backend", "rocc"],
                    cwd=tmp_path)
-    assert_one_line_error(proc, "nsa.mlir:2:3: 'sattn.sparse_attention' spec 'nsa' runs on the "
-                          "reference, RVV; RoCC: not yet (rocc asked for; run it with --backend "
-                          "reference)")
+    assert proc.returncode == 0, proc.stderr
+    assert "-> PASS" in proc.stdout.splitlines()[-1], proc.stdout
+    write_mlir(tmp_path / "ovl.mlir", {**_attrs(1), "seq_len": 16, "head_dim": D,
+                                       "comp_block_size": 16, "comp_stride": 8})
+    proc = run_cmd([PY, "-m", "sattn", "run", "--mlir", "ovl.mlir", "--backend", "rocc"],
+                   cwd=tmp_path)
+    assert_one_line_error(proc, "rocc nsa: the overlapping compression (comp_block_size=16, "
+                          "comp_stride=8, block_size=8) is not supported: the accelerator's "
+                          "scoring path maps compressed key c to selection block c (l = d = b); "
+                          "run it with --backend reference or rvv")
 
 
 @pytest.mark.parametrize("attrs, message", [
