@@ -227,9 +227,10 @@ def _block_scores(params, shape, q, k):
     if params.comp_block_size <= 0:
         for sc, _err, qsum, qabs, kg in _group_scores(params, shape, q, k):
             scores = means(qsum) @ means(kg).T
-            # a Qsum block mean adds b * grp terms, a K block mean b, in any order; each mean
-            # one division; then a D-term dot of the rounded means
-            err = gamma(d + b * grp + b + 2, U64) * (means(qabs) @ means(np.abs(kg)).T)
+            # fp32 (sattn.specs.bsr): a Qsum block sum adds b * grp terms, a K block sum b;
+            # the Qsum mean's scaling and its factor 1/rows, a D-term dot of the rounded
+            # operands, the key block's factor 1/rows and the product: four more roundings
+            err = gamma(d + b * grp + b + 4, U32) * (means(qabs) @ means(np.abs(kg)).T)
             out.append((scores, err))
         return out
     # NSA-style importance (sattn.specs.compression): probabilities summed per block pair

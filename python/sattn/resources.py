@@ -329,7 +329,7 @@ def rvv(params: AttentionParams, shape: Shape, pairs: float, *, vlen: int = 256,
         table_nnz: float = 0.0, block_sums: int = 0) -> Estimate:
     """The RVV kernel under qemu: its input file on the host, the guest's memory (input file,
     output, the kernel's arena) and the instructions (see the module doc for the rate).
-    ``block_sums``: bsr's K block sums of a KV cache (their block size, 0 for none): float64
+    ``block_sums``: bsr's K block sums of a KV cache (their block size, 0 for none): fp32
     ``[Hkv, ceil(Skv / B), D]`` in the file, built on the host from float64 copies of K."""
     s, d, g, h = shape.seq_len, shape.head_dim, shape.kv_heads, shape.heads
     n = shape.kv_len  # Q and the output have Sq rows, K/V and the kernel's key buffers Skv
@@ -337,7 +337,7 @@ def rvv(params: AttentionParams, shape: Shape, pairs: float, *, vlen: int = 256,
     per_elem = ELEMENT_BYTES.get(params.precision, 4.0)
     blob = per_elem * (h * s + 2 * g * n) * d + 8.0 * g * (s + 1) + 4.0 * table_nnz + 4096
     if block_sums:
-        blob += 8.0 * g * -(-n // block_sums) * d
+        blob += 4.0 * g * -(-n // block_sums) * d
         est.add("the K block sums' float64 copies of K (host)", host=2 * 8.0 * g * (n + block_sums) * d)
     pattern = pattern_of(params.spec)
     nl = pattern.keys_bound(params, n) if pattern.key_space == "landmarks" else 0

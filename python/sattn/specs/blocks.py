@@ -1,5 +1,6 @@
-"""Mean pooling over blocks of rows (float64, in NumPy's own summation order): what bsr's
-block scores and the NSA-style compression keys are made of."""
+"""Pooling over blocks of rows: float64 means in NumPy's own summation order (the NSA-style
+compression keys) and fp32 sums in row order (bsr's block scores, and what a KV cache keeps
+for them)."""
 
 from __future__ import annotations
 
@@ -60,3 +61,23 @@ def block_means(x: np.ndarray, block: int) -> np.ndarray:
     s = x.shape[0]
     lens = np.minimum(block, s - np.arange(0, s, block)).astype(np.float64)
     return block_sums(x, block) / lens[:, None]
+
+
+def row_order_sums_f32(x: np.ndarray, block: int) -> np.ndarray:
+    """fp32 sum of each block of rows of ``x`` [S, D] (values exact in fp32: fp32 or bf16
+    values, integer codes), the rows added one at a time in row order starting from +0.0 (the
+    last block the rows it has): ``[ceil(S / block), D]`` float32.
+
+    The order is part of the definition: it is how a KV cache adds each appended row into its
+    block's sum and how the RVV kernel sums a block, so the three agree bit for bit. Vectorised
+    over the blocks: ``block`` adds of ``[S / block, D]`` slices."""
+    s, d = x.shape
+    full = s // block
+    acc = np.zeros((-(-s // block), d), dtype=np.float32)
+    if full:
+        rows = x[: full * block].reshape(full, block, d)
+        for r in range(block):
+            acc[:full] += rows[:, r].astype(np.float32, copy=False)
+    for r in range(full * block, s):
+        acc[full] += x[r].astype(np.float32, copy=False)
+    return acc

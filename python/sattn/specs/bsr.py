@@ -13,6 +13,19 @@ ties to the lower block id. With ``causal = 1`` only blocks ``kb <= qb`` are can
 ``n`` is capped at ``qb + 1``) and the token rows keep ``j <= i``. Every query of a block
 selects every key of its kept blocks, ascending.
 
+fp32 block scores (:func:`block_scores`; the RVV kernel, ``kernels/bsr.c``, computes the same
+operations): ``Qsum`` adds the group's heads in head order in fp32; the block sums of Qsum and
+of K add a block's rows in row order in fp32 from +0.0
+(:func:`sattn.specs.blocks.row_order_sums_f32`, the order a KV cache appends them in); the
+Qsum block sum times ``fp32(1 / rows held)`` is the query block's mean, and
+
+    score[qb, kb] = fp32(mean_q[qb] . ksum[kb]) * fp32(1 / rows of kb)
+
+one multiply per block instead of a divide per element. Only the D-term dot product may be
+summed in another order by another implementation (BLAS sgemm, the kernel's fused
+multiply-adds in d order); blocks whose scores agree within its fp32 rounding may be ranked
+either way (docs/precision.md, "Selections that depend on the last bit").
+
 Sq < Skv (a KV cache): blocks are over the Skv positions (``S = Skv`` above); query row ``i``
 sits at position ``p(i) = Skv - Sq + i`` and belongs to query block ``p(i) // B``, whose
 ``Qsum`` mean is over the query rows it holds; only the query blocks holding rows are ranked,
@@ -32,7 +45,7 @@ from sattn.ir.patterns import register
 from sattn.ir.schema import AttentionParams, Shape
 from sattn.precision import resolved_scales, view
 from sattn.specs import compression, csr
-from sattn.specs.blocks import block_means, block_sums
+from sattn.specs.blocks import row_order_sums_f32
 from sattn.specs.gqa import CHUNK_ELEMENTS, group_operands
 from sattn.specs.pattern import Pattern, block_csr_table, check_data, num_blocks
 from sattn.specs.selection import GroupSelection, Selection
@@ -57,10 +70,20 @@ def num_kept(params: AttentionParams, num_blocks: int) -> int:
     return kept_blocks(keep_ratio(params), num_blocks)
 
 
-def block_scores(qsum: np.ndarray, k: np.ndarray, block: int) -> np.ndarray:
-    """[nb, nb] block scores: mean-pooled Qsum block . mean-pooled K block (float64; the
-    inputs may be float32 when their float64 values are exact, e.g. fp32 operands)."""
-    return block_means(qsum, block) @ block_means(k, block).T
+def block_scores(qsum: np.ndarray, k: np.ndarray, block: int, offset: int = 0) -> np.ndarray:
+    """fp32 block scores (module doc) of one KV head: Qsum [Sq, D] (fp32 group sums), K
+    [Skv, D], values exact in fp32. Query row ``i`` sits at position ``offset + i``: the result
+    is [nb - qb0, nb], the query blocks from ``qb0 = offset // block`` (those holding query
+    rows), each the mean of the rows it holds (``offset = 0``: [nb, nb])."""
+    n, d = k.shape
+    nb = -(-n // block)
+    first = offset // block * block
+    placed = np.zeros((n - first, d), dtype=np.float32)  # the rows from block qb0's start
+    placed[offset - first:] = qsum  # zero rows first: +0.0 + 0.0 adds nothing
+    held = np.bincount((np.arange(offset, n) - first) // block, minlength=-(-(n - first) // block))
+    qmean = row_order_sums_f32(placed, block) * (np.float32(1) / held.astype(np.float32))[:, None]
+    inv_rows = np.float32(1) / np.minimum(block, n - np.arange(nb) * block).astype(np.float32)
+    return (qmean @ row_order_sums_f32(k, block).T) * inv_rows[None, :]
 
 
 def rank_blocks(scores: np.ndarray, n: int, causal: bool, first: int = 0) -> GroupSelection:
@@ -108,25 +131,10 @@ def table_nnz(shape: Shape, params: AttentionParams, table: GroupSelection) -> i
 def select(
     shape: Shape, params: AttentionParams, qsum: np.ndarray, k: np.ndarray
 ) -> tuple[GroupSelection, GroupSelection]:
-    """(token selection, block table) of one KV head: Qsum [Sq, D], K [Skv, D] float64."""
+    """(token selection, block table) of one KV head: Qsum [Sq, D] (fp32 group sums), K [Skv, D]."""
     b = params.effective_block_size(shape.kv_len)
-    table = table_from_scores(shape, params, position_block_scores(qsum, k, b, shape.offset))
+    table = table_from_scores(shape, params, block_scores(qsum, k, b, shape.offset))
     return expand(shape, params, table), table
-
-
-def position_block_scores(qsum: np.ndarray, k: np.ndarray, block: int, offset: int) -> np.ndarray:
-    """:func:`block_scores` with query row ``i`` at position ``offset + i``: [nb - qb0, nb]
-    scores of the query blocks from ``qb0 = offset // block`` (those holding query rows), each
-    the mean of the rows it holds. ``offset = 0`` is :func:`block_scores` itself."""
-    if offset == 0:
-        return block_scores(qsum, k, block)
-    n, d = k.shape
-    first = offset // block * block
-    placed = np.zeros((n - first, d), dtype=np.float64)  # the rows from block qb0's start
-    placed[offset - first:] = qsum
-    held = np.bincount((np.arange(offset, n) - first) // block, minlength=-(-(n - first) // block))
-    qmeans = block_sums(placed, block) / held[:, None]
-    return qmeans @ block_means(k, block).T
 
 
 def tables(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray
@@ -146,10 +154,8 @@ def tables(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray
                                          shape.offset)
                   for i in range(g)]
     else:
-        # one KV head at a time: the same values, but float64 copies of 1/g of the data
-        # (whole-tensor copies exceed malloc's reuse threshold and page-fault on every call)
-        # fp32 without GQA sums: the float32 values are the float64 operands exactly, and
-        # block_scores widens them block by block (no 8 MB float64 copies at all)
+        # one KV head at a time: fp32 operands of 1/g of the data (fp32 without GQA sums:
+        # the inputs themselves, no copies at all)
         one = Shape(shape.group, s, shape.head_dim, shape.group, shape.kv_len)
         as_is = (shape.group == 1 and params.precision == "fp32"
                  and q.dtype == np.float32 and k.dtype == np.float32)
@@ -159,8 +165,8 @@ def tables(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray
                 qsum, ks = q[i:i + 1], k[i:i + 1]
             else:
                 qsum, ks = group_operands(params, one, q[i * shape.group:(i + 1) * shape.group],
-                                          k[i:i + 1])
-            scores.append(position_block_scores(qsum[0], ks[0], b, shape.offset))
+                                          k[i:i + 1], np.float32)
+            scores.append(block_scores(qsum[0], ks[0], b, shape.offset))
     return tuple(table_from_scores(shape, params, sc) for sc in scores)
 
 

@@ -1,5 +1,5 @@
 """The KV cache's K block sums (sattn.backends.rvv.kvcache): the state of a cache that added
-each appended K row into its block's float64 sum, read back from the kernel's storage rows."""
+each appended K row into its block's fp32 sum, read back from the kernel's storage rows."""
 
 from __future__ import annotations
 
@@ -26,15 +26,16 @@ def test_stored_values_are_the_kernels_values(precision):
 
 
 def test_block_sums_are_the_appended_rows_added_in_order():
-    """Against a cache that appends the rows one at a time (a Python float per value: IEEE
-    double additions in row order), bit for bit, with a partial last block."""
+    """Against a cache that appends the rows one at a time (an np.float32 scalar per value:
+    IEEE single additions in row order from +0.0), bit for bit, with a partial last block;
+    blocks of 11 rows, where NumPy's own sum would add pairwise (another order)."""
     rng = np.random.default_rng(1)
-    vals = rng.standard_normal((2, 23, 3)) * np.array([1.0, 1e8, 1e-8])  # rounding shows
-    got = kvcache.k_block_sums(vals, 5)
-    assert got.shape == (2, 5, 3)
+    vals = (rng.standard_normal((2, 30, 3)) * np.array([1.0, 1e8, 1e-8])).astype(np.float32)
+    got = kvcache.k_block_sums(vals, 11)
+    assert got.shape == (2, 3, 3) and got.dtype == np.float32
     for g in range(2):
-        sums = [[0.0] * 3 for _ in range(5)]
-        for t in range(23):  # append token t
+        sums = [[np.float32(0.0)] * 3 for _ in range(3)]
+        for t in range(30):  # append token t
             for d in range(3):
-                sums[t // 5][d] += float(vals[g, t, d])
-        assert np.array_equal(got[g], np.array(sums))
+                sums[t // 11][d] = np.float32(sums[t // 11][d] + vals[g, t, d])
+        assert np.array_equal(got[g], np.array(sums, dtype=np.float32))

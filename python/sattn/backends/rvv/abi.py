@@ -37,7 +37,8 @@ MAGIC = 0x3156565254544153
 #: attention) in every mode that selects by itself (topk, nm, compblock, lsh, landmark, bsr,
 #: nsa; nsa's ``nsa_score_only`` slot is gone: nsa reads ``stop_after = 2``), ``stop_after = 1``
 #: (the scoring pass alone) in topk, nm and compblock (:data:`STOP_AFTER_MODES`).
-VERSION = 6
+#: 7: ``kblock_sums_off`` holds fp32 sums (bsr scores its blocks in fp32; was float64).
+VERSION = 7
 HEADER_INTS = 64
 FHEADER_DOUBLES = 16
 #: Byte offset of the first section (after both headers).

@@ -6,16 +6,18 @@ is appended, adds its K row into its block's sum (one D-wide add), as Quest (Tan
 "Quest: Query-Aware Sparsity for Efficient Long-Context LLM Inference", ICML 2024) keeps a
 per-page key summary updated on append. :func:`k_block_sums` is the state such a cache holds
 after appending the Skv rows one by one: per KV head and block, the block's rows (the values
-the kernel sees: fp32 / bf16 values, i8 / i4 codes) added in row order in float64, starting
-from +0.0, which is exactly the order and precision of the kernel's own pass
-(``kernels/bsr.c``, ``block_mean``). The kernel divides a sum by its block's row count as it
-divides its own, so the means, the scores and the selected blocks are bit for bit the same
-with and without the sums (tested).
+the kernel sees: fp32 / bf16 values, i8 / i4 codes) added in row order in fp32, starting
+from +0.0 (:func:`sattn.specs.blocks.row_order_sums_f32`), which is exactly the order and
+precision of the kernel's own pass (``kernels/bsr.c``, ``block_sum_f32``) and of the
+reference's block scores (:func:`sattn.specs.bsr.block_scores`), so the scores and the
+selected blocks are bit for bit the same with and without the sums (tested).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from sattn.specs.blocks import row_order_sums_f32
 
 
 def stored_values(precision: str, rows: np.ndarray, d: int) -> np.ndarray:
@@ -37,15 +39,7 @@ def stored_values(precision: str, rows: np.ndarray, d: int) -> np.ndarray:
 
 
 def k_block_sums(values: np.ndarray, block: int) -> np.ndarray:
-    """Block sums ``[Hkv, nb, D]`` float64 of K values ``[Hkv, Skv, D]`` (``nb = ceil(Skv /
-    block)``, the last block partial): each block's rows added one at a time in row order, as
-    appending them to the cache does."""
-    hkv, skv, d = values.shape
-    nb = -(-skv // block)
-    padded = np.zeros((hkv, nb * block, d), dtype=np.float64)
-    padded[:, :skv] = values  # the padding adds +0.0: x + 0.0 == x for the +0.0-started sums
-    blocks = padded.reshape(hkv, nb, block, d)
-    acc = np.zeros((hkv, nb, d), dtype=np.float64)
-    for r in range(block):
-        acc += blocks[:, :, r]
-    return acc
+    """Block sums ``[Hkv, nb, D]`` float32 of K values ``[Hkv, Skv, D]`` (``nb = ceil(Skv /
+    block)``, the last block partial): each block's rows added one at a time in row order in
+    fp32, as appending them to the cache does."""
+    return np.stack([row_order_sums_f32(v, block) for v in values])

@@ -358,7 +358,7 @@ def run_one(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray
         lines.append(modelled.line())
     if block_sums:
         lines.append("rvv_kv_cache: the step reads the cache's K block sums [Hkv, nb, D] "
-                     "(float64) instead of the whole cache; keeping them is the cache's job "
+                     "(fp32) instead of the whole cache; keeping them is the cache's job "
                      "(one D-wide add per appended token), not counted above")
     res = RunResult(backend="rvv", spec=params.spec, output=out, density=density,
                     counters=counters, timings={"prepare_s": t1 - t0, "qemu_s": t2 - t1},

@@ -1,9 +1,13 @@
 /*
  * bsr with its block selection inside the kernel (comp_block_size = 0), as sattn.specs.bsr
- * defines it, so that the instruction count is the whole cost of the pattern:
- *   1. block means (float64) of K and of Qsum (the GQA group's queries summed), as the
- *      precision sees them (fp32 / bf16 values, i8 / i4 codes), over the rows a block has;
- *   2. score[qb][kb] = mean Qsum block qb . mean K block kb (float64);
+ * defines it, so that the instruction count is the whole cost of the pattern. All scoring in
+ * fp32, as the reference scores (sattn.specs.bsr, "fp32 block scores"):
+ *   1. block sums (fp32) of K and of Qsum (the GQA group's queries, each row's heads added in
+ *      head order), as the precision sees them (fp32 / bf16 values, i8 / i4 codes): the rows
+ *      of a block added in row order from +0.0; a Qsum block sum is scaled once by
+ *      fp32(1 / its row count) into the block mean;
+ *   2. score[qb][kb] = (mean Qsum block qb . K block sum kb) * fp32(1 / rows of kb): fp32 fused
+ *      multiply-adds in d order, one multiply per block (no divide per element);
  *   3. per query block keep keep_blocks key blocks: the diagonal, then the highest scores,
  *      ties to the lower block id (causal: only kb <= qb are candidates);
  *   4. every query of the block attends every key of its kept blocks (causal: j <= i) with
@@ -13,109 +17,89 @@
  * off + r; a query block's Qsum mean is over the query rows it holds, and only the blocks from
  * off / B on (those holding query rows) are ranked and attended.
  *
- * With the KV cache's K block sums given (c->kblock_sums, [Hkv, nb, D] float64: the rows of a
- * block added in order, as block_mean adds them; the cache updates its block's sum with one
- * D-wide add per appended token) step 1 reads them instead of the whole cache.
+ * With the KV cache's K block sums given (c->kblock_sums, [Hkv, nb, D] fp32: the rows of a
+ * block added in row order, as block_sum_f32 adds them; the cache updates its block's sum with
+ * one D-wide add per appended token) step 1 reads them instead of the whole cache.
  *
- * Rounding (docs/rvv.md): the block sums add the rows (and, within a row, the group's heads)
- * in order in float64. Rows of fp32, bf16 or integer codes sum exactly in float64 unless a
- * block's values span more than ~2^(29 - log2(rows)) in magnitude, and exact sums equal
- * NumPy's pairwise ones; the means are the same correctly rounded divisions. The scores are
- * float64 fused multiply-adds in d order, where the reference's BLAS dgemm may sum in another
- * order: the two can only rank differently two blocks whose scores agree to within float64
- * rounding of a D-term dot product (the tests accept either block of such a near-tie).
+ * Rounding (docs/precision.md): the sums and the scalings are the reference's, operation for
+ * operation; only the D-term dot may be summed in another order by the reference's BLAS
+ * sgemm, so the two can rank differently only two blocks whose scores agree to within fp32
+ * rounding of that dot (the tests accept either block of such a near-tie).
  */
 #include <riscv_vector.h>
 #include <string.h>
 
 #include "sattn_rvv.h"
 
-/* Rows [r0, r1) of `nh` heads (hstride bytes apart) summed in float64 and divided by the row
- * count: out[d] for d < D, vectorised over D with the block's accumulator in registers. */
-static void block_mean(const ctx_t *c, const uint8_t *base, long hstride, long nh, long r0,
-                       long r1, double *out) {
+/* One stored row's values d .. d + vl as fp32 (fp32 / bf16 values, i8 codes; not i4). */
+static inline vfloat32m8_t load_row_f32(long prec, const uint8_t *row, long d, size_t vl) {
+    if (prec == PREC_FP32) return __riscv_vle32_v_f32m8((const float *)row + d, vl);
+    if (prec == PREC_BF16)
+        return __riscv_vreinterpret_v_u32m8_f32m8(__riscv_vsll_vx_u32m8(
+            __riscv_vzext_vf2_u32m8(__riscv_vle16_v_u16m4((const uint16_t *)row + d, vl), vl), 16, vl));
+    return __riscv_vfcvt_f_x_v_f32m8(__riscv_vsext_vf4_i32m8(__riscv_vle8_v_i8m2((const int8_t *)row + d, vl), vl), vl);
+}
+
+/* Rows [r0, r1) of `nh` heads (hstride bytes apart) summed in fp32: each row's heads added in
+ * head order (one head: the row itself), the rows added in row order from +0.0; out[d], d < D,
+ * vectorised over D with the block's accumulator in registers. */
+static void block_sum_f32(const ctx_t *c, const uint8_t *base, long hstride, long nh, long r0,
+                          long r1, float *out) {
     const long D = c->D, rb = c->row_bytes;
-    const double len = (double)(r1 - r0);
     if (c->prec == PREC_I4) { /* byte e holds d = 2e (low nibble) and 2e + 1 (high nibble) */
         for (long e = 0; e < D / 2;) {
-            size_t vl = __riscv_vsetvl_e8m1((size_t)(D / 2 - e));
-            vfloat64m8_t alo = __riscv_vfmv_v_f_f64m8(0.0, vl), ahi = alo;
+            const size_t vl = __riscv_vsetvl_e32m4((size_t)(D / 2 - e));
+            vfloat32m4_t alo = __riscv_vfmv_v_f_f32m4(0.0f, vl), ahi = alo;
             for (long r = r0; r < r1; r++) {
+                vfloat32m4_t tlo = alo, thi = ahi; /* set below (h = 0) */
                 for (long h = 0; h < nh; h++) {
-                    vint8m1_t b = __riscv_vle8_v_i8m1((const int8_t *)(base + h * hstride + r * rb) + e, vl);
-                    vint8m1_t lo = __riscv_vsra_vx_i8m1(__riscv_vsll_vx_i8m1(b, 4, vl), 4, vl);
-                    alo = __riscv_vfadd_vv_f64m8(alo, __riscv_vfwcvt_f_x_v_f64m8(__riscv_vsext_vf4_i32m4(lo, vl), vl), vl);
-                    ahi = __riscv_vfadd_vv_f64m8(
-                        ahi, __riscv_vfwcvt_f_x_v_f64m8(__riscv_vsext_vf4_i32m4(__riscv_vsra_vx_i8m1(b, 4, vl), vl), vl), vl);
+                    const vint8m1_t b = __riscv_vle8_v_i8m1((const int8_t *)(base + h * hstride + r * rb) + e, vl);
+                    const vfloat32m4_t lo = __riscv_vfcvt_f_x_v_f32m4(__riscv_vsext_vf4_i32m4(
+                        __riscv_vsra_vx_i8m1(__riscv_vsll_vx_i8m1(b, 4, vl), 4, vl), vl), vl);
+                    const vfloat32m4_t hi = __riscv_vfcvt_f_x_v_f32m4(__riscv_vsext_vf4_i32m4(
+                        __riscv_vsra_vx_i8m1(b, 4, vl), vl), vl);
+                    tlo = h ? __riscv_vfadd_vv_f32m4(tlo, lo, vl) : lo;
+                    thi = h ? __riscv_vfadd_vv_f32m4(thi, hi, vl) : hi;
                 }
+                alo = __riscv_vfadd_vv_f32m4(alo, tlo, vl);
+                ahi = __riscv_vfadd_vv_f32m4(ahi, thi, vl);
             }
-            __riscv_vsse64_v_f64m8(out + 2 * e, 16, __riscv_vfdiv_vf_f64m8(alo, len, vl), vl);
-            __riscv_vsse64_v_f64m8(out + 2 * e + 1, 16, __riscv_vfdiv_vf_f64m8(ahi, len, vl), vl);
+            __riscv_vsse32_v_f32m4(out + 2 * e, 8, alo, vl);
+            __riscv_vsse32_v_f32m4(out + 2 * e + 1, 8, ahi, vl);
             e += (long)vl;
         }
         return;
     }
     if (nh == 1 && c->prec == PREC_FP32) {
-        /* one head (the K means: every step of a decode reads the whole cache here): the
-         * widening add acc + f64(x) is the convert-then-add of the general path in one
-         * instruction (the conversion is exact); two D-strips per pass over the rows, two rows
-         * per iteration */
+        /* one head (the K sums: a prefill's pass over K), four rows per iteration */
         const long step = rb / 4;
         for (long d = 0; d < D;) {
-            const size_t vl0 = __riscv_vsetvl_e64m8((size_t)(D - d));
-            /* the second strip only when it is as long as the first: one VL, no vsetvli
-             * between the two strips' instructions */
-            const size_t vl1 = D - d >= 2 * (long)vl0 ? vl0 : 0;
-            vfloat64m8_t a0 = __riscv_vfmv_v_f_f64m8(0.0, vl0), a1 = a0;
+            const size_t vl = __riscv_vsetvl_e32m8((size_t)(D - d));
+            vfloat32m8_t a = __riscv_vfmv_v_f_f32m8(0.0f, vl);
             const float *row = (const float *)(base + r0 * rb) + d;
             long r = r0;
-            if (vl1) {
-                for (; r + 2 <= r1; r += 2, row += 2 * step) {
-                    a0 = __riscv_vfwadd_wv_f64m8(a0, __riscv_vle32_v_f32m4(row, vl0), vl0);
-                    a1 = __riscv_vfwadd_wv_f64m8(a1, __riscv_vle32_v_f32m4(row + vl0, vl0), vl0);
-                    a0 = __riscv_vfwadd_wv_f64m8(a0, __riscv_vle32_v_f32m4(row + step, vl0), vl0);
-                    a1 = __riscv_vfwadd_wv_f64m8(a1, __riscv_vle32_v_f32m4(row + step + vl0, vl0), vl0);
-                }
-                for (; r < r1; r++, row += step) {
-                    a0 = __riscv_vfwadd_wv_f64m8(a0, __riscv_vle32_v_f32m4(row, vl0), vl0);
-                    a1 = __riscv_vfwadd_wv_f64m8(a1, __riscv_vle32_v_f32m4(row + vl0, vl0), vl0);
-                }
-                __riscv_vse64_v_f64m8(out + d + vl0, __riscv_vfdiv_vf_f64m8(a1, len, vl0), vl0);
-            } else {
-                for (; r + 4 <= r1; r += 4, row += 4 * step) {
-                    a0 = __riscv_vfwadd_wv_f64m8(a0, __riscv_vle32_v_f32m4(row, vl0), vl0);
-                    a0 = __riscv_vfwadd_wv_f64m8(a0, __riscv_vle32_v_f32m4(row + step, vl0), vl0);
-                    a0 = __riscv_vfwadd_wv_f64m8(a0, __riscv_vle32_v_f32m4(row + 2 * step, vl0), vl0);
-                    a0 = __riscv_vfwadd_wv_f64m8(a0, __riscv_vle32_v_f32m4(row + 3 * step, vl0), vl0);
-                }
-                for (; r < r1; r++, row += step) a0 = __riscv_vfwadd_wv_f64m8(a0, __riscv_vle32_v_f32m4(row, vl0), vl0);
+            for (; r + 4 <= r1; r += 4, row += 4 * step) {
+                a = __riscv_vfadd_vv_f32m8(a, __riscv_vle32_v_f32m8(row, vl), vl);
+                a = __riscv_vfadd_vv_f32m8(a, __riscv_vle32_v_f32m8(row + step, vl), vl);
+                a = __riscv_vfadd_vv_f32m8(a, __riscv_vle32_v_f32m8(row + 2 * step, vl), vl);
+                a = __riscv_vfadd_vv_f32m8(a, __riscv_vle32_v_f32m8(row + 3 * step, vl), vl);
             }
-            __riscv_vse64_v_f64m8(out + d, __riscv_vfdiv_vf_f64m8(a0, len, vl0), vl0);
-            d += (long)(vl0 + vl1);
+            for (; r < r1; r++, row += step) a = __riscv_vfadd_vv_f32m8(a, __riscv_vle32_v_f32m8(row, vl), vl);
+            __riscv_vse32_v_f32m8(out + d, a, vl);
+            d += (long)vl;
         }
         return;
     }
     for (long d = 0; d < D;) {
-        size_t vl = __riscv_vsetvl_e64m8((size_t)(D - d));
-        vfloat64m8_t acc = __riscv_vfmv_v_f_f64m8(0.0, vl);
+        const size_t vl = __riscv_vsetvl_e32m8((size_t)(D - d));
+        vfloat32m8_t acc = __riscv_vfmv_v_f_f32m8(0.0f, vl);
         for (long r = r0; r < r1; r++) {
-            for (long h = 0; h < nh; h++) {
-                const uint8_t *row = base + h * hstride + r * rb;
-                vfloat64m8_t x;
-                if (c->prec == PREC_FP32) {
-                    x = __riscv_vfwcvt_f_f_v_f64m8(__riscv_vle32_v_f32m4((const float *)row + d, vl), vl);
-                } else if (c->prec == PREC_BF16) {
-                    vuint32m4_t w = __riscv_vsll_vx_u32m4(
-                        __riscv_vzext_vf2_u32m4(__riscv_vle16_v_u16m2((const uint16_t *)row + d, vl), vl), 16, vl);
-                    x = __riscv_vfwcvt_f_f_v_f64m8(__riscv_vreinterpret_v_u32m4_f32m4(w), vl);
-                } else {
-                    x = __riscv_vfwcvt_f_x_v_f64m8(
-                        __riscv_vsext_vf4_i32m4(__riscv_vle8_v_i8m1((const int8_t *)row + d, vl), vl), vl);
-                }
-                acc = __riscv_vfadd_vv_f64m8(acc, x, vl);
-            }
+            vfloat32m8_t t = load_row_f32(c->prec, base + r * rb, d, vl);
+            for (long h = 1; h < nh; h++)
+                t = __riscv_vfadd_vv_f32m8(t, load_row_f32(c->prec, base + h * hstride + r * rb, d, vl), vl);
+            acc = __riscv_vfadd_vv_f32m8(acc, t, vl);
         }
-        __riscv_vse64_v_f64m8(out + d, __riscv_vfdiv_vf_f64m8(acc, len, vl), vl);
+        __riscv_vse32_v_f32m8(out + d, acc, vl);
         d += (long)vl;
     }
 }
@@ -208,62 +192,87 @@ void bsr_attend_qblock(ctx_t *c, long g, long b, const int32_t *blk, long nk, in
     }
 }
 
+/* 2. Block scores of query block means x0 (and x1, or NULL) on key blocks j < n, as order keys
+ * (k0, k1): (x . ks[j]) * w[j] in fp32, the dot fused multiply-adds in d order. ks: the K block
+ * sums, [nb, D] rows D floats apart (a strided column load per d serves both query blocks). */
+static void block_scores_f32(const float *x0, const float *x1, const float *ks, const float *w,
+                             long D, long n, uint32_t *k0, uint32_t *k1) {
+    const long st = D * 4;
+    for (long j = 0; j < n;) {
+        const size_t vl = __riscv_vsetvl_e32m8((size_t)(n - j));
+        vfloat32m8_t a0 = __riscv_vfmv_v_f_f32m8(0.0f, vl), a1 = a0;
+        const float *kp = ks + j * D;
+        long d = 0;
+        if (!x1) { /* one query block (a decode step): unrolled by 4, still in d order */
+            for (; d + 4 <= D; d += 4, kp += 4) {
+                a0 = __riscv_vfmacc_vf_f32m8(a0, x0[d], __riscv_vlse32_v_f32m8(kp, st, vl), vl);
+                a0 = __riscv_vfmacc_vf_f32m8(a0, x0[d + 1], __riscv_vlse32_v_f32m8(kp + 1, st, vl), vl);
+                a0 = __riscv_vfmacc_vf_f32m8(a0, x0[d + 2], __riscv_vlse32_v_f32m8(kp + 2, st, vl), vl);
+                a0 = __riscv_vfmacc_vf_f32m8(a0, x0[d + 3], __riscv_vlse32_v_f32m8(kp + 3, st, vl), vl);
+            }
+        }
+        for (; d < D; d++, kp++) {
+            const vfloat32m8_t kv = __riscv_vlse32_v_f32m8(kp, st, vl);
+            a0 = __riscv_vfmacc_vf_f32m8(a0, x0[d], kv, vl);
+            if (x1) a1 = __riscv_vfmacc_vf_f32m8(a1, x1[d], kv, vl);
+        }
+        const vfloat32m8_t wv = __riscv_vle32_v_f32m8(w + j, vl);
+        __riscv_vse32_v_u32m8(k0 + j, f32_order_keys(__riscv_vfmul_vv_f32m8(a0, wv, vl), vl), vl);
+        if (x1) __riscv_vse32_v_u32m8(k1 + j, f32_order_keys(__riscv_vfmul_vv_f32m8(a1, wv, vl), vl), vl);
+        j += (long)vl;
+    }
+}
+
 int run_bsr(ctx_t *c) {
     const long S = c->S, Sq = c->Sq, off = c->off, D = c->D, B = c->block_size, rb = c->row_bytes;
     const long nb = (S + B - 1) / B, keepn = c->keep_blocks, qb0 = off / B;
     attend_fn attend = attend_lookup(c->prec, c->lmul);
     attend2_fn attend2 = attend2_lookup(c->prec, c->lmul);
     void *scratch = xmalloc(attend_scratch_bytes(c, S));
-    double *qm = xmalloc((size_t)(nb * D) * 8); /* block means of Qsum, [nb, D] */
-    double *kmt = xmalloc((size_t)(nb * D) * 8); /* block means of K, transposed [D, nb] */
-    double *col = xmalloc((size_t)D * 8);
-    uint64_t *key = xmalloc((size_t)nb * 2 * 8), *work = xmalloc((size_t)nb * 3 * 8);
+    float *qm = xmalloc((size_t)(nb * D) * 4); /* block means of Qsum, [nb, D] */
+    float *ks = c->kblock_sums ? NULL : xmalloc((size_t)(nb * D) * 4); /* K block sums [nb, D] */
+    float *w = xmalloc((size_t)nb * 4); /* fp32(1 / rows) of each key block */
+    uint32_t *key = xmalloc((size_t)nb * 2 * 4), *work = xmalloc((size_t)nb * 5 * 4);
     int32_t *blk = xmalloc((size_t)nb * 2 * 4), *list = xmalloc((size_t)S * 4);
     long cursor = 0;
-    double *lens = NULL; /* with the block sums: each block's row count (the last partial) */
-    if (c->kblock_sums) {
-        lens = xmalloc((size_t)nb * 8);
-        for (long b = 0; b < nb;) {
-            size_t vl = __riscv_vsetvl_e64m8((size_t)(nb - b));
-            __riscv_vse64_v_f64m8(lens + b, __riscv_vfmv_v_f_f64m8((double)B, vl), vl);
-            b += (long)vl;
-        }
-        lens[nb - 1] = (double)(S - (nb - 1) * B);
+    for (long b = 0; b < nb;) {
+        const size_t vl = __riscv_vsetvl_e32m8((size_t)(nb - b));
+        __riscv_vse32_v_f32m8(w + b, __riscv_vfmv_v_f_f32m8(1.0f / (float)B, vl), vl);
+        b += (long)vl;
     }
+    w[nb - 1] = 1.0f / (float)(S - (nb - 1) * B);
     for (long g = 0; g < c->Hkv; g++) {
         /* qbase + i * rb: the row at position i (>= off) of the group's first head */
         const uint8_t *kbase = c->k + g * S * rb, *qbase = c->q + (g * c->group * Sq - off) * rb;
-        /* 1. block means: K's (without the cache's block sums: the pass over the whole cache),
-         * then Qsum's of the blocks holding query rows */
-        const double *ksum = c->kblock_sums ? c->kblock_sums + g * nb * D : NULL;
-        for (long b = 0; !ksum && b < nb; b++) {
+        /* 1. block sums: K's (without the cache's: the pass over the whole cache), then the
+         * Qsum means of the blocks holding query rows */
+        const float *ksum = c->kblock_sums ? c->kblock_sums + g * nb * D : ks;
+        for (long b = 0; !c->kblock_sums && b < nb; b++) {
             const long r0 = b * B, r1 = r0 + B < S ? r0 + B : S;
-            block_mean(c, kbase, 0, 1, r0, r1, col);
+            block_sum_f32(c, kbase, 0, 1, r0, r1, ks + b * D);
+        }
+        for (long b = qb0; b < nb; b++) {
+            const long r0 = b * B > off ? b * B : off, r1 = b * B + B < S ? b * B + B : S;
+            float *m = qm + b * D;
+            block_sum_f32(c, qbase, Sq * rb, c->group, r0, r1, m);
+            const float inv = 1.0f / (float)(r1 - r0);
             for (long d = 0; d < D;) {
-                size_t vl = __riscv_vsetvl_e64m8((size_t)(D - d));
-                __riscv_vsse64_v_f64m8(kmt + d * nb + b, nb * 8, __riscv_vle64_v_f64m8(col + d, vl), vl);
+                const size_t vl = __riscv_vsetvl_e32m8((size_t)(D - d));
+                __riscv_vse32_v_f32m8(m + d, __riscv_vfmul_vf_f32m8(__riscv_vle32_v_f32m8(m + d, vl), inv, vl), vl);
                 d += (long)vl;
             }
         }
-        for (long b = qb0; b < nb; b++) {
-            const long r0 = b * B, r1 = r0 + B < S ? r0 + B : S;
-            block_mean(c, qbase, Sq * rb, c->group, r0 > off ? r0 : off, r1, qm + b * D);
-        }
-        /* 2-3. query blocks in pairs (each K-mean column load scores both), top keep_blocks */
+        /* 2-3. query blocks in pairs (each K-sum column load scores both), top keep_blocks */
         for (long qb = qb0; qb < nb; qb += 2) {
             const int two = qb + 1 < nb;
             const long nc0 = c->causal ? qb + 1 : nb, nc1 = c->causal ? qb + 2 : nb;
-            if (ksum)
-                score_sums(qm + qb * D, two ? qm + (qb + 1) * D : NULL, ksum, lens, D,
-                           two ? nc1 : nc0, key, key + nb);
-            else
-                score_rows(qm + qb * D, two ? qm + (qb + 1) * D : NULL, kmt, nb, D, two ? nc1 : nc0,
-                           1, (double *)key, (double *)(key + nb));
+            block_scores_f32(qm + qb * D, two ? qm + (qb + 1) * D : NULL, ksum, w, D,
+                             two ? nc1 : nc0, key, key + nb);
             for (long t = 0; t < 1 + two; t++) {
                 const long b = qb + t, nc = t ? nc1 : nc0;
-                uint64_t *kr = key + t * nb;
-                kr[b] = UINT64_MAX; /* the diagonal is always kept */
-                const long nk = topk_select(kr, nc, keepn, work, blk);
+                uint32_t *kr = key + t * nb;
+                kr[b] = UINT32_MAX; /* the diagonal is always kept (above every score's key) */
+                const long nk = topk_select_f32(kr, nc, keepn, NULL, 0, work, blk);
                 if (c->stop_after) continue; /* 2: the selection alone */
                 bsr_attend_qblock(c, g, b, blk, nk, list, attend, attend2, scratch, &cursor);
             }

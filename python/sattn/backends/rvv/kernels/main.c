@@ -88,9 +88,9 @@ int main(int argc, char **argv) {
     if (hdr[HDR_KBLOCK_SUMS_OFF]) {
         const long b = c.block_size;
         if (c.mode != MODE_BSR || b <= 0 ||
-            hdr[HDR_KBLOCK_SUMS_OFF] + c.Hkv * ((c.S + b - 1) / b) * c.D * 8 > nbytes)
+            hdr[HDR_KBLOCK_SUMS_OFF] + c.Hkv * ((c.S + b - 1) / b) * c.D * 4 > nbytes)
             return fail(4, "bad K block sums section in header");
-        c.kblock_sums = (const double *)(buf + hdr[HDR_KBLOCK_SUMS_OFF]);
+        c.kblock_sums = (const float *)(buf + hdr[HDR_KBLOCK_SUMS_OFF]);
     }
     c.comp_stride = hdr[HDR_COMP_STRIDE]; c.select_blocks = hdr[HDR_SELECT_BLOCKS];
     c.nsa_window = hdr[HDR_NSA_WINDOW];

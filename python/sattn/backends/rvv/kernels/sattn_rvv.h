@@ -37,7 +37,7 @@ typedef struct {
     const int64_t *indptr;           /* MODE_TABLE: [Hkv*(Sq+1)] offsets into indices */
     const int32_t *indices;
     const float *aux;                /* LSH hyperplanes [lsh_planes, D] (fp32) */
-    const double *kblock_sums;       /* bsr: the KV cache's K block sums [Hkv, nb, D] (float64,
+    const float *kblock_sums;        /* bsr: the KV cache's K block sums [Hkv, nb, D] (fp32,
                                       * rows added in order), or NULL: the kernel sums them */
     const float *gates;              /* NSA: [3, Sq, H] g_cmp, g_slc, g_swa, or NULL (all 1.0) */
     const float *comp_kv;            /* NSA: the KV cache's compressed K [Hkv, ncv, D] then V
@@ -118,6 +118,14 @@ attend_scored2_fn attend_scored2_lookup(long prec, long lmul);
 #ifdef __riscv_vector
 #include <riscv_vector.h>
 vfloat64m8_t vexp_f64(vfloat64m8_t x, size_t vl);
+/* Order-preserving unsigned image of fp32 scores: a < b <=> key(a) < key(b), a == b <=>
+ * key(a) == key(b) (-0 is first made +0, so the two zeros stay equal as they are for NumPy);
+ * every ranking is then an unsigned integer compare. */
+static inline vuint32m8_t f32_order_keys(vfloat32m8_t x, size_t vl) {
+    vint32m8_t b = __riscv_vreinterpret_v_f32m8_i32m8(__riscv_vfadd_vf_f32m8(x, 0.0f, vl));
+    vint32m8_t flip = __riscv_vor_vx_i32m8(__riscv_vsra_vx_i32m8(b, 31, vl), INT32_MIN, vl);
+    return __riscv_vreinterpret_v_i32m8_u32m8(__riscv_vxor_vv_i32m8(b, flip, vl));
+}
 /* attend.c: the attention core's vectorised exp2 (x <= 0; 3.7e-7 relative) */
 vfloat32m8_t vexp2_f32(vfloat32m8_t x, size_t vl);
 #endif

@@ -509,13 +509,6 @@ void query_sum_f32(const ctx_t *c, long g, long i, float *tmp, float *out) {
     }
 }
 
-/* Order-preserving unsigned image of floats (-0 made +0 first, as for the doubles). */
-static inline vuint32m8_t f32_order_keys(vfloat32m8_t x, size_t vl) {
-    vint32m8_t b = __riscv_vreinterpret_v_f32m8_i32m8(__riscv_vfadd_vf_f32m8(x, 0.0f, vl));
-    vint32m8_t flip = __riscv_vor_vx_i32m8(__riscv_vsra_vx_i32m8(b, 31, vl), INT32_MIN, vl);
-    return __riscv_vreinterpret_v_i32m8_u32m8(__riscv_vxor_vv_i32m8(b, flip, vl));
-}
-
 /* acc[j] (+)= sum_{e < 8} x[e] * kt[e*S + j] over the keys j < n, for one row (x1 NULL) or
  * two: the eight q values of each row stay in scalar registers over the whole sweep (one K
  * column strip load serves both rows), the accumulators go through memory once per 8 d. The
@@ -673,6 +666,34 @@ static uint32_t threshold_u32(const uint32_t *key, long n, long k, uint32_t *wor
     }
 }
 
+/* topk_threshold_rounds on 32-bit keys (a top-k of k <= TOPK_ROUNDS: bsr's kept blocks). */
+static uint32_t threshold_rounds_u32(const uint32_t *key, long n, long k, long *need_eq) {
+    uint32_t lim = UINT32_MAX; /* the candidates: keys <= lim */
+    long above = 0;            /* keys above the candidates */
+    for (;;) {
+        vuint32m1_t mx = __riscv_vmv_s_x_u32m1(0, 1);
+        for (long j = 0; j < n;) {
+            size_t vl = __riscv_vsetvl_e32m8((size_t)(n - j));
+            vuint32m8_t kv = __riscv_vle32_v_u32m8(key + j, vl);
+            mx = __riscv_vredmaxu_vs_u32m8_u32m1_m(__riscv_vmsleu_vx_u32m8_b4(kv, lim, vl), kv, mx, vl);
+            j += (long)vl;
+        }
+        const uint32_t m = __riscv_vmv_x_s_u32m1_u32(mx);
+        long eq = 0;
+        for (long j = 0; j < n;) {
+            size_t vl = __riscv_vsetvl_e32m8((size_t)(n - j));
+            eq += (long)__riscv_vcpop_m_b4(__riscv_vmseq_vx_u32m8_b4(__riscv_vle32_v_u32m8(key + j, vl), m, vl), vl);
+            j += (long)vl;
+        }
+        if (above + eq >= k || m == 0) { /* m == 0: every key left is 0 (k < n: enough) */
+            *need_eq = k - above;
+            return m;
+        }
+        above += eq;
+        lim = m - 1;
+    }
+}
+
 /* Emit (ascending) the ids of the keys above thr and the first need_eq equal to it; ids NULL:
  * the ids are the positions. Returns the count. */
 static long emit_top_u32(const uint32_t *key, const int32_t *ids, long n, uint32_t thr, long need_eq,
@@ -742,7 +763,8 @@ long topk_select_f32(const uint32_t *key, long n, long k, const uint32_t *lmax, 
         if (nc == k) return emit_top_u32(ck, ci, nc, 0, nc, out);
     }
     long need_eq;
-    uint32_t thr = threshold_u32(ck, nc, k, work, &need_eq);
+    uint32_t thr = !ci && k <= TOPK_ROUNDS ? threshold_rounds_u32(ck, nc, k, &need_eq)
+                                           : threshold_u32(ck, nc, k, work, &need_eq);
     return emit_top_u32(ck, ci, nc, thr, need_eq, out);
 }
 
