@@ -16,8 +16,8 @@
   compared with the reference attention on its own selection, with the fp32 bound.
 
 The score bounds use Higham's gamma with the unit roundoff of the score's precision (fp32 for
-top-k and N:M, float64 for the others): a dot of D terms is within ``gamma(D) * sum|terms|``
-of the exact value, whatever the order.
+top-k, N:M, bsr block scores and landmark k-means, float64 for the others): a dot of D terms is
+within ``gamma(D) * sum|terms|`` of the exact value, whatever the order.
 """
 
 from __future__ import annotations
@@ -323,36 +323,34 @@ def _lsh_problems(params, shape, q, k, got_rows, want_rows) -> list[str]:
 
 def landmark_margin_problems(params, shape, q, k) -> list[str]:
     """k-means assignments cannot be compared up to a near-tie (a flipped assignment moves every
-    later centre), so landmark tests need data without one: replay the k-means of
+    later centre), so landmark tests need data without one: replay the fp32 k-means of
     ``sattn.specs.landmark`` and report every assignment whose best and second-best centre
-    distances lie within their rounding bound. Empty for contiguous segments."""
+    distances lie within their rounding bound. Empty for contiguous segments.
+
+    Every implementation computes the same fp32 centres and ``|c|^2`` (same operations, same
+    order) from the same assignment; only the dot ``K[j] . c_l`` may be summed in another order
+    (within ``gamma(D) * |K[j]| . |c_l|`` of its exact value on each side, the distance
+    doubles it), and the final subtraction rounds each side's distance (``u * |dist|``)."""
     if not params.landmark_iters:
         return []
     _, ks = selection_operands(params, q, k)
-    s, d = shape.seq_len, shape.head_dim
-    nl = landmark.num_landmarks(params, s)
+    d = shape.head_dim
+    nl = landmark.num_landmarks(params, shape.kv_len)
     problems = []
     for g in range(shape.kv_heads):
-        kg = ks[g]
-        kn = float(np.sqrt((kg * kg).sum(axis=1)).max())
-        # |c|^2 - 2 K.c: dots of D terms on centres that are means of up to S rows
-        err = 2 * gamma(d + s + 3, U64) * 3 * kn * kn
-        a = landmark.segment_assign(s, nl)
-        cen = np.zeros((nl, d))
-        for it in range(params.landmark_iters + 1):
-            cnt = np.bincount(a, minlength=nl)
-            sums = np.zeros((nl, d))
-            np.add.at(sums, a, kg)
-            cen[cnt > 0] = sums[cnt > 0] / cnt[cnt > 0, None]
-            if it == params.landmark_iters:
-                break
-            dist = (cen * cen).sum(axis=1)[None, :] - 2.0 * (kg @ cen.T)
-            two = np.sort(dist, axis=1)[:, :2] if nl > 1 else np.hstack([dist, dist + np.inf])
-            close = np.flatnonzero(two[:, 1] - two[:, 0] <= 2 * err)
+        kg = ks[g].astype(np.float32)
+        steps = landmark.centres_and_assignments(kg, nl, params.landmark_iters)
+        for it, (cen, a) in enumerate(steps):
+            dist = landmark.distances(kg, cen).astype(np.float64)
+            err = (2 * 2 * gamma(d, U32) * (np.abs(kg).astype(np.float64) @ np.abs(cen.T))
+                   + 2 * U32 * np.abs(dist))
+            rows = np.arange(len(a))
+            margin = dist - dist[rows, a][:, None] - err - err[rows, a][:, None]
+            margin[rows, a] = np.inf
+            close = np.flatnonzero((margin <= 0).any(axis=1))
             if close.size:
                 problems.append(f"KV head {g} iteration {it}: keys {close.tolist()[:5]} are within "
-                                f"{2 * err:.2g} of two centres")
-            a = np.argmin(dist, axis=1)
+                                f"the fp32 rounding of two centres")
     return problems
 
 

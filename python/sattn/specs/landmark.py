@@ -4,12 +4,20 @@
 Every key token ``j`` is assigned to one landmark (:func:`assign`):
 
 - ``landmark_iters = 0``: contiguous, evenly spaced segments, ``assign[j] = (j * L) // S``.
-- ``landmark_iters = t > 0``: k-means over K (as the precision sees it: float64 values, or
-  the i8/i4 codes — L2 assignment is scale-invariant). Centres start at the segment means of
+- ``landmark_iters = t > 0``: k-means over K (as the precision sees it: fp32 or bf16 values,
+  or the i8/i4 codes — L2 assignment is scale-invariant). Centres start at the segment means of
   the contiguous assignment; each iteration assigns every key to the nearest centre in L2,
   computed as ``argmin_l (|c_l|^2 - 2 K[j] . c_l)``, ties to the lower landmark id, then moves
   each centre to the mean of its members (an empty landmark keeps its centre). The assignment
   of the last iteration is the result.
+
+  All in fp32, as the RVV kernel computes it (``kernels/landmark.c``): a centre is the sum of
+  its members' rows added in key order from +0.0, divided by the member count; ``|c_l|^2``
+  adds the rounded squares in d order from +0.0 (:func:`norms2`); the distance is
+  ``fp32(|c_l|^2 - 2 K[j] . c_l)`` (:func:`distances`). Only the D-term dot products ``K[j] .
+  c_l`` may be summed in another order by another implementation (BLAS sgemm, the kernel's
+  fused multiply-adds in d order): a key whose two nearest centres lie within that rounding
+  may be assigned either way (docs/precision.md).
 
 The compressed key/value of landmark ``l`` is the mean of its members' K/V operands
 (:func:`sattn.specs.selection.compress_kv`; i8/i4 average the integer codes and round the mean
@@ -43,27 +51,49 @@ def segment_assign(seq_len: int, landmarks: int) -> np.ndarray:
 
 
 def _means(k: np.ndarray, a: np.ndarray, landmarks: int, old: np.ndarray) -> np.ndarray:
+    """fp32 centres: each landmark's members (rows of ``k``, fp32) added in key order from +0.0
+    (``np.add.at`` adds its rows in index order), divided by the member count; an empty
+    landmark keeps ``old``."""
     counts = np.bincount(a, minlength=landmarks)
-    sums = np.zeros((landmarks, k.shape[1]))
+    sums = np.zeros((landmarks, k.shape[1]), dtype=np.float32)
     np.add.at(sums, a, k)
     out = old.copy()
     nz = counts > 0
-    out[nz] = sums[nz] / counts[nz, None]
+    out[nz] = sums[nz] / counts[nz, None].astype(np.float32)
     return out
 
 
-def assign(k: np.ndarray, landmarks: int, iters: int) -> np.ndarray:
-    """Landmark id of every key token (int32 [S]); ``k`` [S, D] float64 (see the module doc)."""
-    s = k.shape[0]
-    a = segment_assign(s, landmarks)
-    if iters == 0:
-        return a
-    k = np.asarray(k, dtype=np.float64)
-    centres = _means(k, a, landmarks, np.zeros((landmarks, k.shape[1])))
+def norms2(centres: np.ndarray) -> np.ndarray:
+    """``|c_l|^2`` in fp32: the rounded squares added in d order from +0.0."""
+    out = np.zeros(centres.shape[0], dtype=np.float32)
+    for d in range(centres.shape[1]):
+        out += centres[:, d] * centres[:, d]
+    return out
+
+
+def distances(k: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """[S, L] fp32 ``|c_l|^2 - 2 K[j] . c_l`` (``k``, ``centres`` fp32)."""
+    return norms2(centres)[None, :] - np.float32(2) * (k @ centres.T)
+
+
+def centres_and_assignments(k: np.ndarray, landmarks: int, iters: int):
+    """Every k-means step of :func:`assign`: yields (centres [L, D] fp32, the assignment made
+    from them [S] int32) per iteration, the centres being those the assignment is made from."""
+    k = np.asarray(k, dtype=np.float32)
+    a = segment_assign(k.shape[0], landmarks)
+    centres = _means(k, a, landmarks, np.zeros((landmarks, k.shape[1]), dtype=np.float32))
     for _ in range(iters):
-        dist = (centres * centres).sum(axis=1)[None, :] - 2.0 * (k @ centres.T)
-        a = np.argmin(dist, axis=1).astype(np.int32)  # first minimum: the lower id on ties
+        a = np.argmin(distances(k, centres), axis=1).astype(np.int32)  # first minimum: lower id
+        yield centres, a
         centres = _means(k, a, landmarks, centres)
+
+
+def assign(k: np.ndarray, landmarks: int, iters: int) -> np.ndarray:
+    """Landmark id of every key token (int32 [S]); ``k`` [S, D], values exact in fp32 (see the
+    module doc)."""
+    a = segment_assign(k.shape[0], landmarks)
+    for _, a in centres_and_assignments(k, landmarks, iters):
+        pass
     return a
 
 
