@@ -16,7 +16,8 @@
   compared with the reference attention on its own selection, with the fp32 bound.
 
 The score bounds use Higham's gamma with the unit roundoff of the score's precision (fp32 for
-top-k, N:M, bsr block scores and landmark k-means, float64 for the others): a dot of D terms is
+top-k, N:M, LSH projections, bsr block scores and landmark k-means; float64 for the
+compression importance): a dot of D terms is
 within ``gamma(D) * sum|terms|`` of the exact value, whatever the order.
 """
 
@@ -280,7 +281,7 @@ def _lsh_problems(params, shape, q, k, got_rows, want_rows) -> list[str]:
 
     def options(x, xabs):  # per row: the set of buckets its code may take
         proj = x @ planes.T
-        err = 2 * gamma(d + grp, U64) * (xabs @ np.abs(planes).T)
+        err = 2 * gamma(d + grp, U32) * (xabs @ np.abs(planes).T)  # fp32 (sattn.specs.lsh)
         sure = (np.abs(proj) > err) | (err == 0)  # no rounding at all: the sign is exact
         outs = []
         for r in range(x.shape[0]):

@@ -6,8 +6,8 @@ the group score ``sum_{h in group} Q[h, i] . K[g, j]`` = ``Qsum[g, i] . K[g, j]`
 ``Qsum[g] = sum of the group's queries``, computed on the inputs *as the precision sees them*
 (:func:`sattn.precision.selection_operands`: rounded values for bf16, integer codes
 for i8/i4) in the pattern's score precision (``PerGroupPattern.score_dtype``): fp32 for
-top-k and N:M -- the group's heads added in head order in fp32, then an fp32 matrix product, as
-the RVV kernels score them -- and float64 for LSH. Two computations of one fp32 score (another
+top-k, N:M and LSH -- the group's heads added in head order in fp32, then an fp32 matrix
+product, as the RVV kernels score them. Two computations of one fp32 score (another
 summation order) may differ by its rounding, at most ``gamma(D + group) * (sum_h |Q[h, i]|) .
 |K[g, j]|`` with the fp32 unit roundoff (docs/precision.md, "Selection near-ties"), so keys
 whose scores agree to within that bound may be ranked either way. The attention scale ``1/sqrt(D)`` (and ``scale_q * scale_k``) is a

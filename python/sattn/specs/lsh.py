@@ -11,9 +11,12 @@ with ``mix64`` the splitmix64 finaliser (:func:`splitmix64`). With
 
     code(x) = sum_b [x . R[b] >= 0] << b,   bucket(x) = code(x) mod lsh_buckets
 
-(``lsh_buckets = 1``: one bucket, dense attention). The dot products are float64 of the
-inputs as the precision sees them (rounded bf16 values, or i8/i4 integer codes: the positive
-scale never changes a sign). Queries hash by their GQA group sum ``Qsum`` (:mod:`sattn.specs.gqa`),
+(``lsh_buckets = 1``: one bucket, dense attention). The dot products are fp32 of the inputs
+as the precision sees them (rounded bf16 values, or i8/i4 integer codes: the positive scale
+never changes a sign), as the RVV kernel computes them; ``Qsum`` adds the group's heads in head
+order in fp32. A projection within its fp32 rounding of zero may take either sign in another
+summation order (BLAS sgemm, the kernel's fused multiply-adds in d order), so its row or key
+may land in either bucket (docs/precision.md). Queries hash by their GQA group sum ``Qsum`` (:mod:`sattn.specs.gqa`),
 keys by ``K``. Query ``i`` selects every key ``j`` with ``bucket(K[j]) == bucket(Qsum[i])``,
 ascending; ``causal = 1`` keeps ``j <= p(i) = Skv - Sq + i``. A query whose bucket holds no key gets a zero row.
 """
@@ -59,17 +62,17 @@ def hyperplanes(dim: int, n: int, seed: int = LSH_SEED) -> np.ndarray:
 
 
 def bucket_ids(x: np.ndarray, buckets: int, seed: int = LSH_SEED) -> np.ndarray:
-    """Bucket of every row of ``x`` [N, D] (int64)."""
+    """Bucket of every row of ``x`` [N, D] (int64; values exact in fp32, projected in fp32)."""
     nb = num_bits(buckets)
     if nb == 0:
         return np.zeros(x.shape[0], dtype=np.int64)
-    proj = np.asarray(x, dtype=np.float64) @ hyperplanes(x.shape[1], nb, seed).astype(np.float64).T
+    proj = np.asarray(x, dtype=np.float32) @ hyperplanes(x.shape[1], nb, seed).T  # fp32
     code = ((proj >= 0).astype(np.int64) << np.arange(nb, dtype=np.int64)[None, :]).sum(axis=1)
     return code % buckets
 
 
 def select(shape: Shape, params: AttentionParams, qsum: np.ndarray, k: np.ndarray) -> GroupSelection:
-    """Selection of one KV head: Qsum [Sq, D], K [Skv, D] float64."""
+    """Selection of one KV head: Qsum [Sq, D], K [Skv, D] (fp32 operands)."""
     buckets = params.lsh_buckets or 1
     qb = bucket_ids(qsum, buckets)
     kb = bucket_ids(k, buckets)
@@ -96,6 +99,7 @@ class Lsh(PerGroupPattern):
     disable_key = "LSH"
     call_flag = "lsh_enabled"
     rvv_kernel = "lsh"
+    score_dtype = np.float32  # fp32 group sums and projections, as the RVV kernel hashes
 
     def select_scored(self, shape, params, qsum, k):
         return select(shape, params, qsum, k)

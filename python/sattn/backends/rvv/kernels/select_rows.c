@@ -7,8 +7,9 @@
  * stop_after = 2: the selection alone (top-k / N:M: scores and ranks; lsh: hashes and the keys
  * grouped by bucket), no attention; stop_after = 1 (top-k / N:M): the scoring pass alone.
  * Group scores are Qsum[g,i] . K[g,j] on the values as the precision sees them, like
- * sattn.specs.gqa: fp32 for top-k and N:M (Qsum added in head order, fused multiply-adds in d
- * order, ranked by their order-preserving 32-bit image), float64 for the LSH projections; with causal only j <= p(i) are candidates (query row i of Sq sits at
+ * sattn.specs.gqa: fp32 (Qsum added in head order, fused multiply-adds in d order; top-k and
+ * N:M rank their order-preserving 32-bit image, LSH reads the projections' signs); with
+ * causal only j <= p(i) are candidates (query row i of Sq sits at
  * position p(i) = off + i over the S = Skv keys). The heads of a GQA group share the selection
  * of their KV head.
  */
@@ -169,6 +170,30 @@ static void attend_buckets(ctx_t *c, long g, runctx_t *r, const int32_t *order, 
     }
 }
 
+/* Sign bit b of the fp32 projections x . row_j (fused multiply-adds in d order, as the
+ * reference's fp32 projections up to their summation order), j < n, ORed into code[j]: rows
+ * of D floats `stride` bytes apart. proj: n floats of scratch. */
+static void hash_bit_f32(const float *x, const uint8_t *rows, long stride, long D, long n, long b,
+                         float *proj, uint64_t *code) {
+    for (long j = 0; j < n;) {
+        const size_t vl = __riscv_vsetvl_e32m8((size_t)(n - j));
+        vfloat32m8_t acc = __riscv_vfmv_v_f_f32m8(0.0f, vl);
+        const float *rp = (const float *)(rows + j * stride);
+        for (long d = 0; d < D; d++)
+            acc = __riscv_vfmacc_vf_f32m8(acc, x[d], __riscv_vlse32_v_f32m8(rp + d, stride, vl), vl);
+        __riscv_vse32_v_f32m8(proj + j, acc, vl);
+        j += (long)vl;
+    }
+    const uint64_t bit = (uint64_t)1 << b;
+    for (long j = 0; j < n;) { /* the 64-bit codes: half as many per strip as the projections */
+        const size_t vl = __riscv_vsetvl_e64m8((size_t)(n - j));
+        const vbool8_t ge = __riscv_vmfge_vf_f32m4_b8(__riscv_vle32_v_f32m4(proj + j, vl), 0.0f, vl);
+        const vuint64m8_t cv = __riscv_vle64_v_u64m8(code + j, vl);
+        __riscv_vse64_v_u64m8(code + j, __riscv_vor_vx_u64m8_mu(ge, cv, cv, bit, vl), vl);
+        j += (long)vl;
+    }
+}
+
 int run_lsh(ctx_t *c) {
     const long S = c->S, Sq = c->Sq, off = c->off, D = c->D, nb = c->lsh_planes, buckets = c->lsh_buckets;
     /* More buckets than keys (lsh_buckets goes up to 2^63 - 1): a count per bucket would not
@@ -178,20 +203,19 @@ int run_lsh(ctx_t *c) {
     const long slots = hashed ? S : buckets;
     runctx_t r = {attend_lookup(c->prec, c->lmul), xmalloc(attend_scratch_bytes(c, S)),
                   xmalloc((size_t)D * 4), 0};
-    double *plane = xmalloc((size_t)D * 8), *proj = xmalloc((size_t)S * 8);
+    float *proj = xmalloc((size_t)(S > Sq ? S : Sq) * 4);
     long *code = xmalloc((size_t)S * 8), *start = xmalloc((size_t)(slots + 1) * 8);
     int32_t *order = xmalloc((size_t)S * 4), *mine = hashed ? xmalloc((size_t)S * 4) : 0;
-    float *qf = xmalloc((size_t)D * 4);
     long *qbk = xmalloc((size_t)Sq * 8), *qn = xmalloc((size_t)Sq * 8);
     long *qstart = hashed ? NULL : xmalloc((size_t)(slots + 1) * 8);
     int32_t *qord = xmalloc((size_t)Sq * 4);
     uint8_t *kbuf = hashed ? NULL : xmalloc((size_t)(S * c->row_bytes)), *vbuf = hashed ? NULL : xmalloc((size_t)(S * c->row_bytes));
     /* the projections run vectorised over all keys and all query rows: straight from the
      * rows for fp32 (and, with one head per group, the query rows: Qsum is the row itself),
-     * else from the values as floats / the group sums as doubles */
+     * else from the values as floats / the fp32 group sums (heads added in head order) */
     const int direct = c->prec == PREC_FP32;
     const int qdirect = direct && c->group == 1;
-    double *qsums = qdirect ? NULL : xmalloc((size_t)(Sq * D) * 8), *qproj = xmalloc((size_t)Sq * 8);
+    float *qsums = qdirect ? NULL : xmalloc((size_t)(Sq * D) * 4);
     long *qcode = xmalloc((size_t)Sq * 8);
     for (long g = 0; g < c->Hkv; g++) {
         float *kf = direct ? NULL : key_floats(c, g);
@@ -199,19 +223,14 @@ int run_lsh(ctx_t *c) {
         memset(code, 0, (size_t)S * 8);
         memset(qcode, 0, (size_t)Sq * 8);
         if (!qdirect)
-            for (long i = 0; i < Sq; i++) query_sum(c, g, i, r.tmpf, qsums + i * D);
+            for (long i = 0; i < Sq; i++) query_sum_f32(c, g, i, r.tmpf, qsums + i * D);
+        const uint8_t *krows = direct ? c->k + g * S * c->row_bytes : (const uint8_t *)kf;
+        const uint8_t *qrows = qdirect ? c->q + g * Sq * c->row_bytes : (const uint8_t *)qsums;
+        const long kstride = direct ? c->row_bytes : D * 4, qstride = qdirect ? c->row_bytes : D * 4;
         for (long b = 0; b < nb; b++) {
-            for (long d = 0; d < D; d++) plane[d] = (double)c->aux[b * D + d];
-            if (direct)
-                dot_rows_f64(plane, c->k + g * S * c->row_bytes, c->row_bytes, 1, D, S, proj);
-            else
-                dot_rows_f64(plane, kf, D * 4, 1, D, S, proj);
-            for (long j = 0; j < S; j++) code[j] |= (long)(proj[j] >= 0.0) << b;
-            if (qdirect)
-                dot_rows_f64(plane, c->q + g * Sq * c->row_bytes, c->row_bytes, 1, D, Sq, qproj);
-            else
-                dot_rows_f64(plane, qsums, D * 8, 0, D, Sq, qproj);
-            for (long i = 0; i < Sq; i++) qcode[i] |= (long)(qproj[i] >= 0.0) << b;
+            const float *plane = c->aux + b * D; /* fp32 hyperplanes, exact */
+            hash_bit_f32(plane, krows, kstride, D, S, b, proj, (uint64_t *)code);
+            hash_bit_f32(plane, qrows, qstride, D, Sq, b, proj, (uint64_t *)qcode);
         }
 
         /* keys grouped by bucket (slot), ascending within one (a counting sort) */
@@ -260,6 +279,5 @@ int run_lsh(ctx_t *c) {
         }
         if (!hashed && !c->stop_after) attend_buckets(c, g, &r, order, start, slots, qbk, qn, qord, qstart, kbuf, vbuf);
     }
-    (void)qf;
     return 0;
 }
