@@ -146,8 +146,8 @@ def tables(params: AttentionParams, shape: Shape, q: np.ndarray, k: np.ndarray
     b = params.effective_block_size(shape.kv_len)
     if params.comp_block_size > 0:
         sq, sk, _ = resolved_scales(params)
-        qv = view(q, params.precision, sq).astype(np.float64)
-        kv = view(k, params.precision, sk).astype(np.float64)
+        qv = view(q, params.precision, sq).astype(np.float32)  # fp32 values: exact
+        kv = view(k, params.precision, sk).astype(np.float32)
         grp = shape.group
         scores = [compression.importance(qv[i * grp:(i + 1) * grp], kv[i], b,
                                          params.comp_block_size, bool(params.causal),
