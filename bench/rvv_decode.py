@@ -91,7 +91,7 @@ def main() -> int:
     ins = {r[0]: r[1] for r in rows}
     if "bsr(own pass)" in ins:
         extra = ins["bsr(own pass)"] - ins["bsr"]
-        print(f"# bsr reads the cache's K block sums; its own pass over the cache (block sums and the transposed means) "
+        print(f"# bsr reads the cache's K block sums; its own pass over the cache (its fp32 block sums) "
               f"costs {extra} "
               f"more instructions = {extra / (g * skv):.2f} per cached token per KV head: the "
               f"cache's per-token update (model: derived from the pass; not in bsr's row)")

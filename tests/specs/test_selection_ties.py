@@ -161,3 +161,41 @@ def test_fp32_near_tie_window_is_the_fp32_score_bound(spec, factor, either):
     assert dropped not in rows[0][31]
     problems = same_selection_problems(p, p.shape(), q, k, [_swap(rows[0], 31, kept, dropped)], rows)
     assert (problems == []) == either, problems
+
+
+@pytest.mark.parametrize("factor,either", [(0.25, True), (4.0, False)])
+def test_bsr_fp32_block_score_near_tie(factor, either):
+    """bsr scores blocks in fp32 (sattn.specs.bsr): a block score is within e = gamma(D + b *
+    group + b + 4) * u32 * mean|Qsum| . mean|K| of its exact value, so two key blocks may be
+    ranked either way when their exact scores differ by less than 4e (both sides' rounding).
+    K block 2 is K block 1 with one element moved so that its exact score for query block 7
+    differs by factor * 4e: a quarter of the window is a near-tie (keeping either block is a
+    correct selection), four windows are not (the lower score must go)."""
+    from tolerance import _block_scores
+
+    b, qb = 4, 7
+    p, q, k = _case("bsr", heads=1, group=1, block_size=b, keep_ratio=0.5)
+    qs, _ = selection_operands(p, q, k)
+    qmean = qs[0, qb * b:qb * b + b].mean(axis=0)
+    dim = int(np.argmax(np.abs(qmean)))
+    k = k.copy()
+    k[0, 2 * b:3 * b] = k[0, b:2 * b]
+    err = _block_scores(p, p.shape(), q, k)[0][1][qb, 1]
+    k[0, 2 * b, dim] = np.float32(k[0, b, dim] + factor * 4 * err * b / qmean[dim])
+    scores, errs = _block_scores(p, p.shape(), q, k)[0]
+    gap = abs(scores[qb, 2] - scores[qb, 1])
+    assert (gap < 2 * (errs[qb, 1] + errs[qb, 2])) == either
+    assert gap > 1e6 * np.finfo(np.float64).eps * abs(scores[qb, 1])
+    # the diagonal, every block above both, then exactly one of blocks 1 and 2
+    above = int((np.delete(scores[qb], [1, 2, qb]) > max(scores[qb, 1], scores[qb, 2])).sum())
+    p = p.replace(keep_ratio=(above + 2) / 8)
+    rows = _rows(select_indices(p, p.shape(), q, k))
+    blocks = {j // b for j in rows[0][qb * b]}
+    assert len(blocks & {1, 2}) == 1, blocks
+    kept, dropped = (1, 2) if 1 in blocks else (2, 1)
+    bad = [list(x) for x in rows[0]]
+    for i in range(qb * b, qb * b + b):
+        bad[i] = sorted(set(bad[i]) - set(range(kept * b, kept * b + b))
+                        | set(range(dropped * b, dropped * b + b)))
+    problems = same_selection_problems(p, p.shape(), q, k, [bad], rows)
+    assert (problems == []) == either, problems
