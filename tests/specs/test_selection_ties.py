@@ -199,3 +199,47 @@ def test_bsr_fp32_block_score_near_tie(factor, either):
                         | set(range(dropped * b, dropped * b + b)))
     problems = same_selection_problems(p, p.shape(), q, k, [bad], rows)
     assert (problems == []) == either, problems
+
+
+@pytest.mark.parametrize("near", [True, False])
+def test_landmark_key_within_fp32_rounding_of_two_centres_is_flagged(near):
+    """landmark's k-means distances are fp32 (sattn.specs.landmark): a key whose two nearest
+    centres lie within the rounding of the dot products may be assigned either way, and since
+    a flipped assignment moves every later centre the helper must flag such data. Two
+    landmarks, one iteration: key 20 (segment 1) is moved along c1 - c0 onto the point where
+    its two distances are equal in exact arithmetic (c1 moves with it; bisection in float64),
+    then rounded to fp32: flagged. Moved on to a margin of 1e-2, about 300 times the bound
+    (3e-5 for this key): not flagged (and the unmodified data is not either)."""
+    from sattn.specs import landmark
+    from tolerance import landmark_margin_problems
+
+    p, q, k = _case("landmark", heads=1, group=1, num_landmarks=2, landmark_iters=1)
+    assert landmark_margin_problems(p, p.shape(), q, k) == []
+    k = k.copy()
+    kg = k[0].astype(np.float64)
+    c0 = kg[:16].mean(axis=0)
+    rest = kg[16:].sum(axis=0) - kg[20]
+    w = (rest + kg[20]) / 16 - c0
+
+    def gap(t):  # dist to c0 minus dist to c1 (|c|^2 - 2 k.c), key 20 at c0 + t w
+        x = c0 + t * w
+        c1 = (rest + x) / 16
+        return (c0 @ c0 - 2 * x @ c0) - (c1 @ c1 - 2 * x @ c1)
+
+    lo, hi = 0.0, 1.0
+    while gap(hi) < 0:
+        hi *= 2
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if gap(mid) < 0 else (lo, mid)
+    t = hi
+    if not near:  # a margin of 1e-2 (the bound, 4 gamma(D) |k| . |c| + u |dist| per side: 3e-5)
+        t += 1e-2 / abs((gap(t + 1e-3) - gap(t)) / 1e-3)
+    k[0, 20] = (c0 + t * w).astype(np.float32)
+    cen, _a = next(landmark.centres_and_assignments(k[0], 2, 1))
+    d32 = landmark.distances(k[0], cen)[20]
+    assert (abs(float(d32[0]) - float(d32[1])) < 1e-4) == near
+    problems = landmark_margin_problems(p, p.shape(), q, k)
+    assert (problems != []) == near, problems
+    if near:
+        assert "keys [20]" in problems[0]

@@ -422,7 +422,7 @@ def reference_terms(spec: str, op: Op) -> dict[str, float]:
         as_is = op.G == 1 and op.prec == "fp32"  # else the group's operands are converted
         t["sel_elems"] = float(op.Hkv * op.S * op.D * (2 + (0 if as_is else op.G + 1)))
         t["sel_nb2"] = float(op.Hkv * op.nb * op.nb)
-        if op.comp:  # specs.compression.importance: float64 softmax over compression blocks
+        if op.comp:  # specs.compression.importance: fp32 softmax over compression blocks
             t["sel_comp"] = float(op.Hkv * op.G * op.S * op.nc * op.D)
             t["sel_comp_el"] = float(op.Hkv * op.G * op.S * op.nc + op.Hkv * op.S * op.nb)
             t["sel_elems"] = float(op.Hkv * op.S * op.D * (op.G + 1))
