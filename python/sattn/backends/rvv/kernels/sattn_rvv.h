@@ -87,21 +87,6 @@ void row_to_float_n(const ctx_t *c, const uint8_t *row, long n, float *out);
 
 /* select_common.c */
 float *key_floats(const ctx_t *c, long g);
-void query_sum(const ctx_t *c, long g, long i, float *tmp, double *out);
-void dot_rows_f64(const double *x, const void *rows, long stride, int f32, long D, long n, double *out);
-void dot_keys_f64(const double *x, const float *kf, long D, long nkeys, double *out);
-long compress_true(const uint8_t *keep, long n, long base, int32_t *out);
-double kth_largest(double *a, long n, long k);
-void topk_keep(const double *sc, long n, long k, double *tmp, uint8_t *keep);
-/* vectorised selection of one query row (see select_common.c) */
-double *key_columns_f64(const ctx_t *c, long g);
-void score_rows(const double *x0, const double *x1, const double *kt, long S, long D, long nkeys,
-                int as_keys, double *out0, double *out1);
-/* score_rows' keys (as_keys) from the KV cache's K block sums [nb, D] and the blocks' row counts */
-void score_sums(const double *x0, const double *x1, const double *ksum, const double *lens,
-                long D, long nkeys, uint64_t *out0, uint64_t *out1);
-long topk_select(const uint64_t *key, long n, long k, uint64_t *work, int32_t *out);
-long nm_select(double *sc, long n, long nkeep, long m, int32_t *out);
 float *key_columns_f32(const ctx_t *c, long g);
 void query_sum_f32(const ctx_t *c, long g, long i, float *tmp, float *out);
 void score_keys_f32(const float *x0, const float *x1, const float *kt, long S, long D, long n0,
@@ -117,7 +102,6 @@ typedef void (*attend_scored2_fn)(const ctx_t *c, const float *sa, const float *
 attend_scored2_fn attend_scored2_lookup(long prec, long lmul);
 #ifdef __riscv_vector
 #include <riscv_vector.h>
-vfloat64m8_t vexp_f64(vfloat64m8_t x, size_t vl);
 /* Order-preserving unsigned image of fp32 scores: a < b <=> key(a) < key(b), a == b <=>
  * key(a) == key(b) (-0 is first made +0, so the two zeros stay equal as they are for NumPy);
  * every ranking is then an unsigned integer compare. */
