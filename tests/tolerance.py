@@ -215,7 +215,8 @@ def _ranked_problems(params, shape, q, k, rows_per_head) -> list[str]:
 
 
 def _block_scores(params, shape, q, k):
-    """Per KV head: ([nb, nb] block scores as bsr ranks them, float64; their rounding bound)."""
+    """Per KV head: ([nb, nb] block scores as bsr ranks them, recomputed in float64: the
+    exact values up to float64 rounding; the bound of bsr's fp32 scores around them)."""
     s, d, grp = shape.seq_len, shape.head_dim, shape.group
     b = params.effective_block_size(s)
     nb = csr.num_blocks(s, b)

@@ -1,6 +1,6 @@
 """The shared "selections equal up to near-ties" helper (tests/tolerance.py) can fail: a wrong
-key, block or bucket is rejected; a tie that exists only up to float64 rounding may go either
-way; an exact tie (integer codes: no rounding at all) must go to the lower index."""
+key, block or bucket is rejected; a tie that exists only up to the scores' fp32 rounding may go
+either way; an exact tie (integer codes: no rounding at all) must go to the lower index."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """bsr's block selection inside the RVV kernel (kernels/bsr.c) against ``sattn.specs.bsr``.
 
-The kernel scores mean-pooled Qsum blocks against mean-pooled K blocks in float64, forces the
-diagonal, keeps the top ``ceil(keep_ratio * nb)`` (ties to the lower block; causal: kb <= qb)
+The kernel scores mean-pooled Qsum blocks against K block sums in fp32 (sattn.specs.bsr's
+operations), forces the diagonal, keeps the top ``ceil(keep_ratio * nb)`` (ties to the lower block; causal: kb <= qb)
 and attends the kept blocks, so the instruction count includes the selection. Each case checks
 the kernel's dumped selection with the shared near-tie helper (tests/tolerance.py: the
-definition, with either block of a float64 near-tie accepted, the reference's choice wherever
+definition, with either block of an fp32 near-tie accepted, the reference's choice wherever
 no near-tie decides), and the output tensor against the reference attention of the kernel's own
 selection within the fp32 tolerance policy. Edges: a partial last block, one block, every block kept, one block kept, GQA
 groups, the stored precisions, VLEN 128 and 512 (strip boundaries of the scoring and top-k).
