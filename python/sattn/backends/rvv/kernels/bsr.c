@@ -272,7 +272,7 @@ int run_bsr(ctx_t *c) {
                 const long b = qb + t, nc = t ? nc1 : nc0;
                 uint32_t *kr = key + t * nb;
                 kr[b] = UINT32_MAX; /* the diagonal is always kept (above every score's key) */
-                const long nk = topk_select_f32(kr, nc, keepn, NULL, 0, work, blk);
+                const long nk = topk_select_blocks_f32(kr, nc, keepn, work, blk);
                 if (c->stop_after) continue; /* 2: the selection alone */
                 bsr_attend_qblock(c, g, b, blk, nk, list, attend, attend2, scratch, &cursor);
             }

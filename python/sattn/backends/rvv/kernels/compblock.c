@@ -124,7 +124,7 @@ int run_compblock(ctx_t *c) {
                 kb += (long)vl;
             }
             key[diag] = UINT32_MAX; /* the diagonal is always kept */
-            const long nkept = topk_select_f32(key, nk, keepn, NULL, 0, work, blk);
+            const long nkept = topk_select_blocks_f32(key, nk, keepn, work, blk);
             if (c->stop_after) continue;
             bsr_attend_qblock(c, g, qb, blk, nkept, list, attend, attend2, scratch, &cursor);
         }

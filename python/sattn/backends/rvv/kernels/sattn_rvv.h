@@ -93,6 +93,7 @@ void score_keys_f32(const float *x0, const float *x1, const float *kt, long S, l
                     long n1, uint32_t *k0, uint32_t *k1, uint32_t *lmax0, uint32_t *lmax1);
 long topk_select_f32(const uint32_t *key, long n, long k, const uint32_t *lmax, long nl,
                      uint32_t *work, int32_t *out);
+long topk_select_blocks_f32(const uint32_t *key, long n, long k, uint32_t *work, int32_t *out);
 int nm_pattern(long m, void *pat);
 long nm_select_u32(uint32_t *key, long n, long nkeep, long m, int32_t *out, float *masked, const void *pat);
 /* fp32, one row or two over the contiguous keys [0, n) whose scores (raw dot products, -inf

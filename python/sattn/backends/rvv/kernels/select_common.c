@@ -39,7 +39,7 @@ float *key_floats(const ctx_t *c, long g) {
     return kf;
 }
 
-/* Up to this k, topk_select_f32 finds its threshold by successive maxima (a round per distinct
+/* Up to this k, topk_select_blocks_f32 finds its threshold by successive maxima (a round per distinct
  * value from the top: two short passes) instead of the threshold search (up to 32 splits,
  * each a pass over the candidates): bsr's keep_blocks at decode is a few blocks. */
 #define TOPK_ROUNDS 8
@@ -350,9 +350,19 @@ long topk_select_f32(const uint32_t *key, long n, long k, const uint32_t *lmax, 
         if (nc == k) return emit_top_u32(ck, ci, nc, 0, nc, out);
     }
     long need_eq;
-    uint32_t thr = !ci && k <= TOPK_ROUNDS ? threshold_rounds_u32(ck, nc, k, &need_eq)
-                                           : threshold_u32(ck, nc, k, work, &need_eq);
+    uint32_t thr = threshold_u32(ck, nc, k, work, &need_eq);
     return emit_top_u32(ck, ci, nc, thr, need_eq, out);
+}
+
+/* Top-k of block order keys (bsr's kept blocks, with or without compression scoring), ties to
+ * the lower index, ascending in out; returns min(k, n). No lane-maximum prefilter (a few
+ * blocks); k <= TOPK_ROUNDS finds the threshold by successive maxima. work: 3 * n uint32. */
+long topk_select_blocks_f32(const uint32_t *key, long n, long k, uint32_t *work, int32_t *out) {
+    if (k >= n) return emit_top_u32(key, NULL, n, 0, n, out);
+    long need_eq;
+    const uint32_t thr = k <= TOPK_ROUNDS ? threshold_rounds_u32(key, n, k, &need_eq)
+                                          : threshold_u32(key, n, k, work, &need_eq);
+    return emit_top_u32(key, NULL, n, thr, need_eq, out);
 }
 
 /* The scores whose order keys are k (the inverse of f32_order_keys). */
