@@ -23,7 +23,7 @@ from sattn.backends.rocc import driver
 from sattn.backends.rocc.artifacts import check_stem, emit_for_op
 from sattn.backends.rocc.driver import probe
 from sattn.backends.rvv import autotune as tuner
-from sattn.backends.rvv import runner
+from sattn.backends.rvv import backend as rvv_backend
 from sattn.diagnostics import once
 from sattn.errors import SattnError
 from sattn.frontend import (  # noqa: F401  (API names)
@@ -310,12 +310,15 @@ def run_rvv_from_mlir(
     tune_line = None
     if autotune:
         params, options, tune_line = _autotune(params, qa, ka, va, options)
-    result = runner.run(params, qa, ka, va, **options)
+    given = _gates(params, got, None, q if is_qkv_file(q, k, v) else None)  # nsa: a --qkv file's
+    if given is not None:
+        options["gates"] = given
+    result = rvv_backend.run(params, qa, ka, va, **options)  # nsa: its own kernel driver
     if probe_line:
         result.lines.insert(0, probe_line)
     if tune_line:
         result.lines.append(tune_line)
-    return _shaped(_compared(result, params, qa, ka, va) if compare else result, got)
+    return _shaped(_compared(result, params, qa, ka, va, given) if compare else result, got)
 
 
 def _autotune(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
@@ -366,10 +369,14 @@ def compile_and_sim(
         raise SattnError(f"precision '{params.precision}' is not supported by the RoCC hardware "
                          f"(caps=0x{info.caps:04x} lists {', '.join(info.precisions)})")
     got = load_inputs(params, q, k, v, seed)
+    given = _gates(params, got, None, q if is_qkv_file(q, k, v) else None)  # nsa: a --qkv file's
+    if given is not None:
+        options["gates"] = given
     result = rocc_backend.run(params, got.q, got.k, got.v, **options)
     if probe_line:
         result.lines.insert(0, probe_line)
-    return _shaped(_compared(result, params, got.q, got.k, got.v) if compare else result, got)
+    return _shaped(_compared(result, params, got.q, got.k, got.v, given) if compare else result,
+                   got)
 
 
 @dataclass

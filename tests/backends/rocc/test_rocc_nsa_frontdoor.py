@@ -116,3 +116,24 @@ def test_cli_run_with_gate_files(tmp_path):
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert re.search(r"^compare: rocc vs reference .* -> PASS$", proc.stdout, re.MULTILINE), proc.stdout
+
+
+def test_compile_and_sim_reads_a_qkv_files_gates(tmp_path):
+    """The lower-level entry (``api.compile_and_sim``, the sattn_compile_and_sim tool) reads
+    the gates of a ``--qkv`` file as ``sattn run`` does (they were ignored: gates 1.0)."""
+    from safetensors.numpy import save_file
+
+    g = gates(7)
+    params = params_from_dict({"spec": "nsa", "block_size": 16, "select_blocks": 4,
+                               "window_size": 24, "seq_len": S, "head_dim": 16, "num_heads": H,
+                               "gqa_group_size": 2})
+    got = load_inputs(params, None, None, None, 0)
+    q, k, v = got.q, got.k, got.v
+    qkv = tmp_path / "qkv.safetensors"
+    save_file({"q": q, "k": k, "v": v, **g}, str(qkv))
+    res = api.compile_and_sim(_write(tmp_path, OP.format(extra="")), q=qkv)
+    want = attention(params, q, k, v, gates=tuple(g.values()))
+    bound = ref_nsa.op_tolerance(params, q, k, v, tuple(g.values()))
+    assert float(np.abs(res.output.astype(np.float64) - want).max()) <= bound
+    assert res.verdict is not None and res.verdict.passed, res.verdict
+    assert float(np.abs(res.output.astype(np.float64) - attention(params, q, k, v)).max()) > 100 * bound

@@ -120,3 +120,21 @@ def test_cli_gates_reach_the_kernel(tmp_path):
     params, (q, k, v), want = _reference("i8", g)
     bound = ref_nsa.op_tolerance(params, q, k, v, tuple(g.values()))
     assert float(np.abs(np.load(out).astype(np.float64) - want).max()) <= bound
+
+
+def test_run_rvv_from_mlir_runs_nsa_with_a_qkv_files_gates(tmp_path):
+    """The lower-level entry (``api.run_rvv_from_mlir``, the sattn_run_rvv_from_mlir tool)
+    dispatches nsa to its kernel driver and reads the gates of a ``--qkv`` file as ``sattn
+    run`` does (it refused nsa, and a file's gates would have been ignored)."""
+    from safetensors.numpy import save_file
+
+    g = gates(7)
+    params, (q, k, v), want = _reference("fp32", g)
+    qkv = tmp_path / "qkv.safetensors"
+    save_file({"q": q, "k": k, "v": v, **g}, str(qkv))
+    res = api.run_rvv_from_mlir(_write(tmp_path, source()), q=qkv)
+    bound = ref_nsa.op_tolerance(params, q, k, v, tuple(g.values()))
+    assert float(np.abs(res.output.astype(np.float64) - want).max()) <= bound
+    assert res.verdict is not None and res.verdict.passed, res.verdict
+    ungated = attention(params, q, k, v)
+    assert float(np.abs(res.output.astype(np.float64) - ungated).max()) > 100 * bound
