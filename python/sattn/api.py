@@ -299,7 +299,9 @@ def run_rvv_from_mlir(
     (``vlen``, ``lmul``, ``keep``, and the modelled machine's ``dlen``, ``mem_bytes_per_cycle``,
     ``scalar_ipc``). With ``compare`` the output tensor is checked against the
     reference and the verdict line is part of ``str(result)``. ``strict_attributes`` makes
-    attributes nothing reads an error instead of a warning.
+    attributes nothing reads an error instead of a warning. A composite pattern (nsa) runs its
+    own kernel driver, with the gates of a ``.safetensors`` ``q`` file (``g_cmp``, ``g_slc``,
+    ``g_swa``; absent: 1.0) as :func:`run` reads them.
     """
     hints, _, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw, l1_bytes=l1_bytes,
                                   use_hw_probe=use_hw_probe, backend="rvv")
@@ -359,7 +361,8 @@ def compile_and_sim(
     ["host_select_instructions"]``, and modelled cycles) and, with ``compare``, the verdict
     line ending in ``-> PASS`` or ``-> FAIL`` (``result.verdict``). ``options`` go to the
     RoCC driver (``latency``, ``bandwidth``, ``keep_dir``, ``timeout``, ``max_cycles``,
-    ``host_select``).
+    ``host_select``). nsa reads the gates of a ``.safetensors`` ``q`` file as
+    :func:`run_rvv_from_mlir` does.
     """
     driver.check_options(options.get("latency"), options.get("bandwidth"))  # before any work
     hints, info, probe_line = _hints(prefer_bsr=prefer_bsr, prefer_sw=prefer_sw,
