@@ -190,6 +190,21 @@ def head_dim_v(shape) -> int:
     return getattr(shape, "head_dim_v", None) or shape.head_dim
 
 
+def region_counters(text: str, machine, what: str) -> tuple[dict, object, object]:
+    """The counters of the plugin's output ``text`` for its one measured region (instructions,
+    vector, vector_mem, scalar and the modelled cycles on ``machine``), the vector profile and
+    the model; SattnError naming ``what`` unless the plugin saw exactly one region."""
+    c = parse_counts(text)
+    if c.get("region_begin") != 1 or c.get("region_end") != 1:
+        raise SattnError(f"{what}: the counting plugin did not see exactly one region")
+    counters = {"instructions": c["instructions"], "vector": c["vector"],
+                "vector_mem": c["vector_mem"], "scalar": c["instructions"] - c["vector"]}
+    profile = cycle_model.parse_profile(c, text)
+    modelled = cycle_model.model(profile, machine)
+    counters["model_cycles"] = modelled.cycles
+    return counters, profile, modelled
+
+
 def parse_counts(text: str) -> dict[str, int]:
     """The plugin's ``key=value`` lines (its ``vop`` profile lines: :func:`cycle_model.parse_profile`)."""
     vals = {}
@@ -439,15 +454,7 @@ def execute(blob: bytes, *, vlen: int, machine, count: bool, keep, what: str, ou
         counters: dict[str, int | float] = {}
         profile = modelled = None
         if plugin:
-            text = cnt.read_text()
-            c = parse_counts(text)
-            if c.get("region_begin") != 1 or c.get("region_end") != 1:
-                raise SattnError("RVV kernel: the counting plugin did not see exactly one kernel region")
-            counters = {"instructions": c["instructions"], "vector": c["vector"],
-                        "vector_mem": c["vector_mem"], "scalar": c["instructions"] - c["vector"]}
-            profile = cycle_model.parse_profile(c, text)
-            modelled = cycle_model.model(profile, machine)
-            counters["model_cycles"] = modelled.cycles
+            counters, profile, modelled = region_counters(cnt.read_text(), machine, "RVV kernel")
         raw_sel = selp.read_bytes() if selection else None
     return Execution(out, counters, profile, modelled, raw_sel, seconds)
 

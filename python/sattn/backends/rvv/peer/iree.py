@@ -395,14 +395,7 @@ def run(form: str, q: np.ndarray, k: np.ndarray, v: np.ndarray, *, vlen: int = 2
         text = cnt.read_text()
     if out.size != s * d:
         raise SattnError(f"IREE peer wrote {out.size} output values, expected {s * d}")
-    c = runner.parse_counts(text)
-    if c.get("region_begin") != 1 or c.get("region_end") != 1:
-        raise SattnError("IREE peer: the counting plugin did not see exactly one region")
-    counters = {"instructions": c["instructions"], "vector": c["vector"],
-                "vector_mem": c["vector_mem"], "scalar": c["instructions"] - c["vector"]}
-    prof = cycle_model.parse_profile(c, text)
-    modelled = cycle_model.model(prof, machine)
-    counters["model_cycles"] = modelled.cycles
+    counters, prof, modelled = runner.region_counters(text, machine, "IREE peer")
     return PeerRun(form, out.reshape(s, d), counters, prof, modelled, built.plan)
 
 
