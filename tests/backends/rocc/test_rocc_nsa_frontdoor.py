@@ -14,19 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import need_tool
+from nsa_frontdoor_case import OP, S, gates, reference, source, write_op
 from sattn import api
 from sattn.hw.program import Program, R
-from sattn.ir.schema import params_from_dict
 from sattn.reference import nsa as ref_nsa
-from sattn.reference.data import load_inputs
-from sattn.reference.executor import attention
 
 ROOT = Path(__file__).resolve().parents[3]
-#: H = 4 query heads over 2 KV heads, S = 96, D = 16: six selection blocks of 16
-OP = ('"sattn.sparse_attention"() {{ spec = "nsa", block_size = 16 : i64, select_blocks = 4 : i64, '
-      'window_size = 24 : i64, seq_len = 96 : i64, head_dim = 16 : i64, num_heads = 4 : i64, '
-      'gqa_group_size = 2 : i64{extra} }} : () -> ()\n')
-H, S = 4, 96
 
 
 @pytest.fixture(autouse=True)
@@ -34,25 +27,14 @@ def _tools():
     need_tool("verilator")
 
 
-def _write(tmp_path: Path, text: str, name: str = "op.mlir") -> Path:
-    path = tmp_path / name
-    path.write_text("module {\n  " + text + "}\n")
-    return path
-
-
-def gates(seed: int = 3) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return {n: rng.uniform(0.0, 1.5, (S, H)).astype(np.float32) for n in ("g_cmp", "g_slc", "g_swa")}
-
-
 def test_lowered_call_records_the_parameters_and_the_program(tmp_path):
-    text = str(api.compile(_write(tmp_path, OP.format(extra="")), "sattn-lower-rocc"))
+    text = str(api.compile(write_op(tmp_path, OP.format(extra="")), "sattn-lower-rocc"))
     call = text[text.index('"sattn.rocc_call"'):]
     for want in ("block_size = 16 : i64", "select_blocks = 4 : i64", "window_size = 24 : i64",
                  "comp_block_size = 16 : i64", "comp_stride = 16 : i64", 'precision = "fp32"',
                  "rocc_program = {layout = {", "jobs = 576 : i64"):
         assert want in call, (want, call[:2000])
-    params = api.load_op(_write(tmp_path, OP.format(extra="")), pipeline="sattn-lower-rocc")
+    params = api.load_op(write_op(tmp_path, OP.format(extra="")), pipeline="sattn-lower-rocc")
     prog = Program.from_record({k: v for k, v in params.extra["rocc_program"].items() if k != "nsa"}, {})
     starts = list(prog.starts())
     # three jobs per (KV head, row): SCORE, SELECT, window
@@ -64,14 +46,9 @@ def test_lowered_call_records_the_parameters_and_the_program(tmp_path):
 @pytest.mark.parametrize("precision", ["fp32", "i8"])
 def test_api_run_matches_the_reference_with_gates(precision, tmp_path):
     g = gates()
-    path = _write(tmp_path, OP.format(extra=f', precision = "{precision}"'))
+    path = write_op(tmp_path, source(precision))
     res = api.run(path, "rocc", compare=True, gates=g)
-    params = params_from_dict({"spec": "nsa", "block_size": 16, "select_blocks": 4,
-                               "window_size": 24, "seq_len": S, "head_dim": 16, "num_heads": H,
-                               "gqa_group_size": 2, "precision": precision})
-    got = load_inputs(params, None, None, None, 0)
-    q, k, v = got.q, got.k, got.v
-    want = attention(params, q, k, v, gates=tuple(g.values()))
+    params, (q, k, v), want = reference(precision, g)
     bound = ref_nsa.op_tolerance(params, q, k, v, tuple(g.values()))
     assert float(np.abs(res.output.astype(np.float64) - want).max()) <= bound
     assert res.verdict is not None and res.verdict.passed, res.verdict
@@ -81,7 +58,7 @@ def test_api_run_matches_the_reference_with_gates(precision, tmp_path):
 
 
 def test_the_recorded_program_is_what_runs_and_an_edited_call_is_planned_again(tmp_path):
-    path = _write(tmp_path, OP.format(extra=""))
+    path = write_op(tmp_path, OP.format(extra=""))
     text = str(api.compile(path, "sattn-lower-rocc"))
     params = api.load_op(path, pipeline="sattn-lower-rocc")
     rec = params.extra["rocc_program"]
@@ -109,7 +86,7 @@ def test_cli_run_with_gate_files(tmp_path):
     for name, arr in g.items():
         np.save(tmp_path / f"{name}.npy", arr)
     out = tmp_path / "out.npy"
-    cmd = [sys.executable, "-m", "sattn", "run", "--mlir", str(_write(tmp_path, OP.format(extra=""))),
+    cmd = [sys.executable, "-m", "sattn", "run", "--mlir", str(write_op(tmp_path, OP.format(extra=""))),
            "--backend", "rocc", "--out", str(out)]
     for name in g:
         cmd += [f"--{name.replace('_', '-')}", str(tmp_path / f"{name}.npy")]
@@ -124,16 +101,12 @@ def test_compile_and_sim_reads_a_qkv_files_gates(tmp_path):
     from safetensors.numpy import save_file
 
     g = gates(7)
-    params = params_from_dict({"spec": "nsa", "block_size": 16, "select_blocks": 4,
-                               "window_size": 24, "seq_len": S, "head_dim": 16, "num_heads": H,
-                               "gqa_group_size": 2})
-    got = load_inputs(params, None, None, None, 0)
-    q, k, v = got.q, got.k, got.v
+    params, (q, k, v), want = reference("fp32", g)
     qkv = tmp_path / "qkv.safetensors"
     save_file({"q": q, "k": k, "v": v, **g}, str(qkv))
-    res = api.compile_and_sim(_write(tmp_path, OP.format(extra="")), q=qkv)
-    want = attention(params, q, k, v, gates=tuple(g.values()))
+    res = api.compile_and_sim(write_op(tmp_path, OP.format(extra="")), q=qkv)
     bound = ref_nsa.op_tolerance(params, q, k, v, tuple(g.values()))
     assert float(np.abs(res.output.astype(np.float64) - want).max()) <= bound
     assert res.verdict is not None and res.verdict.passed, res.verdict
-    assert float(np.abs(res.output.astype(np.float64) - attention(params, q, k, v)).max()) > 100 * bound
+    ungated = reference("fp32", None)[2]
+    assert float(np.abs(res.output.astype(np.float64) - ungated).max()) > 100 * bound
