@@ -91,6 +91,17 @@ def fmt(x, spec_: str = ".4f") -> str:
     return "-" if x is None else format(x, spec_)
 
 
+def timing_cells(t_ref, t_sdpa) -> str:
+    """The reference and SDPA times and their ratio, '-' where not timed."""
+    ratio = t_ref / t_sdpa if t_ref and t_sdpa else None
+    return f"{fmt(t_ref):>8} {fmt(t_sdpa):>8} {fmt(ratio, '.2f'):>8}"
+
+
+def print_head(head: str) -> None:
+    print(head)
+    print("-" * len(head))
+
+
 @guarded  # SattnError: one line; Ctrl-C / SIGTERM stop qemu with the bench
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -117,8 +128,7 @@ def main() -> int:
         head = (f"{'decode Skv':>10} {'dense_insn':>11} {'nsa_own':>10} {'nsa_cache':>10} {'own/dense':>9} "
                 f"{'cache/dense':>11} {'token_load':>10} {'cache/tl':>8} {'target':>6} {'ref_s':>8} "
                 f"{'sdpa_s':>8} {'ref/sdpa':>8}")
-        print(head)
-        print("-" * len(head))
+        print_head(head)
     for skv in args.decode:
         q, k, v = tensors(1, skv)
         dense = dense_instructions(q, k, v)
@@ -133,14 +143,12 @@ def main() -> int:
         if verdict == "MISSED":
             missed.append(f"decode Skv={skv}: cache/dense {rc:.4f} > {DECODE_TARGET} x token load {tl:.4f}")
         print(f"{skv:>10} {dense:>11} {own:>10} {cached:>10} {own / dense:>9.4f} {rc:>11.4f} {tl:>10.4f} "
-              f"{rc / tl:>8.3f} {verdict:>6} {fmt(t_ref):>8} {fmt(t_sdpa):>8} "
-              f"{fmt(t_ref / t_sdpa if t_ref and t_sdpa else None, '.2f'):>8}", flush=True)
+              f"{rc / tl:>8.3f} {verdict:>6} {timing_cells(t_ref, t_sdpa)}", flush=True)
     if args.prefill:
         head = (f"{'prefill S':>10} {'dense_insn':>11} {'nsa_insn':>11} {'floor_insn':>11} {'ratio':>7} "
                 f"{'density':>7} {'floor':>7} {'bound':>7} {'target':>6} {'ref_s':>8} {'sdpa_s':>8} "
                 f"{'ref/sdpa':>8}")
-        print(head)
-        print("-" * len(head))
+        print_head(head)
     for s in args.prefill:
         q, k, v = tensors(s, s)
         print(f"# prefill S={s}: dense kernel ...", flush=True)
@@ -163,8 +171,7 @@ def main() -> int:
             missed.append(f"prefill S={s}: ratio {ratio:.4f} > {PREFILL_TARGET} x (density {density:.4f} "
                           f"+ floor {floor:.4f})")
         print(f"{s:>10} {dense:>11} {nsa_i:>11} {floor_i:>11} {ratio:>7.4f} {density:>7.4f} {floor:>7.4f} "
-              f"{bound:>7.4f} {verdict:>6} {fmt(t_ref):>8} {fmt(t_sdpa):>8} "
-              f"{fmt(t_ref / t_sdpa if t_ref and t_sdpa else None, '.2f'):>8}", flush=True)
+              f"{bound:>7.4f} {verdict:>6} {timing_cells(t_ref, t_sdpa)}", flush=True)
     if args.rocc_decode:
         if args.overlap:
             print("# RoCC: the overlapping compression is not supported by the scoring path (l = d = b)")
@@ -173,8 +180,7 @@ def main() -> int:
             head = (f"{'rocc Skv':>10} {'dense_cyc':>10} {'nsa_cyc':>9} {'select_cyc':>10} {'cyc_ratio':>9} "
                     f"{'dense_dma_k':>11} {'nsa_dma_k':>10} {'dma_ratio':>9} {'token_load':>10} "
                     f"{'cyc/tl':>6} {'target':>6}")
-            print(head)
-            print("-" * len(head))
+            print_head(head)
     for skv in args.rocc_decode:
         q, k, v = tensors(1, skv)
         print(f"# rocc decode Skv={skv}: dense, then nsa (Verilator, ~135 k cycles/s) ...", flush=True)
