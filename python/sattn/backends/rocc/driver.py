@@ -118,6 +118,29 @@ def parse_hw(line: str) -> HwInfo:
                          f"(missing {e})") from None
 
 
+def simulate(exe: Path, work: Path, prog: Program, operands: tuple, precision: str, *,
+             latency: int, bandwidth: float, max_cycles: int, timeout: float | None,
+             extra: tuple[str, ...] = ()):
+    """Write ``prog`` and the Q, K, V ``operands`` (packed in ``precision``) into ``work``, run
+    the simulator ``exe`` on them with the memory model's ``latency`` and ``bandwidth``, and
+    return (the finished process, the output region as fp32); SattnError unless the region is
+    the program layout's size. ``extra``: more simulator arguments."""
+    atomic_write(work / "program.txt", prog.text())
+    for name, arr in zip(("q", "k", "v"), operands):
+        (work / f"{name}.bin").write_bytes(pack_operand(arr, precision))
+    out_path = work / "out.bin"
+    cmd = [str(exe), "--program", str(work / "program.txt"),
+           "--q", str(work / "q.bin"), "--k", str(work / "k.bin"), "--v", str(work / "v.bin"),
+           "--out", str(out_path), "--lat", str(latency), "--bw", repr(bandwidth),
+           "--max-cycles", str(int(max_cycles)), *extra]
+    proc = run_tool(cmd, what="rocc simulation", timeout=timeout)
+    region = np.fromfile(out_path, dtype="<f4")
+    if region.size != prog.layout.o_bytes // 4:
+        raise SattnError(f"rocc simulation wrote {region.size} output values, expected "
+                         f"{prog.layout.o_bytes // 4}")
+    return proc, region
+
+
 def simulator() -> Path:
     """The simulator binary, built (or copied from the cache) when its sources changed."""
     return build()
@@ -211,20 +234,14 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     with scratch_dir(options.get("keep_dir"), "keep_dir (--keep-dir)") as work:
         for e in range(b):
             emit_artifacts(params, one, sels[e], work / ("indices" if b == 1 else f"indices_b{e}"))
-        atomic_write(work / "program.txt", prog.text())
-        for name, arr in (("q", ops.q), ("k", kk), ("v", vv)):
-            (work / f"{name}.bin").write_bytes(pack_operand(arr, ops.precision))
-        out_path = work / "out.bin"
-        cmd = [str(exe), "--program", str(work / "program.txt"),
-               "--q", str(work / "q.bin"), "--k", str(work / "k.bin"), "--v", str(work / "v.bin"),
-               "--out", str(out_path), "--lat", str(latency), "--bw", repr(bandwidth)]
-        cmd += ["--max-cycles", str(int(options.get("max_cycles") or _cycle_budget(
-            nnz * shape.group, shape, ops.precision, bandwidth, latency)))]
-        proc = run_tool(cmd, what="rocc simulation", timeout=options.get("timeout"))
+        budget = options.get("max_cycles") or _cycle_budget(
+            nnz * shape.group, shape, ops.precision, bandwidth, latency)
+        proc, region = simulate(exe, work, prog, (ops.q, kk, vv), ops.precision, latency=latency,
+                                bandwidth=bandwidth, max_cycles=budget,
+                                timeout=options.get("timeout"))
         t3 = time.perf_counter()
         n = b * shape.heads * shape.seq_len * shape.head_dim_v
-        region = np.fromfile(out_path, dtype="<f4")
-        if region.size != prog.layout.o_bytes // 4 or region.size < n:
+        if region.size < n:
             raise SattnError(f"rocc simulation wrote {region.size} output values, expected "
                              f"{prog.layout.o_bytes // 4}")
         out = region[:n].reshape(b * shape.heads, shape.seq_len, shape.head_dim_v).astype(np.float32)

@@ -24,7 +24,7 @@ from sattn.hw.program import Program
 from sattn.reference.data import check_qkv, check_values
 from sattn.result import RunResult
 from sattn.specs import nsa as spec
-from sattn.toolrun import atomic_write, run_tool, scratch_dir
+from sattn.toolrun import scratch_dir
 from sattn.transforms import rocc_nsa as nsa_program
 
 #: Options :func:`run_op` accepts (the RoCC backend's).
@@ -105,25 +105,17 @@ def run_op(params, q: np.ndarray, k: np.ndarray, v: np.ndarray, **options: Any) 
     exe = driver.simulator()
     t2 = time.perf_counter()
     with scratch_dir(options.get("keep_dir"), "keep_dir (--keep-dir)") as work:
-        atomic_write(work / "program.txt", prog.text())
-        for name, arr in (("q", ops.q), ("k", kk), ("v", vv)):
-            (work / f"{name}.bin").write_bytes(driver.pack_operand(arr, params.precision))
-        out_path, sel_path = work / "out.bin", work / "selection.txt"
+        sel_path = work / "selection.txt"
         load = b * hkv * sq * spec.token_load(skv, cfg)
         budget = options.get("max_cycles") or int(
             50 * (load * h // hkv * (shape.head_dim + shape.head_dim_v) / 16
                   + load * (shape.head_dim + shape.head_dim_v) * 4 / bandwidth
                   + prog.jobs * (200 + latency + 2 * h // hkv * kc.shape[2])) + 1_000_000)
-        cmd = [str(exe), "--program", str(work / "program.txt"),
-               "--q", str(work / "q.bin"), "--k", str(work / "k.bin"), "--v", str(work / "v.bin"),
-               "--out", str(out_path), "--lat", str(latency), "--bw", repr(bandwidth),
-               "--max-cycles", str(int(budget)), "--dump-selection", str(sel_path)]
-        proc = run_tool(cmd, what="rocc simulation", timeout=options.get("timeout"))
+        proc, region = driver.simulate(exe, work, prog, (ops.q, kk, vv), params.precision,
+                                       latency=latency, bandwidth=bandwidth, max_cycles=budget,
+                                       timeout=options.get("timeout"),
+                                       extra=("--dump-selection", str(sel_path)))
         t3 = time.perf_counter()
-        region = np.fromfile(out_path, dtype="<f4")
-        if region.size != prog.layout.o_bytes // 4:
-            raise SattnError(f"rocc simulation wrote {region.size} output values, expected "
-                             f"{prog.layout.o_bytes // 4}")
         branches = nsa_program.branch_outputs(region, prog.layout, shape)
         blocks = nsa_program.kept_blocks(sel_path.read_text(), cfg, batch=b, kv_heads=hkv,
                                          seq_len=sq, kv_len=skv)
