@@ -315,6 +315,38 @@ def _gates(g, b: int, sq: int, h: int, name: str) -> np.ndarray:
     return g
 
 
+def _rows_times(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` of a stack ``a`` [..., K] and a matrix ``b`` [K, N] as one 2-D product (NumPy
+    runs a stacked product as many small ones, several times slower)."""
+    return (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1])
+
+
+def _selected_branch(qt: np.ndarray, kg: np.ndarray, vg: np.ndarray, rk: np.ndarray,
+                     tok: np.ndarray, ok: np.ndarray, bs: int, bt: int, budget: int) -> np.ndarray:
+    """``o_slc`` [G, R, Dv] of a tile of rows: row ``r`` attends the tokens ``tok[r]`` where
+    ``ok[r]`` (its kept blocks' tokens ``j <= p``). When the union of the tile's kept blocks is
+    small enough (``G x union <= budget`` blocks' worth), one [G*R, D] x [D, union*b] product
+    scores every row against the union and masks what the row did not keep -- the same softmax,
+    in large matrix products instead of a [G, D] x [D, n*b] one per row."""
+    g, r = qt.shape[:2]
+    kept = np.unique(rk[rk >= 0])
+    if g * len(kept) <= budget:
+        ut = (kept[:, None] * bs + np.arange(bt)).ravel()  # the union's tokens, ascending
+        ut = ut[ut < kg.shape[0]]
+        member = np.zeros((r, len(ut)), bool)  # row r keeps token ut[c] (j <= p included)
+        col = np.searchsorted(ut, tok)
+        hit = ok & (col < len(ut))
+        member[np.nonzero(hit)[0], col[hit]] = True
+        ss = _rows_times(qt, kg[ut].T)  # [G, R, union]
+        ss[:, ~member] = -np.inf
+        return _rows_times(softmax_rows(ss), vg[ut])
+    tok = np.minimum(tok, kg.shape[0] - 1)
+    ks, vs = kg[tok], vg[tok]  # [R, n*b, D|Dv]
+    ss = np.matmul(qt.transpose(1, 0, 2), ks.transpose(0, 2, 1))  # [R, G, n*b]
+    ss[np.broadcast_to(~ok[:, None, :], ss.shape)] = -np.inf
+    return np.matmul(softmax_rows(ss), vs).transpose(1, 0, 2)  # [G, R, Dv]
+
+
 def attention(q, k, v, cfg: NsaConfig, *, g_cmp=None, g_slc=None, g_swa=None,
               compressed: Callable[[np.ndarray], np.ndarray] | None = None,
               blocks: np.ndarray | None = None) -> NsaResult:
@@ -369,7 +401,7 @@ def attention(q, k, v, cfg: NsaConfig, *, g_cmp=None, g_slc=None, g_swa=None,
                 p, qt = pos[r0:r1], qg[:, r0:r1] * scale
                 # compression branch
                 pc = compressed_probabilities(qt, kc[g], nvis[r0:r1])  # [G, R, nc]
-                o_cmp = pc @ vc[g]
+                o_cmp = _rows_times(pc, vc[g])
                 # selection branch: the group's blocks, then their tokens j <= p
                 if blocks is None:
                     rk = select_blocks(block_scores(pc, p, cfg, nsb), p, cfg)
@@ -379,11 +411,8 @@ def attention(q, k, v, cfg: NsaConfig, *, g_cmp=None, g_slc=None, g_swa=None,
                 tok = (np.maximum(rk, 0)[:, :, None] * bs + np.arange(bt)).reshape(r1 - r0, n * bt)
                 ok = (np.repeat(rk >= 0, bt, axis=1)) & (tok <= p[:, None])
                 pairs += int(ok.sum())
-                tok = np.minimum(tok, skv - 1)
-                ks, vs = k4[bi, g][tok], v4[bi, g][tok]  # [R, n*b, D|Dv]
-                ss = np.matmul(qt.transpose(1, 0, 2), ks.transpose(0, 2, 1))  # [R, G, n*b]
-                ss[np.broadcast_to(~ok[:, None, :], ss.shape)] = -np.inf
-                o_slc = np.matmul(softmax_rows(ss), vs).transpose(1, 0, 2)  # [G, R, Dv]
+                o_slc = _selected_branch(qt, k4[bi, g], v4[bi, g], rk, tok, ok, bs, bt,
+                                         max(d, dv, grp) * n)
                 acc = gates[0][bi, r0:r1, g * grp : (g + 1) * grp].T[:, :, None] * o_cmp
                 acc += gates[1][bi, r0:r1, g * grp : (g + 1) * grp].T[:, :, None] * o_slc
                 if w:
@@ -391,9 +420,9 @@ def attention(q, k, v, cfg: NsaConfig, *, g_cmp=None, g_slc=None, g_swa=None,
                     lo = max(0, int(p[0]) - w + 1)
                     slab_k, slab_v = k4[bi, g, lo : p[-1] + 1], v4[bi, g, lo : p[-1] + 1]
                     j = np.arange(lo, p[-1] + 1)
-                    sw = qt @ slab_k.T  # [G, R, slab]
+                    sw = _rows_times(qt, slab_k.T)  # [G, R, slab]
                     sw[:, (j[None, :] > p[:, None]) | (j[None, :] < p[:, None] - w + 1)] = -np.inf
-                    o_swa = softmax_rows(sw) @ slab_v
+                    o_swa = _rows_times(softmax_rows(sw), slab_v)
                     acc += gates[2][bi, r0:r1, g * grp : (g + 1) * grp].T[:, :, None] * o_swa
                 out[bi, g * grp : (g + 1) * grp, r0:r1] = acc
     return NsaResult(out[0] if rank == 3 else out, kept, pairs)
