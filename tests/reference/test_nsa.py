@@ -161,3 +161,16 @@ def test_exact_ties_go_to_the_lower_block():
         want = {own, *range(min(n - 1, own))}
         kept = [x for x in blocks[i].tolist() if x >= 0]
         assert set(kept) == want and len(kept) == len(want), (i, kept)
+
+
+@pytest.mark.parametrize("budget", [0, 1 << 30])
+def test_selected_branch_both_paths_match_oracle(budget, monkeypatch):
+    """The selected branch's two paths -- a product per row over its own kept tokens (budget 0)
+    and one product per tile over the union of the tile's kept blocks, masked (budget large) --
+    each against the oracle, with rows whose kept blocks differ (GQA 4, Dv != D, a partial last
+    block)."""
+    real = nsa._selected_branch
+    monkeypatch.setattr(nsa, "_selected_branch",
+                        lambda *a: real(*a[:-1], budget))
+    q, k, v = rnd((1, 8, 75, 16), 11), rnd((1, 2, 75, 16), 12), rnd((1, 2, 75, 12), 13)
+    check_against_oracle(q, k, v, NsaConfig(block_size=8, select_blocks=3, window_size=10))
