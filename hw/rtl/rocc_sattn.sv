@@ -59,8 +59,9 @@ module rocc_sattn
   logic [7:0]    r_group;
   logic [31:0]   r_n_runs, r_score_scale, r_out_scale;
   logic [AW-1:0] r_q_base, r_k_base, r_v_base, r_o_base, r_q_hstride, r_o_hstride;
-  logic [1:0]    r_nsa_ctrl;  // NSA_CTRL: bit 0 SCORE, bit 1 SELECT
+  logic [5:0]    r_nsa_ctrl;  // NSA_CTRL: bit 0 SCORE, 1 SELECT, 2 BSR, 3 FIRST, 4 LAST, 5 RAW
   logic [15:0]   r_nsa_pos, r_nsa_block;
+  logic [16:0]   r_nsa_limit; // NSA_LIMIT: a bsr SCORE job's key count (<= 65536)
   logic [5:0]    r_nsa_n;
   logic          sel_valid;   // the top-n unit's runs are in run RAM entries 0 .. sel_n-1
   logic [5:0]    sel_n;
@@ -143,7 +144,7 @@ module rocc_sattn
     .clk, .rst_n, .start(start_pulse), .invalidate(start_inval),
     .group(r_group), .row_base(r_row_base), .row_count(r_row_count), .n_runs(r_n_runs),
     .num_keys({1'b0, r_num_keys}), .row_bytes, .out_row_bytes, .partial(r_partial),
-    .sel(r_nsa_ctrl[1]),
+    .sel(r_nsa_ctrl[1]), .sel_pos(r_nsa_pos),
     .q_base(r_q_base), .q_hstride(r_q_hstride), .o_base(r_o_base), .o_hstride(r_o_hstride),
     .rp_we, .rp_waddr(rp_wptr), .rp_wdata({cmd_rs2, cmd_rs1}),
     .run_we, .run_waddr(run_wptr), .run_wdata({cmd_rs2, cmd_rs1}),
@@ -222,7 +223,9 @@ module rocc_sattn
 
   sattn_nsa u_nsa (
     .clk, .rst_n, .start(start_pulse && r_nsa_ctrl[0]), .group(r_group), .num_keys(r_num_keys),
-    .pos(r_nsa_pos), .block(r_nsa_block), .n(r_nsa_n), .score_scale(r_score_scale),
+    .pos(r_nsa_pos), .block(r_nsa_block), .n(r_nsa_n), .bsr(r_nsa_ctrl[2]),
+    .first(r_nsa_ctrl[3]), .last(r_nsa_ctrl[4]), .raw(r_nsa_ctrl[5]), .limit(r_nsa_limit),
+    .score_scale(r_score_scale),
     .dot_valid(c_dot_valid && r_nsa_ctrl[0]), .dot_key(c_dot_key), .dot(c_dot),
     .dot_end(c_dot_end && r_nsa_ctrl[0]), .fin_valid(c_fin_valid && r_nsa_ctrl[0]),
     .fin_m(c_fin_m), .fin_l(c_fin_l), .go(nsa_go), .busy(nsa_busy),
@@ -293,6 +296,7 @@ module rocc_sattn
       R_NSA_POS:      reg_value = 64'(r_nsa_pos);
       R_NSA_BLOCK:    reg_value = 64'(r_nsa_block);
       R_NSA_N:        reg_value = 64'(r_nsa_n);
+      R_NSA_LIMIT:    reg_value = 64'(r_nsa_limit);
       R_SCORE_DEPTH:  reg_value = 64'(NSA_SCORE_DEPTH);
       R_TOPN_MAX:     reg_value = 64'(NSA_TOPN_MAX);
       R_VERSION:      reg_value = 64'(VERSION);
@@ -335,11 +339,17 @@ module rocc_sattn
     // NSA: one row per job; SCORE: the group's dots fit the score buffer, 1 <= n <= TOPN_MAX, and
     // NSA_POS lies in a block whose predecessors are all keys of the job; SELECT: the kept
     // blocks fit the scratchpad
-    else if (r_nsa_ctrl != 2'd0 && (r_nsa_ctrl == 2'd3 || r_row_count != 16'd1 || r_nsa_block == 16'd0))
+    // (a SELECT job may have several rows: the gather cuts row r at NSA_POS + r); bsr: the run
+    // of every candidate block ends within NSA_LIMIT
+    else if (r_nsa_ctrl[1:0] != 2'd0 && (r_nsa_ctrl[1:0] == 2'd3 || r_nsa_block == 16'd0
+             || (r_nsa_ctrl[0] && r_row_count != 16'd1)))
+      start_err = E_SHAPE;
+    else if (r_nsa_ctrl[0] && r_nsa_ctrl[2] && (32'(r_nsa_limit) > 32'h10000
+             || 32'(r_nsa_limit) + 32'(r_nsa_block) <= 32'(r_num_keys) * 32'(r_nsa_block)))
       start_err = E_SHAPE;
     else if (r_nsa_ctrl[0] && (r_nsa_n == 6'd0 || 32'(r_nsa_n) > 32'(NSA_TOPN_MAX)
              || 32'(r_group) * 32'(r_num_keys) > 32'(NSA_SCORE_DEPTH)
-             || 32'(r_nsa_pos) >= (32'(r_num_keys) + 32'd1) * 32'(r_nsa_block)))
+             || 32'(r_nsa_pos) >= (32'(r_num_keys) + 32'(!r_nsa_ctrl[2])) * 32'(r_nsa_block)))
       start_err = E_SHAPE;
     else if (r_nsa_ctrl[1] && 32'(r_n_runs) * 32'(r_nsa_block) > 32'(KV_ROWS))
       start_err = E_SHAPE;
@@ -371,6 +381,7 @@ module rocc_sattn
       r_nsa_ctrl <= '0;
       r_nsa_pos <= '0;
       r_nsa_block <= '0;
+      r_nsa_limit <= '0;
       r_nsa_n <= '0;
       sel_valid <= 1'b0;
       sel_n <= '0;
@@ -424,10 +435,11 @@ module rocc_sattn
               R_SCORE_SCALE: r_score_scale <= cmd_rs2[31:0];
               R_OUT_SCALE:   r_out_scale <= cmd_rs2[31:0];
               R_PARTIAL:     r_partial <= cmd_rs2[0];
-              R_NSA_CTRL:    r_nsa_ctrl <= cmd_rs2[1:0];
+              R_NSA_CTRL:    r_nsa_ctrl <= cmd_rs2[5:0];
               R_NSA_POS:     r_nsa_pos <= (cmd_rs2 > 64'hffff) ? 16'hffff : cmd_rs2[15:0];
               R_NSA_BLOCK:   r_nsa_block <= (cmd_rs2 > 64'hffff) ? 16'hffff : cmd_rs2[15:0];
               R_NSA_N:       r_nsa_n <= (cmd_rs2 > 64'd63) ? 6'd63 : cmd_rs2[5:0];
+              R_NSA_LIMIT:   r_nsa_limit <= (cmd_rs2 > 64'h10000) ? 17'h1ffff : cmd_rs2[16:0];
               default: if (err_code == E_NONE) err_code <= E_BAD_REG;
             endcase
           end
@@ -478,7 +490,7 @@ module rocc_sattn
         if (drained && (!r_nsa_ctrl[0] || (nsa_ran && !nsa_busy))) begin
           job_active <= 1'b0;
           done_flag <= 1'b1;
-          if (r_nsa_ctrl[0]) begin
+          if (r_nsa_ctrl[0] && (!r_nsa_ctrl[2] || r_nsa_ctrl[4])) begin
             sel_valid <= 1'b1;
             sel_n <= r_nsa_n;
           end

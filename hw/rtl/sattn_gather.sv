@@ -10,7 +10,11 @@
 // NSA SELECT jobs (sel): every row reads runs 0 .. N_RUNS-1 (what the top-n unit wrote; no row
 // pointers) and its keys take scratchpad rows 0, 1, 2, ... in token order (the slot), so the
 // kept blocks, anywhere among 65536 keys, fit the scratchpad; the heads of the group walk the same
-// runs, so they find the same slots filled and share the fetch.
+// runs, so they find the same slots filled and share the fetch. A SELECT job's row r (of the
+// job) reads only the keys j <= sel_pos + r of each run (causal bsr: NSA_POS is the position of
+// the job's first row; NSA's runs end at its one row's position already), and each run takes
+// its whole length of slots however much of it is read, so a key has the same slot in every row
+// of the job and the rows share its fetch.
 module sattn_gather
   import sattn_isa_pkg::*;
   import sattn_types_pkg::*;
@@ -29,6 +33,7 @@ module sattn_gather
   input  logic [15:0]          out_row_bytes,
   input  logic                 partial,   // output rows counted from the job's first row
   input  logic                 sel,       // NSA SELECT: runs 0..n_runs-1, keys in slots
+  input  logic [15:0]          sel_pos,   // SELECT: row r reads keys j <= sel_pos + r
   input  logic [AW-1:0]        q_base,
   input  logic [AW-1:0]        q_hstride,
   input  logic [AW-1:0]        o_base,
@@ -75,7 +80,10 @@ module sattn_gather
   logic [7:0] h;
   logic [31:0] p, pend;
   logic [KW:0] j, jend;
-  logic [KW:0] slot;       // SELECT: scratchpad row of key j (tokens so far in this row)
+  logic [KW:0] slot;       // SELECT: scratchpad row of key j (run lengths before it + offset)
+  logic [KW:0] slot_next;  // SELECT: the slot after the current run (its whole length)
+  logic [31:0] sel_end;    // SELECT: keys of this row end before sel_end
+  logic [31:0] run_end;    // the keys of the current run this row reads end before it
   logic [KW-1:0] kid;      // the scratchpad row of key j
   logic [QSW-1:0] qs, cur_slot;
   logic cur_has_q;
@@ -97,6 +105,9 @@ module sattn_gather
   // partial records are packed per job: row r of the job, not row ROW_BASE + r of the op
   assign o_addr = o_base + AW'(h) * o_hstride + (partial ? AW'(r) : abs_row) * AW'(out_row_bytes);
   assign kid = sel ? slot[KW-1:0] : j[KW-1:0];
+  assign sel_end = 32'(sel_pos) + 32'(r) + 32'd1;
+  assign run_end = (sel && 32'(run_start) + 32'(run_len) > sel_end) ? sel_end
+                   : 32'(run_start) + 32'(run_len);
   assign miss = !requested[KVAW'(kid)];
   assign active = st != G_IDLE;
 
@@ -143,6 +154,7 @@ module sattn_gather
       j <= '0;
       jend <= '0;
       slot <= '0;
+      slot_next <= '0;
       qs <= '0;
       cur_slot <= '0;
       cur_has_q <= 1'b0;
@@ -184,19 +196,21 @@ module sattn_gather
             err <= 1'b1;
             err_code <= E_INDEX;
             st <= G_IDLE;
-          end else if (run_len == '0) begin
+          end else if (run_len == '0 || run_end <= 32'(run_start)) begin
             p <= p + 1;
+            slot <= slot + run_len;
             if (p + 1 == pend) st <= G_END;
           end else begin
             j <= run_start;
-            jend <= run_start + run_len;
+            jend <= (KW + 1)'(run_end);
+            slot_next <= slot + run_len;
             st <= G_KEYS;
           end
         end
         G_KEYS: if (tok_push) begin
           if (miss) requested[KVAW'(kid)] <= 1'b1;
           j <= j + 1'b1;
-          slot <= slot + 1'b1;
+          slot <= (j + 1'b1 == jend) ? slot_next : slot + 1'b1;
           if (j + 1'b1 == jend) begin
             p <= p + 1;
             st <= (p + 1 < pend) ? G_RUN : G_END;

@@ -2,8 +2,8 @@
 // verilator lint_off UNUSEDPARAM
 package sattn_isa_pkg;
 
-  localparam logic [31:0] VERSION = 32'h0103;
-  localparam logic [31:0] CAPS_VALUE = 32'h00000fff;
+  localparam logic [31:0] VERSION = 32'h0104;
+  localparam logic [31:0] CAPS_VALUE = 32'h00001fff;
 
   // hardware parameters
   localparam int LANES_QK = 16;
@@ -52,10 +52,11 @@ package sattn_isa_pkg;
   localparam logic [7:0] R_OUT_SCALE = 8'h0f;  // fp32 bits multiplying the normalised P.V (scale_v for i8/i4, else 1.0)
   localparam logic [7:0] R_PARTIAL = 8'h10;  // bit 0: each row writes the partial record [o (Dv fp32), m, l] (Dv + 2 words) at O_BASE + h*O_HSTRIDE + r*(Dv+2)*4, r the row within the job
   localparam logic [7:0] R_HEAD_DIM_V = 8'h11;  // Dv: elements per V and OUT row (1..DMAX; even for i4); 0 (reset) means Dv = D
-  localparam logic [7:0] R_NSA_CTRL = 8'h12;  // bit 0 SCORE: the job's rows score their keys (compressed keys, key c = block c) and, when it has drained, the scoring path sums the group's probabilities into block scores and the top-n unit writes NSA_N runs into run RAM entries 0..NSA_N-1; bit 1 SELECT: the job's rows read those runs (row pointers not used) and place keys in scratchpad slots in token order
+  localparam logic [7:0] R_NSA_CTRL = 8'h12;  // bit 0 SCORE: the job's rows score their keys (compressed keys, key c = block c) and, when it has drained, the scoring path sums the group's probabilities into block scores and the top-n unit writes NSA_N runs into run RAM entries 0..NSA_N-1; bit 1 SELECT: the job's rows read those runs (row pointers not used; row r reads keys j <= NSA_POS + r) and place keys in scratchpad slots in run order; bit 2 BSR: bsr's block selection (candidates blocks 0..NUM_KEYS-1, the block holding NSA_POS forced with +inf, row scores added into the block-score RAM); bit 3 FIRST: the accumulation starts from 0; bit 4 LAST: the accumulated scores go to the top-n unit, which writes the kept blocks' runs (start c*b, len min(b, NSA_LIMIT - c*b)); bit 5 RAW: the term is the scaled dot, not exp(s-m)/l
   localparam logic [7:0] R_NSA_POS = 8'h13;  // p: the position of the SCORE job's query row (its block p // b is forced, blocks after it are no candidates; the block holding p is cut at p)
   localparam logic [7:0] R_NSA_BLOCK = 8'h14;  // b: tokens per selection block (= per compressed key) of a SCORE job
   localparam logic [7:0] R_NSA_N = 8'h15;  // n: blocks the top-n unit keeps (1..TOPN_MAX)
+  localparam logic [7:0] R_NSA_LIMIT = 8'h16;  // a BSR SCORE job's key count Skv (<= 65536): the last block's run ends there
   localparam logic [7:0] R_VERSION = 8'h20;  // hardware version (read-only)
   localparam logic [7:0] R_CAPS = 8'h21;  // capability bits (read-only)
   localparam logic [7:0] R_LANES = 8'h22;  // MAC lanes: QK lanes + PV lanes (read-only)
@@ -105,6 +106,7 @@ package sattn_isa_pkg;
   localparam int CAP_LANDMARK = 9;  // compressed key space (landmarks) via NUM_KEYS
   localparam int CAP_CAUSAL = 10;  // causal masking through the index table
   localparam int CAP_NSA = 11;  // NSA selection on chip: compressed-key scoring path and top-n unit (NSA_* registers)
+  localparam int CAP_BSR_SELECT = 12;  // bsr's block selection on chip (block top-k and compression scoring: NSA_CTRL BSR/FIRST/LAST/RAW, NSA_LIMIT, the block-score RAM)
 
   // precision codes
   localparam logic [2:0] P_FP32 = 3'd0;

@@ -20,6 +20,18 @@
 //      runs into run RAM entries 0 .. n-1: start = c*b, len = b (the own block: p + 1 - c*b,
 //      its tokens <= p); ranks beyond the candidates get empty runs (len 0, skipped).
 // A SELECT job (NSA_CTRL bit 1) then attends exactly those runs (sattn_gather).
+//
+// bsr (NSA_CTRL bit 2, BSR): block top-k and compression scoring, one SCORE job per query row
+// of a query block (key c = block c, C = B). The candidates are blocks 0 .. NUM_KEYS-1; the
+// block holding NSA_POS (the diagonal) is forced with +inf; each block's row score (the sum
+// over the heads as above) is added to the block-score RAM (BSR_DEPTH = KV_ROWS entries):
+// acc[c] = (FIRST ? 0 : acc[c]) + row score (one more fp32 add, 2 stages), so a block's score
+// sums the heads of a row, then the rows in row order. RAW (bit 5): the term is the scaled dot
+// s = dot * SCORE_SCALE itself (plain bsr: summed over the heads and rows of the block it is
+// rows x mean(Qsum) . mean(K_kb) x SCORE_SCALE, the block score's ranking). LAST (bit 4): the
+// accumulated scores stream into the top-n unit as they are written (ascending block), and the
+// kept blocks are written as runs start = c*b, len = min(b, NSA_LIMIT - c*b) (no cut at NSA_POS:
+// the SELECT job's gather cuts each row at its position). Without LAST no runs are written.
 module sattn_nsa
   import sattn_isa_pkg::*;
   import sattn_types_pkg::*;
@@ -34,6 +46,11 @@ module sattn_nsa
   input  logic [15:0] pos,
   input  logic [15:0] block,
   input  logic [5:0]  n,
+  input  logic        bsr,          // NSA_CTRL[2]: bsr's accumulated block scores (above)
+  input  logic        first,        // NSA_CTRL[3]: the accumulation starts from 0
+  input  logic        last,         // NSA_CTRL[4]: rank the accumulated scores, write the runs
+  input  logic        raw,          // NSA_CTRL[5]: the term is the scaled dot
+  input  logic [16:0] limit,        // NSA_LIMIT: bsr's key count (the last block's run ends there)
   input  logic [31:0] score_scale,
   // what the core computes (sattn_core's score taps)
   input  logic        dot_valid,
@@ -59,6 +76,7 @@ module sattn_nsa
   localparam int NW = $clog2(NSA_TOPN_MAX + 1);
   localparam int HMAX = 256;  // heads a group may have (GROUP is 8 bits)
   localparam int LAT = 16;    // issue to the accumulator's write (see the stages below)
+  localparam int BAW = $clog2(KV_ROWS);  // block-score RAM address (bsr: blocks < NUM_KEYS)
 
   // ---------------- capture ----------------
   logic [31:0] sbuf [NSA_SCORE_DEPTH];  // q.k dots, head-major: head h at h * NUM_KEYS
@@ -84,9 +102,13 @@ module sattn_nsa
   logic [4:0] flush;
   logic [NW-1:0] dr;                 // drain rank
   logic own;                         // block c holds pos
+  logic forced;                      // block c is forced (NSA: the own block; bsr: holds pos)
+  logic final_c;                     // block c is the last candidate
   logic issue;
 
   assign own = 32'(cstart) + 32'(block) > 32'(pos);
+  assign forced = own && (!bsr || cstart <= pos);
+  assign final_c = bsr ? 32'(c) + 32'd1 >= 32'(num_keys) : own;
   assign issue = st == N_SCORE && !phase && flush == '0;
   assign busy = st != N_IDLE;
 
@@ -126,7 +148,8 @@ module sattn_nsa
   fadd1_t d4;                        // t4
   logic [31:0] x5;                   // t5: s - m (<= 0)
   fexp_t xe [7];                     // t6 .. t12
-  logic [31:0] e13;                  // t13: e^(s - m)
+  logic [31:0] e13;                  // t13: e^(s - m) (RAW: s)
+  logic [31:0] sraw [10];            // t4 .. t13: s, for RAW
   logic [31:0] r13;                  // t13: the head's 1/l (a registered read of r_h)
   fmul1_t pm14;                      // t14
   logic [31:0] p15;                  // t15: the term
@@ -147,32 +170,55 @@ module sattn_nsa
     xe[4] <= fexp_cube(xe[3]);
     xe[5] <= fexp_poly(xe[4]);
     xe[6] <= fexp_scale(xe[5]);
-    e13 <= fexp_pack(xe[6]);
-    r13 <= r_h[t[12].h];
+    sraw[0] <= s3;
+    for (int i = 1; i < 10; i++) sraw[i] <= sraw[i - 1];
+    e13 <= raw ? sraw[9] : fexp_pack(xe[6]);
+    r13 <= raw ? FP_ONE : r_h[t[12].h];  // RAW: s * 1.0 = s exactly
     pm14 <= fmul_s1(e13, r13);
-    p15 <= t[14].forced ? FP_ONE : fmul_s2(pm14);
+    p15 <= t[14].forced ? (bsr ? 32'h7f80_0000 : FP_ONE) : fmul_s2(pm14);  // bsr: +inf
     ad16 <= fadd_s1(t[15].first ? 32'd0 : acc, p15);
     if (t[16].valid) acc <= fadd_s23(ad16);
   end
 
-  // the block score enters the top-n unit the cycle after its last term is accumulated
+  // bsr: the row's block score is added to the block-score RAM (2 adder stages)
+  logic [31:0] bram [KV_ROWS];       // the block scores accumulated over the rows
+  logic [31:0] bram_rd;              // bram[c] of the block whose row score completes
+  fadd1_t ad17;                      // (t18) the add's first stage
+  logic [31:0] sum18;                // the accumulated score
+  logic [31:0] tn_res;               // the accumulated score, to the top-n unit
+  logic v17, v18;                    // acc and bram_rd hold a row score (t17) / ad17 does (t18)
+  logic [15:0] c17, c18;
+
+  assign sum18 = fadd_s23(ad17);
+  always_ff @(posedge clk) begin
+    bram_rd <= bram[BAW'(t[NS].c)];
+    ad17 <= fadd_s1(first ? 32'd0 : bram_rd, acc);
+    if (v18) bram[BAW'(c18)] <= sum18;
+    tn_res <= sum18;
+  end
+
+  // the block score enters the top-n unit the cycle after its last term is accumulated (bsr:
+  // after it was added to the block-score RAM, LAST jobs only)
   logic tn_valid;
   logic [15:0] tn_idx;
+  logic [31:0] tn_score;
+  assign tn_score = bsr ? tn_res : acc;
   logic [NSA_TOPN_MAX-1:0] kept_valid;
   logic [NSA_TOPN_MAX-1:0][15:0] kept_idx;
   /* verilator lint_off UNUSEDSIGNAL */
-  logic [NSA_TOPN_MAX-1:0][30:0] kept_score;
+  logic [NSA_TOPN_MAX-1:0][31:0] kept_score;
   /* verilator lint_on UNUSEDSIGNAL */
 
   sattn_topn #(.NMAX(NSA_TOPN_MAX), .IW(16)) u_topn (
-    .clk, .rst_n, .clear(start), .n(NW'(n)), .in_valid(tn_valid), .in_score(acc), .in_idx(tn_idx),
-    .kept_valid, .kept_idx, .kept_score
+    .clk, .rst_n, .clear(start), .n(NW'(n)), .in_valid(tn_valid), .in_score(tn_score),
+    .in_idx(tn_idx), .kept_valid, .kept_idx, .kept_score
   );
 
   // the drained run of rank dr
   logic [15:0] k_start, k_len;
   assign k_start = 16'(32'(kept_idx[dr[NW-2:0]]) * 32'(block));
-  assign k_len = (32'(k_start) + 32'(block) > 32'(pos)) ? pos + 16'd1 - k_start : block;
+  assign k_len = bsr ? ((32'(k_start) + 32'(block) > 32'(limit)) ? 16'(limit - 17'(k_start)) : block)
+               : (32'(k_start) + 32'(block) > 32'(pos)) ? pos + 16'd1 - k_start : block;
   assign run_we = st == N_DRAIN;
   assign run_waddr = 16'(dr);
   assign run_wdata = kept_valid[dr[NW-2:0]] ? {k_len, k_start} : 32'd0;
@@ -193,6 +239,10 @@ module sattn_nsa
       rvalid <= '0;
       tn_valid <= 1'b0;
       tn_idx <= '0;
+      v17 <= 1'b0;
+      v18 <= 1'b0;
+      c17 <= '0;
+      c18 <= '0;
       for (int i = 0; i <= NS; i++) t[i] <= '0;
     end else begin
       // capture counters: a row end moves to the next head's dots / m, l
@@ -205,10 +255,14 @@ module sattn_nsa
       end
       rvalid <= {rvalid[5:0], st == N_RECIP};
       // the tag pipeline
-      t[1] <= '{valid: issue, first: h == 8'd0, last: h + 8'd1 == group, forced: own, h: h, c: c};
+      t[1] <= '{valid: issue, first: h == 8'd0, last: h + 8'd1 == group, forced: forced, h: h, c: c};
       for (int i = 2; i <= NS; i++) t[i] <= t[i - 1];
-      tn_valid <= t[NS].valid && t[NS].last;
-      tn_idx <= t[NS].c;
+      v17 <= bsr && t[NS].valid && t[NS].last;
+      c17 <= t[NS].c;
+      v18 <= v17;
+      c18 <= c17;
+      tn_valid <= bsr ? v18 && last : t[NS].valid && t[NS].last;
+      tn_idx <= bsr ? c18 : t[NS].c;
       case (st)
         N_IDLE: if (go) begin
           rh <= '0;
@@ -236,8 +290,8 @@ module sattn_nsa
                 rbase <= '0;
                 c <= c + 16'd1;
                 cstart <= cstart + block;
-                if (own) begin
-                  flush <= 5'(LAT + 2);
+                if (final_c) begin
+                  flush <= 5'(bsr ? LAT + 5 : LAT + 2);
                   st <= N_FLUSH;
                 end
               end else begin
@@ -251,7 +305,7 @@ module sattn_nsa
           if (flush != '0) flush <= flush - 5'd1;
           else begin
             dr <= '0;
-            st <= N_DRAIN;
+            st <= (bsr && !last) ? N_IDLE : N_DRAIN;
           end
         end
         N_DRAIN: begin

@@ -1,8 +1,11 @@
-// sattn_topn: keeps the n best of a stream of block scores (NSA's block selection).
+// sattn_topn: keeps the n best of a stream of block scores (NSA's and bsr's block selection).
 //
-// Scores arrive one per cycle at most, in ascending block index, as non-negative fp32 (sums of
-// probabilities; no NaN): for such values the IEEE bit patterns order like the numbers, so the
-// comparison is an unsigned compare of the 31 magnitude bits. The kept list is sorted by score,
+// Scores arrive one per cycle at most, in ascending block index, as fp32 of either sign (NSA's
+// sums of probabilities; bsr's raw q.k block scores; +inf for a forced block; no NaN). Each
+// score is compared through its order-preserving 32-bit key (sign set: all bits inverted; sign
+// clear: the sign bit set; -0.0 taken as +0.0 so that the two zeros tie), an unsigned compare
+// that orders the keys like the numbers; for non-negative scores it is the unsigned compare of
+// the 31 magnitude bits it always was. The kept list is sorted by score,
 // best first, NMAX entries wide, the first n used. A new score is inserted after every kept
 // score that is >= it -- an equal score that came earlier has the lower block index, so exact
 // ties go to the lower index -- and the entries behind it shift down by one (the last kept one
@@ -20,17 +23,22 @@ module sattn_topn #(
   input  logic [NW-1:0]            n,          // entries to keep (1..NMAX)
   input  logic                     in_valid,
   /* verilator lint_off UNUSEDSIGNAL */
-  input  logic [31:0]              in_score,   // non-negative fp32 (the sign bit is 0)
+  input  logic [31:0]              in_score,   // fp32, no NaN
   /* verilator lint_on UNUSEDSIGNAL */
   input  logic [IW-1:0]            in_idx,
   output logic [NMAX-1:0]          kept_valid,
   output logic [NMAX-1:0][IW-1:0]  kept_idx,
-  output logic [NMAX-1:0][30:0]    kept_score  // magnitude bits (the sign is 0)
+  output logic [NMAX-1:0][31:0]    kept_score  // order keys (see above)
 );
   logic [NMAX-1:0] stay;  // entry i keeps its place: it is valid and its score >= the new one
+  logic [31:0] in_key;    // the new score's order key
 
-  always_comb
-    for (int i = 0; i < NMAX; i++) stay[i] = kept_valid[i] && kept_score[i] >= in_score[30:0];
+  always_comb begin
+    if (in_score == 32'h8000_0000) in_key = 32'h8000_0000;  // -0.0 ties with +0.0
+    else if (in_score[31]) in_key = ~in_score;
+    else in_key = in_score | 32'h8000_0000;
+    for (int i = 0; i < NMAX; i++) stay[i] = kept_valid[i] && kept_score[i] >= in_key;
+  end
 
   always_ff @(posedge clk) begin
     if (!rst_n || clear) begin
@@ -45,7 +53,7 @@ module sattn_topn #(
           if (i == 0 || stay[up]) begin
             kept_valid[i] <= 1'b1;
             kept_idx[i] <= in_idx;
-            kept_score[i] <= in_score[30:0];
+            kept_score[i] <= in_key;
           end else begin
             kept_valid[i] <= kept_valid[up];
             kept_idx[i] <= kept_idx[up];

@@ -4,8 +4,8 @@
 
 namespace sattn_isa {
 
-constexpr uint32_t VERSION = 0x0103;
-constexpr uint32_t CAPS_VALUE = 0x00000fff;
+constexpr uint32_t VERSION = 0x0104;
+constexpr uint32_t CAPS_VALUE = 0x00001fff;
 constexpr const char *PROGRAM_MAGIC = "sattn-rocc-program 1";
 constexpr uint32_t LANES_QK = 16;
 constexpr uint32_t LANES_PV = 16;
@@ -51,10 +51,11 @@ constexpr uint32_t R_SCORE_SCALE = 0x0e;  // fp32 bits multiplying q.k: 1/sqrt(D
 constexpr uint32_t R_OUT_SCALE = 0x0f;  // fp32 bits multiplying the normalised P.V (scale_v for i8/i4, else 1.0)
 constexpr uint32_t R_PARTIAL = 0x10;  // bit 0: each row writes the partial record [o (Dv fp32), m, l] (Dv + 2 words) at O_BASE + h*O_HSTRIDE + r*(Dv+2)*4, r the row within the job
 constexpr uint32_t R_HEAD_DIM_V = 0x11;  // Dv: elements per V and OUT row (1..DMAX; even for i4); 0 (reset) means Dv = D
-constexpr uint32_t R_NSA_CTRL = 0x12;  // bit 0 SCORE: the job's rows score their keys (compressed keys, key c = block c) and, when it has drained, the scoring path sums the group's probabilities into block scores and the top-n unit writes NSA_N runs into run RAM entries 0..NSA_N-1; bit 1 SELECT: the job's rows read those runs (row pointers not used) and place keys in scratchpad slots in token order
+constexpr uint32_t R_NSA_CTRL = 0x12;  // bit 0 SCORE: the job's rows score their keys (compressed keys, key c = block c) and, when it has drained, the scoring path sums the group's probabilities into block scores and the top-n unit writes NSA_N runs into run RAM entries 0..NSA_N-1; bit 1 SELECT: the job's rows read those runs (row pointers not used; row r reads keys j <= NSA_POS + r) and place keys in scratchpad slots in run order; bit 2 BSR: bsr's block selection (candidates blocks 0..NUM_KEYS-1, the block holding NSA_POS forced with +inf, row scores added into the block-score RAM); bit 3 FIRST: the accumulation starts from 0; bit 4 LAST: the accumulated scores go to the top-n unit, which writes the kept blocks' runs (start c*b, len min(b, NSA_LIMIT - c*b)); bit 5 RAW: the term is the scaled dot, not exp(s-m)/l
 constexpr uint32_t R_NSA_POS = 0x13;  // p: the position of the SCORE job's query row (its block p // b is forced, blocks after it are no candidates; the block holding p is cut at p)
 constexpr uint32_t R_NSA_BLOCK = 0x14;  // b: tokens per selection block (= per compressed key) of a SCORE job
 constexpr uint32_t R_NSA_N = 0x15;  // n: blocks the top-n unit keeps (1..TOPN_MAX)
+constexpr uint32_t R_NSA_LIMIT = 0x16;  // a BSR SCORE job's key count Skv (<= 65536): the last block's run ends there
 constexpr uint32_t R_VERSION = 0x20;  // hardware version (read-only)
 constexpr uint32_t R_CAPS = 0x21;  // capability bits (read-only)
 constexpr uint32_t R_LANES = 0x22;  // MAC lanes: QK lanes + PV lanes (read-only)
@@ -102,6 +103,7 @@ constexpr uint32_t CAP_HOST_SELECT = 1u << 8;  // data-dependent patterns (top-k
 constexpr uint32_t CAP_LANDMARK = 1u << 9;  // compressed key space (landmarks) via NUM_KEYS
 constexpr uint32_t CAP_CAUSAL = 1u << 10;  // causal masking through the index table
 constexpr uint32_t CAP_NSA = 1u << 11;  // NSA selection on chip: compressed-key scoring path and top-n unit (NSA_* registers)
+constexpr uint32_t CAP_BSR_SELECT = 1u << 12;  // bsr's block selection on chip (block top-k and compression scoring: NSA_CTRL BSR/FIRST/LAST/RAW, NSA_LIMIT, the block-score RAM)
 
 constexpr uint32_t P_FP32 = 0;
 constexpr uint32_t P_BF16 = 1;

@@ -22,8 +22,10 @@ from sattn.ir import precisions as _precisions
 from sattn.toolrun import atomic_write
 
 #: Hardware version: major.minor in the low 16 bits (0x0100 = 1.0; 1.1 added PARTIAL; 1.2
-#: added HEAD_DIM_V; 1.3 added the NSA scoring path and top-n unit, NSA_* registers).
-VERSION = 0x0103
+#: added HEAD_DIM_V; 1.3 added the NSA scoring path and top-n unit, NSA_* registers; 1.4 added
+#: bsr's on-chip block selection: NSA_CTRL's BSR/FIRST/LAST/RAW bits, NSA_LIMIT, the block-score
+#: RAM, signed top-n keys and multi-row SELECT jobs).
+VERSION = 0x0104
 #: First line of a command-stream file the testbench replays (:mod:`sattn.hw.program`).
 PROGRAM_MAGIC = "sattn-rocc-program 1"
 
@@ -74,12 +76,18 @@ REGS: tuple[Field, ...] = (
     Field("NSA_CTRL", 0x12, "bit 0 SCORE: the job's rows score their keys (compressed keys, key c = block c) "
                              "and, when it has drained, the scoring path sums the group's probabilities into "
                              "block scores and the top-n unit writes NSA_N runs into run RAM entries 0..NSA_N-1; "
-                             "bit 1 SELECT: the job's rows read those runs (row pointers not used) and place "
-                             "keys in scratchpad slots in token order"),
+                             "bit 1 SELECT: the job's rows read those runs (row pointers not used; row r reads "
+                             "keys j <= NSA_POS + r) and place keys in scratchpad slots in run order; "
+                             "bit 2 BSR: bsr's block selection (candidates blocks 0..NUM_KEYS-1, the block "
+                             "holding NSA_POS forced with +inf, row scores added into the block-score RAM); "
+                             "bit 3 FIRST: the accumulation starts from 0; bit 4 LAST: the accumulated scores "
+                             "go to the top-n unit, which writes the kept blocks' runs (start c*b, len "
+                             "min(b, NSA_LIMIT - c*b)); bit 5 RAW: the term is the scaled dot, not exp(s-m)/l"),
     Field("NSA_POS", 0x13, "p: the position of the SCORE job's query row (its block p // b is forced, blocks "
                             "after it are no candidates; the block holding p is cut at p)"),
     Field("NSA_BLOCK", 0x14, "b: tokens per selection block (= per compressed key) of a SCORE job"),
     Field("NSA_N", 0x15, "n: blocks the top-n unit keeps (1..TOPN_MAX)"),
+    Field("NSA_LIMIT", 0x16, "a BSR SCORE job's key count Skv (<= 65536): the last block's run ends there"),
     # read-only identification
     Field("VERSION", 0x20, "hardware version (read-only)"),
     Field("CAPS", 0x21, "capability bits (read-only)"),
@@ -135,6 +143,8 @@ CAPS: tuple[Field, ...] = (
     Field("LANDMARK", 9, "compressed key space (landmarks) via NUM_KEYS"),
     Field("CAUSAL", 10, "causal masking through the index table"),
     Field("NSA", 11, "NSA selection on chip: compressed-key scoring path and top-n unit (NSA_* registers)"),
+    Field("BSR_SELECT", 12, "bsr's block selection on chip (block top-k and compression scoring: NSA_CTRL "
+                            "BSR/FIRST/LAST/RAW, NSA_LIMIT, the block-score RAM)"),
 )
 
 #: Precision codes of the PRECISION register (the precision table, :mod:`sattn.ir.precisions`).
