@@ -1,7 +1,9 @@
 """The top-n unit (hw/rtl/sattn_topn.sv) alone under Verilator against a Python top-n.
 
-Random non-negative fp32 scores streamed in ascending block index, with many exact ties
-(scores drawn from a few values), random idle gaps and back-to-back streams; n from 1 to
+Random fp32 scores streamed in ascending block index: non-negative ones (NSA's probability
+sums) and signed ones (bsr's raw block scores, with -0.0 beside +0.0, which tie, and a forced
++inf), with many exact ties (scores drawn from a few values), random idle gaps and back-to-back
+streams; n from 1 to
 TOPN_MAX, streams shorter and longer than n. The unit must keep exactly the n highest scores,
 ties to the lower block index, in rank order (Python: a stable sort by descending score), and
 its list must be final one cycle after the last score (a score per cycle, no drain latency).
@@ -41,16 +43,32 @@ def _cases(seed: int):
     for _ in range(60):
         n = int(rng.integers(1, HW.topn_max + 1))
         count = int(rng.integers(1, 3 * HW.topn_max))
-        kind = rng.integers(3)
+        kind = rng.integers(5)
         if kind == 0:  # few distinct values: many exact ties
             vals = rng.choice(np.float32([0.0, 0.25, 0.5, 1.0, 2.0]), count)
         elif kind == 1:  # probabilities summed over a group, plus a forced block of G
             vals = rng.random(count).astype(np.float32) * 4
             vals[rng.integers(count)] = 4.0
-        else:  # wide exponents, subnormal-free
+        elif kind == 2:  # wide exponents, subnormal-free
             vals = (rng.random(count) * 2.0 ** rng.integers(-30, 30, count)).astype(np.float32)
+        elif kind == 3:  # signed, few distinct values (exact ties, -0.0 ties +0.0), a forced +inf
+            vals = rng.choice(np.float32([-2.0, -0.5, -0.0, 0.0, 0.5, 3.0]), count)
+            vals[rng.integers(count)] = np.inf
+        else:  # signed, wide exponents
+            vals = ((rng.random(count) - 0.5) * 2.0 ** rng.integers(-30, 30, count)).astype(np.float32)
         gaps = rng.integers(0, 3, count) * (rng.random(count) < 0.3)
         yield n, [float(x) for x in vals], [int(g) for g in gaps]
+
+
+def test_signed_order_and_ties_by_construction(topn_binary):
+    """Negative scores rank below positive ones and below zero, the larger magnitude lower;
+    -0.0 and +0.0 tie (the lower block wins); exact ties go to the lower block."""
+    vals = [-1.0, -0.0, 0.0, -3.0, 2.0, 2.0, -1.0, np.inf, -np.inf]
+    text = f"{len(vals)} {len(vals)}\n" + "\n".join(f"{_bits(s)} {i} 0" for i, s in enumerate(vals))
+    proc = subprocess.run([str(topn_binary)], input=text + "\n", capture_output=True, text=True,
+                          timeout=60, check=True)
+    kept = [int(x) for x in proc.stdout.splitlines()[0].split()[1:]]
+    assert kept == [7, 4, 5, 1, 2, 0, 6, 3, 8]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
