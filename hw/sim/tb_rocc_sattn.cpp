@@ -365,7 +365,7 @@ int main(int argc, char **argv) {
         fail(3, "hardware refused job %lld (%s, %s:%zu): error %s: %s [status=0x%04" PRIx64 "]", jobs,
              c.note.empty() ? "no note" : c.note.c_str(), args.program.c_str(), c.line, error_name(err),
              error_doc(err), status);
-      if (sel_out && (written[R_NSA_CTRL] & 1)) {
+      if (sel_out && (written[R_NSA_CTRL] & 1) && (!(written[R_NSA_CTRL] & 4) || (written[R_NSA_CTRL] & 16))) {
         std::fprintf(sel_out, "%lld", jobs);
         for (uint64_t i = 0; i < written[R_NSA_N] && i < RUN_DEPTH; ++i)
           std::fprintf(sel_out, " %u", (unsigned)sys.top->rootp->rocc_sattn__DOT__u_gather__DOT__runs[i]);

@@ -1,6 +1,7 @@
 """The RoCC backend's entry (``sattn.backends.get_backend("rocc")``): a composite pattern (nsa)
 runs its own program, its block selection on chip (:func:`sattn.backends.rocc.nsa.run_op`),
-every other pattern :func:`sattn.backends.rocc.driver.run`."""
+every other pattern :func:`sattn.backends.rocc.driver.run` (which runs bsr's on-chip selection,
+:func:`sattn.backends.rocc.bsr.run_op`, unless a selection is given)."""
 
 from __future__ import annotations
 

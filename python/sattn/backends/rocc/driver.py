@@ -44,6 +44,7 @@ from sattn.specs import pattern_of, select_indices
 from sattn.specs.recorded import program_selection, recorded_selection, same_selection
 from sattn.specs.selection import Selection
 from sattn.toolrun import atomic_write, run_tool, scratch_dir
+from sattn.transforms import rocc_bsr
 from sattn.transforms.rocc_program import program_of
 
 #: Memory-model defaults of the testbench: cycles from request to first beat, bytes per cycle.
@@ -184,7 +185,9 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     options of the host-selection measurement (:data:`host_select.OPTIONS`, e.g.
     ``{"vlen": 512}``).
 
-    A data-dependent pattern is selected on the host (the accelerator attends the table), and
+    bsr selects its blocks on chip (:mod:`sattn.backends.rocc.bsr`) unless a ``selection`` is
+    given (then it attends that). Another
+    data-dependent pattern is selected on the host (the accelerator attends the table), and
     its selection's cost is measured in the same run (:mod:`sattn.backends.rocc.host_select`:
     the RVV kernel on the same Q/K/V with ``stop_after = 2``): counters
     ``host_select_instructions`` (measured) and ``host_select_model_cycles`` (modelled) and a
@@ -201,6 +204,10 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     if pattern.composite:
         raise SattnError(f"rocc: spec '{params.spec}' is composite and runs its own program: "
                          "run it through sattn.backends.rocc.backend.run")
+    if on_chip_selection(params, options):
+        from sattn.backends.rocc import bsr  # it runs through this module's simulate
+
+        return bsr.run_op(params, q, k, v, **options)
     latency, bandwidth = check_options(options.get("latency"), options.get("bandwidth"))
     rank = getattr(q, "ndim", 3)
     shape = check_qkv(q, k, v, params.gqa_group_size)
@@ -277,6 +284,13 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     if rank == 4:
         res.selections = sels  # type: ignore[attr-defined]
     return res
+
+
+def on_chip_selection(params: AttentionParams, options: dict[str, Any]) -> bool:
+    """Whether the accelerator selects ``params``'s blocks itself (bsr: block top-k and
+    compression scoring, :mod:`sattn.transforms.rocc_bsr`): no ``selection`` given (a given
+    selection is attended as given)."""
+    return rocc_bsr.applies(params) and options.get("selection") is None
 
 
 def _selections(given: Any, batch: int) -> list[Selection | None]:

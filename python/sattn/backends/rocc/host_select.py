@@ -2,9 +2,10 @@
 
 The accelerator attends an index table; for a data-dependent pattern the host core makes that
 table first (:func:`sattn.specs.select_indices`): top-k per query and N:M score every key, LSH
-hashes Q and K, landmark assigns the keys and compresses K/V, bsr scores blocks (mean-pooled or
-by compression blocks). The RTL's cycles leave that work out, so a RoCC result alone would
-show a data-dependent pattern's attention without its selection.
+hashes Q and K, landmark assigns the keys and compresses K/V. (bsr, block top-k and
+compression scoring, and nsa select their blocks on chip: no host selection.) The RTL's cycles
+leave that work out, so a RoCC result alone would show a data-dependent pattern's attention
+without its selection.
 
 :func:`measure` runs the selection on the host core's model in the same run: the RVV kernel of
 the pattern on the same Q, K, V with ``stop_after = 2`` (scoring and selection, no attention:
@@ -39,9 +40,9 @@ OPTIONS: tuple[str, ...] = ("vlen", "lmul", "dlen", "mem_bytes_per_cycle", "scal
 def host_selected(params: AttentionParams) -> bool:
     """Whether the RoCC backend runs ``params.spec`` from a selection the host makes from Q
     and K: a data-dependent pattern whose RVV kernel selects by itself (the modes of
-    ``stop_after = 2``), the accelerator having no scoring path for it."""
+    ``stop_after = 2``), the accelerator having no scoring path for it (bsr has one)."""
     pattern = pattern_of(params.spec)
-    return (pattern.data_dependent and not pattern.composite
+    return (pattern.data_dependent and not pattern.composite and params.spec != "bsr"
             and runner.kernel_mode(params) in abi.STOP_AFTER_MODES[2])
 
 
