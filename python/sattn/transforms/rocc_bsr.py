@@ -42,7 +42,7 @@ import numpy as np
 
 from sattn.errors import SattnError
 from sattn.hw import isa
-from sattn.hw.program import ALIGN, MAX_ROWS, F, Layout, Program, _load4, _sets, layout, setup
+from sattn.hw.program import ALIGN, MAX_ROWS, F, Program, _load4, _sets, layout, setup
 from sattn.ir.precisions import TABLE as PRECISION_TABLE
 from sattn.precision import score_scales
 from sattn.specs import bsr as spec

@@ -24,9 +24,9 @@ from conftest import need_tool
 from sattn.errors import SattnError
 from sattn.hw.isa import HW, PRECISION_BITS
 from sattn.ir.schema import Shape, params_from_dict
-from sattn.reference.data import check_qkv
 from sattn.precision import prepare, resolved_scales, view
 from sattn.reference.compare import U32, gamma, path_error, score_bound
+from sattn.reference.data import check_qkv
 from sattn.reference.executor import attention
 from sattn.specs import bsr, select_indices
 from sattn.specs.compression import compression_keys
