@@ -196,8 +196,10 @@ def test_batch_above_one_from_every_tool(tmp_path: Path, tool: str) -> None:
             assert "-> PASS" in proc.stdout, proc.stdout
         if tool == "rocc":  # one program for the batch, compared with the reference
             assert proc.stdout.count("verilator_tb: completed in") == 1, proc.stdout
-            assert " heads=2 kv_heads=2 S=64 D=32 num_keys=64 batch=3 jobs=" in proc.stdout, \
+            # bsr selects on chip: 64 keys and the 4 block means the KV cache keeps
+            assert " heads=2 kv_heads=2 S=64 D=32 num_keys=68 batch=3 jobs=" in proc.stdout, \
                 proc.stdout
+            assert "selection=on-chip" in proc.stdout, proc.stdout
             assert "-> PASS" in proc.stdout, proc.stdout
         return
     assert proc.returncode == 1, proc.stdout

@@ -13,9 +13,10 @@ replays them). An op of B > 1 batch elements records one program for the whole b
 element's jobs in turn, over the batch-major layout; a structural selection serves every
 element). A data-dependent pattern selects on Q/K at run time: its record says so
 (``{host_selected = 1}``) and the backend plans the jobs of the selection its
-``selection_plan`` yields with the same planner. A composite pattern (nsa) selects on chip:
-its program (:mod:`sattn.transforms.rocc_nsa`) depends on the shape only and is recorded whole,
-with the NSA parameters it was planned for (``nsa = {...}``). A program of more than
+``selection_plan`` yields with the same planner. A composite pattern (nsa) and bsr select on
+chip: their programs (:mod:`sattn.transforms.rocc_nsa`, :mod:`sattn.transforms.rocc_bsr`)
+depend on the shape only and are recorded whole, with the parameters they were planned for
+(``nsa = {...}``, ``bsr = {...}``). A program of more than
 :data:`MAX_PROGRAM_COMMANDS` commands (or over more than :data:`MAX_PLANNED_PAIRS` pairs) is
 elided like a large index table (``{elided = 1, pairs = N}``) and planned at run time from the
 same selection. A call that already has a record keeps it (lowering again changes nothing; an
@@ -40,7 +41,7 @@ from sattn.specs import pattern_of, select_indices
 from sattn.specs.pattern import MAX_TABLE_ENTRIES
 from sattn.specs.recorded import recorded_selection
 from sattn.specs.selection import Selection
-from sattn.transforms import rocc_nsa
+from sattn.transforms import rocc_bsr, rocc_nsa
 from sattn.transforms.common import ContentCache, attention_ops, selected_params
 
 #: Largest recorded program: as many i64 words as the largest recorded index table.
@@ -102,12 +103,22 @@ def info_of(params: AttentionParams, shape: Shape, sel: Selection) -> dict[str, 
 def program_record(p: AttentionParams) -> dict[str, Any]:
     """The ``rocc_program`` attribute of params whose spec is selected (plain Python). A
     composite pattern (nsa) selects on chip: its program depends on the shape only and is
-    recorded whole (:mod:`sattn.transforms.rocc_nsa`), unless too long."""
+    recorded whole (:mod:`sattn.transforms.rocc_nsa`), unless too long; so does bsr
+    (:mod:`sattn.transforms.rocc_bsr`)."""
     if pattern_of(p.spec).composite:
         prog = rocc_nsa.program(p, p.shape())
         if len(prog.commands) > MAX_PROGRAM_COMMANDS:
             return {"elided": 1, "command_count": len(prog.commands)}
         return {**prog.record(), "nsa": rocc_nsa.planned_for(p)}
+    if rocc_bsr.applies(p):  # bsr selects its blocks on chip too
+        shape = p.shape()
+        try:
+            prog = rocc_bsr.program(p, shape)
+        except SattnError as e:  # refused at run time, for the operands it is given
+            return {"elided": 1, "refused": str(e)}
+        if len(prog.commands) > MAX_PROGRAM_COMMANDS:
+            return {"elided": 1, "command_count": len(prog.commands)}
+        return {**prog.record(), "bsr": rocc_bsr.planned_for(p, shape)}
     if pattern_of(p.spec).data_dependent:
         return {"host_selected": 1}
     shape = p.shape()

@@ -179,8 +179,8 @@ def check_run(driver, p, q, k, v, grp, *, fp32_tables=True):
     blocks_of = rocc_bsr.query_blocks(cfg, sq, skv)
     rows = sum(cfg.candidates(qb) + int(lens[r.blocks[e][g][i]].sum())
                for e in range(b) for g in range(hkv) for i, (qb, _, _) in enumerate(blocks_of))
-    row_bytes = D * PRECISION_BITS[p.precision] // 8
-    assert c["dma_k"] == 2 * rows * row_bytes == c["min_kv_bytes"]
+    bits = PRECISION_BITS[p.precision]
+    assert c["dma_k"] == rows * (D + v.shape[-1]) * bits // 8 == c["min_kv_bytes"]
     assert c["select_cycles"] > 0
     return r
 
@@ -225,6 +225,16 @@ def test_batch_of_two(driver, attrs):
     one = driver.run(p, q[1], k[1], v[1])
     assert one.blocks == r.blocks[1]
     np.testing.assert_array_equal(one.output, r.output[1])
+
+
+@pytest.mark.parametrize("dv", [D // 2, 2 * D])
+def test_dv_not_d(driver, dv):
+    """V and output rows Dv wide: the SCORE jobs' discarded rows and the SELECT jobs' output."""
+    p = _params(COMP, 2, "fp32", 1)
+    q, k, v = _data(2, 4, 2, 20, 20, seed=dv)
+    v = np.random.default_rng(dv).standard_normal((2, 2, 20, dv)).astype(np.float32)
+    r = check_run(driver, p, q, k, v, 2)
+    assert r.output.shape == (2, 4, 20, dv)
 
 
 def test_exact_tie_goes_to_the_lower_block(driver):

@@ -1,8 +1,9 @@
 """The host's selection beside the accelerator's cycles (sattn.backends.rocc.host_select): a
-RoCC run of a data-dependent pattern reports the selection's RVV instruction count, which must
-equal an independent ``stop_after = 2`` run of the RVV kernel on the same inputs (and its
-modelled cycles that run's), summed over a batch; a statically selected pattern has none; the
-front door (``sattn run --backend rocc``, ``sattn profile``, the API) shows it."""
+RoCC run of a per-key data-dependent pattern (top-k, N:M, LSH, landmark) reports the
+selection's RVV instruction count, which must equal an independent ``stop_after = 2`` run of
+the RVV kernel on the same inputs (and its modelled cycles that run's), summed over a batch; a
+statically selected pattern has none, and neither has bsr, which selects on chip; the front
+door (``sattn run --backend rocc``, ``sattn profile``, the API) shows it."""
 
 from __future__ import annotations
 
@@ -26,8 +27,11 @@ HOST_SELECTED = {
     "nm": {"spec": "nm_structured", "nm_n": 1, "nm_m": 4},
     "lsh": {"spec": "lsh", "lsh_buckets": 4},
     "landmark": {"spec": "landmark", "num_landmarks": 6, "landmark_iters": 1},
+}
+#: bsr (block top-k, compression scoring) selects its blocks on chip: no host selection
+ON_CHIP = {
     "bsr": {"spec": "bsr", "block_size": 8, "keep_ratio": 0.5, "causal": 1},
-    "bsr_comp": {"spec": "bsr", "block_size": 8, "keep_ratio": 0.5, "comp_block_size": 4},
+    "bsr_comp": {"spec": "bsr", "block_size": 8, "keep_ratio": 0.5, "comp_block_size": 8},
 }
 STATIC = {
     "dense": {"spec": "dense"},
@@ -81,6 +85,21 @@ def test_host_count_is_an_independent_selection_only_run(driver, pattern, precis
     # the accelerator's run itself is unchanged by the measurement
     assert_attention_close(r.output, attention(p, q, k, v), p, q, k, v, selection=r.selection,
                            what="RTL vs reference")
+
+
+@pytest.mark.parametrize("pattern", sorted(ON_CHIP))
+def test_bsr_selects_on_chip_with_no_host_selection(driver, pattern):
+    """bsr's blocks are chosen by the accelerator's scoring path and top-n unit: no RVV
+    selection run, no host counters, the report says selection=on-chip, and the RTL's cycles
+    include the selection (select_cycles > 0)."""
+    p, q, k, v = make(**ON_CHIP[pattern])
+    assert not host_select.host_selected(p)
+    assert host_select.measure(p, q, k, v) is None
+    r = driver.run(p, q, k, v)
+    assert not set(host_select.COUNTERS) & set(r.counters)
+    assert not any(ln.startswith("rocc_host_select:") for ln in r.lines)
+    assert any(ln.startswith("rocc_bsr:") and "selection=on-chip" in ln for ln in r.lines)
+    assert r.counters["select_cycles"] > 0 and "host_select_s" not in r.timings
 
 
 @pytest.mark.parametrize("pattern", sorted(STATIC))
