@@ -181,7 +181,12 @@ def check_run(driver, p, q, k, v, grp, *, fp32_tables=True):
                for e in range(b) for g in range(hkv) for i, (qb, _, _) in enumerate(blocks_of))
     bits = PRECISION_BITS[p.precision]
     assert c["dma_k"] == rows * (D + v.shape[-1]) * bits // 8 == c["min_kv_bytes"]
-    assert c["select_cycles"] > 0
+    # the scoring path's busy cycles: per SCORE job the G reciprocals, 9 to fill, 2 G a
+    # candidate block, 21 to flush through the accumulator into the top-n unit; + n' run
+    # writes on a block's LAST job (docs/rocc.md, bsr on the accelerator)
+    assert c["select_cycles"] == b * hkv * sum(
+        (r1 - r0) * (2 * grp * cfg.candidates(qb) + grp + 30) + cfg.kept(qb)
+        for qb, r0, r1 in blocks_of) > 0
     return r
 
 
