@@ -299,3 +299,20 @@ def test_a_given_selection_is_attended_as_given(driver):
     r = driver.run(p, q[0], k[0], v[0], selection=sel)
     assert not any(ln.startswith(("rocc_bsr:", "rocc_host_select:")) for ln in r.lines)
     assert r.counters["pairs"] == sel.nnz * 2
+
+
+@pytest.mark.parametrize("case", ["score_buffer", "topn"])
+def test_hardware_refuses_with_shape(driver, monkeypatch, case):
+    """Past the driver's check (disabled here) the hardware itself refuses the first SCORE job:
+    GROUP x NUM_KEYS beyond the score buffer, NSA_N beyond TOPN_MAX -- one line, error SHAPE."""
+    monkeypatch.setattr(rocc_bsr, "check", lambda params, **kw: rocc_bsr.config(params, kw["kv_len"]))
+    if case == "score_buffer":  # 16 heads x 1100 blocks of one key > 16384
+        grp, skv, attrs = 16, 1100, {"spec": "bsr", "block_size": 1, "keep_ratio": 0.01}
+    else:  # 40 blocks, all kept > 32
+        grp, skv, attrs = 1, 40 * B, {"spec": "bsr", "block_size": B, "keep_ratio": 1.0}
+    p = _params(attrs, grp)
+    q, k, v = _data(1, grp, 1, 1, skv, seed=51)
+    with pytest.raises(SattnError) as err:
+        driver.run(p, q, k, v)
+    msg = str(err.value)
+    assert "\n" not in msg.strip() and "hardware refused job 0" in msg and "error SHAPE" in msg
