@@ -221,8 +221,12 @@ module rocc_sattn
     .dot(c_dot), .fin_valid(c_fin_valid), .fin_m(c_fin_m), .fin_l(c_fin_l)
   );
 
+  // the softmax rows a SCORE job scores: its heads (NSA: one row), or heads x rows (bsr)
+  logic [31:0] nsa_heads;
+  assign nsa_heads = r_nsa_ctrl[2] ? 32'(r_group) * 32'(r_row_count) : 32'(r_group);
+
   sattn_nsa u_nsa (
-    .clk, .rst_n, .start(start_pulse && r_nsa_ctrl[0]), .group(r_group), .num_keys(r_num_keys),
+    .clk, .rst_n, .start(start_pulse && r_nsa_ctrl[0]), .heads(9'(nsa_heads)), .num_keys(r_num_keys),
     .pos(r_nsa_pos), .block(r_nsa_block), .n(r_nsa_n), .bsr(r_nsa_ctrl[2]),
     .first(r_nsa_ctrl[3]), .last(r_nsa_ctrl[4]), .raw(r_nsa_ctrl[5]), .limit(r_nsa_limit),
     .score_scale(r_score_scale),
@@ -339,16 +343,18 @@ module rocc_sattn
     // NSA: one row per job; SCORE: the group's dots fit the score buffer, 1 <= n <= TOPN_MAX, and
     // NSA_POS lies in a block whose predecessors are all keys of the job; SELECT: the kept
     // blocks fit the scratchpad
-    // (a SELECT job may have several rows: the gather cuts row r at NSA_POS + r); bsr: the run
-    // of every candidate block ends within NSA_LIMIT
+    // (a SELECT job may have several rows: the gather cuts row r at NSA_POS + r; a bsr SCORE
+    // job too: its GROUP x ROW_COUNT softmax rows <= 256); bsr: the run of every candidate
+    // block ends within NSA_LIMIT
     else if (r_nsa_ctrl[1:0] != 2'd0 && (r_nsa_ctrl[1:0] == 2'd3 || r_nsa_block == 16'd0
-             || (r_nsa_ctrl[0] && r_row_count != 16'd1)))
+             || (r_nsa_ctrl[0] && !r_nsa_ctrl[2] && r_row_count != 16'd1)
+             || (r_nsa_ctrl[0] && nsa_heads > 32'd256)))
       start_err = E_SHAPE;
     else if (r_nsa_ctrl[0] && r_nsa_ctrl[2] && (32'(r_nsa_limit) > 32'h10000
              || 32'(r_nsa_limit) + 32'(r_nsa_block) <= 32'(r_num_keys) * 32'(r_nsa_block)))
       start_err = E_SHAPE;
     else if (r_nsa_ctrl[0] && (r_nsa_n == 6'd0 || 32'(r_nsa_n) > 32'(NSA_TOPN_MAX)
-             || 32'(r_group) * 32'(r_num_keys) > 32'(NSA_SCORE_DEPTH)
+             || nsa_heads * 32'(r_num_keys) > 32'(NSA_SCORE_DEPTH)
              || 32'(r_nsa_pos) >= (32'(r_num_keys) + 32'(!r_nsa_ctrl[2])) * 32'(r_nsa_block)))
       start_err = E_SHAPE;
     else if (r_nsa_ctrl[1] && 32'(r_n_runs) * 32'(r_nsa_block) > 32'(KV_ROWS))

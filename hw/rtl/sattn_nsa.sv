@@ -21,8 +21,10 @@
 //      its tokens <= p); ranks beyond the candidates get empty runs (len 0, skipped).
 // A SELECT job (NSA_CTRL bit 1) then attends exactly those runs (sattn_gather).
 //
-// bsr (NSA_CTRL bit 2, BSR): block top-k and compression scoring, one SCORE job per query row
-// of a query block (key c = block c, C = B). The candidates are blocks 0 .. NUM_KEYS-1; the
+// bsr (NSA_CTRL bit 2, BSR): block top-k and compression scoring, a SCORE job over the rows of
+// a query block (key c = block c, C = B; the job's ROW_COUNT x GROUP softmax rows, in the
+// gather's order -- head-major, then row -- are the "heads" summed below; a block too large for
+// the score buffer takes several jobs). The candidates are blocks 0 .. NUM_KEYS-1; the
 // block holding NSA_POS (the diagonal) is forced with +inf; each block's row score (the sum
 // over the heads as above) is added to the block-score RAM (BSR_DEPTH = KV_ROWS entries):
 // acc[c] = (FIRST ? 0 : acc[c]) + row score (one more fp32 add, 2 stages), so a block's score
@@ -39,7 +41,7 @@ module sattn_nsa
   input  logic        clk,
   input  logic        rst_n,
   input  logic        start,        // a SCORE job starts: clear the head counters and the list
-  input  logic [7:0]  group,
+  input  logic [8:0]  heads,        // softmax rows of the job: GROUP (NSA), GROUP x ROW_COUNT (bsr)
   /* verilator lint_off UNUSEDSIGNAL */
   input  logic [15:0] num_keys,       // GROUP x NUM_KEYS <= NSA_SCORE_DEPTH (checked at START)
   /* verilator lint_on UNUSEDSIGNAL */
@@ -74,7 +76,7 @@ module sattn_nsa
 
   localparam int SAW = $clog2(NSA_SCORE_DEPTH);
   localparam int NW = $clog2(NSA_TOPN_MAX + 1);
-  localparam int HMAX = 256;  // heads a group may have (GROUP is 8 bits)
+  localparam int HMAX = 256;  // softmax rows a SCORE job may have (checked at START)
   localparam int LAT = 16;    // issue to the accumulator's write (see the stages below)
   localparam int BAW = $clog2(KV_ROWS);  // block-score RAM address (bsr: blocks < NUM_KEYS)
 
@@ -255,7 +257,7 @@ module sattn_nsa
       end
       rvalid <= {rvalid[5:0], st == N_RECIP};
       // the tag pipeline
-      t[1] <= '{valid: issue, first: h == 8'd0, last: h + 8'd1 == group, forced: forced, h: h, c: c};
+      t[1] <= '{valid: issue, first: h == 8'd0, last: 9'(h) + 9'd1 == heads, forced: forced, h: h, c: c};
       for (int i = 2; i <= NS; i++) t[i] <= t[i - 1];
       v17 <= bsr && t[NS].valid && t[NS].last;
       c17 <= t[NS].c;
@@ -270,7 +272,7 @@ module sattn_nsa
         end
         N_RECIP: begin
           rh <= rh + 8'd1;
-          if (rh + 8'd1 == group) begin
+          if (9'(rh) + 9'd1 == heads) begin
             flush <= 5'd9;  // the last reciprocal lands 8 cycles after it entered
             h <= '0;
             c <= '0;
@@ -285,7 +287,7 @@ module sattn_nsa
           else begin
             phase <= !phase;
             if (issue) begin
-              if (h + 8'd1 == group) begin
+              if (9'(h) + 9'd1 == heads) begin
                 h <= '0;
                 rbase <= '0;
                 c <= c + 16'd1;

@@ -9,18 +9,20 @@ compressed keys ``Kc``, ``C = comp_block_size = B``), stored in the precision's 
 (:func:`sattn.backends.rocc.bsr.compressed_keys`). Per batch element, KV head and query block
 ``qb`` (the blocks holding query rows; row ``i`` at position ``p(i) = Skv - Sq + i``):
 
-1. **SCORE** (``NSA_CTRL = SCORE | BSR``, ``| FIRST`` on the block's first row, ``| LAST`` on
-   its last, ``| RAW`` for plain bsr), one job per query row of the block (``ROW_COUNT = 1``,
-   the group's heads): the row attends the candidate blocks' compressed keys (one run
-   ``[0, nk)``, ``nk = qb + 1`` when causal, else ``nb``; ``K_BASE`` at the compressed rows; its
-   output goes to a scratch region after the output, which the host ignores) and, when it has
-   drained, the scoring path adds each candidate block's row score -- the group's compressed
-   softmax probabilities (compression scoring) or the scaled dots ``q . Kc[kb]`` (RAW: summed
-   over the block's rows and the group's heads, ``rows x mean(Qsum) . mean(K_kb)`` times a
-   positive constant, the block score's ranking) -- into the block-score RAM; the diagonal
-   block (the block holding ``NSA_POS``) is forced with +inf. The first row's job invalidates
-   the scratchpad, the others find the compressed keys there. On the LAST row the top-n unit
-   ranks the accumulated scores and writes the ``n' = min(n, candidates)`` kept blocks as runs
+1. **SCORE** (``NSA_CTRL = SCORE | BSR``, ``| FIRST`` on the block's first job, ``| LAST`` on
+   its last, ``| RAW`` for plain bsr), one job over the block's query rows and the group's
+   heads (several when ``GROUP x rows`` exceeds 256 softmax rows or the score buffer:
+   :func:`score_chunks`): each row attends the candidate blocks' compressed keys (one run
+   ``[0, nk)`` per row, ``nk = qb + 1`` when causal, else ``nb``; ``K_BASE`` at the compressed
+   rows; its output goes to a scratch region after the output, which the host ignores) and,
+   when the job has drained, the scoring path adds each candidate block's score -- the
+   compressed softmax probabilities (compression scoring) or the scaled dots ``q . Kc[kb]``
+   (RAW: summed over the block's rows and the group's heads, ``rows x mean(Qsum) .
+   mean(K_kb)`` times a positive constant, the block score's ranking), summed over the job's
+   heads and rows -- into the block-score RAM; the diagonal block (the block holding
+   ``NSA_POS``) is forced with +inf. The first job invalidates the scratchpad, a later one
+   finds the compressed keys there. On the LAST job the top-n unit ranks the accumulated
+   scores and writes the ``n' = min(n, candidates)`` kept blocks as runs
    ``(kb*B, min(B, Skv - kb*B))``.
 2. **SELECT** (``NSA_CTRL = SELECT``, no index load): one job over the block's query rows;
    row ``r`` of the job reads the kept runs' keys ``j <= NSA_POS + r`` (causal: ``NSA_POS`` is
@@ -128,6 +130,19 @@ def query_blocks(cfg: BsrChip, seq_len: int, kv_len: int) -> list[tuple[int, int
     return out
 
 
+#: Softmax rows (heads x query rows) a SCORE job's scoring path holds (m, l, 1/l each).
+SCORE_ROWS = 256
+
+
+def score_chunks(cfg: BsrChip, group: int, qb: int, r0: int, r1: int,
+                 hw: isa.HwParams = isa.HW) -> list[tuple[int, int]]:
+    """The query rows ``[c0, c1)`` of each SCORE job of query block ``qb`` (rows ``r0 .. r1-1``):
+    as many rows a job as its ``group x rows`` softmax rows fit :data:`SCORE_ROWS` and their
+    dots the score buffer (``group x rows x nk <= SCORE_DEPTH``)."""
+    per = max(1, min(SCORE_ROWS // group, hw.score_depth // (group * cfg.candidates(qb))))
+    return [(c, min(r1, c + per)) for c in range(r0, r1, per)]
+
+
 def plan(params, *, precision: str, heads: int, kv_heads: int, seq_len: int, kv_len: int,
          head_dim: int, head_dim_v: int, batch: int, score_scale: float, out_scale: float,
          info: dict[str, Any], hw: isa.HwParams = isa.HW) -> Program:
@@ -152,20 +167,21 @@ def plan(params, *, precision: str, heads: int, kv_heads: int, seq_len: int, kv_
         kb, vb = lay.k_base + g * keys * rb, lay.v_base + g * keys * vrb
         for qb, r0, r1 in blocks:
             nk, n_keep = cfg.candidates(qb), cfg.kept(qb)
-            # 1. SCORE, a job per row: the candidates' compressed keys, scores accumulated
-            out += [np.array([(F["IDX_RESET"], 0, 0)], dtype=np.uint64),
-                    _load4(F["LOAD_RUNS"], np.array([nk << 16], dtype=np.uint64)),
-                    _load4(F["LOAD_ROWPTR"], np.array([0, 1], dtype=np.uint64)),
-                    np.array(_sets([("ROW_COUNT", 1), ("Q_BASE", q_base), ("N_RUNS", 1),
-                                    ("NUM_KEYS", nk), ("K_BASE", kb + kv_len * rb),
-                                    ("V_BASE", vb + kv_len * vrb), ("O_BASE", o_base + one),
-                                    ("NSA_BLOCK", cfg.block), ("NSA_N", n_keep),
-                                    ("NSA_LIMIT", kv_len)]), dtype=np.uint64)]
-            for i in range(r0, r1):
-                ctrl = mode | (FIRST if i == r0 else 0) | (LAST if i == r1 - 1 else 0)
-                out.append(np.array(_sets([("ROW_BASE", i), ("NSA_CTRL", ctrl),
-                                           ("NSA_POS", off + i)])
-                                    + [(F["START"], 1 if i == r0 else 0, 0)], dtype=np.uint64))
+            # 1. SCORE: the rows' compressed keys (one run a row), block scores accumulated
+            chunks = score_chunks(cfg, group, qb, r0, r1, hw)
+            for c0, c1 in chunks:
+                rows = c1 - c0
+                ctrl = mode | (FIRST if c0 == r0 else 0) | (LAST if c1 == r1 else 0)
+                out += [np.array([(F["IDX_RESET"], 0, 0)], dtype=np.uint64),
+                        _load4(F["LOAD_RUNS"], np.full(rows, nk << 16, dtype=np.uint64)),
+                        _load4(F["LOAD_ROWPTR"], np.arange(rows + 1, dtype=np.uint64)),
+                        np.array(_sets([("ROW_BASE", c0), ("ROW_COUNT", rows), ("Q_BASE", q_base),
+                                        ("N_RUNS", rows), ("NUM_KEYS", nk),
+                                        ("K_BASE", kb + kv_len * rb), ("V_BASE", vb + kv_len * vrb),
+                                        ("O_BASE", o_base + one), ("NSA_CTRL", ctrl),
+                                        ("NSA_POS", off + c0), ("NSA_BLOCK", cfg.block),
+                                        ("NSA_N", n_keep), ("NSA_LIMIT", kv_len)])
+                                 + [(F["START"], 1 if c0 == r0 else 0, 0)], dtype=np.uint64)]
             # 2. SELECT: the block's rows over the kept blocks (runs from the top-n unit)
             out.append(np.array(_sets([
                 ("NSA_CTRL", SELECT), ("ROW_BASE", r0), ("ROW_COUNT", r1 - r0),

@@ -43,12 +43,17 @@ def test_lowered_call_records_the_parameters_and_the_program(tmp_path):
                           "precision": "fp32"}
     prog = Program.from_record({k: v for k, v in rec.items() if k != "bsr"}, {})
     starts = list(prog.starts())
-    # per (KV head, query block): a SCORE job per row (FIRST on the first, LAST on the last),
-    # then one SELECT job over the block's rows
-    per_block = [rocc_bsr.SCORE | rocc_bsr.BSR | rocc_bsr.RAW | rocc_bsr.FIRST] \
-        + [rocc_bsr.SCORE | rocc_bsr.BSR | rocc_bsr.RAW] * 6 \
-        + [rocc_bsr.SCORE | rocc_bsr.BSR | rocc_bsr.RAW | rocc_bsr.LAST, rocc_bsr.SELECT]
+    # per (KV head, query block): a SCORE job over the block's 8 rows (the first and last of
+    # the block: 2 heads x 8 rows fit the scoring path), then one SELECT job over them
+    per_block = [rocc_bsr.SCORE | rocc_bsr.BSR | rocc_bsr.RAW | rocc_bsr.FIRST | rocc_bsr.LAST,
+                 rocc_bsr.SELECT]
     assert [regs[R["NSA_CTRL"]] for regs, _, _ in starts] == per_block * (2 * S // 8)
+    score = [(regs, runs, ptrs) for regs, runs, ptrs in starts
+             if regs[R["NSA_CTRL"]] != rocc_bsr.SELECT]
+    # causal: query block qb's rows each read the qb + 1 candidates' compressed keys
+    assert [(r[R["ROW_BASE"]], r[R["ROW_COUNT"]], r[R["NUM_KEYS"]], runs[:8], ptrs[:9])
+            for r, runs, ptrs in score[:2]] == \
+        [(0, 8, 1, [1 << 16] * 8, list(range(9))), (8, 8, 2, [2 << 16] * 8, list(range(9)))]
     sel = [regs for regs, _, _ in starts if regs[R["NSA_CTRL"]] == rocc_bsr.SELECT]
     assert [(r[R["ROW_BASE"]], r[R["ROW_COUNT"]], r[R["N_RUNS"]]) for r in sel[:3]] == \
         [(0, 8, 1), (8, 8, 2), (16, 8, 3)]

@@ -181,11 +181,12 @@ def check_run(driver, p, q, k, v, grp, *, fp32_tables=True):
                for e in range(b) for g in range(hkv) for i, (qb, _, _) in enumerate(blocks_of))
     bits = PRECISION_BITS[p.precision]
     assert c["dma_k"] == rows * (D + v.shape[-1]) * bits // 8 == c["min_kv_bytes"]
-    # the scoring path's busy cycles: per SCORE job the G reciprocals, 9 to fill, 2 G a
-    # candidate block, 21 to flush through the accumulator into the top-n unit; + n' run
-    # writes on a block's LAST job (docs/rocc.md, bsr on the accelerator)
+    # the scoring path's busy cycles: per SCORE job over R rows the G R reciprocals, 9 to
+    # fill, 2 G R a candidate block, 21 to flush through the accumulator into the top-n unit;
+    # + n' run writes on a block's LAST job (docs/rocc.md, bsr on the accelerator)
     assert c["select_cycles"] == b * hkv * sum(
-        (r1 - r0) * (2 * grp * cfg.candidates(qb) + grp + 30) + cfg.kept(qb)
+        sum(2 * grp * (c1 - c0) * cfg.candidates(qb) + grp * (c1 - c0) + 30
+            for c0, c1 in rocc_bsr.score_chunks(cfg, grp, qb, r0, r1)) + cfg.kept(qb)
         for qb, r0, r1 in blocks_of) > 0
     return r
 
@@ -230,6 +231,19 @@ def test_batch_of_two(driver, attrs):
     one = driver.run(p, q[1], k[1], v[1])
     assert one.blocks == r.blocks[1]
     np.testing.assert_array_equal(one.output, r.output[1])
+
+
+@pytest.mark.parametrize("attrs", [PLAIN, COMP], ids=["plain", "comp"])
+def test_a_block_scored_over_several_jobs(driver, attrs):
+    """16 heads x 48 rows exceed the scoring path's 256 softmax rows: each query block is
+    scored by three SCORE jobs (FIRST, one accumulating, LAST) adding into the block-score RAM."""
+    p = _params({**attrs, "block_size": 48, "comp_block_size": 48 if attrs is COMP else 0}, 16,
+                "fp32", 1)
+    cfg = rocc_bsr.config(p, 192)
+    assert [len(rocc_bsr.score_chunks(cfg, 16, qb, r0, r1))
+            for qb, r0, r1 in rocc_bsr.query_blocks(cfg, 192, 192)] == [3, 3, 3, 3]
+    q, k, v = _data(1, 16, 1, 192, 192, seed=8)
+    check_run(driver, p, q, k, v, 16)
 
 
 @pytest.mark.parametrize("dv", [D // 2, 2 * D])
