@@ -78,8 +78,9 @@ REGS: tuple[Field, ...] = (
                              "block scores and the top-n unit writes NSA_N runs into run RAM entries 0..NSA_N-1; "
                              "bit 1 SELECT: the job's rows read those runs (row pointers not used; row r reads "
                              "keys j <= NSA_POS + r) and place keys in scratchpad slots in run order; "
-                             "bit 2 BSR: bsr's block selection (candidates blocks 0..NUM_KEYS-1, the block "
-                             "holding NSA_POS forced with +inf, row scores added into the block-score RAM); "
+                             "bit 2 BSR: bsr's block selection (a SCORE job of GROUP x ROW_COUNT <= 256 softmax rows; "
+                             "candidates blocks 0..NUM_KEYS-1, the block holding NSA_POS forced with +inf, "
+                             "the scores summed over the rows added into the block-score RAM); "
                              "bit 3 FIRST: the accumulation starts from 0; bit 4 LAST: the accumulated scores "
                              "go to the top-n unit, which writes the kept blocks' runs (start c*b, len "
                              "min(b, NSA_LIMIT - c*b)); bit 5 RAW: the term is the scaled dot, not exp(s-m)/l"),
