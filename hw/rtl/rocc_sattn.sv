@@ -59,7 +59,7 @@ module rocc_sattn
   logic [7:0]    r_group;
   logic [31:0]   r_n_runs, r_score_scale, r_out_scale;
   logic [AW-1:0] r_q_base, r_k_base, r_v_base, r_o_base, r_q_hstride, r_o_hstride;
-  logic [5:0]    r_nsa_ctrl;  // NSA_CTRL: bit 0 SCORE, 1 SELECT, 2 BSR, 3 FIRST, 4 LAST, 5 RAW
+  logic [6:0]    r_nsa_ctrl;  // NSA_CTRL: bit 0 SCORE, 1 SELECT, 2 BSR, 3 FIRST, 4 LAST, 5 RAW, 6 DIRECT
   logic [15:0]   r_nsa_pos, r_nsa_block;
   logic [16:0]   r_nsa_limit; // NSA_LIMIT: a bsr SCORE job's key count (<= 65536)
   logic [5:0]    r_nsa_n;
@@ -144,7 +144,7 @@ module rocc_sattn
     .clk, .rst_n, .start(start_pulse), .invalidate(start_inval),
     .group(r_group), .row_base(r_row_base), .row_count(r_row_count), .n_runs(r_n_runs),
     .num_keys({1'b0, r_num_keys}), .row_bytes, .out_row_bytes, .partial(r_partial),
-    .sel(r_nsa_ctrl[1]), .sel_pos(r_nsa_pos),
+    .sel(r_nsa_ctrl[1]), .sel_direct(r_nsa_ctrl[6]), .sel_pos(r_nsa_pos),
     .q_base(r_q_base), .q_hstride(r_q_hstride), .o_base(r_o_base), .o_hstride(r_o_hstride),
     .rp_we, .rp_waddr(rp_wptr), .rp_wdata({cmd_rs2, cmd_rs1}),
     .run_we, .run_waddr(run_wptr), .run_wdata({cmd_rs2, cmd_rs1}),
@@ -222,13 +222,17 @@ module rocc_sattn
   );
 
   // the softmax rows a SCORE job scores: its heads (NSA: one row), or heads x rows (bsr)
-  logic [31:0] nsa_heads;
+  logic [31:0] nsa_heads, nsa_keys;
   assign nsa_heads = r_nsa_ctrl[2] ? 32'(r_group) * 32'(r_row_count) : 32'(r_group);
+  // the compressed keys a row scores (bsr DIRECT: those after the NSA_LIMIT tokens)
+  assign nsa_keys = (r_nsa_ctrl[2] && r_nsa_ctrl[6]) ? 32'(r_num_keys) - 32'(r_nsa_limit)
+                                                     : 32'(r_num_keys);
 
   sattn_nsa u_nsa (
     .clk, .rst_n, .start(start_pulse && r_nsa_ctrl[0]), .heads(9'(nsa_heads)), .num_keys(r_num_keys),
     .pos(r_nsa_pos), .block(r_nsa_block), .n(r_nsa_n), .bsr(r_nsa_ctrl[2]),
-    .first(r_nsa_ctrl[3]), .last(r_nsa_ctrl[4]), .raw(r_nsa_ctrl[5]), .limit(r_nsa_limit),
+    .first(r_nsa_ctrl[3]), .last(r_nsa_ctrl[4]), .raw(r_nsa_ctrl[5]), .direct(r_nsa_ctrl[6]),
+    .limit(r_nsa_limit),
     .score_scale(r_score_scale),
     .dot_valid(c_dot_valid && r_nsa_ctrl[0]), .dot_key(c_dot_key), .dot(c_dot),
     .dot_end(c_dot_end && r_nsa_ctrl[0]), .fin_valid(c_fin_valid && r_nsa_ctrl[0]),
@@ -337,7 +341,7 @@ module rocc_sattn
     if (err_code != E_NONE) start_err = err_code;
     else if (r_prec > P_I4 || !CAPS_VALUE[5'(r_prec)]) start_err = E_PRECISION;
     else if (r_head_dim == 16'd0 || r_head_dim > 16'(DMAX) || dv > 16'(DMAX) || r_seq_len == 16'd0
-             || (!r_nsa_ctrl[1] && (r_num_keys == 16'd0 || r_num_keys > 16'(KV_ROWS)))
+             || ((!r_nsa_ctrl[1] || r_nsa_ctrl[6]) && (r_num_keys == 16'd0 || r_num_keys > 16'(KV_ROWS)))
              || r_group == 8'd0 || 32'(r_row_base) + 32'(r_row_count) > 32'(r_seq_len))
       start_err = E_SHAPE;
     // NSA: one row per job; SCORE: the group's dots fit the score buffer, 1 <= n <= TOPN_MAX, and
@@ -351,11 +355,12 @@ module rocc_sattn
              || (r_nsa_ctrl[0] && nsa_heads > 32'd256)))
       start_err = E_SHAPE;
     else if (r_nsa_ctrl[0] && r_nsa_ctrl[2] && (32'(r_nsa_limit) > 32'h10000
-             || 32'(r_nsa_limit) + 32'(r_nsa_block) <= 32'(r_num_keys) * 32'(r_nsa_block)))
+             || (r_nsa_ctrl[6] && 32'(r_nsa_limit) >= 32'(r_num_keys))
+             || 32'(r_nsa_limit) + 32'(r_nsa_block) <= nsa_keys * 32'(r_nsa_block)))
       start_err = E_SHAPE;
     else if (r_nsa_ctrl[0] && (r_nsa_n == 6'd0 || 32'(r_nsa_n) > 32'(NSA_TOPN_MAX)
-             || nsa_heads * 32'(r_num_keys) > 32'(NSA_SCORE_DEPTH)
-             || 32'(r_nsa_pos) >= (32'(r_num_keys) + 32'(!r_nsa_ctrl[2])) * 32'(r_nsa_block)))
+             || nsa_heads * nsa_keys > 32'(NSA_SCORE_DEPTH)
+             || 32'(r_nsa_pos) >= (nsa_keys + 32'(!r_nsa_ctrl[2])) * 32'(r_nsa_block)))
       start_err = E_SHAPE;
     else if (r_nsa_ctrl[1] && 32'(r_n_runs) * 32'(r_nsa_block) > 32'(KV_ROWS))
       start_err = E_SHAPE;
@@ -441,7 +446,7 @@ module rocc_sattn
               R_SCORE_SCALE: r_score_scale <= cmd_rs2[31:0];
               R_OUT_SCALE:   r_out_scale <= cmd_rs2[31:0];
               R_PARTIAL:     r_partial <= cmd_rs2[0];
-              R_NSA_CTRL:    r_nsa_ctrl <= cmd_rs2[5:0];
+              R_NSA_CTRL:    r_nsa_ctrl <= cmd_rs2[6:0];
               R_NSA_POS:     r_nsa_pos <= (cmd_rs2 > 64'hffff) ? 16'hffff : cmd_rs2[15:0];
               R_NSA_BLOCK:   r_nsa_block <= (cmd_rs2 > 64'hffff) ? 16'hffff : cmd_rs2[15:0];
               R_NSA_N:       r_nsa_n <= (cmd_rs2 > 64'd63) ? 6'd63 : cmd_rs2[5:0];

@@ -14,7 +14,9 @@
 // job) reads only the keys j <= sel_pos + r of each run (causal bsr: NSA_POS is the position of
 // the job's first row; NSA's runs end at its one row's position already), and each run takes
 // its whole length of slots however much of it is read, so a key has the same slot in every row
-// of the job and the rows share its fetch.
+// of the job and the rows share its fetch. With sel_direct (bsr's DIRECT SELECT, keys below
+// NUM_KEYS <= KV_ROWS) key j takes scratchpad row j, as in a plain job, so jobs that do not
+// invalidate find the keys an earlier one fetched.
 module sattn_gather
   import sattn_isa_pkg::*;
   import sattn_types_pkg::*;
@@ -33,6 +35,7 @@ module sattn_gather
   input  logic [15:0]          out_row_bytes,
   input  logic                 partial,   // output rows counted from the job's first row
   input  logic                 sel,       // NSA SELECT: runs 0..n_runs-1, keys in slots
+  input  logic                 sel_direct,  // SELECT: key j at scratchpad row j (no slots)
   input  logic [15:0]          sel_pos,   // SELECT: row r reads keys j <= sel_pos + r
   input  logic [AW-1:0]        q_base,
   input  logic [AW-1:0]        q_hstride,
@@ -104,7 +107,7 @@ module sattn_gather
   assign q_addr = q_base + AW'(h) * q_hstride + abs_row * AW'(row_bytes);
   // partial records are packed per job: row r of the job, not row ROW_BASE + r of the op
   assign o_addr = o_base + AW'(h) * o_hstride + (partial ? AW'(r) : abs_row) * AW'(out_row_bytes);
-  assign kid = sel ? slot[KW-1:0] : j[KW-1:0];
+  assign kid = (sel && !sel_direct) ? slot[KW-1:0] : j[KW-1:0];
   assign sel_end = 32'(sel_pos) + 32'(r) + 32'd1;
   assign run_end = (sel && 32'(run_start) + 32'(run_len) > sel_end) ? sel_end
                    : 32'(run_start) + 32'(run_len);
@@ -192,7 +195,8 @@ module sattn_gather
           end
         end
         G_RUN: begin
-          if (sel ? (32'(slot) + 32'(run_len) > 32'(KV_ROWS)) : (run_start + run_len > num_keys)) begin
+          if ((sel && !sel_direct) ? (32'(slot) + 32'(run_len) > 32'(KV_ROWS))
+                                   : (run_start + run_len > num_keys)) begin
             err <= 1'b1;
             err_code <= E_INDEX;
             st <= G_IDLE;

@@ -34,6 +34,9 @@
 // accumulated scores stream into the top-n unit as they are written (ascending block), and the
 // kept blocks are written as runs start = c*b, len = min(b, NSA_LIMIT - c*b) (no cut at NSA_POS:
 // the SELECT job's gather cuts each row at its position). Without LAST no runs are written.
+// DIRECT (bit 6): the job's keys are the KV head's tokens and, after them, its compressed keys
+// (compressed key c is job key NSA_LIMIT + c; candidates NUM_KEYS - NSA_LIMIT), so that the
+// SELECT jobs may keep the tokens in the scratchpad at their own rows across query blocks.
 module sattn_nsa
   import sattn_isa_pkg::*;
   import sattn_types_pkg::*;
@@ -52,6 +55,7 @@ module sattn_nsa
   input  logic        first,        // NSA_CTRL[3]: the accumulation starts from 0
   input  logic        last,         // NSA_CTRL[4]: rank the accumulated scores, write the runs
   input  logic        raw,          // NSA_CTRL[5]: the term is the scaled dot
+  input  logic        direct,       // NSA_CTRL[6]: compressed key c is job key NSA_LIMIT + c
   input  logic [16:0] limit,        // NSA_LIMIT: bsr's key count (the last block's run ends there)
   input  logic [31:0] score_scale,
   // what the core computes (sattn_core's score taps)
@@ -87,7 +91,7 @@ module sattn_nsa
   logic [7:0] hf;                   // row ends finalized
 
   always_ff @(posedge clk) begin
-    if (dot_valid) sbuf[SAW'(wbase + (SAW + 1)'(dot_key))] <= dot;
+    if (dot_valid) sbuf[SAW'(wbase + (SAW + 1)'(dot_key) - (SAW + 1)'(koff))] <= dot;
     if (fin_valid) begin
       m_h[hf] <= fin_m;
       l_h[hf] <= fin_l;
@@ -109,8 +113,14 @@ module sattn_nsa
   logic issue;
 
   assign own = 32'(cstart) + 32'(block) > 32'(pos);
+  // bsr DIRECT: the job's keys are the tokens (scratchpad rows 0 .. NSA_LIMIT-1, kept there
+  // for the SELECT jobs) and the compressed keys after them: candidates NUM_KEYS - NSA_LIMIT
+  logic [15:0] ncand;                // candidate blocks = compressed keys a row scores
+  logic [16:0] koff;                 // the job key of compressed key 0
+  assign koff = direct ? limit : 17'd0;
+  assign ncand = 16'(17'(num_keys) - koff);
   assign forced = own && (!bsr || cstart <= pos);
-  assign final_c = bsr ? 32'(c) + 32'd1 >= 32'(num_keys) : own;
+  assign final_c = bsr ? 32'(c) + 32'd1 >= 32'(ncand) : own;
   assign issue = st == N_SCORE && !phase && flush == '0;
   assign busy = st != N_IDLE;
 
@@ -252,7 +262,7 @@ module sattn_nsa
         wbase <= '0;
         hf <= '0;
       end else begin
-        if (dot_end) wbase <= wbase + (SAW + 1)'(num_keys);
+        if (dot_end) wbase <= wbase + (SAW + 1)'(ncand);
         if (fin_valid) hf <= hf + 8'd1;
       end
       rvalid <= {rvalid[5:0], st == N_RECIP};
@@ -298,7 +308,7 @@ module sattn_nsa
                 end
               end else begin
                 h <= h + 8'd1;
-                rbase <= rbase + (SAW + 1)'(num_keys);
+                rbase <= rbase + (SAW + 1)'(ncand);
               end
             end
           end

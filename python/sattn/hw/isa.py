@@ -83,7 +83,10 @@ REGS: tuple[Field, ...] = (
                              "the scores summed over the rows added into the block-score RAM); "
                              "bit 3 FIRST: the accumulation starts from 0; bit 4 LAST: the accumulated scores "
                              "go to the top-n unit, which writes the kept blocks' runs (start c*b, len "
-                             "min(b, NSA_LIMIT - c*b)); bit 5 RAW: the term is the scaled dot, not exp(s-m)/l"),
+                             "min(b, NSA_LIMIT - c*b)); bit 5 RAW: the term is the scaled dot, not exp(s-m)/l; "
+                             "bit 6 DIRECT (bsr): a SCORE job's compressed key c is job key NSA_LIMIT + c "
+                             "(candidates NUM_KEYS - NSA_LIMIT), a SELECT job's key j takes scratchpad row j "
+                             "(keys < NUM_KEYS <= KV_ROWS, no slots)"),
     Field("NSA_POS", 0x13, "p: the position of the SCORE job's query row (its block p // b is forced, blocks "
                             "after it are no candidates; the block holding p is cut at p)"),
     Field("NSA_BLOCK", 0x14, "b: tokens per selection block (= per compressed key) of a SCORE job"),

@@ -51,7 +51,7 @@ from sattn.specs import bsr as spec
 from sattn.specs import csr
 
 #: NSA_CTRL bits (docs/rocc.md, "bsr on the accelerator").
-SCORE, SELECT, BSR, FIRST, LAST, RAW = 1, 2, 4, 8, 16, 32
+SCORE, SELECT, BSR, FIRST, LAST, RAW, DIRECT = 1, 2, 4, 8, 16, 32, 64
 #: NSA_POS of a SELECT job that cuts no row (non-causal): past every 16-bit key index.
 NO_CUT = 0xFFFF
 
@@ -119,6 +119,14 @@ def check(params, *, group: int, seq_len: int, kv_len: int, hw: isa.HwParams = i
     return cfg
 
 
+def direct(cfg: BsrChip, kv_len: int, hw: isa.HwParams = isa.HW) -> bool:
+    """Whether the KV head's tokens and compressed keys fit the scratchpad together (``Skv + nb
+    <= KV_ROWS``): then the jobs address them at their own rows (``DIRECT``), the scratchpad
+    is invalidated once per KV head, and every K/V row is fetched once; else the SELECT jobs
+    place the kept blocks in slots, each query block fetching its own."""
+    return kv_len + cfg.nb <= hw.kv_rows
+
+
 def query_blocks(cfg: BsrChip, seq_len: int, kv_len: int) -> list[tuple[int, int, int]]:
     """``(qb, r0, r1)``: each query block holding query rows and its rows ``r0 .. r1-1``."""
     off = kv_len - seq_len
@@ -159,7 +167,8 @@ def plan(params, *, precision: str, heads: int, kv_heads: int, seq_len: int, kv_
                  seq_len=seq_len, num_keys=1, group=group, lay=lay, score_scale=score_scale,
                  out_scale=out_scale, head_dim_v=head_dim_v, hw=hw)]
     off = kv_len - seq_len
-    mode = SCORE | BSR | (0 if cfg.comp else RAW)
+    near = direct(cfg, kv_len, hw)
+    mode = SCORE | BSR | (0 if cfg.comp else RAW) | (DIRECT if near else 0)
     blocks = query_blocks(cfg, seq_len, kv_len)
     for g in range(batch * kv_heads):
         q_base = lay.q_base + g * group * seq_len * rb
@@ -167,27 +176,34 @@ def plan(params, *, precision: str, heads: int, kv_heads: int, seq_len: int, kv_
         kb, vb = lay.k_base + g * keys * rb, lay.v_base + g * keys * vrb
         for qb, r0, r1 in blocks:
             nk, n_keep = cfg.candidates(qb), cfg.kept(qb)
+            # DIRECT: the compressed keys are job keys Skv + c after the tokens, and only the
+            # head's first job invalidates the scratchpad; else K_BASE at the compressed rows
+            key0, base, vbase = (kv_len, kb, vb) if near else \
+                (0, kb + kv_len * rb, vb + kv_len * vrb)
+            first_of_head = qb == blocks[0][0]
             # 1. SCORE: the rows' compressed keys (one run a row), block scores accumulated
             chunks = score_chunks(cfg, group, qb, r0, r1, hw)
             for c0, c1 in chunks:
                 rows = c1 - c0
                 ctrl = mode | (FIRST if c0 == r0 else 0) | (LAST if c1 == r1 else 0)
                 out += [np.array([(F["IDX_RESET"], 0, 0)], dtype=np.uint64),
-                        _load4(F["LOAD_RUNS"], np.full(rows, nk << 16, dtype=np.uint64)),
+                        _load4(F["LOAD_RUNS"], np.full(rows, nk << 16 | key0, dtype=np.uint64)),
                         _load4(F["LOAD_ROWPTR"], np.arange(rows + 1, dtype=np.uint64)),
                         np.array(_sets([("ROW_BASE", c0), ("ROW_COUNT", rows), ("Q_BASE", q_base),
-                                        ("N_RUNS", rows), ("NUM_KEYS", nk),
-                                        ("K_BASE", kb + kv_len * rb), ("V_BASE", vb + kv_len * vrb),
+                                        ("N_RUNS", rows), ("NUM_KEYS", key0 + nk),
+                                        ("K_BASE", base), ("V_BASE", vbase),
                                         ("O_BASE", o_base + one), ("NSA_CTRL", ctrl),
                                         ("NSA_POS", off + c0), ("NSA_BLOCK", cfg.block),
                                         ("NSA_N", n_keep), ("NSA_LIMIT", kv_len)])
-                                 + [(F["START"], 1 if c0 == r0 else 0, 0)], dtype=np.uint64)]
+                                 + [(F["START"], int(c0 == r0 and (first_of_head or not near)), 0)],
+                                 dtype=np.uint64)]
             # 2. SELECT: the block's rows over the kept blocks (runs from the top-n unit)
             out.append(np.array(_sets([
-                ("NSA_CTRL", SELECT), ("ROW_BASE", r0), ("ROW_COUNT", r1 - r0),
-                ("N_RUNS", n_keep), ("NSA_POS", off + r0 if cfg.causal else NO_CUT),
+                ("NSA_CTRL", SELECT | (DIRECT if near else 0)), ("ROW_BASE", r0),
+                ("ROW_COUNT", r1 - r0), ("N_RUNS", n_keep), ("NUM_KEYS", kv_len),
+                ("NSA_POS", off + r0 if cfg.causal else NO_CUT),
                 ("K_BASE", kb), ("V_BASE", vb), ("O_BASE", o_base)])
-                + [(F["START"], 1, 0)], dtype=np.uint64))
+                + [(F["START"], 0 if near else 1, 0)], dtype=np.uint64))
     return Program(lay, np.concatenate(out), info)
 
 

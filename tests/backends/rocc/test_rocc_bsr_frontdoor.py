@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from conftest import need_tool
 from sattn import api
+from sattn.hw import program
 from sattn.hw.program import Program, R
 from sattn.transforms import rocc_bsr
 
@@ -44,17 +45,24 @@ def test_lowered_call_records_the_parameters_and_the_program(tmp_path):
     prog = Program.from_record({k: v for k, v in rec.items() if k != "bsr"}, {})
     starts = list(prog.starts())
     # per (KV head, query block): a SCORE job over the block's 8 rows (the first and last of
-    # the block: 2 heads x 8 rows fit the scoring path), then one SELECT job over them
-    per_block = [rocc_bsr.SCORE | rocc_bsr.BSR | rocc_bsr.RAW | rocc_bsr.FIRST | rocc_bsr.LAST,
-                 rocc_bsr.SELECT]
+    # the block: 2 heads x 8 rows fit the scoring path), then one SELECT job over them; the 48
+    # tokens and 6 compressed keys fit the scratchpad: DIRECT, keys at their own rows
+    d = rocc_bsr.DIRECT
+    per_block = [rocc_bsr.SCORE | rocc_bsr.BSR | rocc_bsr.RAW | rocc_bsr.FIRST | rocc_bsr.LAST | d,
+                 rocc_bsr.SELECT | d]
     assert [regs[R["NSA_CTRL"]] for regs, _, _ in starts] == per_block * (2 * S // 8)
     score = [(regs, runs, ptrs) for regs, runs, ptrs in starts
-             if regs[R["NSA_CTRL"]] != rocc_bsr.SELECT]
-    # causal: query block qb's rows each read the qb + 1 candidates' compressed keys
+             if regs[R["NSA_CTRL"]] != rocc_bsr.SELECT | d]
+    # causal: query block qb's rows each read the qb + 1 candidates' compressed keys, job keys
+    # S + c after the tokens
     assert [(r[R["ROW_BASE"]], r[R["ROW_COUNT"]], r[R["NUM_KEYS"]], runs[:8], ptrs[:9])
             for r, runs, ptrs in score[:2]] == \
-        [(0, 8, 1, [1 << 16] * 8, list(range(9))), (8, 8, 2, [2 << 16] * 8, list(range(9)))]
-    sel = [regs for regs, _, _ in starts if regs[R["NSA_CTRL"]] == rocc_bsr.SELECT]
+        [(0, 8, S + 1, [1 << 16 | S] * 8, list(range(9))),
+         (8, 8, S + 2, [2 << 16 | S] * 8, list(range(9)))]
+    # only each KV head's first job invalidates the scratchpad
+    inval = [int(f[1]) for f in prog.commands if int(f[0]) == program.F["START"]]
+    assert inval == ([1] + [0] * (len(per_block) * S // 8 - 1)) * 2
+    sel = [regs for regs, _, _ in starts if regs[R["NSA_CTRL"]] == rocc_bsr.SELECT | d]
     assert [(r[R["ROW_BASE"]], r[R["ROW_COUNT"]], r[R["N_RUNS"]]) for r in sel[:3]] == \
         [(0, 8, 1), (8, 8, 2), (16, 8, 3)]
 

@@ -177,8 +177,13 @@ def check_run(driver, p, q, k, v, grp, *, fp32_tables=True):
     assert c["pairs"] == nnz * grp + _score_pairs(cfg, b, h, sq, skv)
     lens = np.minimum(cfg.block, skv - np.arange(cfg.nb) * cfg.block)
     blocks_of = rocc_bsr.query_blocks(cfg, sq, skv)
-    rows = sum(cfg.candidates(qb) + int(lens[r.blocks[e][g][i]].sum())
-               for e in range(b) for g in range(hkv) for i, (qb, _, _) in enumerate(blocks_of))
+    if rocc_bsr.direct(cfg, skv):  # one fetch per KV head: the most candidates, every kept block
+        rows = sum(max(cfg.candidates(qb) for qb, _, _ in blocks_of)
+                   + int(lens[sorted({kb for ks in r.blocks[e][g] for kb in ks})].sum())
+                   for e in range(b) for g in range(hkv))
+    else:  # per query block: its candidates' compressed rows and its kept blocks
+        rows = sum(cfg.candidates(qb) + int(lens[r.blocks[e][g][i]].sum())
+                   for e in range(b) for g in range(hkv) for i, (qb, _, _) in enumerate(blocks_of))
     bits = PRECISION_BITS[p.precision]
     assert c["dma_k"] == rows * (D + v.shape[-1]) * bits // 8 == c["min_kv_bytes"]
     # the scoring path's busy cycles: per SCORE job over R rows the G R reciprocals, 9 to
@@ -254,6 +259,17 @@ def test_dv_not_d(driver, dv):
     v = np.random.default_rng(dv).standard_normal((2, 2, 20, dv)).astype(np.float32)
     r = check_run(driver, p, q, k, v, 2)
     assert r.output.shape == (2, 4, 20, dv)
+
+
+@pytest.mark.parametrize("sq", [1, 4])
+def test_a_long_cache_places_the_kept_blocks_in_slots(driver, sq):
+    """Skv + nb beyond KV_ROWS: the SCORE jobs read the compressed rows from their own base and
+    each SELECT job places its kept blocks in scratchpad slots (no DIRECT)."""
+    skv = 2 * HW.kv_rows + 4
+    p = _params({"spec": "bsr", "block_size": 64, "keep_ratio": 0.1}, 2, "fp32", 1)
+    assert not rocc_bsr.direct(rocc_bsr.config(p, skv), skv)
+    q, k, v = _data(1, 4, 2, sq, skv, seed=sq)
+    check_run(driver, p, q, k, v, 2)
 
 
 def test_exact_tie_goes_to_the_lower_block(driver):

@@ -105,10 +105,7 @@ def run_op(params, q: np.ndarray, k: np.ndarray, v: np.ndarray, **options: Any) 
     out = region[:n].reshape(b, shape.heads, sq, shape.head_dim_v).astype(np.float32)
     lines = [ln for ln in proc.stdout.decode().splitlines() if ln.startswith(driver._LINE_PREFIXES)]
     counters = driver.parse_counters(lines)
-    # the minimum: per query block its candidates' compressed rows and its kept blocks' rows
-    lens = np.minimum(cfg.block, skv - np.arange(cfg.nb) * cfg.block)
-    rows = sum(cfg.candidates(qb) + int(lens[kept[e][g][i]].sum())
-               for e in range(b) for g in range(hkv) for i, (qb, _, _) in enumerate(blocks_of))
+    rows = kv_rows_read(cfg, kept, blocks_of, skv)
     min_kv = rows * (prog.layout.row_bytes + prog.layout.v_row_bytes)
     pairs = _pairs(kept, blocks_of, cfg, sq, skv) * shape.group
     host = {"partial_records": 0, "merged_rows": 0, "max_partials": 0, "host_merge_flops_model": 0,
@@ -126,6 +123,24 @@ def run_op(params, q: np.ndarray, k: np.ndarray, v: np.ndarray, **options: Any) 
                     lines=lines, params=params)
     res.blocks = kept if rank == 4 else kept[0]  # type: ignore[attr-defined]
     return res
+
+
+def kv_rows_read(cfg, kept, blocks_of, skv: int) -> int:
+    """The K/V rows the program reads, each once where it can (the minimum, ``min_kv_bytes``):
+    per KV head, DIRECT (:func:`sattn.transforms.rocc_bsr.direct`) the compressed rows of the
+    most candidates and every kept block's rows once; else per query block its candidates'
+    compressed rows and its kept blocks' rows."""
+    lens = np.minimum(cfg.block, skv - np.arange(cfg.nb) * cfg.block)
+    near = bsr_program.direct(cfg, skv)
+    rows = 0
+    for per_g in (g for e in kept for g in e):
+        if near:
+            rows += max(cfg.candidates(qb) for qb, _, _ in blocks_of)
+            rows += int(lens[sorted({kb for ks in per_g for kb in ks})].sum())
+        else:
+            rows += sum(cfg.candidates(qb) + int(lens[ks].sum())
+                        for (qb, _, _), ks in zip(blocks_of, per_g))
+    return rows
 
 
 def _pairs(kept, blocks_of, cfg, sq: int, skv: int) -> int:
