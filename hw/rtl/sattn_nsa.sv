@@ -84,6 +84,13 @@ module sattn_nsa
   localparam int LAT = 16;    // issue to the accumulator's write (see the stages below)
   localparam int BAW = $clog2(KV_ROWS);  // block-score RAM address (bsr: blocks < NUM_KEYS)
 
+  // bsr DIRECT: the job's keys are the tokens (scratchpad rows 0 .. NSA_LIMIT-1, kept there
+  // for the SELECT jobs) and the compressed keys after them: candidates NUM_KEYS - NSA_LIMIT
+  logic [15:0] ncand;                // candidate blocks = compressed keys a row scores
+  logic [16:0] koff;                 // the job key of compressed key 0
+  assign koff = direct ? limit : 17'd0;
+  assign ncand = 16'(17'(num_keys) - koff);
+
   // ---------------- capture ----------------
   logic [31:0] sbuf [NSA_SCORE_DEPTH];  // q.k dots, head-major: head h at h * NUM_KEYS
   logic [31:0] m_h [HMAX], l_h [HMAX], r_h [HMAX];
@@ -113,12 +120,6 @@ module sattn_nsa
   logic issue;
 
   assign own = 32'(cstart) + 32'(block) > 32'(pos);
-  // bsr DIRECT: the job's keys are the tokens (scratchpad rows 0 .. NSA_LIMIT-1, kept there
-  // for the SELECT jobs) and the compressed keys after them: candidates NUM_KEYS - NSA_LIMIT
-  logic [15:0] ncand;                // candidate blocks = compressed keys a row scores
-  logic [16:0] koff;                 // the job key of compressed key 0
-  assign koff = direct ? limit : 17'd0;
-  assign ncand = 16'(17'(num_keys) - koff);
   assign forced = own && (!bsr || cstart <= pos);
   assign final_c = bsr ? 32'(c) + 32'd1 >= 32'(ncand) : own;
   assign issue = st == N_SCORE && !phase && flush == '0;
