@@ -89,7 +89,7 @@ def main() -> int:
                     help="modelled RVV memory port (bytes/cycle)")
     args = ap.parse_args()
 
-    from sattn.backends.rocc import driver
+    from sattn.backends.rocc import backend, driver
 
     rvv = None
     if not args.no_rvv:
@@ -120,10 +120,10 @@ def main() -> int:
                                       precision=args.precision))
             q, k, v = synthetic(p.shape())
             sel = select_indices(p, p.shape(), q, k)
-            on_chip = driver.on_chip_selection(p, {})
+            on_chip = backend.on_chip(p, {})
             t0 = time.perf_counter()
             # bsr selects on chip (no selection given); the others attend the host's table
-            r = (driver.run(p, q, k, v) if on_chip
+            r = (backend.run(p, q, k, v) if on_chip
                  else driver.run(p, q, k, v, selection=sel, host_select=machine))
             sim_s = time.perf_counter() - t0 - r.timings.get("host_select_s", 0.0)
             c = r.counters

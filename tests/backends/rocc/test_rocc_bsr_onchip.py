@@ -42,11 +42,12 @@ COMP = {"spec": "bsr", "block_size": B, "keep_ratio": 0.5, "comp_block_size": B}
 
 @pytest.fixture(scope="module")
 def driver():
+    """The RoCC backend's entry (bsr's on-chip selection runs through it)."""
     need_tool("verilator")
-    from sattn.backends.rocc import driver as d
+    from sattn.backends.rocc import backend, driver
 
-    d.simulator()
-    return d
+    driver.simulator()
+    return backend
 
 
 def _params(attrs, grp, precision="fp32", causal=0):
@@ -319,6 +320,17 @@ def test_refusals_are_one_line(driver):
     with pytest.raises(SattnError, match="exceed the block-score RAM"):
         rocc_bsr.check(_params({"spec": "bsr", "block_size": 1, "keep_ratio": 0.001}, 1),
                        group=1, seq_len=4096, kv_len=4096)
+
+
+def test_the_driver_alone_refuses_bsr_without_a_table():
+    """driver.run attends tables: bsr without selection= is the backend's (on chip), one line."""
+    from sattn.backends.rocc import driver as d
+
+    q, k, v = _data(1, 2, 2, 16, 16, seed=1)
+    with pytest.raises(SattnError) as ei:
+        d.run(_params(PLAIN, 1), q[0], k[0], v[0])
+    msg = str(ei.value)
+    assert "selects its blocks on chip" in msg and "backend.run" in msg and "\n" not in msg
 
 
 def test_a_given_selection_is_attended_as_given(driver):

@@ -14,7 +14,7 @@
 // RVV-NEXT: "sattn.rvv_call"() {block_size = 8 : i64, seq_len = 64 : i64, precision = "i8", spec = "nsa", spec_rule = {{.*}}, select_blocks = 16 : i64, window_size = 0 : i64, comp_block_size = 8 : i64, comp_stride = 8 : i64,
 // ROCC: "sattn.rocc_call"() {select_blocks = 4 : i64, block_size = 16 : i64, window_size = 32 : i64, seq_len = 256 : i64, spec = "nsa", spec_rule = "select_blocks",
 // ROCC-SAME: comp_block_size = 16 : i64, comp_stride = 16 : i64, precision = "fp32",
-// ROCC-SAME: rocc_program = {layout = {q_base = 4096 : i64, {{.*}}}, jobs = 768 : i64, commands = array<i64: 7, 0, 0, 1, 33, 4095,
+// ROCC-SAME: rocc_program = {layout = {q_base = 4096 : i64, {{.*}}}, jobs = 768 : i64, commands = array<i64: 7, 0, 0, 1, 33, 8191,
 // ROCC-SAME: nsa = {block_size = 16 : i64, select_blocks = 4 : i64, window_size = 32 : i64, comp_block_size = 16 : i64, comp_stride = 16 : i64, precision = "fp32"}}
 // ROCC: "sattn.rocc_call"() {block_size = 8 : i64, seq_len = 64 : i64, precision = "i8", spec = "nsa",
 // ROCC-SAME: jobs = 128 : i64,

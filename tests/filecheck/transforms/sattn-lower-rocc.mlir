@@ -23,7 +23,7 @@ module {
 // reading the values the plan was made for; IDX_RESET; SET_REG PRECISION 0, HEAD_DIM 32,
 // SEQ_LEN 128, NUM_KEYS 128, GROUP 1, Q/O strides, SCORE_SCALE 1/sqrt(32) as fp32 bits ...
 // CHECK-SAME: rocc_program = {layout = {q_base = 4096 : i64, q_bytes = 16384 : i64, k_base = 20480 : i64, v_base = 36864 : i64, kv_bytes = 16384 : i64, o_base = 53248 : i64, o_bytes = 16384 : i64, row_bytes = 128 : i64}, jobs = 1 : i64,
-// CHECK-SAME: commands = array<i64: 7, 0, 0, 1, 33, 4095, 1, 37, 16384, 1, 38, 2052, 4, 0, 0, 0, 0, 0, 0, 1, 32, 0, 2, 128, 0, 3, 128, 0, 4, 1, 0, 12, 16384, 0, 13, 16384, 0, 14, 1043662067,
+// CHECK-SAME: commands = array<i64: 7, 0, 0, 1, 33, 8191, 1, 37, 16384, 1, 38, 2052, 4, 0, 0, 0, 0, 0, 0, 1, 32, 0, 2, 128, 0, 3, 128, 0, 4, 1, 0, 12, 16384, 0, 13, 16384, 0, 14, 1043662067,
 // ... and the one job ends with SET_REG O_BASE and START (rs1 = 1: a fresh K/V scratchpad).
 // CHECK-SAME: 0, 11, 53248, 5, 1, 0>},
 // CHECK-SAME: bufferized, buffer_layout = "rowmajor", buffers = {q = 16384 : i64, k = 16384 : i64, v = 16384 : i64, out = 16384 : i64, index = 66052 : i64, index_exact = 1 : i64, total = 131588 : i64}} : () -> ()

@@ -1,7 +1,7 @@
 // sattn-lower-to-rocc: every source attribute survives, plus spec, the per-spec flag and
 // m_rows/head_dim_d/s_tokens (tile_M/tile_D/tile_S or 64/64/128), and the command stream the
-// accelerator runs (rocc_program; host_selected for a data-dependent pattern, whose jobs are
-// planned from the run's selection). Selection runs if needed.
+// accelerator runs (rocc_program; host_selected for a data-dependent pattern selected on the
+// host, whose jobs are planned from the run's selection; bsr's on-chip program recorded whole). Selection runs if needed.
 // RUN: %sattn-opt %s -pass-pipeline='builtin.module(sattn-lower-to-rocc)' | filecheck %s
 
 "sattn.sparse_attention"() { global_tokens = 8 : i64, block_size = 64 : i64, tile_M = 16 : i64, tile_D = 32 : i64, tile_S = 128 : i64 } : () -> ()
@@ -22,5 +22,7 @@
 "sattn.sparse_attention"() { num_landmarks = 8 : i64, landmark_iters = 1 : i64 } : () -> ()
 // CHECK: spec = "landmark", spec_rule = "landmark", landmark_enabled = true,
 "sattn.sparse_attention"() { keep_ratio = 0.25 : f64, dilation = 2 : i64, wrap = 1 : i64 } : () -> ()
-// CHECK: {keep_ratio = 2.500000e-01 : f64, dilation = 2 : i64, wrap = 1 : i64, spec = "bsr", spec_rule = "cost_model", m_rows = 64 : i64, head_dim_d = 64 : i64, s_tokens = 128 : i64, rocc_program = {host_selected = 1 : i64}}
+// bsr selects its blocks on chip: its whole program is recorded, with the parameters it was
+// planned for (S = 128, B = 64: 2 blocks, keep 0.25 -> 1)
+// CHECK: {keep_ratio = 2.500000e-01 : f64, dilation = 2 : i64, wrap = 1 : i64, spec = "bsr", spec_rule = "cost_model", m_rows = 64 : i64, head_dim_d = 64 : i64, s_tokens = 128 : i64, rocc_program = {layout = {{.*}}, commands = array<i64: {{.*}}>, bsr = {block_size = 64 : i64, keep_blocks = 1 : i64, causal = 0 : i64, comp_block_size = 0 : i64, precision = "fp32"}}}
 // CHECK-NOT: sattn.sparse_attention

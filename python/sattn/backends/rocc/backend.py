@@ -1,16 +1,17 @@
 """The RoCC backend's entry (``sattn.backends.get_backend("rocc")``): a composite pattern (nsa)
-runs its own program, its block selection on chip (:func:`sattn.backends.rocc.nsa.run_op`),
-every other pattern :func:`sattn.backends.rocc.driver.run` (which runs bsr's on-chip selection,
-:func:`sattn.backends.rocc.bsr.run_op`, unless a selection is given)."""
+runs its own program, its block selection on chip (:func:`sattn.backends.rocc.nsa.run_op`), and
+so does bsr unless a ``selection`` is given (:func:`sattn.backends.rocc.bsr.run_op`); every
+other pattern (and bsr on a given table) :func:`sattn.backends.rocc.driver.run`."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from sattn.backends.rocc import driver, nsa
+from sattn.backends.rocc import bsr, driver, nsa
 from sattn.ir.schema import AttentionParams
 from sattn.result import RunResult
 from sattn.specs import pattern_of
+from sattn.transforms import rocc_bsr
 
 #: The counters a run reports (:data:`sattn.backends.rocc.driver.COUNTERS`).
 COUNTERS = driver.COUNTERS
@@ -23,4 +24,13 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     pattern.require_target("rocc")
     if pattern.composite:
         return nsa.run_op(params, q, k, v, **options)
+    if on_chip(params, options):
+        return bsr.run_op(params, q, k, v, **options)
     return driver.run(params, q, k, v, **options)
+
+
+def on_chip(params: AttentionParams, options: dict) -> bool:
+    """Whether the accelerator selects ``params``'s blocks itself (bsr: block top-k and
+    compression scoring, :mod:`sattn.transforms.rocc_bsr`): no ``selection`` given (a given
+    selection is attended as given)."""
+    return rocc_bsr.applies(params) and options.get("selection") is None

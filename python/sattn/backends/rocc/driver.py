@@ -185,8 +185,9 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     options of the host-selection measurement (:data:`host_select.OPTIONS`, e.g.
     ``{"vlen": 512}``).
 
-    bsr selects its blocks on chip (:mod:`sattn.backends.rocc.bsr`) unless a ``selection`` is
-    given (then it attends that). Another
+    bsr selects its blocks on chip (:mod:`sattn.backends.rocc.bsr`, through
+    :func:`sattn.backends.rocc.backend.run`); here it runs only with a ``selection`` (attended as
+    given). Another
     data-dependent pattern is selected on the host (the accelerator attends the table), and
     its selection's cost is measured in the same run (:mod:`sattn.backends.rocc.host_select`:
     the RVV kernel on the same Q/K/V with ``stop_after = 2``): counters
@@ -204,10 +205,10 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     if pattern.composite:
         raise SattnError(f"rocc: spec '{params.spec}' is composite and runs its own program: "
                          "run it through sattn.backends.rocc.backend.run")
-    if on_chip_selection(params, options):
-        from sattn.backends.rocc import bsr  # it runs through this module's simulate
-
-        return bsr.run_op(params, q, k, v, **options)
+    if rocc_bsr.applies(params) and options.get("selection") is None:
+        raise SattnError("rocc: spec bsr selects its blocks on chip and runs its own program: "
+                         "run it through sattn.backends.rocc.backend.run, or give selection= "
+                         "to attend a table")
     latency, bandwidth = check_options(options.get("latency"), options.get("bandwidth"))
     rank = getattr(q, "ndim", 3)
     shape = check_qkv(q, k, v, params.gqa_group_size)
@@ -284,13 +285,6 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     if rank == 4:
         res.selections = sels  # type: ignore[attr-defined]
     return res
-
-
-def on_chip_selection(params: AttentionParams, options: dict[str, Any]) -> bool:
-    """Whether the accelerator selects ``params``'s blocks itself (bsr: block top-k and
-    compression scoring, :mod:`sattn.transforms.rocc_bsr`): no ``selection`` given (a given
-    selection is attended as given)."""
-    return rocc_bsr.applies(params) and options.get("selection") is None
 
 
 def _selections(given: Any, batch: int) -> list[Selection | None]:
