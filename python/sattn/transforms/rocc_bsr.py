@@ -29,8 +29,12 @@ compressed keys ``Kc``, ``C = comp_block_size = B``), stored in the precision's 
    the position of the job's first row; otherwise 0xFFFF, no cut), every kept K/V row fetched
    once for the block's rows and the group's heads.
 
-``dma_k`` is therefore, per (element, KV head, query block), the ``nk`` compressed K/V rows
-plus the kept blocks' rows, each once. Only ``comp_block_size = block_size`` maps compressed
+When the head's tokens and compressed keys fit the scratchpad together (:func:`direct`), every
+job sets ``DIRECT``: the SCORE jobs read the compressed keys as job keys ``Skv + c`` (``K_BASE``
+at the tokens), the SELECT jobs keep key ``j`` at scratchpad row ``j``, and only the head's
+first job invalidates, so ``dma_k`` is every compressed and kept K/V row once per KV head;
+otherwise it is, per (element, KV head, query block), the ``nk`` compressed K/V rows plus the
+kept blocks' rows. Only ``comp_block_size = block_size`` maps compressed
 key ``c`` to block ``c`` as the scoring path does; another ``comp_block_size`` is refused
 (:func:`check`).
 """
