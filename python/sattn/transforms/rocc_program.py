@@ -112,6 +112,11 @@ def program_record(p: AttentionParams) -> dict[str, Any]:
         return {**prog.record(), "nsa": rocc_nsa.planned_for(p)}
     if rocc_bsr.applies(p):  # bsr selects its blocks on chip too
         shape = p.shape()
+        # at least 26 commands per (element, KV head, query block): too long to record is left
+        # to the run (planned there for its operands), without planning it here
+        blocks = -(-shape.kv_len // p.effective_block_size(shape.kv_len))
+        if shape.batch * shape.kv_heads * blocks * 26 > MAX_PROGRAM_COMMANDS:
+            return {"elided": 1, "command_count_estimate": shape.batch * shape.kv_heads * blocks * 26}
         try:
             prog = rocc_bsr.program(p, shape)
         except SattnError as e:  # refused at run time, for the operands it is given

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from sattn import precision as prec
+from sattn import resources
 from sattn.backends.rocc import driver
 from sattn.errors import SattnError
 from sattn.hw.program import Program
@@ -74,6 +75,9 @@ def run_op(params, q: np.ndarray, k: np.ndarray, v: np.ndarray, **options: Any) 
     b, hkv, sq, skv = shape.batch, shape.kv_heads, shape.seq_len, shape.kv_len
     t0 = time.perf_counter()
     cfg = bsr_program.check(params, group=shape.group, seq_len=sq, kv_len=skv)
+    # the run's cost before any planning: every row's kept keys plus its candidates' scores
+    bound = b * hkv * sq * (min(skv, cfg.n * cfg.block) + cfg.nb)
+    resources.require(resources.rocc(params, shape, bound, latency=latency, bandwidth=bandwidth))
     ops = prec.prepare(params, q, k, v)
     kc = compressed_keys(ops.k, cfg.block, params.precision)  # [B, Hkv, nb, D]
     # V rows beside them: the SCORE jobs' outputs are discarded (zeros: any rows would do)
