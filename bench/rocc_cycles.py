@@ -120,7 +120,7 @@ def main() -> int:
                                       precision=args.precision))
             q, k, v = synthetic(p.shape())
             sel = select_indices(p, p.shape(), q, k)
-            on_chip = backend.on_chip(p, {})
+            on_chip = backend.on_chip(p, q, k, v, {})
             t0 = time.perf_counter()
             # bsr selects on chip (no selection given); the others attend the host's table
             r = (backend.run(p, q, k, v) if on_chip

@@ -97,6 +97,11 @@ def check(params, *, group: int, seq_len: int, kv_len: int, hw: isa.HwParams = i
     """One line when the accelerator cannot select ``params``'s blocks on this shape (before
     any simulation; the hardware refuses the same with ``SHAPE``); else the config."""
     cfg = config(params, kv_len)
+    if params.precision != "fp32":
+        raise SattnError(
+            f"rocc bsr: precision {params.precision}: the scoring path would rank the cache's "
+            f"compressed keys as stored at {params.precision} (rounded block means), not bsr's "
+            "fp32 block scores")
     if cfg.comp and params.comp_block_size != cfg.block:
         raise SattnError(
             f"rocc bsr: comp_block_size={params.comp_block_size} differs from block_size="

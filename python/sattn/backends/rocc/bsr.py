@@ -58,6 +58,20 @@ def program_to_run(params, shape) -> Program:
     return recorded if recorded.layout == planned.layout else planned
 
 
+def off_chip_reason(params, q: np.ndarray, k: np.ndarray, v: np.ndarray) -> str | None:
+    """Why the accelerator cannot select ``params``'s blocks on these operands (the planner's
+    refusal, :func:`sattn.transforms.rocc_bsr.check`: a precision other than fp32, compression
+    blocks other than the selection blocks, more kept blocks than the top-n unit holds, more
+    blocks than the block-score RAM or the score buffer), or None when it can. Operands that
+    do not fit each other are refused here in their own line."""
+    shape = check_qkv(q, k, v, params.gqa_group_size)
+    try:
+        bsr_program.check(params, group=shape.group, seq_len=shape.seq_len, kv_len=shape.kv_len)
+    except SattnError as e:
+        return str(e)
+    return None
+
+
 def run_op(params, q: np.ndarray, k: np.ndarray, v: np.ndarray, **options: Any) -> RunResult:
     """Run an op of ``spec = "bsr"`` on the RTL, its blocks selected on chip: Q ``[B, H, Sq,
     D]`` (or rank 3), K/V ``[B, Hkv, Skv, D|Dv]``. Options: ``latency``, ``bandwidth``,

@@ -187,7 +187,8 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
 
     bsr selects its blocks on chip (:mod:`sattn.backends.rocc.bsr`, through
     :func:`sattn.backends.rocc.backend.run`); here it runs only with a ``selection`` (attended as
-    given). Another
+    given), or with ``host_selects`` (backend.run's reason the scoring path cannot take it: the
+    host selects, its cost measured, and a ``rocc_bsr: selection=host (...)`` line). Another
     data-dependent pattern is selected on the host (the accelerator attends the table), and
     its selection's cost is measured in the same run (:mod:`sattn.backends.rocc.host_select`:
     the RVV kernel on the same Q/K/V with ``stop_after = 2``): counters
@@ -205,7 +206,8 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     if pattern.composite:
         raise SattnError(f"rocc: spec '{params.spec}' is composite and runs its own program: "
                          "run it through sattn.backends.rocc.backend.run")
-    if rocc_bsr.applies(params) and options.get("selection") is None:
+    host_selects = options.get("host_selects")  # why the chip does not select bsr (backend.run)
+    if rocc_bsr.applies(params) and options.get("selection") is None and not host_selects:
         raise SattnError("rocc: spec bsr selects its blocks on chip and runs its own program: "
                          "run it through sattn.backends.rocc.backend.run, or give selection= "
                          "to attend a table")
@@ -267,9 +269,11 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     counters.update(host)
     lines.append(f"{_HOST} " + " ".join(f"{k}={v}" for k, v in host.items()))
     t4 = time.perf_counter()
+    if host_selects:
+        lines.append(f"rocc_bsr: selection=host ({host_selects})")
     hs = host_select.measure(params, q if rank == 4 else q[0], k if rank == 4 else k[0],
                              v if rank == 4 else v[0], sels, timeout=options.get("timeout"),
-                             **(options.get("host_select") or {}))
+                             on_host=bool(host_selects), **(options.get("host_select") or {}))
     timings = {"select_s": t1 - t0, "build_s": t2 - t1, "sim_s": t3 - t2}
     if hs is not None:
         counters.update(hs.counters())

@@ -37,12 +37,14 @@ COUNTERS: tuple[str, ...] = ("host_select_instructions", "host_select_model_cycl
 OPTIONS: tuple[str, ...] = ("vlen", "lmul", "dlen", "mem_bytes_per_cycle", "scalar_ipc")
 
 
-def host_selected(params: AttentionParams) -> bool:
+def host_selected(params: AttentionParams, on_host: bool = False) -> bool:
     """Whether the RoCC backend runs ``params.spec`` from a selection the host makes from Q
     and K: a data-dependent pattern whose RVV kernel selects by itself (the modes of
-    ``stop_after = 2``), the accelerator having no scoring path for it (bsr has one)."""
+    ``stop_after = 2``), the accelerator having no scoring path for it (bsr has one; ``on_host``:
+    this bsr op is one the scoring path cannot take, :func:`sattn.backends.rocc.bsr.off_chip_reason`)."""
     pattern = pattern_of(params.spec)
-    return (pattern.data_dependent and not pattern.composite and params.spec != "bsr"
+    return (pattern.data_dependent and not pattern.composite
+            and (params.spec != "bsr" or on_host)
             and runner.kernel_mode(params) in abi.STOP_AFTER_MODES[2])
 
 
@@ -74,7 +76,7 @@ class HostSelection:
 
 def measure(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
             selections: list | None = None, *, timeout: float | None = None,
-            **options: Any) -> HostSelection | None:
+            on_host: bool = False, **options: Any) -> HostSelection | None:
     """The host selection's cost for a RoCC run of ``params`` on Q, K, V (rank 3, or rank 4:
     one kernel run per batch element, counts summed), or None when the pattern is selected
     statically (:func:`host_selected`). ``selections``: the RoCC run's selection per batch
@@ -82,7 +84,7 @@ def measure(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray
     ``options``: :data:`OPTIONS` (default the RVV runner's). A run the RVV side cannot make (a
     tool missing, a shape over its limits) is reported with the reason, not raised: the
     accelerator's result stands; a bad option is raised."""
-    if not host_selected(params):
+    if not host_selected(params, on_host):
         return None
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
