@@ -522,5 +522,30 @@ def plan(*, precision: str, heads: int, kv_heads: int, seq_len: int, num_keys: i
     return Program(lay, np.concatenate([head, body]), info)
 
 
+def program_info(spec: str, params: Any, shape: Any, num_keys: int) -> dict[str, Any]:
+    """The ``info`` of a pattern's own program (nsa, bsr selected on chip): the spec, precision,
+    heads, KV heads, S, D and the key rows per KV head (tokens + compressed), with Dv and the
+    batch when they are not D and 1."""
+    info = {"spec": spec, "precision": params.precision, "heads": shape.heads,
+            "kv_heads": shape.kv_heads, "S": shape.seq_len, "D": shape.head_dim,
+            "num_keys": num_keys}
+    if shape.head_dim_v != shape.head_dim:
+        info["Dv"] = shape.head_dim_v
+    if shape.batch != 1:
+        info["batch"] = shape.batch
+    return info
+
+
+def recorded_or_planned(rec: Any, planned: Program, key: str, planned_for: Any) -> Program:
+    """The program an op runs: its recorded ``rocc_program`` ``rec`` as written (an edited
+    register write is what runs), unless it was planned for other parameters (its ``key``
+    entry differs from ``planned_for``: an edited call), for operands of another layout, or
+    elided; else ``planned``."""
+    if not isinstance(rec, dict) or "commands" not in rec or rec.get(key) != planned_for:
+        return planned
+    recorded = Program.from_record({k: v for k, v in rec.items() if k != key}, planned.info)
+    return recorded if recorded.layout == planned.layout else planned
+
+
 __all__ = ["LAYOUT_OPTIONAL", "LAYOUT_REQUIRED", "MAGIC", "MAX_ROWS", "Layout", "Program", "f32_bits", "index_runs", "jobs",
-           "layout", "plan", "setup"]
+           "layout", "plan", "program_info", "recorded_or_planned", "setup"]

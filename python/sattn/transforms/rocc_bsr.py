@@ -48,7 +48,7 @@ import numpy as np
 
 from sattn.errors import SattnError
 from sattn.hw import isa
-from sattn.hw.program import ALIGN, MAX_ROWS, F, Program, _load4, _sets, layout, setup
+from sattn.hw.program import ALIGN, MAX_ROWS, F, Program, _load4, _sets, layout, program_info, setup
 from sattn.ir.precisions import TABLE as PRECISION_TABLE
 from sattn.precision import score_scales
 from sattn.specs import bsr as spec
@@ -222,13 +222,7 @@ def program(params, shape) -> Program:
     RoCC backend runs when the op has no record."""
     score, out_scale = score_scales(params, shape.head_dim)
     cfg = config(params, shape.kv_len)
-    info = {"spec": "bsr", "precision": params.precision, "heads": shape.heads,
-            "kv_heads": shape.kv_heads, "S": shape.seq_len, "D": shape.head_dim,
-            "num_keys": shape.kv_len + cfg.nb}
-    if shape.head_dim_v != shape.head_dim:
-        info["Dv"] = shape.head_dim_v
-    if shape.batch != 1:
-        info["batch"] = shape.batch
+    info = program_info("bsr", params, shape, shape.kv_len + cfg.nb)
     return plan(params, precision=params.precision, heads=shape.heads, kv_heads=shape.kv_heads,
                 seq_len=shape.seq_len, kv_len=shape.kv_len, head_dim=shape.head_dim,
                 head_dim_v=shape.head_dim_v, batch=shape.batch, score_scale=score,

@@ -21,8 +21,8 @@ from sattn import precision as prec
 from sattn import resources
 from sattn.backends.rocc import driver
 from sattn.errors import SattnError
-from sattn.hw.program import Program
-from sattn.reference.data import check_qkv, check_values
+from sattn.hw.program import Program, recorded_or_planned
+from sattn.reference.data import check_qkv
 from sattn.result import RunResult
 from sattn.specs import nsa as nsa_spec
 from sattn.specs.compression import compression_keys
@@ -49,13 +49,8 @@ def program_to_run(params, shape) -> Program:
     unless it was planned for other bsr parameters (an edited call: its ``bsr`` entry), for
     operands of another shape, or elided; else the plan
     (:func:`sattn.transforms.rocc_bsr.program`)."""
-    planned = bsr_program.program(params, shape)
-    rec = params.extra.get("rocc_program")
-    if not isinstance(rec, dict) or "commands" not in rec \
-            or rec.get("bsr") != bsr_program.planned_for(params, shape):
-        return planned
-    recorded = Program.from_record({k: v for k, v in rec.items() if k != "bsr"}, planned.info)
-    return recorded if recorded.layout == planned.layout else planned
+    return recorded_or_planned(params.extra.get("rocc_program"), bsr_program.program(params, shape),
+                               "bsr", bsr_program.planned_for(params, shape))
 
 
 def off_chip_reason(params, q: np.ndarray, k: np.ndarray, v: np.ndarray) -> str | None:
@@ -79,13 +74,7 @@ def run_op(params, q: np.ndarray, k: np.ndarray, v: np.ndarray, **options: Any) 
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         raise SattnError(f"rocc: option {unknown[0]!r} does not apply to spec bsr selected on chip")
-    latency, bandwidth = driver.check_options(options.get("latency"), options.get("bandwidth"))
-    rank = getattr(q, "ndim", 3)
-    shape = check_qkv(q, k, v, params.gqa_group_size)
-    driver.check_dims(shape)
-    if rank == 3:
-        q, k, v = q[None], k[None], v[None]
-    check_values(params, q, k, v)
+    latency, bandwidth, rank, shape, (q, k, v) = driver.checked_operands(params, q, k, v, options)
     b, hkv, sq, skv = shape.batch, shape.kv_heads, shape.seq_len, shape.kv_len
     t0 = time.perf_counter()
     cfg = bsr_program.check(params, group=shape.group, seq_len=sq, kv_len=skv)

@@ -211,13 +211,7 @@ def run(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
         raise SattnError("rocc: spec bsr selects its blocks on chip and runs its own program: "
                          "run it through sattn.backends.rocc.backend.run, or give selection= "
                          "to attend a table")
-    latency, bandwidth = check_options(options.get("latency"), options.get("bandwidth"))
-    rank = getattr(q, "ndim", 3)
-    shape = check_qkv(q, k, v, params.gqa_group_size)
-    check_dims(shape)
-    if rank == 3:
-        q, k, v = q[None], k[None], v[None]
-    check_values(params, q, k, v)
+    latency, bandwidth, rank, shape, (q, k, v) = checked_operands(params, q, k, v, options)
     b, one = shape.batch, shape.element
     t0 = time.perf_counter()
     sels = _selections(options.get("selection"), b)
@@ -360,6 +354,21 @@ def spec_info(params: AttentionParams, shape: Shape, sel: Selection) -> str:
 
 #: The testbench reads --lat as a C int.
 MAX_LATENCY = 2**31 - 1
+
+
+def checked_operands(params: AttentionParams, q: np.ndarray, k: np.ndarray, v: np.ndarray,
+                     options: dict) -> tuple[int, float, int, Shape, tuple]:
+    """A run's checked memory model and operands: ``(latency, bandwidth, rank of Q, shape,
+    (Q, K, V) as rank 4)``; every check one line (options, shapes, the hardware's dimensions,
+    the values)."""
+    latency, bandwidth = check_options(options.get("latency"), options.get("bandwidth"))
+    rank = getattr(q, "ndim", 3)
+    shape = check_qkv(q, k, v, params.gqa_group_size)
+    check_dims(shape)
+    if rank == 3:
+        q, k, v = q[None], k[None], v[None]
+    check_values(params, q, k, v)
+    return latency, bandwidth, rank, shape, (q, k, v)
 
 
 def check_options(latency: Any = None, bandwidth: Any = None) -> tuple[int, float]:

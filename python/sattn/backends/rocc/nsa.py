@@ -20,8 +20,7 @@ import numpy as np
 
 from sattn.backends.rocc import driver
 from sattn.errors import SattnError
-from sattn.hw.program import Program
-from sattn.reference.data import check_qkv, check_values
+from sattn.hw.program import Program, recorded_or_planned
 from sattn.result import RunResult
 from sattn.specs import nsa as spec
 from sattn.toolrun import scratch_dir
@@ -60,13 +59,8 @@ def program_to_run(params, shape) -> Program:
     unless it was planned for other NSA parameters (an edited call: its ``nsa`` entry), for
     operands of another shape, or elided; else the plan
     (:func:`sattn.transforms.rocc_nsa.program`)."""
-    planned = nsa_program.program(params, shape)
-    rec = params.extra.get("rocc_program")
-    if not isinstance(rec, dict) or "commands" not in rec \
-            or rec.get("nsa") != nsa_program.planned_for(params):
-        return planned
-    recorded = Program.from_record({k: v for k, v in rec.items() if k != "nsa"}, planned.info)
-    return recorded if recorded.layout == planned.layout else planned
+    return recorded_or_planned(params.extra.get("rocc_program"), nsa_program.program(params, shape),
+                               "nsa", nsa_program.planned_for(params))
 
 
 def run_op(params, q: np.ndarray, k: np.ndarray, v: np.ndarray, **options: Any) -> RunResult:
@@ -82,13 +76,7 @@ def run_op(params, q: np.ndarray, k: np.ndarray, v: np.ndarray, **options: Any) 
     if options.get("selection") is not None:
         raise SattnError("rocc: spec nsa selects its blocks on chip; a selection= cannot be given")
     cfg = spec.config(params)
-    latency, bandwidth = driver.check_options(options.get("latency"), options.get("bandwidth"))
-    rank = getattr(q, "ndim", 3)
-    shape = check_qkv(q, k, v, params.gqa_group_size)
-    driver.check_dims(shape)
-    if rank == 3:
-        q, k, v = q[None], k[None], v[None]
-    check_values(params, q, k, v)
+    latency, bandwidth, rank, shape, (q, k, v) = driver.checked_operands(params, q, k, v, options)
     b, h, hkv, sq, skv = shape.batch, shape.heads, shape.kv_heads, shape.seq_len, shape.kv_len
     gates = options.get("gates")
     if gates is not None:
