@@ -85,3 +85,19 @@ def test_decode_selection_is_not_the_one_row_square_op():
         big = _p(None, 1, 65536, window_size=512, keep_ratio=0.05, block_size=64)
         assert bsr_cost(big, hints).total > 3 * bsr_cost(small, hints).total
         assert sliding_window_cost(big, hints).total == sliding_window_cost(small, hints).total
+
+
+@pytest.mark.parametrize("target", ["rvv", "rocc", "reference"])
+def test_a_kv_cache_op_with_comp_block_size_is_costed(target):
+    """comp_block_size on a KV-cache op (Sq < Skv): sliding_window and block_local_global keep
+    their KV-cache terms (it does not change the keys they attend), bsr with compression
+    scoring is costed by the square model; the selection is made, no exception (found by the
+    attribute fuzz test: a ValueError traceback from sattn opt)."""
+    from sattn.selector.hints import Hints
+    from sattn.selector.rules import select_spec
+
+    p = params_from_dict({"block_size": 1, "tile_S": 1, "comp_block_size": 1, "kv_len": 2})
+    assert p.shape().offset
+    for spec in ("sliding_window", "block_local_global", "bsr"):
+        assert op_terms(target, spec, p)
+    assert select_spec(p, hints=Hints(target=target)).spec

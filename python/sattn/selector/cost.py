@@ -133,8 +133,9 @@ def l1_factor(p: AttentionParams, hints: Hints) -> float:
 
 def op_terms(target: str, spec: str, p: AttentionParams) -> dict[str, float]:
     """The terms of ``spec`` for ``p``: the square model, or a KV-cache step's
-    (:mod:`sattn.selector.terms_kv`) when Sq < Skv."""
-    if p.shape().offset:
+    (:mod:`sattn.selector.terms_kv`) when Sq < Skv -- but for bsr with compression scoring,
+    which the KV-cache terms do not model: the square model's terms of the op then."""
+    if p.shape().offset and not (spec == "bsr" and p.comp_block_size):
         return terms_kv.terms(target, spec, p, Op.of(p))
     return terms(target, spec, p)
 

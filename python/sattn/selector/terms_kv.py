@@ -149,7 +149,9 @@ TARGET_TERMS = {"rvv": rvv_terms, "rocc": rocc_terms, "reference": reference_ter
 
 def terms(target: str, spec: str, p: AttentionParams, op: Op) -> dict[str, float]:
     """The terms of ``spec`` for the KV-cache op ``p`` (Sq < Skv) on ``target``."""
-    if spec not in ("bsr", "sliding_window", "block_local_global") or p.comp_block_size:
+    # comp_block_size changes bsr's scoring only (sliding_window and block_local_global
+    # attend the same keys with it); bsr with it is costed by the square model (cost.op_terms)
+    if spec not in ("bsr", "sliding_window", "block_local_global") or (spec == "bsr" and p.comp_block_size):
         raise ValueError(f"no KV-cache terms for spec {spec!r}"
                          + (" with comp_block_size" if p.comp_block_size else ""))
     return TARGET_TERMS[target](spec, p.replace(spec=spec), op)
