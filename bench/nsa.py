@@ -71,9 +71,17 @@ def tensors(sq: int, skv: int, seed: int = 0):
     return q, k, v
 
 
+#: The RoCC scoring path maps compressed key c to block c: no overlapping compression there.
+ROCC_NO_OVERLAP = "# RoCC: the overlapping compression is not supported by the scoring path (l = d = b)"
+
+
+def dense_params(causal: bool):
+    """Dense attention over the same heads, the side-by-side baseline of every table."""
+    return params_from_dict({"spec": "dense", "causal": int(causal), "gqa_group_size": HEADS // KV_HEADS})
+
+
 def dense_instructions(q, k, v) -> int:
-    p = params_from_dict({"spec": "dense", "causal": 1, "gqa_group_size": HEADS // KV_HEADS})
-    return runner.run(p, q[0], k[0], v[0]).counters["instructions"]
+    return runner.run(dense_params(True), q[0], k[0], v[0]).counters["instructions"]
 
 
 def time_reference(q, k, v, cfg, repeat: int):
@@ -118,7 +126,7 @@ def rocc_prefill(sizes: list[int], cfg: NsaConfig, overlap: bool) -> None:
     K/V bytes over those pairs' K and V rows, once per KV head (1.0: every row fetches exactly
     its own keys, nothing shared between rows)."""
     if overlap:
-        print("# RoCC: the overlapping compression is not supported by the scoring path (l = d = b)")
+        print(ROCC_NO_OVERLAP)
         return
     head = (f"{'rocc prefill S':>14} {'dense_cyc':>11} {'nsa_cyc':>11} {'select_cyc':>10} {'cyc_ratio':>9} "
             f"{'pairs':>7} {'cyc/pairs':>9} {'dense_dma_k':>11} {'nsa_dma_k':>11} {'dma_ratio':>9} "
@@ -128,8 +136,7 @@ def rocc_prefill(sizes: list[int], cfg: NsaConfig, overlap: bool) -> None:
         q, k, v = tensors(s, s)
         print(f"# rocc prefill S={s}: dense (causal), then nsa (Verilator, ~135 k cycles/s) ...", flush=True)
         t0 = time.perf_counter()
-        pd = params_from_dict({"spec": "dense", "causal": 1, "gqa_group_size": HEADS // KV_HEADS})
-        dense = rocc.run(pd, q[0], k[0], v[0]).counters
+        dense = rocc.run(dense_params(True), q[0], k[0], v[0]).counters
         nsa_c = rocc.run(nsa_params(cfg), q, k, v).counters
         secs = time.perf_counter() - t0
         pairs = rvv_nsa.row_pairs(ref_nsa.attention(q, k, v, cfg).blocks, s, cfg)
@@ -229,7 +236,7 @@ def main() -> int:
               flush=True)
     if args.rocc_decode:
         if args.overlap:
-            print("# RoCC: the overlapping compression is not supported by the scoring path (l = d = b)")
+            print(ROCC_NO_OVERLAP)
             args.rocc_decode = []
         else:
             head = (f"{'rocc Skv':>10} {'dense_cyc':>10} {'nsa_cyc':>9} {'select_cyc':>10} {'cyc_ratio':>9} "
@@ -239,8 +246,7 @@ def main() -> int:
     for skv in args.rocc_decode:
         q, k, v = tensors(1, skv)
         print(f"# rocc decode Skv={skv}: dense, then nsa (Verilator, ~135 k cycles/s) ...", flush=True)
-        pd = params_from_dict({"spec": "dense", "gqa_group_size": HEADS // KV_HEADS})
-        dense = rocc.run(pd, q[0], k[0], v[0]).counters
+        dense = rocc.run(dense_params(False), q[0], k[0], v[0]).counters
         nsa_c = rocc.run(nsa_params(cfg), q, k, v).counters
         tl = spec.token_load(skv, cfg) / skv
         rc = nsa_c["total_cycles"] / dense["total_cycles"]
